@@ -1,0 +1,39 @@
+"""Alembic environment: migrates whatever database the OCRGW_* settings name (SQLite or PostgreSQL)."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from ocrgw.db import make_sync_engine
+from ocrgw.jobs.models import Base
+from ocrgw.settings import Settings
+
+target_metadata = Base.metadata
+
+
+def run_migrations_online() -> None:
+    connection = context.config.attributes.get("connection")
+    if connection is not None:
+        _run(connection)
+        return
+    settings = context.config.attributes.get("settings") or Settings()
+    engine = make_sync_engine(settings)
+    with engine.connect() as conn:
+        _run(conn)
+    engine.dispose()
+
+
+def _run(connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if context.is_offline_mode():
+    raise SystemExit("offline migrations are not supported; run `ocrgw migrate`")
+run_migrations_online()

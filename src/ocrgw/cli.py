@@ -1,0 +1,139 @@
+"""The `ocrgw` command: `serve` (API + local workers on the embedded default), `migrate`, `keys`.
+Every command reads the same OCRGW_* settings, so they all act on the same data dir and database."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from ocrgw.settings import Settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {}
+    for name in ("host", "port", "workers", "data_dir"):
+        value = getattr(args, name, None)
+        if value is not None:
+            overrides[name] = value
+    return Settings(**overrides)
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from ocrgw.migrate import upgrade
+
+    settings = _settings(args)
+    upgrade(settings)
+    print(f"database is up to date: {settings.sync_database_url}")
+    return 0
+
+
+def _bootstrap_key(settings: Settings) -> None:
+    """First start with auth on and no keys at all: make one, so a newcomer can call the API at once."""
+    from ocrgw.auth import new_key
+    from ocrgw.db import sync_sessionmaker
+    from ocrgw.jobs import repository as repo
+
+    with sync_sessionmaker(settings).begin() as s:
+        if repo.list_keys(s):
+            return
+        row, secret = new_key("first-key")
+        repo.add_key(s, row)
+    print(
+        "\n  No API keys existed, so one was created (it is shown only this once):\n"
+        f"    Ocp-Apim-Subscription-Key: {secret}\n"
+        "  More: `ocrgw keys create --name NAME`; list/revoke: `ocrgw keys list|revoke`.\n",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from ocrgw.main import create_app
+    from ocrgw.migrate import upgrade
+
+    settings = _settings(args)
+    os.environ["OMP_THREAD_LIMIT"] = "1"  # inherited by the worker processes
+    upgrade(settings)
+    if settings.auth == "key" and settings.bootstrap_key:
+        _bootstrap_key(settings)
+    print(f"ocrgw: serving on http://{settings.host}:{settings.port} with {settings.workers} worker process(es); "
+          f"data in {settings.data_dir}", file=sys.stderr, flush=True)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=args.log_level,
+                proxy_headers=True, timeout_graceful_shutdown=15)
+    return 0
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from ocrgw.auth import new_key
+    from ocrgw.db import sync_sessionmaker
+    from ocrgw.jobs import repository as repo
+    from ocrgw.migrate import upgrade
+
+    settings = _settings(args)
+    upgrade(settings)
+    maker = sync_sessionmaker(settings)
+    if args.keys_cmd == "create":
+        with maker.begin() as s:
+            row, secret = new_key(args.name)
+            repo.add_key(s, row)
+        if args.quiet:
+            print(secret)
+        else:
+            print(f"created key {row.name!r} (id {row.id}). The secret is shown only now:\n{secret}")
+        return 0
+    if args.keys_cmd == "list":
+        with maker() as s:
+            rows = repo.list_keys(s)
+        print(f"{'id':36}  {'name':20}  {'prefix':8}  {'created':20}  revoked")
+        for r in rows:
+            revoked = r.revoked_at.strftime("%Y-%m-%d %H:%M:%S") if r.revoked_at else "-"
+            print(f"{r.id:36}  {r.name[:20]:20}  {r.prefix:8}  {r.created_at:%Y-%m-%d %H:%M:%S}  {revoked}")
+        return 0
+    if args.keys_cmd == "revoke":
+        with maker.begin() as s:
+            n = repo.revoke_key(s, args.key)
+        if not n:
+            print(f"no active key matches {args.key!r} (give its id, name or prefix)", file=sys.stderr)
+            return 1
+        print(f"revoked {n} key(s)")
+        return 0
+    return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ocrgw", description="Self-hosted OCR gateway.")
+    p.add_argument("--data-dir", dest="data_dir", help="data directory (OCRGW_DATA_DIR)")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    sp = sub.add_parser("serve", help="run the API with local worker processes (SQLite by default)")
+    sp.add_argument("--host")
+    sp.add_argument("--port", type=int)
+    sp.add_argument("--workers", type=int, help="worker processes (default: number of cores)")
+    sp.add_argument("--log-level", default="info")
+    sp.set_defaults(func=cmd_serve)
+
+    mp = sub.add_parser("migrate", help="create or upgrade the database schema")
+    mp.set_defaults(func=cmd_migrate)
+
+    kp = sub.add_parser("keys", help="manage API keys")
+    ks = kp.add_subparsers(dest="keys_cmd", required=True)
+    kc = ks.add_parser("create", help="create a key and print its secret once")
+    kc.add_argument("--name", default="default")
+    kc.add_argument("-q", "--quiet", action="store_true", help="print only the secret")
+    ks.add_parser("list", help="list keys (never their secrets)")
+    kr = ks.add_parser("revoke", help="revoke a key by id, name or prefix")
+    kr.add_argument("key")
+    kp.set_defaults(func=cmd_keys)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

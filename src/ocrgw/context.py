@@ -1,0 +1,38 @@
+"""The API process's shared objects (settings, database, queue, blob store, key resolver), built once in
+the app's lifespan and handed to routes as a dependency: nothing is built per request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from starlette.requests import Request
+
+from ocrgw.auth import KeyResolver
+from ocrgw.queue import JobQueue
+from ocrgw.settings import Settings
+from ocrgw.storage import BlobStore
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    db: async_sessionmaker
+    queue: JobQueue
+    store: BlobStore
+    keys: KeyResolver
+
+
+def app_context(request: Request) -> AppContext:
+    return request.app.state.ctx
+
+
+def public_base_url(request: Request, settings: Settings) -> str:
+    """The externally visible scheme://host[:port] for absolute URLs (Operation-Location)."""
+    if settings.public_base_url:
+        return settings.public_base_url.rstrip("/")
+    proto = request.headers.get("x-forwarded-proto", "").split(",")[0].strip() or request.url.scheme
+    host = request.headers.get("x-forwarded-host", "").split(",")[0].strip() or request.headers.get("host")
+    if not host:
+        host = f"{request.url.hostname}:{request.url.port}" if request.url.port else str(request.url.hostname)
+    return f"{proto}://{host}"

@@ -1,0 +1,58 @@
+"""Database engines and sessions: async for the API process, sync for worker processes and the CLI.
+SQLite gets WAL and a busy timeout so one API process and N worker processes can share the file."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import sessionmaker
+from sqlalchemy.pool import NullPool
+
+from ocrgw.settings import Settings
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def make_sync_engine(settings: Settings) -> Engine:
+    url = settings.sync_database_url
+    if settings.is_sqlite:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=4)
+
+
+def make_async_engine(settings: Settings) -> AsyncEngine:
+    url = settings.async_database_url
+    if settings.is_sqlite:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def make_async_sessionmaker(engine: AsyncEngine) -> async_sessionmaker:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+_SYNC_MAKERS: dict[str, sessionmaker] = {}
+
+
+def sync_sessionmaker(settings: Settings) -> sessionmaker:
+    """One sync sessionmaker per database per process (workers, CLI): engines are built once, not per job."""
+    url = settings.sync_database_url
+    maker = _SYNC_MAKERS.get(url)
+    if maker is None:
+        maker = _SYNC_MAKERS[url] = sessionmaker(make_sync_engine(settings), expire_on_commit=False)
+    return maker

@@ -1,0 +1,47 @@
+"""Domain errors with stable, vendor-neutral codes. Raised anywhere in the core; each dialect maps the
+code to its vendor's status, error code and envelope, so vendor wording never leaks into the core."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    MISSING_KEY = "MissingKey"
+    INVALID_KEY = "InvalidKey"
+    NOT_FOUND = "NotFound"
+    ROUTE_NOT_FOUND = "RouteNotFound"
+    METHOD_NOT_ALLOWED = "MethodNotAllowed"
+    INVALID_PARAMETER = "InvalidParameter"
+    INVALID_PAGE_RANGE = "InvalidPageRange"
+    INVALID_READING_ORDER = "InvalidReadingOrder"
+    INVALID_MODEL = "InvalidModel"
+    UNSUPPORTED_LANGUAGE = "UnsupportedLanguage"
+    UNSUPPORTED_MEDIA_TYPE = "UnsupportedMediaType"
+    EMPTY_BODY = "EmptyBody"
+    TOO_LARGE = "TooLarge"
+    UNSUPPORTED_FORMAT = "UnsupportedFormat"  # recognised but not (yet) accepted, e.g. PDF
+    INVALID_IMAGE = "InvalidImage"  # not an image we can identify, or corrupt
+    INVALID_DIMENSIONS = "InvalidDimensions"
+    TOO_MANY_PAGES = "TooManyPages"
+    INVALID_URL = "InvalidUrl"
+    URL_FORBIDDEN = "UrlForbidden"
+    DOWNLOAD_FAILED = "DownloadFailed"
+    DOWNLOAD_TIMEOUT = "DownloadTimeout"
+    WORKER_CRASHED = "WorkerCrashed"
+    TIMEOUT = "Timeout"
+    PROCESSING_FAILED = "ProcessingFailed"
+    INTERNAL = "InternalError"
+
+
+class OcrgwError(Exception):
+    """An error with a stable code; ``param`` names the offending request parameter when there is one."""
+
+    def __init__(self, code: ErrorCode, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.param = param
+
+    def __repr__(self) -> str:
+        return f"OcrgwError({self.code.value!r}, {self.message!r})"

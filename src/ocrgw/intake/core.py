@@ -1,0 +1,82 @@
+"""Body -> blob: streams chunks into the blob store while counting bytes, then sniffs the type and checks
+the headers. The size limit holds for chunked uploads that carry no Content-Length."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import anyio
+import httpx
+
+from ocrgw.errors import ErrorCode, OcrgwError
+from ocrgw.intake.sniff import check_type, inspect_image
+from ocrgw.intake.url import open_url
+from ocrgw.jobs.schemas import StoredBlob
+from ocrgw.settings import Settings
+from ocrgw.storage import BlobStore
+
+HEAD_BYTES = 64
+# After the limit is passed we keep reading (and dropping) this much more, so a client that is still
+# uploading gets to read our error instead of a reset connection; beyond it we stop reading.
+DRAIN_BYTES = 64 * 1024 * 1024
+
+
+def _too_large(settings: Settings) -> OcrgwError:
+    mb = settings.max_upload_bytes / (1024 * 1024)
+    return OcrgwError(ErrorCode.TOO_LARGE, f"Input image is too large: at most {mb:g} MB are accepted.")
+
+
+async def from_stream(chunks: AsyncIterator[bytes], *, store: BlobStore, settings: Settings) -> StoredBlob:
+    """Store a body as it arrives; refuse it as soon as it passes the size limit."""
+    writer = await store.writer()
+    size = 0
+    head = b""
+    try:
+        async for chunk in chunks:
+            if not chunk:
+                continue
+            size += len(chunk)
+            if size > settings.max_upload_bytes:
+                drained = size
+                async for more in chunks:
+                    drained += len(more)
+                    if drained > settings.max_upload_bytes + DRAIN_BYTES:
+                        break
+                raise _too_large(settings)
+            if len(head) < HEAD_BYTES:
+                head += chunk[: HEAD_BYTES - len(head)]
+            await writer.write(chunk)
+        if size == 0:
+            raise OcrgwError(ErrorCode.EMPTY_BODY, "The request body is empty: send the image bytes.")
+        media_type = check_type(head)
+        width, height, frames = await anyio.to_thread.run_sync(inspect_image, writer.path, media_type, settings)
+        key = await writer.commit()
+    except BaseException:
+        await writer.abort()
+        raise
+    return StoredBlob(key=key, size=size, media_type=media_type, width=width, height=height, frames=frames)
+
+
+async def from_url(url: str, *, store: BlobStore, settings: Settings) -> StoredBlob:
+    """Fetch a URL source under the SSRF guard, the size limit and an overall time limit."""
+    try:
+        with anyio.fail_after(settings.url_fetch_timeout):
+            async with open_url(url, settings) as resp:
+                declared = resp.headers.get("content-length")
+                if declared and declared.isdigit() and int(declared) > settings.max_upload_bytes:
+                    raise _too_large(settings)
+                return await from_stream(resp.aiter_bytes(), store=store, settings=settings)
+    except TimeoutError as exc:
+        raise OcrgwError(ErrorCode.DOWNLOAD_TIMEOUT, "Timed out downloading the image URL.") from exc
+    except httpx.HTTPError as exc:
+        raise OcrgwError(ErrorCode.DOWNLOAD_FAILED, f"Image URL is not accessible: {exc}.") from exc
+
+
+async def read_capped(chunks: AsyncIterator[bytes], cap: int) -> bytes:
+    """Read a small body (JSON) whole, refusing it past ``cap`` bytes."""
+    buf = bytearray()
+    async for chunk in chunks:
+        buf += chunk
+        if len(buf) > cap:
+            raise OcrgwError(ErrorCode.TOO_LARGE, f"The request body is larger than {cap} bytes.")
+    return bytes(buf)

@@ -1,0 +1,103 @@
+"""Type sniffing from magic bytes and dimension checks from image headers, before any pixel is decoded:
+this is where corrupt files, wrong types and pixel bombs are turned away."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+from ocrgw.errors import ErrorCode, OcrgwError
+from ocrgw.settings import Settings
+
+# Pillow's own bomb guard raises before we can report the size; we check sizes ourselves instead, and
+# nothing in the API process ever calls load().
+Image.MAX_IMAGE_PIXELS = None
+
+_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+    (b"II*\x00", "image/tiff"),
+    (b"MM\x00*", "image/tiff"),
+    (b"BM", "image/bmp"),
+    (b"%PDF-", "application/pdf"),
+)
+
+PIL_FORMATS = {
+    "image/jpeg": "JPEG",
+    "image/png": "PNG",
+    "image/gif": "GIF",
+    "image/tiff": "TIFF",
+    "image/bmp": "BMP",
+    "image/webp": "WEBP",
+}
+
+SUPPORTED = "JPEG, PNG, BMP, TIFF, GIF or WEBP"
+
+
+def sniff(head: bytes) -> str | None:
+    """Media type from the first bytes of a body, or None when it is nothing we know."""
+    if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    for magic, media_type in _SIGNATURES:
+        if head.startswith(magic):
+            return media_type
+    return None
+
+
+def check_type(head: bytes) -> str:
+    media_type = sniff(head)
+    if media_type is None:
+        raise OcrgwError(ErrorCode.INVALID_IMAGE, f"Input data is not a valid image: expected {SUPPORTED}.")
+    if media_type == "application/pdf":
+        raise OcrgwError(
+            ErrorCode.UNSUPPORTED_FORMAT,
+            f"PDF documents are not supported by this server yet; send {SUPPORTED} images.",
+        )
+    return media_type
+
+
+def inspect_image(path: Path, media_type: str, settings: Settings) -> tuple[int, int, int]:
+    """(width, height, frames) read from the headers only, checked against the limits. Blocking: run it
+    in a thread. Every frame of a multi-page TIFF/GIF is checked, up to the page limit."""
+    try:
+        with Image.open(path, formats=[PIL_FORMATS[media_type]]) as im:
+            frames = 0
+            width, height = im.size
+            while True:
+                _check_dimensions(*im.size, settings)
+                frames += 1
+                if frames > settings.max_pages:
+                    raise OcrgwError(
+                        ErrorCode.TOO_MANY_PAGES,
+                        f"The document has more than {settings.max_pages} pages.",
+                    )
+                if frames >= getattr(im, "n_frames", 1):
+                    break
+                im.seek(frames)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
+        raise OcrgwError(
+            ErrorCode.INVALID_IMAGE, f"Input data is not a valid image: the {media_type} header is corrupt."
+        ) from exc
+    return width, height, frames
+
+
+def _check_dimensions(width: int, height: int, settings: Settings) -> None:
+    lo, hi = settings.min_dimension, settings.max_dimension
+    if width < lo or height < lo:
+        raise OcrgwError(
+            ErrorCode.INVALID_DIMENSIONS,
+            f"Image must be at least {lo} pixels in width and height (got {width}x{height}).",
+        )
+    if width > hi or height > hi:
+        raise OcrgwError(
+            ErrorCode.INVALID_DIMENSIONS,
+            f"Image must be at most {hi} pixels in width and height (got {width}x{height}).",
+        )
+    if width * height > settings.max_megapixels * 1_000_000:
+        raise OcrgwError(
+            ErrorCode.INVALID_DIMENSIONS,
+            f"Image has {width * height / 1e6:.1f} megapixels; at most {settings.max_megapixels:g} are accepted.",
+        )

@@ -1,0 +1,335 @@
+"""All SQL for jobs, results and API keys. Statements are built once here and executed by either the
+async sessions of the API process or the sync sessions of workers and the CLI. Nothing here commits:
+the caller's transaction boundary does."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import and_, case, delete, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from ocrgw.errors import ErrorCode
+from ocrgw.jobs.models import ApiKey, Job, Line, Page, Word
+from ocrgw.jobs.schemas import JobSpec, JobView, LineResult, PageResult, WordResult
+from ocrgw.jobs.states import JobStatus
+
+Q = JobStatus.QUEUED.value
+R = JobStatus.RUNNING.value
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(dt: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything we store is UTC."""
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+# ----------------------------------------------------------------------------------------------- views
+def job_view(job: Job, pages: list[PageResult] | None = None) -> JobView:
+    return JobView(
+        id=job.id,
+        dialect=job.dialect,
+        status=JobStatus(job.status),
+        spec=JobSpec.model_validate(job.spec),
+        created_at=as_utc(job.created_at),
+        updated_at=as_utc(job.updated_at),
+        attempts=job.attempts,
+        pages_total=job.pages_total,
+        pages_done=job.pages_done,
+        error_code=job.error_code,
+        error_message=job.error_message,
+        pages=pages,
+    )
+
+
+# ----------------------------------------------------------------------------------------- statements
+def claim_stmt(job_id: str, worker: str, now: datetime, lease: float):
+    """Take a job that is queued, or running under an expired lease; each take costs one attempt."""
+    return (
+        update(Job)
+        .where(
+            Job.id == job_id,
+            Job.attempts < Job.max_attempts,
+            or_(Job.status == Q, and_(Job.status == R, Job.lease_expires_at < now)),
+        )
+        .values(
+            status=R,
+            attempts=Job.attempts + 1,
+            lease_owner=worker,
+            lease_expires_at=now + timedelta(seconds=lease),
+            started_at=func.coalesce(Job.started_at, now),
+            updated_at=now,
+        )
+    )
+
+
+def exhaust_stmt(job_id: str, now: datetime):
+    """Fail a job that is due to run again but has used every attempt (it keeps killing its worker)."""
+    return (
+        update(Job)
+        .where(
+            Job.id == job_id,
+            Job.attempts >= Job.max_attempts,
+            or_(Job.status == Q, and_(Job.status == R, Job.lease_expires_at < now)),
+        )
+        .values(
+            status=JobStatus.FAILED.value,
+            finished_at=now,
+            updated_at=now,
+            lease_owner=None,
+            lease_expires_at=None,
+            error_code=ErrorCode.WORKER_CRASHED.value,
+            error_message="The document stopped the OCR worker on every attempt "
+            "(crash, out of memory or time limit); giving up.",
+        )
+    )
+
+
+def _held(job_id: str, worker: str):
+    return and_(Job.id == job_id, Job.lease_owner == worker, Job.status == R)
+
+
+def renew_stmt(job_id: str, worker: str, now: datetime, lease: float):
+    return (
+        update(Job)
+        .where(_held(job_id, worker))
+        .values(lease_expires_at=now + timedelta(seconds=lease), updated_at=now)
+    )
+
+
+def finish_stmt(job_id: str, worker: str, now: datetime, status: JobStatus, code=None, message=None):
+    return (
+        update(Job)
+        .where(_held(job_id, worker))
+        .values(
+            status=status.value,
+            finished_at=now,
+            updated_at=now,
+            lease_owner=None,
+            lease_expires_at=None,
+            error_code=code,
+            error_message=message,
+        )
+    )
+
+
+def release_stmt(job_id: str, worker: str, now: datetime, *, refund: bool):
+    """Hand a job back after its worker died (costs the attempt) or was stopped for shutdown (refund)."""
+    exhausted = and_(Job.attempts >= Job.max_attempts, not refund)
+    return (
+        update(Job)
+        .where(_held(job_id, worker))
+        .values(
+            status=case((exhausted, JobStatus.FAILED.value), else_=Q),
+            attempts=Job.attempts - 1 if refund else Job.attempts,
+            finished_at=case((exhausted, now), else_=None),
+            error_code=case((exhausted, ErrorCode.WORKER_CRASHED.value), else_=None),
+            error_message=case(
+                (exhausted, "The document stopped the OCR worker on every attempt; giving up."), else_=None
+            ),
+            lease_owner=None,
+            lease_expires_at=None,
+            updated_at=now,
+        )
+    )
+
+
+def recoverable_stmt(now: datetime, queued_before: datetime, limit: int = 1000):
+    """Jobs a queue may have lost: queued for too long, or running under a lease that ran out."""
+    return (
+        select(Job.id)
+        .where(
+            or_(
+                and_(Job.status == Q, Job.updated_at < queued_before),
+                and_(Job.status == R, Job.lease_expires_at < now),
+            )
+        )
+        .order_by(Job.created_at)
+        .limit(limit)
+    )
+
+
+def running_leases_stmt():
+    return select(Job.id, Job.lease_owner).where(Job.status == R)
+
+
+# ------------------------------------------------------------------------------------ async (API side)
+async def insert_job(session: AsyncSession, job: Job) -> None:
+    session.add(job)
+    await session.flush()
+
+
+async def get_job(session: AsyncSession, job_id: str) -> Job | None:
+    return await session.get(Job, job_id)
+
+
+async def load_pages(session: AsyncSession, job_id: str) -> list[PageResult]:
+    """Result pages with their lines and words in reading order, in three set-based queries."""
+    prow = (
+        await session.execute(
+            select(
+                Page.id, Page.page_no, Page.width, Page.height, Page.unit, Page.angle, Page.language,
+                Page.preprocessing,
+            )
+            .where(Page.job_id == job_id)
+            .order_by(Page.page_no)
+        )
+    ).all()
+    pages: dict[int, PageResult] = {}
+    for pid, no, w, h, unit, angle, lang, pre in prow:
+        pages[pid] = PageResult(no, w, h, unit, angle, lang, pre or [])
+    if not pages:
+        return []
+    lrows = (
+        await session.execute(
+            select(Line.id, Line.page_id, Line.text, Line.bbox, Line.confidence)
+            .where(Line.page_id.in_(pages))
+            .order_by(Line.page_id, Line.idx)
+        )
+    ).all()
+    lines: dict[int, LineResult] = {}
+    for lid, pid, text, bbox, conf in lrows:
+        line = LineResult(text, bbox, conf)
+        lines[lid] = line
+        pages[pid].lines.append(line)
+    if lines:
+        wrows = (
+            await session.execute(
+                select(Word.line_id, Word.text, Word.bbox, Word.confidence)
+                .join(Line, Line.id == Word.line_id)
+                .where(Line.page_id.in_(pages))
+                .order_by(Word.line_id, Word.idx)
+            )
+        ).all()
+        for lid, text, bbox, conf in wrows:
+            lines[lid].words.append(WordResult(text, bbox, conf))
+    return list(pages.values())
+
+
+async def recoverable_ids(session: AsyncSession, now: datetime, queued_before: datetime) -> list[str]:
+    return list((await session.execute(recoverable_stmt(now, queued_before))).scalars())
+
+
+async def running_leases(session: AsyncSession) -> list[tuple[str, str | None]]:
+    return [(r[0], r[1]) for r in (await session.execute(running_leases_stmt())).all()]
+
+
+async def release(session: AsyncSession, job_id: str, worker: str, *, refund: bool) -> bool:
+    res = await session.execute(release_stmt(job_id, worker, utcnow(), refund=refund))
+    return res.rowcount == 1
+
+
+async def expire_lease(session: AsyncSession, job_id: str, owner: str) -> bool:
+    """Mark a lease held by a process known to be dead as expired, so the normal claim takes over."""
+    res = await session.execute(
+        update(Job).where(_held(job_id, owner)).values(lease_expires_at=utcnow() - timedelta(seconds=1))
+    )
+    return res.rowcount == 1
+
+
+async def find_key(session: AsyncSession, key_hash: str) -> ApiKey | None:
+    return (
+        await session.execute(select(ApiKey).where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None)))
+    ).scalar_one_or_none()
+
+
+async def count_keys(session: AsyncSession) -> int:
+    return (await session.execute(select(func.count()).select_from(ApiKey))).scalar_one()
+
+
+# ---------------------------------------------------------------------------------- sync (worker side)
+def claim(session: Session, job_id: str, worker: str, lease: float) -> Job | None:
+    now = utcnow()
+    if session.execute(claim_stmt(job_id, worker, now, lease)).rowcount == 1:
+        return session.get(Job, job_id, populate_existing=True)
+    session.execute(exhaust_stmt(job_id, now))
+    return None
+
+
+def renew(session: Session, job_id: str, worker: str, lease: float) -> bool:
+    return session.execute(renew_stmt(job_id, worker, utcnow(), lease)).rowcount == 1
+
+
+def finish(
+    session: Session, job_id: str, worker: str, status: JobStatus, code: str | None = None,
+    message: str | None = None,
+) -> bool:
+    return session.execute(finish_stmt(job_id, worker, utcnow(), status, code, message)).rowcount == 1
+
+
+def set_pages_total(session: Session, job_id: str, worker: str, total: int) -> bool:
+    res = session.execute(update(Job).where(_held(job_id, worker)).values(pages_total=total))
+    return res.rowcount == 1
+
+
+def done_page_numbers(session: Session, job_id: str) -> set[int]:
+    return set(session.execute(select(Page.page_no).where(Page.job_id == job_id)).scalars())
+
+
+class LeaseLost(Exception):
+    """Another worker owns the job now; this one must stop writing."""
+
+
+def write_page(session: Session, job_id: str, worker: str, page: PageResult, lease: float,
+               engine_ms: float = 0.0) -> None:
+    """Store one finished page, replacing any copy a crashed earlier attempt left (idempotent).
+    The lease check is the first statement, so SQLite takes the write lock before anything is read."""
+    now = utcnow()
+    if session.execute(renew_stmt(job_id, worker, now, lease)).rowcount != 1:
+        raise LeaseLost(job_id)
+    session.execute(delete(Page).where(Page.job_id == job_id, Page.page_no == page.page_no))
+    page_id = session.execute(
+        insert(Page).returning(Page.id),
+        [{
+            "job_id": job_id, "page_no": page.page_no, "width": page.width, "height": page.height,
+            "unit": page.unit, "angle": page.angle, "language": page.language,
+            "preprocessing": page.preprocessing, "engine_ms": engine_ms,
+        }],
+    ).scalar_one()
+    if page.lines:
+        line_ids = session.execute(
+            insert(Line).returning(Line.id, sort_by_parameter_order=True),
+            [
+                {"page_id": page_id, "idx": i, "text": ln.text, "bbox": ln.bbox, "confidence": ln.confidence}
+                for i, ln in enumerate(page.lines)
+            ],
+        ).scalars().all()
+        words = [
+            {"line_id": lid, "idx": j, "text": w.text, "bbox": w.bbox, "confidence": w.confidence}
+            for lid, ln in zip(line_ids, page.lines, strict=True)
+            for j, w in enumerate(ln.words)
+        ]
+        if words:
+            session.execute(insert(Word), words)
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id)
+        .values(pages_done=select(func.count()).select_from(Page).where(Page.job_id == job_id).scalar_subquery())
+    )
+
+
+# ------------------------------------------------------------------------------------- keys (CLI side)
+def add_key(session: Session, key: ApiKey) -> None:
+    session.add(key)
+
+
+def list_keys(session: Session) -> Sequence[ApiKey]:
+    return session.execute(select(ApiKey).order_by(ApiKey.created_at)).scalars().all()
+
+
+def revoke_key(session: Session, ident: str) -> int:
+    res = session.execute(
+        update(ApiKey)
+        .where(or_(ApiKey.id == ident, ApiKey.name == ident, ApiKey.prefix == ident), ApiKey.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    return res.rowcount
+
+
+def job_ids(rows: Iterable[Job]) -> list[str]:
+    return [r.id for r in rows]

@@ -1,0 +1,81 @@
+"""Internal, vendor-neutral schemas: what a dialect hands the core (JobSpec) and what it gets back
+(JobView with its result pages). Dialects render these; they never see ORM rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from ocrgw.jobs.states import JobStatus
+
+ReadingOrder = Literal["basic", "natural"]
+
+
+class JobSpec(BaseModel):
+    """Everything a worker needs to know about how to read a document, parsed from any dialect."""
+
+    model_config = ConfigDict(frozen=True)
+
+    languages: tuple[str, ...] = ("eng",)  # Tesseract model names, e.g. ("deu", "eng")
+    language_hint: str | None = None  # the vendor code as asked, echoed in results
+    pages: tuple[tuple[int | None, int | None], ...] | None = None  # inclusive ranges, None = open end
+    reading_order: ReadingOrder = "basic"
+    model_version: str = "latest"
+
+
+@dataclass(slots=True, frozen=True)
+class StoredBlob:
+    """A request body after intake: stored, sniffed and checked against the limits."""
+
+    key: str
+    size: int
+    media_type: str  # e.g. "image/png"
+    width: int
+    height: int
+    frames: int
+
+
+@dataclass(slots=True)
+class WordResult:
+    text: str
+    bbox: list[float]
+    confidence: float
+
+
+@dataclass(slots=True)
+class LineResult:
+    text: str
+    bbox: list[float]
+    confidence: float
+    words: list[WordResult] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class PageResult:
+    page_no: int
+    width: float
+    height: float
+    unit: str
+    angle: float
+    language: str | None
+    preprocessing: list[dict]
+    lines: list[LineResult] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class JobView:
+    id: str
+    dialect: str
+    status: JobStatus
+    spec: JobSpec
+    created_at: datetime
+    updated_at: datetime
+    attempts: int
+    pages_total: int | None
+    pages_done: int
+    error_code: str | None
+    error_message: str | None
+    pages: list[PageResult] | None = None  # loaded only for succeeded jobs, when asked for

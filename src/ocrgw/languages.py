@@ -1,0 +1,63 @@
+"""Languages: BCP-47 codes (as Azure and most vendors use them) -> Tesseract model names, and which
+models this machine has. A code we know but whose model is missing is an error at submit time."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from ocrgw.errors import ErrorCode, OcrgwError
+
+# BCP-47 (lower-cased) -> Tesseract traineddata name. Covers Azure Read's print languages that
+# Tesseract has a model for, plus widely used ones Azure added later.
+BCP47_TO_TESSERACT: dict[str, str] = {
+    "af": "afr", "ar": "ara", "az": "aze", "be": "bel", "bg": "bul", "bn": "ben", "br": "bre", "bs": "bos",
+    "ca": "cat", "ceb": "ceb", "co": "cos", "cs": "ces", "cy": "cym", "da": "dan", "de": "deu", "el": "ell",
+    "en": "eng", "eo": "epo", "es": "spa", "et": "est", "eu": "eus", "fa": "fas", "fi": "fin", "fil": "fil",
+    "fo": "fao", "fr": "fra", "fy": "fry", "ga": "gle", "gd": "gla", "gl": "glg", "gu": "guj", "he": "heb",
+    "hi": "hin", "hr": "hrv", "ht": "hat", "hu": "hun", "hy": "hye", "id": "ind", "is": "isl", "it": "ita",
+    "iu": "iku", "ja": "jpn", "jv": "jav", "ka": "kat", "kk": "kaz", "km": "khm", "kn": "kan", "ko": "kor",
+    "ku": "kmr", "ky": "kir", "la": "lat", "lb": "ltz", "lo": "lao", "lt": "lit", "lv": "lav", "mi": "mri",
+    "mk": "mkd", "ml": "mal", "mn": "mon", "mr": "mar", "ms": "msa", "mt": "mlt", "my": "mya", "ne": "nep",
+    "nl": "nld", "no": "nor", "nb": "nor", "oc": "oci", "pa": "pan", "pl": "pol", "ps": "pus", "pt": "por",
+    "qu": "que", "ro": "ron", "ru": "rus", "sk": "slk", "sl": "slv", "sq": "sqi", "sr": "srp",
+    "sr-latn": "srp_latn", "sv": "swe", "sw": "swa", "ta": "tam", "te": "tel", "tg": "tgk", "th": "tha",
+    "tl": "tgl", "to": "ton", "tr": "tur", "tt": "tat", "ug": "uig", "uk": "ukr", "ur": "urd", "uz": "uzb",
+    "vi": "vie", "yi": "yid", "yo": "yor", "zh-hans": "chi_sim", "zh-hant": "chi_tra", "zh-cn": "chi_sim",
+    "zh-tw": "chi_tra", "zh": "chi_sim",
+}
+
+_CACHE_SECONDS = 30.0
+_cache: tuple[float, Path, frozenset[str]] | None = None
+
+
+def installed(tessdata: Path) -> frozenset[str]:
+    """Installed Tesseract models (without 'osd'), re-read at most every 30 s so `apt-get install
+    tesseract-ocr-deu` takes effect without a restart."""
+    global _cache
+    now = time.monotonic()
+    if _cache is None or _cache[0] < now or _cache[1] != tessdata:
+        names = frozenset(p.name.removesuffix(".traineddata") for p in tessdata.glob("*.traineddata")) - {"osd"}
+        _cache = (now + _CACHE_SECONDS, tessdata, names)
+    return _cache[2]
+
+
+def debian_package(model: str) -> str:
+    return "tesseract-ocr-" + model.replace("_", "-").lower()
+
+
+def resolve_bcp47(code: str, tessdata: Path) -> str:
+    """Tesseract model for a BCP-47 code; NotSupportedLanguage if unknown or not installed."""
+    key = code.strip().lower()
+    model = BCP47_TO_TESSERACT.get(key) or BCP47_TO_TESSERACT.get(key.split("-", 1)[0])
+    if model is None:
+        raise OcrgwError(ErrorCode.UNSUPPORTED_LANGUAGE, f"The language {code!r} is not supported.",
+                         param="language")
+    if model not in installed(tessdata):
+        raise OcrgwError(
+            ErrorCode.UNSUPPORTED_LANGUAGE,
+            f"The language {code!r} needs the Tesseract model {model!r}, which is not installed on this "
+            f"server (Debian/Ubuntu: apt-get install {debian_package(model)}).",
+            param="language",
+        )
+    return model

@@ -1,0 +1,137 @@
+"""create_app(): the API process. Builds the shared context once in the lifespan (database, blob store,
+queue, reaper), mounts the dialect routers, and makes every error, FastAPI's own included, answer in
+the calling dialect's envelope. Offline docs at /docs and /redoc."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi_offline import FastAPIOffline
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ocrgw import __version__
+from ocrgw.auth import KeyResolver
+from ocrgw.context import AppContext
+from ocrgw.db import make_async_engine, make_async_sessionmaker
+from ocrgw.dialects import error_renderer_for, register_errors
+from ocrgw.dialects.azure import router as azure_router
+from ocrgw.dialects.azure.errors import render_error as azure_error
+from ocrgw.errors import ErrorCode, OcrgwError
+from ocrgw.queue import reaper
+from ocrgw.queue.local import LocalDispatcher
+from ocrgw.settings import Settings, get_settings
+from ocrgw.storage import LocalBlobStore
+
+log = logging.getLogger("ocrgw.api")
+_SLASHES = re.compile(r"/{2,}")
+
+register_errors(("/vision/", "/computervision", "/formrecognizer", "/documentintelligence"), azure_error,
+                default=True)
+
+
+class CollapseSlashes:
+    """Azure SDKs given an endpoint with a trailing slash request `//computervision/...`: route them anyway."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and "//" in scope["path"]:
+            scope = dict(scope)
+            scope["path"] = _SLASHES.sub("/", scope["path"])
+            scope["raw_path"] = _SLASHES.sub("/", scope["path"]).encode()
+        await self.app(scope, receive, send)
+
+
+def _http_error(exc: StarletteHTTPException) -> OcrgwError:
+    code = {
+        404: ErrorCode.ROUTE_NOT_FOUND,
+        405: ErrorCode.METHOD_NOT_ALLOWED,
+        413: ErrorCode.TOO_LARGE,
+        415: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+        401: ErrorCode.MISSING_KEY,
+    }.get(exc.status_code, ErrorCode.INVALID_PARAMETER if exc.status_code < 500 else ErrorCode.INTERNAL)
+    return OcrgwError(code, str(exc.detail))
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_async_engine(settings)
+        db = make_async_sessionmaker(engine)
+        store = LocalBlobStore(settings.blob_dir)
+        dispatcher = LocalDispatcher(settings, db)
+        app.state.ctx = AppContext(settings, db, dispatcher, store, KeyResolver(settings, db))
+        app.state.dispatcher = dispatcher
+        await dispatcher.start()
+        # Work left by a previous run: leases of processes that are gone, then everything queued.
+        await reaper.free_dead_leases(db, set())
+        await reaper.sweep(db, dispatcher, settings, startup=True)
+        reaper_task = asyncio.create_task(reaper.run_forever(db, dispatcher, settings))
+        try:
+            yield
+        finally:
+            reaper_task.cancel()
+            await dispatcher.stop()
+            await engine.dispose()
+
+    app = FastAPIOffline(
+        title="ocrgw",
+        version=__version__,
+        description="Self-hosted OCR gateway. Speaks Azure AI Vision Read v3.x; your documents stay on your "
+        "machines. Authenticate with `Ocp-Apim-Subscription-Key` (create keys with `ocrgw keys create`).",
+        lifespan=lifespan,
+    )
+    app.add_middleware(CollapseSlashes)
+    app.include_router(azure_router.build_router())
+
+    def _render(request: Request, exc: OcrgwError) -> Response:
+        return error_renderer_for(request.url.path)(request, exc)
+
+    @app.exception_handler(OcrgwError)
+    async def on_domain_error(request: Request, exc: OcrgwError) -> Response:
+        return _render(request, exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        return _render(request, _http_error(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation_error(request: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return _render(request, OcrgwError(ErrorCode.INVALID_PARAMETER,
+                                           f"Invalid request: {where}: {first.get('msg', 'invalid value')}."))
+
+    @app.exception_handler(Exception)
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return _render(request, OcrgwError(ErrorCode.INTERNAL, "An unexpected error occurred."))
+
+    @app.get("/health", include_in_schema=False)
+    async def health() -> dict:
+        return {"status": "ok"}
+
+    original_openapi = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = original_openapi()
+        comps = schema.setdefault("components", {}).setdefault("schemas", {})
+        for name, model in azure_router.EXTRA_SCHEMAS.items():
+            comps.setdefault(name, model.model_json_schema(ref_template="#/components/schemas/{model}"))
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,156 @@
+"""Worker side entry point: ``run(job_id)`` claims a job under a lease, reads its blob page by page,
+preprocesses, recognises, orders lines and writes every page as soon as it is done. Any queue (the
+local dispatcher, Celery) only has to deliver the job id; a second delivery of the same id is harmless."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import sessionmaker
+
+from ocrgw.db import sync_sessionmaker
+from ocrgw.errors import ErrorCode, OcrgwError
+from ocrgw.jobs import repository as repo
+from ocrgw.jobs.pages import PageSelection
+from ocrgw.jobs.schemas import JobSpec, LineResult, PageResult, WordResult
+from ocrgw.jobs.states import JobStatus
+from ocrgw.pipeline import rasterize
+from ocrgw.pipeline.engines.tesseract import RawLine, TesseractEngine
+from ocrgw.pipeline.layout import order_lines
+from ocrgw.pipeline.preprocess import preprocess, to_source
+from ocrgw.settings import Settings
+from ocrgw.storage import LocalBlobStore
+
+log = logging.getLogger("ocrgw.runner")
+
+
+@dataclass
+class WorkerContext:
+    """Per-process state a worker keeps between jobs: DB sessions, blob store and warm engines."""
+
+    settings: Settings
+    worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    _engines: dict[str, TesseractEngine] = field(default_factory=dict)
+    _db: sessionmaker | None = None
+    _store: LocalBlobStore | None = None
+
+    @property
+    def db(self) -> sessionmaker:
+        if self._db is None:
+            self._db = sync_sessionmaker(self.settings)
+        return self._db
+
+    @property
+    def store(self) -> LocalBlobStore:
+        if self._store is None:
+            self._store = LocalBlobStore(self.settings.blob_dir)
+        return self._store
+
+    def engine(self, languages: tuple[str, ...]) -> TesseractEngine:
+        key = "+".join(languages)
+        eng = self._engines.get(key)
+        if eng is None:
+            eng = self._engines[key] = TesseractEngine(self.settings.resolved_tessdata_dir, key)
+        return eng
+
+
+class _LeaseKeeper(threading.Thread):
+    """Renews the job's lease while a long page is being read, so the reaper does not hand it out again."""
+
+    def __init__(self, ctx: WorkerContext, job_id: str) -> None:
+        super().__init__(daemon=True, name=f"lease-{job_id[:8]}")
+        self.ctx, self.job_id = ctx, job_id
+        self.stop = threading.Event()
+        self.lost = False
+
+    def run(self) -> None:
+        interval = max(1.0, self.ctx.settings.lease_seconds / 3)
+        while not self.stop.wait(interval):
+            try:
+                with self.ctx.db.begin() as s:
+                    if not repo.renew(s, self.job_id, self.ctx.worker_id, self.ctx.settings.lease_seconds):
+                        self.lost = True
+                        return
+            except Exception:  # a busy database must not kill the job; the next renewal retries
+                log.warning("lease renewal failed for %s", self.job_id, exc_info=True)
+
+
+def _page_result(page_no: int, raw: list[RawLine], matrix, size: tuple[int, int], angle: float,
+                 steps: list[dict], language: str | None) -> PageResult:
+    def quad(box: tuple[int, int, int, int]) -> list[float]:
+        x0, y0, x1, y1 = box
+        return to_source([x0, y0, x1, y0, x1, y1, x0, y1], matrix)
+
+    lines = [
+        LineResult(
+            text=" ".join(w.text for w in ln.words),
+            bbox=quad(ln.box),
+            confidence=round(ln.confidence, 4),
+            words=[WordResult(w.text, quad(w.box), round(w.confidence, 4)) for w in ln.words],
+        )
+        for ln in raw
+    ]
+    height, width = size
+    return PageResult(page_no, float(width), float(height), "pixel", round(angle, 2), language, steps, lines)
+
+
+def run(job_id: str, ctx: WorkerContext) -> str:
+    """Process one job if it can be claimed; returns the status it ended in ("skipped" if not claimed)."""
+    settings = ctx.settings
+    with ctx.db.begin() as s:
+        job = repo.claim(s, job_id, ctx.worker_id, settings.lease_seconds)
+        if job is None:
+            return "skipped"
+        spec = JobSpec.model_validate(job.spec)
+        blob_key, media_type = job.blob_key, job.media_type
+    keeper = _LeaseKeeper(ctx, job_id)
+    keeper.start()
+    try:
+        _process(job_id, ctx, spec, blob_key, media_type, keeper)
+    except repo.LeaseLost:
+        log.warning("job %s: lease lost to another worker; stopping", job_id)
+        return "lost"
+    except OcrgwError as exc:
+        with ctx.db.begin() as s:
+            repo.finish(s, job_id, ctx.worker_id, JobStatus.FAILED, exc.code.value, exc.message)
+        return JobStatus.FAILED.value
+    except Exception as exc:
+        log.exception("job %s failed", job_id)
+        with ctx.db.begin() as s:
+            repo.finish(s, job_id, ctx.worker_id, JobStatus.FAILED, ErrorCode.PROCESSING_FAILED.value,
+                        f"The document could not be processed ({type(exc).__name__}).")
+        return JobStatus.FAILED.value
+    finally:
+        keeper.stop.set()
+    with ctx.db.begin() as s:
+        done = repo.finish(s, job_id, ctx.worker_id, JobStatus.SUCCEEDED)
+    return JobStatus.SUCCEEDED.value if done else "lost"
+
+
+def _process(job_id: str, ctx: WorkerContext, spec: JobSpec, blob_key: str, media_type: str,
+             keeper: _LeaseKeeper) -> None:
+    settings = ctx.settings
+    selection = PageSelection(spec.pages)
+    path = ctx.store.local_path(blob_key)
+    with ctx.db.begin() as s:
+        total = selection.count(rasterize.page_count(path, media_type))
+        repo.set_pages_total(s, job_id, ctx.worker_id, total)
+        done = repo.done_page_numbers(s, job_id)  # pages an earlier, interrupted attempt already wrote
+    engine = ctx.engine(spec.languages)
+    for page in rasterize.iter_pages(path, media_type, selection, skip=done):
+        if keeper.lost:
+            raise repo.LeaseLost(job_id)
+        pre = preprocess(page.gray)
+        t0 = time.perf_counter()
+        raw = engine.recognize(pre.image, page.dpi)
+        engine_ms = (time.perf_counter() - t0) * 1000
+        ordered = order_lines(raw, spec.reading_order)
+        result = _page_result(page.page_no, ordered, pre.matrix, page.gray.shape, pre.angle, pre.steps,
+                              spec.language_hint)
+        with ctx.db.begin() as s:
+            repo.write_page(s, job_id, ctx.worker_id, result, settings.lease_seconds, engine_ms)

@@ -1,0 +1,175 @@
+"""The embedded queue: an in-process dispatcher in the API process feeding N local worker processes.
+Each slot owns one process and sends it one job id at a time; a process that dies or overruns the time
+limit is replaced, and its job goes back to SQL as queued (one attempt spent) or failed when none remain."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import multiprocessing as mp
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from ocrgw.jobs import repository as repo
+from ocrgw.queue import worker_process
+from ocrgw.settings import Settings
+
+log = logging.getLogger("ocrgw.dispatcher")
+_CTX = mp.get_context("spawn")  # the API process runs threads and an event loop: never fork it
+
+
+@dataclass
+class _Worker:
+    process: mp.process.BaseProcess
+    conn: Connection
+    worker_id: str = ""
+    tasks: int = 0
+
+
+class LocalDispatcher:
+    def __init__(self, settings: Settings, db: async_sessionmaker) -> None:
+        self.settings = settings
+        self.db = db
+        self._queue: asyncio.Queue[str] = asyncio.Queue()
+        self._known: set[str] = set()  # queued here or in flight: the reaper must not add them twice
+        self._slots: list[asyncio.Task] = []
+        self._workers: dict[int, _Worker] = {}
+        self._inflight: dict[int, str] = {}
+        self._closing = False
+
+    # ------------------------------------------------------------------------------------------- API
+    async def enqueue(self, job_id: str) -> None:
+        if job_id in self._known or self._closing:
+            return
+        self._known.add(job_id)
+        self._queue.put_nowait(job_id)
+
+    def knows(self, job_id: str) -> bool:
+        return job_id in self._known
+
+    @property
+    def depth(self) -> int:
+        return self._queue.qsize()
+
+    def worker_pids(self) -> list[int]:
+        return [w.process.pid for w in self._workers.values() if w.process.pid]
+
+    async def start(self) -> None:
+        for i in range(self.settings.workers):
+            self._workers[i] = await self._spawn()
+        self._slots = [asyncio.create_task(self._slot(i), name=f"slot-{i}") for i in self._workers]
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Let running jobs finish for ``grace`` seconds; hand back the rest without spending an attempt."""
+        self._closing = True
+        if self._inflight:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(grace):
+                    while self._inflight:
+                        await asyncio.sleep(0.1)
+        for t in self._slots:
+            t.cancel()
+        await asyncio.gather(*self._slots, return_exceptions=True)
+        for i, w in list(self._workers.items()):
+            job_id = self._inflight.pop(i, None)
+            await self._terminate(w)
+            if job_id:
+                await self._release(job_id, w, refund=True)
+
+    # ------------------------------------------------------------------------------------ internals
+    async def _spawn(self) -> _Worker:
+        parent, child = _CTX.Pipe()
+        proc = _CTX.Process(target=worker_process.main, args=(child, self.settings), daemon=True)
+        await asyncio.to_thread(proc.start)
+        child.close()
+        worker = _Worker(proc, parent)
+        msg = await self._receive(worker, timeout=120)
+        if not msg or msg[0] != "ready":
+            await self._terminate(worker)
+            raise RuntimeError("worker process failed to start")
+        worker.worker_id = msg[1]
+        return worker
+
+    async def _receive(self, w: _Worker, timeout: float) -> tuple | None:
+        """The worker's next message, or None if it died or overran ``timeout``."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future = loop.create_future()
+
+        def ready() -> None:
+            if not fut.done():
+                fut.set_result(None)
+
+        loop.add_reader(w.conn.fileno(), ready)
+        loop.add_reader(w.process.sentinel, ready)
+        try:
+            async with asyncio.timeout(timeout):
+                await fut
+        except TimeoutError:
+            return None
+        finally:
+            loop.remove_reader(w.conn.fileno())
+            loop.remove_reader(w.process.sentinel)
+        try:
+            if w.conn.poll():
+                return w.conn.recv()
+        except (EOFError, OSError):
+            pass
+        return None
+
+    async def _terminate(self, w: _Worker) -> None:
+        with contextlib.suppress(OSError):
+            w.conn.close()
+        if w.process.is_alive():
+            w.process.kill()
+        await asyncio.to_thread(w.process.join, 5)
+
+    async def _release(self, job_id: str, w: _Worker, *, refund: bool) -> None:
+        async with self.db.begin() as s:
+            await repo.release(s, job_id, w.worker_id, refund=refund)
+
+    async def _slot(self, i: int) -> None:
+        while True:
+            job_id = await self._queue.get()
+            w = self._workers[i]
+            self._inflight[i] = job_id
+            try:
+                try:
+                    w.conn.send(job_id)
+                    msg = await self._receive(w, self.settings.job_timeout_seconds)
+                except (BrokenPipeError, OSError):
+                    msg = None
+                self._known.discard(job_id)
+                if msg and msg[0] == "done":
+                    w.tasks += 1
+                    if self.settings.worker_max_tasks and w.tasks >= self.settings.worker_max_tasks:
+                        await self._terminate(w)
+                        self._workers[i] = await self._respawn()
+                    continue
+                # The process died (crash, OOM kill, SIGKILL) or overran the time limit.
+                log.warning("worker %s lost while running job %s; replacing it", w.worker_id, job_id)
+                await self._terminate(w)
+                await self._release(job_id, w, refund=False)
+                self._workers[i] = await self._respawn()
+                async with self.db() as s:
+                    job = await repo.get_job(s, job_id)
+                    if job is not None and job.status == repo.Q:
+                        await self.enqueue(job_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the reaper will find the job again; the slot must live on
+                log.exception("dispatcher slot %d: error after job %s", i, job_id)
+            finally:
+                self._inflight.pop(i, None)
+
+    async def _respawn(self) -> _Worker:
+        delay = 0.5
+        while True:
+            try:
+                return await self._spawn()
+            except Exception:
+                log.exception("could not start a worker process; retrying in %.1fs", delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30)

@@ -1,0 +1,67 @@
+"""The reaper: finds jobs a queue may have lost (queued too long, or running under an expired lease)
+and enqueues them again. At start-up it also frees jobs whose lease belongs to a dead process on this
+host, so an embedded server that was killed picks its work up at once instead of after the lease."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from ocrgw.jobs import repository as repo
+from ocrgw.queue.local import LocalDispatcher
+from ocrgw.settings import Settings
+
+log = logging.getLogger("ocrgw.reaper")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+async def free_dead_leases(db: async_sessionmaker, live_owners: set[str]) -> int:
+    host = socket.gethostname()
+    freed = 0
+    async with db.begin() as s:
+        for job_id, owner in await repo.running_leases(s):
+            if not owner or owner in live_owners:
+                continue
+            owner_host, _, pid = owner.rpartition(":")
+            if owner_host == host and pid.isdigit() and not _pid_alive(int(pid)):
+                freed += await repo.expire_lease(s, job_id, owner)
+    return freed
+
+
+async def sweep(db: async_sessionmaker, queue: LocalDispatcher, settings: Settings, *, startup: bool) -> int:
+    now = repo.utcnow()
+    # At start-up every queued job is ours to run; later only those the queue seems to have dropped.
+    cutoff = now + timedelta(seconds=1) if startup else now - timedelta(seconds=settings.requeue_after_seconds)
+    async with db() as s:
+        ids = await repo.recoverable_ids(s, now, cutoff)
+    count = 0
+    for job_id in ids:
+        if not queue.knows(job_id):
+            await queue.enqueue(job_id)
+            count += 1
+    if count:
+        log.info("re-enqueued %d job(s)%s", count, " left over from the last run" if startup else "")
+    return count
+
+
+async def run_forever(db: async_sessionmaker, queue: LocalDispatcher, settings: Settings) -> None:
+    while True:
+        await asyncio.sleep(settings.reaper_interval_seconds)
+        try:
+            await sweep(db, queue, settings, startup=False)
+        except Exception:  # a locked or unreachable database: try again next round
+            log.exception("reaper sweep failed")

@@ -1,0 +1,112 @@
+"""Configuration for every process (API, local workers, CLI): one Settings object read from ``OCRGW_*``.
+
+Everything that differs between a laptop and a cluster is here, so the code paths stay the same.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+TESSDATA_CANDIDATES = (
+    "/usr/share/tesseract-ocr/5/tessdata",
+    "/usr/share/tesseract-ocr/4.00/tessdata",
+    "/usr/share/tessdata",
+    "/usr/local/share/tessdata",
+)
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "ocrgw"
+
+
+class Settings(BaseSettings):
+    """All knobs, with defaults that suit one machine; see README "Configuration"."""
+
+    model_config = SettingsConfigDict(env_prefix="OCRGW_", env_file=None, extra="ignore")
+
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    database_url: str | None = None  # default: SQLite file in data_dir (WAL)
+    workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    # Intake limits, enforced while streaming and before any decode.
+    max_upload_bytes: int = 50 * 1024 * 1024
+    min_dimension: int = 50
+    max_dimension: int = 10000
+    max_megapixels: float = 100.0
+    max_pages: int = 2000
+
+    # URL sources.
+    url_fetch_timeout: float = 30.0
+    url_allow_private: bool = False  # allow loopback/private/link-local/metadata targets (tests, intranets)
+
+    # Externally visible base URL for Operation-Location; else derived from the request.
+    public_base_url: str | None = None
+
+    auth: Literal["key", "off"] = "key"
+    bootstrap_key: bool = True  # print a first key on `serve` when none exists
+
+    # Job execution.
+    max_attempts: int = Field(default=3, ge=1)
+    lease_seconds: float = 60.0
+    job_timeout_seconds: float = 600.0
+    requeue_after_seconds: float = 30.0
+    reaper_interval_seconds: float = 10.0
+    worker_max_tasks: int = 500  # recycle a worker process after this many jobs (0: never)
+
+    # OCR.
+    tessdata_dir: Path | None = None
+    default_language: str = "eng"
+
+    @field_validator("data_dir", mode="after")
+    @classmethod
+    def _expand(cls, v: Path) -> Path:
+        return v.expanduser().resolve()
+
+    @property
+    def sync_database_url(self) -> str:
+        if self.database_url:
+            url = self.database_url
+            if url.startswith("postgresql://") or url.startswith("postgres://"):
+                url = "postgresql+psycopg://" + url.split("://", 1)[1]
+            return url.replace("sqlite+aiosqlite://", "sqlite://")
+        return f"sqlite:///{self.data_dir / 'ocrgw.db'}"
+
+    @property
+    def async_database_url(self) -> str:
+        url = self.sync_database_url
+        if url.startswith("sqlite://"):
+            return "sqlite+aiosqlite://" + url[len("sqlite://") :]
+        return url  # psycopg 3 serves both sync and async
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.sync_database_url.startswith("sqlite")
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    @property
+    def resolved_tessdata_dir(self) -> Path:
+        if self.tessdata_dir:
+            return self.tessdata_dir
+        env = os.environ.get("TESSDATA_PREFIX")
+        candidates = ([env] if env else []) + list(TESSDATA_CANDIDATES)
+        for c in candidates:
+            if Path(c).is_dir() and any(Path(c).glob("*.traineddata")):
+                return Path(c)
+        return Path(TESSDATA_CANDIDATES[0])
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
