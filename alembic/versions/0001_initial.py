@@ -1,7 +1,7 @@
 """initial schema: jobs, pages, lines, words, api keys
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-21 22:20:45.220733
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-
 
 revision = '0001'
 down_revision = None

@@ -48,6 +48,7 @@ async def from_stream(chunks: AsyncIterator[bytes], *, store: BlobStore, setting
             await writer.write(chunk)
         if size == 0:
             raise OcrgwError(ErrorCode.EMPTY_BODY, "The request body is empty: send the image bytes.")
+        await writer.close()
         media_type = check_type(head)
         width, height, frames = await anyio.to_thread.run_sync(inspect_image, writer.path, media_type, settings)
         key = await writer.commit()

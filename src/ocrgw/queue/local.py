@@ -133,6 +133,8 @@ class LocalDispatcher:
     async def _slot(self, i: int) -> None:
         while True:
             job_id = await self._queue.get()
+            if self._closing:  # shutting down: the job stays queued in SQL for the next start
+                return
             w = self._workers[i]
             self._inflight[i] = job_id
             try:

@@ -14,6 +14,7 @@ import anyio
 
 class BlobWriter(Protocol):
     async def write(self, chunk: bytes) -> None: ...
+    async def close(self) -> None: ...
     async def commit(self) -> str: ...
     async def abort(self) -> None: ...
     @property
@@ -47,16 +48,20 @@ class _LocalWriter:
         assert self._fh is not None
         await self._fh.write(chunk)
 
+    async def close(self) -> None:
+        """Flush and close the temp file, so it can be inspected before it is committed."""
+        if self._fh is not None:
+            await self._fh.aclose()
+            self._fh = None
+
     async def commit(self) -> str:
-        assert self._fh is not None
-        await self._fh.aclose()
+        await self.close()
         await anyio.to_thread.run_sync(self._final.parent.mkdir, 0o755, True, True)
         await anyio.to_thread.run_sync(os.replace, self._tmp, self._final)
         return self._key
 
     async def abort(self) -> None:
-        if self._fh is not None:
-            await self._fh.aclose()
+        await self.close()
         await anyio.to_thread.run_sync(lambda: self._tmp.unlink(missing_ok=True))
 
 
@@ -76,7 +81,7 @@ class LocalBlobStore:
         return self.root / key[:2] / key
 
     def open(self, key: str) -> BinaryIO:
-        return open(self.local_path(key), "rb")  # noqa: SIM115 - caller closes
+        return open(self.local_path(key), "rb")
 
     async def delete(self, key: str) -> None:
         await anyio.to_thread.run_sync(lambda: self.local_path(key).unlink(missing_ok=True))

@@ -107,9 +107,9 @@ def _make_routes(router: APIRouter, version: str) -> None:
         principal: Annotated[Principal, Depends(azure_principal)],
         language: Annotated[str | None, Query(description="BCP-47 code, e.g. en, de, fr, zh-Hans.")] = None,
         pages: Annotated[str | None, Query(description="Page selection: 1,3-5, 3-, -2.")] = None,
-        readingOrder: Annotated[str | None, Query(description="basic (default) or natural.")] = None,  # noqa: N803
+        readingOrder: Annotated[str | None, Query(description="basic (default) or natural.")] = None,
         model_version: Annotated[str | None, Query(alias="model-version")] = None,
-        modelVersion: Annotated[str | None, Query(include_in_schema=False)] = None,  # noqa: N803
+        modelVersion: Annotated[str | None, Query(include_in_schema=False)] = None,
     ) -> Response:
         if version == "v3.2":
             spec = parse_spec(version, language, pages, readingOrder, model_version or modelVersion, ctx)

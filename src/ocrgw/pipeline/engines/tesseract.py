@@ -8,13 +8,13 @@ import os
 
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 
-import threading  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from pathlib import Path  # noqa: E402
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
 
-import numpy as np  # noqa: E402
-import tesserocr  # noqa: E402
-from tesserocr import OEM, PSM, RIL, PyTessBaseAPI, iterate_level  # noqa: E402
+import numpy as np
+import tesserocr
+from tesserocr import OEM, PSM, RIL, PyTessBaseAPI, iterate_level
 
 
 @dataclass(slots=True)

@@ -1,0 +1,299 @@
+"""Worker side: between rasterize and the engine. Measures each page on a downscaled copy and applies
+only the corrections those measurements call for (grayscale, contrast stretch, deskew, binarisation),
+keeping the affine map back to the submitted pixels so the engine's boxes can be reported in them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+# Measurements run on copies this big at most: skew needs text lines still resolved (a 10-12 pt line
+# on a 300 dpi page keeps ~15 px pitch at 1024), the background only needs the page's large-scale shape.
+_MEASURE_SIDE = 1024
+_COARSE_SIDE = 320
+_BACKGROUND_SIDE = 256
+
+# Contrast: stretch only when paper and ink (medians of the two Otsu classes) are fewer than this many
+# levels apart; the stretch maps the ink's lower quartile to black and the paper's 98th percentile to
+# white. Tesseract's LSTM normalises each line's contrast itself, so this only rescues washed-out pages
+# (faded thermal receipts); on ocr-dev it fires on 6 of 17 receipts and nothing else.
+_MIN_SPAN = 120
+_INK_LOW_Q = 0.25
+
+# Deskew: Tesseract's own line finder absorbs small skews (on synthetic pages its CER is unchanged up
+# to ~1.5° and collapses from 2-3°), while a resample softens 100-dpi scans: on ocr-dev forms rotating
+# by 0.4-1.4° made CER worse on balance. So the angle is always measured and reported, and the page is
+# only turned from 1.5°. Beyond ±15° the page is more likely turned by 90° or a photo: OSD's business.
+_MIN_DESKEW = 1.5
+_MAX_SKEW = 15.0
+_MIN_HEIGHT = 120  # px: shorter images cannot hold several text lines
+_MIN_INK_POINTS = 400
+_MIN_PEAK_GAIN = 1.15  # best projection score / worst angle's: below it no direction dominates
+_MAX_POINTS = 12_000  # ink pixels used at the measuring scale (thinned deterministically beyond)
+_COARSE_POINTS = 6_000
+
+# Illumination: spread of a smooth lighting surface fitted to the paper brightness (5th..95th
+# percentile, relative to its bright end) above which Tesseract's global Otsu starts losing text.
+_MAX_SHADING = 0.35
+_MIN_SHADING_FIT = 0.8  # R² of that quadratic surface: below it the dark parts are not shadow
+
+
+@dataclass(slots=True)
+class Preprocessed:
+    image: np.ndarray  # 2-D uint8 grayscale (or 0/255 binary) to hand the engine
+    angle: float  # measured skew, degrees clockwise the text lines are turned; 0.0 when not measured
+    steps: list[dict] = field(default_factory=list)  # every step applied or measured-and-skipped, in order
+    matrix: np.ndarray | None = None  # 2x3 affine: (x, y) in `image` -> input coordinates; None if unchanged
+
+
+def preprocess(img: np.ndarray) -> Preprocessed:
+    """Prepare one page for the engine, choosing each step from what the page measures.
+
+    All measurements run on a copy of at most ~1024 px (skew, background) or a strided sample
+    (histogram), so the cost stays a few ms per page, about 1-4% of a Tesseract pass; full-resolution
+    work is only done for a step that is applied."""
+    steps: list[dict] = []
+    gray = _grayscale(img, steps)
+    gray = _contrast(gray, steps)
+    h = gray.shape[0]
+    if h < _MIN_HEIGHT:
+        # Too small for several lines: neither a skew estimate nor a page background means anything.
+        steps.append({"step": "deskew", "applied": False, "reason": f"height {h} px < {_MIN_HEIGHT}"})
+        return Preprocessed(gray, 0.0, steps, None)
+
+    small, _ = _downscale(gray, _MEASURE_SIDE)
+    bg = _background(small)
+    shading, fit = _shading(bg)
+    angle, why_not = _estimate_skew(small, bg)
+    matrix = None
+    if why_not is not None:
+        steps.append({"step": "deskew", "applied": False, "reason": why_not})
+        angle = 0.0
+    elif abs(angle) < _MIN_DESKEW:
+        steps.append({"step": "deskew", "applied": False, "angle": angle})
+    else:
+        gray, matrix = _rotate(gray, angle)
+        steps.append({"step": "deskew", "angle": angle})
+
+    measured = {"shading": round(shading, 2), "fit": round(fit, 2)}
+    if shading > _MAX_SHADING and fit >= _MIN_SHADING_FIT:
+        gray = _binarize(gray)
+        steps.append(
+            {
+                "step": "binarize",
+                "method": "background-normalised-otsu",
+                "reason": "uneven illumination",
+                **measured,
+            }
+        )
+    elif shading > _MAX_SHADING:
+        steps.append(
+            {
+                "step": "binarize",
+                "applied": False,
+                **measured,
+                "reason": "background uneven but not smooth (borders, inverted or picture areas)",
+            }
+        )
+    else:
+        steps.append({"step": "binarize", "applied": False, "reason": "even illumination", **measured})
+    return Preprocessed(gray, angle, steps, matrix)
+
+
+def to_source(points: Sequence[float], matrix: np.ndarray | None) -> list[float]:
+    """Map flat [x0, y0, x1, y1, ...] from the preprocessed image back to the submitted image."""
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    if matrix is not None:
+        pts = pts @ np.asarray(matrix, dtype=np.float64)[:, :2].T + np.asarray(matrix, dtype=np.float64)[:, 2]
+    return [round(float(v), 1) for v in pts.ravel()]
+
+
+# ----------------------------------------------------------------------------------------------- steps
+def _grayscale(img: np.ndarray, steps: list[dict]) -> np.ndarray:
+    """RGB(A) -> L with alpha over white: transparent PNGs otherwise turn into black pages."""
+    a = np.asarray(img)
+    if a.dtype == np.bool_:  # numpy view of a PIL mode "1" image
+        return a.view(np.uint8) * np.uint8(255)
+    if a.dtype != np.uint8:
+        raise ValueError(f"expected a uint8 image, got {a.dtype}")
+    if a.ndim == 2:
+        return a
+    if a.ndim != 3 or a.shape[2] not in (1, 2, 3, 4):
+        raise ValueError(f"expected a 2-D or HxWx{{1,2,3,4}} image, got shape {a.shape}")
+    channels = a.shape[2]
+    a = np.ascontiguousarray(a)
+    if channels in (1, 2):
+        gray = cv2.extractChannel(a, 0)
+    else:  # cvtColor reads the 4-channel layout in place; slicing off alpha first costs a full copy
+        gray = cv2.cvtColor(a, cv2.COLOR_RGBA2GRAY if channels == 4 else cv2.COLOR_RGB2GRAY)
+    if channels in (2, 4):
+        alpha = cv2.extractChannel(a, channels - 1)
+        if cv2.minMaxLoc(alpha)[0] < 255:  # most RGBA scans are fully opaque: skip the arithmetic then
+            al = alpha.astype(np.uint16)
+            gray = ((gray.astype(np.uint16) * al + 255 * (255 - al) + 127) // 255).astype(np.uint8)
+    steps.append({"step": "grayscale"})
+    return gray
+
+
+def _contrast(gray: np.ndarray, steps: list[dict]) -> np.ndarray:
+    """Linear stretch of a washed-out page (faded thermal receipts, light pencil-grey scans).
+
+    The span is measured between ink and paper, not between fixed percentiles of all pixels: on a
+    sparse page the 2nd percentile is still paper, and stretching it to black turns scanner noise into
+    ink. An Otsu cut of a strided sample (no smoothing, cheap) splits ink from paper; the stretch runs
+    from the ink's 2nd percentile to the paper's 98th."""
+    stride = max(1, int(np.sqrt(gray.size / 250_000)))
+    sample = np.ascontiguousarray(gray[::stride, ::stride])
+    cut, _ = cv2.threshold(sample, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    hist = cv2.calcHist([sample], [0], None, [256], [0, 256]).ravel()
+    cut = int(cut) + 1
+    ink, paper = hist[:cut], hist[cut:]
+    if ink.sum() == 0 or paper.sum() == 0:  # blank page
+        return gray
+    low = _quantile(ink, _INK_LOW_Q)
+    high = cut + _quantile(paper, 0.98)
+    ink_level, paper_level = _quantile(ink, 0.5), cut + _quantile(paper, 0.5)
+    if paper_level - ink_level >= _MIN_SPAN or high - low < 8:
+        return gray
+    lut = np.clip((np.arange(256, dtype=np.float32) - low) * (255.0 / (high - low)), 0, 255)
+    steps.append({"step": "contrast", "low": low, "high": high})
+    return cv2.LUT(gray, lut.round().astype(np.uint8))
+
+
+def _quantile(hist: np.ndarray, q: float) -> int:
+    """Grey level below which a fraction `q` of a histogram's mass lies."""
+    cdf = np.cumsum(hist)
+    return int(np.searchsorted(cdf, q * cdf[-1]))
+
+
+def _downscale(gray: np.ndarray, side: int) -> tuple[np.ndarray, float]:
+    """Area-averaged copy whose longer side is at most `side` (never upscaled). An integer factor is
+    used when it fits, because OpenCV's area resize has a much faster path for those."""
+    h, w = gray.shape
+    longest = max(h, w)
+    if longest <= side:
+        return gray, 1.0
+    factor = int(np.ceil(longest / side))
+    if factor <= 8:  # let OpenCV size the result itself, or it falls back to the generic (slow) path
+        inv = 1.0 / factor
+        return cv2.resize(gray, None, fx=inv, fy=inv, interpolation=cv2.INTER_AREA), inv
+    scale = side / longest
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(gray, size, interpolation=cv2.INTER_AREA), scale
+
+
+def _background(small: np.ndarray) -> np.ndarray:
+    """Paper brightness at the measuring scale: a closing wider than glyphs removes the (dark) text,
+    a median removes what is left of it; done on a tiny copy because shading is low-frequency."""
+    tiny, _ = _downscale(small, _BACKGROUND_SIDE)
+    k = max(3, (max(tiny.shape) // 32) | 1)
+    closed = cv2.morphologyEx(tiny, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+    closed = cv2.medianBlur(closed, 2 * k + 1 if 2 * k + 1 <= 255 else 255)
+    return cv2.resize(closed, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_LINEAR)
+
+
+def _shading(bg: np.ndarray) -> tuple[float, float]:
+    """(spread, fit) of the page background. Lighting varies smoothly, so a quadratic surface is fitted:
+    `fit` is its R² and `spread` its 5th..95th percentile range relative to its bright end. Scanner
+    borders, inverted (light-on-dark) panels and photos give a blocky background that the surface
+    cannot follow (low R²): thresholding against those would wipe text out rather than rescue it."""
+    tiny = bg[:: max(1, bg.shape[0] // 48), :: max(1, bg.shape[1] // 48)].astype(np.float64)
+    h, w = tiny.shape
+    y, x = np.mgrid[0:h, 0:w]
+    x = x.ravel() / max(w - 1, 1) * 2 - 1
+    y = y.ravel() / max(h - 1, 1) * 2 - 1
+    v = tiny.ravel()
+    var = v.var()
+    if var < 4.0:  # within ~2 grey levels: flat
+        return 0.0, 1.0
+    design = np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], axis=1)
+    coef, *_ = np.linalg.lstsq(design, v, rcond=None)
+    surface = design @ coef
+    fit = float(1.0 - (v - surface).var() / var)
+    lo, hi = np.percentile(surface, [5, 95])
+    return float((hi - lo) / max(hi, 1.0)), fit
+
+
+def _ink(small: np.ndarray, bg: np.ndarray) -> np.ndarray:
+    """Ink mask of the measuring copy: Otsu on the background-normalised image, so shading, dark
+    borders and tinted boxes do not count as text."""
+    norm = cv2.divide(small, np.maximum(bg, 1), scale=255)
+    _, mask = cv2.threshold(norm, 0, 1, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    return mask
+
+
+def _estimate_skew(small: np.ndarray, bg: np.ndarray) -> tuple[float, str | None]:
+    """Skew of the text lines, degrees, positive when they run down to the right.
+
+    Projection-profile method on ink pixel coordinates instead of rotated images: for each candidate
+    angle the points are projected on the line normal and the sharpness (sum of squared bin counts) of
+    the resulting row profile is scored; lines are sharpest when the projection runs along them.
+    Coarse (1° over ±15° on a ~320 px point set, where a 1° error blurs a line by only a few bins),
+    then ±1° in 0.2° and ±0.2° in 0.05° steps at the measuring scale."""
+    mask = _ink(small, bg)
+    ys, xs = np.nonzero(mask)
+    if ys.size < _MIN_INK_POINTS:
+        return 0.0, f"too little ink ({ys.size} px)"
+    if ys.size > _MAX_POINTS:  # deterministic thinning keeps the cost flat on dense pages
+        step = ys.size // _MAX_POINTS + 1
+        ys, xs = ys[::step], xs[::step]
+    pts_x = xs.astype(np.float32)
+    pts_y = ys.astype(np.float32)
+
+    coarse_scale = min(1.0, _COARSE_SIDE / max(small.shape))
+    thin = max(1, xs.size // _COARSE_POINTS)
+    coarse = np.arange(-_MAX_SKEW, _MAX_SKEW + 0.5, 1.0)
+    scores = _profile_scores(pts_x[::thin] * coarse_scale, pts_y[::thin] * coarse_scale, coarse)
+    if scores.max() < _MIN_PEAK_GAIN * scores.min():
+        return 0.0, "no dominant text-line direction"
+    best = float(coarse[int(np.argmax(scores))])
+    for half, step in ((1.0, 0.2), (0.2, 0.05)):  # refine at full measuring resolution
+        cand = np.arange(best - half, best + half + 1e-6, step)
+        best = float(cand[int(np.argmax(_profile_scores(pts_x, pts_y, cand)))])
+    angle = round(best, 2)
+    if abs(angle) > _MAX_SKEW:
+        return 0.0, f"skew beyond ±{_MAX_SKEW:g}°"
+    return angle + 0.0, None  # + 0.0 turns -0.0 into 0.0
+
+
+def _profile_scores(xs: np.ndarray, ys: np.ndarray, angles: np.ndarray) -> np.ndarray:
+    """Sum of squared projection-profile counts of the points for each angle (degrees, clockwise)."""
+    rad = np.deg2rad(angles.astype(np.float32))[:, None]
+    rows = ys[None, :] * np.cos(rad) - xs[None, :] * np.sin(rad)
+    bins = np.rint(rows).astype(np.int32)
+    bins -= bins.min()
+    span = int(bins.max()) + 1
+    bins += (np.arange(len(angles), dtype=np.int32) * span)[:, None]
+    counts = np.bincount(bins.ravel(), minlength=span * len(angles)).reshape(len(angles), span)
+    counts = counts.astype(np.float64)
+    return (counts * counts).sum(axis=1)
+
+
+def _rotate(gray: np.ndarray, angle: float) -> tuple[np.ndarray, np.ndarray]:
+    """Turn the page counter-clockwise by `angle` on a canvas grown to keep every corner, filling with
+    white; returns the image and the 2x3 map from its pixels back to the input's."""
+    h, w = gray.shape
+    forward = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), angle, 1.0)  # +angle = counter-clockwise
+    cos, sin = abs(forward[0, 0]), abs(forward[0, 1])
+    new_w = int(np.ceil(w * cos + h * sin))
+    new_h = int(np.ceil(w * sin + h * cos))
+    forward[0, 2] += new_w / 2.0 - w / 2.0
+    forward[1, 2] += new_h / 2.0 - h / 2.0
+    rotated = cv2.warpAffine(
+        gray, forward, (new_w, new_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=255
+    )
+    return rotated, cv2.invertAffineTransform(forward)
+
+
+def _binarize(gray: np.ndarray) -> np.ndarray:
+    """Adaptive threshold for shaded pages: divide by the local background (estimated at low
+    resolution, so it costs a resize rather than a large full-resolution filter), then one Otsu cut."""
+    small, _ = _downscale(gray, _MEASURE_SIDE)
+    bg = _background(small)
+    bg_full = cv2.resize(bg, (gray.shape[1], gray.shape[0]), interpolation=cv2.INTER_LINEAR)
+    norm = cv2.divide(gray, np.maximum(bg_full, 1), scale=255)
+    _, binary = cv2.threshold(norm, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    return binary

@@ -1,0 +1,260 @@
+"""Page preprocessing on real rendered pages (PIL text, real rotations, real Tesseract), no mocks."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from ocrgw.pipeline.preprocess import Preprocessed, preprocess, to_source
+
+tesserocr = pytest.importorskip("tesserocr")
+
+TESSDATA = "/usr/share/tesseract-ocr/5/tessdata"
+DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+DEV_DATA = Path("/work/shared/data/ocr-dev")
+LINES = [
+    "The quick brown fox jumps over",
+    "the lazy dog while seven wizards",
+    "quietly hex the jovial boxing",
+    "judges near the old harbour gate",
+    "Pack my box with five dozen jugs",
+]
+
+
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    return ImageFont.truetype(str(DEJAVU), size) if DEJAVU.exists() else ImageFont.load_default(size=size)
+
+
+def _page(lines: list[str] = LINES, size: int = 28, ink: int = 0, paper: int = 255) -> Image.Image:
+    """An upright grey page with several lines of text, the way a clean scan looks."""
+    font = _font(size)
+    pitch = int(size * 2.2)
+    page = Image.new("L", (size * 32, pitch * len(lines) + 2 * size), paper)
+    draw = ImageDraw.Draw(page)
+    for i, text in enumerate(lines):
+        draw.text((size + 10, size + i * pitch), text, fill=ink, font=font)
+    return page
+
+
+def _words(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _cer(got: str, want: str) -> float:
+    """Character error rate (plain dynamic-programming Levenshtein; the strings are short)."""
+    a, b = _words(got), _words(want)
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1] / max(len(b), 1)
+
+
+@pytest.fixture(scope="module")
+def ocr() -> Iterator[object]:
+    with tesserocr.PyTessBaseAPI(path=TESSDATA, lang="eng") as api:
+        yield api
+
+
+def _read(api: object, image: np.ndarray) -> str:
+    api.SetImage(Image.fromarray(image))
+    return api.GetUTF8Text()
+
+
+def _step(result: Preprocessed, name: str) -> dict:
+    found = [s for s in result.steps if s["step"] == name]
+    assert len(found) == 1, result.steps
+    return found[0]
+
+
+def _applied(result: Preprocessed, name: str) -> bool:
+    return any(s["step"] == name and s.get("applied", True) for s in result.steps)
+
+
+# ------------------------------------------------------------------------------------------ deskew
+@pytest.mark.parametrize("pil_angle", [-7.0, -3.0, 2.5, 6.0])
+def test_skewed_page_is_measured_and_straightened(ocr: object, pil_angle: float) -> None:
+    # PIL turns counter-clockwise, so its -7 leaves the lines running down to the right: skew +7.
+    skewed = _page().rotate(pil_angle, resample=Image.BICUBIC, expand=True, fillcolor=255)
+    result = preprocess(np.asarray(skewed))
+
+    assert result.angle == pytest.approx(-pil_angle, abs=0.5)
+    assert _step(result, "deskew")["angle"] == result.angle
+    assert result.matrix is not None and result.matrix.shape == (2, 3)
+    assert result.image.ndim == 2 and result.image.dtype == np.uint8
+    # canvas grew so nothing is cut: the straightened page is at least as big as the upright one
+    assert result.image.shape[0] >= _page().height and result.image.shape[1] >= _page().width
+    assert _cer(_read(ocr, result.image), "\n".join(LINES)) < 0.03
+
+
+def test_small_skew_is_measured_but_not_applied() -> None:
+    skewed = _page().rotate(-0.8, resample=Image.BICUBIC, expand=True, fillcolor=255)
+    result = preprocess(np.asarray(skewed))
+
+    step = _step(result, "deskew")
+    assert step["applied"] is False
+    assert step["angle"] == pytest.approx(0.8, abs=0.3)
+    assert result.angle == step["angle"]  # still reported, like Azure's `angle`
+    assert result.matrix is None
+
+
+def test_to_source_maps_straightened_points_back_to_the_input() -> None:
+    """A black square drawn on the upright page is followed through a known PIL rotation (forward, by
+    formula) and found again in the straightened image; to_source must bring it back onto the input."""
+    upright = _page()
+    marker = (500, 40, 540, 80)
+    ImageDraw.Draw(upright).rectangle(marker, fill=0)
+    mx, my = (marker[0] + marker[2] + 1) / 2, (marker[1] + marker[3] + 1) / 2  # pixel-area centre
+
+    pil_angle = -5.0
+    skewed = upright.rotate(pil_angle, resample=Image.BICUBIC, expand=True, fillcolor=255)
+    # PIL: counter-clockwise by pil_angle about the centre, centre kept at the centre of the grown canvas
+    a = math.radians(pil_angle)
+    dx, dy = mx - upright.width / 2, my - upright.height / 2
+    expected = (
+        dx * math.cos(a) + dy * math.sin(a) + skewed.width / 2,
+        -dx * math.sin(a) + dy * math.cos(a) + skewed.height / 2,
+    )
+
+    result = preprocess(np.asarray(skewed))
+    assert result.matrix is not None
+    # the marker is the biggest blob of ink in the straightened image
+    ink = (result.image < 128).astype(np.uint8)
+    _, _, stats, centroids = cv2.connectedComponentsWithStats(ink)
+    biggest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    cx, cy = centroids[biggest] + 0.5  # centroid of pixel centres -> continuous coordinates
+    back = to_source([cx, cy], result.matrix)
+
+    assert back[0] == pytest.approx(expected[0], abs=2.0)
+    assert back[1] == pytest.approx(expected[1], abs=2.0)
+
+
+def test_to_source_without_matrix_is_identity_rounded() -> None:
+    assert to_source([1.234, 5.678, 10, 20], None) == [1.2, 5.7, 10.0, 20.0]
+    shift = np.array([[1.0, 0.0, 3.0], [0.0, 1.0, -2.0]])
+    assert to_source([1.0, 1.0, 4.04, 5.0], shift) == [4.0, -1.0, 7.0, 3.0]
+    assert to_source([], None) == []
+
+
+def test_single_line_skips_deskew() -> None:
+    line = _page(lines=["A single line of text, nothing more"], size=20)
+    assert line.height < 120
+    result = preprocess(np.asarray(line))
+
+    step = _step(result, "deskew")
+    assert step["applied"] is False and "height" in step["reason"]
+    assert result.angle == 0.0
+    assert result.matrix is None
+
+
+def test_clean_page_is_left_alone() -> None:
+    page = np.asarray(_page())
+    result = preprocess(page)
+
+    assert not _applied(result, "contrast")
+    assert not _applied(result, "deskew") and abs(result.angle) < 0.3
+    assert not _applied(result, "binarize")
+    assert result.matrix is None
+    assert np.array_equal(result.image, page)
+
+
+# ---------------------------------------------------------------------------- contrast, binarise
+def test_low_contrast_page_gets_stretched(ocr: object) -> None:
+    faded = np.asarray(_page(ink=150, paper=205))
+    result = preprocess(faded)
+
+    step = _step(result, "contrast")
+    assert 145 <= step["low"] < step["high"] <= 210
+    assert int(result.image.min()) == 0 and int(result.image.max()) == 255
+    assert _cer(_read(ocr, result.image), "\n".join(LINES)) < 0.03
+
+
+def _shaded(page: Image.Image, darkest: float) -> np.ndarray:
+    """The page lit from the left: brightness falls linearly to `darkest` at the right edge."""
+    a = np.asarray(page).astype(np.float32)
+    gradient = np.linspace(1.0, darkest, a.shape[1], dtype=np.float32)[None, :]
+    return np.clip(a * gradient, 0, 255).astype(np.uint8)
+
+
+def test_unevenly_lit_page_is_binarized(ocr: object) -> None:
+    result = preprocess(_shaded(_page(ink=40), darkest=0.25))
+
+    step = _step(result, "binarize")
+    assert step.get("applied", True) and step["reason"] == "uneven illumination"
+    assert set(np.unique(result.image)) <= {0, 255}
+    assert _cer(_read(ocr, result.image), "\n".join(LINES)) < 0.03
+
+
+def test_evenly_lit_page_is_not_binarized() -> None:
+    result = preprocess(_shaded(_page(ink=40), darkest=0.95))
+
+    step = _step(result, "binarize")
+    assert step["applied"] is False and step["reason"] == "even illumination"
+    assert len(np.unique(result.image)) > 2
+
+
+def test_dark_scanner_border_is_not_mistaken_for_shading() -> None:
+    page = np.asarray(_page()).copy()
+    page[:, :90] = 0  # a black band where the scanner lid did not cover
+    page[:60, :] = 0
+    result = preprocess(page)
+
+    assert not _applied(result, "binarize")
+
+
+# ------------------------------------------------------------------------------------ input forms
+def test_rgba_with_transparent_background_is_composited_on_white(ocr: object) -> None:
+    page = np.asarray(_page())
+    rgba = np.zeros((*page.shape, 4), dtype=np.uint8)  # transparent black everywhere ...
+    rgba[..., 3] = 255 - page  # ... the text opaque black
+    result = preprocess(rgba)
+
+    assert result.steps[0] == {"step": "grayscale"}
+    assert result.image.shape == page.shape and result.image.dtype == np.uint8
+    assert np.abs(result.image.astype(int) - page.astype(int)).max() <= 1
+    assert _cer(_read(ocr, result.image), "\n".join(LINES)) < 0.03
+
+
+def test_rgb_input_is_converted() -> None:
+    rgb = np.asarray(_page().convert("RGB"))
+    result = preprocess(rgb)
+
+    assert result.steps[0] == {"step": "grayscale"}
+    assert result.image.shape == rgb.shape[:2]
+
+
+# -------------------------------------------------------------------------------------- real data
+def _dev_data() -> Path:
+    if not (DEV_DATA / "manifest.jsonl").exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{DEV_DATA} is missing on CI")
+        pytest.skip(f"{DEV_DATA} not available")
+    return DEV_DATA
+
+
+def test_real_page_is_not_reported_as_skewed() -> None:
+    root = _dev_data()
+    with (root / "manifest.jsonl").open() as fh:
+        rows = [json.loads(line) for line in fh]
+    row = next(r for r in rows if r["image"].startswith(("page/", "multicol/")))
+    with Image.open(root / row["image"]) as im:
+        pixels = np.asarray(im)
+
+    started = time.perf_counter()
+    result = preprocess(pixels)
+    elapsed = time.perf_counter() - started
+
+    print(f"\n{row['image']} {pixels.shape}: preprocess {elapsed * 1000:.1f} ms, steps {result.steps}")
+    assert abs(result.angle) < 2
+    assert result.image.ndim == 2 and result.image.shape[:2] == pixels.shape[:2]

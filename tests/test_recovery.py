@@ -1,0 +1,83 @@
+"""No accepted job is lost: jobs queued when the server stops complete after it restarts; a worker
+killed mid-job costs one attempt, not the job; a job that keeps killing its worker ends failed."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import time
+
+import httpx
+import psutil
+import pytest
+
+from tests.conftest import Server, poll, require_shared
+
+
+def _submit(srv: Server, body: bytes) -> str:
+    r = httpx.post(f"{srv.url}/vision/v3.2/read/analyze", content=body,
+                   headers={**srv.headers, "Content-Type": "application/octet-stream"}, timeout=60)
+    assert r.status_code == 202, r.text
+    return r.headers["Operation-Location"]
+
+
+def _db_rows(srv: Server, sql: str, *args) -> list[tuple]:
+    with sqlite3.connect(srv.data_dir / "ocrgw.db") as conn:
+        return conn.execute(sql, args).fetchall()
+
+
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL])
+def test_queued_jobs_complete_after_restart(make_server, how: int) -> None:
+    page = (require_shared() / "multicol" / "scribe_multicol_01.png").read_bytes()
+    srv = make_server(workers=1).start()
+    locations = [_submit(srv, page) for _ in range(4)]
+    srv.stop(how)
+    states = [s for (s,) in _db_rows(srv, "select status from jobs")]
+    assert len(states) == 4 and any(s in ("queued", "running") for s in states), states
+    srv.start()
+    for loc in locations:
+        body = poll(srv, loc, timeout=120)
+        assert body["status"] == "succeeded", body
+        assert body["analyzeResult"]["readResults"][0]["lines"]
+    # Each job has its single page once, whatever happened to the attempt that was cut short.
+    counts = _db_rows(srv, "select job_id, count(*) from pages group by job_id")
+    assert sorted(c for _, c in counts) == [1, 1, 1, 1]
+
+
+def test_worker_killed_mid_job_costs_one_attempt(make_server) -> None:
+    page = (require_shared() / "multicol" / "tess_8071_093.3B.tif").read_bytes()
+    srv = make_server(workers=1).start()
+    loc = _submit(srv, page)
+    deadline = time.monotonic() + 30
+    while httpx.get(loc, headers=srv.headers).json()["status"] != "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    victims = srv.worker_pids()
+    assert victims
+    for pid in victims:
+        psutil.Process(pid).kill()
+    body = poll(srv, loc, timeout=120)
+    assert body["status"] == "succeeded", body
+    job_id = loc.rsplit("/", 1)[1]
+    assert _db_rows(srv, "select attempts from jobs where id = ?", job_id) == [(2,)]
+    assert _db_rows(srv, "select count(*) from pages where job_id = ?", job_id) == [(1,)]
+    assert set(srv.worker_pids()).isdisjoint(victims), "the dead worker was not replaced"
+    # And the replacement serves the next job.
+    nxt = poll(srv, _submit(srv, (require_shared() / "line" / "uw3_0768_010009.png").read_bytes()))
+    assert nxt["status"] == "succeeded"
+
+
+def test_job_that_always_overruns_fails_after_max_attempts(make_server) -> None:
+    """The hard time limit kills the worker each time; after the cap the job fails with a clear error
+    and the queue keeps flowing."""
+    page = (require_shared() / "multicol" / "tess_8071_093.3B.tif").read_bytes()
+    srv = make_server(workers=1, env={"OCRGW_JOB_TIMEOUT_SECONDS": "0.3", "OCRGW_MAX_ATTEMPTS": "2"}).start()
+    loc = _submit(srv, page)
+    body = poll(srv, loc, timeout=120)
+    assert body["status"] == "failed", body
+    assert body["error"]["innererror"]["code"] == "FailedToProcess"
+    assert "every attempt" in body["error"]["message"]
+    job_id = loc.rsplit("/", 1)[1]
+    assert _db_rows(srv, "select attempts, error_code from jobs where id = ?", job_id) == [(2, "WorkerCrashed")]
+    small = (require_shared() / "line" / "uw3_0768_010009.png").read_bytes()
+    assert poll(srv, _submit(srv, small))["status"] == "succeeded"
