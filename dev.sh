@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# ocrgw's two commands on a fresh Debian/Ubuntu machine:
+#   ./dev.sh serve   install what is missing (Tesseract from the distribution, a Python venv with ocrgw),
+#                    then start `ocrgw serve` on the embedded default (SQLite, local worker processes)
+#   ./dev.sh test    install what is missing, then run the whole test suite
+# Extra arguments go to `ocrgw serve` or to pytest.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+APT_PACKAGES=(tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd)
+VENV=.venv
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    say "need root for: $*  (run as root or install sudo)"; exit 1; fi
+}
+
+install_system() {
+  local missing=()
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then missing+=(python3-venv); fi
+  command -v python3 >/dev/null || missing+=(python3 python3-venv)
+  if [ ${#missing[@]} -gt 0 ]; then
+    say "installing system packages: ${missing[*]}"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+  python3 - <<'PY' || { say "ocrgw needs Python >= 3.11 (python3 is older)"; exit 1; }
+import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)
+PY
+}
+
+install_python() {
+  local stamp="$VENV/.ocrgw-installed" want
+  want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$VENV/bin/ocrgw" ]; then return; fi
+  [ -x "$VENV/bin/python" ] || { say "creating $VENV"; python3 -m venv "$VENV"; }
+  say "installing ocrgw and its dependencies into $VENV"
+  "$VENV/bin/python" -m pip install -q --upgrade pip
+  "$VENV/bin/python" -m pip install -q -e ".[test]"
+  echo "$want" > "$stamp"
+}
+
+cmd=${1:-}
+shift || true
+case "$cmd" in
+  serve)
+    install_system; install_python
+    exec "$VENV/bin/ocrgw" serve "$@"
+    ;;
+  test)
+    install_system; install_python
+    set +e
+    "$VENV/bin/python" -m pytest "$@"
+    rc=$?
+    [ "$rc" -eq 5 ] && { echo "no tests were collected" >&2; exit 1; }
+    exit "$rc"
+    ;;
+  install)
+    install_system; install_python
+    ;;
+  *)
+    echo "usage: ./dev.sh serve [ocrgw serve options] | ./dev.sh test [pytest options] | ./dev.sh install" >&2
+    exit 2
+    ;;
+esac
