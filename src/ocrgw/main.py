@@ -32,6 +32,7 @@ from ocrgw.storage import LocalBlobStore
 
 log = logging.getLogger("ocrgw.api")
 _SLASHES = re.compile(r"/{2,}")
+_RAW_SLASHES = re.compile(rb"/{2,}")
 
 register_errors(("/vision/", "/computervision", "/formrecognizer", "/documentintelligence"), azure_error,
                 default=True)
@@ -47,7 +48,8 @@ class CollapseSlashes:
         if scope["type"] == "http" and "//" in scope["path"]:
             scope = dict(scope)
             scope["path"] = _SLASHES.sub("/", scope["path"])
-            scope["raw_path"] = _SLASHES.sub("/", scope["path"]).encode()
+            if scope.get("raw_path"):
+                scope["raw_path"] = _RAW_SLASHES.sub(b"/", scope["raw_path"])
         await self.app(scope, receive, send)
 
 

@@ -4,7 +4,7 @@ the caller's transaction boundary does."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import and_, case, delete, func, insert, or_, select, update
@@ -262,11 +262,6 @@ def finish(
     return session.execute(finish_stmt(job_id, worker, utcnow(), status, code, message)).rowcount == 1
 
 
-def set_pages_total(session: Session, job_id: str, worker: str, total: int) -> bool:
-    res = session.execute(update(Job).where(_held(job_id, worker)).values(pages_total=total))
-    return res.rowcount == 1
-
-
 def done_page_numbers(session: Session, job_id: str) -> set[int]:
     return set(session.execute(select(Page.page_no).where(Page.job_id == job_id)).scalars())
 
@@ -329,7 +324,3 @@ def revoke_key(session: Session, ident: str) -> int:
         .values(revoked_at=utcnow())
     )
     return res.rowcount
-
-
-def job_ids(rows: Iterable[Job]) -> list[str]:
-    return [r.id for r in rows]

@@ -22,11 +22,6 @@ class RasterPage:
     dpi: int | None
 
 
-def page_count(path: Path, media_type: str) -> int:
-    with Image.open(path, formats=[PIL_FORMATS[media_type]]) as im:
-        return getattr(im, "n_frames", 1)
-
-
 def _to_gray(im: Image.Image) -> np.ndarray:
     if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
         rgba = im.convert("RGBA")

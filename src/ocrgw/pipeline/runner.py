@@ -108,10 +108,11 @@ def run(job_id: str, ctx: WorkerContext) -> str:
             return "skipped"
         spec = JobSpec.model_validate(job.spec)
         blob_key, media_type = job.blob_key, job.media_type
+        done = repo.done_page_numbers(s, job_id) if job.pages_done else set()  # an interrupted attempt's pages
     keeper = _LeaseKeeper(ctx, job_id)
     keeper.start()
     try:
-        _process(job_id, ctx, spec, blob_key, media_type, keeper)
+        _process(job_id, ctx, spec, blob_key, media_type, done, keeper)
     except repo.LeaseLost:
         log.warning("job %s: lease lost to another worker; stopping", job_id)
         return "lost"
@@ -132,17 +133,13 @@ def run(job_id: str, ctx: WorkerContext) -> str:
     return JobStatus.SUCCEEDED.value if done else "lost"
 
 
-def _process(job_id: str, ctx: WorkerContext, spec: JobSpec, blob_key: str, media_type: str,
+def _process(job_id: str, ctx: WorkerContext, spec: JobSpec, blob_key: str, media_type: str, done: set[int],
              keeper: _LeaseKeeper) -> None:
+    """Pages are counted at submit (pages_total); here each selected page not yet written is read."""
     settings = ctx.settings
-    selection = PageSelection(spec.pages)
     path = ctx.store.local_path(blob_key)
-    with ctx.db.begin() as s:
-        total = selection.count(rasterize.page_count(path, media_type))
-        repo.set_pages_total(s, job_id, ctx.worker_id, total)
-        done = repo.done_page_numbers(s, job_id)  # pages an earlier, interrupted attempt already wrote
     engine = ctx.engine(spec.languages)
-    for page in rasterize.iter_pages(path, media_type, selection, skip=done):
+    for page in rasterize.iter_pages(path, media_type, PageSelection(spec.pages), skip=done):
         if keeper.lost:
             raise repo.LeaseLost(job_id)
         pre = preprocess(page.gray)

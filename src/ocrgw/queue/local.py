@@ -58,8 +58,8 @@ class LocalDispatcher:
         return [w.process.pid for w in self._workers.values() if w.process.pid]
 
     async def start(self) -> None:
-        for i in range(self.settings.workers):
-            self._workers[i] = await self._spawn()
+        started = await asyncio.gather(*(self._spawn() for _ in range(self.settings.workers)))
+        self._workers = dict(enumerate(started))
         self._slots = [asyncio.create_task(self._slot(i), name=f"slot-{i}") for i in self._workers]
 
     async def stop(self, grace: float = 10.0) -> None:
