@@ -13,6 +13,6 @@ REPO = Path(__file__).resolve().parents[1]
 def test_ruff_clean() -> None:
     ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
     assert ruff, "ruff is part of the test extra"
-    out = subprocess.run([ruff, "check", "src", "tests", "bench", "alembic"], cwd=REPO, capture_output=True,
-                         text=True)
+    targets = [d for d in ("src", "tests", "bench", "alembic") if (REPO / d).is_dir()]
+    out = subprocess.run([ruff, "check", *targets], cwd=REPO, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
