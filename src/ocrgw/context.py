@@ -3,6 +3,7 @@ the app's lifespan and handed to routes as a dependency: nothing is built per re
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -27,12 +28,19 @@ def app_context(request: Request) -> AppContext:
     return request.app.state.ctx
 
 
+_HOST = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$")
+
+
 def public_base_url(request: Request, settings: Settings) -> str:
     """The externally visible scheme://host[:port] for absolute URLs (Operation-Location)."""
     if settings.public_base_url:
         return settings.public_base_url.rstrip("/")
-    proto = request.headers.get("x-forwarded-proto", "").split(",")[0].strip() or request.url.scheme
-    host = request.headers.get("x-forwarded-host", "").split(",")[0].strip() or request.headers.get("host")
-    if not host:
+    proto = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+    if proto not in ("http", "https"):
+        proto = request.url.scheme
+    host = request.headers.get("x-forwarded-host", "").split(",")[0].strip()
+    if not _HOST.match(host):
+        host = request.headers.get("host", "")
+    if not _HOST.match(host):
         host = f"{request.url.hostname}:{request.url.port}" if request.url.port else str(request.url.hostname)
     return f"{proto}://{host}"

@@ -93,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Self-hosted OCR gateway. Speaks Azure AI Vision Read v3.x; your documents stay on your "
         "machines. Authenticate with `Ocp-Apim-Subscription-Key` (create keys with `ocrgw keys create`).",
         lifespan=lifespan,
+        redirect_slashes=False,  # a stray trailing slash gets the dialect's 404, not a bare redirect
     )
     app.add_middleware(CollapseSlashes)
     app.include_router(azure_router.build_router())
@@ -106,7 +107,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        return _render(request, _http_error(exc))
+        response = _render(request, _http_error(exc))
+        for name, value in (exc.headers or {}).items():  # e.g. Allow on a 405
+            response.headers.setdefault(name, value)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def on_validation_error(request: Request, exc: RequestValidationError) -> Response:

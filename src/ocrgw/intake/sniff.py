@@ -60,23 +60,22 @@ def check_type(head: bytes) -> str:
 
 
 def inspect_image(path: Path, media_type: str, settings: Settings) -> tuple[int, int, int]:
-    """(width, height, frames) read from the headers only, checked against the limits. Blocking: run it
-    in a thread. Every frame of a multi-page TIFF/GIF is checked, up to the page limit."""
+    """(width, height, pages) read from the headers only, checked against the limits. Blocking: run it
+    in a thread. Only TIFF is a multi-page document (as for Azure); its pages each have a header, and
+    seeking to one reads just that IFD, so every page is checked. An animated GIF/PNG/WEBP is read as
+    its first frame: counting or seeking its frames makes Pillow decode them, a pixel bomb in itself."""
     try:
         with Image.open(path, formats=[PIL_FORMATS[media_type]]) as im:
-            frames = 0
             width, height = im.size
-            while True:
-                _check_dimensions(*im.size, settings)
-                frames += 1
-                if frames > settings.max_pages:
-                    raise OcrgwError(
-                        ErrorCode.TOO_MANY_PAGES,
-                        f"The document has more than {settings.max_pages} pages.",
-                    )
-                if frames >= getattr(im, "n_frames", 1):
-                    break
-                im.seek(frames)
+            frames = getattr(im, "n_frames", 1) if media_type == "image/tiff" else 1
+            if frames > settings.max_pages:
+                raise OcrgwError(ErrorCode.TOO_MANY_PAGES,
+                                 f"The document has {frames} pages; at most {settings.max_pages} are accepted.")
+            _check_dimensions(width, height, settings)
+            if media_type == "image/tiff":
+                for index in range(1, frames):
+                    im.seek(index)
+                    _check_dimensions(*im.size, settings)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
         raise OcrgwError(
             ErrorCode.INVALID_IMAGE, f"Input data is not a valid image: the {media_type} header is corrupt."

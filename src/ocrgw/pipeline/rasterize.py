@@ -1,5 +1,6 @@
 """Worker side, first step: a stored blob -> pages, one decoded page at a time, only the selected ones.
-Multi-frame images (TIFF, GIF) are multi-page documents; decoding happens here and nowhere in the API."""
+Multi-page TIFFs are multi-page documents (animations are read as their first frame); decoding happens
+here and nowhere in the API."""
 
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ def iter_pages(path: Path, media_type: str, selection: PageSelection, skip: set[
     """Decode the selected pages that are not already done, one at a time."""
     try:
         with Image.open(path, formats=[PIL_FORMATS[media_type]]) as im:
-            total = getattr(im, "n_frames", 1)
+            total = getattr(im, "n_frames", 1) if media_type == "image/tiff" else 1  # see sniff.inspect_image
             for page_no in selection.numbers(total):
                 if page_no in skip:
                     continue
