@@ -1,0 +1,807 @@
+"""Throughput benchmark: images per second through ocrgw's HTTP submit-and-poll path, side by side with
+the designs it is measured against, on the same cores and the same image list, in one run:
+
+* ``ocrgw`` - a real ``ocrgw serve`` (auth off, temporary data dir, ``--workers N``, the 50 px minimum
+  image side lowered so single text lines are accepted) started as a subprocess on 127.0.0.1; an httpx
+  client keeps C jobs in flight (default 2*N+2), POSTs each image to ``/vision/v3.2/read/analyze`` and
+  polls its Operation-Location (0.05 s, growing x1.5 up to 0.25 s) until ``succeeded``.
+* ``bare`` - "the limit": N processes, each with one warm ``tesserocr.PyTessBaseAPI`` (eng, PSM.AUTO,
+  OEM.LSTM_ONLY) doing SetImageFile + Recognize + walking the words with boxes and confidences (the
+  same engine work ocrgw does, minus decode/preprocess/SQL/HTTP).
+* ``cli`` - process-per-request: ``tesseract IMG stdout --psm 3 --oem 1 tsv`` run once per image,
+  N at a time, OMP_THREAD_LIMIT=1.
+* ``bare-gray`` (optional) - as ``bare``, but the image is decoded with Pillow to 8-bit grey and handed
+  over with SetImageBytes, as ocrgw's worker does; Tesseract is cheaper on grey than on colour input,
+  so this is the stricter limit.
+
+Throughput = images / wall time from the first submit to the last result. Each design is warmed up once,
+then timed R times (rounds interleaved and rotated so machine noise hits all designs alike); the median
+img/s over the rounds is reported, with ratios ocrgw/bare (goal >= 0.85) and ocrgw/cli. CPU seconds per
+image of each design's own processes are reported too: on a shared, busy machine they are far steadier
+than wall-clock img/s. After the runs the server's SQLite database is read to split ocrgw's worker time
+into queue wait, engine and the rest.
+
+Run (from the repository root; on a 2-core box about 1-2 minutes for the default set):
+
+    .venv/bin/python bench/throughput.py
+    .venv/bin/python bench/throughput.py --set quick --repeat 1 --designs ocrgw,bare
+    .venv/bin/python bench/throughput.py --designs ocrgw,bare,bare-gray,cli --repeat 5 --json /tmp/tp.json
+
+The dev images come from ``<shared>/data/ocr-dev`` (``<shared>`` = ``$OCRGW_SHARED_DIR``, else the
+``shared`` folder next to this repository). See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import multiprocessing as mp
+import os
+import platform
+import resource
+import shutil
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ["OCRGW_SHARED_DIR"]) if os.environ.get("OCRGW_SHARED_DIR") else REPO.parent / "shared"
+DEV_DATA = SHARED / "data" / "ocr-dev"
+TESSDATA = "/usr/share/tesseract-ocr/5/tessdata/"
+DESIGNS = ("ocrgw", "bare", "cli", "bare-gray")
+DEFAULT_DESIGNS = ("ocrgw", "bare", "cli")
+GOAL = 0.85
+
+# How many images of each group a set takes: evenly spaced over the manifest rows of that group, sorted
+# by path, so the selection is fixed for a given dev set. "page" covers the kinds page and multicol.
+SETS = {
+    "mixed": {"page": 3, "receipt": 6, "line": 8},
+    "quick": {"page": 1, "receipt": 2, "line": 3},
+}
+GROUP_OF_KIND = {"line": "line", "receipt": "receipt", "page": "page", "multicol": "page"}
+
+
+class BenchError(RuntimeError):
+    pass
+
+
+# ------------------------------------------------------------------------------------- CPU accounting
+# Wall-clock img/s moves with whatever else the machine runs; CPU seconds per image barely do, so they
+# are recorded too (Linux /proc; None elsewhere) as a second, noise-robust view of the same comparison.
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _proc_stat(pid: int) -> tuple[int, float] | None:
+    """(parent pid, user+system CPU seconds) of a live process."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = raw[raw.rindex(")") + 2 :].split()
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def process_tree_cpu(root: int) -> dict[int, float] | None:
+    """CPU seconds of ``root`` and all its descendants, by pid."""
+    if not Path("/proc/self/stat").exists():
+        return None
+    stats = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (st := _proc_stat(int(entry.name))):
+            stats[int(entry.name)] = st
+    tree, todo = {}, [root]
+    while todo:
+        pid = todo.pop()
+        if pid in stats and pid not in tree:
+            tree[pid] = stats[pid][1]
+            todo += [p for p, (ppid, _) in stats.items() if ppid == pid]
+    return tree
+
+
+def cpu_delta(before: dict[int, float] | None, after: dict[int, float] | None) -> float | None:
+    if before is None or after is None:
+        return None
+    return sum(v - before.get(pid, 0.0) for pid, v in after.items())
+
+
+def children_cpu() -> dict[int, float]:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {0: ru.ru_utime + ru.ru_stime}
+
+
+def load_average() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+@dataclass(frozen=True)
+class Img:
+    rel: str  # path relative to the dev-data folder
+    kind: str
+    path: Path
+    size: int
+
+
+@dataclass
+class Round:
+    design: str
+    round: int
+    images: int
+    wall_s: float
+    img_per_s: float
+    latency_ms: list[float] = field(default_factory=list)  # per image, in list order
+    extra: dict = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------------------------- images
+def select_images(set_name: str) -> list[Img]:
+    manifest = DEV_DATA / "manifest.jsonl"
+    if not manifest.exists():
+        raise BenchError(f"dev data not found: {manifest} (set OCRGW_SHARED_DIR)")
+    rows = [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
+    chosen: list[Img] = []
+    # Long images first (pages, receipts, lines): every design then ends on short jobs, so the wall time
+    # measures throughput rather than how one long page happens to straggle at the end.
+    for group, count in SETS[set_name].items():
+        pool = sorted((r for r in rows if GROUP_OF_KIND.get(r["kind"]) == group), key=lambda r: r["image"])
+        if len(pool) < count:
+            raise BenchError(f"dev data has {len(pool)} {group} images, the set wants {count}")
+        for i in range(count):
+            row = pool[(i * len(pool)) // count]
+            path = DEV_DATA / row["image"]
+            chosen.append(Img(row["image"], row["kind"], path, path.stat().st_size))
+    return chosen
+
+
+# ------------------------------------------------------------------------------------- bare engine
+_API = None
+
+
+def _bare_init(tessdata: str) -> None:
+    os.environ["OMP_THREAD_LIMIT"] = "1"
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when the pool stops
+    global _API
+    from tesserocr import OEM, PSM, PyTessBaseAPI
+
+    _API = PyTessBaseAPI(path=tessdata, lang="eng", psm=PSM.AUTO, oem=OEM.LSTM_ONLY)
+
+
+def _bare_one(path: str) -> tuple[float, int]:
+    """One image on this process's warm API: (ms, words). Leptonica decodes the file (colour stays
+    colour); then Recognize and a walk over lines and words with boxes and confidences, as ocrgw's
+    engine adapter does, so the result extraction costs the same."""
+    t0 = time.perf_counter()
+    _API.SetImageFile(path)
+    return _recognize_and_walk(t0)
+
+
+def _bare_gray_one(path: str) -> tuple[float, int]:
+    """As ``_bare_one``, but decoded the way ocrgw's worker feeds the engine: Pillow -> 8-bit grey (alpha
+    over white) -> SetImageBytes, with the file's dpi only when it is >= 100. Tesseract then thresholds
+    one grey channel instead of a colour image, which is cheaper; this is the stricter limit."""
+    import numpy as np
+    from PIL import Image
+
+    t0 = time.perf_counter()
+    with Image.open(path) as im:
+        im.load()
+        dpi = im.info.get("dpi")
+        if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+            rgba = im.convert("RGBA")
+            im = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+        gray = np.ascontiguousarray(np.asarray(im.convert("L")))
+    h, w = gray.shape
+    _API.SetImageBytes(gray.tobytes(), w, h, 1, w)
+    try:
+        res = round(float(dpi[0])) if dpi else 0
+    except (TypeError, ValueError, IndexError):
+        res = 0
+    if res >= 100:
+        _API.SetSourceResolution(res)
+    return _recognize_and_walk(t0)
+
+
+def _recognize_and_walk(t0: float) -> tuple[float, int]:
+    from tesserocr import RIL, iterate_level
+
+    api = _API
+    api.Recognize()
+    words = 0
+    ri = api.GetIterator()
+    if ri is not None:
+        for it in iterate_level(ri, RIL.WORD):
+            if it.Empty(RIL.WORD):
+                continue
+            if it.IsAtBeginningOf(RIL.TEXTLINE):
+                it.BoundingBox(RIL.TEXTLINE)
+                it.Confidence(RIL.TEXTLINE)
+            text = it.GetUTF8Text(RIL.WORD)
+            box = it.BoundingBox(RIL.WORD)
+            it.Confidence(RIL.WORD)
+            if text and text.strip() and box:
+                words += 1
+    return (time.perf_counter() - t0) * 1000, words
+
+
+def _bare_pid(_: int) -> int:
+    time.sleep(0.2)  # keeps each process busy long enough that every process gets one
+    return os.getpid()
+
+
+class BareEngine:
+    """N spawned processes, each with one warm API; a shared task queue hands out one image at a time
+    (the same dynamic scheduling as ocrgw's dispatcher). ``bare`` and ``bare-gray`` share the pool."""
+
+    def __init__(self, workers: int, tessdata: str, fn=_bare_one, share: BareEngine | None = None) -> None:
+        self.fn = fn
+        self.workers = workers
+        self.owner = share is None
+        if share is None:
+            self.pool = mp.get_context("spawn").Pool(workers, initializer=_bare_init, initargs=(tessdata,))
+        else:
+            self.pool = share.pool
+        self.pids: set[int] = set()
+
+    def cpu(self) -> dict[int, float] | None:
+        if not Path("/proc/self/stat").exists():
+            return None
+        return {pid: st[1] for pid in self.pids if (st := _proc_stat(pid))}
+
+    def run(self, images: list[Img]) -> tuple[float, list[float], list[int]]:
+        t0 = time.perf_counter()
+        out = self.pool.map(self.fn, [str(i.path) for i in images], chunksize=1)
+        wall = time.perf_counter() - t0
+        return wall, [ms for ms, _ in out], [w for _, w in out]
+
+    def warm(self, images: list[Img]) -> None:
+        self.pids = set(self.pool.map(_bare_pid, range(self.workers * 2), chunksize=1))  # all initialised
+        if len(self.pids) < self.workers:
+            raise BenchError(f"bare pool has {len(self.pids)} of {self.workers} processes running")
+        self.pool.map(self.fn, [str(i.path) for i in images] * self.workers, chunksize=1)
+
+    def close(self) -> None:
+        if self.owner:
+            self.pool.terminate()
+            self.pool.join()
+
+
+# -------------------------------------------------------------------------------------------- CLI
+class TesseractCli:
+    def __init__(self, workers: int, tessdata: str) -> None:
+        exe = shutil.which("tesseract")
+        if not exe:
+            raise BenchError("the tesseract CLI is not installed")
+        self.cmd = [exe, "--tessdata-dir", tessdata]
+        self.env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
+        self.workers = workers
+
+    def _one(self, path: Path) -> tuple[float, int]:
+        t0 = time.perf_counter()
+        out = subprocess.run(
+            [*self.cmd, str(path), "stdout", "-l", "eng", "--psm", "3", "--oem", "1", "tsv"],
+            env=self.env,
+            capture_output=True,
+            check=False,
+        )
+        ms = (time.perf_counter() - t0) * 1000
+        if out.returncode != 0:
+            raise BenchError(f"tesseract failed on {path}: {out.stderr.decode(errors='replace')[-400:]}")
+        words = sum(1 for ln in out.stdout.splitlines()[1:] if ln.startswith(b"5\t") and ln.split(b"\t")[-1].strip())
+        return ms, words
+
+    def run(self, images: list[Img]) -> tuple[float, list[float], list[int]]:
+        with ThreadPoolExecutor(self.workers) as ex:
+            t0 = time.perf_counter()
+            out = list(ex.map(self._one, [i.path for i in images]))
+            wall = time.perf_counter() - t0
+        return wall, [ms for ms, _ in out], [w for _, w in out]
+
+    def cpu(self) -> dict[int, float]:
+        return children_cpu()  # the CLI processes are reaped by their threads: all their CPU lands here
+
+    def version(self) -> str:
+        out = subprocess.run([self.cmd[0], "--version"], capture_output=True, text=True, check=False)
+        return (out.stdout or out.stderr).splitlines()[0].strip()
+
+
+# ------------------------------------------------------------------------------------ ocrgw server
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class OcrgwServer:
+    """`ocrgw serve` in its own session on a loopback port, auth off, data in a temporary folder."""
+
+    def __init__(self, workers: int, data_dir: Path) -> None:
+        self.workers = workers
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = data_dir / "server.log"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 120) -> None:
+        env = {
+            **os.environ,
+            "OCRGW_DATA_DIR": str(self.data_dir),
+            "OCRGW_AUTH": "off",
+            "OCRGW_WORKERS": str(self.workers),
+            # Azure's (and ocrgw's default) 50 px minimum would refuse most single-line images (36-53 px
+            # tall); the bench measures throughput, so it lets them in as the other designs do.
+            "OCRGW_MIN_DIMENSION": "10",
+        }
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "ocrgw.cli",
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    "--workers",
+                    str(self.workers),
+                    "--log-level",
+                    "warning",
+                ],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                cwd=REPO,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise BenchError(f"ocrgw exited early (code {self.proc.returncode}):\n{self.log()[-3000:]}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    return
+            time.sleep(0.2)
+        raise BenchError(f"ocrgw did not answer /health within {timeout:.0f}s:\n{self.log()[-3000:]}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        try:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+
+
+class OcrgwClient:
+    def __init__(self, server: OcrgwServer, concurrency: int, poll_min: float, poll_max: float) -> None:
+        self.server = server
+        self.concurrency = concurrency
+        self.poll_min = poll_min
+        self.poll_max = poll_max
+
+    def cpu(self) -> dict[int, float] | None:
+        """The server process and its workers (not this client: its CPU is counted separately)."""
+        return process_tree_cpu(self.server.proc.pid) if self.server.proc else None
+
+    async def _run(self, images: list[Img], data: list[bytes]) -> tuple[float, list[float], list[dict]]:
+        limits = httpx.Limits(max_connections=self.concurrency + 4, max_keepalive_connections=self.concurrency + 4)
+        async with httpx.AsyncClient(base_url=self.server.url, timeout=120, limits=limits) as client:
+            sem = asyncio.Semaphore(self.concurrency)
+
+            async def one(img: Img, body: bytes) -> tuple[float, dict]:
+                async with sem:
+                    t0 = time.perf_counter()
+                    r = await client.post(
+                        "/vision/v3.2/read/analyze",
+                        content=body,
+                        headers={"Content-Type": "application/octet-stream"},
+                    )
+                    if r.status_code != 202:
+                        raise BenchError(f"{img.rel}: submit answered {r.status_code}: {r.text[:300]}")
+                    location = r.headers["Operation-Location"]
+                    submit_ms = (time.perf_counter() - t0) * 1000
+                    delay, polls = self.poll_min, 0
+                    while True:
+                        await asyncio.sleep(delay)
+                        g = await client.get(location)
+                        polls += 1
+                        if g.status_code != 200:
+                            raise BenchError(f"{img.rel}: poll answered {g.status_code}: {g.text[:300]}")
+                        body_json = g.json()
+                        status = body_json["status"]
+                        if status == "succeeded":
+                            break
+                        if status == "failed":
+                            raise BenchError(f"{img.rel}: ocrgw job failed: {body_json.get('error')}")
+                        delay = min(delay * 1.5, self.poll_max)
+                    ms = (time.perf_counter() - t0) * 1000
+                    words = sum(
+                        len(ln["words"]) for p in body_json["analyzeResult"]["readResults"] for ln in p["lines"]
+                    )
+                    return ms, {
+                        "job": location.rstrip("/").rsplit("/", 1)[-1],
+                        "polls": polls,
+                        "submit_ms": submit_ms,
+                        "bytes": len(g.content),
+                        "words": words,
+                    }
+
+            t0 = time.perf_counter()
+            out = await asyncio.gather(*(one(i, b) for i, b in zip(images, data, strict=True)))
+            wall = time.perf_counter() - t0
+        return wall, [ms for ms, _ in out], [info for _, info in out]
+
+    def run(self, images: list[Img]) -> tuple[float, list[float], list[dict]]:
+        data = [i.path.read_bytes() for i in images]  # read before the clock starts, like the file cache
+        return asyncio.run(self._run(images, data))
+
+
+# --------------------------------------------------------------------------------- server-side split
+def _ts(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).replace(tzinfo=None)
+
+
+def server_breakdown(db_path: Path, job_ids: list[str]) -> dict | None:
+    """Per-job times from ocrgw's own database: created -> started (queue), started -> finished (worker),
+    and the engine's share of that (pages.engine_ms). Medians and sums in ms; None if unreadable."""
+    if not db_path.exists() or not job_ids:
+        return None
+    try:
+        con = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10)
+        try:
+            marks = ",".join("?" * len(job_ids))
+            jobs = con.execute(
+                f"SELECT id, created_at, started_at, finished_at FROM jobs WHERE id IN ({marks})", job_ids
+            ).fetchall()
+            eng = dict(
+                con.execute(
+                    f"SELECT job_id, SUM(engine_ms) FROM pages WHERE job_id IN ({marks}) GROUP BY job_id",
+                    job_ids,
+                ).fetchall()
+            )
+        finally:
+            con.close()
+    except sqlite3.Error as exc:
+        return {"error": str(exc)}
+    queue, worker, engine, rest, per_job = [], [], [], [], {}
+    for jid, created, started, finished in jobs:
+        c, s, f = _ts(created), _ts(started), _ts(finished)
+        if not (c and s and f):
+            continue
+        queue.append((s - c).total_seconds() * 1000)
+        worker.append((f - s).total_seconds() * 1000)
+        per_job[jid] = worker[-1]
+        engine.append(float(eng.get(jid) or 0.0))
+        rest.append(worker[-1] - engine[-1])
+    if not worker:
+        return None
+
+    def stats(xs: list[float]) -> dict:
+        return {"median": statistics.median(xs), "sum": sum(xs)}
+
+    return {
+        "jobs": len(worker),
+        "queue_ms": stats(queue),
+        "worker_ms": stats(worker),
+        "engine_ms": stats(engine),
+        "worker_minus_engine_ms": stats(rest),
+        "per_job_worker_ms": per_job,
+    }
+
+
+# ------------------------------------------------------------------------------------------- driver
+def _median(xs: list[float]) -> float:
+    return statistics.median(xs) if xs else float("nan")
+
+
+def run_bench(args: argparse.Namespace) -> dict:
+    designs = [d.strip() for d in args.designs.split(",") if d.strip()]
+    unknown = sorted(set(designs) - set(DESIGNS))
+    if unknown or not designs:
+        raise BenchError(f"unknown design(s) {unknown}; choose from {', '.join(DESIGNS)}")
+    images = select_images(args.set)
+    warm_images = [images[-1], next(i for i in images if i.kind == "receipt")]
+    concurrency = args.concurrency or 2 * args.workers + 2
+    os.environ["OMP_THREAD_LIMIT"] = "1"  # inherited by the bare pool's processes
+
+    print(
+        f"ocrgw throughput bench: set={args.set} ({len(images)} images: "
+        + ", ".join(f"{n} {g}" for g, n in SETS[args.set].items())
+        + f"), workers={args.workers}, repeat={args.repeat}, cores={os.cpu_count()}, "
+        f"ocrgw in-flight={concurrency}, poll {args.poll_min:g}..{args.poll_max:g}s",
+        flush=True,
+    )
+
+    rounds: list[Round] = []
+    meta: dict = {
+        "set": args.set,
+        "workers": args.workers,
+        "repeat": args.repeat,
+        "concurrency": concurrency,
+        "poll_min_s": args.poll_min,
+        "poll_max_s": args.poll_max,
+        "cores": os.cpu_count(),
+        "load_at_start": load_average(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "images": [{"image": i.rel, "kind": i.kind, "bytes": i.size} for i in images],
+    }
+    runners: dict = {}
+    tmp = tempfile.TemporaryDirectory(prefix="ocrgw-bench-")
+    server: OcrgwServer | None = None
+    try:
+        if "ocrgw" in designs:
+            server = OcrgwServer(args.workers, Path(tmp.name) / "data")
+            server.data_dir.mkdir(parents=True)
+            t0 = time.perf_counter()
+            server.start()
+            print(f"  ocrgw serve up on {server.url} in {time.perf_counter() - t0:.1f}s", flush=True)
+            runners["ocrgw"] = OcrgwClient(server, concurrency, args.poll_min, args.poll_max)
+        if "bare" in designs:
+            runners["bare"] = BareEngine(args.workers, args.tessdata)
+        if "bare-gray" in designs:
+            runners["bare-gray"] = BareEngine(args.workers, args.tessdata, _bare_gray_one, runners.get("bare"))
+        if "cli" in designs:
+            runners["cli"] = TesseractCli(args.workers, args.tessdata)
+            meta["cli_version"] = runners["cli"].version()
+        with contextlib.suppress(ImportError):
+            import tesserocr
+
+            meta["tesserocr_version"] = f"{tesserocr.__version__} ({tesserocr.tesseract_version().split()[1]})"
+
+        for name in designs:  # warm-up: one pass over a couple of images, not timed
+            t0 = time.perf_counter()
+            if name.startswith("bare"):
+                runners[name].warm(warm_images)
+            else:
+                runners[name].run(warm_images)
+            print(f"  warmed up {name} ({time.perf_counter() - t0:.1f}s)", flush=True)
+
+        job_ids: list[str] = []
+        for r in range(args.repeat):
+            order = designs[r % len(designs) :] + designs[: r % len(designs)]  # rotate who goes first
+            for name in order:
+                load = load_average()
+                cpu0, own0 = runners[name].cpu(), time.process_time()
+                wall, lat, info = runners[name].run(images)
+                cpu1 = runners[name].cpu()
+                cpu = cpu_delta(cpu0, cpu1)
+                client_cpu = time.process_time() - own0
+                extra: dict = {}
+                if name == "ocrgw":
+                    job_ids += [x["job"] for x in info]
+                    extra = {
+                        "polls_median": _median([x["polls"] for x in info]),
+                        "polls_total": sum(x["polls"] for x in info),
+                        "submit_ms_median": _median([x["submit_ms"] for x in info]),
+                        "words": sum(x["words"] for x in info),
+                        "jobs": [x["job"] for x in info],
+                        "client_cpu_s": client_cpu,
+                    }
+                    if cpu0 and cpu1 and server and server.proc:  # the API process alone (HTTP, JSON, SQL)
+                        extra["api_cpu_s"] = cpu1.get(server.proc.pid, 0.0) - cpu0.get(server.proc.pid, 0.0)
+                else:
+                    extra = {"words": sum(info)}
+                extra["cpu_s"] = cpu
+                extra["load_before"] = load
+                rnd = Round(name, r + 1, len(images), wall, len(images) / wall, lat, extra)
+                rounds.append(rnd)
+                cpu_txt = f", {cpu / len(images):.3f} CPU s/img" if cpu is not None else ""
+                print(
+                    f"  round {r + 1}/{args.repeat} {name:9}: {rnd.img_per_s:6.2f} img/s "
+                    f"({wall:5.2f}s, {extra['words']} words{cpu_txt}; load avg before {load and load[0]})",
+                    flush=True,
+                )
+        breakdown = server_breakdown(server.data_dir / "ocrgw.db", job_ids) if server else None
+        if breakdown and "per_job_worker_ms" in breakdown:
+            per_job = breakdown.pop("per_job_worker_ms")
+            breakdown["busy_share"] = [
+                sum(per_job.get(j, 0.0) for j in x.extra["jobs"]) / 1000 / (args.workers * x.wall_s)
+                for x in rounds
+                if x.design == "ocrgw"
+            ]
+    finally:
+        for name in ("bare-gray", "bare"):  # the sharer first, the pool's owner last
+            if name in runners:
+                runners[name].close()
+        if server:
+            server.stop()
+        tmp.cleanup()
+
+    summary: dict = {}
+    for name in designs:
+        rs = [x for x in rounds if x.design == name]
+        all_lat = [ms for x in rs for ms in x.latency_ms]
+        cpus = [x.extra["cpu_s"] / x.images for x in rs if x.extra.get("cpu_s") is not None]
+        summary[name] = {
+            "cpu_s_per_img": _median(cpus) if cpus else None,
+            "img_per_s": _median([x.img_per_s for x in rs]),
+            "img_per_s_min": min(x.img_per_s for x in rs),
+            "img_per_s_max": max(x.img_per_s for x in rs),
+            "latency_ms_median": _median(all_lat),
+            "per_image_latency_ms_median": {
+                img.rel: _median([x.latency_ms[k] for x in rs]) for k, img in enumerate(images)
+            },
+        }
+        if name == "ocrgw":
+            summary[name]["client_cpu_s_per_img"] = _median([x.extra["client_cpu_s"] / x.images for x in rs])
+            api = [x.extra["api_cpu_s"] / x.images for x in rs if "api_cpu_s" in x.extra]
+            summary[name]["api_cpu_s_per_img"] = _median(api) if api else None
+    ratios = {}
+    if "ocrgw" in summary and "bare" in summary:
+        ratios["ocrgw/bare"] = summary["ocrgw"]["img_per_s"] / summary["bare"]["img_per_s"]
+        if summary["ocrgw"]["cpu_s_per_img"] and summary["bare"]["cpu_s_per_img"]:
+            ratios["cpu bare/ocrgw"] = summary["bare"]["cpu_s_per_img"] / summary["ocrgw"]["cpu_s_per_img"]
+    if "ocrgw" in summary and "cli" in summary:
+        ratios["ocrgw/cli"] = summary["ocrgw"]["img_per_s"] / summary["cli"]["img_per_s"]
+    if "bare" in summary and "cli" in summary:
+        ratios["cli/bare"] = summary["cli"]["img_per_s"] / summary["bare"]["img_per_s"]
+    for base in ("bare", "bare-gray", "cli"):  # least-disturbed rounds: a second view on a busy machine
+        if "ocrgw" in summary and base in summary:
+            ratios[f"best ocrgw/{base}"] = summary["ocrgw"]["img_per_s_max"] / summary[base]["img_per_s_max"]
+    if "ocrgw" in summary and "bare-gray" in summary:
+        ratios["ocrgw/bare-gray"] = summary["ocrgw"]["img_per_s"] / summary["bare-gray"]["img_per_s"]
+        if summary["ocrgw"]["cpu_s_per_img"] and summary["bare-gray"]["cpu_s_per_img"]:
+            ratios["cpu bare-gray/ocrgw"] = summary["bare-gray"]["cpu_s_per_img"] / summary["ocrgw"]["cpu_s_per_img"]
+    return {
+        "meta": meta,
+        "summary": summary,
+        "ratios": ratios,
+        "server_breakdown": breakdown,
+        "rounds": [asdict(x) for x in rounds],
+    }
+
+
+LABELS = {
+    "ocrgw": "ocrgw HTTP submit+poll",
+    "bare": "bare warm tesserocr",
+    "bare-gray": "bare, Pillow grey input",
+    "cli": "tesseract CLI per image",
+}
+NOTES = {
+    "ocrgw": "submit -> succeeded seen, incl. queue wait",
+    "bare": "engine call only",
+    "bare-gray": "decode + engine call",
+    "cli": "process start to exit",
+}
+
+
+def print_report(res: dict) -> None:
+    meta, summary = res["meta"], res["summary"]
+    print()
+    head = f"{'design':26} {'img/s (median)':>14} {'min..max':>13} {'CPU s/img':>10} {'median latency':>15}"
+    print(head + "  latency is")
+    print("-" * 118)
+    for name, s in summary.items():
+        span = f"{s['img_per_s_min']:.2f}..{s['img_per_s_max']:.2f}"
+        cpu = f"{s['cpu_s_per_img']:.3f}" if s.get("cpu_s_per_img") is not None else "n/a"
+        print(
+            f"{LABELS[name]:26} {s['img_per_s']:14.2f} {span:>13} {cpu:>10} "
+            f"{s['latency_ms_median']:12.0f} ms  {NOTES[name]}"
+        )
+    print(
+        f"({len(meta['images'])} images, {meta['workers']} worker(s)/process(es), "
+        f"{meta['repeat']} round(s) each, {meta['cores']} cores; CPU s/img = CPU of the design's own "
+        "processes (ocrgw: server + workers, not the bench client))"
+    )
+    if "ocrgw" in summary and summary["ocrgw"].get("client_cpu_s_per_img") is not None:
+        api = summary["ocrgw"].get("api_cpu_s_per_img")
+        api_txt = f"; of ocrgw's CPU s/img the API process took {api:.3f}, its workers the rest" if api else ""
+        print(
+            f"(the bench's HTTP client used {summary['ocrgw']['client_cpu_s_per_img']:.3f} CPU s/img on top{api_txt})"
+        )
+    print()
+    ratios = res["ratios"]
+    if "ocrgw/bare" in ratios:
+        verdict = "ok" if ratios["ocrgw/bare"] >= GOAL else "BELOW GOAL"
+        print(f"ocrgw / bare engine = {ratios['ocrgw/bare']:.2f}  (goal >= {GOAL}: {verdict})")
+    if "ocrgw/cli" in ratios:
+        print(f"ocrgw / CLI per image = {ratios['ocrgw/cli']:.2f}")
+    if "cli/bare" in ratios:
+        print(f"CLI / bare engine = {ratios['cli/bare']:.2f}")
+    if "ocrgw/bare-gray" in ratios:
+        print(f"ocrgw / bare engine on grey input = {ratios['ocrgw/bare-gray']:.2f}  (the stricter limit)")
+    if "cpu bare/ocrgw" in ratios:
+        print(
+            f"CPU efficiency, bare CPU s/img / ocrgw CPU s/img = {ratios['cpu bare/ocrgw']:.2f}  "
+            "(less sensitive to other load)"
+        )
+    if "cpu bare-gray/ocrgw" in ratios:
+        print(f"CPU efficiency, bare-gray CPU s/img / ocrgw CPU s/img = {ratios['cpu bare-gray/ocrgw']:.2f}")
+    best = [
+        f"ocrgw/{b} = {ratios[f'best ocrgw/{b}']:.2f}"
+        for b in ("bare", "bare-gray", "cli")
+        if f"best ocrgw/{b}" in ratios
+    ]
+    if best:
+        print("best round against best round: " + ", ".join(best))
+    spread = max((s["img_per_s_max"] / s["img_per_s_min"] for s in summary.values()), default=1.0)
+    if spread > 1.2:
+        print(
+            f"note: img/s varied up to {100 * (spread - 1):.0f}% between rounds of one design (load average "
+            f"at start {meta.get('load_at_start')}): the machine is busy; compare the medians, CPU s/img, "
+            "or re-run with more --repeat"
+        )
+    bd = res.get("server_breakdown")
+    if bd and "error" not in bd:
+        n = bd["jobs"]
+        print()
+        print(f"ocrgw server side, from its database ({n} timed jobs; medians per job, sums over all):")
+        for key, label in (
+            ("queue_ms", "queued (created -> claimed)"),
+            ("worker_ms", "worker (claimed -> finished)"),
+            ("engine_ms", "  of which engine (Recognize+walk)"),
+            ("worker_minus_engine_ms", "  of which the rest (decode, preprocess, SQL)"),
+        ):
+            print(f"  {label:46} median {bd[key]['median']:8.1f} ms   sum {bd[key]['sum'] / 1000:7.2f} s")
+        if "bare" in summary:
+            bare_sum = sum(summary["bare"]["per_image_latency_ms_median"].values()) * n / len(meta["images"])
+            print(f"  {'bare engine calls (wall), same images':46} {'':15}   sum {bare_sum / 1000:7.2f} s")
+        if bd.get("busy_share"):
+            shares = ", ".join(f"{x:.0%}" for x in bd["busy_share"])
+            print(f"  workers busy (sum of claimed -> finished / (workers x wall)) per round: {shares}")
+    elif bd:
+        print(f"(could not read ocrgw's database: {bd['error']})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--workers", type=int, default=2, help="ocrgw workers = bare processes = CLI parallelism (2)")
+    p.add_argument("--repeat", type=int, default=3, help="timed rounds per design, interleaved (3)")
+    p.add_argument("--set", choices=sorted(SETS), default="mixed", help="image set (mixed)")
+    p.add_argument(
+        "--designs",
+        default=",".join(DEFAULT_DESIGNS),
+        help=f"comma list of {','.join(DESIGNS)} (default {','.join(DEFAULT_DESIGNS)})",
+    )
+    p.add_argument("--concurrency", type=int, default=0, help="ocrgw jobs in flight (default 2*workers+2)")
+    p.add_argument("--poll-min", type=float, default=0.05, help="first poll delay, seconds (0.05)")
+    p.add_argument("--poll-max", type=float, default=0.25, help="poll delay cap, seconds (0.25)")
+    p.add_argument("--tessdata", default=TESSDATA, help=f"tessdata folder for bare and cli ({TESSDATA})")
+    p.add_argument("--json", metavar="OUT", help="also write the results as JSON to OUT")
+    args = p.parse_args(argv)
+    if args.workers < 1 or args.repeat < 1:
+        p.error("--workers and --repeat must be >= 1")
+    try:
+        res = run_bench(args)
+    except BenchError as exc:
+        print(f"bench failed: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    print_report(res)
+    if args.json:
+        Path(args.json).write_text(json.dumps(res, indent=2))
+        print(f"\nresults written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
