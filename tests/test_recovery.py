@@ -81,3 +81,21 @@ def test_job_that_always_overruns_fails_after_max_attempts(make_server) -> None:
     assert _db_rows(srv, "select attempts, error_code from jobs where id = ?", job_id) == [(2, "WorkerCrashed")]
     small = (require_shared() / "line" / "uw3_0768_010009.png").read_bytes()
     assert poll(srv, _submit(srv, small))["status"] == "succeeded"
+
+
+def test_shutdown_hands_back_a_running_job_without_spending_an_attempt(make_server) -> None:
+    """A graceful stop that cannot wait for a long job returns it to the queue at no cost."""
+    page = (require_shared() / "multicol" / "tess_8071_093.3B.tif").read_bytes()
+    srv = make_server(workers=1, env={"OCRGW_SHUTDOWN_GRACE_SECONDS": "0"}).start()
+    loc = _submit(srv, page)
+    deadline = time.monotonic() + 30
+    while httpx.get(loc, headers=srv.headers).json()["status"] != "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    srv.stop(signal.SIGTERM)
+    job_id = loc.rsplit("/", 1)[1]
+    assert _db_rows(srv, "select status, attempts, lease_owner from jobs where id = ?", job_id) == [
+        ("queued", 0, None)]
+    srv.start()
+    assert poll(srv, loc, timeout=120)["status"] == "succeeded"
+    assert _db_rows(srv, "select attempts from jobs where id = ?", job_id) == [(1,)]

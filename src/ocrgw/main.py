@@ -84,7 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             reaper_task.cancel()
-            await dispatcher.stop()
+            await dispatcher.stop(settings.shutdown_grace_seconds)
             await engine.dispose()
 
     app = FastAPIOffline(

@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     job_timeout_seconds: float = 600.0
     requeue_after_seconds: float = 30.0
     reaper_interval_seconds: float = 10.0
+    shutdown_grace_seconds: float = 10.0  # on stop, running jobs get this long before they are handed back
     worker_max_tasks: int = 500  # recycle a worker process after this many jobs (0: never)
 
     # OCR.

@@ -70,14 +70,14 @@ class LocalDispatcher:
                 async with asyncio.timeout(grace):
                     while self._inflight:
                         await asyncio.sleep(0.1)
+        unfinished = dict(self._inflight)  # the slots forget their job when cancelled
         for t in self._slots:
             t.cancel()
         await asyncio.gather(*self._slots, return_exceptions=True)
         for i, w in list(self._workers.items()):
-            job_id = self._inflight.pop(i, None)
             await self._terminate(w)
-            if job_id:
-                await self._release(job_id, w, refund=True)
+            if i in unfinished:
+                await self._release(unfinished[i], w, refund=True)
 
     # ------------------------------------------------------------------------------------ internals
     async def _spawn(self) -> _Worker:
