@@ -7,10 +7,8 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import struct
 import threading
 import time
-import zlib
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -20,6 +18,8 @@ import httpx
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
+from tests.bodies import assert_azure_error as assert_error
+from tests.bodies import gif_frames, png_header_only
 from tests.conftest import Server, poll, require_shared
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
@@ -39,18 +39,6 @@ def text_png(text: str = "Hello World 2024", size: tuple[int, int] = (640, 120))
     return buf.getvalue()
 
 
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    crc = zlib.crc32(kind + data) & 0xFFFFFFFF
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
-
-
-def png_bomb(width: int = 20000, height: int = 20000) -> bytes:
-    """A tiny, structurally valid PNG (correct CRCs) whose IHDR claims width x height."""
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", zlib.compress(b"\x00" * 256))
-            + _chunk(b"IEND", b""))
-
-
 def submit(srv: Server, content, *, content_type: str | None = "application/octet-stream", query: str = "",
            headers: dict | None = None, timeout: float = 60) -> httpx.Response:
     hdrs = {**srv.headers, **(headers or {})}
@@ -63,53 +51,12 @@ def submit(srv: Server, content, *, content_type: str | None = "application/octe
     return r
 
 
-def assert_error(r: httpx.Response, status: int, code: str, inner: str | None = None) -> dict:
-    """Exact status, JSON content type, Azure envelope, top-level and inner code."""
-    assert r.status_code == status, (r.status_code, r.text)
-    assert r.headers["content-type"].split(";")[0].strip() == "application/json", r.headers
-    assert "retry-after" not in r.headers  # azure-core would retry any 4xx that carries it
-    body = r.json()
-    assert set(body) == {"error"}, body
-    err = body["error"]
-    assert err["code"] == code, body
-    assert isinstance(err["message"], str) and err["message"].strip(), body
-    if inner is not None:
-        assert set(err["innererror"]) >= {"code", "message"}, body
-        assert err["innererror"]["code"] == inner, body
-        assert isinstance(err["innererror"]["message"], str) and err["innererror"]["message"].strip(), body
-    return err
-
-
 def peak_rss(pid: int) -> int:
     """The process's high-water resident set (VmHWM), in bytes: catches allocations already freed."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) * 1024
     raise AssertionError("no VmHWM")
-
-
-def gif_frames(n: int, size: int) -> bytes:
-    """An animated GIF of n blank size x size frames, cheaply: one frame encoded by Pillow, repeated."""
-    buf = io.BytesIO()
-    Image.new("P", (size, size), 0).save(buf, format="GIF")
-    data = buf.getvalue()
-    pos = 13 + (3 * 2 ** ((data[10] & 7) + 1) if data[10] & 0x80 else 0)
-    while data[pos] == 0x21:  # extensions before the image
-        pos += 2
-        while data[pos]:
-            pos += data[pos] + 1
-        pos += 1
-    assert data[pos] == 0x2C
-    start = pos
-    pos += 10
-    if data[pos - 1] & 0x80:  # local colour table
-        pos += 3 * 2 ** ((data[pos - 1] & 7) + 1)
-    pos += 1  # LZW minimum code size
-    while data[pos]:
-        pos += data[pos] + 1
-    frame = data[start : pos + 1]
-    gce = b"\x21\xf9\x04\x00\x00\x00\x00\x00"
-    return data[:start] + (gce + frame) * n + b";"
 
 
 # --- a tiny HTTP server on 127.0.0.1 for URL sources ---------------------------------------------------
@@ -125,7 +72,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path == "/slow.png":  # nothing at all before the fetch timeout
             time.sleep(6)
         if self.path == "/dribble.png":  # headers at once, then a byte every half second
-            body = png_bomb(100, 100)
+            body = png_header_only(100, 100)
             self.send_response(200)
             self.send_header("Content-Type", "image/png")
             self.send_header("Content-Length", str(len(body) + 1000))
@@ -262,7 +209,7 @@ def test_body_just_under_the_limit_is_not_refused_for_size(server: Server) -> No
 
 
 def test_pixel_bomb_png(server: Server) -> None:
-    bomb = png_bomb(20000, 20000)
+    bomb = png_header_only(20000, 20000)
     assert len(bomb) < 200
     assert server.proc is not None
     before = peak_rss(server.proc.pid)
@@ -278,7 +225,7 @@ def test_pixel_bomb_png(server: Server) -> None:
 
 def test_pixel_bomb_within_dimension_limit_but_over_megapixels(make_server) -> None:
     srv = make_server(env={"OCRGW_MAX_MEGAPIXELS": "20"}, workers=1).start()
-    r = submit(srv, png_bomb(5000, 5000))  # 25 MP
+    r = submit(srv, png_header_only(5000, 5000))  # 25 MP
     err = assert_error(r, 400, "InvalidRequest", "InvalidImageDimension")
     assert "megapixels" in err["message"]
 
@@ -404,9 +351,9 @@ def test_url_sources_with_private_targets_allowed(make_server, file_server: str)
 
 def test_many_bad_requests_at_once(server: Server) -> None:
     """Concurrent garbage does not wedge the API process."""
-    bodies = [b"", b"\xff\xd8\xffjunk", png_bomb(), b"%PDF-1.4", b"hello"] * 4
+    bodies = [b"", b"\xff\xd8\xffjunk", png_header_only(), b"%PDF-1.4", b"hello"] * 4
     expected = {b"": "InvalidImage", b"\xff\xd8\xffjunk": "InvalidImageFormat",
-                png_bomb(): "InvalidImageDimension", b"%PDF-1.4": "UnsupportedImageFormat",
+                png_header_only(): "InvalidImageDimension", b"%PDF-1.4": "UnsupportedImageFormat",
                 b"hello": "InvalidImageFormat"}
     results: list[tuple[bytes, httpx.Response]] = []
 

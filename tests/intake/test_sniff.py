@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image, ImageDraw
+from tests.bodies import gif_frames, png_chunk, png_header_only
 from tests.conftest import require_shared
 
 from ocrgw.errors import ErrorCode, OcrgwError
@@ -41,42 +42,6 @@ def _save(tmp_path: Path, im: Image.Image, fmt: str, name: str | None = None, **
     path = tmp_path / (name or f"img.{FORMATS[fmt][1]}")
     im.save(path, format=fmt, **kw)
     return path
-
-
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    crc = zlib.crc32(kind + data) & 0xFFFFFFFF
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
-
-
-def png_header_only(width: int, height: int) -> bytes:
-    """A structurally valid PNG (correct CRCs) whose IHDR claims width x height but carries a tiny IDAT."""
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit grayscale
-    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", zlib.compress(b"\x00" * 64))
-            + _chunk(b"IEND", b""))
-
-
-def gif_frames(n: int, size: int) -> bytes:
-    """An animated GIF of n blank size x size frames, cheaply: one frame encoded by Pillow, repeated."""
-    buf = io.BytesIO()
-    Image.new("P", (size, size), 0).save(buf, format="GIF")
-    data = buf.getvalue()
-    pos = 13 + (3 * 2 ** ((data[10] & 7) + 1) if data[10] & 0x80 else 0)
-    while data[pos] == 0x21:  # extensions before the image
-        pos += 2
-        while data[pos]:
-            pos += data[pos] + 1
-        pos += 1
-    assert data[pos] == 0x2C
-    start = pos
-    pos += 10
-    if data[pos - 1] & 0x80:  # local colour table
-        pos += 3 * 2 ** ((data[pos - 1] & 7) + 1)
-    pos += 1  # LZW minimum code size
-    while data[pos]:
-        pos += data[pos] + 1
-    frame = data[start : pos + 1]
-    gce = b"\x21\xf9\x04\x00\x00\x00\x00\x00"
-    return data[:start] + (gce + frame) * n + b";"
 
 
 _MEASURE = """
@@ -365,18 +330,18 @@ def apng_frames(n: int, size: int) -> bytes:
     comp = zlib.compressobj(9)
     row = b"\x00" * (size + 1)  # filter byte + pixels
     data = b"".join(comp.compress(row) for _ in range(size)) + comp.flush()
-    out = [b"\x89PNG\r\n\x1a\n", _chunk(b"IHDR", struct.pack(">IIBBBBB", size, size, 8, 0, 0, 0, 0)),
-           _chunk(b"acTL", struct.pack(">II", n, 0))]
+    out = [b"\x89PNG\r\n\x1a\n", png_chunk(b"IHDR", struct.pack(">IIBBBBB", size, size, 8, 0, 0, 0, 0)),
+           png_chunk(b"acTL", struct.pack(">II", n, 0))]
     seq = 0
     for i in range(n):
-        out.append(_chunk(b"fcTL", struct.pack(">IIIIIHHBB", seq, size, size, 0, 0, 1, 10, 0, 0)))
+        out.append(png_chunk(b"fcTL", struct.pack(">IIIIIHHBB", seq, size, size, 0, 0, 1, 10, 0, 0)))
         seq += 1
         if i == 0:
-            out.append(_chunk(b"IDAT", data))
+            out.append(png_chunk(b"IDAT", data))
         else:
-            out.append(_chunk(b"fdAT", struct.pack(">I", seq) + data))
+            out.append(png_chunk(b"fdAT", struct.pack(">I", seq) + data))
             seq += 1
-    out.append(_chunk(b"IEND", b""))
+    out.append(png_chunk(b"IEND", b""))
     return b"".join(out)
 
 

@@ -15,6 +15,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 import pytest
 from PIL import Image, ImageDraw, ImageFont
+from tests.bodies import assert_azure_error as assert_error
 from tests.conftest import Server, ocrgw_cli, poll, require_shared
 
 VERSIONS = ("v3.0", "v3.1", "v3.2")
@@ -64,24 +65,6 @@ def post(srv: Server, *, version: str = "v3.2", query: str = "", body: bytes = P
 def accepted(r: httpx.Response) -> str:
     assert r.status_code == 202, (r.status_code, r.text)
     return r.headers["Operation-Location"]
-
-
-def assert_error(r: httpx.Response, status: int, code: str, inner: str | None = None) -> dict:
-    assert r.status_code == status, (r.status_code, r.text)
-    assert r.headers["content-type"].split(";")[0].strip() == "application/json", r.headers
-    body = r.json()
-    assert set(body) == {"error"}, body
-    err = body["error"]
-    assert err["code"] == code, body
-    assert isinstance(err["message"], str) and err["message"].strip(), body
-    if inner is not None:
-        assert err["innererror"]["code"] == inner, body
-        assert isinstance(err["innererror"]["message"], str) and err["innererror"]["message"].strip(), body
-    elif "innererror" in err:
-        assert set(err["innererror"]) >= {"code", "message"}, body
-    if status != 429 and status < 500:
-        assert "retry-after" not in r.headers  # azure-core retries any 4xx that carries Retry-After
-    return err
 
 
 def parse_ts(value: str) -> datetime:
