@@ -236,9 +236,9 @@ def test_image_smaller_than_50px(server: Server) -> None:
     assert_error(submit(server, line), 400, "InvalidRequest", "InvalidImageDimension")
 
 
-def test_pdf_is_unsupported(server: Server) -> None:
+def test_pdf_without_pages_is_invalid(server: Server) -> None:
     pdf = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"
-    err = assert_error(submit(server, pdf), 400, "InvalidRequest", "UnsupportedImageFormat")
+    err = assert_error(submit(server, pdf), 400, "InvalidRequest", "InvalidImageFormat")
     assert "PDF" in err["message"]
 
 
@@ -350,7 +350,7 @@ def test_many_bad_requests_at_once(server: Server) -> None:
     """Concurrent garbage does not wedge the API process."""
     bodies = [b"", b"\xff\xd8\xffjunk", png_header_only(), b"%PDF-1.4", b"hello"] * 4
     expected = {b"": "InvalidImage", b"\xff\xd8\xffjunk": "InvalidImageFormat",
-                png_header_only(): "InvalidImageDimension", b"%PDF-1.4": "UnsupportedImageFormat",
+                png_header_only(): "InvalidImageDimension", b"%PDF-1.4": "InvalidImageFormat",
                 b"hello": "InvalidImageFormat"}
     results: list[tuple[bytes, httpx.Response]] = []
 

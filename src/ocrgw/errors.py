@@ -24,6 +24,7 @@ class ErrorCode(StrEnum):
     INVALID_IMAGE = "InvalidImage"  # not an image we can identify, or corrupt
     INVALID_DIMENSIONS = "InvalidDimensions"
     TOO_MANY_PAGES = "TooManyPages"
+    ENCRYPTED_DOCUMENT = "EncryptedDocument"
     INVALID_URL = "InvalidUrl"
     URL_FORBIDDEN = "UrlForbidden"
     DOWNLOAD_FAILED = "DownloadFailed"

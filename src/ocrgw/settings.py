@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     max_dimension: int = 10000
     max_megapixels: float = 100.0
     max_pages: int = 2000
+    pdf_dpi: int = Field(default=300, ge=50, le=1200)  # PDF pages render at this, lowered for huge pages
 
     # URL sources.
     url_fetch_timeout: float = 30.0

@@ -123,11 +123,8 @@ def test_check_type_refuses_unknown_data(head: bytes) -> None:
     assert "not a valid image" in info.value.message
 
 
-def test_check_type_refuses_pdf_as_unsupported_format() -> None:
-    with pytest.raises(OcrgwError) as info:
-        check_type(b"%PDF-1.7\n1 0 obj\n")
-    assert info.value.code is ErrorCode.UNSUPPORTED_FORMAT
-    assert "PDF" in info.value.message
+def test_check_type_accepts_pdf() -> None:
+    assert check_type(b"%PDF-1.7\n1 0 obj\n") == "application/pdf"
 
 
 # --- inspect_image: real dev documents ---------------------------------------------------------------

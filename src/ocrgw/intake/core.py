@@ -9,7 +9,7 @@ import anyio
 import httpx
 
 from ocrgw.errors import ErrorCode, OcrgwError
-from ocrgw.intake.sniff import check_type, inspect_image
+from ocrgw.intake.sniff import check_type, inspect_document
 from ocrgw.intake.url import open_url
 from ocrgw.jobs.schemas import StoredBlob
 from ocrgw.settings import Settings
@@ -50,7 +50,7 @@ async def from_stream(chunks: AsyncIterator[bytes], *, store: BlobStore, setting
             raise OcrgwError(ErrorCode.EMPTY_BODY, "The request body is empty: send the image bytes.")
         await writer.close()
         media_type = check_type(head)
-        width, height, frames = await anyio.to_thread.run_sync(inspect_image, writer.path, media_type, settings)
+        width, height, frames = await anyio.to_thread.run_sync(inspect_document, writer.path, media_type, settings)
         key = await writer.commit()
     except BaseException:
         await writer.abort()

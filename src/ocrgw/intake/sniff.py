@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pypdfium2 as pdfium
 from PIL import Image, UnidentifiedImageError
 
 from ocrgw.errors import ErrorCode, OcrgwError
@@ -34,7 +35,9 @@ PIL_FORMATS = {
     "image/webp": "WEBP",
 }
 
-SUPPORTED = "JPEG, PNG, BMP, TIFF, GIF or WEBP"
+SUPPORTED = "PDF, JPEG, PNG, BMP, TIFF, GIF or WEBP"
+_PDF_ERR_PASSWORD = 4  # FPDF_ERR_PASSWORD: encrypted, password needed
+_PDF_ERR_SECURITY = 6  # FPDF_ERR_SECURITY: unsupported security handler
 
 
 def sniff(head: bytes) -> str | None:
@@ -51,12 +54,39 @@ def check_type(head: bytes) -> str:
     media_type = sniff(head)
     if media_type is None:
         raise OcrgwError(ErrorCode.INVALID_IMAGE, f"Input data is not a valid image: expected {SUPPORTED}.")
-    if media_type == "application/pdf":
-        raise OcrgwError(
-            ErrorCode.UNSUPPORTED_FORMAT,
-            f"PDF documents are not supported by this server yet; send {SUPPORTED} images.",
-        )
     return media_type
+
+
+def inspect_document(path: Path, media_type: str, settings: Settings) -> tuple[int, int, int]:
+    """(width, height, pages) of an image or PDF from its headers/structure only. Blocking: run it in a
+    thread."""
+    if media_type == "application/pdf":
+        return inspect_pdf(path, settings)
+    return inspect_image(path, media_type, settings)
+
+
+def inspect_pdf(path: Path, settings: Settings) -> tuple[int, int, int]:
+    """Page count and first page size in points. PDFium parses the cross-reference table and the page
+    tree here; nothing is rendered (that happens page by page in a worker)."""
+    try:
+        doc = pdfium.PdfDocument(path)
+    except pdfium.PdfiumError as exc:
+        if exc.err_code in (_PDF_ERR_PASSWORD, _PDF_ERR_SECURITY):
+            raise OcrgwError(ErrorCode.ENCRYPTED_DOCUMENT,
+                             "The PDF is encrypted (password protected); send an unprotected copy.") from exc
+        raise OcrgwError(ErrorCode.INVALID_IMAGE,
+                         "Input data is not a valid document: the PDF is corrupt or truncated.") from exc
+    try:
+        pages = len(doc)
+        if pages == 0:
+            raise OcrgwError(ErrorCode.INVALID_IMAGE, "Input data is not a valid document: the PDF has no pages.")
+        if pages > settings.max_pages:
+            raise OcrgwError(ErrorCode.TOO_MANY_PAGES,
+                             f"The document has {pages} pages; at most {settings.max_pages} are accepted.")
+        width, height = doc[0].get_size()
+    finally:
+        doc.close()
+    return round(width), round(height), pages
 
 
 def inspect_image(path: Path, media_type: str, settings: Settings) -> tuple[int, int, int]:

@@ -20,9 +20,10 @@ from ocrgw.jobs.pages import PageSelection
 from ocrgw.jobs.schemas import JobSpec, LineResult, PageResult, WordResult
 from ocrgw.jobs.states import JobStatus
 from ocrgw.pipeline import rasterize
-from ocrgw.pipeline.engines.tesseract import RawLine, TesseractEngine
+from ocrgw.pipeline.engines.tesseract import OrientationDetector, RawLine, TesseractEngine
 from ocrgw.pipeline.layout import order_lines
-from ocrgw.pipeline.preprocess import preprocess, to_source
+from ocrgw.pipeline.orient import read_page
+from ocrgw.pipeline.preprocess import to_source
 from ocrgw.settings import Settings
 from ocrgw.storage import LocalBlobStore
 
@@ -36,6 +37,7 @@ class WorkerContext:
     settings: Settings
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     _engines: dict[str, TesseractEngine] = field(default_factory=dict)
+    _osd: OrientationDetector | None = None
     _db: sessionmaker | None = None
     _store: LocalBlobStore | None = None
 
@@ -50,6 +52,14 @@ class WorkerContext:
         if self._store is None:
             self._store = LocalBlobStore(self.settings.blob_dir)
         return self._store
+
+    @property
+    def osd(self) -> OrientationDetector | None:
+        """Tesseract's orientation model, when installed (tesseract-ocr-osd); without it pages are read
+        as they come."""
+        if self._osd is None and (self.settings.resolved_tessdata_dir / "osd.traineddata").exists():
+            self._osd = OrientationDetector(self.settings.resolved_tessdata_dir)
+        return self._osd
 
     def engine(self, languages: tuple[str, ...]) -> TesseractEngine:
         key = "+".join(languages)
@@ -80,11 +90,14 @@ class _LeaseKeeper(threading.Thread):
                 log.warning("lease renewal failed for %s", self.job_id, exc_info=True)
 
 
-def _page_result(page_no: int, raw: list[RawLine], matrix, size: tuple[int, int], angle: float,
-                 steps: list[dict], language: str | None) -> PageResult:
+def _page_result(page: rasterize.RasterPage, raw: list[RawLine], matrix, angle: float, steps: list[dict],
+                 language: str | None) -> PageResult:
+    scale = page.unit_per_px
+
     def quad(box: tuple[int, int, int, int]) -> list[float]:
         x0, y0, x1, y1 = box
-        return to_source([x0, y0, x1, y0, x1, y1, x0, y1], matrix)
+        pts = to_source([x0, y0, x1, y0, x1, y1, x0, y1], matrix)
+        return pts if scale == 1.0 else [round(v * scale, 4) for v in pts]
 
     lines = [
         LineResult(
@@ -95,8 +108,9 @@ def _page_result(page_no: int, raw: list[RawLine], matrix, size: tuple[int, int]
         )
         for ln in raw
     ]
-    height, width = size
-    return PageResult(page_no, float(width), float(height), "pixel", round(angle, 2), language, steps, lines)
+    height, width = page.gray.shape
+    return PageResult(page.page_no, round(width * scale, 4), round(height * scale, 4), page.unit, round(angle, 2),
+                      language, steps, lines)
 
 
 def run(job_id: str, ctx: WorkerContext) -> str:
@@ -139,15 +153,13 @@ def _process(job_id: str, ctx: WorkerContext, spec: JobSpec, blob_key: str, medi
     settings = ctx.settings
     path = ctx.store.local_path(blob_key)
     engine = ctx.engine(spec.languages)
-    for page in rasterize.iter_pages(path, media_type, PageSelection(spec.pages), skip=done):
+    for page in rasterize.iter_pages(path, media_type, PageSelection(spec.pages), skip=done, settings=settings):
         if keeper.lost:
             raise repo.LeaseLost(job_id)
-        pre = preprocess(page.gray)
         t0 = time.perf_counter()
-        raw = engine.recognize(pre.image, page.dpi)
+        reading = read_page(page.gray, page.dpi, engine, ctx.osd)
         engine_ms = (time.perf_counter() - t0) * 1000
-        ordered = order_lines(raw, spec.reading_order)
-        result = _page_result(page.page_no, ordered, pre.matrix, page.gray.shape, pre.angle, pre.steps,
-                              spec.language_hint)
+        ordered = order_lines(reading.lines, spec.reading_order)
+        result = _page_result(page, ordered, reading.matrix, reading.angle, reading.steps, spec.language_hint)
         with ctx.db.begin() as s:
             repo.write_page(s, job_id, ctx.worker_id, result, settings.lease_seconds, engine_ms)

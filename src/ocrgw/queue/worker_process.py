@@ -20,6 +20,7 @@ def main(conn: Connection, settings: Settings) -> None:
 
     ctx = WorkerContext(settings)
     ctx.engine((settings.default_language,))  # warm the default model before the first job arrives
+    _ = ctx.osd
     conn.send(("ready", ctx.worker_id))
     while True:
         try:

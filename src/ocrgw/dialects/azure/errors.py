@@ -31,6 +31,7 @@ _MAP: dict[E, tuple[int, str, str | None]] = {
     E.INVALID_IMAGE: (400, "InvalidRequest", "InvalidImageFormat"),
     E.INVALID_DIMENSIONS: (400, "InvalidRequest", "InvalidImageDimension"),
     E.TOO_MANY_PAGES: (400, "InvalidRequest", "InvalidImage"),
+    E.ENCRYPTED_DOCUMENT: (400, "InvalidRequest", "InvalidImage"),
     E.INVALID_URL: (400, "InvalidRequest", "InvalidImageUrl"),
     E.URL_FORBIDDEN: (400, "InvalidRequest", "InvalidImageUrl"),
     E.DOWNLOAD_FAILED: (400, "InvalidRequest", "FailedToDownloadImage"),

@@ -30,6 +30,27 @@ class RawLine:
     confidence: float
     block: int  # Tesseract's block number: its own layout order (columns, then lines)
     words: list[RawWord] = field(default_factory=list)
+    vertical: bool = False  # in a block Tesseract read top-to-bottom (a page turned by 90 degrees)
+
+
+def confidence_summary(lines: list[RawLine]) -> tuple[float, int, float]:
+    """(character-weighted mean word confidence, word count, share of characters in vertical blocks):
+    what tells a page read upright from one read sideways or upside down."""
+    chars = conf = vertical = 0.0
+    words = 0
+    for ln in lines:
+        for w in ln.words:
+            n = len(w.text)
+            chars += n
+            conf += n * w.confidence
+            vertical += n if ln.vertical else 0
+            words += 1
+    if not chars:
+        return 0.0, 0, 0.0
+    return conf / chars, words, vertical / chars
+
+
+_TOP_TO_BOTTOM = 2  # tesseract::WRITING_DIRECTION_TOP_TO_BOTTOM
 
 
 def installed_languages(tessdata: Path) -> set[str]:
@@ -66,16 +87,18 @@ def _collect(api: PyTessBaseAPI) -> list[RawLine]:
     if ri is None:
         return lines
     block = -1
+    vertical = False
     current: RawLine | None = None
     for it in iterate_level(ri, RIL.WORD):
         if it.Empty(RIL.WORD):
             continue
-        if it.IsAtBeginningOf(RIL.BLOCK):
+        if it.IsAtBeginningOf(RIL.BLOCK) or block < 0:
             block += 1
+            vertical = it.Orientation()[1] == _TOP_TO_BOTTOM
         if current is None or it.IsAtBeginningOf(RIL.TEXTLINE):
             lbox = it.BoundingBox(RIL.TEXTLINE)
             current = RawLine(tuple(lbox) if lbox else (0, 0, 0, 0), it.Confidence(RIL.TEXTLINE) / 100.0,
-                              max(block, 0))
+                              max(block, 0), vertical=vertical)
             lines.append(current)
         text = (it.GetUTF8Text(RIL.WORD) or "").strip()
         box = it.BoundingBox(RIL.WORD)
@@ -83,6 +106,26 @@ def _collect(api: PyTessBaseAPI) -> list[RawLine]:
             continue
         current.words.append(RawWord(text, tuple(box), max(0.0, min(1.0, it.Confidence(RIL.WORD) / 100.0))))
     return [ln for ln in lines if ln.words]
+
+
+class OrientationDetector:
+    """Tesseract's OSD model, warm: which way a page is turned (0, 90, 180, 270 degrees clockwise)."""
+
+    def __init__(self, tessdata: Path) -> None:
+        self._api = PyTessBaseAPI(path=str(tessdata) + "/", lang="osd", psm=PSM.OSD_ONLY)
+
+    def detect(self, gray: np.ndarray) -> tuple[int, float] | None:
+        """(degrees the page is turned clockwise, OSD's confidence), or None when it cannot tell."""
+        img = np.ascontiguousarray(gray, dtype=np.uint8)
+        h, w = img.shape
+        self._api.SetImageBytes(img.tobytes(), w, h, 1, w)
+        found = self._api.DetectOrientationScript()
+        if not found:
+            return None
+        return int(found["orient_deg"]) % 360, float(found["orient_conf"])
+
+    def close(self) -> None:
+        self._api.End()
 
 
 def version() -> str:
