@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 APT_PACKAGES=(tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd)
+TEST_APT_PACKAGES=(tesseract-ocr-deu tesseract-ocr-fra fonts-dejavu-core)  # German and French test documents
 VENV=.venv
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -18,8 +19,8 @@ as_root() {
 }
 
 install_system() {
-  local missing=()
-  for p in "${APT_PACKAGES[@]}"; do
+  local missing=() wanted=("${APT_PACKAGES[@]}" "$@")
+  for p in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then missing+=(python3-venv); fi
@@ -53,7 +54,7 @@ case "$cmd" in
     exec "$VENV/bin/ocrgw" serve "$@"
     ;;
   test)
-    install_system; install_python
+    install_system "${TEST_APT_PACKAGES[@]}"; install_python
     set +e
     "$VENV/bin/python" -m pytest "$@"
     rc=$?

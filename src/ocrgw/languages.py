@@ -42,6 +42,40 @@ def installed(tessdata: Path) -> frozenset[str]:
     return _cache[2]
 
 
+def canonical_bcp47(code: str) -> str:
+    """`zh-hans` -> `zh-Hans`, `sr-latn` -> `sr-Latn`: the casing Azure documents."""
+    base, _, rest = code.partition("-")
+    if not rest:
+        return base
+    if len(rest) == 4:  # a script subtag: title case
+        return f"{base}-{rest.title()}"
+    return f"{base}-{rest.upper()}"  # a region subtag
+
+
+def resolve_many(codes: str, tessdata: Path) -> tuple[str, ...]:
+    """Several BCP-47 codes at once (`de,en` or `de+en`) -> Tesseract models in that order, deduplicated."""
+    models: list[str] = []
+    for code in codes.replace("+", ",").split(","):
+        if code.strip():
+            model = resolve_bcp47(code, tessdata)
+            if model not in models:
+                models.append(model)
+    if not models:
+        raise OcrgwError(ErrorCode.UNSUPPORTED_LANGUAGE, "The language parameter is empty.", param="language")
+    return tuple(models)
+
+
+def default_models(setting: str, tessdata: Path) -> tuple[str, ...]:
+    """The configured default (`eng`, `eng+deu`) as model names, each checked to be installed."""
+    models = tuple(m for m in setting.replace(",", "+").split("+") if m)
+    missing = [m for m in models if m not in installed(tessdata)]
+    if missing:
+        raise OcrgwError(ErrorCode.UNSUPPORTED_LANGUAGE,
+                         f"The default language model(s) {', '.join(missing)} are not installed "
+                         f"(apt-get install {' '.join(debian_package(m) for m in missing)}).", param="language")
+    return models
+
+
 def debian_package(model: str) -> str:
     return "tesseract-ocr-" + model.replace("_", "-").lower()
 

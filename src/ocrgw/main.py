@@ -24,6 +24,8 @@ from ocrgw.db import make_async_engine, make_async_sessionmaker
 from ocrgw.dialects import error_renderer_for, register_errors
 from ocrgw.dialects.azure import router as azure_router
 from ocrgw.dialects.azure.errors import render_error as azure_error
+from ocrgw.dialects.native import router as native_router
+from ocrgw.dialects.native.errors import render_error as native_error
 from ocrgw.errors import ErrorCode, OcrgwError
 from ocrgw.queue import reaper
 from ocrgw.queue.local import LocalDispatcher
@@ -36,6 +38,7 @@ _RAW_SLASHES = re.compile(rb"/{2,}")
 
 register_errors(("/vision/", "/computervision", "/formrecognizer", "/documentintelligence"), azure_error,
                 default=True)
+register_errors(("/v1/",), native_error)
 
 
 class CollapseSlashes:
@@ -97,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(CollapseSlashes)
     app.include_router(azure_router.build_router())
+    app.include_router(native_router.build_router())
 
     def _render(request: Request, exc: OcrgwError) -> Response:
         return error_renderer_for(request.url.path)(request, exc)

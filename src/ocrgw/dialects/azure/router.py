@@ -44,9 +44,9 @@ def parse_spec(version: str, language: str | None, pages: str | None, reading_or
                model_version: str | None, ctx: AppContext) -> JobSpec:
     """Azure query parameters -> JobSpec, each refused with Azure's own error code."""
     settings = ctx.settings
-    model = settings.default_language
-    if language:
-        model = languages.resolve_bcp47(language, settings.resolved_tessdata_dir)
+    tessdata = settings.resolved_tessdata_dir
+    models = languages.resolve_many(language, tessdata) if language else languages.default_models(
+        settings.default_language, tessdata)
     selection = PageSelection.parse(pages)
     order = (reading_order or "basic").strip().lower()
     if order not in ("basic", "natural"):
@@ -59,7 +59,7 @@ def parse_spec(version: str, language: str | None, pages: str | None, reading_or
         raise OcrgwError(ErrorCode.INVALID_MODEL,
                          f"The model version {mv!r} is not supported; use 'latest' or one of "
                          f"{', '.join(render.KNOWN_MODELS)}.", param="model-version")
-    return JobSpec(languages=(model,), language_hint=language, pages=selection.ranges,
+    return JobSpec(languages=models, language_hint=language, pages=selection.ranges,
                    reading_order=order, model_version=mv.removesuffix("-preview"))  # type: ignore[arg-type]
 
 
@@ -105,7 +105,8 @@ def _make_routes(router: APIRouter, version: str) -> None:
         request: Request,
         ctx: Annotated[AppContext, Depends(app_context)],
         principal: Annotated[Principal, Depends(azure_principal)],
-        language: Annotated[str | None, Query(description="BCP-47 code, e.g. en, de, fr, zh-Hans.")] = None,
+        language: Annotated[str | None, Query(
+            description="BCP-47 code, e.g. en, de, fr, zh-Hans; several as de,en (an ocrgw extension).")] = None,
         pages: Annotated[str | None, Query(description="Page selection: 1,3-5, 3-, -2.")] = None,
         readingOrder: Annotated[str | None, Query(description="basic (default) or natural.")] = None,
         model_version: Annotated[str | None, Query(alias="model-version")] = None,

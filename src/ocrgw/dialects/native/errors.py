@@ -1,0 +1,25 @@
+"""The native error envelope: {"error": {"code", "message", "param"?}} with the core's own codes."""
+
+from __future__ import annotations
+
+import json
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ocrgw.errors import ErrorCode as E
+from ocrgw.errors import OcrgwError
+
+_STATUS: dict[E, int] = {
+    E.MISSING_KEY: 401, E.INVALID_KEY: 401, E.NOT_FOUND: 404, E.ROUTE_NOT_FOUND: 404, E.METHOD_NOT_ALLOWED: 405,
+    E.UNSUPPORTED_MEDIA_TYPE: 415, E.TOO_LARGE: 413, E.TIMEOUT: 504, E.INTERNAL: 500,
+    E.WORKER_CRASHED: 500, E.PROCESSING_FAILED: 500,
+}
+
+
+def render_error(request: Request, exc: OcrgwError) -> Response:
+    status = _STATUS.get(exc.code, 400)
+    err: dict = {"code": exc.code.value, "message": exc.message}
+    if exc.param:
+        err["param"] = exc.param
+    return Response(json.dumps({"error": err}), status_code=status, media_type="application/json")
