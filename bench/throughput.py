@@ -43,7 +43,6 @@ import platform
 import resource
 import shutil
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -56,6 +55,8 @@ from datetime import datetime
 from pathlib import Path
 
 import httpx
+
+from _common import BenchError, OcrgwServer
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ["OCRGW_SHARED_DIR"]) if os.environ.get("OCRGW_SHARED_DIR") else REPO.parent / "shared"
@@ -72,10 +73,6 @@ SETS = {
     "quick": {"page": 1, "receipt": 2, "line": 3},
 }
 GROUP_OF_KIND = {"line": "line", "receipt": "receipt", "page": "page", "multicol": "page"}
-
-
-class BenchError(RuntimeError):
-    pass
 
 
 # ------------------------------------------------------------------------------------- CPU accounting
@@ -320,82 +317,6 @@ class TesseractCli:
 
 
 # ------------------------------------------------------------------------------------ ocrgw server
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class OcrgwServer:
-    """`ocrgw serve` in its own session on a loopback port, auth off, data in a temporary folder."""
-
-    def __init__(self, workers: int, data_dir: Path) -> None:
-        self.workers = workers
-        self.data_dir = data_dir
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = data_dir / "server.log"
-        self.proc: subprocess.Popen | None = None
-
-    def start(self, timeout: float = 120) -> None:
-        env = {
-            **os.environ,
-            "OCRGW_DATA_DIR": str(self.data_dir),
-            "OCRGW_AUTH": "off",
-            "OCRGW_WORKERS": str(self.workers),
-            # Azure's (and ocrgw's default) 50 px minimum would refuse most single-line images (36-53 px
-            # tall); the bench measures throughput, so it lets them in as the other designs do.
-            "OCRGW_MIN_DIMENSION": "10",
-        }
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "ocrgw.cli",
-                    "serve",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(self.port),
-                    "--workers",
-                    str(self.workers),
-                    "--log-level",
-                    "warning",
-                ],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-                cwd=REPO,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise BenchError(f"ocrgw exited early (code {self.proc.returncode}):\n{self.log()[-3000:]}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
-                    return
-            time.sleep(0.2)
-        raise BenchError(f"ocrgw did not answer /health within {timeout:.0f}s:\n{self.log()[-3000:]}")
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def stop(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        try:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-
-
 class OcrgwClient:
     def __init__(self, server: OcrgwServer, concurrency: int, poll_min: float, poll_max: float) -> None:
         self.server = server

@@ -101,7 +101,7 @@ class Server:
         if not self.proc:
             return []
         return [c.pid for c in psutil.Process(self.proc.pid).children(recursive=True)
-                if "multiprocessing" in " ".join(c.cmdline())]
+                if "spawn_main" in " ".join(c.cmdline())]
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> None:
         if self.proc and self.proc.poll() is None:

@@ -270,3 +270,43 @@ def test_worker_killed_mid_document_resumes_at_the_first_unfinished_page(make_se
     after = dict(rows("select page_no, id from pages where job_id = ?"))
     assert {no: after[no] for no in before} == before, "pages done before the crash were redone"
     assert rows("select attempts, pages_done from jobs where id = ?") == [(2, 4)]
+
+
+# ------------------------------------------------------------------------------------------ memory
+def _peak_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmHWM")
+
+
+def test_long_pdf_and_big_upload_stay_within_memory_bounds(make_server, tmp_path: Path) -> None:
+    """Page-at-a-time rendering keeps a worker far under 500 MB on 300-DPI pages, and a 40 MB upload
+    streams to disk instead of into the API process (bench/memory.py does the 300-page version)."""
+    import pypdfium2 as pdfium
+
+    doc = pdfium.PdfDocument.new()
+    for i in range(12):
+        one = io.BytesIO()
+        text_page([f"Page {i + 1} of a long scanned contract", "Signed by both parties"], size=(2550, 3300),
+                  pt=60).save(one, "PDF", resolution=300, quality=75)
+        src = pdfium.PdfDocument(one.getvalue())
+        doc.import_pages(src)
+        src.close()
+    pdf_path = tmp_path / "long.pdf"
+    doc.save(pdf_path)
+    doc.close()
+    srv = make_server(workers=1, env={"OCRGW_MAX_UPLOAD_BYTES": str(200 * 1024 * 1024)}).start()
+    assert srv.proc is not None
+    worker = srv.worker_pids()[0]
+    api_before = _peak_mb(srv.proc.pid)
+    body = submit_and_wait(srv, pdf_path.read_bytes(), timeout=180)
+    pages = body["analyzeResult"]["readResults"]
+    assert len(pages) == 12 and pages[11]["lines"][0]["text"] == "Page 12 of a long scanned contract"
+    assert _peak_mb(worker) < 500
+    big = io.BytesIO()
+    text_page(["One very large uncompressed scan"], size=(6400, 6400), pt=120).save(big, "TIFF", compression=None)
+    assert big.tell() > 40_000_000
+    body = submit_and_wait(srv, big.getvalue(), timeout=180)
+    assert body["analyzeResult"]["readResults"][0]["lines"][0]["text"] == "One very large uncompressed scan"
+    assert _peak_mb(srv.proc.pid) - api_before < 30, "the API process grew with the upload"

@@ -69,7 +69,7 @@ class Page(Base):
     angle: Mapped[float] = mapped_column(Float)  # degrees clockwise the text is turned, (-180, 180]
     language: Mapped[str | None] = mapped_column(String(40), nullable=True)
     preprocessing: Mapped[list] = mapped_column(JSON)  # steps applied, each {"step": ..., ...}
-    engine_ms: Mapped[float] = mapped_column(Float, default=0.0)
+    engine_ms: Mapped[float] = mapped_column(Float, default=0.0)  # Recognize + result walk, all passes
 
     __table_args__ = (UniqueConstraint("job_id", "page_no", name="uq_pages_job_page"),)
 

@@ -82,16 +82,29 @@ def iter_pages(path: Path, media_type: str, selection: PageSelection, skip: set[
         raise OcrgwError(ErrorCode.INVALID_IMAGE, f"Input data is not a valid image: {exc}.") from exc
 
 
-def _pdf_pages(path: Path, selection: PageSelection, skip: set[int], settings: Settings) -> Iterator[RasterPage]:
-    """Render one PDF page at a time; each page and its bitmap are released before the next is made."""
+REOPEN_EVERY = 25  # pages; PDFium keeps what it parsed for the document's life, so long documents reopen
+
+
+def _open_pdf(path: Path) -> pdfium.PdfDocument:
     try:
-        doc = pdfium.PdfDocument(path)
+        return pdfium.PdfDocument(path)
     except pdfium.PdfiumError as exc:
         raise OcrgwError(ErrorCode.INVALID_IMAGE, "The PDF is corrupt or truncated.") from exc
+
+
+def _pdf_pages(path: Path, selection: PageSelection, skip: set[int], settings: Settings) -> Iterator[RasterPage]:
+    """Render one PDF page at a time; each page and its bitmap are released before the next is made, and
+    the document is reopened every few pages so PDFium's per-document caches cannot pile up."""
+    doc = _open_pdf(path)
+    rendered = 0
     try:
         for page_no in selection.numbers(len(doc)):
             if page_no in skip:
                 continue
+            if rendered and rendered % REOPEN_EVERY == 0:
+                doc.close()
+                doc = _open_pdf(path)
+            rendered += 1
             page = doc[page_no - 1]
             try:
                 width_pt, height_pt = page.get_size()

@@ -8,7 +8,6 @@ import logging
 import os
 import socket
 import threading
-import time
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import sessionmaker
@@ -156,9 +155,9 @@ def _process(job_id: str, ctx: WorkerContext, spec: JobSpec, blob_key: str, medi
     for page in rasterize.iter_pages(path, media_type, PageSelection(spec.pages), skip=done, settings=settings):
         if keeper.lost:
             raise repo.LeaseLost(job_id)
-        t0 = time.perf_counter()
+        busy_before = engine.busy_ms
         reading = read_page(page.gray, page.dpi, engine, ctx.osd)
-        engine_ms = (time.perf_counter() - t0) * 1000
+        engine_ms = engine.busy_ms - busy_before
         ordered = order_lines(reading.lines, spec.reading_order)
         result = _page_result(page, ordered, reading.matrix, reading.angle, reading.steps, spec.language_hint)
         with ctx.db.begin() as s:

@@ -9,6 +9,7 @@ import os
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,6 +65,7 @@ class TesseractEngine:
         self.languages = languages
         self._api = PyTessBaseAPI(path=str(tessdata) + "/", lang=languages, psm=PSM.AUTO, oem=OEM.LSTM_ONLY)
         self._lock = threading.Lock()
+        self.busy_ms = 0.0  # time spent in Recognize and the result walk, summed over this engine's life
 
     def close(self) -> None:
         self._api.End()
@@ -73,12 +75,15 @@ class TesseractEngine:
         img = np.ascontiguousarray(gray, dtype=np.uint8)
         h, w = img.shape
         with self._lock:
+            t0 = time.perf_counter()
             api = self._api
             api.SetImageBytes(img.tobytes(), w, h, 1, w)
             if dpi:
                 api.SetSourceResolution(dpi)
             api.Recognize()
-            return _collect(api)
+            lines = _collect(api)
+            self.busy_ms += (time.perf_counter() - t0) * 1000
+            return lines
 
 
 def _collect(api: PyTessBaseAPI) -> list[RawLine]:
