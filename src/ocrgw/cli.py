@@ -1,4 +1,5 @@
-"""The `ocrgw` command: `serve` (API + local workers on the embedded default), `migrate`, `keys`.
+"""The `ocrgw` command: `serve` (API + local workers on the embedded default), `api` and `worker` (scale-out
+on Celery), `migrate`, `keys`.
 Every command reads the same OCRGW_* settings, so they all act on the same data dir and database."""
 
 from __future__ import annotations
@@ -10,13 +11,13 @@ import sys
 from ocrgw.settings import Settings
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    overrides = {}
+def _settings(args: argparse.Namespace, **forced: object) -> Settings:
+    overrides: dict[str, object] = {}
     for name in ("host", "port", "workers", "data_dir"):
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
-    return Settings(**overrides)
+    return Settings(**{**overrides, **forced})
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -54,7 +55,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from ocrgw.main import create_app
     from ocrgw.migrate import upgrade
 
-    settings = _settings(args)
+    settings = _settings(args, queue="local")
     os.environ["OMP_THREAD_LIMIT"] = "1"  # inherited by the worker processes
     upgrade(settings)
     if settings.auth == "key" and settings.bootstrap_key:
@@ -63,6 +64,39 @@ def cmd_serve(args: argparse.Namespace) -> int:
           f"data in {settings.data_dir}", file=sys.stderr, flush=True)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=args.log_level,
                 proxy_headers=True, timeout_graceful_shutdown=15)
+    return 0
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    """Scale-out API: no local workers; job ids go to Celery. The schema must exist (`ocrgw migrate`)."""
+    import uvicorn
+
+    from ocrgw.main import create_app
+
+    settings = _settings(args, queue="celery")
+    print(f"ocrgw api: serving on http://{settings.host}:{settings.port}; jobs to {settings.broker_url}; "
+          f"database {settings.sync_database_url.split('@')[-1]}; blobs: {settings.blob_store}",
+          file=sys.stderr, flush=True)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=args.log_level,
+                proxy_headers=True, timeout_graceful_shutdown=15)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Scale-out worker: a Celery prefork pool, one warm engine per child."""
+    import socket
+
+    os.environ["OMP_THREAD_LIMIT"] = "1"
+    if args.data_dir:
+        os.environ["OCRGW_DATA_DIR"] = args.data_dir  # the Celery app reads its settings from the environment
+    from ocrgw.queue.celery_app import celery_app
+
+    concurrency = args.concurrency or os.cpu_count() or 1
+    celery_app.worker_main([
+        "worker", "--pool=prefork", f"--concurrency={concurrency}", f"--loglevel={args.log_level.upper()}",
+        "-Q", "ocrgw", "-n", f"ocrgw-{os.getpid()}@{socket.gethostname()}",
+        "--without-gossip", "--without-mingle", "--without-heartbeat",
+    ])
     return 0
 
 
@@ -114,6 +148,17 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--workers", type=int, help="worker processes (default: number of cores)")
     sp.add_argument("--log-level", default="info")
     sp.set_defaults(func=cmd_serve)
+
+    ap = sub.add_parser("api", help="run the API only, handing jobs to Celery workers (scale-out)")
+    ap.add_argument("--host")
+    ap.add_argument("--port", type=int)
+    ap.add_argument("--log-level", default="info")
+    ap.set_defaults(func=cmd_api)
+
+    wp = sub.add_parser("worker", help="run a Celery worker that reads documents (scale-out)")
+    wp.add_argument("--concurrency", type=int, help="child processes (default: number of cores)")
+    wp.add_argument("--log-level", default="info")
+    wp.set_defaults(func=cmd_worker)
 
     mp = sub.add_parser("migrate", help="create or upgrade the database schema")
     mp.set_defaults(func=cmd_migrate)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -13,6 +14,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi_offline import FastAPIOffline
+from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -27,10 +29,10 @@ from ocrgw.dialects.azure.errors import render_error as azure_error
 from ocrgw.dialects.native import router as native_router
 from ocrgw.dialects.native.errors import render_error as native_error
 from ocrgw.errors import ErrorCode, OcrgwError
-from ocrgw.queue import reaper
+from ocrgw.queue import JobQueue, reaper
 from ocrgw.queue.local import LocalDispatcher
 from ocrgw.settings import Settings, get_settings
-from ocrgw.storage import LocalBlobStore
+from ocrgw.storage import make_blob_store
 
 log = logging.getLogger("ocrgw.api")
 _SLASHES = re.compile(r"/{2,}")
@@ -74,20 +76,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_async_engine(settings)
         db = make_async_sessionmaker(engine)
-        store = LocalBlobStore(settings.blob_dir)
-        dispatcher = LocalDispatcher(settings, db)
-        app.state.ctx = AppContext(settings, db, dispatcher, store, KeyResolver(settings, db))
+        store = make_blob_store(settings, db)
+        dispatcher: LocalDispatcher | None = None
+        queue: JobQueue
+        if settings.queue == "celery":
+            from ocrgw.queue.celery_app import CeleryQueue
+
+            queue = CeleryQueue(settings)
+        else:
+            queue = dispatcher = LocalDispatcher(settings, db)
+        app.state.ctx = AppContext(settings, db, queue, store, KeyResolver(settings, db))
         app.state.dispatcher = dispatcher
-        await dispatcher.start()
-        # Work left by a previous run: leases of processes that are gone, then everything queued.
-        await reaper.free_dead_leases(db, set())
-        await reaper.sweep(db, dispatcher, settings, startup=True)
-        reaper_task = asyncio.create_task(reaper.run_forever(db, dispatcher, settings))
+        if dispatcher is not None:
+            await dispatcher.start()
+            # Work left by a previous run: leases of processes that are gone, then everything queued.
+            await reaper.free_dead_leases(db, set())
+            await reaper.sweep(db, dispatcher, settings, startup=True)
+        reaper_task = asyncio.create_task(reaper.run_forever(db, queue, settings))
         try:
             yield
         finally:
             reaper_task.cancel()
-            await dispatcher.stop(settings.shutdown_grace_seconds)
+            if dispatcher is not None:
+                await dispatcher.stop(settings.shutdown_grace_seconds)
             await engine.dispose()
 
     app = FastAPIOffline(
@@ -128,9 +139,37 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return _render(request, OcrgwError(ErrorCode.INTERNAL, "An unexpected error occurred."))
 
-    @app.get("/health", include_in_schema=False)
+    @app.get("/health", tags=["Operations"], operation_id="health", summary="Liveness")
     async def health() -> dict:
+        """The process is up and serving HTTP."""
         return {"status": "ok"}
+
+    @app.get("/ready", tags=["Operations"], operation_id="ready", summary="Readiness",
+             responses={503: {"description": "The database or the queue is not reachable."}})
+    async def ready(request: Request) -> Response:
+        """Ready to take work: the database answers, and the broker (scale-out) or the local worker
+        processes (embedded) are there."""
+        ctx: AppContext = request.app.state.ctx
+        checks: dict[str, str] = {}
+        try:
+            async with asyncio.timeout(5), ctx.db() as s:
+                await s.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"error: {type(exc).__name__}"
+        dispatcher: LocalDispatcher | None = request.app.state.dispatcher
+        if dispatcher is not None:
+            alive = dispatcher.live_workers()
+            checks["workers"] = f"ok ({alive})" if alive else "error: no live worker process"
+        else:
+            try:
+                await asyncio.wait_for(asyncio.to_thread(ctx.queue.ping), 8)  # type: ignore[attr-defined]
+                checks["broker"] = "ok"
+            except Exception as exc:
+                checks["broker"] = f"error: {type(exc).__name__}"
+        ok = all(v.startswith("ok") for v in checks.values())
+        body = json.dumps({"status": "ready" if ok else "not ready", **checks})
+        return Response(body, status_code=200 if ok else 503, media_type="application/json")
 
     original_openapi = app.openapi
 

@@ -52,17 +52,25 @@ class Settings(BaseSettings):
     # Externally visible base URL for Operation-Location; else derived from the request.
     public_base_url: str | None = None
 
+    # Deployment: the embedded default (`serve`: local worker processes, local blobs) or scale-out
+    # (`api` + `worker`: Celery over a broker, documents in the database so hosts share no disk).
+    queue: Literal["local", "celery"] = "local"
+    broker_url: str = "redis://127.0.0.1:6379/0"
+    blob_store: Literal["local", "database"] = "local"
+
     auth: Literal["key", "off"] = "key"
     bootstrap_key: bool = True  # print a first key on `serve` when none exists
 
     # Job execution.
     max_attempts: int = Field(default=3, ge=1)
     lease_seconds: float = 60.0
-    job_timeout_seconds: float = 600.0
+    job_timeout_seconds: float = 600.0  # hard limit: the worker process is killed
+    job_soft_timeout_seconds: float = 540.0  # Celery raises in the task first, so the job fails cleanly
     requeue_after_seconds: float = 30.0
     reaper_interval_seconds: float = 10.0
     shutdown_grace_seconds: float = 10.0  # on stop, running jobs get this long before they are handed back
     worker_max_tasks: int = 500  # recycle a worker process after this many jobs (0: never)
+    worker_max_memory_mb: int = 1500  # Celery: recycle a worker child whose memory passes this
 
     # OCR.
     tessdata_dir: Path | None = None

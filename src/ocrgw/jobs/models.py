@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -94,3 +94,13 @@ class Word(Base):
     text: Mapped[str] = mapped_column(Text)
     bbox: Mapped[list] = mapped_column(JSON)
     confidence: Mapped[float] = mapped_column(Float)
+
+
+class BlobChunk(Base):
+    """A document's bytes in the database blob store (scale-out), 1 MiB a row, in order."""
+
+    __tablename__ = "blob_chunks"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)

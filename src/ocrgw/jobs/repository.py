@@ -215,6 +215,10 @@ async def recoverable_ids(session: AsyncSession, now: datetime, queued_before: d
     return list((await session.execute(recoverable_stmt(now, queued_before))).scalars())
 
 
+async def touch_queued(session: AsyncSession, job_ids: list[str], now: datetime) -> None:
+    await session.execute(update(Job).where(Job.id.in_(job_ids), Job.status == Q).values(updated_at=now))
+
+
 async def running_leases(session: AsyncSession) -> list[tuple[str, str | None]]:
     return [(r[0], r[1]) for r in (await session.execute(running_leases_stmt())).all()]
 

@@ -9,6 +9,7 @@ import os
 import socket
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy.orm import sessionmaker
 
@@ -24,7 +25,7 @@ from ocrgw.pipeline.layout import order_lines
 from ocrgw.pipeline.orient import read_page
 from ocrgw.pipeline.preprocess import to_source
 from ocrgw.settings import Settings
-from ocrgw.storage import LocalBlobStore
+from ocrgw.storage import BlobStore, make_blob_store
 
 log = logging.getLogger("ocrgw.runner")
 
@@ -37,8 +38,10 @@ class WorkerContext:
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     _engines: dict[str, TesseractEngine] = field(default_factory=dict)
     _osd: OrientationDetector | None = None
+    # Exceptions the queue raises inside a job that overruns its soft time limit (Celery's).
+    timeout_errors: tuple[type[BaseException], ...] = ()
     _db: sessionmaker | None = None
-    _store: LocalBlobStore | None = None
+    _store: BlobStore | None = None
 
     @property
     def db(self) -> sessionmaker:
@@ -47,9 +50,9 @@ class WorkerContext:
         return self._db
 
     @property
-    def store(self) -> LocalBlobStore:
+    def store(self) -> BlobStore:
         if self._store is None:
-            self._store = LocalBlobStore(self.settings.blob_dir)
+            self._store = make_blob_store(self.settings)
         return self._store
 
     @property
@@ -133,6 +136,11 @@ def run(job_id: str, ctx: WorkerContext) -> str:
         with ctx.db.begin() as s:
             repo.finish(s, job_id, ctx.worker_id, JobStatus.FAILED, exc.code.value, exc.message)
         return JobStatus.FAILED.value
+    except ctx.timeout_errors:
+        with ctx.db.begin() as s:
+            repo.finish(s, job_id, ctx.worker_id, JobStatus.FAILED, ErrorCode.TIMEOUT.value,
+                        f"The document took longer than the {ctx.settings.job_soft_timeout_seconds:g} s time limit.")
+        return JobStatus.FAILED.value
     except Exception as exc:
         log.exception("job %s failed", job_id)
         with ctx.db.begin() as s:
@@ -149,9 +157,14 @@ def run(job_id: str, ctx: WorkerContext) -> str:
 def _process(job_id: str, ctx: WorkerContext, spec: JobSpec, blob_key: str, media_type: str, done: set[int],
              keeper: _LeaseKeeper) -> None:
     """Pages are counted at submit (pages_total); here each selected page not yet written is read."""
-    settings = ctx.settings
-    path = ctx.store.local_path(blob_key)
     engine = ctx.engine(spec.languages)
+    with ctx.store.materialize(blob_key) as path:
+        _read_pages(job_id, ctx, spec, path, media_type, done, keeper, engine)
+
+
+def _read_pages(job_id: str, ctx: WorkerContext, spec: JobSpec, path: Path, media_type: str, done: set[int],
+                keeper: _LeaseKeeper, engine: TesseractEngine) -> None:
+    settings = ctx.settings
     for page in rasterize.iter_pages(path, media_type, PageSelection(spec.pages), skip=done, settings=settings):
         if keeper.lost:
             raise repo.LeaseLost(job_id)

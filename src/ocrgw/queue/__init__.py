@@ -10,3 +10,7 @@ class JobQueue(Protocol):
     async def enqueue(self, job_id: str) -> None:
         """Hand a committed job's id to the workers. Never called before the job's insert commits."""
         ...
+
+    def knows(self, job_id: str) -> bool:
+        """True if the id is certainly still waiting or running here (the reaper then leaves it alone)."""
+        ...

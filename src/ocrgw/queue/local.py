@@ -54,6 +54,9 @@ class LocalDispatcher:
     def depth(self) -> int:
         return self._queue.qsize()
 
+    def live_workers(self) -> int:
+        return sum(1 for w in self._workers.values() if w.process.is_alive())
+
     def worker_pids(self) -> list[int]:
         return [w.process.pid for w in self._workers.values() if w.process.pid]
 

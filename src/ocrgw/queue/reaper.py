@@ -13,7 +13,7 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from ocrgw.jobs import repository as repo
-from ocrgw.queue.local import LocalDispatcher
+from ocrgw.queue import JobQueue
 from ocrgw.settings import Settings
 
 log = logging.getLogger("ocrgw.reaper")
@@ -42,23 +42,27 @@ async def free_dead_leases(db: async_sessionmaker, live_owners: set[str]) -> int
     return freed
 
 
-async def sweep(db: async_sessionmaker, queue: LocalDispatcher, settings: Settings, *, startup: bool) -> int:
+async def sweep(db: async_sessionmaker, queue: JobQueue, settings: Settings, *, startup: bool) -> int:
     now = repo.utcnow()
     # At start-up every queued job is ours to run; later only those the queue seems to have dropped.
     cutoff = now + timedelta(seconds=1) if startup else now - timedelta(seconds=settings.requeue_after_seconds)
     async with db() as s:
         ids = await repo.recoverable_ids(s, now, cutoff)
-    count = 0
+    ids = [i for i in ids if not queue.knows(i)]
+    if ids and not startup:
+        # Touch them first, so the next sweep (here or in another API process) waits another interval
+        # instead of publishing the same ids again while a long backlog drains.
+        async with db.begin() as s:
+            await repo.touch_queued(s, ids, now)
     for job_id in ids:
-        if not queue.knows(job_id):
-            await queue.enqueue(job_id)
-            count += 1
+        await queue.enqueue(job_id)
+    count = len(ids)
     if count:
         log.info("re-enqueued %d job(s)%s", count, " left over from the last run" if startup else "")
     return count
 
 
-async def run_forever(db: async_sessionmaker, queue: LocalDispatcher, settings: Settings) -> None:
+async def run_forever(db: async_sessionmaker, queue: JobQueue, settings: Settings) -> None:
     while True:
         await asyncio.sleep(settings.reaper_interval_seconds)
         try:

@@ -1,0 +1,78 @@
+"""Local-disk blob store: the embedded default. API and workers share the data dir's `blobs/`."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import anyio
+
+
+class SpoolWriter:
+    """Writes a body into a temp file as it streams in, so intake can inspect it before it is kept;
+    subclasses decide what "keep" means (a rename here, a copy into the database elsewhere)."""
+
+    def __init__(self, tmp_dir: Path) -> None:
+        self.key = uuid.uuid4().hex
+        self._tmp = tmp_dir / (self.key + ".part")
+        self._fh: anyio.AsyncFile | None = None
+
+    @property
+    def path(self) -> Path:
+        return self._tmp
+
+    async def open(self) -> None:
+        self._fh = await anyio.open_file(self._tmp, "wb")
+
+    async def write(self, chunk: bytes) -> None:
+        assert self._fh is not None
+        await self._fh.write(chunk)
+
+    async def close(self) -> None:
+        """Flush and close the temp file, so it can be inspected before it is committed."""
+        if self._fh is not None:
+            await self._fh.aclose()
+            self._fh = None
+
+    async def abort(self) -> None:
+        await self.close()
+        await anyio.to_thread.run_sync(lambda: self._tmp.unlink(missing_ok=True))
+
+
+class _LocalWriter(SpoolWriter):
+    def __init__(self, root: Path) -> None:
+        super().__init__(root / "tmp")
+        self._final = root / self.key[:2] / self.key
+
+    async def commit(self) -> str:
+        """Rename into place: readers never see half a blob."""
+        await self.close()
+        await anyio.to_thread.run_sync(lambda: self._final.parent.mkdir(0o755, parents=True, exist_ok=True))
+        await anyio.to_thread.run_sync(os.replace, self._tmp, self._final)
+        return self.key
+
+
+class LocalBlobStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        (root / "tmp").mkdir(parents=True, exist_ok=True)
+
+    async def writer(self) -> _LocalWriter:
+        w = _LocalWriter(self.root)
+        await w.open()
+        return w
+
+    def local_path(self, key: str) -> Path:
+        if not key.isalnum():
+            raise ValueError("bad blob key")
+        return self.root / key[:2] / key
+
+    @contextlib.contextmanager
+    def materialize(self, key: str) -> Iterator[Path]:
+        yield self.local_path(key)
+
+    async def delete(self, key: str) -> None:
+        await anyio.to_thread.run_sync(lambda: self.local_path(key).unlink(missing_ok=True))
