@@ -3,6 +3,7 @@ SQLite and Tesseract), real keys made with the real CLI, and the shared dev docu
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -117,13 +118,239 @@ class Server:
     def headers(self) -> dict[str, str]:
         return {"Ocp-Apim-Subscription-Key": self.key} if self.key else {}
 
+    @property
+    def database_url(self) -> str:
+        return f"sqlite:///{self.data_dir / 'ocrgw.db'}"
+
+    def query(self, sql: str, **params: object) -> list[tuple]:
+        """Rows from the server's own database, whichever it is (SQLite or PostgreSQL)."""
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(self.database_url.replace("postgresql://", "postgresql+psycopg://"),
+                                  poolclass=sa.pool.NullPool)
+        try:
+            with engine.connect() as conn:
+                return [tuple(r) for r in conn.execute(sa.text(sql), params)]
+        finally:
+            engine.dispose()
+
+    def cleanup(self) -> None:
+        """Release what outlives a stop (a scale-out server's database)."""
+
+    def cli(self, *args: str) -> str:
+        """Run `ocrgw ...` against this deployment's database (keys, migrate)."""
+        return ocrgw_cli(self.data_dir, *args, env=self.env)
+
+
+# ---------------------------------------------------------------------------------------- scale-out
+PG_ADMIN_URL = os.environ.get("OCRGW_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _pg_admin(sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(sql)
+
+
+class RedisServer:
+    """A private redis-server on a free loopback port (no persistence, like the machine's), so tests can
+    restart it and never share a queue with anything else."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.port = free_port()
+        self.data_dir = data_dir
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}"
+
+    def start(self) -> RedisServer:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.data_dir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return self
+            time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self.proc = None
+
+
+def scaleout_available() -> bool:
+    import shutil
+
+    try:
+        _pg_admin("SELECT 1")
+    except Exception:
+        ok = False
+    else:
+        ok = shutil.which("redis-server") is not None
+    if not ok and IN_CI:
+        pytest.fail("PostgreSQL on 127.0.0.1:5432 and redis-server are required in CI (.ci/run starts them)")
+    return ok
+
+
+_DB_COUNTER = iter(range(1, 10**6))
+
+
+@dataclass
+class ScaleoutServer(Server):
+    """The scale-out deployment on loopback: PostgreSQL (a fresh database), a private Redis, `ocrgw api`
+    processes and `ocrgw worker` (Celery) processes, documents in the database blob store."""
+
+    redis: RedisServer | None = None
+    apis: int = 1
+    worker_processes: int = 1
+    db_name: str = ""
+    api_procs: list = field(default_factory=list)
+    worker_procs: list = field(default_factory=list)
+    extra_ports: list = field(default_factory=list)
+    # Each deployment its own Redis database, so workers never take another deployment's job ids.
+    redis_db: int = field(default_factory=lambda: next(_DB_COUNTER) % 16)
+
+    @property
+    def database_url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:5432/{self.db_name}"
+
+    @property
+    def urls(self) -> list[str]:
+        return [self.url] + [f"http://127.0.0.1:{p}" for p in self.extra_ports]
+
+    def _env(self) -> dict[str, str]:
+        assert self.redis is not None
+        return {**os.environ, "OCRGW_DATA_DIR": str(self.data_dir), "OCRGW_DATABASE_URL": self.database_url,
+                "OCRGW_QUEUE": "celery", "OCRGW_BROKER_URL": f"{self.redis.url}/{self.redis_db}",
+                "OCRGW_BLOB_STORE": "database", "OCRGW_REAPER_INTERVAL_SECONDS": "1", **self.env}
+
+    def cli(self, *args: str) -> str:
+        return subprocess.run([sys.executable, "-m", "ocrgw.cli", *args], env=self._env(), check=True,
+                              capture_output=True, text=True, timeout=120).stdout
+
+    def _spawn(self, args: list[str], name: str) -> subprocess.Popen:
+        log = open(self.data_dir / f"{name}.log", "ab")  # noqa: SIM115 - kept open for the process's life
+        return subprocess.Popen([sys.executable, "-m", "ocrgw.cli", *args], env=self._env(), stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+
+    def start(self, timeout: float = 90) -> ScaleoutServer:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if not self.db_name:
+            self.db_name = f"ocrgw_test_{os.getpid()}_{next(_DB_COUNTER)}"
+            _pg_admin(f"CREATE DATABASE {self.db_name}")
+            self.cli("migrate")
+        if not self.key and self.env.get("OCRGW_AUTH") != "off":
+            self.key = self.cli("keys", "create", "-q").strip()
+        while len(self.extra_ports) < self.apis - 1:
+            self.extra_ports.append(free_port())
+        for port in [self.port, *self.extra_ports]:
+            self.api_procs.append(self._spawn(["api", "--host", "127.0.0.1", "--port", str(port),
+                                               "--log-level", "warning"], f"api-{port}"))
+        self.proc = self.api_procs[0]
+        for i in range(self.worker_processes):
+            self.start_worker(i)
+        deadline = time.monotonic() + timeout
+        for url in self.urls:
+            while True:
+                if any(p.poll() is not None for p in self.api_procs + self.worker_procs):
+                    raise RuntimeError(f"a scale-out process exited early:\n{self.log()}")
+                try:
+                    if httpx.get(url + "/ready", timeout=5).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"scale-out API did not get ready:\n{self.log()}")
+                time.sleep(0.2)
+        while not all(" ready." in (self.data_dir / f"worker-{i}.log").read_text(errors="replace")
+                      for i in range(len(self.worker_procs))):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"workers did not get ready:\n{self.log()}")
+            time.sleep(0.2)
+        return self
+
+    def start_worker(self, index: int) -> None:
+        log = self.data_dir / f"worker-{index}.log"
+        log.write_text("")
+        proc = self._spawn(["worker", "--concurrency", str(self.workers), "--log-level", "info"], f"worker-{index}")
+        if index < len(self.worker_procs):
+            self.worker_procs[index] = proc
+        else:
+            self.worker_procs.append(proc)
+
+    def log(self) -> str:
+        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-4000:]}"
+                         for p in sorted(self.data_dir.glob("*.log")))
+
+    def worker_pids(self) -> list[int]:
+        import psutil
+
+        pids = []
+        for proc in self.worker_procs:
+            if proc.poll() is None:
+                pids += [c.pid for c in psutil.Process(proc.pid).children()]
+        return pids
+
+    def stop_workers(self, sig: int = signal.SIGKILL) -> None:
+        for proc in self.worker_procs:
+            _stop(proc, sig)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> None:
+        for proc in self.api_procs + self.worker_procs:
+            _stop(proc, sig, timeout)
+        self.api_procs, self.worker_procs, self.proc = [], [], None
+
+    def cleanup(self) -> None:
+        if self.db_name:
+            with contextlib.suppress(Exception):
+                _pg_admin(f"DROP DATABASE IF EXISTS {self.db_name} WITH (FORCE)")
+
+
+def _stop(proc: subprocess.Popen, sig: int, timeout: float = 30) -> None:
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, sig)
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """One shared server for contract tests; loopback URL sources allowed only where a test says so."""
-    srv = Server(tmp_path_factory.mktemp("srv"), env={"OCRGW_MAX_UPLOAD_BYTES": str(8 * 1024 * 1024)}).start()
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    if not scaleout_available():
+        pytest.skip("PostgreSQL on 127.0.0.1:5432 or redis-server not available")
+    srv = RedisServer(tmp_path_factory.mktemp("redis")).start()
     yield srv
     srv.stop()
+
+
+@pytest.fixture(scope="session", params=["embedded", "scaleout"])
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One shared server per deployment for the contract tests: the embedded default (SQLite, local
+    workers) and scale-out (PostgreSQL, Celery over Redis, database blobs). Loopback URL sources are
+    allowed only where a test says so."""
+    env = {"OCRGW_MAX_UPLOAD_BYTES": str(8 * 1024 * 1024)}
+    srv: Server
+    if request.param == "embedded":
+        srv = Server(tmp_path_factory.mktemp("srv"), env=env)
+    else:
+        redis = request.getfixturevalue("redis_server")
+        srv = ScaleoutServer(tmp_path_factory.mktemp("scaleout"), env=env, redis=redis, workers=2)
+    srv.start()
+    yield srv
+    srv.stop()
+    srv.cleanup()
 
 
 @pytest.fixture
@@ -139,6 +366,24 @@ def make_server(tmp_path: Path) -> Iterator:
     yield factory
     for srv in started:
         srv.stop(signal.SIGKILL)
+        srv.cleanup()
+
+
+@pytest.fixture
+def make_scaleout(tmp_path: Path, redis_server: RedisServer) -> Iterator:
+    started: list[ScaleoutServer] = []
+
+    def factory(**kw) -> ScaleoutServer:
+        kw.setdefault("data_dir", tmp_path / f"scaleout{len(started)}")
+        kw.setdefault("redis", redis_server)
+        srv = ScaleoutServer(**kw)
+        started.append(srv)
+        return srv
+
+    yield factory
+    for srv in started:
+        srv.stop(signal.SIGKILL)
+        srv.cleanup()
 
 
 def submit_and_wait(srv: Server, body: bytes, *, query: str = "", timeout: float = 60,

@@ -385,8 +385,9 @@ def test_server_still_serves_and_no_accepted_job_is_lost(server: Server) -> None
 
     assert server.proc is not None and server.proc.poll() is None
     assert "unhandled error" not in server.log(), server.log()[-3000:]  # nothing here was a 500
-    assert ACCEPTED, "no job was accepted in this module"
-    for location in ACCEPTED:
+    mine = [loc for loc in ACCEPTED if loc.startswith(server.url + "/")]  # this deployment's (both run)
+    assert mine, "no job was accepted in this module"
+    for location in mine:
         final = poll(server, location, timeout=60)
         assert final["status"] in ("succeeded", "failed"), (location, final)
 

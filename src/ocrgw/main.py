@@ -90,7 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if dispatcher is not None:
             await dispatcher.start()
             # Work left by a previous run: leases of processes that are gone, then everything queued.
-            await reaper.free_dead_leases(db, set())
+            await reaper.free_dead_leases(db)
             await reaper.sweep(db, dispatcher, settings, startup=True)
         reaper_task = asyncio.create_task(reaper.run_forever(db, queue, settings))
         try:

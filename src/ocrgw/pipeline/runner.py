@@ -5,8 +5,6 @@ local dispatcher, Celery) only has to deliver the job id; a second delivery of t
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +14,7 @@ from sqlalchemy.orm import sessionmaker
 from ocrgw.db import sync_sessionmaker
 from ocrgw.errors import ErrorCode, OcrgwError
 from ocrgw.jobs import repository as repo
+from ocrgw.jobs.leases import owner_id
 from ocrgw.jobs.pages import PageSelection
 from ocrgw.jobs.schemas import JobSpec, LineResult, PageResult, WordResult
 from ocrgw.jobs.states import JobStatus
@@ -35,7 +34,7 @@ class WorkerContext:
     """Per-process state a worker keeps between jobs: DB sessions, blob store and warm engines."""
 
     settings: Settings
-    worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    worker_id: str = field(default_factory=owner_id)
     _engines: dict[str, TesseractEngine] = field(default_factory=dict)
     _osd: OrientationDetector | None = None
     # Exceptions the queue raises inside a job that overruns its soft time limit (Celery's).

@@ -6,38 +6,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from ocrgw.jobs import repository as repo
+from ocrgw.jobs.leases import owner_is_dead
 from ocrgw.queue import JobQueue
 from ocrgw.settings import Settings
 
 log = logging.getLogger("ocrgw.reaper")
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-async def free_dead_leases(db: async_sessionmaker, live_owners: set[str]) -> int:
-    host = socket.gethostname()
+async def free_dead_leases(db: async_sessionmaker) -> int:
     freed = 0
     async with db.begin() as s:
         for job_id, owner in await repo.running_leases(s):
-            if not owner or owner in live_owners:
-                continue
-            owner_host, _, pid = owner.rpartition(":")
-            if owner_host == host and pid.isdigit() and not _pid_alive(int(pid)):
+            if owner_is_dead(owner):
                 freed += await repo.expire_lease(s, job_id, owner)
     return freed
 

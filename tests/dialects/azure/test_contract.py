@@ -16,7 +16,7 @@ import httpx
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 from tests.bodies import assert_azure_error as assert_error
-from tests.conftest import Server, ocrgw_cli, poll, require_shared
+from tests.conftest import Server, poll, require_shared
 
 VERSIONS = ("v3.0", "v3.1", "v3.2")
 TAG = "Azure AI Vision Read v3.x"
@@ -153,7 +153,7 @@ def check_operation_location(r: httpx.Response, base: str, version: str) -> str:
 
 @pytest.fixture(scope="module")
 def other_key(server: Server) -> str:
-    return ocrgw_cli(server.data_dir, "keys", "create", "--name", "contract-other", "-q").strip()
+    return server.cli("keys", "create", "--name", "contract-other", "-q").strip()
 
 
 # --- submit + poll ---------------------------------------------------------------------------------------
@@ -397,12 +397,12 @@ def test_another_keys_operation_is_not_found(server: Server, other_key: str) -> 
 
 
 def test_revoked_key_stops_working_within_six_seconds(server: Server) -> None:
-    secret = ocrgw_cli(server.data_dir, "keys", "create", "--name", "contract-revoke", "-q").strip()
+    secret = server.cli("keys", "create", "--name", "contract-revoke", "-q").strip()
     headers = {"Ocp-Apim-Subscription-Key": secret}
     probe = f"{server.url}/vision/v3.2/read/analyzeResults/{uuid.uuid4()}"
     # the key works (and is now in the resolver's cache)
     assert_error(httpx.get(probe, headers=headers, timeout=30), 404, "NotFound", "OperationNotFound")
-    out = ocrgw_cli(server.data_dir, "keys", "revoke", secret[:8])
+    out = server.cli("keys", "revoke", secret[:8])
     assert "revoked 1" in out, out
     revoked_at = time.monotonic()
     while True:
