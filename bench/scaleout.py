@@ -221,6 +221,9 @@ class EmbeddedStack:
     def logs(self) -> dict[str, str]:
         return {"serve": self.server.log()}
 
+    def db_stats(self) -> dict[str, int]:
+        return {}
+
     def stop(self) -> None:
         self.server.stop()
 
@@ -327,6 +330,17 @@ class ScaleoutStack:
         out["_redis"] = _cpu_of(self.redis.pids())
         return out
 
+    def db_stats(self) -> dict[str, int]:
+        """PostgreSQL's own counters for the stack's database: new sessions, commits, rows written."""
+        with _pg_admin() as con:
+            row = con.execute(
+                "SELECT sessions, xact_commit, xact_rollback, tup_inserted, tup_updated, tup_deleted"
+                " FROM pg_stat_database WHERE datname = %s",
+                (self.db,),
+            ).fetchone()
+        keys = ("sessions", "commits", "rollbacks", "rows_inserted", "rows_updated", "rows_deleted")
+        return dict(zip(keys, row, strict=True)) if row else {}
+
     def job_times(self, job_ids: list[str]) -> list[tuple]:
         import psycopg
 
@@ -420,6 +434,7 @@ class Round:
     jobs: list[str] = field(default_factory=list)
     polls: int = 0
     load_before: list[float] | None = None
+    db_stats: dict = field(default_factory=dict)
 
 
 def _median(xs: list[float]) -> float:
@@ -491,12 +506,14 @@ def run_bench(args: argparse.Namespace) -> dict:
             order = designs[r % len(designs):] + designs[: r % len(designs)]
             for name in order:
                 load = load_average()
-                c0, own0 = stacks[name].cpu(), time.process_time()
+                db0, c0, own0 = stacks[name].db_stats(), stacks[name].cpu(), time.process_time()
                 wall, lat, info = clients[name].run(images)
                 cpu = _cpu_delta(c0, stacks[name].cpu())
+                time.sleep(0.6)  # PostgreSQL flushes idle backends' counters to pg_stat_database within ~1 s
+                db_delta = {k: v - db0.get(k, 0) for k, v in stacks[name].db_stats().items()}
                 rnd = Round(
                     name, r + 1, len(images), wall, len(images) / wall, lat, cpu, time.process_time() - own0,
-                    [x["job"] for x in info], sum(x["polls"] for x in info), load,
+                    [x["job"] for x in info], sum(x["polls"] for x in info), load, db_delta,
                 )
                 rounds.append(rnd)
                 words = sum(x["words"] for x in info)
@@ -544,6 +561,7 @@ def run_bench(args: argparse.Namespace) -> dict:
             "cpu_s_per_img_parts": {k: _median([x.cpu_s.get(k, 0.0) / n_img for x in rs]) for k in parts},
             "client_cpu_s_per_img": _median([x.client_cpu_s / n_img for x in rs]),
             "polls_per_img": _median([x.polls / n_img for x in rs]),
+            "db_per_img": {k: _median([x.db_stats.get(k, 0) / n_img for x in rs]) for k in rs[0].db_stats},
         }
     ratios = {}
     for n in WORKER_COUNTS:
@@ -645,6 +663,9 @@ def print_report(res: dict) -> None:
         parts = ", ".join(f"{k} {v:.3f}" for k, v in s["cpu_s_per_img_parts"].items())
         print(f"  {name:10} {parts}; bench client {s['client_cpu_s_per_img']:.3f}; "
               f"{s['polls_per_img']:.1f} polls/img")
+    for name, s in summary.items():
+        if s.get("db_per_img"):
+            print(f"  {name:10} PostgreSQL per image: " + ", ".join(f"{v:.1f} {k}" for k, v in s["db_per_img"].items()))
     print()
     for n in WORKER_COUNTS:
         print(
