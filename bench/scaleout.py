@@ -31,7 +31,7 @@ Images: bench/throughput.py's ``select_images`` (``mixed`` = 3 pages + 6 receipt
 ``postgres``) and ``redis-server`` on PATH. Everything listens on 127.0.0.1 only; servers, workers,
 Redis, the databases and the temporary folder are removed on exit, on errors and on Ctrl-C.
 
-Run (from the repository root; about 2-3 minutes on 2 cores with the defaults):
+Run (from the repository root; about 70-80 s on 2 cores with the defaults, ~2 min with --repeat 4):
 
     .venv/bin/python bench/scaleout.py
     .venv/bin/python bench/scaleout.py --set quick --repeat 1
@@ -68,6 +68,7 @@ REPO = Path(__file__).resolve().parents[1]
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 PG_URL = "postgresql://postgres@127.0.0.1:5432/{db}"
 WORKER_COUNTS = (1, 2)
+PG_STATS_FLUSH_S = 11.0  # PostgreSQL >= 15 flushes an idle backend's statistics within 10 s
 DESIGNS = tuple(f"{kind}-{n}" for kind in ("embedded", "scaleout") for n in WORKER_COUNTS)
 LABELS = {
     "embedded-1": "embedded (SQLite, local workers), 1 worker",
@@ -434,7 +435,6 @@ class Round:
     jobs: list[str] = field(default_factory=list)
     polls: int = 0
     load_before: list[float] | None = None
-    db_stats: dict = field(default_factory=dict)
 
 
 def _median(xs: list[float]) -> float:
@@ -488,6 +488,7 @@ def run_bench(args: argparse.Namespace) -> dict:
             t0 = time.perf_counter()
             clients[name].run(warm)
             print(f"  warmed up {name} ({time.perf_counter() - t0:.1f}s, {len(warm)} jobs)", flush=True)
+        warmed_at = time.monotonic()
         waited = _wait_idle(list(stacks.values()))
         idle0, t_idle = {n: s.cpu() for n, s in stacks.items()}, time.perf_counter()
         time.sleep(args.idle_seconds)
@@ -495,6 +496,10 @@ def run_bench(args: argparse.Namespace) -> dict:
         idle = {n: _cpu_delta(idle0[n], s.cpu()) for n, s in stacks.items()}
         meta["idle"] = {"seconds": idle_wall, "waited_s": waited, "cpu_s": idle}
         idle_total = sum(sum(d.values()) for d in idle.values())
+        # PostgreSQL's counters (pg_stat_database) reach the view only when a backend flushes them, up to
+        # ~10 s after it went idle: they are read once around all rounds, with that much quiet on each side.
+        time.sleep(max(0.0, PG_STATS_FLUSH_S - (time.monotonic() - warmed_at)))
+        db0 = {n: s.db_stats() for n, s in stacks.items()}
         print(
             f"  all stacks idle: {idle_total / idle_wall * 100:.1f}% of one core over {idle_wall:.1f}s ("
             + ", ".join(f"{n} {sum(d.values()) / idle_wall * 100:.1f}%" for n, d in idle.items())
@@ -506,14 +511,12 @@ def run_bench(args: argparse.Namespace) -> dict:
             order = designs[r % len(designs):] + designs[: r % len(designs)]
             for name in order:
                 load = load_average()
-                db0, c0, own0 = stacks[name].db_stats(), stacks[name].cpu(), time.process_time()
+                c0, own0 = stacks[name].cpu(), time.process_time()
                 wall, lat, info = clients[name].run(images)
                 cpu = _cpu_delta(c0, stacks[name].cpu())
-                time.sleep(0.6)  # PostgreSQL flushes idle backends' counters to pg_stat_database within ~1 s
-                db_delta = {k: v - db0.get(k, 0) for k, v in stacks[name].db_stats().items()}
                 rnd = Round(
                     name, r + 1, len(images), wall, len(images) / wall, lat, cpu, time.process_time() - own0,
-                    [x["job"] for x in info], sum(x["polls"] for x in info), load, db_delta,
+                    [x["job"] for x in info], sum(x["polls"] for x in info), load,
                 )
                 rounds.append(rnd)
                 words = sum(x["words"] for x in info)
@@ -523,6 +526,12 @@ def run_bench(args: argparse.Namespace) -> dict:
                     f"load avg before {load and load[0]})",
                     flush=True,
                 )
+        if any(db0.values()):
+            time.sleep(PG_STATS_FLUSH_S)
+        n_timed = args.repeat * len(images)
+        meta["db_per_img"] = {
+            n: {k: (v - db0[n].get(k, 0)) / n_timed for k, v in s.db_stats().items()} for n, s in stacks.items()
+        }
         breakdown = {}
         for name in designs:
             rs = [x for x in rounds if x.design == name]
@@ -561,7 +570,7 @@ def run_bench(args: argparse.Namespace) -> dict:
             "cpu_s_per_img_parts": {k: _median([x.cpu_s.get(k, 0.0) / n_img for x in rs]) for k in parts},
             "client_cpu_s_per_img": _median([x.client_cpu_s / n_img for x in rs]),
             "polls_per_img": _median([x.polls / n_img for x in rs]),
-            "db_per_img": {k: _median([x.db_stats.get(k, 0) / n_img for x in rs]) for k in rs[0].db_stats},
+            "db_per_img": meta["db_per_img"].get(name, {}),
         }
     ratios = {}
     for n in WORKER_COUNTS:
@@ -665,7 +674,8 @@ def print_report(res: dict) -> None:
               f"{s['polls_per_img']:.1f} polls/img")
     for name, s in summary.items():
         if s.get("db_per_img"):
-            print(f"  {name:10} PostgreSQL per image: " + ", ".join(f"{v:.1f} {k}" for k, v in s["db_per_img"].items()))
+            counters = ", ".join(f"{v:.1f} {k}" for k, v in s["db_per_img"].items())
+            print(f"  {name:10} PostgreSQL counters per image, all rounds: {counters}")
     print()
     for n in WORKER_COUNTS:
         print(
