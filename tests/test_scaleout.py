@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import io
+import socket
 import time
 
 import httpx
 import psutil
+import pytest
 from PIL import Image, ImageDraw
 
-from tests.conftest import RedisServer, ScaleoutServer, poll, require_shared
+from tests.conftest import IN_CI, RedisServer, ScaleoutServer, poll, require_shared
 from tests.test_documents import font, tiff_bytes
 
 
@@ -182,3 +184,23 @@ def test_ready_reports_a_broker_outage(make_scaleout, tmp_path) -> None:
     finally:
         redis.stop()
 
+
+
+def rabbitmq_url() -> str | None:
+    with socket.socket() as s:
+        if s.connect_ex(("127.0.0.1", 5672)) == 0:
+            return "amqp://guest:guest@127.0.0.1:5672//"
+    if IN_CI:
+        raise AssertionError("RabbitMQ on 127.0.0.1:5672 is required in CI (.ci/run starts it)")
+    return None
+
+
+def test_rabbitmq_broker_works_too(make_scaleout) -> None:
+    url = rabbitmq_url()
+    if url is None:
+        pytest.skip("RabbitMQ is not running on 127.0.0.1:5672")
+    srv = make_scaleout(worker_processes=1, workers=1, env={"OCRGW_BROKER_URL": url}).start()
+    assert httpx.get(f"{srv.url}/ready", timeout=10).json()["broker"] == "ok"
+    body = poll(srv, _submit(srv, (require_shared() / "page" / "tess_phototest.tif").read_bytes()))
+    assert body["status"] == "succeeded"
+    assert "quick brown dog" in " ".join(ln["text"] for ln in body["analyzeResult"]["readResults"][0]["lines"])
