@@ -204,3 +204,18 @@ def test_rabbitmq_broker_works_too(make_scaleout) -> None:
     body = poll(srv, _submit(srv, (require_shared() / "page" / "tess_phototest.tif").read_bytes()))
     assert body["status"] == "succeeded"
     assert "quick brown dog" in " ".join(ln["text"] for ln in body["analyzeResult"]["readResults"][0]["lines"])
+
+
+def test_soft_time_limit_fails_the_job_cleanly(make_scaleout) -> None:
+    """Celery's soft limit interrupts a long document between engine calls: the job ends failed with
+    Timeout at once (one attempt), instead of being killed and retried."""
+    page = Image.open(require_shared() / "multicol" / "tess_8071_093.3B.tif").convert("L")
+    srv = make_scaleout(worker_processes=1, workers=1,
+                        env={"OCRGW_JOB_SOFT_TIMEOUT_SECONDS": "0.5", "OCRGW_JOB_TIMEOUT_SECONDS": "60"}).start()
+    loc = _submit(srv, tiff_bytes([page] * 3))
+    body = poll(srv, loc, timeout=60)
+    assert body["status"] == "failed", body
+    assert body["error"]["innererror"]["code"] == "Timeout" and "time limit" in body["error"]["message"]
+    assert srv.query("select attempts, error_code from jobs where id = :id", id=_job(loc)) == [(1, "Timeout")]
+    small = (require_shared() / "line" / "uw3_0768_010009.png").read_bytes()
+    assert poll(srv, _submit(srv, small))["status"] == "succeeded"  # the child lives on
