@@ -17,6 +17,9 @@ class ErrorCode(StrEnum):
     INVALID_READING_ORDER = "InvalidReadingOrder"
     INVALID_MODEL = "InvalidModel"
     UNSUPPORTED_LANGUAGE = "UnsupportedLanguage"
+    UNSUPPORTED_FEATURE = "UnsupportedFeature"  # e.g. an Image Analysis visual feature other than read
+    MODEL_NOT_FOUND = "ModelNotFound"
+    UNSUPPORTED_API_VERSION = "UnsupportedApiVersion"
     UNSUPPORTED_MEDIA_TYPE = "UnsupportedMediaType"
     EMPTY_BODY = "EmptyBody"
     TOO_LARGE = "TooLarge"
@@ -29,6 +32,7 @@ class ErrorCode(StrEnum):
     URL_FORBIDDEN = "UrlForbidden"
     DOWNLOAD_FAILED = "DownloadFailed"
     DOWNLOAD_TIMEOUT = "DownloadTimeout"
+    BACKLOG_FULL = "BacklogFull"
     WORKER_CRASHED = "WorkerCrashed"
     TIMEOUT = "Timeout"
     PROCESSING_FAILED = "ProcessingFailed"
@@ -38,11 +42,13 @@ class ErrorCode(StrEnum):
 class OcrgwError(Exception):
     """An error with a stable code; ``param`` names the offending request parameter when there is one."""
 
-    def __init__(self, code: ErrorCode, message: str, *, param: str | None = None) -> None:
+    def __init__(self, code: ErrorCode, message: str, *, param: str | None = None,
+                 retry_after: int | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.param = param
+        self.retry_after = retry_after  # whole seconds, for 429s
 
     def __repr__(self) -> str:
         return f"OcrgwError({self.code.value!r}, {self.message!r})"

@@ -24,7 +24,10 @@ from ocrgw.auth import KeyResolver
 from ocrgw.context import AppContext
 from ocrgw.db import make_async_engine, make_async_sessionmaker
 from ocrgw.dialects import error_renderer_for, register_errors
+from ocrgw.dialects.azure import docintel as azure_docintel
+from ocrgw.dialects.azure import imageanalysis as azure_imageanalysis
 from ocrgw.dialects.azure import router as azure_router
+from ocrgw.dialects.azure import v21 as azure_v21
 from ocrgw.dialects.azure.errors import render_error as azure_error
 from ocrgw.dialects.native import router as native_router
 from ocrgw.dialects.native.errors import render_error as native_error
@@ -38,8 +41,9 @@ log = logging.getLogger("ocrgw.api")
 _SLASHES = re.compile(r"/{2,}")
 _RAW_SLASHES = re.compile(rb"/{2,}")
 
-register_errors(("/vision/", "/computervision", "/formrecognizer", "/documentintelligence"), azure_error,
-                default=True)
+register_errors(("/vision/", "/computervision"), azure_error, default=True)
+register_errors(("/vision/v2.1/",), azure_v21.render_error)
+register_errors(("/formrecognizer", "/documentintelligence"), azure_docintel.render_error)
 register_errors(("/v1/",), native_error)
 
 
@@ -92,11 +96,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # Work left by a previous run: leases of processes that are gone, then everything queued.
             await reaper.free_dead_leases(db)
             await reaper.sweep(db, dispatcher, settings, startup=True)
-        reaper_task = asyncio.create_task(reaper.run_forever(db, queue, settings))
+        tasks = [asyncio.create_task(reaper.run_forever(db, queue, settings)),
+                 asyncio.create_task(reaper.purge_forever(db, store, settings))]
         try:
             yield
         finally:
-            reaper_task.cancel()
+            for task in tasks:
+                task.cancel()
             if dispatcher is not None:
                 await dispatcher.stop(settings.shutdown_grace_seconds)
             await engine.dispose()
@@ -111,6 +117,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(CollapseSlashes)
     app.include_router(azure_router.build_router())
+    app.include_router(azure_v21.build_router())
+    app.include_router(azure_imageanalysis.build_router())
+    app.include_router(azure_docintel.build_router())
     app.include_router(native_router.build_router())
 
     def _render(request: Request, exc: OcrgwError) -> Response:

@@ -61,6 +61,16 @@ class Settings(BaseSettings):
     auth: Literal["key", "off"] = "key"
     bootstrap_key: bool = True  # print a first key on `serve` when none exists
 
+    # Retention: results answer 404 after this and are purged with their documents (as the vendors do).
+    retention_read_hours: float = 48.0  # Azure Read (v2.1, v3.x)
+    retention_docintel_hours: float = 24.0  # Form Recognizer / Document Intelligence
+    retention_sync_hours: float = 1.0  # synchronous APIs (Image Analysis): kept only to answer the call
+    purge_interval_seconds: float = 300.0
+
+    # Backpressure: submits answer 429 + Retry-After while this many jobs wait (0: no bound).
+    max_backlog: int = Field(default=10000, ge=0)
+    backlog_retry_after_seconds: int = Field(default=5, ge=1)
+
     # Job execution.
     max_attempts: int = Field(default=3, ge=1)
     lease_seconds: float = 60.0

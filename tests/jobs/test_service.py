@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -53,14 +54,14 @@ def test_submit_commits_before_enqueue_and_owner_isolation(settings: Settings) -
         db = make_async_sessionmaker(engine)
         queue = RecordingQueue(settings)
         view = await service.submit(db=db, queue=queue, settings=settings, owner_key_id=None, dialect="t",
-                                    spec=JobSpec(pages=((2, None),)), blob=BLOB)
+                                    spec=JobSpec(pages=((2, None),)), blob=BLOB, retention=timedelta(hours=1))
         assert queue.seen == [(view.id, "queued")]
         assert view.pages_total == 2  # pages 2-3 of 3
         got = await service.get(db=db, job_id=view.id, owner_key_id=None)
         assert got.status is JobStatus.QUEUED
         with pytest.raises(OcrgwError):
             await service.submit(db=db, queue=queue, settings=settings, owner_key_id=None, dialect="t",
-                                 spec=JobSpec(pages=((5, None),)), blob=BLOB)
+                                 spec=JobSpec(pages=((5, None),)), blob=BLOB, retention=timedelta(hours=1))
         with pytest.raises(OcrgwError):
             await service.get(db=db, job_id="not-a-uuid", owner_key_id=None)
         await engine.dispose()
@@ -74,7 +75,7 @@ def test_wait_is_bounded_and_sees_completion(settings: Settings) -> None:
         db = make_async_sessionmaker(engine)
         queue = RecordingQueue(settings)
         view = await service.submit(db=db, queue=queue, settings=settings, owner_key_id=None, dialect="t",
-                                    spec=JobSpec(), blob=BLOB)
+                                    spec=JobSpec(), blob=BLOB, retention=timedelta(hours=1))
         t0 = time.monotonic()
         still = await service.wait(db=db, job_id=view.id, owner_key_id=None, timeout=0.3)
         assert still.status is JobStatus.QUEUED and 0.25 <= time.monotonic() - t0 < 2

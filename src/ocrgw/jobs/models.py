@@ -50,10 +50,12 @@ class Job(Base):
     pages_done: Mapped[int] = mapped_column(Integer, default=0)
     error_code: Mapped[str | None] = mapped_column(String(40), nullable=True)
     error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)  # retention
 
     __table_args__ = (
         Index("ix_jobs_status_updated", "status", "updated_at"),
         Index("ix_jobs_owner_created", "owner_key_id", "created_at"),
+        Index("ix_jobs_expires_at", "expires_at"),
     )
 
 

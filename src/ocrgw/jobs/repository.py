@@ -44,6 +44,7 @@ def job_view(job: Job, pages: list[PageResult] | None = None) -> JobView:
         pages_done=job.pages_done,
         error_code=job.error_code,
         error_message=job.error_message,
+        expires_at=as_utc(job.expires_at) if job.expires_at else None,
         pages=pages,
     )
 
@@ -235,6 +236,43 @@ async def expire_lease(session: AsyncSession, job_id: str, owner: str) -> bool:
         update(Job).where(_held(job_id, owner)).values(lease_expires_at=utcnow() - timedelta(seconds=1))
     )
     return res.rowcount == 1
+
+
+async def count_queued(session: AsyncSession) -> int:
+    return (await session.execute(select(func.count()).select_from(Job).where(Job.status == Q))).scalar_one()
+
+
+async def delete_job(session: AsyncSession, job_id: str) -> str | None:
+    """Remove a job and its results (pages, lines and words go by cascade); returns its blob key."""
+    blob = (await session.execute(select(Job.blob_key).where(Job.id == job_id))).scalar_one_or_none()
+    if blob is not None:
+        await _delete_results(session, [job_id])
+        await session.execute(delete(Job).where(Job.id == job_id))
+    return blob
+
+
+async def _delete_results(session: AsyncSession, job_ids: list[str]) -> None:
+    """Words, lines and pages explicitly, child tables first: no reliance on the database's cascade."""
+    pages = select(Page.id).where(Page.job_id.in_(job_ids))
+    lines = select(Line.id).where(Line.page_id.in_(pages))
+    await session.execute(delete(Word).where(Word.line_id.in_(lines)))
+    await session.execute(delete(Line).where(Line.page_id.in_(pages)))
+    await session.execute(delete(Page).where(Page.job_id.in_(job_ids)))
+
+
+async def expired_jobs(session: AsyncSession, now: datetime, limit: int = 500) -> list[tuple[str, str]]:
+    """(job id, blob key) of finished jobs past their retention; running jobs are never purged."""
+    rows = await session.execute(
+        select(Job.id, Job.blob_key)
+        .where(Job.expires_at < now, Job.status.in_((JobStatus.SUCCEEDED.value, JobStatus.FAILED.value)))
+        .limit(limit)
+    )
+    return [(r[0], r[1]) for r in rows.all()]
+
+
+async def purge_jobs(session: AsyncSession, job_ids: list[str]) -> None:
+    await _delete_results(session, job_ids)
+    await session.execute(delete(Job).where(Job.id.in_(job_ids)))
 
 
 async def find_key(session: AsyncSession, key_hash: str) -> ApiKey | None:

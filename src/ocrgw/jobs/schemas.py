@@ -24,6 +24,9 @@ class JobSpec(BaseModel):
     pages: tuple[tuple[int | None, int | None], ...] | None = None  # inclusive ranges, None = open end
     reading_order: ReadingOrder = "basic"
     model_version: str = "latest"
+    # Options only a dialect's renderer needs (e.g. Document Intelligence's stringIndexType), kept with
+    # the job so the result can be rendered as asked; the core never reads them.
+    options: dict[str, str] = {}
 
 
 @dataclass(slots=True, frozen=True)
@@ -78,4 +81,5 @@ class JobView:
     pages_done: int
     error_code: str | None
     error_message: str | None
+    expires_at: datetime | None = None
     pages: list[PageResult] | None = None  # loaded only for succeeded jobs, when asked for

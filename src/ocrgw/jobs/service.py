@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -16,6 +17,7 @@ from ocrgw.jobs.schemas import JobSpec, JobView, StoredBlob
 from ocrgw.jobs.states import JobStatus
 from ocrgw.queue import JobQueue
 from ocrgw.settings import Settings
+from ocrgw.storage import BlobStore
 
 
 async def submit(
@@ -27,6 +29,7 @@ async def submit(
     dialect: str,
     spec: JobSpec,
     blob: StoredBlob,
+    retention: timedelta,
 ) -> JobView:
     selected = PageSelection(spec.pages).count(blob.frames)
     if selected == 0:
@@ -51,6 +54,7 @@ async def submit(
         max_attempts=settings.max_attempts,
         pages_total=selected,
         pages_done=0,
+        expires_at=now + retention,
     )
     async with db.begin() as s:
         await repo.insert_job(s, job)
@@ -68,12 +72,50 @@ async def get(
         raise OcrgwError(ErrorCode.NOT_FOUND, "The requested operation was not found.") from exc
     async with db() as s:
         job = await repo.get_job(s, job_id)
-        if job is None or (owner_key_id is not None and job.owner_key_id != owner_key_id):
+        if (job is None or (owner_key_id is not None and job.owner_key_id != owner_key_id)
+                or (job.expires_at is not None and repo.as_utc(job.expires_at) <= repo.utcnow())):
             raise OcrgwError(ErrorCode.NOT_FOUND, "The requested operation was not found.")
         pages = None
         if with_result and job.status == JobStatus.SUCCEEDED.value:
             pages = await repo.load_pages(s, job_id)
         return repo.job_view(job, pages)
+
+
+async def check_backlog(*, db: async_sessionmaker, settings: Settings) -> None:
+    """Refuse new work (BacklogFull, with a Retry-After) while the backlog is at its bound. Called before
+    the body is read, so a refused upload costs nothing; jobs already accepted are not affected."""
+    if not settings.max_backlog:
+        return
+    async with db() as s:
+        waiting = await repo.count_queued(s)
+    if waiting >= settings.max_backlog:
+        raise OcrgwError(ErrorCode.BACKLOG_FULL,
+                         f"Too many documents are waiting ({waiting}); retry after a few seconds.",
+                         retry_after=settings.backlog_retry_after_seconds)
+
+
+async def delete(*, db: async_sessionmaker, store: BlobStore, job_id: str, owner_key_id: str | None) -> None:
+    """Delete a job, its results and its document now (Document Intelligence's DELETE)."""
+    await get(db=db, job_id=job_id, owner_key_id=owner_key_id, with_result=False)  # NotFound as for a GET
+    async with db.begin() as s:
+        blob = await repo.delete_job(s, str(uuid.UUID(job_id)))
+    if blob:
+        await store.delete(blob)
+
+
+async def purge_expired(*, db: async_sessionmaker, store: BlobStore) -> int:
+    """Remove finished jobs past their retention with their results and documents; returns how many."""
+    total = 0
+    while True:
+        async with db.begin() as s:
+            batch = await repo.expired_jobs(s, repo.utcnow())
+            if batch:
+                await repo.purge_jobs(s, [job_id for job_id, _ in batch])
+        for _, blob in batch:
+            await store.delete(blob)
+        total += len(batch)
+        if len(batch) < 500:
+            return total
 
 
 async def wait(

@@ -11,9 +11,11 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from ocrgw.jobs import repository as repo
+from ocrgw.jobs import service
 from ocrgw.jobs.leases import owner_is_dead
 from ocrgw.queue import JobQueue
 from ocrgw.settings import Settings
+from ocrgw.storage import BlobStore
 
 log = logging.getLogger("ocrgw.reaper")
 
@@ -54,3 +56,15 @@ async def run_forever(db: async_sessionmaker, queue: JobQueue, settings: Setting
             await sweep(db, queue, settings, startup=False)
         except Exception:  # a locked or unreachable database: try again next round
             log.exception("reaper sweep failed")
+
+
+async def purge_forever(db: async_sessionmaker, store: BlobStore, settings: Settings) -> None:
+    """Retention: finished jobs past their expiry go, with their results and documents."""
+    while True:
+        try:
+            n = await service.purge_expired(db=db, store=store)
+            if n:
+                log.info("purged %d expired job(s)", n)
+        except Exception:
+            log.exception("purge failed")
+        await asyncio.sleep(settings.purge_interval_seconds)

@@ -24,6 +24,9 @@ _MAP: dict[E, tuple[int, str, str | None]] = {
     E.INVALID_READING_ORDER: (400, "InvalidRequest", "InvalidReadingOrder"),
     E.INVALID_MODEL: (400, "InvalidRequest", "InvalidModel"),
     E.UNSUPPORTED_LANGUAGE: (400, "InvalidRequest", "NotSupportedLanguage"),
+    E.UNSUPPORTED_FEATURE: (400, "InvalidRequest", "NotSupportedVisualFeature"),
+    E.MODEL_NOT_FOUND: (404, "NotFound", "ModelNotFound"),
+    E.UNSUPPORTED_API_VERSION: (400, "InvalidRequest", "NotSupportedApiVersion"),
     E.UNSUPPORTED_MEDIA_TYPE: (415, "UnsupportedMediaType", None),
     E.EMPTY_BODY: (400, "InvalidRequest", "InvalidImage"),
     E.TOO_LARGE: (400, "InvalidRequest", "InvalidImageSize"),
@@ -36,6 +39,7 @@ _MAP: dict[E, tuple[int, str, str | None]] = {
     E.URL_FORBIDDEN: (400, "InvalidRequest", "InvalidImageUrl"),
     E.DOWNLOAD_FAILED: (400, "InvalidRequest", "FailedToDownloadImage"),
     E.DOWNLOAD_TIMEOUT: (400, "InvalidRequest", "FailedToDownloadImage"),
+    E.BACKLOG_FULL: (429, "429", None),
     E.TIMEOUT: (500, "InternalServerError", "Timeout"),
     E.WORKER_CRASHED: (500, "InternalServerError", "FailedToProcess"),
     E.PROCESSING_FAILED: (500, "InternalServerError", "FailedToProcess"),
@@ -80,5 +84,7 @@ def render_error(request: Request, exc: OcrgwError) -> Response:
         )
     elif exc.code is E.ROUTE_NOT_FOUND:
         message = "Resource not found"
+    if exc.retry_after is not None:  # only 429s carry it: azure-core retries any error that does
+        headers["Retry-After"] = str(int(exc.retry_after))
     body = json.dumps(error_body(status, top, message, inner)).encode()
     return Response(body, status_code=status, media_type="application/json", headers=headers)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -86,6 +87,7 @@ _ERRORS = {
     400: {"model": ErrorResponse, "description": "Invalid image, URL or parameter (Azure error codes)."},
     401: {"model": ErrorResponse, "description": "Missing or invalid Ocp-Apim-Subscription-Key."},
     415: {"model": ErrorResponse, "description": "Unsupported Content-Type."},
+    429: {"model": ErrorResponse, "description": "Backlog full: retry after `Retry-After` seconds."},
 }
 _BODY = {
     "requestBody": {
@@ -116,11 +118,13 @@ def _make_routes(router: APIRouter, version: str) -> None:
             spec = parse_spec(version, language, pages, readingOrder, model_version or modelVersion, ctx)
         else:  # v3.0/v3.1 know only `language` (their SDKs always send language=en)
             spec = parse_spec(version, language, None, None, None, ctx)
+        await service.check_backlog(db=ctx.db, settings=ctx.settings)
         blob = await _blob_from_request(request, ctx)
         try:
             job = await service.submit(db=ctx.db, queue=ctx.queue, settings=ctx.settings,
                                        owner_key_id=principal.key_id, dialect=f"azure-read-{version}",
-                                       spec=spec, blob=blob)
+                                       spec=spec, blob=blob,
+                                       retention=timedelta(hours=ctx.settings.retention_read_hours))
         except BaseException:
             await ctx.store.delete(blob.key)
             raise

@@ -12,7 +12,7 @@ from ocrgw.errors import OcrgwError
 
 _STATUS: dict[E, int] = {
     E.MISSING_KEY: 401, E.INVALID_KEY: 401, E.NOT_FOUND: 404, E.ROUTE_NOT_FOUND: 404, E.METHOD_NOT_ALLOWED: 405,
-    E.UNSUPPORTED_MEDIA_TYPE: 415, E.TOO_LARGE: 413, E.TIMEOUT: 504, E.INTERNAL: 500,
+    E.UNSUPPORTED_MEDIA_TYPE: 415, E.TOO_LARGE: 413, E.BACKLOG_FULL: 429, E.TIMEOUT: 504, E.INTERNAL: 500,
     E.WORKER_CRASHED: 500, E.PROCESSING_FAILED: 500,
 }
 
@@ -22,4 +22,5 @@ def render_error(request: Request, exc: OcrgwError) -> Response:
     err: dict = {"code": exc.code.value, "message": exc.message}
     if exc.param:
         err["param"] = exc.param
-    return Response(json.dumps({"error": err}), status_code=status, media_type="application/json")
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+    return Response(json.dumps({"error": err}), status_code=status, media_type="application/json", headers=headers)
