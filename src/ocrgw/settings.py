@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     max_backlog: int = Field(default=10000, ge=0)
     backlog_retry_after_seconds: int = Field(default=5, ge=1)
 
+    # Synchronous APIs (Image Analysis) wait this long for a job before answering a timeout error.
+    sync_wait_seconds: float = Field(default=120.0, gt=0)
+
     # Job execution.
     max_attempts: int = Field(default=3, ge=1)
     lease_seconds: float = 60.0
