@@ -110,8 +110,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPIOffline(
         title="ocrgw",
         version=__version__,
-        description="Self-hosted OCR gateway. Speaks Azure AI Vision Read v3.x; your documents stay on your "
-        "machines. Authenticate with `Ocp-Apim-Subscription-Key` (create keys with `ocrgw keys create`).",
+        description="Self-hosted OCR gateway: Azure AI Vision Read (v2.1, v3.x), Image Analysis 4.0 and Form "
+        "Recognizer / Document Intelligence prebuilt-read, over one engine; your documents stay on your machines. "
+        "Authenticate with `Ocp-Apim-Subscription-Key` (create keys with `ocrgw keys create`).",
         lifespan=lifespan,
         redirect_slashes=False,  # a stray trailing slash gets the dialect's 404, not a bare redirect
     )
@@ -187,7 +188,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return app.openapi_schema
         schema = original_openapi()
         comps = schema.setdefault("components", {}).setdefault("schemas", {})
-        for name, model in azure_router.EXTRA_SCHEMAS.items():
+        extra = {**azure_router.EXTRA_SCHEMAS, **azure_imageanalysis.EXTRA_SCHEMAS}
+        for name, model in extra.items():
             comps.setdefault(name, model.model_json_schema(ref_template="#/components/schemas/{model}"))
         return schema
 

@@ -40,8 +40,11 @@ _MAP: dict[E, tuple[int, str, str | None]] = {
     E.DOWNLOAD_FAILED: (400, "InvalidRequest", "FailedToDownloadImage"),
     E.DOWNLOAD_TIMEOUT: (400, "InvalidRequest", "FailedToDownloadImage"),
     E.BACKLOG_FULL: (429, "429", None),
-    E.TIMEOUT: (500, "InternalServerError", "Timeout"),
-    E.WORKER_CRASHED: (500, "InternalServerError", "FailedToProcess"),
+    # Synchronous calls (Image Analysis) answer these directly. azure-core retries a POST that gets a 500,
+    # 503 or 504 three times: each retry would be a new OCR job, and a document that crashes workers
+    # would crash them four times over. So a wait that ran out is a 408 and a poison document a 400.
+    E.TIMEOUT: (408, "Timeout", "Timeout"),
+    E.WORKER_CRASHED: (400, "InvalidRequest", "FailedToProcess"),
     E.PROCESSING_FAILED: (500, "InternalServerError", "FailedToProcess"),
     E.INTERNAL: (500, "InternalServerError", "InternalServerError"),
 }
