@@ -43,6 +43,9 @@ install_python() {
   say "installing ocrgw and its dependencies into $VENV"
   "$VENV/bin/python" -m pip install -q --upgrade pip
   "$VENV/bin/python" -m pip install -q -e ".[test]"
+  # The v2.1-era Computer Vision SDK cannot share the venv with 0.9.1: the tests load it from here.
+  "$VENV/bin/python" -m pip install -q --no-deps --upgrade --target "$VENV/sdk/cv-0.5.0" \
+    azure-cognitiveservices-vision-computervision==0.5.0
   echo "$want" > "$stamp"
 }
 
