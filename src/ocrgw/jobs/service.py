@@ -63,9 +63,12 @@ async def submit(
 
 
 async def get(
-    *, db: async_sessionmaker, job_id: str, owner_key_id: str | None, with_result: bool = True
+    *, db: async_sessionmaker, job_id: str, owner_key_id: str | None, with_result: bool = True,
+    dialects: tuple[str, ...] | None = None,
 ) -> JobView:
-    """A job as its owner sees it; someone else's job does not exist (NotFound), as an unknown id."""
+    """A job as its owner sees it; someone else's job does not exist (NotFound), as an unknown id. With
+    ``dialects``, a job submitted through another API family does not exist either (each vendor API
+    knows only its own operations)."""
     try:
         job_id = str(uuid.UUID(job_id))
     except ValueError as exc:
@@ -73,7 +76,8 @@ async def get(
     async with db() as s:
         job = await repo.get_job(s, job_id)
         if (job is None or (owner_key_id is not None and job.owner_key_id != owner_key_id)
-                or (job.expires_at is not None and repo.as_utc(job.expires_at) <= repo.utcnow())):
+                or (job.expires_at is not None and repo.as_utc(job.expires_at) <= repo.utcnow())
+                or (dialects is not None and not job.dialect.startswith(dialects))):
             raise OcrgwError(ErrorCode.NOT_FOUND, "The requested operation was not found.")
         pages = None
         if with_result and job.status == JobStatus.SUCCEEDED.value:

@@ -137,7 +137,8 @@ def _make_routes(router: APIRouter, version: str) -> None:
         ctx: Annotated[AppContext, Depends(app_context)],
         principal: Annotated[Principal, Depends(azure_principal)],
     ) -> Response:
-        view = await service.get(db=ctx.db, job_id=operation_id, owner_key_id=principal.key_id)
+        view = await service.get(db=ctx.db, job_id=operation_id, owner_key_id=principal.key_id,
+                                 dialects=("azure-read-v3",))
         return Response(json.dumps(render.operation(view, version), ensure_ascii=False, separators=(",", ":")),
                         media_type="application/json; charset=utf-8")
 

@@ -194,7 +194,8 @@ async def get_operation(
     ctx: Annotated[AppContext, Depends(app_context)],
     principal: Annotated[Principal, Depends(azure_principal)],
 ) -> Response:
-    view = await service.get(db=ctx.db, job_id=operation_id, owner_key_id=principal.key_id)
+    view = await service.get(db=ctx.db, job_id=operation_id, owner_key_id=principal.key_id,
+                             dialects=("azure-read-v2.1",))
     return Response(json.dumps(operation(view), ensure_ascii=False, separators=(",", ":")),
                     media_type="application/json; charset=utf-8")
 
