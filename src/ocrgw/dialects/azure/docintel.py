@@ -255,7 +255,7 @@ async def _chunks(data: bytes) -> AsyncIterator[bytes]:
         yield bytes(view[i:i + CHUNK])
 
 
-async def _blob_from_request(request: Request, ctx: AppContext) -> StoredBlob:
+async def blob_from_request(request: Request, ctx: AppContext) -> StoredBlob:
     settings = ctx.settings
     ctype = request.headers.get("content-type", "application/octet-stream").split(";")[0].strip().lower()
     if ctype == "application/json":
@@ -314,7 +314,7 @@ _ERRORS: dict[int | str, dict] = {
     415: {"model": DocumentErrorResponse, "description": "Unsupported Content-Type."},
     429: {"model": DocumentErrorResponse, "description": "Backlog full: retry after `Retry-After` seconds."},
 }
-_BODY = {
+READ_BODY = {
     "requestBody": {
         "required": True,
         "content": {
@@ -356,7 +356,7 @@ def _make_routes(router: APIRouter, service_name: str) -> None:
                           output_content_format=outputContentFormat if is_di else None,
                           output=output if is_di else None, ctx=ctx)
         await service.check_backlog(db=ctx.db, settings=ctx.settings)
-        blob = await _blob_from_request(request, ctx)
+        blob = await blob_from_request(request, ctx)
         try:
             job = await service.submit(db=ctx.db, queue=ctx.queue, settings=ctx.settings,
                                        owner_key_id=principal.key_id, dialect=DIALECTS[service_name],
@@ -412,7 +412,7 @@ def _make_routes(router: APIRouter, service_name: str) -> None:
             **({"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds before the first poll."}}
                if is_di else {})}},
             **_ERRORS},
-        openapi_extra=_BODY, response_class=Response,
+        openapi_extra=READ_BODY, response_class=Response,
     )
     router.add_api_route(
         f"{base}/analyzeResults/{{result_id}}", get_result, methods=["GET"], tags=[tag],

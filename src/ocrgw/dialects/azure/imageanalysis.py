@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse, Response
 from ocrgw import intake
 from ocrgw.auth import Principal
 from ocrgw.context import AppContext, app_context
-from ocrgw.dialects.azure.router import _blob_from_request, azure_principal, parse_spec
+from ocrgw.dialects.azure.router import azure_principal, blob_from_request, parse_spec
 from ocrgw.dialects.azure.schemas import ErrorResponse, ReadUrlBody
 from ocrgw.errors import ErrorCode, OcrgwError
 from ocrgw.jobs import service
@@ -202,7 +202,7 @@ async def _first_file_part(request: Request, boundary: bytes, cap: int) -> Async
 async def _blob(request: Request, ctx: AppContext) -> StoredBlob:
     ctype, params = parse_options_header(request.headers.get("content-type", ""))
     if ctype.lower() != b"multipart/form-data":
-        return await _blob_from_request(request, ctx)
+        return await blob_from_request(request, ctx)
     boundary = params.get(b"boundary")
     if not boundary:
         raise OcrgwError(ErrorCode.INVALID_PARAMETER, "multipart/form-data needs a boundary parameter.")
@@ -276,7 +276,7 @@ _ERRORS = {
     500: {"model": ErrorResponse, "description": "Reading failed, or took longer than the wait bound "
                                                  "(innererror `Timeout`)."},
 }
-_BODY = {
+READ_BODY = {
     "requestBody": {
         "required": True,
         "content": {
@@ -297,7 +297,7 @@ def build_router() -> APIRouter:
         description="Synchronous: answers 200 with `readResult` once the image is read (`features=read`; other "
         "visual features answer 400 `NotSupportedVisualFeature`).",
         responses={200: {"model": ImageAnalysisResult, "description": "The text, in pixels."}, **_ERRORS},
-        openapi_extra=_BODY, response_class=Response,
+        openapi_extra=READ_BODY, response_class=Response,
     )
     return router
 

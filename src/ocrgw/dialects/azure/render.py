@@ -25,7 +25,7 @@ def timestamp(dt: datetime) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
-def _box(values: list[float], unit: str) -> list[float]:
+def box(values: list[float], unit: str) -> list[float]:
     return [round(v) for v in values] if unit == "pixel" else [round(v, 4) for v in values]
 
 
@@ -33,11 +33,11 @@ def _page(page: PageResult, version: str) -> dict:
     with_style = version == "v3.2"
     lines = []
     for ln in page.lines:
-        line: dict = {"boundingBox": _box(ln.bbox, page.unit), "text": ln.text}
+        line: dict = {"boundingBox": box(ln.bbox, page.unit), "text": ln.text}
         if with_style:
             line["appearance"] = STYLE
         line["words"] = [
-            {"boundingBox": _box(w.bbox, page.unit), "text": w.text, "confidence": round(w.confidence, 3)}
+            {"boundingBox": box(w.bbox, page.unit), "text": w.text, "confidence": round(w.confidence, 3)}
             for w in ln.words
         ]
         lines.append(line)

@@ -64,7 +64,7 @@ def parse_spec(version: str, language: str | None, pages: str | None, reading_or
                    reading_order=order, model_version=mv.removesuffix("-preview"))  # type: ignore[arg-type]
 
 
-async def _blob_from_request(request: Request, ctx: AppContext):
+async def blob_from_request(request: Request, ctx: AppContext):
     ctype = request.headers.get("content-type", "application/octet-stream").split(";")[0].strip().lower()
     if ctype == "application/json":
         raw = await intake.read_capped(request.stream(), JSON_BODY_CAP)
@@ -89,7 +89,7 @@ _ERRORS = {
     415: {"model": ErrorResponse, "description": "Unsupported Content-Type."},
     429: {"model": ErrorResponse, "description": "Backlog full: retry after `Retry-After` seconds."},
 }
-_BODY = {
+READ_BODY = {
     "requestBody": {
         "required": True,
         "content": {
@@ -119,7 +119,7 @@ def _make_routes(router: APIRouter, version: str) -> None:
         else:  # v3.0/v3.1 know only `language` (their SDKs always send language=en)
             spec = parse_spec(version, language, None, None, None, ctx)
         await service.check_backlog(db=ctx.db, settings=ctx.settings)
-        blob = await _blob_from_request(request, ctx)
+        blob = await blob_from_request(request, ctx)
         try:
             job = await service.submit(db=ctx.db, queue=ctx.queue, settings=ctx.settings,
                                        owner_key_id=principal.key_id, dialect=f"azure-read-{version}",
@@ -149,7 +149,7 @@ def _make_routes(router: APIRouter, version: str) -> None:
         responses={202: {"description": "Accepted", "headers": {"Operation-Location": {
             "schema": {"type": "string"}, "description": "Absolute URL of the result, ending in the operation id."}}},
             **_ERRORS},
-        openapi_extra=_BODY, response_class=Response,
+        openapi_extra=READ_BODY, response_class=Response,
     )
     router.add_api_route(
         f"/vision/{version}/read/analyzeResults/{{operation_id}}", get_result, methods=["GET"],

@@ -15,8 +15,8 @@ from starlette.responses import Response
 from ocrgw.auth import Principal
 from ocrgw.context import AppContext, app_context, public_base_url
 from ocrgw.dialects.azure import errors as azure_errors
-from ocrgw.dialects.azure.render import _box
-from ocrgw.dialects.azure.router import _BODY, _blob_from_request, azure_principal, parse_spec
+from ocrgw.dialects.azure.render import box
+from ocrgw.dialects.azure.router import READ_BODY, azure_principal, blob_from_request, parse_spec
 from ocrgw.errors import ErrorCode as E
 from ocrgw.errors import OcrgwError
 from ocrgw.jobs import service
@@ -142,11 +142,11 @@ def _page(page: PageResult) -> dict:
     for ln in page.lines:
         words = []
         for w in ln.words:
-            word: dict = {"boundingBox": _box(w.bbox, page.unit), "text": w.text}
+            word: dict = {"boundingBox": box(w.bbox, page.unit), "text": w.text}
             if w.confidence < LOW_CONFIDENCE:
                 word["confidence"] = "Low"
             words.append(word)
-        lines.append({"boundingBox": _box(ln.bbox, page.unit), "text": ln.text, "words": words})
+        lines.append({"boundingBox": box(ln.bbox, page.unit), "text": ln.text, "words": words})
     pixel = page.unit == "pixel"
     return {
         "page": page.page_no,
@@ -177,7 +177,7 @@ async def submit(
 ) -> Response:
     spec = parse_spec(VERSION, None, None, None, None, ctx)
     await service.check_backlog(db=ctx.db, settings=ctx.settings)
-    blob = await _blob_from_request(request, ctx)
+    blob = await blob_from_request(request, ctx)
     try:
         job = await service.submit(db=ctx.db, queue=ctx.queue, settings=ctx.settings,
                                    owner_key_id=principal.key_id, dialect=DIALECT, spec=spec, blob=blob,
@@ -218,7 +218,7 @@ def build_router() -> APIRouter:
             415: _error("Unsupported Content-Type."),
             429: _error("Backlog full: retry after `Retry-After` seconds."),
         },
-        openapi_extra=_BODY, response_class=Response,
+        openapi_extra=READ_BODY, response_class=Response,
     )
     router.add_api_route(
         f"{PREFIX}/operations/{{operation_id}}", get_operation, methods=["GET"],
