@@ -1,2 +1,2 @@
-"""Azure AI Vision dialect (Read v3.0/v3.1/v3.2 so far): routes, request parsing, result and error
-rendering. Contract: shared/contracts/azure.md."""
+"""Azure dialects: Read v3.x (router.py), v2.1 Batch Read (v21.py), Image Analysis 4.0 (imageanalysis.py)
+and Form Recognizer / Document Intelligence prebuilt-read (docintel.py). Contract: shared/contracts/azure.md."""
