@@ -31,6 +31,8 @@ from ocrgw.dialects.azure import v21 as azure_v21
 from ocrgw.dialects.azure.errors import render_error as azure_error
 from ocrgw.dialects.native import router as native_router
 from ocrgw.dialects.native.errors import render_error as native_error
+from ocrgw.dialects.ocrspace import router as ocrspace_router
+from ocrgw.dialects.ocrspace.errors import render_error as ocrspace_error
 from ocrgw.errors import ErrorCode, OcrgwError
 from ocrgw.queue import JobQueue, reaper
 from ocrgw.queue.local import LocalDispatcher
@@ -45,6 +47,7 @@ register_errors(("/vision/", "/computervision"), azure_error, default=True)
 register_errors(("/vision/v2.1/",), azure_v21.render_error)
 register_errors(("/formrecognizer", "/documentintelligence"), azure_docintel.render_error)
 register_errors(("/v1/",), native_error)
+register_errors(("/parse/",), ocrspace_error)
 
 
 class CollapseSlashes:
@@ -122,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(azure_imageanalysis.build_router())
     app.include_router(azure_docintel.build_router())
     app.include_router(native_router.build_router())
+    app.include_router(ocrspace_router.build_router())
 
     def _render(request: Request, exc: OcrgwError) -> Response:
         return error_renderer_for(request.url.path)(request, exc)

@@ -51,6 +51,7 @@ class Job(Base):
     error_code: Mapped[str | None] = mapped_column(String(40), nullable=True)
     error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)  # retention
+    artifact_key: Mapped[str | None] = mapped_column(String(200), nullable=True)  # e.g. a searchable PDF
 
     __table_args__ = (
         Index("ix_jobs_status_updated", "status", "updated_at"),

@@ -45,6 +45,7 @@ def job_view(job: Job, pages: list[PageResult] | None = None) -> JobView:
         error_code=job.error_code,
         error_message=job.error_message,
         expires_at=as_utc(job.expires_at) if job.expires_at else None,
+        artifact_key=job.artifact_key,
         pages=pages,
     )
 
@@ -170,47 +171,69 @@ async def get_job(session: AsyncSession, job_id: str) -> Job | None:
     return await session.get(Job, job_id)
 
 
-async def load_pages(session: AsyncSession, job_id: str) -> list[PageResult]:
-    """Result pages with their lines and words in reading order, in three set-based queries."""
-    prow = (
-        await session.execute(
-            select(
-                Page.id, Page.page_no, Page.width, Page.height, Page.unit, Page.angle, Page.language,
-                Page.preprocessing,
-            )
-            .where(Page.job_id == job_id)
-            .order_by(Page.page_no)
-        )
-    ).all()
-    pages: dict[int, PageResult] = {}
-    for pid, no, w, h, unit, angle, lang, pre in prow:
-        pages[pid] = PageResult(no, w, h, unit, angle, lang, pre or [])
-    if not pages:
-        return []
-    lrows = (
-        await session.execute(
-            select(Line.id, Line.page_id, Line.text, Line.bbox, Line.confidence)
-            .where(Line.page_id.in_(pages))
-            .order_by(Line.page_id, Line.idx)
-        )
-    ).all()
-    lines: dict[int, LineResult] = {}
-    for lid, pid, text, bbox, conf in lrows:
-        line = LineResult(text, bbox, conf)
-        lines[lid] = line
-        pages[pid].lines.append(line)
-    if lines:
-        wrows = (
-            await session.execute(
-                select(Word.line_id, Word.text, Word.bbox, Word.confidence)
-                .join(Line, Line.id == Word.line_id)
-                .where(Line.page_id.in_(pages))
-                .order_by(Word.line_id, Word.idx)
-            )
-        ).all()
+def _pages_stmt(job_id: str):
+    return (
+        select(Page.id, Page.page_no, Page.width, Page.height, Page.unit, Page.angle, Page.language,
+               Page.preprocessing)
+        .where(Page.job_id == job_id)
+        .order_by(Page.page_no)
+    )
+
+
+def _lines_stmt(page_ids: list[int]):
+    return (select(Line.id, Line.page_id, Line.text, Line.bbox, Line.confidence)
+            .where(Line.page_id.in_(page_ids)).order_by(Line.page_id, Line.idx))
+
+
+def _words_stmt(page_ids: list[int]):
+    return (select(Word.line_id, Word.text, Word.bbox, Word.confidence)
+            .join(Line, Line.id == Word.line_id).where(Line.page_id.in_(page_ids))
+            .order_by(Word.line_id, Word.idx))
+
+
+class _PageAssembler:
+    """Result pages with their lines and words in reading order, from three set-based queries."""
+
+    def __init__(self, prow) -> None:
+        self.pages: dict[int, PageResult] = {
+            pid: PageResult(no, w, h, unit, angle, lang, pre or [])
+            for pid, no, w, h, unit, angle, lang, pre in prow
+        }
+        self.lines: dict[int, LineResult] = {}
+
+    def add_lines(self, lrows) -> None:
+        for lid, pid, text, bbox, conf in lrows:
+            line = LineResult(text, bbox, conf)
+            self.lines[lid] = line
+            self.pages[pid].lines.append(line)
+
+    def add_words(self, wrows) -> None:
         for lid, text, bbox, conf in wrows:
-            lines[lid].words.append(WordResult(text, bbox, conf))
-    return list(pages.values())
+            self.lines[lid].words.append(WordResult(text, bbox, conf))
+
+
+async def load_pages(session: AsyncSession, job_id: str) -> list[PageResult]:
+    asm = _PageAssembler((await session.execute(_pages_stmt(job_id))).all())
+    if asm.pages:
+        ids = list(asm.pages)
+        asm.add_lines((await session.execute(_lines_stmt(ids))).all())
+        if asm.lines:
+            asm.add_words((await session.execute(_words_stmt(ids))).all())
+    return list(asm.pages.values())
+
+
+def load_pages_sync(session: Session, job_id: str) -> list[PageResult]:
+    asm = _PageAssembler(session.execute(_pages_stmt(job_id)).all())
+    if asm.pages:
+        ids = list(asm.pages)
+        asm.add_lines(session.execute(_lines_stmt(ids)).all())
+        if asm.lines:
+            asm.add_words(session.execute(_words_stmt(ids)).all())
+    return list(asm.pages.values())
+
+
+def set_artifact(session: Session, job_id: str, worker: str, key: str) -> bool:
+    return session.execute(update(Job).where(_held(job_id, worker)).values(artifact_key=key)).rowcount == 1
 
 
 async def recoverable_ids(session: AsyncSession, now: datetime, queued_before: datetime) -> list[str]:
@@ -242,13 +265,14 @@ async def count_queued(session: AsyncSession) -> int:
     return (await session.execute(select(func.count()).select_from(Job).where(Job.status == Q))).scalar_one()
 
 
-async def delete_job(session: AsyncSession, job_id: str) -> str | None:
-    """Remove a job and its results (pages, lines and words go by cascade); returns its blob key."""
-    blob = (await session.execute(select(Job.blob_key).where(Job.id == job_id))).scalar_one_or_none()
-    if blob is not None:
-        await _delete_results(session, [job_id])
-        await session.execute(delete(Job).where(Job.id == job_id))
-    return blob
+async def delete_job(session: AsyncSession, job_id: str) -> list[str]:
+    """Remove a job and its results; returns the blob keys it held (document, artifact) for deletion."""
+    row = (await session.execute(select(Job.blob_key, Job.artifact_key).where(Job.id == job_id))).one_or_none()
+    if row is None:
+        return []
+    await _delete_results(session, [job_id])
+    await session.execute(delete(Job).where(Job.id == job_id))
+    return [k for k in row if k]
 
 
 async def _delete_results(session: AsyncSession, job_ids: list[str]) -> None:
@@ -260,14 +284,14 @@ async def _delete_results(session: AsyncSession, job_ids: list[str]) -> None:
     await session.execute(delete(Page).where(Page.job_id.in_(job_ids)))
 
 
-async def expired_jobs(session: AsyncSession, now: datetime, limit: int = 500) -> list[tuple[str, str]]:
-    """(job id, blob key) of finished jobs past their retention; running jobs are never purged."""
+async def expired_jobs(session: AsyncSession, now: datetime, limit: int = 500) -> list[tuple[str, str, str | None]]:
+    """(job id, blob key, artifact key) of finished jobs past their retention; running jobs stay."""
     rows = await session.execute(
-        select(Job.id, Job.blob_key)
+        select(Job.id, Job.blob_key, Job.artifact_key)
         .where(Job.expires_at < now, Job.status.in_((JobStatus.SUCCEEDED.value, JobStatus.FAILED.value)))
         .limit(limit)
     )
-    return [(r[0], r[1]) for r in rows.all()]
+    return [(r[0], r[1], r[2]) for r in rows.all()]
 
 
 async def purge_jobs(session: AsyncSession, job_ids: list[str]) -> None:

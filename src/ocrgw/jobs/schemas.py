@@ -27,6 +27,9 @@ class JobSpec(BaseModel):
     # Options only a dialect's renderer needs (e.g. Document Intelligence's stringIndexType), kept with
     # the job so the result can be rendered as asked; the core never reads them.
     options: dict[str, str] = {}
+    # Extra renderings the worker makes once the pages are read: "searchable_pdf" (the document with an
+    # invisible text layer), stored with the job as its artifact.
+    outputs: tuple[str, ...] = ()
 
 
 @dataclass(slots=True, frozen=True)
@@ -82,4 +85,5 @@ class JobView:
     error_code: str | None
     error_message: str | None
     expires_at: datetime | None = None
+    artifact_key: str | None = None  # blob key of the worker-made rendering (see JobSpec.outputs)
     pages: list[PageResult] | None = None  # loaded only for succeeded jobs, when asked for

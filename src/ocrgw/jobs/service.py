@@ -102,9 +102,9 @@ async def delete(*, db: async_sessionmaker, store: BlobStore, job_id: str, owner
     """Delete a job, its results and its document now (Document Intelligence's DELETE)."""
     await get(db=db, job_id=job_id, owner_key_id=owner_key_id, with_result=False)  # NotFound as for a GET
     async with db.begin() as s:
-        blob = await repo.delete_job(s, str(uuid.UUID(job_id)))
-    if blob:
-        await store.delete(blob)
+        keys = await repo.delete_job(s, str(uuid.UUID(job_id)))
+    for key in keys:
+        await store.delete(key)
 
 
 async def purge_expired(*, db: async_sessionmaker, store: BlobStore) -> int:
@@ -114,9 +114,11 @@ async def purge_expired(*, db: async_sessionmaker, store: BlobStore) -> int:
         async with db.begin() as s:
             batch = await repo.expired_jobs(s, repo.utcnow())
             if batch:
-                await repo.purge_jobs(s, [job_id for job_id, _ in batch])
-        for _, blob in batch:
+                await repo.purge_jobs(s, [job_id for job_id, _, _ in batch])
+        for _, blob, artifact in batch:
             await store.delete(blob)
+            if artifact:
+                await store.delete(artifact)
         total += len(batch)
         if len(batch) < 500:
             return total

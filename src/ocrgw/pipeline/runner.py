@@ -23,6 +23,7 @@ from ocrgw.pipeline.engines.tesseract import OrientationDetector, RawLine, Tesse
 from ocrgw.pipeline.layout import order_lines
 from ocrgw.pipeline.orient import read_page
 from ocrgw.pipeline.preprocess import to_source
+from ocrgw.render import searchable_pdf
 from ocrgw.settings import Settings
 from ocrgw.storage import BlobStore, make_blob_store
 
@@ -159,6 +160,19 @@ def _process(job_id: str, ctx: WorkerContext, spec: JobSpec, blob_key: str, medi
     engine = ctx.engine(spec.languages)
     with ctx.store.materialize(blob_key) as path:
         _read_pages(job_id, ctx, spec, path, media_type, done, keeper, engine)
+        if "searchable_pdf" in spec.outputs:
+            _make_searchable_pdf(job_id, ctx, path, media_type)
+
+
+def _make_searchable_pdf(job_id: str, ctx: WorkerContext, path: Path, media_type: str) -> None:
+    """The document with an invisible text layer, made here (decoding and encoding pages is worker work)
+    from the stored pages, so a resumed job includes the pages an earlier attempt wrote."""
+    with ctx.db() as s:
+        pages = repo.load_pages_sync(s, job_id)
+    key = ctx.store.put_bytes(searchable_pdf.build(path, media_type, pages))
+    with ctx.db.begin() as s:
+        if not repo.set_artifact(s, job_id, ctx.worker_id, key):
+            raise repo.LeaseLost(job_id)
 
 
 def _read_pages(job_id: str, ctx: WorkerContext, spec: JobSpec, path: Path, media_type: str, done: set[int],

@@ -4,6 +4,7 @@ the embedded default; the database store serves hosts that share no disk."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Protocol
@@ -23,9 +24,11 @@ class BlobWriter(Protocol):
 
 
 class BlobStore(Protocol):
-    async def writer(self) -> BlobWriter: ...
-    def materialize(self, key: str) -> AbstractContextManager[Path]: ...
+    async def writer(self) -> BlobWriter: ...  # API side: a request body as it streams in
+    def read(self, key: str) -> AsyncIterator[bytes]: ...  # API side: a stored blob, chunk by chunk
     async def delete(self, key: str) -> None: ...
+    def materialize(self, key: str) -> AbstractContextManager[Path]: ...  # worker side: a local file
+    def put_bytes(self, data: bytes) -> str: ...  # worker side: something the worker made (an artifact)
 
 
 def make_blob_store(settings: Settings, db: async_sessionmaker | None = None) -> BlobStore:

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
-from collections.abc import Iterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import anyio
@@ -68,6 +69,28 @@ class DatabaseBlobStore:
             yield path
         finally:
             path.unlink(missing_ok=True)
+
+    async def read(self, key: str) -> AsyncIterator[bytes]:
+        """Raises FileNotFoundError before the first chunk when the blob is gone."""
+        assert self._db is not None
+        seq = 0
+        while True:
+            async with self._db() as s:
+                data = (await s.execute(select(BlobChunk.data).where(BlobChunk.key == key, BlobChunk.seq == seq))
+                        ).scalar_one_or_none()
+            if data is None:
+                if seq == 0:
+                    raise FileNotFoundError(key)
+                return
+            yield data
+            seq += 1
+
+    def put_bytes(self, data: bytes) -> str:
+        key = uuid.uuid4().hex
+        with sync_sessionmaker(self.settings).begin() as s:
+            for seq, start in enumerate(range(0, len(data), CHUNK)):
+                s.execute(insert(BlobChunk).values(key=key, seq=seq, data=data[start:start + CHUNK]))
+        return key
 
     async def delete(self, key: str) -> None:
         assert self._db is not None

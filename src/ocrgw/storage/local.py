@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import anyio
@@ -76,3 +76,18 @@ class LocalBlobStore:
 
     async def delete(self, key: str) -> None:
         await anyio.to_thread.run_sync(lambda: self.local_path(key).unlink(missing_ok=True))
+
+    async def read(self, key: str) -> AsyncIterator[bytes]:
+        """Raises FileNotFoundError before the first chunk when the blob is gone."""
+        async with await anyio.open_file(self.local_path(key), "rb") as fh:
+            while chunk := await fh.read(1 << 20):
+                yield chunk
+
+    def put_bytes(self, data: bytes) -> str:
+        key = uuid.uuid4().hex
+        tmp = self.root / "tmp" / (key + ".part")
+        tmp.write_bytes(data)
+        final = self.local_path(key)
+        final.parent.mkdir(0o755, parents=True, exist_ok=True)
+        os.replace(tmp, final)
+        return key
