@@ -219,3 +219,21 @@ def test_soft_time_limit_fails_the_job_cleanly(make_scaleout) -> None:
     assert srv.query("select attempts, error_code from jobs where id = :id", id=_job(loc)) == [(1, "Timeout")]
     small = (require_shared() / "line" / "uw3_0768_010009.png").read_bytes()
     assert poll(srv, _submit(srv, small))["status"] == "succeeded"  # the child lives on
+
+
+def test_searchable_pdf_artifact_through_the_database_blob_store(make_scaleout) -> None:
+    """On scale-out the worker stores the PDF in PostgreSQL and the API streams it back from there."""
+    srv = make_scaleout(worker_processes=1, workers=1).start()
+    image = (require_shared() / "page" / "tess_phototest.tif").read_bytes()
+    r = httpx.post(f"{srv.url}/parse/image", files={"file": ("scan.tif", image)},
+                   data={"apikey": srv.key, "isCreateSearchablePdf": "true"}, timeout=120)
+    body = r.json()
+    assert r.status_code == 200 and body["OCRExitCode"] == 1, body
+    pdf = httpx.get(body["SearchablePDFURL"], timeout=60)
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    import pypdfium2 as pdfium
+
+    text = pdfium.PdfDocument(pdf.content)[0].get_textpage().get_text_range()
+    assert "quick brown dog" in " ".join(text.split())
+    (key,) = srv.query("select artifact_key from jobs")[0]
+    assert srv.query("select count(*) from blob_chunks where key = :k", k=key)[0][0] >= 1
