@@ -216,8 +216,8 @@ class ScaleoutServer(Server):
     api_procs: list = field(default_factory=list)
     worker_procs: list = field(default_factory=list)
     extra_ports: list = field(default_factory=list)
-    # Each deployment its own Redis database, so workers never take another deployment's job ids.
-    redis_db: int = field(default_factory=lambda: next(_DB_COUNTER) % 16)
+    # Each deployment its own queue, so workers never take another deployment's job ids.
+    queue_name: str = field(default_factory=lambda: f"ocrgw-test-{os.getpid()}-{next(_DB_COUNTER)}")
 
     @property
     def database_url(self) -> str:
@@ -230,7 +230,8 @@ class ScaleoutServer(Server):
     def _env(self) -> dict[str, str]:
         assert self.redis is not None
         return {**os.environ, "OCRGW_DATA_DIR": str(self.data_dir), "OCRGW_DATABASE_URL": self.database_url,
-                "OCRGW_QUEUE": "celery", "OCRGW_BROKER_URL": f"{self.redis.url}/{self.redis_db}",
+                "OCRGW_QUEUE": "celery", "OCRGW_BROKER_URL": f"{self.redis.url}/0",
+                "OCRGW_CELERY_QUEUE": self.queue_name,
                 "OCRGW_BLOB_STORE": "database", "OCRGW_REAPER_INTERVAL_SECONDS": "1", **self.env}
 
     def cli(self, *args: str) -> str:

@@ -90,11 +90,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if args.data_dir:
         os.environ["OCRGW_DATA_DIR"] = args.data_dir  # the Celery app reads its settings from the environment
     from ocrgw.queue.celery_app import celery_app
+    from ocrgw.settings import get_settings
 
     concurrency = args.concurrency or os.cpu_count() or 1
     celery_app.worker_main([
         "worker", "--pool=prefork", f"--concurrency={concurrency}", f"--loglevel={args.log_level.upper()}",
-        "-Q", "ocrgw", "-n", f"ocrgw-{os.getpid()}@{socket.gethostname()}",
+        "-Q", get_settings().celery_queue, "-n", f"ocrgw-{os.getpid()}@{socket.gethostname()}",
         "--without-gossip", "--without-mingle", "--without-heartbeat",
     ])
     return 0

@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     # (`api` + `worker`: Celery over a broker, documents in the database so hosts share no disk).
     queue: Literal["local", "celery"] = "local"
     broker_url: str = "redis://127.0.0.1:6379/0"
+    celery_queue: str = "ocrgw"  # deployments sharing one broker need a queue each
     blob_store: Literal["local", "database"] = "local"
 
     auth: Literal["key", "off"] = "key"

@@ -21,7 +21,7 @@ def make_celery(settings: Settings) -> Celery:
     app = Celery("ocrgw", broker=settings.broker_url, set_as_current=False)
     hard = settings.job_timeout_seconds
     app.conf.update(
-        task_default_queue="ocrgw",
+        task_default_queue=settings.celery_queue,
         task_ignore_result=True,
         result_backend=None,
         task_acks_late=True,  # a job id leaves the broker only after its run ends
