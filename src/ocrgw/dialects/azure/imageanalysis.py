@@ -10,13 +10,11 @@ spooling the whole form first."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
-from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.responses import JSONResponse, Response
 
 from ocrgw import intake
@@ -25,6 +23,7 @@ from ocrgw.context import AppContext, app_context
 from ocrgw.dialects.azure.router import azure_principal, blob_from_request, parse_spec
 from ocrgw.dialects.azure.schemas import ErrorResponse, ReadUrlBody
 from ocrgw.errors import ErrorCode, OcrgwError
+from ocrgw.intake import multipart
 from ocrgw.jobs import service
 from ocrgw.jobs.schemas import JobView, PageResult, StoredBlob
 from ocrgw.jobs.states import JobStatus
@@ -36,7 +35,6 @@ API_VERSIONS = ("2023-10-01", "2024-02-01")
 MODEL_VERSION = "2023-10-01"
 MODEL_VERSIONS = ("latest", MODEL_VERSION)
 VISUAL_FEATURES = ("tags", "caption", "denseCaptions", "objects", "read", "smartCrops", "people")
-MULTIPART_OVERHEAD = 1024 * 1024  # form fields and part headers allowed on top of the upload limit
 MSG_NO_FEATURES = "Either 'features' or 'model-name' needs to be specified in the query parameter"
 
 
@@ -141,74 +139,20 @@ def _check_query(api_version: str | None, features: str | None, model_name: str 
                          param="gender-neutral-caption")
 
 
-async def _first_file_part(request: Request, boundary: bytes, cap: int) -> AsyncIterator[bytes]:
-    """The bytes of the form's first file part (one with a filename, else the first part), as they arrive."""
-    state: dict = {"index": -1, "chosen": None, "done": False, "headers": {}, "field": b"", "value": b""}
-    out: list[bytes] = []
-
-    def on_part_begin() -> None:
-        state["index"] += 1
-        state["headers"] = {}
-
-    def on_header_field(data: bytes, start: int, end: int) -> None:
-        state["field"] += data[start:end]
-
-    def on_header_value(data: bytes, start: int, end: int) -> None:
-        state["value"] += data[start:end]
-
-    def on_header_end() -> None:
-        state["headers"][state["field"].decode("latin-1").lower()] = state["value"]
-        state["field"], state["value"] = b"", b""
-
-    def on_headers_finished() -> None:
-        if state["chosen"] is None and not state["done"]:
-            _, params = parse_options_header(state["headers"].get("content-disposition", b""))
-            ctype = state["headers"].get("content-type", b"").decode("latin-1").lower()
-            if b"filename" in params or (ctype and not ctype.startswith("text/")):
-                state["chosen"] = state["index"]
-
-    def on_part_data(data: bytes, start: int, end: int) -> None:
-        if state["chosen"] == state["index"] and not state["done"]:
-            out.append(data[start:end])
-
-    def on_part_end() -> None:
-        if state["chosen"] == state["index"]:
-            state["done"] = True
-
-    parser = MultipartParser(boundary, {  # type: ignore[arg-type]
-        "on_part_begin": on_part_begin, "on_part_data": on_part_data, "on_part_end": on_part_end,
-        "on_header_field": on_header_field, "on_header_value": on_header_value,
-        "on_header_end": on_header_end, "on_headers_finished": on_headers_finished})
-    total = 0
-    try:
-        async for chunk in request.stream():
-            total += len(chunk)
-            if total > cap:
-                raise OcrgwError(ErrorCode.TOO_LARGE, "The multipart request body is too large.")
-            parser.write(chunk)
-            while out:
-                yield out.pop(0)
-        parser.finalize()
-    except OcrgwError:
-        raise
-    except Exception as exc:  # python-multipart's MultipartParseError and friends
-        raise OcrgwError(ErrorCode.INVALID_PARAMETER, f"The multipart/form-data body is malformed: {exc}") from exc
-    while out:
-        yield out.pop(0)
-    if state["chosen"] is None:
-        raise OcrgwError(ErrorCode.EMPTY_BODY, "The multipart/form-data body has no file part with the image.")
-
-
 async def _blob(request: Request, ctx: AppContext) -> StoredBlob:
-    ctype, params = parse_options_header(request.headers.get("content-type", ""))
-    if ctype.lower() != b"multipart/form-data":
+    boundary = multipart.boundary_of(request.headers.get("content-type", ""))
+    if boundary is None:
         return await blob_from_request(request, ctx)
-    boundary = params.get(b"boundary")
-    if not boundary:
-        raise OcrgwError(ErrorCode.INVALID_PARAMETER, "multipart/form-data needs a boundary parameter.")
-    cap = ctx.settings.max_upload_bytes + MULTIPART_OVERHEAD
-    return await intake.from_stream(_first_file_part(request, boundary, cap), store=ctx.store,
-                                    settings=ctx.settings)
+    form = multipart.MultipartForm()
+    try:
+        return await intake.from_stream(
+            multipart.stream_first_file(request.stream(), boundary, ctx.settings.max_upload_bytes + multipart.OVERHEAD,
+                                        form), store=ctx.store, settings=ctx.settings)
+    except OcrgwError as exc:
+        if exc.code is ErrorCode.EMPTY_BODY and form.files == 0:
+            raise OcrgwError(ErrorCode.EMPTY_BODY,
+                             "The multipart/form-data body has no file part with the image.") from exc
+        raise
 
 
 def _wait_bound(settings: Settings) -> float:

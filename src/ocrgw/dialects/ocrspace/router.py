@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl
 
 import anyio
 from fastapi import APIRouter, Depends, Request
-from python_multipart.multipart import MultipartParser, parse_options_header
+from python_multipart.multipart import parse_options_header
 from starlette.responses import Response, StreamingResponse
 
 from ocrgw import intake, languages
@@ -30,6 +30,7 @@ from ocrgw.dialects.ocrspace.errors import (
     invalid_value,
 )
 from ocrgw.errors import ErrorCode, OcrgwError
+from ocrgw.intake import multipart
 from ocrgw.jobs import service
 from ocrgw.jobs.schemas import JobSpec, JobView, PageResult, StoredBlob
 from ocrgw.jobs.states import JobStatus
@@ -38,7 +39,6 @@ from ocrgw.settings import Settings
 TAG = "OCR.space"
 DIALECT = "ocrspace"
 PARAMETERS = frozenset(VALID_PARAMETERS.split(","))
-MULTIPART_OVERHEAD = 1024 * 1024  # form fields and part headers allowed on top of the upload limit
 NOT_REQUESTED_PDF = "Searchable PDF not generated as it was not requested."
 NOT_REQUESTED_OVERLAY = "Text overlay is not provided as it is not requested"
 PDF_ROUTE = "/parse/searchablepdf"
@@ -119,74 +119,6 @@ async def resolve_languages(code: str, settings: Settings) -> tuple[str, ...]:
 
 
 # -------------------------------------------------------------------------------------------- intake
-@dataclass(slots=True)
-class _Form:
-    fields: dict[str, str]
-    files: int = 0
-
-
-async def _multipart(request: Request, boundary: bytes, cap: int, form: _Form) -> AsyncIterator[bytes]:
-    """Streams the first file part (any name: one with a filename or a non-text type) as it arrives and
-    collects the other parts as fields; counts the file parts."""
-    st: dict = {"headers": {}, "field": b"", "value": b"", "kind": None, "name": "", "buf": bytearray()}
-    out: list[bytes] = []
-
-    def on_part_begin() -> None:
-        st["headers"], st["kind"], st["buf"] = {}, None, bytearray()
-
-    def on_header_field(data: bytes, start: int, end: int) -> None:
-        st["field"] += data[start:end]
-
-    def on_header_value(data: bytes, start: int, end: int) -> None:
-        st["value"] += data[start:end]
-
-    def on_header_end() -> None:
-        st["headers"][st["field"].decode("latin-1").lower()] = st["value"]
-        st["field"], st["value"] = b"", b""
-
-    def on_headers_finished() -> None:
-        _, disp = parse_options_header(st["headers"].get("content-disposition", b""))
-        ctype = st["headers"].get("content-type", b"").decode("latin-1").lower()
-        st["name"] = disp.get(b"name", b"").decode("utf-8", "replace")
-        if b"filename" in disp or (ctype and not ctype.startswith("text/")):
-            form.files += 1
-            st["kind"] = "file" if form.files == 1 else "skip"
-        else:
-            st["kind"] = "field"
-
-    def on_part_data(data: bytes, start: int, end: int) -> None:
-        if st["kind"] == "file":
-            out.append(data[start:end])
-        elif st["kind"] == "field":
-            st["buf"] += data[start:end]
-
-    def on_part_end() -> None:
-        if st["kind"] == "field":
-            form.fields[st["name"].lower()] = st["buf"].decode("utf-8", "replace")
-
-    parser = MultipartParser(boundary, {  # type: ignore[arg-type]
-        "on_part_begin": on_part_begin, "on_part_data": on_part_data, "on_part_end": on_part_end,
-        "on_header_field": on_header_field, "on_header_value": on_header_value,
-        "on_header_end": on_header_end, "on_headers_finished": on_headers_finished})
-    total = 0
-    try:
-        async for chunk in request.stream():
-            total += len(chunk)
-            if total > cap:
-                raise OcrgwError(ErrorCode.TOO_LARGE, "The multipart request body is too large.")
-            parser.write(chunk)
-            while out:
-                yield out.pop(0)
-        parser.finalize()
-    except OcrgwError:
-        raise
-    except Exception as exc:  # python-multipart's MultipartParseError and friends
-        raise OcrSpaceError(ErrorCode.INVALID_PARAMETER,
-                            [f"The multipart/form-data body is malformed: {exc}"]) from exc
-    while out:
-        yield out.pop(0)
-
-
 def _chunks(data: bytes, size: int = 256 * 1024) -> Iterator[bytes]:
     for i in range(0, len(data), size):
         yield data[i:i + size]
@@ -344,19 +276,16 @@ async def parse_image(request: Request, ctx: Annotated[AppContext, Depends(app_c
     principal = await _principal(ctx, header_key) if header_key else None
     await service.check_backlog(db=ctx.db, settings=ctx.settings)
     params = {k.lower(): v for k, v in request.query_params.multi_items()}
-    ctype, copts = parse_options_header(request.headers.get("content-type", ""))
-    ctype = ctype.lower()
-    cap = ctx.settings.max_upload_bytes * 4 // 3 + MULTIPART_OVERHEAD
+    ctype = parse_options_header(request.headers.get("content-type", ""))[0].lower()
+    cap = ctx.settings.max_upload_bytes * 4 // 3 + multipart.OVERHEAD
     uploaded: StoredBlob | None = None
     files = 0
-    if ctype == b"multipart/form-data":
-        boundary = copts.get(b"boundary")
-        if not boundary:
-            raise OcrSpaceError(ErrorCode.INVALID_PARAMETER, ["multipart/form-data needs a boundary parameter."])
-        form = _Form(fields={})
+    boundary = multipart.boundary_of(request.headers.get("content-type", ""))
+    if boundary is not None:
+        form = multipart.MultipartForm()
         try:
-            uploaded = await intake.from_stream(_multipart(request, boundary, cap, form), store=ctx.store,
-                                                settings=ctx.settings)
+            uploaded = await intake.from_stream(multipart.stream_first_file(request.stream(), boundary, cap, form),
+                                                store=ctx.store, settings=ctx.settings)
         except OcrgwError as exc:
             if not (exc.code is ErrorCode.EMPTY_BODY and form.files == 0):
                 if principal is None and "apikey" in form.fields:  # a bad key is told first
