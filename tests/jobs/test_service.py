@@ -20,6 +20,7 @@ from ocrgw.jobs.schemas import JobSpec, StoredBlob
 from ocrgw.jobs.states import JobStatus
 from ocrgw.migrate import upgrade
 from ocrgw.settings import Settings
+from ocrgw.storage.local import LocalBlobStore
 
 
 class RecordingQueue:
@@ -53,15 +54,21 @@ def test_submit_commits_before_enqueue_and_owner_isolation(settings: Settings) -
         engine = make_async_engine(settings)
         db = make_async_sessionmaker(engine)
         queue = RecordingQueue(settings)
-        view = await service.submit(db=db, queue=queue, settings=settings, owner_key_id=None, dialect="t",
+        store = LocalBlobStore(settings.blob_dir)
+        view = await service.submit(db=db, queue=queue, store=store, settings=settings, owner_key_id=None, dialect="t",
                                     spec=JobSpec(pages=((2, None),)), blob=BLOB, retention=timedelta(hours=1))
         assert queue.seen == [(view.id, "queued")]
         assert view.pages_total == 2  # pages 2-3 of 3
         got = await service.get(db=db, job_id=view.id, owner_key_id=None)
         assert got.status is JobStatus.QUEUED
+        # A submit that fails deletes the stored document: nothing is left behind for the purge to miss.
+        stored = store.put_bytes(b"document bytes")
         with pytest.raises(OcrgwError):
-            await service.submit(db=db, queue=queue, settings=settings, owner_key_id=None, dialect="t",
-                                 spec=JobSpec(pages=((5, None),)), blob=BLOB, retention=timedelta(hours=1))
+            await service.submit(db=db, queue=queue, store=store, settings=settings, owner_key_id=None, dialect="t",
+                                 spec=JobSpec(pages=((5, None),)), retention=timedelta(hours=1),
+                                 blob=StoredBlob(key=stored, size=14, media_type="image/png", width=100,
+                                                 height=100, frames=3))
+        assert not store.local_path(stored).exists()
         with pytest.raises(OcrgwError):
             await service.get(db=db, job_id="not-a-uuid", owner_key_id=None)
         await engine.dispose()
@@ -74,7 +81,8 @@ def test_wait_is_bounded_and_sees_completion(settings: Settings) -> None:
         engine = make_async_engine(settings)
         db = make_async_sessionmaker(engine)
         queue = RecordingQueue(settings)
-        view = await service.submit(db=db, queue=queue, settings=settings, owner_key_id=None, dialect="t",
+        store = LocalBlobStore(settings.blob_dir)
+        view = await service.submit(db=db, queue=queue, store=store, settings=settings, owner_key_id=None, dialect="t",
                                     spec=JobSpec(), blob=BLOB, retention=timedelta(hours=1))
         t0 = time.monotonic()
         still = await service.wait(db=db, job_id=view.id, owner_key_id=None, timeout=0.3)

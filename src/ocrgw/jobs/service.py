@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -24,12 +25,27 @@ async def submit(
     *,
     db: async_sessionmaker,
     queue: JobQueue,
+    store: BlobStore,
     settings: Settings,
     owner_key_id: str | None,
     dialect: str,
     spec: JobSpec,
     blob: StoredBlob,
     retention: timedelta,
+) -> JobView:
+    """A stored blob becomes a queued job; if it cannot (a bad page selection, a database error), the
+    blob is deleted here, so no dialect has to remember to."""
+    try:
+        return await _submit(db=db, queue=queue, settings=settings, owner_key_id=owner_key_id, dialect=dialect,
+                             spec=spec, blob=blob, retention=retention)
+    except BaseException:
+        await store.delete(blob.key)
+        raise
+
+
+async def _submit(
+    *, db: async_sessionmaker, queue: JobQueue, settings: Settings, owner_key_id: str | None, dialect: str,
+    spec: JobSpec, blob: StoredBlob, retention: timedelta,
 ) -> JobView:
     selected = PageSelection(spec.pages).count(blob.frames)
     if selected == 0:
@@ -105,6 +121,28 @@ async def delete(*, db: async_sessionmaker, store: BlobStore, job_id: str, owner
         keys = await repo.delete_job(s, str(uuid.UUID(job_id)))
     for key in keys:
         await store.delete(key)
+
+
+async def read_artifact(
+    *, db: async_sessionmaker, store: BlobStore, job_id: str, dialects: tuple[str, ...]
+) -> tuple[JobView, AsyncIterator[bytes]]:
+    """A job's worker-made rendering (JobSpec.outputs), as chunks. Not owner-checked: the links vendors
+    hand out for these carry no key, so the job's random id is the secret. NotFound when there is none."""
+    view = await get(db=db, job_id=job_id, owner_key_id=None, with_result=False, dialects=dialects)
+    if not view.artifact_key:
+        raise OcrgwError(ErrorCode.NOT_FOUND, "The job has no such rendering.")
+    chunks = store.read(view.artifact_key)
+    try:
+        first = await anext(chunks)
+    except (FileNotFoundError, StopAsyncIteration) as exc:  # purged between the row read and now
+        raise OcrgwError(ErrorCode.NOT_FOUND, "The job has no such rendering.") from exc
+
+    async def body() -> AsyncIterator[bytes]:
+        yield first
+        async for chunk in chunks:
+            yield chunk
+
+    return view, body()
 
 
 async def purge_expired(*, db: async_sessionmaker, store: BlobStore) -> int:

@@ -357,14 +357,10 @@ def _make_routes(router: APIRouter, service_name: str) -> None:
                           output=output if is_di else None, ctx=ctx)
         await service.check_backlog(db=ctx.db, settings=ctx.settings)
         blob = await blob_from_request(request, ctx)
-        try:
-            job = await service.submit(db=ctx.db, queue=ctx.queue, settings=ctx.settings,
-                                       owner_key_id=principal.key_id, dialect=DIALECTS[service_name],
-                                       spec=spec, blob=blob,
-                                       retention=timedelta(hours=ctx.settings.retention_docintel_hours))
-        except BaseException:
-            await ctx.store.delete(blob.key)
-            raise
+        job = await service.submit(db=ctx.db, queue=ctx.queue, store=ctx.store, settings=ctx.settings,
+                                   owner_key_id=principal.key_id, dialect=DIALECTS[service_name],
+                                   spec=spec, blob=blob,
+                                   retention=timedelta(hours=ctx.settings.retention_docintel_hours))
         location = (f"{public_base_url(request, ctx.settings)}/{service_name}/documentModels/{model}"
                     f"/analyzeResults/{job.id}?api-version={version}")
         headers = {"Operation-Location": location, "apim-request-id": str(uuid.uuid4())}

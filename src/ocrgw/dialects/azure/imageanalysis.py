@@ -195,13 +195,9 @@ async def analyze(
     spec = parse_spec("v3.2", language, None, None, None, ctx).model_copy(update={"pages": ((1, 1),)})
     await service.check_backlog(db=ctx.db, settings=ctx.settings)
     blob = await _blob(request, ctx)
-    try:
-        job = await service.submit(db=ctx.db, queue=ctx.queue, settings=ctx.settings,
-                                   owner_key_id=principal.key_id, dialect=DIALECT, spec=spec, blob=blob,
-                                   retention=timedelta(hours=ctx.settings.retention_sync_hours))
-    except BaseException:
-        await ctx.store.delete(blob.key)
-        raise
+    job = await service.submit(db=ctx.db, queue=ctx.queue, store=ctx.store, settings=ctx.settings,
+                               owner_key_id=principal.key_id, dialect=DIALECT, spec=spec, blob=blob,
+                               retention=timedelta(hours=ctx.settings.retention_sync_hours))
     bound = _wait_bound(ctx.settings)
     view = await service.wait(db=ctx.db, job_id=job.id, owner_key_id=principal.key_id, timeout=bound)
     if view.status is not JobStatus.SUCCEEDED:

@@ -120,14 +120,10 @@ def _make_routes(router: APIRouter, version: str) -> None:
             spec = parse_spec(version, language, None, None, None, ctx)
         await service.check_backlog(db=ctx.db, settings=ctx.settings)
         blob = await blob_from_request(request, ctx)
-        try:
-            job = await service.submit(db=ctx.db, queue=ctx.queue, settings=ctx.settings,
-                                       owner_key_id=principal.key_id, dialect=f"azure-read-{version}",
-                                       spec=spec, blob=blob,
-                                       retention=timedelta(hours=ctx.settings.retention_read_hours))
-        except BaseException:
-            await ctx.store.delete(blob.key)
-            raise
+        job = await service.submit(db=ctx.db, queue=ctx.queue, store=ctx.store, settings=ctx.settings,
+                                   owner_key_id=principal.key_id, dialect=f"azure-read-{version}",
+                                   spec=spec, blob=blob,
+                                   retention=timedelta(hours=ctx.settings.retention_read_hours))
         location = f"{public_base_url(request, ctx.settings)}/vision/{version}/read/analyzeResults/{job.id}"
         return Response(status_code=202, headers={"Operation-Location": location,
                                                   "apim-request-id": str(uuid.uuid4())})

@@ -178,13 +178,9 @@ async def submit(
     spec = parse_spec(VERSION, None, None, None, None, ctx)
     await service.check_backlog(db=ctx.db, settings=ctx.settings)
     blob = await blob_from_request(request, ctx)
-    try:
-        job = await service.submit(db=ctx.db, queue=ctx.queue, settings=ctx.settings,
-                                   owner_key_id=principal.key_id, dialect=DIALECT, spec=spec, blob=blob,
-                                   retention=timedelta(hours=ctx.settings.retention_read_hours))
-    except BaseException:
-        await ctx.store.delete(blob.key)
-        raise
+    job = await service.submit(db=ctx.db, queue=ctx.queue, store=ctx.store, settings=ctx.settings,
+                               owner_key_id=principal.key_id, dialect=DIALECT, spec=spec, blob=blob,
+                               retention=timedelta(hours=ctx.settings.retention_read_hours))
     location = f"{public_base_url(request, ctx.settings)}{PREFIX}/operations/{job.id}"
     return Response(status_code=202, headers={"Operation-Location": location})
 

@@ -250,7 +250,7 @@ async def _run(request: Request, ctx: AppContext, params: dict[str, str], princi
         blob = await _source_blob(ctx, params, uploaded, files)
         spec = JobSpec(languages=models, language_hint=opts.language,
                        outputs=("searchable_pdf",) if opts.searchable_pdf else ())
-        job = await service.submit(db=ctx.db, queue=ctx.queue, settings=ctx.settings,
+        job = await service.submit(db=ctx.db, queue=ctx.queue, store=ctx.store, settings=ctx.settings,
                                    owner_key_id=principal.key_id, dialect=DIALECT, spec=spec, blob=blob,
                                    retention=timedelta(hours=ctx.settings.retention_sync_hours))
         submitted = True
@@ -321,24 +321,11 @@ async def get_searchable_pdf(name: str, ctx: Annotated[AppContext, Depends(app_c
     not_found = OcrSpaceError(ErrorCode.NOT_FOUND, ["The searchable PDF was not found or has expired."],
                               exit_code=99)
     try:
-        view = await service.get(db=ctx.db, job_id=name.lower().removesuffix(".pdf"), owner_key_id=None,
-                                 with_result=False, dialects=(DIALECT,))
+        view, body = await service.read_artifact(db=ctx.db, store=ctx.store, job_id=name.lower().removesuffix(".pdf"),
+                                                 dialects=(DIALECT,))
     except OcrgwError as exc:
         raise not_found from exc
-    if not view.artifact_key:
-        raise not_found
-    chunks = ctx.store.read(view.artifact_key)
-    try:
-        first = await anext(chunks)
-    except (FileNotFoundError, StopAsyncIteration) as exc:
-        raise not_found from exc
-
-    async def body() -> AsyncIterator[bytes]:
-        yield first
-        async for chunk in chunks:
-            yield chunk
-
-    return StreamingResponse(body(), media_type="application/pdf",
+    return StreamingResponse(body, media_type="application/pdf",
                              headers={"Content-Disposition": f'inline; filename="{view.id}.pdf"'})
 
 
