@@ -4,7 +4,9 @@ Each dialect says which header carries the key; this module only answers "which 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
+import string
 import time
 import uuid
 from dataclasses import dataclass
@@ -23,28 +25,42 @@ def hash_key(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-def new_key(name: str) -> tuple[ApiKey, str]:
-    """A fresh key row and its secret (32 hex characters, like the vendors' keys); the secret is shown once."""
+def new_key(name: str, *, admin: bool = False, with_access_key: bool = False) -> tuple[ApiKey, str]:
+    """A fresh key row and its secret (32 hex characters, like the vendors' keys); the secret is shown once.
+    ``with_access_key`` also gives it a Huawei-style AK (20 upper-case letters and digits, as Huawei's);
+    its SK comes from ``derive_sk``."""
     secret = secrets.token_hex(16)
+    access_key = None
+    if with_access_key:
+        alphabet = string.ascii_uppercase + string.digits
+        access_key = "".join(secrets.choice(alphabet) for _ in range(20))
     row = ApiKey(
-        id=str(uuid.uuid4()), name=name, key_hash=hash_key(secret), prefix=secret[:8], created_at=repo.utcnow()
+        id=str(uuid.uuid4()), name=name, key_hash=hash_key(secret), prefix=secret[:8], created_at=repo.utcnow(),
+        is_admin=admin, access_key=access_key,
     )
     return row, secret
+
+
+def derive_sk(server_secret: bytes, access_key: str) -> str:
+    """The SK of an AK: 40 hex characters of HMAC-SHA256(server secret, AK). Deriving instead of storing
+    means the database never holds an SK (verification needs the SK itself, so it could not be hashed)."""
+    return hmac.new(server_secret, b"ocrgw-sk:" + access_key.encode("utf-8"), hashlib.sha256).hexdigest()[:40]
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
     key_id: str | None  # None when auth is off: every job is visible to every caller
+    is_admin: bool = False
 
 
-ANONYMOUS = Principal(None)
+ANONYMOUS = Principal(None, is_admin=True)  # auth off: no one to refuse
 
 
 class KeyResolver:
     def __init__(self, settings: Settings, db: async_sessionmaker) -> None:
         self.settings = settings
         self.db = db
-        self._cache: dict[str, tuple[float, str | None]] = {}
+        self._cache: dict[str, tuple[float, Principal | None]] = {}
 
     async def resolve(self, secret: str | None) -> Principal:
         if self.settings.auth == "off":
@@ -57,10 +73,33 @@ class KeyResolver:
         if hit is None or hit[0] < now:
             async with self.db() as s:
                 row = await repo.find_key(s, digest)
-            hit = (now + CACHE_SECONDS, row.id if row else None)
+            hit = (now + CACHE_SECONDS, Principal(row.id, row.is_admin) if row else None)
             if len(self._cache) > 10000:
                 self._cache.clear()
             self._cache[digest] = hit
         if hit[1] is None:
             raise OcrgwError(ErrorCode.INVALID_KEY, "The API key is not valid or has been revoked.")
-        return Principal(hit[1])
+        return hit[1]
+
+    async def resolve_access_key(self, access_key: str) -> tuple[Principal, str] | None:
+        """The principal behind a Huawei-style AK and the SK to verify its signature with; None if the AK
+        is unknown or revoked. Unlike ``resolve`` this ignores ``auth=off``: a signature is either valid
+        or not, and the caller decides what an unsigned request gets."""
+        now = time.monotonic()
+        cache_key = "ak:" + access_key
+        hit = self._cache.get(cache_key)
+        if hit is None or hit[0] < now:
+            async with self.db() as s:
+                row = await repo.find_access_key(s, access_key)
+            hit = (now + CACHE_SECONDS, Principal(row.id, row.is_admin) if row else None)
+            self._cache[cache_key] = hit
+        if hit[1] is None:
+            return None
+        return hit[1], derive_sk(self.settings.resolved_secret_key, access_key)
+
+    async def create(self, name: str, *, admin: bool = False) -> tuple[ApiKey, str]:
+        """Issue a key through an API (admin callers only; the dialect checks that)."""
+        row, secret = new_key(name, admin=admin)
+        async with self.db.begin() as s:
+            await repo.add_key_async(s, row)
+        return row, secret

@@ -31,7 +31,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def _bootstrap_key(settings: Settings) -> None:
     """First start with auth on and no keys at all: make one, so a newcomer can call the API at once."""
-    from ocrgw.auth import new_key
+    from ocrgw.auth import derive_sk, new_key
     from ocrgw.db import sync_sessionmaker
     from ocrgw.jobs import repository as repo
 
@@ -102,7 +102,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
-    from ocrgw.auth import new_key
+    from ocrgw.auth import derive_sk, new_key
     from ocrgw.db import sync_sessionmaker
     from ocrgw.jobs import repository as repo
     from ocrgw.migrate import upgrade
@@ -112,20 +112,25 @@ def cmd_keys(args: argparse.Namespace) -> int:
     maker = sync_sessionmaker(settings)
     if args.keys_cmd == "create":
         with maker.begin() as s:
-            row, secret = new_key(args.name)
+            row, secret = new_key(args.name, admin=args.admin, with_access_key=args.aksk)
             repo.add_key(s, row)
+        sk = derive_sk(settings.resolved_secret_key, row.access_key) if row.access_key else None
         if args.quiet:
-            print(secret)
+            print(secret if sk is None else f"{secret} {row.access_key} {sk}")
         else:
-            print(f"created key {row.name!r} (id {row.id}). The secret is shown only now:\n{secret}")
+            print(f"created {'admin ' if row.is_admin else ''}key {row.name!r} (id {row.id}). "
+                  f"The secret is shown only now:\n{secret}")
+            if sk is not None:
+                print(f"Huawei-style AK/SK pair (SDK-HMAC-SHA256 signing):\n  AK {row.access_key}\n  SK {sk}")
         return 0
     if args.keys_cmd == "list":
         with maker() as s:
             rows = repo.list_keys(s)
-        print(f"{'id':36}  {'name':20}  {'prefix':8}  {'created':20}  revoked")
+        print(f"{'id':36}  {'name':20}  {'prefix':8}  {'AK':20}  admin  {'created':20}  revoked")
         for r in rows:
             revoked = r.revoked_at.strftime("%Y-%m-%d %H:%M:%S") if r.revoked_at else "-"
-            print(f"{r.id:36}  {r.name[:20]:20}  {r.prefix:8}  {r.created_at:%Y-%m-%d %H:%M:%S}  {revoked}")
+            print(f"{r.id:36}  {r.name[:20]:20}  {r.prefix:8}  {r.access_key or '-':20}  "
+                  f"{'yes' if r.is_admin else 'no ':5}  {r.created_at:%Y-%m-%d %H:%M:%S}  {revoked}")
         return 0
     if args.keys_cmd == "revoke":
         with maker.begin() as s:
@@ -168,9 +173,13 @@ def build_parser() -> argparse.ArgumentParser:
     ks = kp.add_subparsers(dest="keys_cmd", required=True)
     kc = ks.add_parser("create", help="create a key and print its secret once")
     kc.add_argument("--name", default="default")
-    kc.add_argument("-q", "--quiet", action="store_true", help="print only the secret")
+    kc.add_argument("-q", "--quiet", action="store_true",
+                    help="print only the secret (with --aksk: the secret, the AK and the SK, space-separated)")
+    kc.add_argument("--admin", action="store_true", help="may issue keys through the API (POST /generate_api_key)")
+    kc.add_argument("--aksk", action="store_true",
+                    help="also issue a Huawei-style AK/SK pair for SDK-HMAC-SHA256 signed requests")
     ks.add_parser("list", help="list keys (never their secrets)")
-    kr = ks.add_parser("revoke", help="revoke a key by id, name or prefix")
+    kr = ks.add_parser("revoke", help="revoke a key by id, name, prefix or AK")
     kr.add_argument("key")
     kp.set_defaults(func=cmd_keys)
     return p

@@ -6,6 +6,7 @@ Everything that differs between a laptop and a cluster is here, so the code path
 from __future__ import annotations
 
 import os
+import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -86,6 +87,12 @@ class Settings(BaseSettings):
     worker_max_tasks: int = 500  # recycle a worker process after this many jobs (0: never)
     worker_max_memory_mb: int = 1500  # Celery: recycle a worker child whose memory passes this
 
+    # Server secret: Huawei-style SKs are derived from it (HMAC of the AK), so it must be the same on every
+    # API host and must not change, or issued SKs stop verifying. Default: a random one kept in
+    # data_dir/secret.key (fine on one machine; scale-out sets OCRGW_SECRET_KEY on every host).
+    secret_key: str | None = None
+    huawei_clock_skew_seconds: float = 900.0  # AK/SK signatures older or newer than this are refused
+
     # OCR.
     tessdata_dir: Path | None = None
     default_language: str = "eng"
@@ -114,6 +121,26 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.sync_database_url.startswith("sqlite")
+
+    @property
+    def resolved_secret_key(self) -> bytes:
+        """The configured secret, else the one in data_dir/secret.key, made (mode 0600) on first use."""
+        if self.secret_key:
+            return self.secret_key.encode("utf-8")
+        path = self.data_dir / "secret.key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".tmp{os.getpid()}")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32))
+            try:
+                os.link(tmp, path)  # atomic and first-wins when two processes start together
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink()
+        return path.read_text().strip().encode("utf-8")
 
     @property
     def blob_dir(self) -> Path:

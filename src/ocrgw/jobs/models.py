@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -25,6 +25,11 @@ class ApiKey(Base):
     prefix: Mapped[str] = mapped_column(String(12))  # first characters, to tell keys apart in listings
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # May issue keys through an API (the Flask-style dialect's /generate_api_key); `ocrgw keys` always can.
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # Huawei-style AK of this key's AK/SK pair, if one was issued. The SK is never stored: it is derived
+    # from the AK and the server secret (see ``ocrgw.auth.derive_sk``), so a database dump reveals no SK.
+    access_key: Mapped[str | None] = mapped_column(String(40), unique=True, nullable=True)
 
 
 class Job(Base):
@@ -52,6 +57,8 @@ class Job(Base):
     error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)  # retention
     artifact_key: Mapped[str | None] = mapped_column(String(200), nullable=True)  # e.g. a searchable PDF
+    # Document-level findings beyond lines and words, keyed by kind, e.g. {"mrz": {...}} for passports.
+    analysis: Mapped[dict | None] = mapped_column(JSON, nullable=True)
 
     __table_args__ = (
         Index("ix_jobs_status_updated", "status", "updated_at"),

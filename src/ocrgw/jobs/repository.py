@@ -46,6 +46,7 @@ def job_view(job: Job, pages: list[PageResult] | None = None) -> JobView:
         error_message=job.error_message,
         expires_at=as_utc(job.expires_at) if job.expires_at else None,
         artifact_key=job.artifact_key,
+        analysis=job.analysis,
         pages=pages,
     )
 
@@ -236,6 +237,13 @@ def set_artifact(session: Session, job_id: str, worker: str, key: str) -> bool:
     return session.execute(update(Job).where(_held(job_id, worker)).values(artifact_key=key)).rowcount == 1
 
 
+def set_analysis(session: Session, job_id: str, worker: str, kind: str, value: dict) -> bool:
+    """Record one kind of document-level finding (e.g. "mrz"); only the lease holder may."""
+    current = session.execute(select(Job.analysis).where(Job.id == job_id)).scalar_one_or_none() or {}
+    merged = {**current, kind: value}
+    return session.execute(update(Job).where(_held(job_id, worker)).values(analysis=merged)).rowcount == 1
+
+
 async def recoverable_ids(session: AsyncSession, now: datetime, queued_before: datetime) -> list[str]:
     return list((await session.execute(recoverable_stmt(now, queued_before))).scalars())
 
@@ -303,6 +311,18 @@ async def find_key(session: AsyncSession, key_hash: str) -> ApiKey | None:
     return (
         await session.execute(select(ApiKey).where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None)))
     ).scalar_one_or_none()
+
+
+async def find_access_key(session: AsyncSession, access_key: str) -> ApiKey | None:
+    return (
+        await session.execute(
+            select(ApiKey).where(ApiKey.access_key == access_key, ApiKey.revoked_at.is_(None))
+        )
+    ).scalar_one_or_none()
+
+
+async def add_key_async(session: AsyncSession, key: ApiKey) -> None:
+    session.add(key)
 
 
 async def count_keys(session: AsyncSession) -> int:
@@ -394,7 +414,7 @@ def list_keys(session: Session) -> Sequence[ApiKey]:
 def revoke_key(session: Session, ident: str) -> int:
     res = session.execute(
         update(ApiKey)
-        .where(or_(ApiKey.id == ident, ApiKey.name == ident, ApiKey.prefix == ident), ApiKey.revoked_at.is_(None))
+        .where(or_(ApiKey.id == ident, ApiKey.name == ident, ApiKey.prefix == ident, ApiKey.access_key == ident), ApiKey.revoked_at.is_(None))
         .values(revoked_at=utcnow())
     )
     return res.rowcount

@@ -27,8 +27,9 @@ class JobSpec(BaseModel):
     # Options only a dialect's renderer needs (e.g. Document Intelligence's stringIndexType), kept with
     # the job so the result can be rendered as asked; the core never reads them.
     options: dict[str, str] = {}
-    # Extra renderings the worker makes once the pages are read: "searchable_pdf" (the document with an
-    # invisible text layer), stored with the job as its artifact.
+    # Extra work the worker does once the pages are read: "searchable_pdf" (the document with an invisible
+    # text layer, stored as the job's artifact) and "mrz" (find and read a passport's or ID card's
+    # machine-readable zone on the first page, stored under JobView.analysis["mrz"]).
     outputs: tuple[str, ...] = ()
 
 
@@ -86,4 +87,5 @@ class JobView:
     error_message: str | None
     expires_at: datetime | None = None
     artifact_key: str | None = None  # blob key of the worker-made rendering (see JobSpec.outputs)
+    analysis: dict | None = None  # document-level findings by kind, e.g. {"mrz": {...}}
     pages: list[PageResult] | None = None  # loaded only for succeeded jobs, when asked for
