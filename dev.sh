@@ -49,6 +49,15 @@ install_python() {
   echo "$want" > "$stamp"
 }
 
+NPM_CLIENT=tests/dialects/ocrspace/npm  # the npm OCR.space client the tests drive, pinned by its lockfile
+
+install_npm_client() {
+  if [ ! -d "$NPM_CLIENT/node_modules" ] || [ "$NPM_CLIENT/package-lock.json" -nt "$NPM_CLIENT/node_modules" ]; then
+    say "installing the npm test client into $NPM_CLIENT"
+    npm ci --prefix "$NPM_CLIENT" --no-audit --no-fund
+  fi
+}
+
 cmd=${1:-}
 shift || true
 case "$cmd" in
@@ -57,7 +66,8 @@ case "$cmd" in
     exec "$VENV/bin/ocrgw" serve "$@"
     ;;
   test)
-    install_system "${TEST_APT_PACKAGES[@]}"; install_python
+    node_pkgs=(); command -v npm >/dev/null || node_pkgs=(nodejs npm)  # keep a NodeSource node as it is
+    install_system "${TEST_APT_PACKAGES[@]}" "${node_pkgs[@]}"; install_python; install_npm_client
     set +e
     "$VENV/bin/python" -m pytest "$@"
     rc=$?
