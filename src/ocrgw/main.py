@@ -29,6 +29,8 @@ from ocrgw.dialects.azure import imageanalysis as azure_imageanalysis
 from ocrgw.dialects.azure import router as azure_router
 from ocrgw.dialects.azure import v21 as azure_v21
 from ocrgw.dialects.azure.errors import render_error as azure_error
+from ocrgw.dialects.huawei import router as huawei_router
+from ocrgw.dialects.huawei.errors import render_error as huawei_error
 from ocrgw.dialects.native import router as native_router
 from ocrgw.dialects.native.errors import render_error as native_error
 from ocrgw.dialects.ocrspace import router as ocrspace_router
@@ -48,6 +50,7 @@ register_errors(("/vision/v2.1/",), azure_v21.render_error)
 register_errors(("/formrecognizer", "/documentintelligence"), azure_docintel.render_error)
 register_errors(("/v1/",), native_error)
 register_errors(("/parse/",), ocrspace_error)
+register_errors(("/v2/",), huawei_error)
 
 
 class CollapseSlashes:
@@ -126,6 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(azure_docintel.build_router())
     app.include_router(native_router.build_router())
     app.include_router(ocrspace_router.build_router())
+    app.include_router(huawei_router.build_router())
 
     def _render(request: Request, exc: OcrgwError) -> Response:
         return error_renderer_for(request.url.path)(request, exc)
@@ -192,7 +196,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return app.openapi_schema
         schema = original_openapi()
         comps = schema.setdefault("components", {}).setdefault("schemas", {})
-        extra = {**azure_router.EXTRA_SCHEMAS, **azure_imageanalysis.EXTRA_SCHEMAS, **azure_docintel.EXTRA_SCHEMAS}
+        extra = {**azure_router.EXTRA_SCHEMAS, **azure_imageanalysis.EXTRA_SCHEMAS, **azure_docintel.EXTRA_SCHEMAS,
+                 **huawei_router.EXTRA_SCHEMAS}
         for name, model in extra.items():
             comps.setdefault(name, model.model_json_schema(ref_template="#/components/schemas/{model}"))
         return schema

@@ -414,7 +414,8 @@ def list_keys(session: Session) -> Sequence[ApiKey]:
 def revoke_key(session: Session, ident: str) -> int:
     res = session.execute(
         update(ApiKey)
-        .where(or_(ApiKey.id == ident, ApiKey.name == ident, ApiKey.prefix == ident, ApiKey.access_key == ident), ApiKey.revoked_at.is_(None))
+        .where(or_(ApiKey.id == ident, ApiKey.name == ident, ApiKey.prefix == ident, ApiKey.access_key == ident),
+               ApiKey.revoked_at.is_(None))
         .values(revoked_at=utcnow())
     )
     return res.rowcount

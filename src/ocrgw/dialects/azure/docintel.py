@@ -8,7 +8,6 @@ import base64
 import binascii
 import json
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Annotated, Literal
 
@@ -38,7 +37,6 @@ FEATURES_SERVED = ("languages",)
 FEATURES_IGNORED = ("ocrHighResolution",)  # accepted: we always read at the resolution we are given
 RAW_TYPES = ("application/octet-stream", "application/pdf", "text/html")
 JSON_OVERHEAD = 64 * 1024
-CHUNK = 1024 * 1024
 POLL_SECONDS = 1
 
 
@@ -249,12 +247,6 @@ def parse_spec(service_name: str, api_version: str, model_id: str, *, pages: str
                    pages=selection.ranges, options=options)
 
 
-async def _chunks(data: bytes) -> AsyncIterator[bytes]:
-    view = memoryview(data)
-    for i in range(0, len(view), CHUNK):
-        yield bytes(view[i:i + CHUNK])
-
-
 async def blob_from_request(request: Request, ctx: AppContext) -> StoredBlob:
     settings = ctx.settings
     ctype = request.headers.get("content-type", "application/octet-stream").split(";")[0].strip().lower()
@@ -289,7 +281,7 @@ async def blob_from_request(request: Request, ctx: AppContext) -> StoredBlob:
             raise OcrgwError(ErrorCode.INVALID_URL, "base64Source is not valid base64.",
                              param="base64Source") from exc
         del raw, body, b64
-        return await intake.from_stream(_chunks(data), store=ctx.store, settings=settings)
+        return await intake.from_bytes(data, store=ctx.store, settings=settings)
     if ctype in RAW_TYPES or ctype == "" or ctype.startswith("image/") \
             or ctype.startswith("application/vnd.openxmlformats-officedocument."):
         return await intake.from_stream(request.stream(), store=ctx.store, settings=settings)

@@ -9,7 +9,6 @@ import base64
 import binascii
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated
@@ -119,16 +118,6 @@ async def resolve_languages(code: str, settings: Settings) -> tuple[str, ...]:
 
 
 # -------------------------------------------------------------------------------------------- intake
-def _chunks(data: bytes, size: int = 256 * 1024) -> Iterator[bytes]:
-    for i in range(0, len(data), size):
-        yield data[i:i + size]
-
-
-async def _aiter(data: bytes) -> AsyncIterator[bytes]:
-    for chunk in _chunks(data):
-        yield chunk
-
-
 MSG_BAD_BASE64 = ("Not a valid base64 image. The accepted base64 image format is "
                   "'data:<content_type>;base64,<base64_image_content>'.")
 
@@ -162,7 +151,7 @@ async def _source_blob(ctx: AppContext, params: dict[str, str], uploaded: Stored
         raw = await anyio.to_thread.run_sync(_decode_data_uri, data_uri)
         if not raw:
             raise OcrSpaceError(ErrorCode.INVALID_PARAMETER, [MSG_BAD_BASE64], param="base64Image")
-        return await intake.from_stream(_aiter(raw), store=ctx.store, settings=ctx.settings)
+        return await intake.from_bytes(raw, store=ctx.store, settings=ctx.settings)
     if not url.lower().startswith(("http://", "https://")):
         raise invalid_value("url", "Send an http or https URL.")
     return await intake.from_url(url, store=ctx.store, settings=ctx.settings)
