@@ -35,6 +35,9 @@ from ocrgw.dialects.native import router as native_router
 from ocrgw.dialects.native.errors import render_error as native_error
 from ocrgw.dialects.ocrspace import router as ocrspace_router
 from ocrgw.dialects.ocrspace.errors import render_error as ocrspace_error
+from ocrgw.dialects.seed import flask_style as seed_flask
+from ocrgw.dialects.seed import streaming as seed_streaming
+from ocrgw.dialects.seed.errors import render_flask_error, render_stream_error
 from ocrgw.errors import ErrorCode, OcrgwError
 from ocrgw.queue import JobQueue, reaper
 from ocrgw.queue.local import LocalDispatcher
@@ -51,6 +54,7 @@ register_errors(("/formrecognizer", "/documentintelligence"), azure_docintel.ren
 register_errors(("/v1/",), native_error)
 register_errors(("/parse/",), ocrspace_error)
 register_errors(("/v2/",), huawei_error)
+register_errors(seed_flask.PREFIXES, render_flask_error)
 
 
 class CollapseSlashes:
@@ -130,6 +134,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(native_router.build_router())
     app.include_router(ocrspace_router.build_router())
     app.include_router(huawei_router.build_router())
+    app.include_router(seed_flask.build_router())
+    # Last: the streaming server's configurable path, refused at startup if any route above uses it.
+    stream_path = seed_streaming.api_path(settings, app.routes)
+    app.include_router(seed_streaming.build_router(stream_path))
+    register_errors((stream_path,), render_stream_error)
 
     def _render(request: Request, exc: OcrgwError) -> Response:
         return error_renderer_for(request.url.path)(request, exc)

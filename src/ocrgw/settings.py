@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     # Synchronous APIs (Image Analysis) wait this long for a job before answering a timeout error.
     sync_wait_seconds: float = Field(default=120.0, gt=0)
 
+    # The seed systems' own APIs: the streaming-server route is `POST /{stream_api_name}` (checked at
+    # startup against every other route), and `/batch_process` takes at most this many files and URLs.
+    stream_api_name: str = "ocr"
+    batch_max_items: int = Field(default=20, ge=1)
+
     # Job execution.
     max_attempts: int = Field(default=3, ge=1)
     lease_seconds: float = 60.0
