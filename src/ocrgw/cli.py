@@ -31,7 +31,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def _bootstrap_key(settings: Settings) -> None:
     """First start with auth on and no keys at all: make one, so a newcomer can call the API at once."""
-    from ocrgw.auth import derive_sk, new_key
+    from ocrgw.auth import new_key
     from ocrgw.db import sync_sessionmaker
     from ocrgw.jobs import repository as repo
 
