@@ -35,6 +35,7 @@ class ErrorCode(StrEnum):
     BACKLOG_FULL = "BacklogFull"
     WORKER_CRASHED = "WorkerCrashed"
     TIMEOUT = "Timeout"
+    NOT_READY = "NotReady"  # a result asked for before the job has succeeded
     PROCESSING_FAILED = "ProcessingFailed"
     INTERNAL = "InternalError"
 

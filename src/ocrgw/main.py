@@ -31,6 +31,7 @@ from ocrgw.dialects.azure import v21 as azure_v21
 from ocrgw.dialects.azure.errors import render_error as azure_error
 from ocrgw.dialects.huawei import router as huawei_router
 from ocrgw.dialects.huawei.errors import render_error as huawei_error
+from ocrgw.dialects.native import jobs as native_jobs
 from ocrgw.dialects.native import router as native_router
 from ocrgw.dialects.native.errors import render_error as native_error
 from ocrgw.dialects.ocrspace import router as ocrspace_router
@@ -132,6 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(azure_imageanalysis.build_router())
     app.include_router(azure_docintel.build_router())
     app.include_router(native_router.build_router())
+    app.include_router(native_jobs.build_router())
     app.include_router(ocrspace_router.build_router())
     app.include_router(huawei_router.build_router())
     app.include_router(seed_flask.build_router())
@@ -206,7 +208,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         schema = original_openapi()
         comps = schema.setdefault("components", {}).setdefault("schemas", {})
         extra = {**azure_router.EXTRA_SCHEMAS, **azure_imageanalysis.EXTRA_SCHEMAS, **azure_docintel.EXTRA_SCHEMAS,
-                 **huawei_router.EXTRA_SCHEMAS}
+                 **huawei_router.EXTRA_SCHEMAS, **native_jobs.EXTRA_SCHEMAS}
         for name, model in extra.items():
             comps.setdefault(name, model.model_json_schema(ref_template="#/components/schemas/{model}"))
         return schema

@@ -172,6 +172,22 @@ async def get_job(session: AsyncSession, job_id: str) -> Job | None:
     return await session.get(Job, job_id)
 
 
+async def list_jobs(session: AsyncSession, *, owner_key_id: str | None, dialect: str, status: str | None,
+                    after: tuple[datetime, str] | None, limit: int, now: datetime) -> list[Job]:
+    """One page of a caller's live jobs of one API family, newest first; ``after`` is the (created_at, id)
+    of the last row of the previous page (keyset pagination: stable while jobs are added)."""
+    stmt = select(Job).where(Job.dialect == dialect, or_(Job.expires_at.is_(None), Job.expires_at > now))
+    if owner_key_id is not None:
+        stmt = stmt.where(Job.owner_key_id == owner_key_id)
+    if status is not None:
+        stmt = stmt.where(Job.status == status)
+    if after is not None:
+        created, job_id = after
+        stmt = stmt.where(or_(Job.created_at < created, and_(Job.created_at == created, Job.id < job_id)))
+    stmt = stmt.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit)
+    return list((await session.execute(stmt)).scalars())
+
+
 def _pages_stmt(job_id: str):
     return (
         select(Page.id, Page.page_no, Page.width, Page.height, Page.unit, Page.angle, Page.language,

@@ -4,9 +4,10 @@ the id to the queue, so a worker can never see an id whose row is not there yet.
 from __future__ import annotations
 
 import asyncio
+import base64
 import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -99,6 +100,35 @@ async def get(
         if with_result and job.status == JobStatus.SUCCEEDED.value:
             pages = await repo.load_pages(s, job_id)
         return repo.job_view(job, pages)
+
+
+def _cursor(view: JobView) -> str:
+    raw = f"{view.created_at.isoformat()}|{view.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _after(cursor: str) -> tuple[datetime, str]:
+    try:
+        created, _, job_id = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().partition("|")
+        return repo.as_utc(datetime.fromisoformat(created)), str(uuid.UUID(job_id))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise OcrgwError(ErrorCode.INVALID_PARAMETER, "The cursor is not valid: pass next_cursor from a "
+                         "previous page unchanged.", param="cursor") from exc
+
+
+async def list_jobs(
+    *, db: async_sessionmaker, owner_key_id: str | None, dialect: str, status: JobStatus | None = None,
+    cursor: str | None = None, limit: int = 50,
+) -> tuple[list[JobView], str | None]:
+    """A page of the caller's jobs of one API family, newest first, and the cursor of the next page
+    (None on the last). Results are not loaded: a listing is for finding jobs, not reading them."""
+    after = _after(cursor) if cursor else None
+    async with db() as s:
+        rows = await repo.list_jobs(s, owner_key_id=owner_key_id, dialect=dialect,
+                                    status=status.value if status else None, after=after, limit=limit + 1,
+                                    now=repo.utcnow())
+    views = [repo.job_view(row) for row in rows[:limit]]
+    return views, (_cursor(views[-1]) if len(rows) > limit else None)
 
 
 async def check_backlog(*, db: async_sessionmaker, settings: Settings) -> None:

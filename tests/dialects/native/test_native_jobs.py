@@ -1,0 +1,167 @@
+"""Native /v1 jobs API against real servers (embedded and scale-out): submit by multipart, raw body and
+JSON (base64), poll with progress, the result as JSON and every export format (ALTO validated against its
+schema, hOCR parsed as XHTML, the searchable PDF's text layer read back), cursor pagination, delete, and
+errors in the native envelope."""
+
+from __future__ import annotations
+
+import base64
+import time
+from pathlib import Path
+
+import httpx
+import pypdfium2 as pdfium
+from lxml import etree
+from rapidfuzz.distance import Levenshtein
+from tests.conftest import Server, manifest_row, require_shared
+
+IMAGE = "page/tess_phototest.tif"
+ALTO_DIR = Path(__file__).resolve().parents[2] / "data" / "alto"
+
+
+def cer(hyp: str, ref: str) -> float:
+    h, r = " ".join(hyp.split()).casefold(), " ".join(ref.split()).casefold()
+    return Levenshtein.distance(h, r) / max(1, len(r))
+
+
+def headers(srv: Server) -> dict[str, str]:
+    return {"X-API-Key": srv.key}
+
+
+def wait_done(srv: Server, location: str, timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        r = httpx.get(location, headers=headers(srv), timeout=30)
+        assert r.status_code == 200, r.text
+        op = r.json()
+        if op["status"] in ("succeeded", "failed") or time.monotonic() > deadline:
+            return op
+        time.sleep(0.2)
+
+
+def native_error(r: httpx.Response, status: int, code: str) -> dict:
+    assert r.status_code == status, r.text
+    err = r.json()["error"]
+    assert err["code"] == code and err["message"], err
+    return err
+
+
+def submit_file(srv: Server, data: bytes, **fields: str) -> httpx.Response:
+    return httpx.post(srv.url + "/v1/jobs", headers=headers(srv), files={"file": ("doc", data)}, data=fields,
+                      timeout=60)
+
+
+def test_submit_poll_result_and_formats(server: Server) -> None:
+    data = (require_shared() / IMAGE).read_bytes()
+    r = submit_file(server, data, languages="en", reading_order="natural")
+    assert r.status_code == 202, r.text
+    op = r.json()
+    assert r.headers["location"] == op["links"]["self"] and op["links"]["self"].endswith(op["id"])
+    assert op["status"] in ("queued", "running", "succeeded")
+    done = wait_done(server, r.headers["location"])
+    assert done["status"] == "succeeded", done
+    assert done["progress"] == {"pages_done": 1, "pages_total": 1}
+    res = httpx.get(done["links"]["result"], headers=headers(server), timeout=30).json()
+    assert cer(res["text"], manifest_row(IMAGE)["text"]) <= 0.05
+    page = res["pages"][0]
+    assert page["unit"] == "pixel" and page["page"] == 1 and isinstance(page["preprocessing"], list)
+    words = [w for ln in page["lines"] for w in ln["words"]]
+    assert words and all(len(w["bbox"]) == 8 and 0 <= w["confidence"] <= 1 for w in words)
+
+    def fmt(name: str | None = None, accept: str | None = None) -> httpx.Response:
+        h = {**headers(server), **({"Accept": accept} if accept else {})}
+        return httpx.get(done["links"]["result"], params={"format": name} if name else None, headers=h, timeout=30)
+
+    assert fmt("text").text == res["text"] and fmt(accept="text/plain").text == res["text"]
+    hocr = etree.fromstring(fmt("hocr").content)
+    ns = {"h": "http://www.w3.org/1999/xhtml"}
+    hwords = hocr.findall(".//h:span[@class='ocrx_word']", ns)
+    assert [w.text for w in hwords] == [w["text"] for w in words]
+    first = words[0]["bbox"]
+    assert hwords[0].get("title").startswith(
+        f"bbox {round(min(first[0::2]))} {round(min(first[1::2]))} {round(max(first[0::2]))} {round(max(first[1::2]))}")
+    parser = etree.XMLParser(no_network=True)
+    schema_doc = etree.parse(str(ALTO_DIR / "alto-4-4.xsd"), parser)
+    text = etree.tostring(schema_doc).replace(b"http://www.loc.gov/standards/xlink/xlink.xsd",
+                                              (ALTO_DIR / "xlink.xsd").as_uri().encode())
+    schema = etree.XMLSchema(etree.fromstring(text, base_url=str(ALTO_DIR) + "/"))
+    alto = etree.fromstring(fmt("alto").content)
+    schema.assertValid(alto)
+    assert len(alto.findall(".//{http://www.loc.gov/standards/alto/ns-v4#}String")) == len(words)
+    tsv = fmt("tsv").text.splitlines()
+    assert len([row for row in tsv[1:] if row.startswith("5\t")]) == len(words)
+    native_error(fmt("pdf"), 409, "NotReady")  # not asked for at submit
+    native_error(fmt("docx"), 400, "InvalidParameter")
+
+
+def test_json_base64_with_searchable_pdf_and_raw_body(server: Server) -> None:
+    data = (require_shared() / IMAGE).read_bytes()
+    r = httpx.post(server.url + "/v1/jobs", headers=headers(server), timeout=60,
+                   json={"base64": base64.b64encode(data).decode(), "searchable_pdf": True})
+    assert r.status_code == 202, r.text
+    assert wait_done(server, r.headers["location"])["status"] == "succeeded"
+    pdf = httpx.get(r.json()["links"]["result"], params={"format": "pdf"}, headers=headers(server), timeout=30)
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    doc = pdfium.PdfDocument(pdf.content)
+    assert cer(doc[0].get_textpage().get_text_range(), manifest_row(IMAGE)["text"]) <= 0.1
+    raw = httpx.post(server.url + "/v1/jobs?languages=eng&pages=1", content=data, timeout=60,
+                     headers={**headers(server), "Content-Type": "image/tiff"})
+    assert raw.status_code == 202, raw.text
+    assert wait_done(server, raw.headers["location"])["status"] == "succeeded"
+
+
+def test_list_pagination_status_filter_and_delete(make_server) -> None:
+    srv: Server = make_server().start()
+    from tests.dialects.ocrspace.test_ocrspace import PNG
+
+    ids = []
+    for _ in range(3):
+        r = submit_file(srv, PNG)
+        assert r.status_code == 202, r.text
+        ids.append(r.json()["id"])
+    for job_id in ids:
+        assert wait_done(srv, f"{srv.url}/v1/jobs/{job_id}")["status"] == "succeeded"
+    page1 = httpx.get(srv.url + "/v1/jobs", params={"limit": 2}, headers=headers(srv)).json()
+    assert [j["id"] for j in page1["items"]] == ids[::-1][:2] and page1["next_cursor"]
+    page2 = httpx.get(srv.url + "/v1/jobs", params={"limit": 2, "cursor": page1["next_cursor"]},
+                      headers=headers(srv)).json()
+    assert [j["id"] for j in page2["items"]] == [ids[0]] and page2["next_cursor"] is None
+    assert httpx.get(srv.url + "/v1/jobs", params={"status": "failed"}, headers=headers(srv)).json()["items"] == []
+    native_error(httpx.get(srv.url + "/v1/jobs", params={"cursor": "garbage!"}, headers=headers(srv)), 400,
+                 "InvalidParameter")
+    # Another key sees none of them; an Azure-submitted job does not show up here either.
+    other = srv.cli("keys", "create", "--name", "other", "-q").strip()
+    assert httpx.get(srv.url + "/v1/jobs", headers={"X-API-Key": other}).json()["items"] == []
+    native_error(httpx.get(f"{srv.url}/v1/jobs/{ids[0]}", headers={"Authorization": f"Bearer {other}"}), 404,
+                 "NotFound")
+    r = httpx.delete(f"{srv.url}/v1/jobs/{ids[0]}", headers=headers(srv))
+    assert r.status_code == 204
+    native_error(httpx.get(f"{srv.url}/v1/jobs/{ids[0]}", headers=headers(srv)), 404, "NotFound")
+    native_error(httpx.delete(f"{srv.url}/v1/jobs/{ids[0]}", headers=headers(srv)), 404, "NotFound")
+
+
+def test_native_errors(make_server) -> None:
+    srv: Server = make_server().start()
+    native_error(httpx.post(srv.url + "/v1/jobs", files={"file": ("a", b"x")}), 401, "MissingKey")
+    native_error(httpx.post(srv.url + "/v1/jobs", headers={"X-API-Key": "0" * 32}, files={"file": ("a", b"x")}),
+                 401, "InvalidKey")
+    native_error(submit_file(srv, b"this is not an image at all"), 400, "InvalidImage")
+    native_error(submit_file(srv, b"\x89PNG\r\n\x1a\n" + b"\0" * 30), 400, "InvalidImage")
+    native_error(httpx.post(srv.url + "/v1/jobs", content=b"<x/>",
+                            headers={**headers(srv), "Content-Type": "text/xml"}), 415, "UnsupportedMediaType")
+    native_error(httpx.post(srv.url + "/v1/jobs", headers=headers(srv), json={"url": "x", "base64": "eA=="}), 400,
+                 "InvalidParameter")
+    native_error(httpx.post(srv.url + "/v1/jobs", headers=headers(srv),
+                            json={"url": "http://169.254.169.254/latest/meta-data/"}), 400, "UrlForbidden")
+    native_error(httpx.post(srv.url + "/v1/jobs", headers=headers(srv), json={"base64": "@@@"}), 400,
+                 "InvalidParameter")
+    native_error(httpx.post(srv.url + "/v1/jobs", headers={**headers(srv), "Content-Type": "application/json"},
+                            content=b"{oops"), 400, "InvalidParameter")
+    from tests.dialects.ocrspace.test_ocrspace import PNG
+
+    native_error(submit_file(srv, PNG, languages="xx"), 400, "UnsupportedLanguage")
+    native_error(submit_file(srv, PNG, pages="0-"), 400, "InvalidPageRange")
+    native_error(submit_file(srv, PNG, reading_order="sideways"), 400, "InvalidParameter")
+    native_error(httpx.get(srv.url + "/v1/jobs/not-a-uuid", headers=headers(srv)), 404, "NotFound")
+    native_error(httpx.get(srv.url + "/v1/nothing-here", headers=headers(srv)), 404, "RouteNotFound")
+    assert submit_file(srv, PNG).status_code == 202  # still serving
