@@ -71,6 +71,8 @@ class Job(Base):
     artifact_key: Mapped[str | None] = mapped_column(String(200), nullable=True)  # e.g. a searchable PDF
     # Document-level findings beyond lines and words, keyed by kind, e.g. {"mrz": {...}} for passports.
     analysis: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    # sha256 of (dialect, owner, client's Idempotency-Key): a retried submit finds the job it already made.
+    idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
 
     __table_args__ = (
         Index("ix_jobs_status_updated", "status", "updated_at"),

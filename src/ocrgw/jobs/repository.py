@@ -168,6 +168,10 @@ async def insert_job(session: AsyncSession, job: Job) -> None:
     await session.flush()
 
 
+async def find_idempotent(session: AsyncSession, digest: str) -> Job | None:
+    return (await session.execute(select(Job).where(Job.idempotency_key == digest))).scalar_one_or_none()
+
+
 async def get_job(session: AsyncSession, job_id: str) -> Job | None:
     return await session.get(Job, job_id)
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from ocrgw.errors import ErrorCode, OcrgwError
@@ -33,20 +35,46 @@ async def submit(
     spec: JobSpec,
     blob: StoredBlob,
     retention: timedelta,
+    idempotency_key: str | None = None,
 ) -> JobView:
     """A stored blob becomes a queued job; if it cannot (a bad page selection, a database error), the
-    blob is deleted here, so no dialect has to remember to."""
+    blob is deleted here, so no dialect has to remember to. With ``idempotency_key`` (see
+    ``idempotency_digest``), a second submit that loses the race to the first gets the first's job."""
     try:
         return await _submit(db=db, queue=queue, settings=settings, owner_key_id=owner_key_id, dialect=dialect,
-                             spec=spec, blob=blob, retention=retention)
+                             spec=spec, blob=blob, retention=retention, idempotency_key=idempotency_key)
+    except IntegrityError:
+        await store.delete(blob.key)
+        existing = await find_idempotent(db=db, digest=idempotency_key) if idempotency_key else None
+        if existing is None:
+            raise
+        return existing
     except BaseException:
         await store.delete(blob.key)
         raise
 
 
+def idempotency_digest(dialect: str, owner_key_id: str | None, client_key: str) -> str:
+    """Keys are the client's own strings, so they are scoped to the caller (and API family) by hashing."""
+    return hashlib.sha256(f"{dialect}\0{owner_key_id or '-'}\0{client_key}".encode()).hexdigest()
+
+
+async def find_idempotent(*, db: async_sessionmaker, digest: str) -> JobView | None:
+    """The live job an earlier submit with the same key made, if any (an expired one no longer counts)."""
+    async with db() as s:
+        job = await repo.find_idempotent(s, digest)
+        if job is None:
+            return None
+        if job.expires_at is not None and repo.as_utc(job.expires_at) <= repo.utcnow():
+            job.idempotency_key = None  # free the key: the old job is gone for its owner
+            await s.commit()
+            return None
+        return repo.job_view(job)
+
+
 async def _submit(
     *, db: async_sessionmaker, queue: JobQueue, settings: Settings, owner_key_id: str | None, dialect: str,
-    spec: JobSpec, blob: StoredBlob, retention: timedelta,
+    spec: JobSpec, blob: StoredBlob, retention: timedelta, idempotency_key: str | None = None,
 ) -> JobView:
     selected = PageSelection(spec.pages).count(blob.frames)
     if selected == 0:
@@ -72,6 +100,7 @@ async def _submit(
         pages_total=selected,
         pages_done=0,
         expires_at=now + retention,
+        idempotency_key=idempotency_key,
     )
     async with db.begin() as s:
         await repo.insert_job(s, job)

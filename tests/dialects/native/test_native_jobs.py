@@ -165,3 +165,34 @@ def test_native_errors(make_server) -> None:
     native_error(httpx.get(srv.url + "/v1/jobs/not-a-uuid", headers=headers(srv)), 404, "NotFound")
     native_error(httpx.get(srv.url + "/v1/nothing-here", headers=headers(srv)), 404, "RouteNotFound")
     assert submit_file(srv, PNG).status_code == 202  # still serving
+
+
+def test_idempotency_key_returns_the_original_operation(make_server) -> None:
+    import concurrent.futures
+
+    from tests.dialects.ocrspace.test_ocrspace import PNG
+
+    srv: Server = make_server().start()
+
+    def submit(key: str) -> httpx.Response:
+        return httpx.post(srv.url + "/v1/jobs", headers={**headers(srv), "Idempotency-Key": key},
+                          files={"file": ("doc", PNG)}, timeout=60)
+
+    first = submit("order-1")
+    assert first.status_code == 202
+    again = submit("order-1")
+    assert again.status_code == 202 and again.json()["id"] == first.json()["id"]
+    assert again.headers["idempotent-replayed"] == "true"
+    assert submit("order-2").json()["id"] != first.json()["id"]
+    # Another caller's identical key is its own.
+    other = srv.cli("keys", "create", "--name", "other", "-q").strip()
+    r = httpx.post(srv.url + "/v1/jobs", headers={"X-API-Key": other, "Idempotency-Key": "order-1"},
+                   files={"file": ("doc", PNG)}, timeout=60)
+    assert r.json()["id"] != first.json()["id"]
+    # Concurrent retries of one new key make exactly one job.
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        ids = {r.json()["id"] for r in pool.map(lambda _: submit("order-3"), range(8))}
+    assert len(ids) == 1
+    listed = httpx.get(srv.url + "/v1/jobs", params={"limit": 100}, headers=headers(srv)).json()["items"]
+    assert len(listed) == 3
+    native_error(submit("x" * 300), 400, "InvalidParameter")

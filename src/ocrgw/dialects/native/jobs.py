@@ -207,13 +207,28 @@ def build_router() -> APIRouter:
     router = APIRouter(prefix="/v1", tags=[TAG])
 
     @router.post("/jobs", status_code=202, response_model=S.Operation, operation_id="submitJob",
-                 summary="Submit a document", openapi_extra=_SUBMIT_BODY,
+                 summary="Submit a document", openapi_extra={**_SUBMIT_BODY, "parameters": [{
+                     "name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string"},
+                     "description": "Any unique string: a retried submit with it returns the original job."}]},
                  responses={202: {"description": "Accepted; poll `Location`.", "headers": {
                      "Location": {"description": "The operation's URL.", "schema": {"type": "string"}}}},
                      **_ERRORS})
     async def submit_job(request: Request, ctx: Ctx, caller: Caller) -> Response:
         """Upload a document (multipart `file`, or the raw bytes with options in the query string), or
-        send JSON with `url` or `base64`. Answers 202 at once; the document is read in the background."""
+        send JSON with `url` or `base64`. Answers 202 at once; the document is read in the background.
+        With an `Idempotency-Key` header, a retry with the same key returns the original operation
+        (header `Idempotent-Replayed: true`) instead of creating a second job."""
+        digest = None
+        client_key = request.headers.get("idempotency-key")
+        if client_key is not None:
+            if not 1 <= len(client_key) <= 255:
+                raise OcrgwError(ErrorCode.INVALID_PARAMETER, "Idempotency-Key must be 1 to 255 characters.",
+                                 param="Idempotency-Key")
+            digest = service.idempotency_digest(DIALECT, caller.key_id, client_key)
+            earlier = await service.find_idempotent(db=ctx.db, digest=digest)
+            if earlier is not None:  # a retry: the original operation, and the body is not read at all
+                op = _operation(earlier, request, ctx)
+                return _json(op, 202, {"Location": op.links.self, "Idempotent-Replayed": "true"})
         await service.check_backlog(db=ctx.db, settings=ctx.settings)
         ctype = request.headers.get("content-type", "")
         boundary = multipart.boundary_of(ctype)
@@ -237,7 +252,8 @@ def build_router() -> APIRouter:
             raise
         view = await service.submit(db=ctx.db, queue=ctx.queue, store=ctx.store, settings=ctx.settings,
                                     owner_key_id=caller.key_id, dialect=DIALECT, spec=spec, blob=blob,
-                                    retention=timedelta(hours=ctx.settings.retention_read_hours))
+                                    retention=timedelta(hours=ctx.settings.retention_read_hours),
+                                    idempotency_key=digest)
         op = _operation(view, request, ctx)
         return _json(op, 202, {"Location": op.links.self})
 
