@@ -21,6 +21,7 @@ from ocrgw.jobs.states import JobStatus
 from ocrgw.pipeline import rasterize
 from ocrgw.pipeline.engines.tesseract import OrientationDetector, RawLine, TesseractEngine
 from ocrgw.pipeline.layout import order_lines
+from ocrgw.pipeline.mrz import MrzReader
 from ocrgw.pipeline.orient import read_page
 from ocrgw.pipeline.preprocess import to_source
 from ocrgw.render import searchable_pdf
@@ -38,6 +39,7 @@ class WorkerContext:
     worker_id: str = field(default_factory=owner_id)
     _engines: dict[str, TesseractEngine] = field(default_factory=dict)
     _osd: OrientationDetector | None = None
+    _mrz: MrzReader | None = None
     # Exceptions the queue raises inside a job that overruns its soft time limit (Celery's).
     timeout_errors: tuple[type[BaseException], ...] = ()
     _db: sessionmaker | None = None
@@ -62,6 +64,13 @@ class WorkerContext:
         if self._osd is None and (self.settings.resolved_tessdata_dir / "osd.traineddata").exists():
             self._osd = OrientationDetector(self.settings.resolved_tessdata_dir)
         return self._osd
+
+    @property
+    def mrz_reader(self) -> MrzReader:
+        """Made on the first job that asks for an MRZ; most workers never need it."""
+        if self._mrz is None:
+            self._mrz = MrzReader(self.settings.resolved_tessdata_dir)
+        return self._mrz
 
     def engine(self, languages: tuple[str, ...]) -> TesseractEngine:
         key = "+".join(languages)
@@ -178,9 +187,13 @@ def _make_searchable_pdf(job_id: str, ctx: WorkerContext, path: Path, media_type
 def _read_pages(job_id: str, ctx: WorkerContext, spec: JobSpec, path: Path, media_type: str, done: set[int],
                 keeper: _LeaseKeeper, engine: TesseractEngine) -> None:
     settings = ctx.settings
+    first = True
     for page in rasterize.iter_pages(path, media_type, PageSelection(spec.pages), skip=done, settings=settings):
         if keeper.lost:
             raise repo.LeaseLost(job_id)
+        if first and "mrz" in spec.outputs and (not done or page.page_no <= min(done)):
+            _read_mrz(job_id, ctx, page)
+        first = False
         busy_before = engine.busy_ms
         reading = read_page(page.gray, page.dpi, engine, ctx.osd)
         engine_ms = engine.busy_ms - busy_before
@@ -188,3 +201,18 @@ def _read_pages(job_id: str, ctx: WorkerContext, spec: JobSpec, path: Path, medi
         result = _page_result(page, ordered, reading.matrix, reading.angle, reading.steps, spec.language_hint)
         with ctx.db.begin() as s:
             repo.write_page(s, job_id, ctx.worker_id, result, settings.lease_seconds, engine_ms)
+
+
+def _read_mrz(job_id: str, ctx: WorkerContext, page: rasterize.RasterPage) -> None:
+    """The machine-readable zone of the selection's first page, stored as the job's "mrz" analysis;
+    its box is reported in the page's result units, like the lines'."""
+    found = ctx.mrz_reader.read(page.gray)
+    if found is None:
+        value: dict = {"found": False}
+    else:
+        value = {"found": True, **found}
+        if page.unit_per_px != 1.0:
+            value["box"] = [round(v * page.unit_per_px, 4) for v in found["box"]]
+    with ctx.db.begin() as s:
+        if not repo.set_analysis(s, job_id, ctx.worker_id, "mrz", value):
+            raise repo.LeaseLost(job_id)
