@@ -2,8 +2,10 @@
 passports, TD2 and TD1 ID cards) on a job's first page, for jobs whose JobSpec.outputs contains "mrz";
 the runner stores the result under JobView.analysis["mrz"] for dialects to render (Huawei's passport).
 
-Check digits decide validity: a value is never changed to make its check pass. The only substitutions
-are the ones the format itself dictates (a digit-only position cannot hold 'O'), and each is reported."""
+Check digits decide validity: a value is never changed to make its check pass. What the format dictates
+is used while reading (a date is read with digits only, so it cannot come out as 'O'), and so is the
+printed glyph's height where letters and digits look alike; every cell where either made a difference to
+the unconstrained reading is listed in the result's "fixes"."""
 
 from __future__ import annotations
 
