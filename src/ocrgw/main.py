@@ -40,10 +40,12 @@ from ocrgw.dialects.seed import flask_style as seed_flask
 from ocrgw.dialects.seed import streaming as seed_streaming
 from ocrgw.dialects.seed.errors import render_flask_error, render_stream_error
 from ocrgw.errors import ErrorCode, OcrgwError
+from ocrgw.jobs import callbacks
 from ocrgw.queue import JobQueue, reaper
 from ocrgw.queue.local import LocalDispatcher
 from ocrgw.settings import Settings, get_settings
 from ocrgw.storage import make_blob_store
+from ocrgw.web import routes as web_routes
 
 log = logging.getLogger("ocrgw.api")
 _SLASHES = re.compile(r"/{2,}")
@@ -84,6 +86,85 @@ def _http_error(exc: StarletteHTTPException) -> OcrgwError:
     return OcrgwError(code, str(exc.detail))
 
 
+def _openapi_tags() -> list[dict[str, str]]:
+    """Tag metadata, native API first: /docs and generated SDKs group operations by tag (openapi-python-client
+    makes one module per tag), so every dialect is its own group and the vendors' stay out of the native one."""
+    return [
+        {"name": native_jobs.TAG, "description": "ocrgw's own asynchronous API, the one to generate clients from: "
+         "submit a document (multipart, raw bytes, or JSON with a URL or base64), poll the job, fetch the result "
+         "as JSON, text, hOCR, ALTO, TSV or searchable PDF. Authenticate with `X-API-Key` or "
+         "`Authorization: Bearer`; every error is an `ErrorResponse`."},
+        {"name": azure_router.TAG, "description": "Azure AI Vision Read v3.0 to v3.2, for the Azure SDKs "
+         "(`Ocp-Apim-Subscription-Key`). Shapes and errors are Azure's."},
+        {"name": azure_v21.TAG, "description": "Computer Vision v2.1 Batch Read, for the older Azure SDKs."},
+        {"name": azure_imageanalysis.TAG, "description": "Image Analysis 4.0 with the READ feature (synchronous)."},
+        {"name": azure_docintel.TAGS["formrecognizer"], "description": "Form Recognizer `prebuilt-read`."},
+        {"name": azure_docintel.TAGS["documentintelligence"], "description": "Document Intelligence "
+         "`prebuilt-read`."},
+        {"name": ocrspace_router.TAG, "description": "The OCR.space Parse API (`apikey`), in its own shapes."},
+        {"name": huawei_router.TAG, "description": "Huawei Cloud OCR general-text and passport, AK/SK-signed or "
+         "`X-Auth-Token`."},
+        {"name": seed_flask.TAG, "description": "The seed system's synchronous Flask-style API."},
+        {"name": seed_streaming.TAG, "description": "The seed streaming server's synchronous endpoint (its path "
+         "is `OCRGW_STREAM_API_NAME`)."},
+        {"name": "Operations", "description": "Liveness and readiness probes."},
+    ]
+
+
+def _readable_schema_names(schema: dict) -> None:
+    """Pydantic names a component `ocrgw__dialects__azure__schemas__ErrorResponse` when two dialects both have
+    a model of that name; code generators then make unreadable classes, or drop both (openapi-python-client
+    names models by `title`, which is the same). Prefix such models with their dialect (`AzureErrorResponse`),
+    the native API keeping the plain name, and rewrite the references."""
+    comps: dict = schema.get("components", {}).get("schemas", {})
+    renames: dict[str, str] = {}
+    for name in list(comps):
+        parts = name.split("__")
+        if len(parts) < 2:
+            continue
+        where = parts[parts.index("dialects") + 1:-1] if "dialects" in parts else parts[:-1]
+        prefix = "" if where[:1] == ["native"] else "".join(p.capitalize() for p in where if p != "schemas")
+        new = prefix + parts[-1]
+        if new not in comps and new not in renames.values():
+            renames[name] = new
+    if not renames:
+        return
+    for old, new in renames.items():
+        comps[new] = comps.pop(old)
+        comps[new]["title"] = new
+    schema["components"]["schemas"] = dict(sorted(comps.items()))
+    refs = {f"#/components/schemas/{old}": f"#/components/schemas/{new}" for old, new in renames.items()}
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("$ref"), str) and node["$ref"] in refs:
+                node["$ref"] = refs[node["$ref"]]
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(schema)
+
+
+def _drop_validation_422(schema: dict) -> None:
+    """FastAPI documents a 422 HTTPValidationError on every route with parameters, but `on_validation_error`
+    answers bad input in the calling dialect's own envelope and status (400 for all of them): drop the 422s
+    so clients are not generated for an error shape that never comes."""
+    for ops in schema.get("paths", {}).values():
+        for op in ops.values():
+            resp = op.get("responses", {}).get("422", {})
+            ref = resp.get("content", {}).get("application/json", {}).get("schema", {}).get("$ref", "")
+            if ref.endswith("/HTTPValidationError"):
+                del op["responses"]["422"]
+    comps = schema.get("components", {}).get("schemas", {})
+    if "HTTPValidationError" not in json.dumps(schema.get("paths", {})):
+        comps.pop("HTTPValidationError", None)
+        if "/ValidationError" not in json.dumps(comps):
+            comps.pop("ValidationError", None)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -108,7 +189,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await reaper.free_dead_leases(db)
             await reaper.sweep(db, dispatcher, settings, startup=True)
         tasks = [asyncio.create_task(reaper.run_forever(db, queue, settings)),
-                 asyncio.create_task(reaper.purge_forever(db, store, settings))]
+                 asyncio.create_task(reaper.purge_forever(db, store, settings)),
+                 asyncio.create_task(callbacks.deliver_forever(db, settings))]
         try:
             yield
         finally:
@@ -121,9 +203,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPIOffline(
         title="ocrgw",
         version=__version__,
-        description="Self-hosted OCR gateway: Azure AI Vision Read (v2.1, v3.x), Image Analysis 4.0 and Form "
-        "Recognizer / Document Intelligence prebuilt-read, over one engine; your documents stay on your machines. "
-        "Authenticate with `Ocp-Apim-Subscription-Key` (create keys with `ocrgw keys create`).",
+        description="Self-hosted OCR gateway: its own native `/v1` jobs API, and the APIs of Azure AI Vision Read "
+        "(v2.1, v3.x), Image Analysis 4.0, Form Recognizer / Document Intelligence prebuilt-read, OCR.space and "
+        "Huawei Cloud OCR, over one engine; your documents stay on your machines. Each API authenticates its own "
+        "way (native: `X-API-Key`; Azure: `Ocp-Apim-Subscription-Key`); create keys with `ocrgw keys create`.",
+        openapi_tags=_openapi_tags(),
         lifespan=lifespan,
         redirect_slashes=False,  # a stray trailing slash gets the dialect's 404, not a bare redirect
     )
@@ -137,6 +221,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ocrspace_router.build_router())
     app.include_router(huawei_router.build_router())
     app.include_router(seed_flask.build_router())
+    web_routes.install(app)  # the playground at / and its /static files, out of the schema
     # Last: the streaming server's configurable path, refused at startup if any route above uses it.
     stream_path = seed_streaming.api_path(settings, app.routes)
     app.include_router(seed_streaming.build_router(stream_path))
@@ -211,6 +296,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                  **huawei_router.EXTRA_SCHEMAS, **native_jobs.EXTRA_SCHEMAS}
         for name, model in extra.items():
             comps.setdefault(name, model.model_json_schema(ref_template="#/components/schemas/{model}"))
+        _drop_validation_422(schema)
+        _readable_schema_names(schema)
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]

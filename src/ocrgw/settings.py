@@ -98,6 +98,13 @@ class Settings(BaseSettings):
     secret_key: str | None = None
     huawei_clock_skew_seconds: float = 900.0  # AK/SK signatures older or newer than this are refused
 
+    # Callbacks (native API callback_url): a signed POST when a job ends, retried with exponential backoff.
+    callback_max_attempts: int = Field(default=10, ge=1)
+    callback_retry_base_seconds: float = 2.0  # waits 2, 4, 8, ... seconds between attempts
+    callback_retry_max_seconds: float = 600.0
+    callback_timeout_seconds: float = 10.0
+    callback_poll_seconds: float = 1.0  # how often each API process looks for due callbacks
+
     # OCR.
     tessdata_dir: Path | None = None
     default_language: str = "eng"

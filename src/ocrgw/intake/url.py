@@ -104,3 +104,15 @@ async def open_url(url: str, settings: Settings) -> AsyncIterator[httpx.Response
                 await resp.aclose()
             return
         raise OcrgwError(ErrorCode.DOWNLOAD_FAILED, "Image URL is not accessible: too many redirects.")
+
+
+async def post_checked(url: str, body: bytes, headers: dict[str, str], settings: Settings, timeout: float) -> int:
+    """POST to a client-given URL (a job callback) under the same guard as URL sources: the host must
+    resolve to an allowed address and the request goes to that address. Redirects are not followed (a
+    receiver that moved answers 3xx, which counts as a failed delivery). Returns the HTTP status."""
+    checked, ip = await resolve_checked(url, settings)
+    target, pinned, ext = _pinned(checked, ip)
+    async with httpx.AsyncClient(follow_redirects=False, timeout=timeout, trust_env=False) as client:
+        req = client.build_request("POST", target, content=body, headers={**headers, **pinned}, extensions=ext)
+        resp = await client.send(req)
+        return resp.status_code

@@ -73,11 +73,20 @@ class Job(Base):
     analysis: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     # sha256 of (dialect, owner, client's Idempotency-Key): a retried submit finds the job it already made.
     idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    # A signed POST to callback_url when the job ends (native API); callback_base is the public base URL
+    # seen at submit, for the links in the payload. State: pending -> delivered | failed.
+    callback_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    callback_base: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    callback_state: Mapped[str | None] = mapped_column(String(12), nullable=True)
+    callback_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    callback_next_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    callback_error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     __table_args__ = (
         Index("ix_jobs_status_updated", "status", "updated_at"),
         Index("ix_jobs_owner_created", "owner_key_id", "created_at"),
         Index("ix_jobs_expires_at", "expires_at"),
+        Index("ix_jobs_callback_due", "callback_state", "callback_next_at"),
     )
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from ocrgw.errors import ErrorCode
 from ocrgw.jobs.leases import owner_is_dead
 from ocrgw.jobs.models import ApiKey, Job, Line, Page, Word
-from ocrgw.jobs.schemas import JobSpec, JobView, LineResult, PageResult, WordResult
+from ocrgw.jobs.schemas import CallbackView, JobSpec, JobView, LineResult, PageResult, WordResult
 from ocrgw.jobs.states import JobStatus
 
 Q = JobStatus.QUEUED.value
@@ -47,6 +47,8 @@ def job_view(job: Job, pages: list[PageResult] | None = None) -> JobView:
         expires_at=as_utc(job.expires_at) if job.expires_at else None,
         artifact_key=job.artifact_key,
         analysis=job.analysis,
+        callback=(CallbackView(job.callback_url, job.callback_state or "pending", job.callback_attempts or 0,
+                               job.callback_error) if job.callback_url else None),
         pages=pages,
     )
 
@@ -166,6 +168,36 @@ def running_leases_stmt():
 async def insert_job(session: AsyncSession, job: Job) -> None:
     session.add(job)
     await session.flush()
+
+
+async def due_callbacks(session: AsyncSession, now: datetime, limit: int = 50) -> list[tuple[str, datetime]]:
+    """Ended jobs whose callback is due: (id, the callback_next_at seen, for the claim)."""
+    rows = await session.execute(
+        select(Job.id, Job.callback_next_at)
+        .where(Job.callback_state == "pending", Job.callback_next_at <= now,
+               Job.status.in_((JobStatus.SUCCEEDED.value, JobStatus.FAILED.value)))
+        .order_by(Job.callback_next_at)
+        .limit(limit)
+    )
+    return [(r[0], r[1]) for r in rows]
+
+
+async def claim_callback(session: AsyncSession, job_id: str, seen: datetime, until: datetime) -> bool:
+    """Take one delivery attempt: only one API process wins it, the others see next_at has moved."""
+    res = await session.execute(
+        update(Job).where(Job.id == job_id, Job.callback_state == "pending", Job.callback_next_at == seen)
+        .values(callback_next_at=until)
+    )
+    return res.rowcount == 1
+
+
+async def callback_outcome(session: AsyncSession, job_id: str, *, delivered: bool, attempts: int,
+                           next_at: datetime | None, error: str | None) -> None:
+    state = "delivered" if delivered else ("pending" if next_at is not None else "failed")
+    await session.execute(
+        update(Job).where(Job.id == job_id)
+        .values(callback_state=state, callback_attempts=attempts, callback_next_at=next_at, callback_error=error)
+    )
 
 
 async def find_idempotent(session: AsyncSession, digest: str) -> Job | None:

@@ -72,6 +72,14 @@ class PageResult:
     lines: list[LineResult] = field(default_factory=list)
 
 
+@dataclass(slots=True, frozen=True)
+class CallbackView:
+    url: str
+    state: str  # pending, delivered, failed
+    attempts: int
+    last_error: str | None
+
+
 @dataclass(slots=True)
 class JobView:
     id: str
@@ -88,4 +96,5 @@ class JobView:
     expires_at: datetime | None = None
     artifact_key: str | None = None  # blob key of the worker-made rendering (see JobSpec.outputs)
     analysis: dict | None = None  # document-level findings by kind, e.g. {"mrz": {...}}
+    callback: CallbackView | None = None
     pages: list[PageResult] | None = None  # loaded only for succeeded jobs, when asked for

@@ -36,13 +36,15 @@ async def submit(
     blob: StoredBlob,
     retention: timedelta,
     idempotency_key: str | None = None,
+    callback: tuple[str, str] | None = None,
 ) -> JobView:
     """A stored blob becomes a queued job; if it cannot (a bad page selection, a database error), the
     blob is deleted here, so no dialect has to remember to. With ``idempotency_key`` (see
     ``idempotency_digest``), a second submit that loses the race to the first gets the first's job."""
     try:
         return await _submit(db=db, queue=queue, settings=settings, owner_key_id=owner_key_id, dialect=dialect,
-                             spec=spec, blob=blob, retention=retention, idempotency_key=idempotency_key)
+                             spec=spec, blob=blob, retention=retention, idempotency_key=idempotency_key,
+                             callback=callback)
     except IntegrityError:
         await store.delete(blob.key)
         existing = await find_idempotent(db=db, digest=idempotency_key) if idempotency_key else None
@@ -75,7 +77,9 @@ async def find_idempotent(*, db: async_sessionmaker, digest: str) -> JobView | N
 async def _submit(
     *, db: async_sessionmaker, queue: JobQueue, settings: Settings, owner_key_id: str | None, dialect: str,
     spec: JobSpec, blob: StoredBlob, retention: timedelta, idempotency_key: str | None = None,
+    callback: tuple[str, str] | None = None,
 ) -> JobView:
+    """``callback`` is (URL, public base URL): the delivery loop POSTs to the URL once the job ends."""
     selected = PageSelection(spec.pages).count(blob.frames)
     if selected == 0:
         raise OcrgwError(
@@ -101,6 +105,11 @@ async def _submit(
         pages_done=0,
         expires_at=now + retention,
         idempotency_key=idempotency_key,
+        callback_url=callback[0] if callback else None,
+        callback_base=callback[1] if callback else None,
+        callback_state="pending" if callback else None,
+        callback_attempts=0,
+        callback_next_at=now if callback else None,
     )
     async with db.begin() as s:
         await repo.insert_job(s, job)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pypdfium2 as pdfium
+import pytest
 from lxml import etree
 from rapidfuzz.distance import Levenshtein
 from tests.conftest import Server, manifest_row, require_shared
@@ -196,3 +197,87 @@ def test_idempotency_key_returns_the_original_operation(make_server) -> None:
     listed = httpx.get(srv.url + "/v1/jobs", params={"limit": 100}, headers=headers(srv)).json()["items"]
     assert len(listed) == 3
     native_error(submit("x" * 300), 400, "InvalidParameter")
+
+
+class _Receiver:
+    """A callback receiver on 127.0.0.1 that fails its first ``failures`` deliveries with HTTP 500."""
+
+    def __init__(self, failures: int) -> None:
+        import http.server
+        import threading
+
+        self.failures = failures
+        self.received: list[tuple[dict[str, str], bytes, float]] = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                outer.received.append(({k.lower(): v for k, v in self.headers.items()}, body, time.time()))
+                self.send_response(500 if len(outer.received) <= outer.failures else 204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hook"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+
+
+@pytest.mark.parametrize("deployment", ["embedded", "scaleout"])
+def test_callback_signed_and_retried_until_delivered(deployment: str, make_server, make_scaleout) -> None:
+    import hashlib
+    import hmac
+
+    from tests.dialects.ocrspace.test_ocrspace import PNG
+
+    env = {"OCRGW_URL_ALLOW_PRIVATE": "true", "OCRGW_CALLBACK_RETRY_BASE_SECONDS": "0.5",
+           "OCRGW_CALLBACK_POLL_SECONDS": "0.2"}
+    srv: Server = (make_server(env=env) if deployment == "embedded" else make_scaleout(env=env, apis=2)).start()
+    receiver = _Receiver(failures=2)
+    try:
+        r = submit_file(srv, PNG, callback_url=receiver.url)
+        assert r.status_code == 202, r.text
+        job_id = r.json()["id"]
+        assert r.json()["callback"] == {"url": receiver.url, "state": "pending", "attempts": 0, "last_error": None}
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            op = httpx.get(f"{srv.url}/v1/jobs/{job_id}", headers=headers(srv)).json()
+            if op["callback"]["state"] != "pending":
+                break
+            time.sleep(0.2)
+        assert op["callback"]["state"] == "delivered" and op["callback"]["attempts"] == 3, op
+        assert len(receiver.received) == 3  # two failures, then the delivery; never a duplicate after it
+        time.sleep(1.5)
+        assert len(receiver.received) == 3
+        secret = httpx.get(srv.url + "/v1/callbacks/secret", headers=headers(srv)).json()["secret"]
+        gaps = [b[2] - a[2] for a, b in zip(receiver.received, receiver.received[1:], strict=False)]
+        assert gaps[1] > gaps[0] * 1.3  # the wait grows between attempts
+        for hdrs, body, got_at in receiver.received:
+            t, v1 = (part.split("=", 1)[1] for part in hdrs["ocrgw-signature"].split(","))
+            expect = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+            assert hmac.compare_digest(v1, expect)
+            assert abs(int(t) - got_at) < 30
+            event = __import__("json").loads(body)
+            assert event["event"] == "job.succeeded" and event["id"] == job_id and event["status"] == "succeeded"
+            assert event["links"]["result"].endswith(f"/v1/jobs/{job_id}/result")
+            assert hdrs["ocrgw-event"] == "job.succeeded"
+        # Another key has another secret: a receiver can tell whose event it is.
+        other = srv.cli("keys", "create", "--name", "other", "-q").strip()
+        assert httpx.get(srv.url + "/v1/callbacks/secret", headers={"X-API-Key": other}).json()["secret"] != secret
+    finally:
+        receiver.close()
+
+
+def test_callback_url_is_ssrf_guarded(make_server) -> None:
+    from tests.dialects.ocrspace.test_ocrspace import PNG
+
+    srv: Server = make_server().start()  # private addresses not allowed (the default)
+    for url in ("http://127.0.0.1:9/hook", "http://169.254.169.254/latest", "ftp://example.com/x", "not a url"):
+        err = native_error(submit_file(srv, PNG, callback_url=url), 400,
+                           "UrlForbidden" if url.startswith("http://1") else "InvalidUrl")
+        assert err["param"] == "callback_url"

@@ -24,7 +24,9 @@ from ocrgw.context import AppContext, app_context, public_base_url
 from ocrgw.dialects.native import schemas as S
 from ocrgw.errors import ErrorCode, OcrgwError
 from ocrgw.intake import multipart
+from ocrgw.intake import url as url_guard
 from ocrgw.jobs import service
+from ocrgw.jobs.callbacks import callback_secret
 from ocrgw.jobs.pages import PageSelection
 from ocrgw.jobs.schemas import JobSpec, JobView, StoredBlob
 from ocrgw.jobs.states import JobStatus
@@ -84,6 +86,19 @@ def _models(codes: str | None, settings: Settings) -> tuple[str, ...]:
     if not models:
         return languages.default_models(settings.default_language, tessdata)
     return tuple(models)
+
+
+async def _callback(opts: S.SubmitOptions, request: Request, ctx: AppContext) -> tuple[str, str] | None:
+    """Check a callback URL at submit (the same guard as URL sources), so a bad one fails the submit
+    instead of every delivery attempt; delivery checks it again, against DNS changes."""
+    if not opts.callback_url:
+        return None
+    try:
+        await url_guard.resolve_checked(opts.callback_url, ctx.settings)
+    except OcrgwError as exc:
+        raise OcrgwError(exc.code, "callback_url: " + exc.message.replace("Image URL", "the URL"),
+                         param="callback_url") from None
+    return opts.callback_url, public_base_url(request, ctx.settings)
 
 
 def _spec(opts: S.SubmitOptions, settings: Settings) -> JobSpec:
@@ -147,8 +162,12 @@ def _operation(view: JobView, request: Request, ctx: AppContext) -> S.Operation:
     if view.status is JobStatus.FAILED:
         error = S.ErrorDetail(code=view.error_code or ErrorCode.PROCESSING_FAILED.value,
                               message=view.error_message or "The document could not be read.")
+    callback = None
+    if view.callback is not None:
+        callback = S.CallbackStatus(url=view.callback.url, state=view.callback.state,
+                                    attempts=view.callback.attempts, last_error=view.callback.last_error)
     return S.Operation(id=view.id, status=view.status.value, created_at=view.created_at, updated_at=view.updated_at,
-                       expires_at=view.expires_at, attempts=view.attempts, error=error,
+                       expires_at=view.expires_at, attempts=view.attempts, error=error, callback=callback,
                        progress=S.Progress(pages_done=view.pages_done, pages_total=view.pages_total),
                        links=_links(request, ctx, view.id))
 
@@ -192,14 +211,43 @@ _SUBMIT_BODY = {"requestBody": {"required": True, "content": {
     "application/json": {"schema": {"$ref": "#/components/schemas/SubmitRequest"}},
     "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
 }}}
-_ERRORS = {code: {"model": S.ErrorResponse, "description": desc} for code, desc in (
-    (400, "Bad input: a corrupt or unsupported document, an invalid option."),
-    (401, "No API key, or an invalid one."),
-    (404, "No such job (or not yours, or expired)."),
-    (413, "The document is larger than the server accepts."),
-    (415, "Unsupported Content-Type."),
-    (429, "Too much work queued: retry after `Retry-After` seconds."),
-)}
+_ERROR_TEXT: dict[int | str, str] = {
+    400: "Bad input: a corrupt or unsupported document, an invalid option.",
+    401: "No API key, or an invalid one.",
+    404: "No such job (or not yours, or expired).",
+    409: "Not finished (NotReady), or failed.",
+    413: "The document is larger than the server accepts.",
+    415: "Unsupported Content-Type.",
+    429: "Too much work queued: retry after `Retry-After` seconds.",
+    # Also stops FastAPI from documenting a 422 this API never sends (bad input answers 400 above).
+    "default": "Any other error (500 Internal, 504 Timeout), in the same envelope.",
+}
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The error responses an operation can give, each with the native ErrorResponse model, plus `default`:
+    generated clients then parse every error body into ErrorResponse instead of leaving it raw."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for code in (*codes, "default"):
+        out[code] = {"model": S.ErrorResponse, "description": _ERROR_TEXT[code]}
+        if code == 429:
+            out[code]["headers"] = {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}}
+    return out
+
+
+def _raw_option_params() -> list[dict[str, Any]]:
+    """The reading options as query parameters, which is how a raw-body upload sets them; taken from
+    SubmitOptions so the spec cannot drift from what `_options` accepts. No defaults: generated clients would
+    send them with every multipart or JSON submit too."""
+    props = S.SubmitOptions.model_json_schema()["properties"]
+    return [{"name": name, "in": "query", "required": False,
+             "description": f"Raw-body uploads only (multipart and JSON carry it in the body). "
+                            f"{prop.get('description', '')}".strip(),
+             "schema": {k: v for k, v in prop.items() if k not in ("title", "description", "examples", "default")}}
+            for name, prop in props.items()]
+
+
+_ERRORS = _errors(400, 401, 404, 413, 415, 429)
 EXTRA_SCHEMAS = {"SubmitForm": S.SubmitForm, "SubmitRequest": S.SubmitRequest}
 
 
@@ -209,10 +257,11 @@ def build_router() -> APIRouter:
     @router.post("/jobs", status_code=202, response_model=S.Operation, operation_id="submitJob",
                  summary="Submit a document", openapi_extra={**_SUBMIT_BODY, "parameters": [{
                      "name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string"},
-                     "description": "Any unique string: a retried submit with it returns the original job."}]},
+                     "description": "Any unique string: a retried submit with it returns the original job."},
+                     *_raw_option_params()]},
                  responses={202: {"description": "Accepted; poll `Location`.", "headers": {
                      "Location": {"description": "The operation's URL.", "schema": {"type": "string"}}}},
-                     **_ERRORS})
+                     **_errors(400, 401, 413, 415, 429)})
     async def submit_job(request: Request, ctx: Ctx, caller: Caller) -> Response:
         """Upload a document (multipart `file`, or the raw bytes with options in the query string), or
         send JSON with `url` or `base64`. Answers 202 at once; the document is read in the background.
@@ -247,18 +296,19 @@ def build_router() -> APIRouter:
                              "or the document's bytes (application/octet-stream, application/pdf, image/*).")
         try:
             spec = await anyio.to_thread.run_sync(_spec, opts, ctx.settings)
+            callback = await _callback(opts, request, ctx)
         except BaseException:
             await ctx.store.delete(blob.key)
             raise
         view = await service.submit(db=ctx.db, queue=ctx.queue, store=ctx.store, settings=ctx.settings,
                                     owner_key_id=caller.key_id, dialect=DIALECT, spec=spec, blob=blob,
                                     retention=timedelta(hours=ctx.settings.retention_read_hours),
-                                    idempotency_key=digest)
+                                    idempotency_key=digest, callback=callback)
         op = _operation(view, request, ctx)
         return _json(op, 202, {"Location": op.links.self})
 
     @router.get("/jobs", response_model=S.OperationList, operation_id="listJobs", summary="List my jobs",
-                responses=_ERRORS)
+                responses=_errors(400, 401))
     async def list_jobs(request: Request, ctx: Ctx, caller: Caller,
                         status: Annotated[S.Status | None, Query(description="Only jobs in this state.")] = None,
                         limit: Annotated[int, Query(ge=1, le=100, description="Jobs per page.")] = 20,
@@ -270,7 +320,7 @@ def build_router() -> APIRouter:
         return _json(S.OperationList(items=[_operation(v, request, ctx) for v in views], next_cursor=nxt))
 
     @router.get("/jobs/{job_id}", response_model=S.Operation, operation_id="getJob", summary="Get a job's status",
-                responses=_ERRORS)
+                responses=_errors(401, 404))
     async def get_job(job_id: str, request: Request, ctx: Ctx, caller: Caller) -> Response:
         """Status and progress (pages done of pages total). Poll until `succeeded` or `failed`."""
         view = await service.get(db=ctx.db, job_id=job_id, owner_key_id=caller.key_id, with_result=False,
@@ -281,12 +331,11 @@ def build_router() -> APIRouter:
                 summary="Get a job's result",
                 responses={200: {"content": {
                     "text/plain": {"schema": {"type": "string"}},
-                    "application/xhtml+xml": {"schema": {"type": "string"}, "description": "hOCR"},
-                    "application/xml": {"schema": {"type": "string"}, "description": "ALTO v4"},
+                    "application/xhtml+xml": {"schema": {"type": "string", "description": "hOCR"}},
+                    "application/xml": {"schema": {"type": "string", "description": "ALTO v4"}},
                     "text/tab-separated-values": {"schema": {"type": "string"}},
                     "application/pdf": {"schema": {"type": "string", "format": "binary"}}}},
-                    409: {"model": S.ErrorResponse, "description": "Not finished (NotReady), or failed."},
-                    **_ERRORS})
+                    **_errors(400, 401, 404, 409)})
     async def get_result(
         job_id: str, request: Request, ctx: Ctx, caller: Caller,
         format: Annotated[str | None, Query(description="json (default), text, hocr, alto, tsv or pdf; "
@@ -314,8 +363,14 @@ def build_router() -> APIRouter:
         text = await anyio.to_thread.run_sync(lambda: render(view.pages or [], float(ctx.settings.pdf_dpi)))
         return Response(text, media_type=media, headers=disposition)
 
+    @router.get("/callbacks/secret", response_model=S.CallbackSecret, operation_id="getCallbackSecret",
+                summary="Get the secret your callbacks are signed with", responses=_ERRORS)
+    async def get_callback_secret(ctx: Ctx, caller: Caller) -> S.CallbackSecret:
+        """Each API key has its own; it stays the same as long as the server secret does."""
+        return S.CallbackSecret(secret=callback_secret(ctx.settings.resolved_secret_key, caller.key_id))
+
     @router.delete("/jobs/{job_id}", status_code=204, operation_id="deleteJob", summary="Delete a job",
-                   responses=_ERRORS)
+                   responses=_errors(401, 404))
     async def delete_job(job_id: str, ctx: Ctx, caller: Caller) -> Response:
         """Delete the job, its results and the stored document now (they also expire on their own)."""
         await service.get(db=ctx.db, job_id=job_id, owner_key_id=caller.key_id, with_result=False,

@@ -1,14 +1,22 @@
 """Named schemas of the native `/v1` API. Every body and answer is a model here (no anonymous inline
-schemas), so the OpenAPI spec gives generated clients readable type names."""
+schemas), so the OpenAPI spec gives generated clients readable type names; the model-level examples end up
+in /docs and in the generated SDKs' docstrings."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 Status = Literal["queued", "running", "succeeded", "failed"]
+_JOB_ID = "0f8e5a52-3c1e-4a57-9d8a-5b1f2f6b7c10"
+_SELF = f"https://ocr.example.com/v1/jobs/{_JOB_ID}"
+_OPERATION_EXAMPLE = {
+    "id": _JOB_ID, "status": "running", "created_at": "2025-01-01T12:00:00Z", "updated_at": "2025-01-01T12:00:01Z",
+    "expires_at": "2025-01-02T12:00:00Z", "progress": {"pages_done": 1, "pages_total": 3}, "attempts": 1,
+    "error": None, "links": {"self": _SELF, "result": _SELF + "/result"},
+}
 
 
 class SubmitOptions(BaseModel):
@@ -21,10 +29,17 @@ class SubmitOptions(BaseModel):
     reading_order: Literal["basic", "natural"] = Field(
         "natural", description="`natural` keeps columns one after another; `basic` reads rows across the page.")
     searchable_pdf: bool = Field(False, description="Also make a searchable PDF (GET .../result?format=pdf).")
+    callback_url: str | None = Field(None, description="An http(s) URL that gets a signed POST (see GET "
+                                     "/v1/callbacks/secret) when the job ends; retried with backoff until it "
+                                     "answers 2xx.", examples=["https://example.com/ocr-done"])
 
 
 class SubmitRequest(SubmitOptions):
     """A document by URL or inline base64 (exactly one), with the reading options."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"url": "https://example.com/scan.png", "languages": "en"},
+        {"base64": "iVBORw0KGgo...", "languages": "de,fr", "pages": "1-3", "searchable_pdf": True}]})
 
     url: str | None = Field(None, description="An http(s) URL the server downloads the document from.",
                             examples=["https://example.com/scan.png"])
@@ -40,14 +55,19 @@ class SubmitForm(BaseModel):
     pages: str | None = None
     reading_order: Literal["basic", "natural"] | None = None
     searchable_pdf: bool | None = None
+    callback_url: str | None = None
 
 
 class Progress(BaseModel):
+    """How far a job got, in pages."""
+
     pages_done: int = Field(description="Pages read so far.")
     pages_total: int | None = Field(description="Pages that will be read (after the page selection).")
 
 
 class ErrorDetail(BaseModel):
+    """One error: a stable code for programs, a message for people."""
+
     code: str = Field(description="A stable error code, e.g. InvalidImage, NotFound, Timeout.",
                       examples=["InvalidImage"])
     message: str = Field(description="What went wrong, for a person.")
@@ -57,16 +77,38 @@ class ErrorDetail(BaseModel):
 class ErrorResponse(BaseModel):
     """Every native error has this shape, with the HTTP status saying the class of error."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"error": {"code": "InvalidParameter", "message": "format must be one of json, text, hocr, alto, tsv, pdf.",
+                   "param": "format"}}]})
+
     error: ErrorDetail
 
 
 class Links(BaseModel):
+    """Where to poll the job and where to fetch its result."""
+
     self: str = Field(description="This operation.")
     result: str = Field(description="Its result (when it has succeeded).")
 
 
+class CallbackStatus(BaseModel):
+    url: str
+    state: Literal["pending", "delivered", "failed"] = Field(description="`failed` once every attempt has failed.")
+    attempts: int
+    last_error: str | None = Field(None, description="Why the last attempt failed.")
+
+
+class CallbackSecret(BaseModel):
+    """The key that signs your callbacks: check `Ocrgw-Signature: t=<unix>,v1=<hex>` as
+    hex(HMAC-SHA256(secret, "<t>." + raw body)), and refuse old `t`."""
+
+    secret: str
+
+
 class Operation(BaseModel):
     """A submitted document's job: where it is, how far it got, and how it ended."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_OPERATION_EXAMPLE]})
 
     id: str = Field(description="The job's UUID.")
     status: Status
@@ -76,10 +118,13 @@ class Operation(BaseModel):
     progress: Progress
     attempts: int = Field(description="Times a worker has started on it (a crashed worker costs one).")
     error: ErrorDetail | None = Field(None, description="Why it failed (status failed only).")
+    callback: CallbackStatus | None = Field(None, description="Delivery of the callback, if one was asked for.")
     links: Links
 
 
 class Word(BaseModel):
+    """A recognised word with its box and confidence."""
+
     text: str
     bbox: list[float] = Field(description="Quad x1,y1 … x4,y4: top-left, top-right, bottom-right, bottom-left, in "
                               "the page's unit, in the submitted page's coordinates.")
@@ -87,6 +132,8 @@ class Word(BaseModel):
 
 
 class Line(BaseModel):
+    """A text line in reading order, with its words."""
+
     text: str
     bbox: list[float]
     confidence: float = Field(ge=0, le=1)
@@ -94,6 +141,8 @@ class Line(BaseModel):
 
 
 class Page(BaseModel):
+    """One page of the result."""
+
     page: int = Field(description="1-based page number in the submitted document.")
     width: float
     height: float
@@ -107,10 +156,25 @@ class Page(BaseModel):
 class Result(Operation):
     """A finished job with everything read: pages, lines, words, boxes, confidences, and the plain text."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        **_OPERATION_EXAMPLE, "status": "succeeded", "progress": {"pages_done": 1, "pages_total": 1},
+        "pages": [{"page": 1, "width": 640, "height": 480, "unit": "pixel", "angle": 0, "language": "eng",
+                   "preprocessing": [{"step": "deskew", "angle": 0.4}],
+                   "lines": [{"text": "Hello world", "bbox": [10, 10, 120, 10, 120, 30, 10, 30], "confidence": 0.96,
+                              "words": [{"text": "Hello", "bbox": [10, 10, 60, 10, 60, 30, 10, 30],
+                                         "confidence": 0.97},
+                                        {"text": "world", "bbox": [70, 10, 120, 10, 120, 30, 70, 30],
+                                         "confidence": 0.95}]}]}],
+        "text": "Hello world"}]})
+
     pages: list[Page]
     text: str = Field(description="All lines in reading order; pages separated by a form feed.")
 
 
 class OperationList(BaseModel):
+    """A page of the caller's jobs, newest first."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [_OPERATION_EXAMPLE], "next_cursor": None}]})
+
     items: list[Operation]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
