@@ -1,5 +1,5 @@
 """The `ocrgw` command: `serve` (API + local workers on the embedded default), `api` and `worker` (scale-out
-on Celery), `migrate`, `keys`.
+on Celery), `migrate`, `keys`, and `ocr` (a client: OCR files through a running server's native API).
 Every command reads the same OCRGW_* settings, so they all act on the same data dir and database."""
 
 from __future__ import annotations
@@ -143,6 +143,12 @@ def cmd_keys(args: argparse.Namespace) -> int:
     return 2
 
 
+def cmd_ocr(args: argparse.Namespace) -> int:
+    from ocrgw import client
+
+    return client.main(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ocrgw", description="Self-hosted OCR gateway.")
     p.add_argument("--data-dir", dest="data_dir", help="data directory (OCRGW_DATA_DIR)")
@@ -182,6 +188,18 @@ def build_parser() -> argparse.ArgumentParser:
     kr = ks.add_parser("revoke", help="revoke a key by id, name, prefix or AK")
     kr.add_argument("key")
     kp.set_defaults(func=cmd_keys)
+
+    op = sub.add_parser("ocr", help="OCR files through a running ocrgw server (native API), one output per input")
+    op.add_argument("files", nargs="+", metavar="FILE")
+    op.add_argument("--server", default=os.environ.get("OCRGW_SERVER", "http://127.0.0.1:8000"),
+                    help="server base URL (OCRGW_SERVER; default http://127.0.0.1:8000)")
+    op.add_argument("--key", default=os.environ.get("OCRGW_API_KEY"), help="API key (OCRGW_API_KEY)")
+    op.add_argument("--format", choices=["txt", "json", "hocr", "alto", "tsv", "pdf"], default="txt")
+    op.add_argument("--out", default=".", help="output directory (default: the current one)")
+    op.add_argument("--languages", help="e.g. en, de,fr or eng+deu (default: the server's)")
+    op.add_argument("--concurrency", type=int, default=4, help="files in flight at once (default 4)")
+    op.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for one file (default 600)")
+    op.set_defaults(func=cmd_ocr)
     return p
 
 

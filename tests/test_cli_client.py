@@ -1,0 +1,76 @@
+"""`ocrgw ocr`, the batch client, run as a user runs it (a subprocess) against a real server: one output
+per input in each format, concurrent submits against a server whose backlog bound makes it answer 429,
+which the client waits out, and a bad file reported without stopping the others."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pypdfium2 as pdfium
+from PIL import Image, ImageDraw, ImageFont
+from rapidfuzz.distance import Levenshtein
+
+from tests.conftest import Server
+
+FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+WORDS = ["Alpha one", "Bravo two", "Charlie three", "Delta four", "Echo five", "Foxtrot six"]
+
+
+def _image(text: str, path: Path) -> Path:
+    im = Image.new("L", (640, 120), 255)
+    font = ImageFont.truetype(FONT, 44) if Path(FONT).exists() else ImageFont.load_default(44)
+    ImageDraw.Draw(im).text((20, 30), text, fill=0, font=font)
+    im.save(path)
+    return path
+
+
+def _run(srv: Server, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "ocrgw.cli", "ocr", "--server", srv.url, "--key", srv.key, *args],
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_batch_to_text_with_a_busy_server_and_a_bad_file(make_server, tmp_path: Path) -> None:
+    # One worker and a backlog bound of 1: six concurrent submits must meet 429s and wait them out.
+    srv: Server = make_server(workers=1, env={"OCRGW_MAX_BACKLOG": "1",
+                                             "OCRGW_BACKLOG_RETRY_AFTER_SECONDS": "1"}).start()
+    src = tmp_path / "in"
+    (src / "sub").mkdir(parents=True)
+    files = [_image(w, src / f"doc{i}.png") for i, w in enumerate(WORDS)]
+    files.append(_image("Golf seven", src / "sub" / "doc0.png"))  # same name, other folder
+    bad = src / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 20)
+    out = tmp_path / "out"
+    proc = _run(srv, *map(str, [*files, bad]), "--format", "txt", "--out", str(out), "--concurrency", "6")
+    assert proc.returncode == 1, proc.stderr  # one file failed
+    assert "broken.png" in proc.stderr and "InvalidImage" in proc.stderr
+    assert "7 of 8 done, 1 failed" in proc.stderr
+    busy = int(proc.stderr.rsplit("server busy ", 1)[1].split(" ")[0])
+    assert busy > 0, proc.stderr  # the client met 429s and still finished every file
+    for i, w in enumerate(WORDS):
+        assert (out / f"doc{i}.txt").read_text().strip() == w
+    assert (out / "doc0-2.txt").read_text().strip() == "Golf seven"
+    assert sorted(p.name for p in out.iterdir()) == sorted([f"doc{i}.txt" for i in range(6)] + ["doc0-2.txt"])
+
+
+def test_formats_json_hocr_pdf(make_server, tmp_path: Path) -> None:
+    srv: Server = make_server().start()
+    doc = _image("Searchable words here", tmp_path / "page.png")
+    for fmt, name in (("json", "page.json"), ("hocr", "page.hocr"), ("pdf", "page.pdf")):
+        proc = _run(srv, str(doc), "--format", fmt, "--out", str(tmp_path / fmt))
+        assert proc.returncode == 0, proc.stderr
+        data = (tmp_path / fmt / name).read_bytes()
+        if fmt == "json":
+            assert b'"text":"Searchable words here\\n"' in data
+        elif fmt == "hocr":
+            assert b"ocrx_word" in data and b">Searchable<" in data
+        else:
+            text = pdfium.PdfDocument(data)[0].get_textpage().get_text_range()
+            assert Levenshtein.distance(" ".join(text.split()), "Searchable words here") <= 2
+    # The same file with the same options reuses its job (the client sends an Idempotency-Key).
+    import httpx
+
+    listed = httpx.get(srv.url + "/v1/jobs", headers={"X-API-Key": srv.key}).json()["items"]
+    assert len(listed) == 2  # json and hocr share one job (same options); pdf asked for a searchable PDF
+    assert _run(srv, str(doc), "--out", str(tmp_path / "again")).returncode == 0
