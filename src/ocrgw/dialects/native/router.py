@@ -40,6 +40,8 @@ def build_router() -> APIRouter:
                 responses={"default": {"model": ErrorResponse, "description": "An unexpected error, in the native "
                                        "envelope."}})
     async def list_languages(ctx: Annotated[AppContext, Depends(app_context)]) -> LanguageList:
+        """The Tesseract models installed on this server, each with the BCP-47 codes that select it, so a
+        client can check a language before it submits. Needs no key."""
         tessdata = ctx.settings.resolved_tessdata_dir
         models = await anyio.to_thread.run_sync(languages.installed, tessdata)
         by_model: dict[str, list[str]] = {}

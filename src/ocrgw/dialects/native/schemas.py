@@ -15,7 +15,7 @@ _SELF = f"https://ocr.example.com/v1/jobs/{_JOB_ID}"
 _OPERATION_EXAMPLE = {
     "id": _JOB_ID, "status": "running", "created_at": "2025-01-01T12:00:00Z", "updated_at": "2025-01-01T12:00:01Z",
     "expires_at": "2025-01-02T12:00:00Z", "progress": {"pages_done": 1, "pages_total": 3}, "attempts": 1,
-    "error": None, "links": {"self": _SELF, "result": _SELF + "/result"},
+    "links": {"self": _SELF, "result": _SELF + "/result"},
 }
 
 
@@ -174,7 +174,8 @@ class Result(Operation):
 class OperationList(BaseModel):
     """A page of the caller's jobs, newest first."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [_OPERATION_EXAMPLE], "next_cursor": None}]})
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"items": [_OPERATION_EXAMPLE], "next_cursor": "MjAyNS0wMS0wMVQxMjowMDowMFp8MGY4ZTVhNTI"}]})
 
     items: list[Operation]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
