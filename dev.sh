@@ -49,13 +49,18 @@ install_python() {
   echo "$want" > "$stamp"
 }
 
-NPM_CLIENT=tests/dialects/ocrspace/npm  # the npm OCR.space client the tests drive, pinned by its lockfile
+# npm packages the tests drive, each dir pinned by its lockfile: the OCR.space client, and the OpenAPI
+# generator and TypeScript compiler of the generated-SDK test.
+NPM_DIRS=(tests/dialects/ocrspace/npm tests/sdk/ts)
 
 install_npm_client() {
-  if [ ! -d "$NPM_CLIENT/node_modules" ] || [ "$NPM_CLIENT/package-lock.json" -nt "$NPM_CLIENT/node_modules" ]; then
-    say "installing the npm test client into $NPM_CLIENT"
-    npm ci --prefix "$NPM_CLIENT" --no-audit --no-fund
-  fi
+  local dir
+  for dir in "${NPM_DIRS[@]}"; do
+    if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules" ]; then
+      say "installing the npm test packages into $dir"
+      npm ci --prefix "$dir" --no-audit --no-fund
+    fi
+  done
 }
 
 cmd=${1:-}
