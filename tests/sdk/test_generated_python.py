@@ -21,7 +21,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import pytest
 from tests.conftest import Server
 from tests.sdk.common import MAX_CER, cer, document, save_live_spec
 
@@ -33,11 +32,6 @@ content_type_overrides:
   application/pdf: application/octet-stream
   image/*: application/octet-stream
 """
-
-
-@pytest.fixture
-def srv(make_server: Callable[..., Server]) -> Server:
-    return make_server(workers=1).start()
 
 
 def generate(spec_path: Path, out_dir: Path) -> Path:
@@ -80,10 +74,10 @@ def wait_done(get_job: ModuleType, client: Any, job_id: str, timeout: float = 60
         time.sleep(0.2)
 
 
-def test_generated_python_client_submits_polls_and_fetches(srv: Server, tmp_path: Path) -> None:
+def test_generated_python_client_submits_polls_and_fetches(sdk_server: Server, tmp_path: Path) -> None:
     path, truth = document()
     data = path.read_bytes()
-    save_live_spec(srv, tmp_path / "spec.json")
+    save_live_spec(sdk_server, tmp_path / "spec.json")
     root = generate(tmp_path / "spec.json", tmp_path)
 
     with imported(root) as mod:
@@ -91,7 +85,7 @@ def test_generated_python_client_submits_polls_and_fetches(srv: Server, tmp_path
         api = {name: mod(f"api.ocrgw_native_api.{name}")
                for name in ("submit_job", "get_job", "get_job_result", "list_jobs", "delete_job")}
         # The spec's APIKeyHeader scheme: the key as it is, in X-API-Key.
-        client = client_mod.AuthenticatedClient(base_url=srv.url, token=srv.key, prefix="",
+        client = client_mod.AuthenticatedClient(base_url=sdk_server.url, token=sdk_server.key, prefix="",
                                                 auth_header_name="X-API-Key", timeout=60)
 
         form = models.SubmitForm(file=types.File(payload=io.BytesIO(data), file_name=path.name,
@@ -117,7 +111,7 @@ def test_generated_python_client_submits_polls_and_fetches(srv: Server, tmp_path
             assert words and all(len(w.bbox) == 8 and 0 <= w.confidence <= 1 for w in words)
 
         # The spec's HTTPBearer scheme, the generated client's default header.
-        bearer = client_mod.AuthenticatedClient(base_url=srv.url, token=srv.key, timeout=60)
+        bearer = client_mod.AuthenticatedClient(base_url=sdk_server.url, token=sdk_server.key, timeout=60)
         listed = api["list_jobs"].sync(client=bearer, limit=100)
         assert isinstance(listed, models.OperationList), listed
         assert {op.id, raw.id} <= {item.id for item in listed.items}
@@ -129,6 +123,6 @@ def test_generated_python_client_submits_polls_and_fetches(srv: Server, tmp_path
         assert isinstance(gone.parsed, models.ErrorResponse), gone.content
         assert gone.parsed.error.code == "NotFound" and gone.parsed.error.message
 
-        anonymous = client_mod.Client(base_url=srv.url, timeout=60)
+        anonymous = client_mod.Client(base_url=sdk_server.url, timeout=60)
         refused = api["list_jobs"].sync_detailed(client=anonymous)
         assert refused.status_code == 401 and isinstance(refused.parsed, models.ErrorResponse), refused.content
