@@ -1,6 +1,7 @@
-"""Intake for multipart/form-data bodies: streams the first file part (whatever its name: one with a
-filename or a non-text type) into the blob store as it arrives, and keeps the small text parts as fields.
-Vendor-neutral: Image Analysis and OCR.space both post forms."""
+"""Intake for multipart/form-data bodies, streamed: ``form_events`` turns a body into fields, file parts
+(whatever their name: one with a filename or a non-text type) and their data chunks, so each file can go
+into the blob store as it arrives; ``stream_first_file`` is the common case of one document per form.
+Vendor-neutral: Image Analysis, OCR.space, the native API and the Flask-style batch API post forms."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from ocrgw.errors import ErrorCode, OcrgwError
 
 OVERHEAD = 1024 * 1024  # form fields and part headers allowed on top of the upload limit
+FIELD_BYTES = 1024 * 1024  # all text fields of one form together
 
 
 @dataclass(slots=True)
@@ -34,12 +36,26 @@ def boundary_of(content_type: str) -> bytes | None:
     return boundary
 
 
-async def stream_first_file(chunks: AsyncIterator[bytes], boundary: bytes, cap: int,
-                            form: MultipartForm) -> AsyncIterator[bytes]:
-    """Streams the first file part (any name: one with a filename or a non-text type) as it arrives and
-    collects the other parts as fields; counts the file parts."""
-    st: dict = {"headers": {}, "field": b"", "value": b"", "kind": None, "name": "", "buf": bytearray()}
-    out: list[bytes] = []
+class FormError(OcrgwError):
+    """The request body as a whole is bad (malformed, over the total cap): never one item's error."""
+
+
+@dataclass(slots=True)
+class FilePart:
+    name: str
+    filename: str | None
+
+
+Event = tuple[str, object]  # ("field", (name, value)) | ("file", FilePart) | ("data", bytes) | ("end", None)
+
+
+async def form_events(chunks: AsyncIterator[bytes], boundary: bytes, cap: int) -> AsyncIterator[Event]:
+    """A multipart body as events, streamed: every file part (any name; one with a filename or a non-text
+    type, as intake.multipart decides) arrives as "file", its "data" chunks and "end", so each can go to
+    intake in turn without the body ever being held whole. Text fields come whole (bounded)."""
+    st: dict = {"headers": {}, "field": b"", "value": b"", "kind": None, "name": "", "buf": bytearray(),
+                "fields": 0}
+    out: list[Event] = []
 
     def on_part_begin() -> None:
         st["headers"], st["kind"], st["buf"] = {}, None, bytearray()
@@ -59,20 +75,26 @@ async def stream_first_file(chunks: AsyncIterator[bytes], boundary: bytes, cap: 
         ctype = st["headers"].get("content-type", b"").decode("latin-1").lower()
         st["name"] = disp.get(b"name", b"").decode("utf-8", "replace")
         if b"filename" in disp or (ctype and not ctype.startswith("text/")):
-            form.files += 1
-            st["kind"] = "file" if form.files == 1 else "skip"
+            st["kind"] = "file"
+            filename = disp[b"filename"].decode("utf-8", "replace") if b"filename" in disp else None
+            out.append(("file", FilePart(st["name"], filename)))
         else:
             st["kind"] = "field"
 
     def on_part_data(data: bytes, start: int, end: int) -> None:
         if st["kind"] == "file":
-            out.append(data[start:end])
+            out.append(("data", data[start:end]))
         elif st["kind"] == "field":
             st["buf"] += data[start:end]
+            st["fields"] += end - start
+            if st["fields"] > FIELD_BYTES:
+                raise FormError(ErrorCode.TOO_LARGE, "The form's text fields are too large.")
 
     def on_part_end() -> None:
-        if st["kind"] == "field":
-            form.fields[st["name"].lower()] = st["buf"].decode("utf-8", "replace")
+        if st["kind"] == "file":
+            out.append(("end", None))
+        elif st["kind"] == "field":
+            out.append(("field", (st["name"].lower(), st["buf"].decode("utf-8", "replace"))))
 
     parser = MultipartParser(boundary, {  # type: ignore[arg-type]
         "on_part_begin": on_part_begin, "on_part_data": on_part_data, "on_part_end": on_part_end,
@@ -83,7 +105,7 @@ async def stream_first_file(chunks: AsyncIterator[bytes], boundary: bytes, cap: 
         async for chunk in chunks:
             total += len(chunk)
             if total > cap:
-                raise OcrgwError(ErrorCode.TOO_LARGE, "The multipart request body is too large.")
+                raise FormError(ErrorCode.TOO_LARGE, "The request body is too large.")
             parser.write(chunk)
             while out:
                 yield out.pop(0)
@@ -91,6 +113,22 @@ async def stream_first_file(chunks: AsyncIterator[bytes], boundary: bytes, cap: 
     except OcrgwError:
         raise
     except Exception as exc:  # python-multipart's MultipartParseError and friends
-        raise OcrgwError(ErrorCode.INVALID_PARAMETER, f"The multipart/form-data body is malformed: {exc}") from exc
+        raise FormError(ErrorCode.INVALID_PARAMETER, f"The multipart/form-data body is malformed: {exc}") from exc
     while out:
         yield out.pop(0)
+
+
+async def stream_first_file(chunks: AsyncIterator[bytes], boundary: bytes, cap: int,
+                            form: MultipartForm) -> AsyncIterator[bytes]:
+    """Streams the first file part (any name: one with a filename or a non-text type) as it arrives and
+    collects the other parts as fields; counts the file parts."""
+    first = False
+    async for kind, payload in form_events(chunks, boundary, cap):
+        if kind == "field":
+            name, value = payload  # type: ignore[misc]
+            form.fields[name] = value
+        elif kind == "file":
+            form.files += 1
+            first = form.files == 1
+        elif kind == "data" and first:
+            yield payload  # type: ignore[misc]

@@ -7,23 +7,20 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
 from datetime import timedelta
 
 import anyio
-from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
 from ocrgw import languages
 from ocrgw.auth import Principal
 from ocrgw.context import AppContext
 from ocrgw.errors import ErrorCode, OcrgwError
+from ocrgw.intake.multipart import Event, FilePart, FormError, form_events  # noqa: F401 - used as common.*
 from ocrgw.jobs import service
 from ocrgw.jobs.schemas import JobSpec, JobView, StoredBlob
 from ocrgw.jobs.states import JobStatus
 from ocrgw.settings import Settings
-
-FIELD_BYTES = 1024 * 1024  # all text fields of one form together
 
 
 # -------------------------------------------------------------------------------------------- keys
@@ -140,93 +137,6 @@ def decode_base64_image(value: object, name: str = "image") -> bytes:
     if not raw:
         raise OcrgwError(ErrorCode.EMPTY_BODY, f"'{name}' is empty.", param=name)
     return raw
-
-
-async def chunks_of(data: bytes, size: int = 256 * 1024) -> AsyncIterator[bytes]:
-    for i in range(0, len(data), size):
-        yield data[i:i + size]
-
-
-class FormError(OcrgwError):
-    """The request body as a whole is bad (malformed, over the total cap): never one item's error."""
-
-
-@dataclass(slots=True)
-class FilePart:
-    name: str
-    filename: str | None
-
-
-Event = tuple[str, object]  # ("field", (name, value)) | ("file", FilePart) | ("data", bytes) | ("end", None)
-
-
-async def form_events(chunks: AsyncIterator[bytes], boundary: bytes, cap: int) -> AsyncIterator[Event]:
-    """A multipart body as events, streamed: every file part (any name; one with a filename or a non-text
-    type, as intake.multipart decides) arrives as "file", its "data" chunks and "end", so each can go to
-    intake in turn without the body ever being held whole. Text fields come whole (bounded)."""
-    st: dict = {"headers": {}, "field": b"", "value": b"", "kind": None, "name": "", "buf": bytearray(),
-                "fields": 0}
-    out: list[Event] = []
-
-    def on_part_begin() -> None:
-        st["headers"], st["kind"], st["buf"] = {}, None, bytearray()
-
-    def on_header_field(data: bytes, start: int, end: int) -> None:
-        st["field"] += data[start:end]
-
-    def on_header_value(data: bytes, start: int, end: int) -> None:
-        st["value"] += data[start:end]
-
-    def on_header_end() -> None:
-        st["headers"][st["field"].decode("latin-1").lower()] = st["value"]
-        st["field"], st["value"] = b"", b""
-
-    def on_headers_finished() -> None:
-        _, disp = parse_options_header(st["headers"].get("content-disposition", b""))
-        ctype = st["headers"].get("content-type", b"").decode("latin-1").lower()
-        st["name"] = disp.get(b"name", b"").decode("utf-8", "replace")
-        if b"filename" in disp or (ctype and not ctype.startswith("text/")):
-            st["kind"] = "file"
-            filename = disp[b"filename"].decode("utf-8", "replace") if b"filename" in disp else None
-            out.append(("file", FilePart(st["name"], filename)))
-        else:
-            st["kind"] = "field"
-
-    def on_part_data(data: bytes, start: int, end: int) -> None:
-        if st["kind"] == "file":
-            out.append(("data", data[start:end]))
-        elif st["kind"] == "field":
-            st["buf"] += data[start:end]
-            st["fields"] += end - start
-            if st["fields"] > FIELD_BYTES:
-                raise FormError(ErrorCode.TOO_LARGE, "The form's text fields are too large.")
-
-    def on_part_end() -> None:
-        if st["kind"] == "file":
-            out.append(("end", None))
-        elif st["kind"] == "field":
-            out.append(("field", (st["name"].lower(), st["buf"].decode("utf-8", "replace"))))
-
-    parser = MultipartParser(boundary, {  # type: ignore[arg-type]
-        "on_part_begin": on_part_begin, "on_part_data": on_part_data, "on_part_end": on_part_end,
-        "on_header_field": on_header_field, "on_header_value": on_header_value,
-        "on_header_end": on_header_end, "on_headers_finished": on_headers_finished})
-    total = 0
-    try:
-        async for chunk in chunks:
-            total += len(chunk)
-            if total > cap:
-                raise FormError(ErrorCode.TOO_LARGE, "The request body is too large.")
-            parser.write(chunk)
-            while out:
-                yield out.pop(0)
-        parser.finalize()
-    except OcrgwError:
-        raise
-    except Exception as exc:  # python-multipart's MultipartParseError and friends
-        raise FormError(ErrorCode.INVALID_PARAMETER, f"The multipart/form-data body is malformed: {exc}") from exc
-    while out:
-        yield out.pop(0)
 
 
 class FileReader:

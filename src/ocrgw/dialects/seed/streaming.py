@@ -83,7 +83,7 @@ async def recognise(request: Request, ctx: Annotated[AppContext, Depends(app_con
     image = await anyio.to_thread.run_sync(common.decode_base64_image, body.get("image"))
     lang = body.get("lang") or body.get("language")
     models = await common.tesseract_languages(lang if isinstance(lang, str) else None, ctx.settings)
-    blob = await intake.from_stream(common.chunks_of(image), store=ctx.store, settings=ctx.settings)
+    blob = await intake.from_bytes(image, store=ctx.store, settings=ctx.settings)
     job = await common.submit(ctx, principal, DIALECT, blob, models)  # deletes the blob if it fails
     view = await common.finish(ctx, principal, job.id, ctx.settings.sync_wait_seconds)
     return Response(json.dumps({"text": common.text_of(view)}), media_type="application/json")
