@@ -41,6 +41,7 @@ from ocrgw.dialects.seed import streaming as seed_streaming
 from ocrgw.dialects.seed.errors import render_flask_error, render_stream_error
 from ocrgw.errors import ErrorCode, OcrgwError
 from ocrgw.jobs import callbacks
+from ocrgw.ops import http as ops_http
 from ocrgw.queue import JobQueue, reaper
 from ocrgw.queue.local import LocalDispatcher
 from ocrgw.settings import Settings, get_settings
@@ -211,6 +212,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         redirect_slashes=False,  # a stray trailing slash gets the dialect's 404, not a bare redirect
     )
+    ops_http.install(app, settings)  # request ids, access log, /metrics; inside CollapseSlashes
     app.add_middleware(CollapseSlashes)
     app.include_router(azure_router.build_router())
     app.include_router(azure_v21.build_router())

@@ -105,6 +105,16 @@ class Settings(BaseSettings):
     callback_timeout_seconds: float = 10.0
     callback_poll_seconds: float = 1.0  # how often each API process looks for due callbacks
 
+    # Operations (see README "Operations: metrics and logs"). Logs: `auto` is text on a terminal, JSON
+    # lines otherwise; the access and job lines stay at INFO whatever the level. /metrics is unauthenticated:
+    # keep it off public listeners. A Celery worker serves its own /metrics on worker_metrics_port (0: none).
+    log_format: Literal["auto", "json", "text"] = "auto"
+    log_level: str = "info"
+    access_log: bool = True
+    metrics_enabled: bool = True
+    worker_metrics_port: int = Field(default=0, ge=0, le=65535)
+    worker_metrics_host: str = "0.0.0.0"
+
     # OCR.
     tessdata_dir: Path | None = None
     default_language: str = "eng"

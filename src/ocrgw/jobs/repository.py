@@ -325,6 +325,16 @@ async def count_queued(session: AsyncSession) -> int:
     return (await session.execute(select(func.count()).select_from(Job).where(Job.status == Q))).scalar_one()
 
 
+async def count_by_status(session: AsyncSession) -> dict[str, int]:
+    """Jobs per state, for /metrics (one grouped scan; states with no jobs are absent)."""
+    rows = await session.execute(select(Job.status, func.count()).group_by(Job.status))
+    return {status: n for status, n in rows.all()}
+
+
+async def oldest_queued_at(session: AsyncSession) -> datetime | None:
+    return (await session.execute(select(func.min(Job.created_at)).where(Job.status == Q))).scalar_one()
+
+
 async def delete_job(session: AsyncSession, job_id: str) -> list[str]:
     """Remove a job and its results; returns the blob keys it held (document, artifact) for deletion."""
     row = (await session.execute(select(Job.blob_key, Job.artifact_key).where(Job.id == job_id))).one_or_none()
