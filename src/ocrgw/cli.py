@@ -13,7 +13,7 @@ from ocrgw.settings import Settings
 
 def _settings(args: argparse.Namespace, **forced: object) -> Settings:
     overrides: dict[str, object] = {}
-    for name in ("host", "port", "workers", "data_dir"):
+    for name in ("host", "port", "workers", "data_dir", "log_level"):
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
@@ -49,21 +49,34 @@ def _bootstrap_key(settings: Settings) -> None:
     )
 
 
+def _uvicorn_logging(settings: Settings) -> dict:
+    """uvicorn keeps its hands off logging (ocrgw's handler formats its lines too), and its access log is off:
+    ocrgw's own (ops.http) has the route template, the request id and the duration."""
+    return {"log_level": settings.log_level, "log_config": None, "access_log": False}
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from ocrgw.main import create_app
     from ocrgw.migrate import upgrade
+    from ocrgw.ops.logs import configure_logging
 
     settings = _settings(args, queue="local")
     os.environ["OMP_THREAD_LIMIT"] = "1"  # inherited by the worker processes
+    if settings.metrics_enabled:  # before prometheus_client is imported; the worker processes inherit it
+        from ocrgw.ops import multiproc
+
+        multiproc.prepare(settings.data_dir / "metrics")
+    from ocrgw.main import create_app
+
+    configure_logging(settings.log_format, settings.log_level, settings.access_log)
     upgrade(settings)
     if settings.auth == "key" and settings.bootstrap_key:
         _bootstrap_key(settings)
     print(f"ocrgw: serving on http://{settings.host}:{settings.port} with {settings.workers} worker process(es); "
           f"data in {settings.data_dir}", file=sys.stderr, flush=True)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=args.log_level,
-                proxy_headers=True, timeout_graceful_shutdown=15)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, proxy_headers=True,
+                timeout_graceful_shutdown=15, **_uvicorn_logging(settings))
     return 0
 
 
@@ -72,30 +85,46 @@ def cmd_api(args: argparse.Namespace) -> int:
     import uvicorn
 
     from ocrgw.main import create_app
+    from ocrgw.ops.logs import configure_logging
 
     settings = _settings(args, queue="celery")
+    configure_logging(settings.log_format, settings.log_level, settings.access_log)
     print(f"ocrgw api: serving on http://{settings.host}:{settings.port}; jobs to {settings.broker_url}; "
           f"database {settings.sync_database_url.split('@')[-1]}; blobs: {settings.blob_store}",
           file=sys.stderr, flush=True)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=args.log_level,
-                proxy_headers=True, timeout_graceful_shutdown=15)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, proxy_headers=True,
+                timeout_graceful_shutdown=15, **_uvicorn_logging(settings))
     return 0
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    """Scale-out worker: a Celery prefork pool, one warm engine per child."""
+    """Scale-out worker: a Celery prefork pool, one warm engine per child. With a metrics port, the main
+    process serves /metrics for all its children (multi-process mode, one directory per port)."""
     import socket
 
     os.environ["OMP_THREAD_LIMIT"] = "1"
     if args.data_dir:
         os.environ["OCRGW_DATA_DIR"] = args.data_dir  # the Celery app reads its settings from the environment
-    from ocrgw.queue.celery_app import celery_app
+    if args.log_level:
+        os.environ["OCRGW_LOG_LEVEL"] = args.log_level
+    if args.metrics_port is not None:
+        os.environ["OCRGW_WORKER_METRICS_PORT"] = str(args.metrics_port)
     from ocrgw.settings import get_settings
+
+    settings = get_settings()
+    if settings.worker_metrics_port:  # before prometheus_client is imported; the children inherit it
+        from ocrgw.ops import multiproc
+
+        multiproc.prepare(settings.data_dir / "metrics" / f"worker-{settings.worker_metrics_port}")
+        from ocrgw.ops.metrics import serve_worker_metrics
+
+        serve_worker_metrics(settings.worker_metrics_port, settings.worker_metrics_host)
+    from ocrgw.queue.celery_app import celery_app
 
     concurrency = args.concurrency or os.cpu_count() or 1
     celery_app.worker_main([
-        "worker", "--pool=prefork", f"--concurrency={concurrency}", f"--loglevel={args.log_level.upper()}",
-        "-Q", get_settings().celery_queue, "-n", f"ocrgw-{os.getpid()}@{socket.gethostname()}",
+        "worker", "--pool=prefork", f"--concurrency={concurrency}", f"--loglevel={settings.log_level.upper()}",
+        "-Q", settings.celery_queue, "-n", f"ocrgw-{os.getpid()}@{socket.gethostname()}",
         "--without-gossip", "--without-mingle", "--without-heartbeat",
     ])
     return 0
@@ -158,18 +187,21 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--host")
     sp.add_argument("--port", type=int)
     sp.add_argument("--workers", type=int, help="worker processes (default: number of cores)")
-    sp.add_argument("--log-level", default="info")
+    sp.add_argument("--log-level", help="info, debug, warning, ... (OCRGW_LOG_LEVEL; default info)")
     sp.set_defaults(func=cmd_serve)
 
     ap = sub.add_parser("api", help="run the API only, handing jobs to Celery workers (scale-out)")
     ap.add_argument("--host")
     ap.add_argument("--port", type=int)
-    ap.add_argument("--log-level", default="info")
+    ap.add_argument("--log-level", help="info, debug, warning, ... (OCRGW_LOG_LEVEL; default info)")
     ap.set_defaults(func=cmd_api)
 
     wp = sub.add_parser("worker", help="run a Celery worker that reads documents (scale-out)")
     wp.add_argument("--concurrency", type=int, help="child processes (default: number of cores)")
-    wp.add_argument("--log-level", default="info")
+    wp.add_argument("--log-level", help="info, debug, warning, ... (OCRGW_LOG_LEVEL; default info)")
+    wp.add_argument("--metrics-port", type=int,
+                    help="serve Prometheus /metrics for this worker's children on this port "
+                    "(OCRGW_WORKER_METRICS_PORT; default: none)")
     wp.set_defaults(func=cmd_worker)
 
     mp = sub.add_parser("migrate", help="create or upgrade the database schema")

@@ -81,6 +81,8 @@ class Job(Base):
     callback_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     callback_next_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     callback_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # X-Request-Id of the submitting request: worker log lines for this job carry it (ops.context).
+    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     __table_args__ = (
         Index("ix_jobs_status_updated", "status", "updated_at"),

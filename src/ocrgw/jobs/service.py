@@ -19,6 +19,7 @@ from ocrgw.jobs.models import Job
 from ocrgw.jobs.pages import PageSelection
 from ocrgw.jobs.schemas import JobSpec, JobView, StoredBlob
 from ocrgw.jobs.states import JobStatus
+from ocrgw.ops.context import current_request_id
 from ocrgw.queue import JobQueue
 from ocrgw.settings import Settings
 from ocrgw.storage import BlobStore
@@ -110,6 +111,7 @@ async def _submit(
         callback_state="pending" if callback else None,
         callback_attempts=0,
         callback_next_at=now if callback else None,
+        request_id=current_request_id(),  # set by ops.http; None outside a request
     )
     async with db.begin() as s:
         await repo.insert_job(s, job)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,9 @@ from ocrgw.jobs.leases import owner_id
 from ocrgw.jobs.pages import PageSelection
 from ocrgw.jobs.schemas import JobSpec, LineResult, PageResult, WordResult
 from ocrgw.jobs.states import JobStatus
+from ocrgw.ops import metrics
+from ocrgw.ops.context import job_scope, set_job_request_id
+from ocrgw.ops.logs import JOB_LOGGER
 from ocrgw.pipeline import rasterize
 from ocrgw.pipeline.engines.tesseract import OrientationDetector, RawLine, TesseractEngine
 from ocrgw.pipeline.layout import order_lines
@@ -29,6 +33,7 @@ from ocrgw.settings import Settings
 from ocrgw.storage import BlobStore, make_blob_store
 
 log = logging.getLogger("ocrgw.runner")
+job_log = logging.getLogger(JOB_LOGGER)
 
 
 @dataclass
@@ -125,12 +130,26 @@ def _page_result(page: rasterize.RasterPage, raw: list[RawLine], matrix, angle: 
 
 
 def run(job_id: str, ctx: WorkerContext) -> str:
-    """Process one job if it can be claimed; returns the status it ended in ("skipped" if not claimed)."""
+    """Process one job if it can be claimed; returns the status it ended in ("skipped" if not claimed).
+    Log lines meanwhile carry the job id and the submitting request's id; one job-log line and the
+    finished-jobs counter record the outcome."""
+    started = time.perf_counter()
+    with job_scope(job_id):
+        status = _run(job_id, ctx)
+        metrics.job_finished(status)
+        ms = (time.perf_counter() - started) * 1000
+        job_log.log(logging.DEBUG if status == "skipped" else logging.INFO, "job %s %s in %.0f ms", job_id, status,
+                    ms, extra={"status": status, "duration_ms": round(ms, 1), "worker": ctx.worker_id})
+    return status
+
+
+def _run(job_id: str, ctx: WorkerContext) -> str:
     settings = ctx.settings
     with ctx.db.begin() as s:
         job = repo.claim(s, job_id, ctx.worker_id, settings.lease_seconds)
         if job is None:
             return "skipped"
+        set_job_request_id(job.request_id)
         spec = JobSpec.model_validate(job.spec)
         blob_key, media_type = job.blob_key, job.media_type
         done = repo.done_page_numbers(s, job_id) if job.pages_done else set()  # an interrupted attempt's pages
@@ -188,6 +207,7 @@ def _read_pages(job_id: str, ctx: WorkerContext, spec: JobSpec, path: Path, medi
                 keeper: _LeaseKeeper, engine: TesseractEngine) -> None:
     settings = ctx.settings
     first = True
+    page_started = time.perf_counter()  # the page's wall time includes rasterizing it (the iterator)
     for page in rasterize.iter_pages(path, media_type, PageSelection(spec.pages), skip=done, settings=settings):
         if keeper.lost:
             raise repo.LeaseLost(job_id)
@@ -199,8 +219,10 @@ def _read_pages(job_id: str, ctx: WorkerContext, spec: JobSpec, path: Path, medi
         engine_ms = engine.busy_ms - busy_before
         ordered = order_lines(reading.lines, spec.reading_order)
         result = _page_result(page, ordered, reading.matrix, reading.angle, reading.steps, spec.language_hint)
+        metrics.observe_page(time.perf_counter() - page_started, engine_ms)
         with ctx.db.begin() as s:
             repo.write_page(s, job_id, ctx.worker_id, result, settings.lease_seconds, engine_ms)
+        page_started = time.perf_counter()
 
 
 def _read_mrz(job_id: str, ctx: WorkerContext, page: rasterize.RasterPage) -> None:

@@ -71,6 +71,16 @@ celery_app = make_celery(get_settings())
 _ctx = None
 
 
+@signals.setup_logging.connect
+def _setup_logging(loglevel: int | str | None = None, **_: object) -> None:
+    """Celery configures no logging of its own when this signal has a receiver: the worker and its children
+    log in ocrgw's format (JSON or text), and job lines carry the job's request id."""
+    from ocrgw.ops.logs import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings.log_format, loglevel or settings.log_level, settings.access_log)
+
+
 @signals.worker_process_init.connect
 def _warm_child(**_: object) -> None:
     global _ctx

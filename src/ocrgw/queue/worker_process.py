@@ -15,7 +15,9 @@ from ocrgw.settings import Settings
 def main(conn: Connection, settings: Settings) -> None:
     os.environ["OMP_THREAD_LIMIT"] = "1"
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s worker[%(process)d] %(levelname)s %(message)s")
+    from ocrgw.ops.logs import configure_logging
+
+    configure_logging(settings.log_format, settings.log_level, settings.access_log)  # as the API process's
     from ocrgw.pipeline.runner import WorkerContext, run
 
     ctx = WorkerContext(settings)
