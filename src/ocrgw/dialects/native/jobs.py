@@ -60,7 +60,9 @@ Ctx = Annotated[AppContext, Depends(app_context)]
 
 # ------------------------------------------------------------------------------------------- options
 def _options(fields: dict[str, Any]) -> S.SubmitOptions:
-    known = {k: v for k, v in fields.items() if k in S.SubmitOptions.model_fields and v not in ("", None)}
+    """Options from form fields or the query string. An empty value, or the string "null" that Swagger
+    UI's "Try it out" sends for every optional field left alone, means the field was not given."""
+    known = {k: v for k, v in fields.items() if k in S.SubmitOptions.model_fields and v not in ("", "null", None)}
     try:
         return S.SubmitOptions.model_validate(known)
     except ValidationError as exc:
