@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 APT_PACKAGES=(tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd)
-TEST_APT_PACKAGES=(tesseract-ocr-deu tesseract-ocr-fra fonts-dejavu-core fonts-ocr-b docker-compose)  # German and French test documents; OCR-B for passport specimens; the compose file check
+TEST_APT_PACKAGES=(tesseract-ocr-deu tesseract-ocr-fra fonts-dejavu-core fonts-ocr-b docker-compose chromium chromium-driver)  # German and French test documents; OCR-B for passport specimens; the compose file check; headless Chromium for tests/web
 VENV=.venv
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
