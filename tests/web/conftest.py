@@ -8,10 +8,12 @@ from collections.abc import Iterator
 
 import pytest
 from tests.conftest import Server
+from tests.web.browser import require_chromium
 
 
 @pytest.fixture(scope="session")
 def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    require_chromium()  # skip (or fail in CI) before paying for a server start
     srv = Server(tmp_path_factory.mktemp("web-srv")).start()
     yield srv
     srv.stop(signal.SIGKILL)

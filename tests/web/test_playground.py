@@ -8,7 +8,6 @@ playground would otherwise draw the boxes on a blank page of the image's size, w
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import httpx
@@ -68,7 +67,6 @@ def test_playground_reads_a_page_and_draws_it(web_server: Server, tmp_path: Path
         assert "tess_phototest.png" in by_id("file-name").text
         Select(by_id("languages")).select_by_value("eng")
         by_id("searchable-pdf").click()
-        started = time.monotonic()
         by_id("submit").click()
         wait_for(lambda: driver.execute_script("return document.body.dataset.state") in ("queued", "running",
                                                                                          "succeeded", "failed"),
@@ -147,7 +145,6 @@ def test_playground_reads_a_page_and_draws_it(web_server: Server, tmp_path: Path
         assert foreign_requests(driver, srv.url) == []
         assert console_errors(driver) == []
     assert shot.stat().st_size > 10_000
-    assert time.monotonic() - started < 90
 
 
 # Renders a made-up page with the playground's own module, one word per confidence band.
