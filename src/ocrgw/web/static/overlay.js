@@ -21,6 +21,23 @@ function polygon(bbox, className, testId) {
   return el;
 }
 
+/** The word written into its box (font size from the box's height, stretched to its width). */
+function wordText(word) {
+  const xs = word.bbox.filter((_, i) => i % 2 === 0);
+  const ys = word.bbox.filter((_, i) => i % 2 === 1);
+  const [left, right, top, bottom] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+  const text = document.createElementNS(SVG, "text");
+  text.setAttribute("x", String(left));
+  text.setAttribute("y", String(bottom - (bottom - top) * 0.2));
+  text.setAttribute("font-size", String((bottom - top) * 0.8));
+  if (right > left) {
+    text.setAttribute("textLength", String(right - left));
+    text.setAttribute("lengthAdjust", "spacingAndGlyphs");
+  }
+  text.textContent = word.text;
+  return text;
+}
+
 function percent(confidence) {
   return `${(confidence * 100).toFixed(1)} %`;
 }
@@ -85,6 +102,9 @@ export function renderPage(page, { imageSrc, onWord }) {
   lineGroup.setAttribute("class", "lines");
   const wordGroup = document.createElementNS(SVG, "g");
   wordGroup.setAttribute("class", "words");
+  const textGroup = document.createElementNS(SVG, "g");
+  textGroup.setAttribute("class", "word-texts"); // shown only on a blank sheet, where there is no picture
+  textGroup.setAttribute("aria-hidden", "true");
   let index = 0;
   page.lines.forEach((line, li) => {
     const lineBox = polygon(line.bbox, "line-box", "line-box");
@@ -102,9 +122,10 @@ export function renderPage(page, { imageSrc, onWord }) {
       box.addEventListener("pointerenter", () => onWord(word));
       box.addEventListener("pointerleave", () => onWord(null));
       wordGroup.append(box);
+      textGroup.append(wordText(word));
     }
   });
-  svg.append(lineGroup, wordGroup);
+  svg.append(lineGroup, textGroup, wordGroup);
   sheet.append(svg);
   return figure;
 }
