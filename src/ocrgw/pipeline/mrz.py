@@ -9,6 +9,7 @@ the unconstrained reading is listed in the result's "fixes"."""
 
 from __future__ import annotations
 
+import itertools
 import os
 
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
@@ -42,6 +43,31 @@ _ALPHABET = {"A": _LETTERS, "D": _DIGITS, "S": "MF", "X": _LETTERS + _DIGITS}
 _LOOKALIKE = {"O": "0", "Q": "0", "D": "0", "I": "1", "Z": "2", "S": "5", "G": "6", "B": "8",
               "0": "O", "1": "I", "2": "Z", "5": "S", "6": "G", "8": "B"}
 _CONFUSABLE = "".join(_LOOKALIKE)
+# ICAO 9303-3 codes of issuing states and nationalities: ISO 3166-1 alpha-3, Germany's D, the
+# United Kingdom's other nationality categories, UN and EU documents, refugees and stateless persons
+# (XXA/XXB/XXC/XXX), Kosovo, international organisations (X..), and the specimen state Utopia.
+_ICAO_CODES = frozenset("""
+ABW AFG AGO AIA ALA ALB AND ARE ARG ARM ASM ATA ATF ATG AUS AUT AZE BDI BEL BEN BES BFA BGD BGR BHR BHS
+BIH BLM BLR BLZ BMU BOL BRA BRB BRN BTN BVT BWA CAF CAN CCK CHE CHL CHN CIV CMR COD COG COK COL COM CPV
+CRI CUB CUW CXR CYM CYP CZE DEU DJI DMA DNK DOM DZA ECU EGY ERI ESH ESP EST ETH FIN FJI FLK FRA FRO FSM
+GAB GBR GEO GGY GHA GIB GIN GLP GMB GNB GNQ GRC GRD GRL GTM GUF GUM GUY HKG HMD HND HRV HTI HUN IDN IMN
+IND IOT IRL IRN IRQ ISL ISR ITA JAM JEY JOR JPN KAZ KEN KGZ KHM KIR KNA KOR KWT LAO LBN LBR LBY LCA LIE
+LKA LSO LTU LUX LVA MAC MAF MAR MCO MDA MDG MDV MEX MHL MKD MLI MLT MMR MNE MNG MNP MOZ MRT MSR MTQ MUS
+MWI MYS MYT NAM NCL NER NFK NGA NIC NIU NLD NOR NPL NRU NZL OMN PAK PAN PCN PER PHL PLW PNG POL PRI PRK
+PRT PRY PSE PYF QAT REU ROU RUS RWA SAU SDN SEN SGP SGS SHN SJM SLB SLE SLV SMR SOM SPM SRB SSD STP SUR
+SVK SVN SWE SWZ SXM SYC SYR TCA TCD TGO THA TJK TKL TKM TLS TON TTO TUN TUR TUV TWN TZA UGA UKR UMI URY
+USA UZB VAT VCT VEN VGB VIR VNM VUT WLF WSM YEM ZAF ZMB ZWE
+D<< GBD GBN GBO GBP GBS UNO UNA UNK EUE XXA XXB XXC XXX RKS ANT NTZ UTO
+XBA XIM XCC XCE XCO XEC XPO XES XMP XOM XDC
+""".split())  # noqa: SIM905 (a list literal of 270 quoted codes reads worse)
+# The first letter of a document code (ICAO 9303-4/5/6): passport, ID card, and the A, C and V types.
+_DOCUMENT_TYPES = "PIACV"
+# OCR-B capitals the engine takes for one another: the alternatives tried when a code is not valid.
+_LETTER_LOOKALIKES = {
+    "P": "RFDEB", "R": "PBK", "E": "FBPL", "F": "EP", "B": "PRED", "O": "DQCU", "D": "OPB", "Q": "O",
+    "C": "GOL", "G": "CO", "I": "LTJ", "L": "ICE", "T": "IY", "J": "I", "U": "VO", "V": "UY", "M": "NH",
+    "N": "MH", "H": "NM", "K": "XR", "X": "KY", "Y": "VTX", "A": "", "S": "", "W": "", "Z": "",
+}
 _OTHER_CLASS = {"A": _DIGITS, "D": _LETTERS, "S": _DIGITS + _LETTERS.replace("M", "").replace("F", "")}
 
 # Detection works on a copy whose longer side is this long: an MRZ on a whole page keeps characters of
@@ -56,6 +82,13 @@ _MIN_PLAUSIBLE = 0.75  # share of positions whose read character has the class t
 # closest glyph (K) up to ~0.76; between the two, other evidence decides (see _fillers).
 _FILLER_SIMILARITY = 0.82
 _FILLER_WEAK = 0.6
+# Same-document glyph comparison (_by_template): cells are compared as centroid-aligned images of
+# this size.
+_GLYPH_SIZE = (20, 30)
+_SAME_GLYPH = 0.92  # on the specimens the same character scores 0.95-0.99, different ones below 0.85
+_VOTE_MARGIN = 0.1  # summed confidence by which another reading must beat the cell's own
+_OTHER_GLYPH = 0.65  # below this a cell is not the character of the document's other prints of it
+_EXEMPLAR_CONF = 0.8  # what a print must have been read with to speak for its character
 
 
 def check_digit(data: str) -> str:
@@ -453,6 +486,43 @@ def _cell_vectors(strip: np.ndarray, grid: _Grid) -> np.ndarray:
     return out
 
 
+def _glyph_vectors(strip: np.ndarray, grid: _Grid, char_h: float) -> np.ndarray:
+    """Each cell's glyph, cut out around its own ink centroid (so two prints of the same character line
+    up however the grid falls), resampled to _GLYPH_SIZE, zero-mean and unit-norm."""
+    img = strip.astype(np.float32)
+    paper = float(np.percentile(img, 90))
+    ink = np.clip(paper - img, 0, None) ** 2
+    h, w = img.shape
+    half_w, half_h = grid.pitch / 2, char_h * 0.6
+    pad = int(np.ceil(max(half_w, half_h))) + 2
+    padded = cv2.copyMakeBorder(img, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=paper)
+    out = np.zeros((grid.n, _GLYPH_SIZE[0] * _GLYPH_SIZE[1]), dtype=np.float32)
+    # The centroid is taken over the line's own rows: a strip's edges may hold bits of the next line.
+    r0, r1 = max(0, round(h / 2 - char_h * 0.75)), min(h, round(h / 2 + char_h * 0.75))
+    ink[:r0] = 0
+    ink[r1:] = 0
+    ys = np.arange(h, dtype=np.float32)[:, None]
+    for k in range(grid.n):
+        cx = grid.center(k)
+        x0, x1 = max(0, round(cx - half_w)), min(w, round(cx + half_w))
+        if x1 <= x0:
+            continue
+        window = ink[:, x0:x1]
+        total = float(window.sum())
+        if total <= 0:
+            continue
+        mx = float((window * np.arange(x0, x1, dtype=np.float32)[None, :]).sum()) / total
+        my = float((window * ys).sum()) / total
+        a, b = round(mx - half_w) + pad, round(my - half_h) + pad
+        cell = padded[b:b + round(2 * half_h), a:a + round(2 * half_w)]
+        if cell.size == 0:
+            continue
+        v = cv2.resize(cell, _GLYPH_SIZE, interpolation=cv2.INTER_AREA).ravel()
+        v = v - v.mean()
+        out[k] = v / (np.linalg.norm(v) + 1e-6)
+    return out
+
+
 def _fillers(vectors: np.ndarray, votes: np.ndarray, heights: np.ndarray) -> np.ndarray | None:
     """Which cells hold the filler '<'. It is the MRZ's most repeated glyph and always printed the
     same way, so its cells form a tight cluster; Tesseract, which often miscounts long runs of '<',
@@ -553,6 +623,7 @@ class MrzReader:
         fillers = _fillers(vectors, votes, np.concatenate(heights))
         if fillers is None:
             return None
+        glyphs = np.concatenate([_glyph_vectors(s, g, char_h) for s, g in zip(strips, grids, strict=True)])
         best: tuple[tuple, dict] | None = None
         for variant in (strips, binaries):
             lines, free, fixes = [], [], []
@@ -566,6 +637,9 @@ class MrzReader:
             if plaus < _MIN_PLAUSIBLE:
                 return None  # the same whole-line reading decides for the second variant too
             fixes += self._by_height(fmt, lines, heights, variant, grids)
+            fixes += _by_template(fmt, lines, glyphs, fillers)
+            fixes += self._by_mismatch(fmt, lines, glyphs, fillers, strips, grids)
+            fixes += self._valid_codes(fmt, lines, strips, grids)
             result = _parse(_Reading(fmt, lines, fixes))
             result["box"] = quad
             key = _score(result, plaus)
@@ -624,6 +698,111 @@ class MrzReader:
             line.text = "".join(chars)
         return fixes
 
+    def _by_mismatch(self, fmt: str, lines: list[_Line], glyphs: np.ndarray, fillers: np.ndarray,
+                     strips: list[np.ndarray], grids: list[_Grid]) -> list[dict]:
+        """The converse of _by_template, for a glyph printed once: a cell read as a character the
+        document also shows elsewhere, confidently, but whose image looks nothing like those prints
+        (correlation < _OTHER_GLYPH where prints of one character score > 0.9) is not that character
+        (a lone G read as 6 is the usual case). It is read again without it, within its position's
+        alphabet, and the new reading is kept unless it too contradicts the document's own prints.
+        Each change is reported, with the confidence of the new reading."""
+        n = FORMATS[fmt][1]
+        labels = [("<" if fillers[li * n + k] else line.text[k]) for li, line in enumerate(lines) for k in range(n)]
+        confs = np.array([c for line in lines for c in line.conf])
+        has = np.abs(glyphs).sum(axis=1) > 0
+        fixes = []
+        for idx, ch in enumerate(labels):
+            if ch in "<?" or not has[idx]:
+                continue
+            li, k = divmod(idx, n)
+            others = [j for j, lab in enumerate(labels)
+                      if lab == ch and j != idx and has[j] and confs[j] >= _EXEMPLAR_CONF]
+            if not others or float(np.max(glyphs[others] @ glyphs[idx])) >= _OTHER_GLYPH:
+                continue
+            alphabet = _ALPHABET[_CLASS[_TEMPLATES[fmt][li][k]]].replace(ch, "")
+            grid = grids[li]
+            x0 = int(max(0, grid.center(k) - grid.pitch * 0.55))
+            x1 = int(min(strips[li].shape[1], grid.center(k) + grid.pitch * 0.55))
+            again = self._ocr(_pad(strips[li][:, x0:x1], grid.pitch), alphabet, PSM.SINGLE_CHAR)
+            if len(again) != 1:
+                continue
+            used, conf = again[0][0], again[0][1]
+            theirs = [j for j, lab in enumerate(labels) if lab == used and has[j] and confs[j] >= _EXEMPLAR_CONF]
+            if theirs and float(np.max(glyphs[theirs] @ glyphs[idx])) < _SAME_GLYPH:
+                continue
+            line = lines[li]
+            line.text = line.text[:k] + used + line.text[k + 1:]
+            line.conf[k] = min(line.conf[k], conf)
+            labels[idx] = used
+            fixes.append({"line": li, "position": k, "read": ch, "used": used, "reason": "unlike the document's " + ch})
+        return fixes
+
+    def _valid_codes(self, fmt: str, lines: list[_Line], strips: list[np.ndarray], grids: list[_Grid]) -> list[dict]:
+        """The issuing state and nationality must be ICAO codes and the document code must start with
+        P, I, A, C or V. A read that is none of these is replaced by the valid value needing the fewest
+        changed characters, each change one of the read glyph's OCR-B look-alikes; among equals, the
+        engine's own second choices for those cells decide. Without any such value, or with a tie
+        the engine cannot break, the read stays. A replacement is reported and halves the field's
+        confidence; check digits play no part."""
+        nat_line, nat_at = (1, 10) if fmt in ("TD3", "TD2") else (1, 15)
+        fields = (("document_type", 0, 0, 1), ("country_code", 0, 2, 3), ("nationality", nat_line, nat_at, 3))
+        fixes = []
+        for name, li, start, width in fields:
+            line = lines[li]
+            read = line.text[start:start + width]
+            if _valid_code(name, read):
+                continue
+            options = [[(ch, 0, 0.0)] + [(alt, 1, 0.0) for alt in _LETTER_LOOKALIKES.get(ch, "")] for ch in read]
+            candidates = []
+            for combo in itertools.product(*options):
+                value = "".join(c for c, _, _ in combo)
+                if _valid_code(name, value):
+                    candidates.append((sum(cost for _, cost, _ in combo), value))
+            if not candidates:
+                continue
+            fewest = min(cost for cost, _ in candidates)
+            best = [v for cost, v in candidates if cost == fewest]
+            if len(best) > 1:  # the engine's own alternatives for the cells that would change
+                scores = {v: 0.0 for v in best}
+                for k in range(width):
+                    if len({v[k] for v in best}) == 1:
+                        continue
+                    grid = grids[li]
+                    x0 = int(max(0, grid.center(start + k) - grid.pitch * 0.55))
+                    x1 = int(min(strips[li].shape[1], grid.center(start + k) + grid.pitch * 0.55))
+                    choices = self._choices(_pad(strips[li][:, x0:x1], grid.pitch))
+                    for v in best:
+                        scores[v] += choices.get(v[k], 0.0)
+                top = max(scores.values())
+                best = [v for v in best if scores[v] == top]
+                if len(best) > 1:
+                    continue
+            value = best[0]
+            line.text = line.text[:start] + value + line.text[start + width:]
+            for k in range(start, start + width):
+                line.conf[k] *= _LOWERED
+            fixes.append({"line": li, "position": start, "read": read, "used": value,
+                          "reason": "not a document code" if name == "document_type" else "not an ICAO code"})
+        return fixes
+
+    def _choices(self, cell: np.ndarray) -> dict[str, float]:
+        """The engine's alternatives (letters) for one cell with their confidences, 0..1."""
+        api = self._api
+        api.SetVariable("lstm_choice_mode", "2")
+        try:
+            found = {}
+            self._ocr(cell, _LETTERS, PSM.SINGLE_CHAR)
+            ri = api.GetIterator()
+            if ri is not None:
+                for it in iterate_level(ri, RIL.SYMBOL):
+                    for choice in it.GetChoiceIterator():
+                        ch = choice.GetUTF8Text()
+                        found[ch] = max(found.get(ch, 0.0), choice.Confidence() / 100.0)
+                    break
+            return found
+        finally:
+            api.SetVariable("lstm_choice_mode", "0")
+
     def _ocr_whole(self, strip: np.ndarray) -> list[tuple[str, float, float]]:
         """The unconstrained reading of a whole line: it names the fillers (if not their number) and
         tells an MRZ from ordinary text."""
@@ -648,7 +827,10 @@ class MrzReader:
             k = grid.cell(x)
             if 0 <= k < n and conf > by_cell.get(k, ("", -1.0))[1]:
                 by_cell[k] = (ch, conf)
-        free = "".join(by_cell.get(k, ("?", 0.0))[0] for k in range(n))
+        # Tesseract often stops naming a long run of fillers part-way (seed 1036's name line came back as
+        # 20 of 44 symbols); a cell it left unnamed whose image is a filler counts as one, or the line
+        # would look implausible and the zone be dropped.
+        free = "".join(by_cell.get(k, ("<" if fillers[k] else "?", 0.0))[0] for k in range(n))
         k = 0
         while k < n:
             if fillers[k]:
@@ -705,6 +887,57 @@ class MrzReader:
                 continue
             out.append((sym, max(0.0, min(1.0, it.Confidence(RIL.SYMBOL) / 100.0)), (box[0] + box[2]) / 2))
         return out
+
+
+def _valid_code(name: str, value: str) -> bool:
+    return value[:1] in _DOCUMENT_TYPES if name == "document_type" else value in _ICAO_CODES
+
+
+def _by_template(fmt: str, lines: list[_Line], glyphs: np.ndarray, fillers: np.ndarray) -> list[dict]:
+    """Every character of a zone is printed in the same font at the same size, so cells whose images
+    match closely (normalised correlation >= _SAME_GLYPH) hold the same character, whatever the engine
+    made of each: within such a group the reading with the most confidence behind it wins, among the
+    characters the cell's position allows. This is what tells G from 6, O from 0 and D, 5 from 3 where
+    the engine wavers over one print but reads another of the same glyph well; a glyph printed once gets
+    no second opinion. A cell changes only on a clear majority; each change is reported and the cell's
+    confidence falls to the share of the vote behind it. Check digits play no part."""
+    templates = _TEMPLATES[fmt]
+    n = FORMATS[fmt][1]
+    labels, confs, allowed = [], [], []
+    for li, (line, template) in enumerate(zip(lines, templates, strict=True)):
+        for k in range(n):
+            labels.append("<" if fillers[li * n + k] else line.text[k])
+            confs.append(line.conf[k])
+            allowed.append(_ALPHABET[_CLASS[template[k]]])
+    usable = np.array([ch != "<" for ch in labels]) & (np.abs(glyphs).sum(axis=1) > 0)
+    sim = glyphs @ glyphs.T
+    fixes = []
+    new_labels = list(labels)
+    for idx in np.flatnonzero(usable):
+        ch = labels[idx]
+        votes: dict[str, float] = {}
+        for j in np.flatnonzero(usable & (sim[idx] >= _SAME_GLYPH)):
+            lab = labels[j]
+            if lab in allowed[idx]:
+                votes[lab] = votes.get(lab, 0.0) + confs[j]
+        if not votes:
+            continue
+        winner = max(votes, key=votes.get)
+        total = sum(votes.values())
+        if winner == ch or votes[winner] - votes.get(ch, 0.0) < _VOTE_MARGIN:
+            continue
+        new_labels[idx] = winner
+        li, k = divmod(int(idx), n)
+        lines[li].conf[k] = min(lines[li].conf[k], votes[winner] / total) if ch != "?" else votes[winner] / total
+        fixes.append({"line": li, "position": k, "read": ch, "used": winner, "reason": "document glyphs",
+                      "votes": {lab: round(v, 3) for lab, v in votes.items()}})
+    for li, line in enumerate(lines):
+        chars = list(line.text)
+        for k in range(n):
+            if not fillers[li * n + k]:
+                chars[k] = new_labels[li * n + k]
+        line.text = "".join(chars)
+    return fixes
 
 
 def _format_for(n_lines: int, counts: list[int]) -> str | None:
