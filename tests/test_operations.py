@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import io
 import json
+import logging
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -160,3 +162,28 @@ def test_scaleout_worker_serves_its_own_metrics(make_scaleout) -> None:
     job = wait_for_line(srv.data_dir / "worker-0.log",
                         lambda rec: rec.get("logger") == "ocrgw.job" and rec.get("job_id") == job_id)
     assert job["request_id"] == "scale-1"
+
+
+def test_request_id_rule_and_formatters() -> None:
+    """In-process: which client ids are kept, and both formats carrying the context's ids."""
+    from ocrgw.ops.context import accept_request_id, job_scope, request_id_var, set_job_request_id
+    from ocrgw.ops.logs import JsonFormatter, TextFormatter
+
+    assert accept_request_id("abc-1.2_X") == "abc-1.2_X"
+    for bad in ("", "x" * 65, "a b", 'a"b', "a\nb", "é"):
+        assert len(accept_request_id(bad)) == 32
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        record = logging.LogRecord("ocrgw.t", logging.ERROR, __file__, 1, "m %s", ("x",), sys.exc_info())
+    record.pages = 3
+    with job_scope("j-1"):
+        set_job_request_id("r-1")
+        out = json.loads(JsonFormatter().format(record))
+        text = TextFormatter().format(record)
+    assert request_id_var.get() is None  # restored when the job ends
+    assert {k: out[k] for k in ("level", "logger", "message", "request_id", "job_id", "pages")} == {
+        "level": "ERROR", "logger": "ocrgw.t", "message": "m x", "request_id": "r-1", "job_id": "j-1", "pages": 3}
+    assert "ValueError: boom" in out["exc"]
+    first, _, rest = text.partition("\n")
+    assert first.endswith("m x [request_id=r-1 job_id=j-1]") and "ValueError: boom" in rest
