@@ -52,7 +52,7 @@ def _bootstrap_key(settings: Settings) -> None:
 def _uvicorn_logging(settings: Settings) -> dict:
     """uvicorn keeps its hands off logging (ocrgw's handler formats its lines too), and its access log is off:
     ocrgw's own (ops.http) has the route template, the request id and the duration."""
-    return {"log_level": settings.log_level, "log_config": None, "access_log": False}
+    return {"log_level": settings.log_level.lower(), "log_config": None, "access_log": False}
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
