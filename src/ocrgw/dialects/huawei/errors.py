@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from ocrgw.errors import ErrorCode as E
 from ocrgw.errors import OcrgwError
+from ocrgw.ops.context import current_request_id
 
 AUTH_FAILED = "APIG.0301"
 AUTH_PREFIX = "Incorrect IAM authentication information: "
@@ -60,10 +61,11 @@ class HuaweiError(OcrgwError):
 
 
 def request_id(request: Request) -> str:
-    """One id per request, reused by the success and the error path (32 hex digits, as Huawei's)."""
+    """One id per request, reused by the success and the error path: the id the logs and the job carry
+    (ocrgw.ops), so an id a Huawei caller reports can be found in the server's logs."""
     rid = getattr(request.state, "huawei_request_id", None)
     if rid is None:
-        rid = request.state.huawei_request_id = uuid.uuid4().hex
+        rid = request.state.huawei_request_id = current_request_id() or uuid.uuid4().hex
     return rid
 
 
