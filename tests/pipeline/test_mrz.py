@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from tests.conftest import DEV_DATA, IN_CI, require_shared
-from tests.specimens import make_mrz_lines, make_passport, ocrb_font_path
+from tests.specimens import COUNTRIES, make_mrz_lines, make_passport, ocrb_font_path
 
 from ocrgw.db import make_async_engine, make_async_sessionmaker
 from ocrgw.intake.core import from_stream
@@ -77,18 +77,29 @@ def test_parse_icao_specimen_lines() -> None:
     assert result["valid"] and all(v in (True, None) for v in result["checks"].values())
 
 
-def test_24_varied_passports(reader: MrzReader) -> None:
-    n = 24
+# Held out: the reader was developed on seeds 0-23 and tuned on seeds 100-399; these 40 seeds were read
+# once, after tuning ended, and are not to be swapped for friendlier ones. Result of that one run:
+# 39/40 (97.5%) all fields right; the one miss (5006) reads its document number's Y as 4, which its check
+# digit cannot see (Y = 34).
+HELD_OUT = range(5000, 5040)
+
+
+def test_held_out_varied_passports(reader: MrzReader) -> None:
+    """The issue's acceptance: at least 90 percent of generated passports with varied noise have every
+    field right, and every one of those has every check digit verified."""
+    n = len(HELD_OUT)
     right = dict.fromkeys(FIELDS, 0)
     all_right = 0
     failures = []
-    for seed in range(n):
+    for seed in HELD_OUT:
         spec = make_passport(seed)
         result = reader.read(_gray(spec.image))
         assert result is not None, (seed, spec.lines)
         wrong = [k for k in FIELDS if result[k] != spec.fields[k]]
         for k in FIELDS:
             right[k] += k not in wrong
+        # Every change to what the engine read is reported with its reason.
+        assert all({"line", "position", "read", "used"} <= f.keys() for f in result["fixes"]), result["fixes"]
         if not wrong:
             all_right += 1
             # A reading with every field right has every check digit verified.
@@ -97,11 +108,26 @@ def test_24_varied_passports(reader: MrzReader) -> None:
                                         "optional_data": True, "composite": True}
         else:
             failures.append((seed, wrong, result["lines"], spec.lines))
-    print("\nMRZ per-field accuracy over", n, "specimens:",
+    print("\nMRZ per-field accuracy over", n, "held-out specimens:",
           ", ".join(f"{k} {right[k] / n:.0%}" for k in FIELDS), f"| all fields right: {all_right}/{n}")
     for failure in failures:
         print("  wrong:", failure)
     assert all_right >= 0.9 * n, failures
+
+
+def test_zone_with_long_filler_runs_is_found(reader: MrzReader) -> None:
+    """Seed 1036 (a short name and number, 51 fillers): Tesseract named only part of the filler runs,
+    and the zone used to be dropped as implausible."""
+    spec = make_passport(1036)
+    result = reader.read(_gray(spec.image))
+    assert result is not None and result["valid"], result
+    assert {k: result[k] for k in FIELDS} == spec.fields
+
+
+def test_icao_codes() -> None:
+    assert all(mrz._valid_code("country_code", code.ljust(3, "<")) for code in COUNTRIES)
+    assert not mrz._valid_code("country_code", "ESR") and not mrz._valid_code("nationality", "UT0")
+    assert mrz._valid_code("document_type", "PD") and not mrz._valid_code("document_type", "DP")
 
 
 def test_broken_check_digit_is_reported_not_corrected(reader: MrzReader) -> None:
@@ -135,7 +161,7 @@ def test_upside_down_page(reader: MrzReader) -> None:
 
 @pytest.mark.parametrize("fmt", ["TD1", "TD2"])
 def test_id_card_formats(reader: MrzReader, fmt: str) -> None:
-    n = 6
+    n = 4  # kept small: the held-out passport test is the large one
     good = 0
     for seed in range(n):
         spec = make_passport(seed, fmt=fmt)

@@ -4,8 +4,13 @@ the runner stores the result under JobView.analysis["mrz"] for dialects to rende
 
 Check digits decide validity: a value is never changed to make its check pass. What the format dictates
 is used while reading (a date is read with digits only, so it cannot come out as 'O'), and so is the
-printed glyph's height where letters and digits look alike; every cell where either made a difference to
-the unconstrained reading is listed in the result's "fixes"."""
+printed glyph's height where letters and digits look alike. Every character of a zone is the same font at
+the same size, so the document's own prints settle what the engine wavers over: cells that look alike are
+one character (the most confident reading of them wins), and a cell that looks unlike every confident
+print of what it was read as is read again without it. An issuing state or nationality that is no ICAO
+code, or a document code not starting with P, I, A, C or V, becomes the valid value nearest by OCR-B
+look-alikes, at half the confidence. Every cell where any of these made a difference to the unconstrained
+reading is listed in the result's "fixes" with its reason."""
 
 from __future__ import annotations
 
