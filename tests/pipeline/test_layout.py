@@ -1,0 +1,122 @@
+"""Reading order (``layout.order_lines``): rows inside columns for ``basic``, Tesseract's blocks for
+``natural``. Geometry tests build lines the way the engine reports them; one test reads a real
+two-column page with real Tesseract."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from ocrgw.pipeline.engines.tesseract import RawLine, RawWord
+from ocrgw.pipeline.layout import order_lines
+
+DEV_DATA = Path(os.environ.get("OCRGW_SHARED_DIR", "/work/shared")) / "data" / "ocr-dev"
+TESSDATA = Path("/usr/share/tesseract-ocr/5/tessdata")
+
+
+def line(text: str, x0: int, y0: int, x1: int, y1: int, block: int = 0) -> RawLine:
+    """A line whose words share its width evenly, as Tesseract would box them."""
+    words = text.split()
+    step = (x1 - x0) / max(1, len(words))
+    return RawLine((x0, y0, x1, y1), 0.9, block,
+                   [RawWord(w, (round(x0 + i * step), y0, round(x0 + (i + 1) * step) - 5, y1), 0.9)
+                    for i, w in enumerate(words)])
+
+
+def texts(lines: list[RawLine]) -> list[str]:
+    return [" ".join(w.text for w in ln.words) for ln in lines]
+
+
+def two_columns(pitch_right: int = 30) -> list[RawLine]:
+    """A title spanning both columns, then two columns of running text whose lines sit at the same
+    heights (the hard case: every row of the page has a line in both columns)."""
+    out = [line("A title over both columns of the page", 100, 20, 1100, 60, block=0)]
+    for i in range(8):
+        y = 100 + 30 * i
+        out.append(line(f"left column sentence number {i} runs on", 100, y, 580, y + 20, block=1))
+    for i in range(8):
+        y = 100 + pitch_right * i
+        out.append(line(f"right column sentence number {i} runs on", 620, y, 1100, y + 20, block=2))
+    return out
+
+
+def test_basic_keeps_aligned_text_columns_whole() -> None:
+    got = texts(order_lines(two_columns(), "basic"))
+    assert got[0].startswith("A title")
+    assert [t.split()[0] for t in got[1:]] == ["left"] * 8 + ["right"] * 8
+    assert got[1:9] == [f"left column sentence number {i} runs on" for i in range(8)]
+
+
+def test_basic_reads_a_sidebar_of_short_lines_as_its_own_column() -> None:
+    body = [line(f"body text line {i} with several words in it", 100, 100 + 40 * i, 700, 125 + 40 * i)
+            for i in range(10)]
+    side = [line(f"Name {i}", 760, 110 + 33 * i, 900, 128 + 33 * i) for i in range(10)]
+    got = texts(order_lines(body + side, "basic"))
+    assert got == texts(body) + texts(side)
+
+
+def test_basic_keeps_table_rows_together_left_to_right() -> None:
+    table = []
+    for r in range(6):
+        y = 100 + 40 * r
+        table += [line(f"Item {r}", 100, y, 300, y + 20, block=r),
+                  line(f"{r}.00", 600, y + 1, 700, y + 21, block=10 + r),
+                  line(f"{r * 3}", 900, y, 950, y + 20, block=20 + r)]
+    got = texts(order_lines(table, "basic"))
+    assert got == [t for r in range(6) for t in (f"Item {r}", f"{r}.00", f"{r * 3}")]
+
+
+def test_natural_keeps_tesseract_order() -> None:
+    lines = two_columns()
+    shuffled = lines[::-1]
+    assert order_lines(shuffled, "natural") == shuffled
+
+
+def test_sections_separated_by_a_wide_gap_are_read_one_after_the_other() -> None:
+    """A 2x2 print: the top pair of pages is read (by columns) before the bottom pair."""
+    top = two_columns()[1:]
+    bottom = [RawLine((ln.box[0], ln.box[1] + 600, ln.box[2], ln.box[3] + 600), ln.confidence, ln.block,
+                      [RawWord(w.text.replace("column", "page"), w.box, w.confidence) for w in ln.words])
+              for ln in top]
+    got = texts(order_lines(top + bottom, "basic"))
+    assert got[:16] == texts(order_lines(top, "basic"))
+    assert all("page" in t for t in got[16:])
+
+
+def test_real_two_column_page_is_read_column_by_column() -> None:
+    """multicol/scribe_multicol_05.jpg (two-column report, with Tesseract): in ``basic`` order the
+    ground-truth lines follow each other in the output, as in ``natural``."""
+    from rapidfuzz import fuzz
+
+    from ocrgw.jobs.pages import PageSelection
+    from ocrgw.pipeline import rasterize
+    from ocrgw.pipeline.engines.tesseract import TesseractEngine
+    from ocrgw.pipeline.reader import read
+    from ocrgw.settings import Settings
+
+    image = "multicol/scribe_multicol_05.jpg"
+    if not (DEV_DATA / image).exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{DEV_DATA} is missing on CI")
+        pytest.skip(f"{DEV_DATA} not available")
+    with (DEV_DATA / "manifest.jsonl").open() as fh:
+        row = next(r for r in map(json.loads, fh) if r["image"] == image)
+    page = next(rasterize.iter_pages(DEV_DATA / image, "image/jpeg", PageSelection(None), set(), Settings()))
+    engine = TesseractEngine(TESSDATA, "eng")
+    try:
+        got = texts(read(page, engine, None, "basic").lines)
+    finally:
+        engine.close()
+    positions = []
+    for gt in row["text"].splitlines():
+        if len(gt) >= 25:
+            best = max(range(len(got)), key=lambda i: fuzz.ratio(gt, got[i]))
+            if fuzz.ratio(gt, got[best]) > 80:
+                positions.append(best)
+    assert len(positions) > 40
+    adjacent = sum(1 for a, b in itertools.pairwise(positions) if b == a + 1) / (len(positions) - 1)
+    assert adjacent > 0.9
