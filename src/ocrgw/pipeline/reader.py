@@ -1,6 +1,6 @@
 """Worker side, one page: a rasterized page -> lines in reading order (preprocess, recognise, orientation
-check, fragment filter, ordering). ``runner._read_pages`` does exactly these steps inline today (it will
-call this later); the accuracy bench calls it so it measures the code the workers run, not a copy."""
+check, fragment filter, ordering). ``runner._read_pages`` and the accuracy bench both call it, so the bench
+measures the code the workers run, not a copy."""
 
 from __future__ import annotations
 

@@ -22,11 +22,9 @@ from ocrgw.jobs.states import JobStatus
 from ocrgw.ops import metrics
 from ocrgw.ops.context import job_scope, set_job_request_id
 from ocrgw.ops.logs import JOB_LOGGER
-from ocrgw.pipeline import rasterize
+from ocrgw.pipeline import rasterize, reader
 from ocrgw.pipeline.engines.tesseract import OrientationDetector, RawLine, TesseractEngine
-from ocrgw.pipeline.layout import order_lines
 from ocrgw.pipeline.mrz import MrzReader
-from ocrgw.pipeline.orient import read_page
 from ocrgw.pipeline.preprocess import to_source
 from ocrgw.render import searchable_pdf
 from ocrgw.settings import Settings
@@ -214,14 +212,11 @@ def _read_pages(job_id: str, ctx: WorkerContext, spec: JobSpec, path: Path, medi
         if first and "mrz" in spec.outputs and (not done or page.page_no <= min(done)):
             _read_mrz(job_id, ctx, page)
         first = False
-        busy_before = engine.busy_ms
-        reading = read_page(page.gray, page.dpi, engine, ctx.osd)
-        engine_ms = engine.busy_ms - busy_before
-        ordered = order_lines(reading.lines, spec.reading_order)
-        result = _page_result(page, ordered, reading.matrix, reading.angle, reading.steps, spec.language_hint)
-        metrics.observe_page(time.perf_counter() - page_started, engine_ms)
+        got = reader.read(page, engine, ctx.osd, spec.reading_order)  # the accuracy bench runs this too
+        result = _page_result(page, got.lines, got.matrix, got.angle, got.steps, spec.language_hint)
+        metrics.observe_page(time.perf_counter() - page_started, got.engine_ms)
         with ctx.db.begin() as s:
-            repo.write_page(s, job_id, ctx.worker_id, result, settings.lease_seconds, engine_ms)
+            repo.write_page(s, job_id, ctx.worker_id, result, settings.lease_seconds, got.engine_ms)
         page_started = time.perf_counter()
 
 
