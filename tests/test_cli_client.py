@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pypdfium2 as pdfium
@@ -31,10 +32,36 @@ def _run(srv: Server, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=300)
 
 
+def _long_pdf(path: Path, pages: int = 6) -> Path:
+    ims = [Image.new("L", (2480, 3508), 255) for _ in range(pages)]
+    font = ImageFont.truetype(FONT, 60) if Path(FONT).exists() else ImageFont.load_default(60)
+    for i, im in enumerate(ims):
+        draw = ImageDraw.Draw(im)
+        for row in range(40):
+            draw.text((150, 150 + row * 80), f"Page {i + 1} line {row + 1} keeps the only worker busy", fill=0,
+                      font=font)
+    ims[0].save(path, format="PDF", save_all=True, append_images=ims[1:], resolution=300)
+    return path
+
+
 def test_batch_to_text_with_a_busy_server_and_a_bad_file(make_server, tmp_path: Path) -> None:
-    # One worker and a backlog bound of 1: six concurrent submits must meet 429s and wait them out.
+    # One worker, kept busy by a long PDF, and a backlog bound of 1 already reached: the client's
+    # concurrent submits must meet 429s and wait them out.
+    import httpx
+
     srv: Server = make_server(workers=1, env={"OCRGW_MAX_BACKLOG": "1",
                                              "OCRGW_BACKLOG_RETRY_AFTER_SECONDS": "1"}).start()
+    busy = httpx.post(srv.url + "/v1/jobs", headers={"X-API-Key": srv.key}, timeout=60,
+                      files={"file": ("long.pdf", _long_pdf(tmp_path / "long.pdf").read_bytes())})
+    assert busy.status_code == 202, busy.text
+    deadline = time.monotonic() + 60
+    while httpx.get(busy.json()["links"]["self"], headers={"X-API-Key": srv.key}).json()["status"] == "queued":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    # A second job waits behind it, filling the backlog: every submit now gets 429 until the PDF is done.
+    filler = httpx.post(srv.url + "/v1/jobs", headers={"X-API-Key": srv.key}, timeout=60,
+                        files={"file": ("f.png", _image("Filler", tmp_path / "filler.png").read_bytes())})
+    assert filler.status_code == 202, filler.text
     src = tmp_path / "in"
     (src / "sub").mkdir(parents=True)
     files = [_image(w, src / f"doc{i}.png") for i, w in enumerate(WORDS)]
@@ -46,8 +73,8 @@ def test_batch_to_text_with_a_busy_server_and_a_bad_file(make_server, tmp_path: 
     assert proc.returncode == 1, proc.stderr  # one file failed
     assert "broken.png" in proc.stderr and "InvalidImage" in proc.stderr
     assert "7 of 8 done, 1 failed" in proc.stderr
-    busy = int(proc.stderr.rsplit("server busy ", 1)[1].split(" ")[0])
-    assert busy > 0, proc.stderr  # the client met 429s and still finished every file
+    throttled = int(proc.stderr.rsplit("server busy ", 1)[1].split(" ")[0])
+    assert throttled > 0, proc.stderr  # the client met 429s and still finished every file
     for i, w in enumerate(WORDS):
         assert (out / f"doc{i}.txt").read_text().strip() == w
     assert (out / "doc0-2.txt").read_text().strip() == "Golf seven"

@@ -64,13 +64,19 @@ def _error_message(resp: httpx.Response) -> str:
 
 
 async def _request(client: httpx.AsyncClient, opts: Options, method: str, url: str, **kw) -> httpx.Response:
-    """One call with the retry policy: 429 waits Retry-After, 5xx and network errors back off."""
+    """One call with the retry policy: a 429 is backpressure, not an error, so it is waited out (its
+    Retry-After) for as long as the per-file timeout allows; 5xx and network errors back off and count
+    against MAX_TRIES."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + opts.timeout
     delay = 1.0
-    for attempt in range(1, MAX_TRIES + 1):
+    failures = 0
+    while True:
         try:
             resp = await client.request(method, url, **kw)
         except httpx.TransportError:
-            if attempt == MAX_TRIES:
+            failures += 1
+            if failures >= MAX_TRIES:
                 raise
             opts.retried += 1
             await asyncio.sleep(delay + random.random() * delay / 2)
@@ -79,15 +85,19 @@ async def _request(client: httpx.AsyncClient, opts: Options, method: str, url: s
         if resp.status_code == 429:
             opts.throttled += 1
             wait = resp.headers.get("retry-after", "")
-            await asyncio.sleep((float(wait) if wait.replace(".", "", 1).isdigit() else delay) + random.random())
+            pause = (float(wait) if wait.replace(".", "", 1).isdigit() else delay) + random.random()
+            if loop.time() + pause > deadline:
+                raise ClientError(f"the server stayed busy for {opts.timeout:g} s (HTTP 429)")
+            await asyncio.sleep(pause)
             continue
-        if resp.status_code >= 500 and attempt < MAX_TRIES:
-            opts.retried += 1
-            await asyncio.sleep(delay + random.random() * delay / 2)
-            delay = min(delay * 2, 30)
-            continue
+        if resp.status_code >= 500:
+            failures += 1
+            if failures < MAX_TRIES:
+                opts.retried += 1
+                await asyncio.sleep(delay + random.random() * delay / 2)
+                delay = min(delay * 2, 30)
+                continue
         return resp
-    raise ClientError(f"gave up after {MAX_TRIES} tries: the server stayed busy")
 
 
 async def ocr_one(client: httpx.AsyncClient, opts: Options, path: Path, out: Path) -> None:

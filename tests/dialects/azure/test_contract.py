@@ -315,7 +315,7 @@ def test_bad_model_version(server: Server, query: str) -> None:
 
 
 @pytest.mark.parametrize("path", ["/nope", "/vision/v9.9/read/analyze", "/vision/v3.2/read/analyzeResults",
-                                  "/vision/v3.2/ocr", "/"])
+                                  "/vision/v3.2/ocr", "/vision/"])  # (GET / is the web playground)
 def test_unknown_route(server: Server, path: str) -> None:
     for method in ("GET", "POST"):
         r = httpx.request(method, server.url + path, headers=server.headers, timeout=30)
