@@ -125,7 +125,7 @@ class OcrgwPipeline:
 
     name = "ocrgw"
 
-    def __init__(self, reading_order: str | None = None) -> None:
+    def __init__(self, reading_order: str | None = None, chain: str = "adaptive") -> None:
         from ocrgw.jobs.pages import PageSelection
         from ocrgw.jobs.schemas import JobSpec
         from ocrgw.pipeline.engines.tesseract import OrientationDetector, TesseractEngine
@@ -138,6 +138,7 @@ class OcrgwPipeline:
         # as WorkerContext.osd: the orientation check runs only where the model is installed
         self.osd = OrientationDetector(tessdata) if (tessdata / "osd.traineddata").exists() else None
         self.selection = PageSelection(self.spec.pages)
+        self.chain = chain  # preprocessing chain: the workers' "adaptive", or "seed" (measured for issue 7)
 
     def __call__(self, path: Path) -> Reading:
         from ocrgw.intake.sniff import check_type
@@ -149,7 +150,7 @@ class OcrgwPipeline:
         c0, t0 = time.process_time(), time.perf_counter()
         results = []
         for page in rasterize.iter_pages(path, media_type, self.selection, skip=set(), settings=self.settings):
-            got = reader.read(page, self.engine, self.osd, self.spec.reading_order)
+            got = reader.read(page, self.engine, self.osd, self.spec.reading_order, chain=self.chain)
             result = _page_result(page, got.lines, got.matrix, got.angle, got.steps, self.spec.language_hint)
             results.append((result, page.unit_per_px))
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -215,6 +216,10 @@ def steps_summary(steps: list[list[dict]]) -> str:
                 done.append(f"deskew {s['angle']:+.1f}°")
             elif s["step"] == "orientation":
                 done.append(f"turned {s['turned_by']}°")
+            elif s["step"] == "upscale":
+                done.append(f"upscale ×{s['factor']:.2f}")
+            elif s["step"] == "resolution":
+                done.append(f"{s['dpi']} dpi")
             else:
                 done.append(s["step"])
         out.append(", ".join(done) or "none")
@@ -334,6 +339,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=0, help="first N rows only (after --kinds)")
     ap.add_argument("--reading-order", choices=["basic", "natural"], default=None,
                     help="ocrgw's reading order (default: JobSpec's, what the dialects use unless asked)")
+    ap.add_argument("--preprocess", choices=["adaptive", "seed"], default="adaptive",
+                    help="ocrgw's preprocessing: the workers' adaptive chain (default) or the seed tutorial's "
+                         "fixed blur + histogram equalisation on every page")
     ap.add_argument("--worst", type=int, default=5, help="how many per-image regressions and gains to list")
     ap.add_argument("--full", action="store_true", help="also print ocr_eval's full table per design")
     ap.add_argument("--json", type=Path, default=None, help="write config, summary and per-image results here")
@@ -358,11 +366,12 @@ def main(argv: list[str] | None = None) -> int:
     if "raw" in names:
         designs.append(RawTesseract(tessdata))
     if "ocrgw" in names:
-        designs.append(OcrgwPipeline(a.reading_order))
+        designs.append(OcrgwPipeline(a.reading_order, a.preprocess))
     ocrgw_cfg = ""
     if isinstance(designs[-1], OcrgwPipeline):
         og = designs[-1]
         ocrgw_cfg = (f" ocrgw: languages={'+'.join(og.spec.languages)} reading_order={og.spec.reading_order}"
+                     f" preprocess={og.chain}"
                      f" osd={'on' if og.osd else 'off (no osd.traineddata)'}")
     engine = f"tesserocr {tesserocr.__version__} / libtesseract {tesserocr.tesseract_version().split()[1]}"
     print(f"# {datetime.now().isoformat(timespec='seconds')} manifest={manifest} images={len(recs)} "
@@ -420,7 +429,8 @@ def main(argv: list[str] | None = None) -> int:
     if a.json:
         out = {
             "config": {"manifest": str(manifest), "designs": names, "kinds": a.kinds, "limit": a.limit,
-                       "reading_order": a.reading_order, "engine": engine, "tessdata": str(tessdata),
+                       "reading_order": a.reading_order, "preprocess": a.preprocess, "engine": engine,
+                       "tessdata": str(tessdata),
                        "commit": git_commit(), "cpus": os.cpu_count(), "platform": platform.platform(),
                        "date": datetime.now().isoformat(timespec="seconds")},
             "summary": summary, "ratio_time_per_page": ratio, "ratio_cpu_per_page": cpu_ratio,

@@ -155,7 +155,8 @@ def test_single_line_skips_deskew() -> None:
     step = _step(result, "deskew")
     assert step["applied"] is False and "height" in step["reason"]
     assert result.angle == 0.0
-    assert result.matrix is None
+    # not turned; its 11 px glyphs may be enlarged (a pure scale)
+    assert result.matrix is None or (result.matrix[0, 1] == 0 and result.matrix[1, 0] == 0)
 
 
 def test_clean_page_is_left_alone() -> None:
@@ -258,3 +259,73 @@ def test_real_page_is_not_reported_as_skewed() -> None:
     print(f"\n{row['image']} {pixels.shape}: preprocess {elapsed * 1000:.1f} ms, steps {result.steps}")
     assert abs(result.angle) < 2
     assert result.image.ndim == 2 and result.image.shape[:2] == pixels.shape[:2]
+
+
+# ------------------------------------------------------------------- text size, resolution, layout
+def test_small_text_is_upscaled_and_read_better(ocr: object) -> None:
+    """A page of 8 px text (a ~100-dpi scan) is enlarged toward the text height Tesseract reads best,
+    with the map back to the submitted pixels, and reads better than the page as it came."""
+    small = np.asarray(_page(size=9))
+    result = preprocess(small)
+
+    step = _step(result, "upscale")
+    assert step.get("applied", True) and step["factor"] > 1.5 and step["text_height"] < 10
+    assert result.image.shape[0] == pytest.approx(small.shape[0] * step["factor"], abs=2)
+    corner = to_source([result.image.shape[1], result.image.shape[0]], result.matrix)
+    assert corner == pytest.approx([small.shape[1], small.shape[0]], abs=1.0)
+    want = "\n".join(LINES)
+    ocr.SetSourceResolution(result.dpi)
+    after = _cer(_read(ocr, result.image), want)
+    before = _cer(_read(ocr, small), want)
+    assert after < 0.05 and after <= before
+
+
+def test_resolution_is_estimated_from_text_height_not_metadata() -> None:
+    """28 px type (15 px median glyph) reads as a few hundred dpi whatever the file claims (scribe's
+    300-dpi scans say 96)."""
+    result = preprocess(np.asarray(_page(size=28)), 96)
+
+    assert not _applied(result, "upscale")
+    step = _step(result, "resolution")
+    assert step["source"] == "text height" and step["metadata"] == 96
+    assert 150 <= result.dpi <= 450 and step["dpi"] == result.dpi
+
+
+def test_pdf_render_resolution_is_kept() -> None:
+    result = preprocess(np.asarray(_page(size=28)), 200, exact_dpi=True)
+    assert result.dpi == 200 and _step(result, "resolution")["source"] == "render"
+    small = preprocess(np.asarray(_page(size=9)), 72, exact_dpi=True)
+    assert small.dpi == round(72 * _step(small, "upscale")["factor"])
+
+
+def test_blank_page_keeps_metadata_resolution() -> None:
+    result = preprocess(np.full((600, 400), 255, np.uint8), 150)
+    assert result.dpi == 150 and not _applied(result, "upscale")
+
+
+def test_narrow_strip_is_read_as_one_column() -> None:
+    """A till-receipt shape (much taller than any paper format) gets PSM 4; a page keeps PSM 3."""
+    strip = _page(lines=[f"ITEM {i} 1 x 2.50" for i in range(30)], size=16)
+    assert strip.height / strip.width > 1.7
+    assert preprocess(np.asarray(strip)).psm == 4
+    assert _step(preprocess(np.asarray(strip)), "segmentation")["psm"] == 4
+    assert preprocess(np.asarray(_page())).psm == 3
+
+
+def test_seed_chain_blurs_and_equalizes_every_page() -> None:
+    page = np.asarray(_page())
+    result = preprocess(page, chain="seed")
+    assert [s["step"] for s in result.steps] == ["blur", "equalize"]
+    assert result.matrix is None and result.image.shape == page.shape
+    assert not np.array_equal(result.image, page)
+    with pytest.raises(ValueError):
+        preprocess(page, chain="sharpen")
+
+
+def test_real_100_dpi_form_is_upscaled() -> None:
+    root = _dev_data()
+    with Image.open(root / "form" / "funsd_0060025670.png") as im:
+        pixels = np.asarray(im.convert("L"))
+    result = preprocess(pixels)
+    assert _step(result, "upscale")["factor"] > 1.5
+    assert 200 <= result.dpi <= 400

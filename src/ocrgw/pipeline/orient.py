@@ -57,9 +57,12 @@ def compose(outer: np.ndarray | None, inner: np.ndarray | None) -> np.ndarray | 
 
 
 def read_page(gray: np.ndarray, dpi: int | None, engine: TesseractEngine,
-              osd: OrientationDetector | None) -> PageReading:
-    pre: Preprocessed = preprocess(gray)
-    lines = engine.recognize(pre.image, dpi)
+              osd: OrientationDetector | None, *, exact_dpi: bool = False, chain: str = "adaptive") -> PageReading:
+    """Preprocess and recognise one page, turning it upright first if it reads sideways or upside down.
+    ``dpi`` is the file's (``exact_dpi``: a PDF's render resolution); preprocessing decides what the
+    engine is told."""
+    pre: Preprocessed = preprocess(gray, dpi, exact_dpi=exact_dpi, chain=chain)
+    lines = engine.recognize(pre.image, pre.dpi, pre.psm)
     reading = PageReading(lines, pre.matrix, normalize_angle(pre.angle), list(pre.steps))
     if osd is None:
         return reading
@@ -78,8 +81,8 @@ def read_page(gray: np.ndarray, dpi: int | None, engine: TesseractEngine,
     best: tuple[float, int, Preprocessed, list[RawLine]] | None = None
     for turned_by in candidates:
         upright = np.ascontiguousarray(np.rot90(gray, turned_by // 90))  # rot90 turns anticlockwise
-        pre2 = preprocess(upright)
-        lines2 = engine.recognize(pre2.image, dpi)
+        pre2 = preprocess(upright, dpi, exact_dpi=exact_dpi, chain=chain)
+        lines2 = engine.recognize(pre2.image, pre2.dpi, pre2.psm)
         conf2 = confidence_summary(lines2)[0]
         check[f"confidence_turned_{turned_by}"] = round(conf2, 3)
         if best is None or conf2 > best[0]:

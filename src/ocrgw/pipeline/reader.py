@@ -27,11 +27,12 @@ class PageRead:
 
 
 def read(page: RasterPage, engine: TesseractEngine, osd: OrientationDetector | None,
-         reading_order: ReadingOrder) -> PageRead:
+         reading_order: ReadingOrder, *, chain: str = "adaptive") -> PageRead:
     """Read one page the way a worker does: ``orient.read_page`` (preprocess, recognise, turn the page
-    if it reads sideways or upside down) followed by ``layout.order_lines`` with the job's order."""
+    if it reads sideways or upside down) followed by ``layout.order_lines`` with the job's order.
+    ``chain`` other than ``adaptive`` is for the accuracy bench only."""
     busy_before = engine.busy_ms
-    reading = read_page(page.gray, page.dpi, engine, osd)
+    reading = read_page(page.gray, page.dpi, engine, osd, exact_dpi=page.unit == "inch", chain=chain)
     engine_ms = engine.busy_ms - busy_before
     ordered = order_lines(reading.lines, reading_order)
     return PageRead(ordered, reading.matrix, reading.angle, reading.steps, engine_ms)

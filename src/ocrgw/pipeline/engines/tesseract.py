@@ -70,18 +70,25 @@ class TesseractEngine:
     def close(self) -> None:
         self._api.End()
 
-    def recognize(self, gray: np.ndarray, dpi: int | None = None) -> list[RawLine]:
-        """Lines with words, boxes and confidences, in Tesseract's own (block) order."""
+    def recognize(self, gray: np.ndarray, dpi: int | None = None, psm: int | None = None) -> list[RawLine]:
+        """Lines with words, boxes and confidences, in Tesseract's own (block) order. ``psm`` overrides
+        the page segmentation mode (default automatic) for this call only."""
         img = np.ascontiguousarray(gray, dtype=np.uint8)
         h, w = img.shape
         with self._lock:
             t0 = time.perf_counter()
             api = self._api
-            api.SetImageBytes(img.tobytes(), w, h, 1, w)
-            if dpi:
-                api.SetSourceResolution(dpi)
-            api.Recognize()
-            lines = _collect(api)
+            if psm is not None:
+                api.SetPageSegMode(psm)
+            try:
+                api.SetImageBytes(img.tobytes(), w, h, 1, w)
+                if dpi:
+                    api.SetSourceResolution(dpi)
+                api.Recognize()
+                lines = _collect(api)
+            finally:
+                if psm is not None:
+                    api.SetPageSegMode(PSM.AUTO)
             self.busy_ms += (time.perf_counter() - t0) * 1000
             return lines
 
