@@ -329,3 +329,29 @@ def test_real_100_dpi_form_is_upscaled() -> None:
     result = preprocess(pixels)
     assert _step(result, "upscale")["factor"] > 1.5
     assert 200 <= result.dpi <= 400
+
+
+def _with_dark_border(page: Image.Image, band: int = 40) -> np.ndarray:
+    """The page scanned with the lid open: black bands along the bottom and right edges."""
+    a = np.asarray(page).copy()
+    a[-band:, :] = 12
+    a[:, -band:] = 12
+    return a
+
+
+def test_dark_scanner_border_is_painted_white_so_faint_print_is_found(ocr: object) -> None:
+    """Faint thermal print inside a black border: the border drags every global threshold below the
+    print (ocr-dev sroie_415 read as nothing); filled with paper, the contrast stretch fires and
+    Tesseract reads the page."""
+    scanned = _with_dark_border(_page(ink=185, paper=240))
+    result = preprocess(scanned)
+
+    assert _applied(result, "border") and _step(result, "border")["share"] > 0.05
+    assert _applied(result, "contrast")
+    assert result.image[-5:, :].min() > 200  # the band is gone
+    assert _cer(_read(ocr, result.image), "\n".join(LINES)) < 0.05
+
+
+def test_text_near_the_edge_is_not_a_border() -> None:
+    page = np.asarray(_page(size=28))[:, 20:]  # the text starts at the left edge
+    assert not _applied(preprocess(page), "border")

@@ -41,6 +41,16 @@ _COARSE_POINTS = 6_000
 _MAX_SHADING = 0.35
 _MIN_SHADING_FIT = 0.8  # R² of that quadratic surface: below it the dark parts are not shadow
 
+# Dark scanner border: what lies outside a scanned receipt (the lid, the platen) is near black and
+# touches the image edge. It drags any global threshold (ours and Tesseract's Otsu) so low that a
+# receipt's grey print counts as paper: ocr-dev's sroie_415 reads as nothing at all. Dark regions
+# (below half the page's median grey, solid) that touch the edge and together cover at least
+# _MIN_BORDER_SHARE of the page are painted paper-white before anything else is measured.
+_MIN_BORDER_SHARE = 0.01
+_MIN_BORDER_PART = 0.002  # one edge's band may be thin: parts this big count towards the share
+_BORDER_SIDE = 512
+_BORDER_ERODE = 3  # px at that size
+
 # Text size. Tesseract's LSTM reads best with a text height of ~20-30 px; the ~100-dpi forms of ocr-dev
 # have a median glyph height of 6-10 px and lose a third of their words. A page whose median glyph
 # (connected component) height is under _TARGET_TEXT / _MIN_UPSCALE is enlarged (bicubic) toward
@@ -97,6 +107,7 @@ def preprocess(img: np.ndarray, dpi: int | None = None, *, exact_dpi: bool = Fal
         return _seed_chain(gray, dpi, steps)
     if chain != "adaptive":
         raise ValueError(f"unknown preprocessing chain {chain!r}")
+    gray = _dark_border(gray, steps)
     gray = _contrast(gray, steps)
     h = gray.shape[0]
     if h < _MIN_HEIGHT:
@@ -256,6 +267,57 @@ def _grayscale(img: np.ndarray, steps: list[dict]) -> np.ndarray:
             gray = ((gray.astype(np.uint16) * al + 255 * (255 - al) + 127) // 255).astype(np.uint8)
     steps.append({"step": "grayscale"})
     return gray
+
+
+def _dark_border(gray: np.ndarray, steps: list[dict]) -> np.ndarray:
+    """Paint dark regions that touch the image edge (scanner lid, platen) paper-white; see
+    ``_MIN_BORDER_SHARE``. Measured on a <= 512 px copy; only an applied fill touches full resolution."""
+    if min(gray.shape) < _MIN_HEIGHT:
+        return gray
+    small, _ = _downscale(gray, _BORDER_SIDE)
+    paper = float(np.median(small))
+    # Solid only: an erosion wider than any stroke removes text, even text merged by the downscale; the
+    # border is then taken whole (its thin parts too) as the dark components holding what survived.
+    dark = (small < 0.5 * paper).astype(np.uint8)
+    solid = cv2.erode(dark, np.ones((_BORDER_ERODE, _BORDER_ERODE), np.uint8), borderType=cv2.BORDER_REPLICATE)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(solid, connectivity=8)
+    h, w = small.shape
+    keep = [i for i in range(1, n)
+            if stats[i, cv2.CC_STAT_AREA] >= _MIN_BORDER_PART * h * w
+            and (stats[i, cv2.CC_STAT_LEFT] == 0 or stats[i, cv2.CC_STAT_TOP] == 0
+                 or stats[i, cv2.CC_STAT_LEFT] + stats[i, cv2.CC_STAT_WIDTH] == w
+                 or stats[i, cv2.CC_STAT_TOP] + stats[i, cv2.CC_STAT_HEIGHT] == h)]
+    if not keep or stats[keep, cv2.CC_STAT_AREA].sum() < _MIN_BORDER_SHARE * h * w:
+        return gray
+    _, whole = cv2.connectedComponents(dark, connectivity=8)
+    seeds = np.unique(whole[np.isin(labels, keep)])
+    mask = np.isin(whole, seeds[seeds > 0]).astype(np.uint8)
+    mask = cv2.dilate(mask, np.ones((3, 3), np.uint8))  # the border's soft edge is dark too
+    share = round(float(mask.mean()), 3)
+    span = _ink_paper_span(small[mask == 0])
+    if span >= _MIN_SPAN:  # dark print: every threshold still separates it, and the border may hold text
+        steps.append({"step": "border", "applied": False, "share": share, "span": span,
+                      "reason": "print is dark enough"})
+        return gray
+    full = cv2.resize(mask, (gray.shape[1], gray.shape[0]), interpolation=cv2.INTER_NEAREST).astype(bool)
+    out = gray.copy()
+    out[full] = round(paper)
+    steps.append({"step": "border", "share": share, "span": span, "fill": round(paper)})
+    return out
+
+
+def _ink_paper_span(pixels: np.ndarray) -> int:
+    """Grey levels between the medians of ink and paper (the two Otsu classes) of some pixels."""
+    column = np.ascontiguousarray(pixels.reshape(-1, 1))
+    if column.size < 2:
+        return 255
+    cut, _ = cv2.threshold(column, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    hist = cv2.calcHist([column], [0], None, [256], [0, 256]).ravel()
+    cut = int(cut) + 1
+    ink, paper = hist[:cut], hist[cut:]
+    if ink.sum() == 0 or paper.sum() == 0:
+        return 255
+    return cut + _quantile(paper, 0.5) - _quantile(ink, 0.5)
 
 
 def _contrast(gray: np.ndarray, steps: list[dict]) -> np.ndarray:
