@@ -71,7 +71,9 @@ def test_job_that_kills_its_worker_every_time_fails_and_the_queue_flows(make_sca
     """Whatever child takes the job dies (as under an out-of-memory killer): after OCRGW_MAX_ATTEMPTS the
     job ends failed with a clear error, and other jobs keep being served."""
     page = (require_shared() / "multicol" / "tess_8071_093.3B.tif").read_bytes()
-    srv = make_scaleout(worker_processes=1, workers=2, env={"OCRGW_MAX_ATTEMPTS": "2"}).start()
+    # A short lease: a dead child's claim lapses in seconds rather than the default minute.
+    env = {"OCRGW_MAX_ATTEMPTS": "2", "OCRGW_LEASE_SECONDS": "10", "OCRGW_REQUEUE_AFTER_SECONDS": "2"}
+    srv = make_scaleout(worker_processes=1, workers=2, env=env).start()
     loc = _submit(srv, page)
     job_id = _job(loc)
     killed: set[int] = set()
