@@ -4,7 +4,8 @@ HTTP path under load, this one the recognition quality of the worker pipeline an
 
 * ``ocrgw`` - the code the workers run, with their defaults, in this process: ``Settings()``, a warm
   ``TesseractEngine`` for the default ``JobSpec`` languages (eng, PSM.AUTO, OEM.LSTM_ONLY), Tesseract's OSD
-  model when installed (as ``WorkerContext.osd``), ``rasterize.iter_pages`` -> ``pipeline.reader.read``
+  model when installed (as ``WorkerContext.osd``), ``rasterize.iter_pages`` -> ``pipeline.reader.read`` (the
+  function ``runner._read_pages`` calls)
   (``orient.read_page``: preprocess, recognise, orientation check; ``layout.order_lines`` with the default
   reading order ``basic``, which the Azure Read dialect and every other dialect use unless asked) ->
   ``runner._page_result`` (boxes mapped back to the submitted pixels). The page text is the lines joined
@@ -28,6 +29,7 @@ reported too (steadier on a shared machine). The issue's budget: ocrgw time per 
     .venv/bin/python bench/accuracy.py --limit 4            # smoke run
     .venv/bin/python bench/accuracy.py --manifest /path/to/heldout/manifest.jsonl --json /tmp/acc.json
     .venv/bin/python bench/accuracy.py --kinds table,multicol --reading-order natural -q
+    .venv/bin/python bench/accuracy.py --preprocess seed -q   # the seed tutorial's fixed chain, for comparison
 
 The default manifest is ``<shared>/data/ocr-dev/manifest.jsonl`` (``<shared>`` = ``$OCRGW_SHARED_DIR``,
 else the ``shared`` folder next to this repository). See bench/README.md and docs/accuracy.md.
