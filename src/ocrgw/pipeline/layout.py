@@ -7,7 +7,8 @@ Why column detection and not just rows: reading rows across the whole page inter
 a magazine or journal page line by line (ocr-dev multicol page CER 9.6 % -> 57 %), while rows are what
 forms, receipts and tables need (their cells belong together left to right). The two are told apart by
 what sits on both sides of a vertical gap: running text (lines of several words) on both sides is a
-column gutter; short cells (labels, amounts, one-word columns) are a table or form and stay in rows."""
+column gutter, and so is a gap whose two sides do not line up row by row (a sidebar); short cells
+(labels, amounts, one-word columns) that line up across the gap are a table or form and stay in rows."""
 
 from __future__ import annotations
 
@@ -39,6 +40,12 @@ GUTTER_MAX_CROSSING = 0.1
 COLUMN_MIN_LINES = 3
 PROSE_MIN_WORDS = 4
 PROSE_MIN_SHARE = 0.6
+# ...or, whatever the text, the two sides are columns if they are not row-aligned: fewer than this
+# share of the shorter side's lines have a line beside them across the gap, vertical centres within
+# ALIGN_TOLERANCE of a line height (a sidebar, a column set in another size). The cells of a table or
+# form row sit side by side, so they stay rows.
+MAX_ALIGNED_SHARE = 0.5
+ALIGN_TOLERANCE = 0.25
 # Horizontal cuts (an XY-cut): a region is first cut at gaps this many median line heights tall (a
 # heading block, page halves of a 2x2 "4-up" print, a form's letterhead), each band ordered on its own;
 # then searched for a gutter; failing that, cut at smaller gaps and each band looked at again (a
@@ -46,11 +53,6 @@ PROSE_MIN_SHARE = 0.6
 # a column are smaller than the first, and a column that runs on past such a gap stays whole.
 SECTION_MIN_GAP = 2.0
 BAND_MIN_GAP = 1.5
-# ...or, whatever the text, the two sides are not row-aligned: fewer than this share of the shorter
-# side's lines have a line beside them across the gap (a sidebar, a column set in another size). The
-# cells of a table or form row sit side by side, so they stay rows.
-MAX_ALIGNED_SHARE = 0.5
-ALIGN_TOLERANCE = 0.25
 
 
 def drop_fragments(lines: list[RawLine]) -> list[RawLine]:
