@@ -120,3 +120,35 @@ def test_real_two_column_page_is_read_column_by_column() -> None:
     assert len(positions) > 40
     adjacent = sum(1 for a, b in itertools.pairwise(positions) if b == a + 1) / (len(positions) - 1)
     assert adjacent > 0.9
+
+
+def test_lines_joined_across_a_gutter_are_split_into_their_columns() -> None:
+    """Facing pages of a 4-up transcript set close together: Tesseract returns each row of both pages
+    as one line. The words leave a gutter; both halves are full lines of running text, so each page is
+    read whole, left then right."""
+    joined = []
+    for i in range(12):
+        y = 100 + 40 * i
+        left = [RawWord(t, (100 + 90 * k, y, 170 + 90 * k, y + 22), 0.9)
+                for k, t in enumerate(f"left page line {i} has words".split())]
+        right = [RawWord(t, (700 + 90 * k, y, 770 + 90 * k, y + 22), 0.9)
+                 for k, t in enumerate(f"right page line {i} has words".split())]
+        joined.append(RawLine((100, y, 1220, y + 22), 0.9, 0, left + right))
+    got = texts(order_lines(joined, "basic"))
+    assert got == [f"left page line {i} has words" for i in range(12)] + \
+        [f"right page line {i} has words" for i in range(12)]
+    assert order_lines(joined, "natural") == joined  # natural keeps Tesseract's lines
+
+
+def test_joined_table_rows_of_figures_stay_rows() -> None:
+    """A table whose rows Tesseract read as single lines (label, then figures far to the right) keeps
+    them: the figures are not running text."""
+    rows_ = []
+    for i in range(12):
+        y = 100 + 40 * i
+        words = [RawWord(t, (100 + 90 * k, y, 170 + 90 * k, y + 22), 0.9)
+                 for k, t in enumerate(f"Sector number {i} total".split())]
+        words += [RawWord(t, (700 + 90 * k, y, 770 + 90 * k, y + 22), 0.9)
+                  for k, t in enumerate(f"{i} 1,{i}91 {i}58 594".split())]
+        rows_.append(RawLine((100, y, 1040, y + 22), 0.9, 0, words))
+    assert order_lines(rows_, "basic") == rows_

@@ -52,6 +52,14 @@ ALIGN_TOLERANCE = 0.25
 # two-column article above a table has a gutter the table's cells would hide). Paragraph gaps inside
 # a column are smaller than the first, and a column that runs on past such a gap stays whole.
 SECTION_MIN_GAP = 2.0
+# Columns Tesseract joined line by line (the facing pages of a 4-up transcript, when it is told the
+# resolution): found from word boxes, only where at least JOINED_MIN_SHARE of the lines have words on
+# both sides of the strip, each side has JOINED_MIN_LINES lines of running text made of words (not
+# figures), and its median line spans JOINED_FILL of the side's width (text lines fill a column, table
+# cells do not). Splitting every line at wide word gaps instead cut table rows into cells.
+JOINED_MIN_LINES = 8
+JOINED_MIN_SHARE = 0.5
+JOINED_FILL = 0.6
 BAND_MIN_GAP = 1.5
 
 
@@ -100,21 +108,27 @@ def _order_region(lines: list[RawLine], height: float) -> list[RawLine]:
     cut = _find_gutter(lines, height)
     if cut is not None:
         return _read_columns(lines, cut, height)
+    cut = _find_joined_gutter(lines, height)
+    if cut is not None:
+        left, right, spanning = _split_words_at(lines, cut)
+        return _read_columns(left + right + spanning, cut, height)
     bands = _bands(lines, height, BAND_MIN_GAP)
     if len(bands) > 1:
         return [ln for band in bands for ln in _order_region(band, height)]
     return rows(lines)
 
 
-def _is_prose(side: Sequence[RawLine]) -> bool:
-    """Running text: most characters sit in lines of several words (a column of a page, not of a table)."""
+def _is_prose(side: Sequence[RawLine], words_only: bool = False) -> bool:
+    """Running text: most characters sit in lines of several words (a column of a page, not of a table).
+    ``words_only`` counts only tokens with two letters or more, so a table row of figures is not prose."""
     if len(side) < COLUMN_MIN_LINES:
         return False
     total = long = 0
     for ln in side:
         n = sum(len(w.text) for w in ln.words)
         total += n
-        if len(ln.words) >= PROSE_MIN_WORDS:
+        count = sum(1 for w in ln.words if sum(c.isalpha() for c in w.text) >= 2) if words_only else len(ln.words)
+        if count >= PROSE_MIN_WORDS:
             long += n
     return total > 0 and long >= PROSE_MIN_SHARE * total
 
@@ -164,6 +178,71 @@ def _find_gutter(lines: list[RawLine], height: float) -> float | None:
         if len(left) < COLUMN_MIN_LINES or len(right) < COLUMN_MIN_LINES:
             continue
         if (_is_prose(left) and _is_prose(right)) or _aligned_share(left, right) < MAX_ALIGNED_SHARE:
+            return x
+    return None
+
+
+def _split_words_at(lines: list[RawLine], x: float) -> tuple[list[RawLine], list[RawLine], list[RawLine]]:
+    """(left of ``x``, right of it, spanning it), a line with words on both sides but none across ``x``
+    split in two: the lines Tesseract joined across a gutter."""
+    left: list[RawLine] = []
+    right: list[RawLine] = []
+    spanning: list[RawLine] = []
+    for ln in lines:
+        if ln.box[2] <= x:
+            left.append(ln)
+        elif ln.box[0] >= x:
+            right.append(ln)
+        elif not ln.words or any(w.box[0] < x < w.box[2] for w in ln.words):
+            spanning.append(ln)
+        else:
+            parts = ([w for w in ln.words if w.box[2] <= x], [w for w in ln.words if w.box[0] >= x])
+            for side, words in zip((left, right), parts, strict=True):
+                if words:
+                    box = (min(w.box[0] for w in words), ln.box[1], max(w.box[2] for w in words), ln.box[3])
+                    side.append(RawLine(box, ln.confidence, ln.block, words, ln.vertical))
+    return left, right, spanning
+
+
+def _fills(side: Sequence[RawLine]) -> bool:
+    """Lines of running text fill their column: the median line is most of the column's width."""
+    x0 = min(ln.box[0] for ln in side)
+    x1 = max(ln.box[2] for ln in side)
+    widths = sorted(ln.box[2] - ln.box[0] for ln in side)
+    return widths[len(widths) // 2] >= JOINED_FILL * max(1, x1 - x0)
+
+
+def _find_joined_gutter(lines: list[RawLine], height: float) -> float | None:
+    """A gutter hidden because Tesseract joined the lines of the two columns (facing pages of a 4-up
+    print set close together): a strip of the x-projection of *word* boxes crossed by few words, where
+    most lines have words on both sides, and both sides are full lines of running text."""
+    x0 = min(ln.box[0] for ln in lines)
+    x1 = max(ln.box[2] for ln in lines)
+    width = x1 - x0
+    if width < 3 * height or len(lines) < JOINED_MIN_LINES:
+        return None
+    diff = np.zeros(width + 1, dtype=np.int32)
+    for ln in lines:
+        for w in ln.words:
+            diff[min(max(w.box[0], x0), x1) - x0] += 1
+            diff[min(max(w.box[2], x0), x1) - x0] -= 1
+    cover = np.cumsum(diff)[:width]
+    allowed = max(0, int(GUTTER_MAX_CROSSING * len(lines)))
+    low = np.concatenate([[False], cover <= allowed, [False]])
+    edges = np.flatnonzero(np.diff(low.astype(np.int8)))
+    runs = [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+    runs = [(a, b) for a, b in runs if a > 0 and b < width and b - a >= GUTTER_MIN_WIDTH * height]
+    for a, b in sorted(runs, key=lambda r: r[0] - r[1]):
+        seg = cover[a:b]
+        lowest = np.flatnonzero(seg == seg.min())
+        x = x0 + a + float(lowest[len(lowest) // 2]) + 0.5
+        joined = sum(1 for ln in lines if any(w.box[2] <= x for w in ln.words)
+                     and any(w.box[0] >= x for w in ln.words) and not any(w.box[0] < x < w.box[2] for w in ln.words))
+        if joined < JOINED_MIN_SHARE * len(lines):
+            continue
+        left, right, _ = _split_words_at(lines, x)
+        if (len(left) >= JOINED_MIN_LINES and len(right) >= JOINED_MIN_LINES and _is_prose(left, True)
+                and _is_prose(right, True) and _fills(left) and _fills(right)):
             return x
     return None
 
