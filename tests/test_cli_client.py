@@ -32,7 +32,7 @@ def _run(srv: Server, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=300)
 
 
-def _long_pdf(path: Path, pages: int = 6) -> Path:
+def _long_pdf(path: Path, pages: int = 4) -> Path:
     ims = [Image.new("L", (2480, 3508), 255) for _ in range(pages)]
     font = ImageFont.truetype(FONT, 60) if Path(FONT).exists() else ImageFont.load_default(60)
     for i, im in enumerate(ims):
