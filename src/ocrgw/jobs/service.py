@@ -171,6 +171,19 @@ async def list_jobs(
     return views, (_cursor(views[-1]) if len(rows) > limit else None)
 
 
+def wait_error(view: JobView, waited: float) -> OcrgwError:
+    """Why a synchronous API's bounded wait did not end in success: Timeout while the job still runs (it
+    is not lost: it finishes and expires as usual), else the error the worker stored with the job."""
+    if not view.status.terminal:
+        return OcrgwError(ErrorCode.TIMEOUT, f"The document was accepted (job {view.id}) but reading it took "
+                          f"longer than {waited:g} seconds; try a smaller document or retry later.")
+    try:
+        code = ErrorCode(view.error_code) if view.error_code else ErrorCode.PROCESSING_FAILED
+    except ValueError:
+        code = ErrorCode.PROCESSING_FAILED
+    return OcrgwError(code, view.error_message or "The document could not be read.")
+
+
 async def check_backlog(*, db: async_sessionmaker, settings: Settings) -> None:
     """Refuse new work (BacklogFull, with a Retry-After) while the backlog is at its bound. Called before
     the body is read, so a refused upload costs nothing; jobs already accepted are not affected."""

@@ -151,6 +151,30 @@ def _aligned_share(left: Sequence[RawLine], right: Sequence[RawLine]) -> float:
     return aligned / max(1, len(few))
 
 
+def _gutter_candidates(boxes: Sequence[tuple[int, int, int, int]], x0: int, x1: int, n_lines: int,
+                       height: float) -> list[float]:
+    """x positions of candidate gutters between x0 and x1: strips of the x-projection of ``boxes`` crossed
+    by at most GUTTER_MAX_CROSSING of the lines and at least GUTTER_MIN_WIDTH line heights wide, widest
+    first, each at the middle of its least-crossed stretch."""
+    width = x1 - x0
+    diff = np.zeros(width + 1, dtype=np.int32)
+    for box in boxes:
+        diff[min(max(box[0], x0), x1) - x0] += 1
+        diff[min(max(box[2], x0), x1) - x0] -= 1
+    cover = np.cumsum(diff)[:width]
+    allowed = max(0, int(GUTTER_MAX_CROSSING * n_lines))
+    low = np.concatenate([[False], cover <= allowed, [False]])
+    edges = np.flatnonzero(np.diff(low.astype(np.int8)))
+    runs = [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+    runs = [(a, b) for a, b in runs if a > 0 and b < width and b - a >= GUTTER_MIN_WIDTH * height]
+    xs = []
+    for a, b in sorted(runs, key=lambda r: r[0] - r[1]):
+        seg = cover[a:b]
+        lowest = np.flatnonzero(seg == seg.min())
+        xs.append(x0 + a + float(lowest[len(lowest) // 2]) + 0.5)
+    return xs
+
+
 def _find_gutter(lines: list[RawLine], height: float) -> float | None:
     """x of a column gutter in this region, or None. Candidates are the strips of the x-projection of
     line boxes crossed by few lines, widest first; the first with running text on both sides wins."""
@@ -159,20 +183,7 @@ def _find_gutter(lines: list[RawLine], height: float) -> float | None:
     width = x1 - x0
     if width < 3 * height:
         return None
-    diff = np.zeros(width + 1, dtype=np.int32)
-    for ln in lines:
-        diff[ln.box[0] - x0] += 1
-        diff[ln.box[2] - x0] -= 1
-    cover = np.cumsum(diff)[:width]
-    allowed = max(0, int(GUTTER_MAX_CROSSING * len(lines)))
-    low = np.concatenate([[False], cover <= allowed, [False]])
-    edges = np.flatnonzero(np.diff(low.astype(np.int8)))
-    runs = [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
-    runs = [(a, b) for a, b in runs if a > 0 and b < width and b - a >= GUTTER_MIN_WIDTH * height]
-    for a, b in sorted(runs, key=lambda r: r[0] - r[1]):
-        seg = cover[a:b]
-        lowest = np.flatnonzero(seg == seg.min())
-        x = x0 + a + float(lowest[len(lowest) // 2]) + 0.5
+    for x in _gutter_candidates([ln.box for ln in lines], x0, x1, len(lines), height):
         left = [ln for ln in lines if ln.box[2] <= x]
         right = [ln for ln in lines if ln.box[0] >= x]
         if len(left) < COLUMN_MIN_LINES or len(right) < COLUMN_MIN_LINES:
@@ -221,21 +232,8 @@ def _find_joined_gutter(lines: list[RawLine], height: float) -> float | None:
     width = x1 - x0
     if width < 3 * height or len(lines) < JOINED_MIN_LINES:
         return None
-    diff = np.zeros(width + 1, dtype=np.int32)
-    for ln in lines:
-        for w in ln.words:
-            diff[min(max(w.box[0], x0), x1) - x0] += 1
-            diff[min(max(w.box[2], x0), x1) - x0] -= 1
-    cover = np.cumsum(diff)[:width]
-    allowed = max(0, int(GUTTER_MAX_CROSSING * len(lines)))
-    low = np.concatenate([[False], cover <= allowed, [False]])
-    edges = np.flatnonzero(np.diff(low.astype(np.int8)))
-    runs = [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
-    runs = [(a, b) for a, b in runs if a > 0 and b < width and b - a >= GUTTER_MIN_WIDTH * height]
-    for a, b in sorted(runs, key=lambda r: r[0] - r[1]):
-        seg = cover[a:b]
-        lowest = np.flatnonzero(seg == seg.min())
-        x = x0 + a + float(lowest[len(lowest) // 2]) + 0.5
+    word_boxes = [w.box for ln in lines for w in ln.words]
+    for x in _gutter_candidates(word_boxes, x0, x1, len(lines), height):
         joined = sum(1 for ln in lines if any(w.box[2] <= x for w in ln.words)
                      and any(w.box[0] >= x for w in ln.words) and not any(w.box[0] < x < w.box[2] for w in ln.words))
         if joined < JOINED_MIN_SHARE * len(lines):

@@ -159,18 +159,6 @@ def _wait_bound(settings: Settings) -> float:
     return settings.sync_wait_seconds
 
 
-def _failure(view: JobView, waited: float) -> OcrgwError:
-    if not view.status.terminal:
-        return OcrgwError(ErrorCode.TIMEOUT,
-                          f"The image was accepted (job {view.id}) but reading it took longer than {waited:g} "
-                          "seconds; try a smaller image or retry later.")
-    try:
-        code = ErrorCode(view.error_code) if view.error_code else ErrorCode.PROCESSING_FAILED
-    except ValueError:
-        code = ErrorCode.PROCESSING_FAILED
-    return OcrgwError(code, view.error_message or "The image could not be read.")
-
-
 # -------------------------------------------------------------------------------------------- routes
 async def analyze(
     request: Request,
@@ -201,7 +189,7 @@ async def analyze(
     bound = _wait_bound(ctx.settings)
     view = await service.wait(db=ctx.db, job_id=job.id, owner_key_id=principal.key_id, timeout=bound)
     if view.status is not JobStatus.SUCCEEDED:
-        raise _failure(view, bound)
+        raise service.wait_error(view, bound)
     body = render_result(view, blob, ctx.settings)
     return JSONResponse(body, headers={"apim-request-id": str(uuid.uuid4())},
                         media_type="application/json; charset=utf-8")

@@ -285,16 +285,6 @@ def _json(request: Request, body: object) -> Response:
     return Response(json.dumps(body), media_type="application/json;charset=utf-8", headers={"X-Request-Id": rid})
 
 
-def _failure(view: JobView, waited: float) -> OcrgwError:
-    if not view.status.terminal:
-        return OcrgwError(ErrorCode.TIMEOUT, f"Reading took longer than {waited:g} seconds (job {view.id}).")
-    try:
-        code = ErrorCode(view.error_code) if view.error_code else ErrorCode.PROCESSING_FAILED
-    except ValueError:
-        code = ErrorCode.PROCESSING_FAILED
-    return OcrgwError(code, view.error_message or "The image could not be read.")
-
-
 async def _run(request: Request, ctx: AppContext, kind: str) -> tuple[JobView, dict[str, Any]]:
     principal = await _token_principal(request, ctx)
     await service.check_backlog(db=ctx.db, settings=ctx.settings)
@@ -334,7 +324,7 @@ async def _run(request: Request, ctx: AppContext, kind: str) -> tuple[JobView, d
     bound = ctx.settings.sync_wait_seconds
     view = await service.wait(db=ctx.db, job_id=job.id, owner_key_id=principal.key_id, timeout=bound)
     if view.status is not JobStatus.SUCCEEDED:
-        raise _failure(view, bound)
+        raise service.wait_error(view, bound)
     return view, data
 
 

@@ -207,17 +207,6 @@ def render_result(view: JobView, opts: Options, settings: Settings, pdf_url: str
             "SearchablePDFURL": pdf_url if pdf_url else NOT_REQUESTED_PDF}
 
 
-def _failure(view: JobView, waited: float) -> OcrgwError:
-    if not view.status.terminal:
-        return OcrgwError(ErrorCode.TIMEOUT, f"Timed out waiting for results: reading took longer than {waited:g} "
-                          f"seconds (job {view.id}).")
-    try:
-        code = ErrorCode(view.error_code) if view.error_code else ErrorCode.PROCESSING_FAILED
-    except ValueError:
-        code = ErrorCode.PROCESSING_FAILED
-    return OcrgwError(code, view.error_message or "The file could not be parsed.")
-
-
 # -------------------------------------------------------------------------------------------- routes
 def _json(body: object) -> Response:
     return Response(json.dumps(body), media_type="application/json; charset=utf-8")
@@ -250,7 +239,7 @@ async def _run(request: Request, ctx: AppContext, params: dict[str, str], princi
     bound = ctx.settings.sync_wait_seconds
     view = await service.wait(db=ctx.db, job_id=job.id, owner_key_id=principal.key_id, timeout=bound)
     if view.status is not JobStatus.SUCCEEDED:
-        raise _failure(view, bound)
+        raise service.wait_error(view, bound)
     pdf_url = None
     if opts.searchable_pdf and view.artifact_key:  # the worker made it with the pages
         pdf_url = f"{public_base_url(request, ctx.settings)}{PDF_ROUTE}/{view.id}.pdf"

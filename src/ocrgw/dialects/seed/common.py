@@ -95,14 +95,7 @@ async def finish(ctx: AppContext, principal: Principal, job_id: str, timeout: fl
     view = await service.wait(db=ctx.db, job_id=job_id, owner_key_id=principal.key_id, timeout=timeout)
     if view.status is JobStatus.SUCCEEDED:
         return view
-    if not view.status.terminal:
-        raise OcrgwError(ErrorCode.TIMEOUT, f"Timed out waiting for the result: reading took longer than "
-                         f"{timeout:g} seconds (job {view.id}).")
-    try:
-        code = ErrorCode(view.error_code) if view.error_code else ErrorCode.PROCESSING_FAILED
-    except ValueError:
-        code = ErrorCode.PROCESSING_FAILED
-    raise OcrgwError(code, view.error_message or "The image could not be read.")
+    raise service.wait_error(view, timeout)
 
 
 def text_of(view: JobView) -> str:
