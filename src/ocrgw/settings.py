@@ -146,23 +146,11 @@ class Settings(BaseSettings):
 
     @property
     def resolved_secret_key(self) -> bytes:
-        """The configured secret, else the one in data_dir/secret.key, made (mode 0600) on first use."""
+        """The configured secret, else the one in data_dir/secret.key, made (mode 0600) on first use.
+        Read once per data dir and process: it is used on every signed request and callback."""
         if self.secret_key:
             return self.secret_key.encode("utf-8")
-        path = self.data_dir / "secret.key"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".tmp{os.getpid()}")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(secrets.token_hex(32))
-            try:
-                os.link(tmp, path)  # atomic and first-wins when two processes start together
-            except FileExistsError:
-                pass
-            finally:
-                tmp.unlink()
-        return path.read_text().strip().encode("utf-8")
+        return _secret_from_file(self.data_dir / "secret.key")
 
     @property
     def blob_dir(self) -> Path:
@@ -178,6 +166,23 @@ class Settings(BaseSettings):
             if Path(c).is_dir() and any(Path(c).glob("*.traineddata")):
                 return Path(c)
         return Path(TESSDATA_CANDIDATES[0])
+
+
+@lru_cache(maxsize=8)
+def _secret_from_file(path: Path) -> bytes:
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+        try:
+            os.link(tmp, path)  # atomic and first-wins when two processes start together
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return path.read_text().strip().encode("utf-8")
 
 
 @lru_cache

@@ -3,6 +3,8 @@ the headers. The size limit holds for chunked uploads that carry no Content-Leng
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import AsyncIterator
 
 import anyio
@@ -66,6 +68,18 @@ async def from_bytes(data: bytes, *, store: BlobStore, settings: Settings) -> St
             yield data[i:i + 256 * 1024]
 
     return await from_stream(chunks(), store=store, settings=settings)
+
+
+def decode_base64(value: str) -> bytes:
+    """Base64 as JSON APIs send it: whitespace ignored, a `data:<type>;base64,` prefix forgiven. Raises
+    ValueError on anything else (the dialect says so in its own words); b"" for an empty payload."""
+    head, sep, rest = value.partition(",")
+    if sep and head.lower().startswith("data:"):
+        value = rest
+    try:
+        return base64.b64decode("".join(value.split()), validate=True)
+    except binascii.Error as exc:
+        raise ValueError(str(exc)) from exc
 
 
 async def from_url(url: str, *, store: BlobStore, settings: Settings) -> StoredBlob:

@@ -8,8 +8,6 @@ Huawei's `{"result": ...}`. Passport fields come from the worker's MRZ reading (
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from datetime import timedelta
 from typing import Annotated, Any
@@ -162,12 +160,9 @@ def _str(data: dict[str, Any], name: str) -> str | None:
 
 def _decode_image(value: str) -> bytes:
     """Plain base64, as Huawei wants; a `data:` URI prefix (which Huawei refuses) is forgiven."""
-    head, sep, rest = value.partition(",")
-    if sep and head.lower().startswith("data:"):
-        value = rest
     try:
-        raw = base64.b64decode("".join(value.split()), validate=True)
-    except (binascii.Error, ValueError):
+        raw = intake.decode_base64(value)
+    except ValueError:
         raw = b""
     if not raw:
         raise HuaweiError(ErrorCode.INVALID_IMAGE, "AIS.0102",

@@ -7,8 +7,6 @@ export formats lives in ocrgw.render.exports."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -111,12 +109,9 @@ def _spec(opts: S.SubmitOptions, settings: Settings) -> JobSpec:
 
 # ------------------------------------------------------------------------------------------- intake
 def _decode(value: str) -> bytes:
-    head, sep, rest = value.partition(",")
-    if sep and head.lower().startswith("data:"):
-        value = rest
     try:
-        return base64.b64decode("".join(value.split()), validate=True)
-    except (binascii.Error, ValueError) as exc:
+        return intake.decode_base64(value)
+    except ValueError as exc:
         raise OcrgwError(ErrorCode.INVALID_PARAMETER, "base64 is not valid base64.", param="base64") from exc
 
 
@@ -132,7 +127,7 @@ async def _from_json(request: Request, ctx: AppContext) -> tuple[StoredBlob, S.S
     if (body.url is None) == (body.base64 is None):
         raise OcrgwError(ErrorCode.INVALID_PARAMETER, "Send exactly one of url and base64.")
     opts = S.SubmitOptions.model_validate(body.model_dump(include=set(S.SubmitOptions.model_fields)))
-    _spec(opts, ctx.settings)  # refuse bad options before fetching anything
+    await anyio.to_thread.run_sync(_spec, opts, ctx.settings)  # refuse bad options before fetching anything
     if body.url is not None:
         if not body.url.lower().startswith(("http://", "https://")):
             raise OcrgwError(ErrorCode.INVALID_URL, "url must be an http or https URL.", param="url")
@@ -290,7 +285,7 @@ def build_router() -> APIRouter:
             blob, opts = await _from_json(request, ctx)
         elif media in ("", "application/octet-stream", "application/pdf") or media.startswith("image/"):
             opts = _options(dict(request.query_params))
-            _spec(opts, ctx.settings)
+            await anyio.to_thread.run_sync(_spec, opts, ctx.settings)  # checks installed models: file I/O
             blob = await intake.from_stream(request.stream(), store=ctx.store, settings=ctx.settings)
         else:
             raise OcrgwError(ErrorCode.UNSUPPORTED_MEDIA_TYPE,
