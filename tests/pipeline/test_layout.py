@@ -152,3 +152,19 @@ def test_joined_table_rows_of_figures_stay_rows() -> None:
                   for k, t in enumerate(f"{i} 1,{i}91 {i}58 594".split())]
         rows_.append(RawLine((100, y, 1040, y + 22), 0.9, 0, words))
     assert order_lines(rows_, "basic") == rows_
+
+
+def test_noise_words_are_dropped_and_symbols_of_real_text_kept() -> None:
+    """Rules and specks read as punctuation go; a label's colon, an ampersand, a price's $ and a
+    confident dash stay; a line of nothing but a rule disappears, and a cell's box shrinks to its words."""
+    cell = RawLine((0, 0, 400, 20), 0.9, 0, [
+        RawWord("|", (0, 0, 4, 20), 0.95), RawWord("Total", (20, 0, 90, 20), 0.9),
+        RawWord(":", (95, 0, 100, 20), 0.9), RawWord("$", (110, 0, 120, 20), 0.8),
+        RawWord("12.50", (125, 0, 190, 20), 0.9), RawWord("&", (200, 0, 210, 20), 0.9),
+        RawWord("—", (220, 0, 260, 20), 0.9), RawWord("-", (270, 0, 280, 20), 0.3),
+        RawWord("©", (300, 0, 320, 20), 0.6), RawWord("]", (390, 0, 400, 20), 0.4)])
+    rule = RawLine((0, 40, 400, 44), 0.9, 0, [RawWord("_____", (0, 40, 400, 44), 0.9)])
+    text = line("Next line of text", 0, 60, 400, 80)
+    out = order_lines([cell, rule, text], "natural")
+    assert texts(out) == ["Total : $ 12.50 &", "Next line of text"]
+    assert out[0].box == (20, 0, 210, 20)

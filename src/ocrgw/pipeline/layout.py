@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ocrgw.pipeline.engines.tesseract import RawLine
+from ocrgw.pipeline.engines.tesseract import RawLine, RawWord
 
 Box = tuple[int, int, int, int]
 
@@ -75,10 +75,42 @@ def drop_fragments(lines: list[RawLine]) -> list[RawLine]:
             if not (ln.box[3] - ln.box[1] < FRAGMENT_HEIGHT * median and ln.confidence < FRAGMENT_CONFIDENCE)]
 
 
+# Noise "words": Tesseract reads table rules, box edges, checkbox outlines, scanner specks and separator
+# dashes as words of punctuation (``|``, ``—``, ``_``, ``©``, ``§``, a lone ``.`` or ``;``). A word with
+# no letter or digit is dropped when it holds none of the symbols that stand alone in real text (a ``:``
+# between label and value, ``&``, ``%``, ``$``, ``#``, ``*`` ratings, ``-``/``=``/``+`` in figures), or
+# when the engine itself doubts it (confidence under one half). On ocr-dev Tesseract reads 396 words
+# without a letter or digit, 138 of them in the ground truth; this drops 228, 20 of those 138. All
+# images: page CER 20.3 -> 20.0 %, BoW-F1 83.4 -> 84.3 %.
+MEANINGFUL_SYMBOLS = frozenset(":-&=@*#%/$+")
+NOISE_WORD_CONFIDENCE = 0.5
+
+
+def is_noise_word(word: RawWord) -> bool:
+    if any(ch.isalnum() for ch in word.text):
+        return False
+    return word.confidence < NOISE_WORD_CONFIDENCE or not any(ch in MEANINGFUL_SYMBOLS for ch in word.text)
+
+
+def drop_noise_words(lines: list[RawLine]) -> list[RawLine]:
+    """Lines without their noise words (see ``is_noise_word``); a line left empty is dropped, and a line's
+    box shrinks to the words it keeps, so a rule beside a cell no longer widens the cell's line."""
+    kept: list[RawLine] = []
+    for line in lines:
+        words = [w for w in line.words if not is_noise_word(w)]
+        if len(words) == len(line.words):
+            kept.append(line)
+        elif words:
+            box = (min(w.box[0] for w in words), min(w.box[1] for w in words),
+                   max(w.box[2] for w in words), max(w.box[3] for w in words))
+            kept.append(RawLine(box, line.confidence, line.block, words, line.vertical))
+    return kept
+
+
 def order_lines(lines: list[RawLine], mode: str) -> list[RawLine]:
     """Lines in the job's reading order (``natural``: Tesseract's blocks; ``basic``: rows within
-    columns), stray fragments dropped."""
-    lines = drop_fragments(lines)
+    columns), noise words and stray fragments dropped."""
+    lines = drop_fragments(drop_noise_words(lines))
     if mode == "natural" or len(lines) < 2:
         return list(lines)
     height = float(np.median([ln.box[3] - ln.box[1] for ln in lines]))
