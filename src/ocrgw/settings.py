@@ -118,6 +118,10 @@ class Settings(BaseSettings):
     # OCR.
     tessdata_dir: Path | None = None
     default_language: str = "eng"
+    # The reading mode of jobs that do not ask for one (every Azure and Huawei request, OCR.space's
+    # OCREngine=1): "default" (Tesseract, ~1.1x the bare engine's time) or "accurate" (the second engine
+    # where it reads the job's languages, ~3x). See docs/accuracy.md.
+    mode: Literal["default", "accurate"] = "default"
 
     @field_validator("data_dir", mode="after")
     @classmethod

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ocrgw.pipeline.engines.tesseract import OrientationDetector, RawLine, TesseractEngine, confidence_summary
+from ocrgw.pipeline.engines import Engine
+from ocrgw.pipeline.engines.tesseract import OrientationDetector, RawLine, confidence_summary
 from ocrgw.pipeline.preprocess import Preprocessed, preprocess
 
 # A page read upright has a character-weighted mean word confidence well above this (dev set: 0.8-0.96,
@@ -56,12 +57,12 @@ def compose(outer: np.ndarray | None, inner: np.ndarray | None) -> np.ndarray | 
     return (o @ i)[:2]
 
 
-def read_page(gray: np.ndarray, dpi: int | None, engine: TesseractEngine,
+def read_page(gray: np.ndarray, dpi: int | None, engine: Engine,
               osd: OrientationDetector | None, *, exact_dpi: bool = False, chain: str = "adaptive") -> PageReading:
     """Preprocess and recognise one page, turning it upright first if it reads sideways or upside down.
     ``dpi`` is the file's (``exact_dpi``: a PDF's render resolution); preprocessing decides what the
     engine is told."""
-    pre: Preprocessed = preprocess(gray, dpi, exact_dpi=exact_dpi, chain=chain)
+    pre: Preprocessed = preprocess(gray, dpi, exact_dpi=exact_dpi, chain=chain, engine=engine.name)
     lines = engine.recognize(pre.image, pre.dpi, pre.psm)
     reading = PageReading(lines, pre.matrix, normalize_angle(pre.angle), list(pre.steps))
     if osd is None:
@@ -81,7 +82,7 @@ def read_page(gray: np.ndarray, dpi: int | None, engine: TesseractEngine,
     best: tuple[float, int, Preprocessed, list[RawLine]] | None = None
     for turned_by in candidates:
         upright = np.ascontiguousarray(np.rot90(gray, turned_by // 90))  # rot90 turns anticlockwise
-        pre2 = preprocess(upright, dpi, exact_dpi=exact_dpi, chain=chain)
+        pre2 = preprocess(upright, dpi, exact_dpi=exact_dpi, chain=chain, engine=engine.name)
         lines2 = engine.recognize(pre2.image, pre2.dpi, pre2.psm)
         conf2 = confidence_summary(lines2)[0]
         check[f"confidence_turned_{turned_by}"] = round(conf2, 3)

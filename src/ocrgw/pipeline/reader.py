@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ocrgw.jobs.schemas import ReadingOrder
-from ocrgw.pipeline.engines.tesseract import OrientationDetector, RawLine, TesseractEngine
+from ocrgw.pipeline.engines import Engine
+from ocrgw.pipeline.engines.tesseract import OrientationDetector, RawLine
 from ocrgw.pipeline.layout import order_lines
 from ocrgw.pipeline.orient import read_page
 from ocrgw.pipeline.rasterize import RasterPage
@@ -26,7 +27,7 @@ class PageRead:
     engine_ms: float  # time inside Tesseract (Recognize + result walk), OSD excluded
 
 
-def read(page: RasterPage, engine: TesseractEngine, osd: OrientationDetector | None,
+def read(page: RasterPage, engine: Engine, osd: OrientationDetector | None,
          reading_order: ReadingOrder, *, chain: str = "adaptive") -> PageRead:
     """Read one page the way a worker does: ``orient.read_page`` (preprocess, recognise, turn the page
     if it reads sideways or upside down) followed by ``layout.order_lines`` with the job's order.

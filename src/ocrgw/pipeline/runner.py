@@ -23,7 +23,8 @@ from ocrgw.ops import metrics
 from ocrgw.ops.context import job_scope, set_job_request_id
 from ocrgw.ops.logs import JOB_LOGGER
 from ocrgw.pipeline import rasterize, reader
-from ocrgw.pipeline.engines.tesseract import OrientationDetector, RawLine, TesseractEngine
+from ocrgw.pipeline.engines import Engine, Engines
+from ocrgw.pipeline.engines.tesseract import OrientationDetector, RawLine
 from ocrgw.pipeline.mrz import MrzReader
 from ocrgw.pipeline.preprocess import to_source
 from ocrgw.render import searchable_pdf
@@ -40,7 +41,7 @@ class WorkerContext:
 
     settings: Settings
     worker_id: str = field(default_factory=owner_id)
-    _engines: dict[str, TesseractEngine] = field(default_factory=dict)
+    _engines: Engines | None = None
     _osd: OrientationDetector | None = None
     _mrz: MrzReader | None = None
     # Exceptions the queue raises inside a job that overruns its soft time limit (Celery's).
@@ -75,12 +76,15 @@ class WorkerContext:
             self._mrz = MrzReader(self.settings.resolved_tessdata_dir)
         return self._mrz
 
-    def engine(self, languages: tuple[str, ...]) -> TesseractEngine:
-        key = "+".join(languages)
-        eng = self._engines.get(key)
-        if eng is None:
-            eng = self._engines[key] = TesseractEngine(self.settings.resolved_tessdata_dir, key)
-        return eng
+    @property
+    def engines(self) -> Engines:
+        if self._engines is None:
+            self._engines = Engines(self.settings.resolved_tessdata_dir, self.settings.mode)
+        return self._engines
+
+    def engine(self, languages: tuple[str, ...]) -> Engine:
+        """The warm Tesseract engine for a language set (what the default mode reads with)."""
+        return self.engines.get("tesseract", languages)
 
 
 class _LeaseKeeper(threading.Thread):
@@ -183,9 +187,9 @@ def _run(job_id: str, ctx: WorkerContext) -> str:
 def _process(job_id: str, ctx: WorkerContext, spec: JobSpec, blob_key: str, media_type: str, done: set[int],
              keeper: _LeaseKeeper) -> None:
     """Pages are counted at submit (pages_total); here each selected page not yet written is read."""
-    engine = ctx.engine(spec.languages)
+    engine, engine_step = ctx.engines.for_spec(spec)
     with ctx.store.materialize(blob_key) as path:
-        _read_pages(job_id, ctx, spec, path, media_type, done, keeper, engine)
+        _read_pages(job_id, ctx, spec, path, media_type, done, keeper, engine, engine_step)
         if "searchable_pdf" in spec.outputs:
             _make_searchable_pdf(job_id, ctx, path, media_type)
 
@@ -202,7 +206,7 @@ def _make_searchable_pdf(job_id: str, ctx: WorkerContext, path: Path, media_type
 
 
 def _read_pages(job_id: str, ctx: WorkerContext, spec: JobSpec, path: Path, media_type: str, done: set[int],
-                keeper: _LeaseKeeper, engine: TesseractEngine) -> None:
+                keeper: _LeaseKeeper, engine: Engine, engine_step: dict | None) -> None:
     settings = ctx.settings
     first = True
     page_started = time.perf_counter()  # the page's wall time includes rasterizing it (the iterator)
@@ -213,7 +217,8 @@ def _read_pages(job_id: str, ctx: WorkerContext, spec: JobSpec, path: Path, medi
             _read_mrz(job_id, ctx, page)
         first = False
         got = reader.read(page, engine, ctx.osd, spec.reading_order)  # the accuracy bench runs this too
-        result = _page_result(page, got.lines, got.matrix, got.angle, got.steps, spec.language_hint)
+        steps = got.steps if engine_step is None else [engine_step, *got.steps]
+        result = _page_result(page, got.lines, got.matrix, got.angle, steps, spec.language_hint)
         metrics.observe_page(time.perf_counter() - page_started, got.engine_ms)
         with ctx.db.begin() as s:
             repo.write_page(s, job_id, ctx.worker_id, result, settings.lease_seconds, got.engine_ms)

@@ -61,6 +61,8 @@ def installed_languages(tessdata: Path) -> set[str]:
 class TesseractEngine:
     """A warm tesserocr API for one language set."""
 
+    name = "tesseract"
+
     def __init__(self, tessdata: Path, languages: str) -> None:
         self.languages = languages
         self._api = PyTessBaseAPI(path=str(tessdata) + "/", lang=languages, psm=PSM.AUTO, oem=OEM.LSTM_ONLY)

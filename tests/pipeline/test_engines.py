@@ -1,0 +1,122 @@
+"""The second engine (RapidOCR, PP-OCR models from its wheel) and the choice of engine per job: real ONNX
+inference on real scans from the shared dev set, the worker's own ``reader.read`` path, and a guard that
+the library's model download is never reached."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from rapidfuzz.distance import Levenshtein
+from tests.conftest import manifest_row, require_shared
+
+from ocrgw.jobs.schemas import JobSpec
+from ocrgw.pipeline.engines import Engines, UnsupportedLanguages, choose
+from ocrgw.pipeline.engines.rapid import RapidEngine, _split_at_gaps
+from ocrgw.pipeline.engines.tesseract import RawWord
+from ocrgw.pipeline.orient import read_page
+from ocrgw.settings import Settings
+
+
+def cer(hyp: str, ref: str) -> float:
+    h, r = " ".join(hyp.split()).casefold(), " ".join(ref.split()).casefold()
+    return Levenshtein.distance(h, r) / max(1, len(r))
+
+
+@pytest.fixture(scope="module")
+def rapid(request: pytest.FixtureRequest) -> RapidEngine:
+    """One warm engine for the module, built with the library's downloader made to fail: the models must
+    come from the wheel by explicit path, never from the network."""
+    from rapidocr.utils import download_file
+
+    calls: list[str] = []
+    original = download_file.DownloadFile.run
+
+    def refuse(cls: type, inp: object) -> None:
+        calls.append(str(getattr(inp, "file_url", inp)))
+        raise AssertionError(f"rapidocr tried to download {calls[-1]}")
+
+    download_file.DownloadFile.run = classmethod(refuse)
+    request.addfinalizer(lambda: setattr(download_file.DownloadFile, "run", original))
+    engine = RapidEngine("eng")
+    request.addfinalizer(lambda: assert_no_download(calls))
+    return engine
+
+
+def assert_no_download(calls: list[str]) -> None:
+    assert calls == []
+
+
+def gray(image: str) -> np.ndarray:
+    img = cv2.imread(str(require_shared() / image), cv2.IMREAD_GRAYSCALE)
+    assert img is not None
+    return img
+
+
+# ------------------------------------------------------------------------------------ choice of engine
+def test_choose_by_mode_engine_and_languages() -> None:
+    assert choose(JobSpec()) == ("tesseract", None)
+    assert choose(JobSpec(), "accurate")[0] == "rapidocr"  # the server's OCRGW_MODE applies when unasked
+    assert choose(JobSpec(mode="default"), "accurate") == ("tesseract", None)
+    name, step = choose(JobSpec(mode="accurate"))
+    assert name == "rapidocr" and step == {"step": "engine", "name": "rapidocr", "mode": "accurate"}
+    # Accurate for a language the second engine cannot read: Tesseract, and the result says why.
+    name, step = choose(JobSpec(mode="accurate", languages=("deu",)))
+    assert name == "tesseract" and step is not None and "deu" in step["reason"]
+    assert choose(JobSpec(engine="tesseract", mode="accurate"))[0] == "tesseract"
+    assert choose(JobSpec(engine="rapidocr"))[0] == "rapidocr"
+    with pytest.raises(UnsupportedLanguages, match="fra"):
+        choose(JobSpec(engine="rapidocr", languages=("eng", "fra")))
+
+
+def test_engines_keeps_one_warm_instance_per_engine_and_languages(rapid: RapidEngine) -> None:
+    """(``rapid`` is asked for so the download guard is in place while the pool builds its own engine.)"""
+    pool = Engines(Settings().resolved_tessdata_dir, "default")
+    try:
+        tess, step = pool.for_spec(JobSpec())
+        assert tess.name == "tesseract" and step is None and pool.for_spec(JobSpec())[0] is tess
+        second, step = pool.for_spec(JobSpec(mode="accurate"))
+        assert second.name == "rapidocr" and step and pool.get("rapidocr", ("eng",)) is second
+    finally:
+        pool.close()
+
+
+# ------------------------------------------------------------------------------------ the engine itself
+def test_rapid_reads_a_receipt_tesseract_struggles_with(rapid: RapidEngine) -> None:
+    """SROIE receipt 361: Tesseract through ocrgw's default path reads it at ~16 % CER; PP-OCR at ~1 %.
+    Boxes are in the page's pixels, words inside their line, confidences in 0..1."""
+    image = "receipt/sroie_361.jpg"
+    page = gray(image)
+    reading = read_page(page, None, rapid, None)
+    text = "\n".join(" ".join(w.text for w in ln.words) for ln in reading.lines)
+    assert cer(text, manifest_row(image)["text"]) <= 0.04, text
+    h, w = page.shape
+    for ln in reading.lines:
+        x0, y0, x1, y1 = ln.box
+        assert 0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h and 0.5 <= ln.confidence <= 1
+        for word in ln.words:
+            assert x0 <= word.box[0] < word.box[2] <= x1 and 0 <= word.confidence <= 1 and word.text.strip()
+    # Tesseract-only steps are not applied for this engine; the step list says so.
+    assert any(s["step"] == "upscale" and s.get("applied") is False and "rapidocr" in s["reason"]
+               for s in reading.steps)
+    assert not any(s["step"] == "segmentation" for s in reading.steps)
+
+
+def test_rapid_reads_a_single_text_line_upright(rapid: RapidEngine) -> None:
+    """A 39 px high book line: the library's per-line direction classifier turned it over (" t t t eo");
+    ocrgw runs without it, and reads the line."""
+    image = "line/uw3_0225_010074.png"
+    lines = rapid.recognize(gray(image))
+    assert cer(" ".join(w.text for ln in lines for w in ln.words), manifest_row(image)["text"]) <= 0.03
+
+
+def test_a_line_joined_across_a_gutter_is_split_there() -> None:
+    """Words further apart than SPLIT_GAP line heights become separate lines, each boxed to its words;
+    ordinary word spaces do not split."""
+    words = [RawWord("end", (100, 10, 160, 40), 0.9), RawWord("of", (170, 10, 190, 40), 0.9),
+             RawWord("column", (200, 10, 300, 40), 0.9), RawWord("next", (340, 10, 400, 40), 0.9),
+             RawWord("one", (410, 10, 460, 40), 0.9)]
+    parts = _split_at_gaps(words, (90, 10, 470, 40), 0.9)
+    assert [[w.text for w in p.words] for p in parts] == [["end", "of", "column"], ["next", "one"]]
+    assert [p.box for p in parts] == [(100, 10, 300, 40), (340, 10, 460, 40)]
+    assert len(_split_at_gaps(words[:3], (90, 10, 310, 40), 0.9)) == 1
