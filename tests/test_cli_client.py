@@ -101,3 +101,8 @@ def test_formats_json_hocr_pdf(make_server, tmp_path: Path) -> None:
     listed = httpx.get(srv.url + "/v1/jobs", headers={"X-API-Key": srv.key}).json()["items"]
     assert len(listed) == 2  # json and hocr share one job (same options); pdf asked for a searchable PDF
     assert _run(srv, str(doc), "--out", str(tmp_path / "again")).returncode == 0
+    # --mode accurate reaches the worker: the JSON result's page says which engine read it.
+    proc = _run(srv, str(doc), "--format", "json", "--mode", "accurate", "--out", str(tmp_path / "accurate"))
+    assert proc.returncode == 0, proc.stderr
+    data = (tmp_path / "accurate" / "page.json").read_bytes()
+    assert b'"name":"rapidocr"' in data and b"Searchable words here" in data

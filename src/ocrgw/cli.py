@@ -229,6 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
     op.add_argument("--format", choices=["txt", "json", "hocr", "alto", "tsv", "pdf"], default="txt")
     op.add_argument("--out", default=".", help="output directory (default: the current one)")
     op.add_argument("--languages", help="e.g. en, de,fr or eng+deu (default: the server's)")
+    op.add_argument("--mode", choices=["default", "accurate"],
+                    help="accurate: the second engine (English, Chinese), ~3x the time (default: the server's)")
     op.add_argument("--concurrency", type=int, default=4, help="files in flight at once (default 4)")
     op.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for one file (default 600)")
     op.set_defaults(func=cmd_ocr)

@@ -35,6 +35,7 @@ class Options:
     fmt: str
     out_dir: Path
     languages: str | None = None
+    mode: str | None = None  # default | accurate (None: the server's)
     concurrency: int = 4
     poll_interval: float = 0.5
     timeout: float = 600.0
@@ -106,6 +107,8 @@ async def ocr_one(client: httpx.AsyncClient, opts: Options, path: Path, out: Pat
     fields = {"reading_order": "natural"}
     if opts.languages:
         fields["languages"] = opts.languages
+    if opts.mode:
+        fields["mode"] = opts.mode
     if native_fmt == "pdf":
         fields["searchable_pdf"] = "true"
     idem = hashlib.sha256(data + json.dumps(fields, sort_keys=True).encode()).hexdigest()
@@ -169,7 +172,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"no such file: {', '.join(map(str, missing))}", file=sys.stderr)
         return 2
     opts = Options(server=args.server, key=args.key, fmt=args.format, out_dir=Path(args.out),
-                   languages=args.languages, concurrency=max(1, args.concurrency), timeout=args.timeout)
+                   languages=args.languages, mode=args.mode, concurrency=max(1, args.concurrency), timeout=args.timeout)
     results = asyncio.run(run(files, opts))
     failed = [p for p, err in results.items() if err]
     print(f"{len(files) - len(failed)} of {len(files)} done, {len(failed)} failed; outputs in {opts.out_dir} "

@@ -66,6 +66,8 @@ def test_playground_reads_a_page_and_draws_it(web_server: Server, tmp_path: Path
         by_id("file-input").send_keys(str(png))
         assert "tess_phototest.png" in by_id("file-name").text
         Select(by_id("languages")).select_by_value("eng")
+        assert [o.get_attribute("value") for o in Select(by_id("mode")).options] == ["", "default", "accurate"]
+        Select(by_id("mode")).select_by_value("accurate")  # the second engine's boxes must draw right too
         by_id("searchable-pdf").click()
         by_id("submit").click()
         wait_for(lambda: driver.execute_script("return document.body.dataset.state") in ("queued", "running",
@@ -86,6 +88,7 @@ def test_playground_reads_a_page_and_draws_it(web_server: Server, tmp_path: Path
         (page,) = result["pages"]
         words = [w for line in page["lines"] for w in line["words"]]
         assert len(words) > 50 and page["unit"] == "pixel"
+        assert page["preprocessing"][0] == {"step": "engine", "name": "rapidocr", "mode": "accurate"}
 
         geo = wait_for(lambda: (g := driver.execute_script(GEOMETRY_JS))["image"]["complete"] and g,
                        message="the page image")

@@ -28,6 +28,7 @@ from ocrgw.jobs.callbacks import callback_secret
 from ocrgw.jobs.pages import PageSelection
 from ocrgw.jobs.schemas import JobSpec, JobView, StoredBlob
 from ocrgw.jobs.states import JobStatus
+from ocrgw.pipeline import engines
 from ocrgw.render import exports
 from ocrgw.settings import Settings
 
@@ -102,9 +103,14 @@ async def _callback(opts: S.SubmitOptions, request: Request, ctx: AppContext) ->
 
 
 def _spec(opts: S.SubmitOptions, settings: Settings) -> JobSpec:
-    return JobSpec(languages=_models(opts.languages, settings), language_hint=opts.languages,
+    spec = JobSpec(languages=_models(opts.languages, settings), language_hint=opts.languages,
                    pages=PageSelection.parse(opts.pages).ranges, reading_order=opts.reading_order,
-                   outputs=("searchable_pdf",) if opts.searchable_pdf else ())
+                   mode=opts.mode, engine=opts.engine, outputs=("searchable_pdf",) if opts.searchable_pdf else ())
+    try:
+        engines.choose(spec, settings.mode)  # refused here, not by the worker after the upload is queued
+    except engines.UnsupportedLanguages as exc:
+        raise OcrgwError(ErrorCode.INVALID_PARAMETER, f"{exc}.", param="engine") from None
+    return spec
 
 
 # ------------------------------------------------------------------------------------------- intake

@@ -28,6 +28,14 @@ class SubmitOptions(BaseModel):
     pages: str | None = Field(None, description="Pages to read, e.g. `1-3,5`. Default: all.", examples=["1-3"])
     reading_order: Literal["basic", "natural"] = Field(
         "natural", description="`natural` keeps columns one after another; `basic` reads rows across the page.")
+    mode: Literal["default", "accurate"] | None = Field(
+        None, description="`default`: Tesseract, about 1.1x the bare engine's time per page. `accurate`: the "
+        "second engine (PP-OCR via RapidOCR) where it reads the job's languages (English, Chinese), else "
+        "Tesseract; about 3x the time, a third of the character errors (docs/accuracy.md). Default: the "
+        "server's OCRGW_MODE.")
+    engine: Literal["tesseract", "rapidocr"] | None = Field(
+        None, description="Pick the recogniser yourself instead of by `mode`. `rapidocr` reads English and "
+        "Chinese only; other languages are refused.")
     searchable_pdf: bool = Field(False, description="Also make a searchable PDF (GET .../result?format=pdf).")
     callback_url: str | None = Field(None, description="An http(s) URL that gets a signed POST (see GET "
                                      "/v1/callbacks/secret) when the job ends; retried with backoff until it "
@@ -54,6 +62,8 @@ class SubmitForm(BaseModel):
     languages: str | None = None
     pages: str | None = None
     reading_order: Literal["basic", "natural"] | None = None
+    mode: Literal["default", "accurate"] | None = None
+    engine: Literal["tesseract", "rapidocr"] | None = None
     searchable_pdf: bool | None = None
     callback_url: str | None = None
 

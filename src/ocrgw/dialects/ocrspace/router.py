@@ -54,6 +54,9 @@ FILETYPES = {"PDF": "application/pdf", "GIF": "image/gif", "PNG": "image/png", "
              "JPEG": "image/jpeg", "TIF": "image/tiff", "TIFF": "image/tiff", "BMP": "image/bmp",
              "WEBP": "image/webp"}
 ENGINES = ("1", "2", "3")
+# OCR.space's engines 2 and 3 are its slower, more accurate ones: here the accurate mode (the second
+# engine where it reads the language, else Tesseract); engine 1 takes the server's OCRGW_MODE.
+ENGINE_MODES: dict[str, str | None] = {"1": None, "2": "accurate", "3": "accurate"}
 BOOLEANS = ("isoverlayrequired", "detectorientation", "iscreatesearchablepdf", "issearchablepdfhidetextlayer",
             "scale", "istable", "detectcheckbox", "addressparsing")
 
@@ -226,7 +229,7 @@ async def _run(request: Request, ctx: AppContext, params: dict[str, str], princi
         opts = parse_options(params)
         models = await resolve_languages(opts.language, ctx.settings)
         blob = await _source_blob(ctx, params, uploaded, files)
-        spec = JobSpec(languages=models, language_hint=opts.language,
+        spec = JobSpec(languages=models, language_hint=opts.language, mode=ENGINE_MODES[opts.engine],
                        outputs=("searchable_pdf",) if opts.searchable_pdf else ())
         job = await service.submit(db=ctx.db, queue=ctx.queue, store=ctx.store, settings=ctx.settings,
                                    owner_key_id=principal.key_id, dialect=DIALECT, spec=spec, blob=blob,

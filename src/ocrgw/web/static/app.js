@@ -21,7 +21,7 @@ const FORMATS = [
 const $ = (id) => document.getElementById(id);
 const el = {
   form: $("job-form"), key: $("api-key"), drop: $("drop-zone"), file: $("file-input"), fileName: $("file-name"),
-  url: $("doc-url"), languages: $("languages"), pages: $("pages"), order: $("reading-order"),
+  url: $("doc-url"), languages: $("languages"), pages: $("pages"), order: $("reading-order"), mode: $("mode"),
   pdf: $("searchable-pdf"), submit: $("submit"), progress: $("progress"), status: $("status"), error: $("error"),
   result: $("result"), pageList: $("page-list"), text: $("result-text"), downloads: $("downloads"),
   wordInfo: $("word-info"), showLines: $("show-lines"), showWords: $("show-words"),
@@ -103,6 +103,7 @@ async function loadLanguages() {
 function options() {
   const opts = { reading_order: el.order.value, searchable_pdf: el.pdf.checked };
   if (el.languages.value) opts.languages = el.languages.value;
+  if (el.mode.value) opts.mode = el.mode.value;
   if (el.pages.value.trim()) opts.pages = el.pages.value.trim();
   return opts;
 }
