@@ -142,8 +142,9 @@ class OcrgwPipeline:
             options["reading_order"] = reading_order
         self.spec = JobSpec(**options)
         tessdata = self.settings.resolved_tessdata_dir
-        self.engines = Engines(tessdata)  # as WorkerContext.engines: the same choice of engine per spec
-        self.engine, self.engine_step = self.engines.for_spec(self.spec)
+        # as WorkerContext.engines: the same choice of engine (and second opinion) per spec and settings
+        self.engines = Engines(tessdata, self.settings.mode, self.settings.second_opinion_below)
+        self.engine, self.engine_step, self.second = self.engines.for_spec(self.spec)
         # as WorkerContext.osd: the orientation check runs only where the model is installed
         self.osd = OrientationDetector(tessdata) if (tessdata / "osd.traineddata").exists() else None
         self.selection = PageSelection(self.spec.pages)
@@ -159,13 +160,22 @@ class OcrgwPipeline:
         c0, t0 = time.process_time(), time.perf_counter()
         results = []
         for page in rasterize.iter_pages(path, media_type, self.selection, skip=set(), settings=self.settings):
-            got = reader.read(page, self.engine, self.osd, self.spec.reading_order, chain=self.chain)
+            got = reader.read(page, self.engine, self.osd, self.spec.reading_order, chain=self.chain,
+                              second=self.second, second_below=self.settings.second_opinion_below)
             steps = got.steps if self.engine_step is None else [self.engine_step, *got.steps]
             result = _page_result(page, got.lines, got.matrix, got.angle, steps, self.spec.language_hint)
             results.append((result, page.unit_per_px))
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         text = "\n".join(line.text for result, _ in results for line in result.lines)
         return Reading(text, result_tsv(results), wall, cpu, len(results), [r.preprocessing for r, _ in results])
+
+    def warm(self, path: Path) -> None:
+        """Load the second-opinion engine and run it once, untimed, as a worker that has been serving for
+        a while has: its model load (~1 s, once per process) is not a per-page cost."""
+        if self.second is not None:
+            import cv2
+
+            self.second().recognize(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE))
 
     def close(self) -> None:
         self.engines.close()
@@ -242,6 +252,9 @@ def run(designs: list[Design], recs: list[dict], base: Path, ev: ModuleType, qui
     first = base / recs[0]["image"]
     for d in designs:  # untimed warm-up: first-call allocations are nobody's per-page cost
         d(first)
+        warm = getattr(d, "warm", None)
+        if warm is not None:
+            warm(first)
     for i, rec in enumerate(recs):
         path = base / rec["image"]
         order = designs if i % 2 == 0 else designs[::-1]

@@ -122,6 +122,10 @@ class Settings(BaseSettings):
     # OCREngine=1): "default" (Tesseract, ~1.1x the bare engine's time) or "accurate" (the second engine
     # where it reads the job's languages, ~3x). See docs/accuracy.md.
     mode: Literal["default", "accurate"] = "default"
+    # Default mode: a page Tesseract reads with a mean word confidence under this is read again by the
+    # second engine (when it reads the job's languages) and the more confident reading kept. 0 turns it
+    # off (and the second engine's ~0.5 GB per worker is then only spent on accurate jobs).
+    second_opinion_below: float = Field(default=0.7, ge=0.0, le=1.0)
 
     @field_validator("data_dir", mode="after")
     @classmethod

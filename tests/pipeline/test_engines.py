@@ -11,10 +11,12 @@ from rapidfuzz.distance import Levenshtein
 from tests.conftest import manifest_row, require_shared
 
 from ocrgw.jobs.schemas import JobSpec
+from ocrgw.pipeline import reader
 from ocrgw.pipeline.engines import Engines, UnsupportedLanguages, choose
 from ocrgw.pipeline.engines.rapid import RapidEngine, _split_at_gaps
 from ocrgw.pipeline.engines.tesseract import RawWord
 from ocrgw.pipeline.orient import read_page
+from ocrgw.pipeline.rasterize import RasterPage
 from ocrgw.settings import Settings
 
 
@@ -71,12 +73,39 @@ def test_choose_by_mode_engine_and_languages() -> None:
 
 def test_engines_keeps_one_warm_instance_per_engine_and_languages(rapid: RapidEngine) -> None:
     """(``rapid`` is asked for so the download guard is in place while the pool builds its own engine.)"""
-    pool = Engines(Settings().resolved_tessdata_dir, "default")
+    pool = Engines(Settings().resolved_tessdata_dir, "default", second_opinion_below=0.7)
     try:
-        tess, step = pool.for_spec(JobSpec())
+        tess, step, second = pool.for_spec(JobSpec())
         assert tess.name == "tesseract" and step is None and pool.for_spec(JobSpec())[0] is tess
-        second, step = pool.for_spec(JobSpec(mode="accurate"))
-        assert second.name == "rapidocr" and step and pool.get("rapidocr", ("eng",)) is second
+        assert second is not None and second() is pool.get("rapidocr", ("eng",))  # loaded when asked for
+        accurate, step, none = pool.for_spec(JobSpec(mode="accurate"))
+        assert accurate.name == "rapidocr" and step and accurate is second() and none is None
+        # No second opinion for a job that names its engine, nor for a language PP-OCR cannot read.
+        assert pool.for_spec(JobSpec(engine="tesseract"))[2] is None
+        assert pool.for_spec(JobSpec(languages=("deu",)))[2] is None
+    finally:
+        pool.close()
+    assert Engines(Settings().resolved_tessdata_dir, "default", 0.0).for_spec(JobSpec())[2] is None
+
+
+def test_a_page_tesseract_reads_badly_gets_the_second_opinion(rapid: RapidEngine) -> None:
+    """The worker's ``reader.read`` in the default mode: SROIE receipt 241, which Tesseract reads with a mean
+    confidence of ~0.2 (most words lost), is read again by PP-OCR and that reading kept, recorded as the
+    page's first step; phototest (confidence ~0.96) is not re-read."""
+    tessdata = Settings().resolved_tessdata_dir
+    pool = Engines(tessdata, "default", second_opinion_below=0.7)
+    tess, _, second = pool.for_spec(JobSpec())
+    try:
+        image = "receipt/sroie_241.jpg"
+        got = reader.read(RasterPage(1, gray(image), None), tess, None, "basic", second=second, second_below=0.7)
+        step = got.steps[0]
+        assert step["step"] == "second_opinion" and step["applied"] is True and step["engine"] == "rapidocr"
+        assert step["confidence_before"] < 0.5 < step["confidence_after"]
+        text = "\n".join(" ".join(w.text for w in ln.words) for ln in got.lines)
+        assert cer(text, manifest_row(image)["text"]) <= 0.08, text
+        clean = reader.read(RasterPage(1, gray("page/tess_phototest.tif"), None), tess, None, "basic",
+                            second=second, second_below=0.7)
+        assert not any(s["step"] == "second_opinion" for s in clean.steps)
     finally:
         pool.close()
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,7 +80,8 @@ class WorkerContext:
     @property
     def engines(self) -> Engines:
         if self._engines is None:
-            self._engines = Engines(self.settings.resolved_tessdata_dir, self.settings.mode)
+            self._engines = Engines(self.settings.resolved_tessdata_dir, self.settings.mode,
+                                   self.settings.second_opinion_below)
         return self._engines
 
     def engine(self, languages: tuple[str, ...]) -> Engine:
@@ -187,9 +189,9 @@ def _run(job_id: str, ctx: WorkerContext) -> str:
 def _process(job_id: str, ctx: WorkerContext, spec: JobSpec, blob_key: str, media_type: str, done: set[int],
              keeper: _LeaseKeeper) -> None:
     """Pages are counted at submit (pages_total); here each selected page not yet written is read."""
-    engine, engine_step = ctx.engines.for_spec(spec)
+    choice = ctx.engines.for_spec(spec)
     with ctx.store.materialize(blob_key) as path:
-        _read_pages(job_id, ctx, spec, path, media_type, done, keeper, engine, engine_step)
+        _read_pages(job_id, ctx, spec, path, media_type, done, keeper, choice)
         if "searchable_pdf" in spec.outputs:
             _make_searchable_pdf(job_id, ctx, path, media_type)
 
@@ -206,8 +208,9 @@ def _make_searchable_pdf(job_id: str, ctx: WorkerContext, path: Path, media_type
 
 
 def _read_pages(job_id: str, ctx: WorkerContext, spec: JobSpec, path: Path, media_type: str, done: set[int],
-                keeper: _LeaseKeeper, engine: Engine, engine_step: dict | None) -> None:
+                keeper: _LeaseKeeper, choice: tuple[Engine, dict | None, Callable[[], Engine] | None]) -> None:
     settings = ctx.settings
+    engine, engine_step, second = choice
     first = True
     page_started = time.perf_counter()  # the page's wall time includes rasterizing it (the iterator)
     for page in rasterize.iter_pages(path, media_type, PageSelection(spec.pages), skip=done, settings=settings):
@@ -216,7 +219,8 @@ def _read_pages(job_id: str, ctx: WorkerContext, spec: JobSpec, path: Path, medi
         if first and "mrz" in spec.outputs and (not done or page.page_no <= min(done)):
             _read_mrz(job_id, ctx, page)
         first = False
-        got = reader.read(page, engine, ctx.osd, spec.reading_order)  # the accuracy bench runs this too
+        got = reader.read(page, engine, ctx.osd, spec.reading_order, second=second,  # the accuracy bench too
+                          second_below=settings.second_opinion_below)
         steps = got.steps if engine_step is None else [engine_step, *got.steps]
         result = _page_result(page, got.lines, got.matrix, got.angle, steps, spec.language_hint)
         metrics.observe_page(time.perf_counter() - page_started, got.engine_ms)

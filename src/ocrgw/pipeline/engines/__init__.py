@@ -4,6 +4,7 @@ workers and the accuracy bench pick the same way."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -51,9 +52,10 @@ class Engines:
     """The warm engines of one worker process, made on first use: most workers only ever need Tesseract
     for the default language, and the second engine's models cost ~100 MB of memory once loaded."""
 
-    def __init__(self, tessdata: Path, server_mode: str = "default") -> None:
+    def __init__(self, tessdata: Path, server_mode: str = "default", second_opinion_below: float = 0.0) -> None:
         self.tessdata = tessdata
         self.server_mode = server_mode
+        self.second_opinion_below = second_opinion_below  # 0: no second opinions
         self._warm: dict[tuple[str, str], Engine] = {}
 
     def get(self, name: str, languages: tuple[str, ...]) -> Engine:
@@ -69,9 +71,20 @@ class Engines:
             self._warm[key] = eng
         return eng
 
-    def for_spec(self, spec: JobSpec) -> tuple[Engine, dict | None]:
+    def for_spec(self, spec: JobSpec) -> tuple[Engine, dict | None, Callable[[], Engine] | None]:
+        """(engine, step to record, second opinion). The second opinion is the second engine, loaded only
+        when a page asks for it, for default-mode jobs it can read (see ``reader.read``); a job that names
+        its engine gets that engine alone."""
         name, step = choose(spec, self.server_mode)
-        return self.get(name, spec.languages), step
+        second = None
+        if name == "tesseract" and spec.engine is None and (spec.mode or self.server_mode) == "default" \
+                and self.second_opinion_below > 0:
+            from ocrgw.pipeline.engines.rapid import READS_LANGUAGES
+
+            if set(spec.languages) <= READS_LANGUAGES:
+                languages = spec.languages
+                second = lambda: self.get("rapidocr", languages)  # noqa: E731 - a deferred load
+        return self.get(name, spec.languages), step, second
 
     def close(self) -> None:
         for eng in self._warm.values():
