@@ -119,7 +119,7 @@ class Settings(BaseSettings):
     tessdata_dir: Path | None = None
     default_language: str = "eng"
     # The reading mode of jobs that do not ask for one (every Azure and Huawei request, OCR.space's
-    # OCREngine=1): "default" (Tesseract, ~1.1x the bare engine's time) or "accurate" (the second engine
+    # OCREngine=1): "default" (Tesseract, ~1.2x the bare engine's time) or "accurate" (the second engine
     # where it reads the job's languages, ~3x). See docs/accuracy.md.
     mode: Literal["default", "accurate"] = "default"
     # Default mode: a page Tesseract reads with a mean word confidence under this is read again by the
