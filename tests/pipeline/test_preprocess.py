@@ -355,3 +355,26 @@ def test_dark_scanner_border_is_painted_white_so_faint_print_is_found(ocr: objec
 def test_text_near_the_edge_is_not_a_border() -> None:
     page = np.asarray(_page(size=28))[:, 20:]  # the text starts at the left edge
     assert not _applied(preprocess(page), "border")
+
+
+# ------------------------------------------------------------------------------------------ denoise
+@pytest.mark.parametrize("flipped", [0.03, 0.1])
+def test_salt_and_pepper_page_is_denoised_and_read(ocr: object, flipped: float) -> None:
+    """A page with a share of its pixels flipped to black or white (a fax, a dirty platen): specks
+    outnumber glyphs, a 3x3 median is applied and recorded, and Tesseract reads what it could not."""
+    page = np.asarray(_page(size=24)).copy()
+    rng = np.random.default_rng(7)
+    roll = rng.random(page.shape)
+    page[roll < flipped / 2] = 0
+    page[(roll >= flipped / 2) & (roll < flipped)] = 255
+    want = "\n".join(LINES)
+    result = preprocess(page)
+    step = _step(result, "denoise")
+    assert step.get("applied", True) and step["method"] == "median 3x3" and step["specks_per_glyph"] > 5
+    before, after = _cer(_read(ocr, page), want), _cer(_read(ocr, result.image), want)
+    assert after <= 0.05 and after < before / 3, (before, after)
+
+
+def test_clean_page_is_not_denoised() -> None:
+    step = _step(preprocess(np.asarray(_page())), "denoise")
+    assert step["applied"] is False and step["specks_per_glyph"] < 1
