@@ -312,6 +312,25 @@ def test_narrow_strip_is_read_as_one_column() -> None:
     assert preprocess(np.asarray(_page())).psm == 3
 
 
+def test_one_line_crops_are_read_as_a_single_line(ocr: object) -> None:
+    """A line crop (under 2.5 glyph heights tall) and a tiny crop of a word or two (too few glyphs to
+    measure) get PSM 7; two lines of the same text keep PSM 3."""
+    page = np.asarray(_page(lines=["A single line of text, nothing more"], size=28))
+    rows = np.flatnonzero((page < 128).any(axis=1))
+    one = page[rows[0] - 4:rows[-1] + 5]  # cropped to the line, as a form field or a book line comes
+    result = preprocess(one)
+    assert result.psm == 7 and "one line" in _step(result, "segmentation")["reason"]
+    word = np.asarray(_page(lines=["Ok"], size=24))
+    assert word.shape[0] < 120 and preprocess(word).psm == 7
+    assert preprocess(np.asarray(_page(lines=LINES[:2], size=20))).psm == 3
+    # Tesseract, told PSM 7 the way the engine tells it, reads the line.
+    ocr.SetPageSegMode(result.psm)
+    try:
+        assert _cer(_read(ocr, result.image), "A single line of text, nothing more") < 0.05
+    finally:
+        ocr.SetPageSegMode(3)
+
+
 def test_seed_chain_blurs_and_equalizes_every_page() -> None:
     page = np.asarray(_page())
     result = preprocess(page, chain="seed")
