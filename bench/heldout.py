@@ -229,40 +229,24 @@ def build(
 
     rows: list[dict[str, Any]] = []
     files: dict[str, bytes] = {}
+
+    def row(image: str, text: str, lines: list, source: str, kind: str, subset: str) -> dict[str, Any]:
+        """One manifest row, keys in ocr-dev's order (the output is compared byte for byte)."""
+        return {"image": image, "text": text, "lines": lines, "source": source, "license": licences.get(subset),
+                "kind": kind, "subset": subset, "notes": NOTES}
     for path, data in pick(sroie, sroie_cands, per_kind, seed, dev_paths, dev_hashes):
         num = PurePosixPath(path).stem
         text, lines = sroie_gt(sroie, num)
         image = f"receipt/sroie_{num}.jpg"
         files[image] = data
-        rows.append(
-            {
-                "image": image,
-                "text": text,
-                "lines": lines,
-                "source": sroie.source(path, f"data/box/{num}.csv"),
-                "license": licences.get("sroie"),
-                "kind": "receipt",
-                "subset": "sroie",
-                "notes": NOTES,
-            }
-        )
+        rows.append(row(image, text, lines, sroie.source(path, f"data/box/{num}.csv"), "receipt", "sroie"))
     for path, data in pick(funsd, funsd_cands, per_kind, seed, dev_paths, dev_hashes):
         name = PurePosixPath(path).stem
         text, lines = funsd_gt(funsd, FUNSD_SPLIT, name)
         image = f"form/funsd_{name}.png"
         files[image] = data
-        rows.append(
-            {
-                "image": image,
-                "text": text,
-                "lines": lines,
-                "source": funsd.source(path, f"{FUNSD_SPLIT}/annotations/{name}.json"),
-                "license": licences.get("funsd"),
-                "kind": "form",
-                "subset": "funsd",
-                "notes": NOTES,
-            }
-        )
+        rows.append(row(image, text, lines, funsd.source(path, f"{FUNSD_SPLIT}/annotations/{name}.json"), "form",
+                        "funsd"))
 
     for image, data in files.items():
         target = out / image
