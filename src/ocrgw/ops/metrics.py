@@ -39,8 +39,8 @@ HTTP_SECONDS = Histogram("ocrgw_http_request_duration_seconds",
                          ["method", "route"], buckets=_HTTP_BUCKETS)
 PAGE_SECONDS = Histogram("ocrgw_page_seconds", "Worker wall time per page: rasterize, preprocess (orientation "
                          "included), recognise and order lines; not the database write.", buckets=_PAGE_BUCKETS)
-ENGINE_SECONDS = Histogram("ocrgw_engine_seconds", "Tesseract time per page (recognition and the result walk, "
-                           "all passes).", buckets=_PAGE_BUCKETS)
+ENGINE_SECONDS = Histogram("ocrgw_engine_seconds", "Engine time per page, Tesseract and PP-OCR (recognition and "
+                           "the result walk, all passes, a second opinion included).", buckets=_PAGE_BUCKETS)
 JOBS_FINISHED = Counter("ocrgw_jobs_finished_total", "Job runs that ended in a worker, by outcome (succeeded, "
                         "failed, lost: another worker took the lease over).", ["status"])
 
