@@ -1,12 +1,14 @@
 """Worker side, the second engine: RapidOCR running PP-OCR's text detector and recogniser (ONNX, on the
-CPU) for jobs that ask for ``engine=rapidocr`` or ``mode=accurate``. It hands the pipeline the same
+CPU) for jobs that ask for ``engine=rapidocr`` or ``mode=accurate``, and for the default mode's second
+opinion on pages Tesseract reads with low confidence (``reader.read``). It hands the pipeline the same
 ``RawLine``/``RawWord`` structures as ``TesseractEngine``, so preprocessing, the orientation check, reading
 order and every dialect's rendering stay engine-neutral.
 
-Why this engine: on ocr-dev it reads what Tesseract struggles with (receipts, 100-dpi forms, tables:
-line-aligned CER 13 % -> ~4 %, docs/accuracy.md) at 2-4x Tesseract's time per page, which is why it is
-opt-in. Its models ship inside the pinned ``rapidocr`` wheel and are loaded by explicit path, so the
-library's download branch (taken only when a path is missing) is never reached."""
+Why this engine: on ocr-dev it reads what Tesseract struggles with (receipts, 100-dpi forms, tables;
+all images' line-aligned CER 13.0 % raw -> 2.3 %, docs/accuracy.md) at ~3x Tesseract's time per page,
+which is why it is opt-in for whole jobs. Its models ship inside the pinned ``rapidocr`` wheel and are
+loaded by explicit path, so the library's download branch (taken only when a path is missing) is never
+reached."""
 
 from __future__ import annotations
 
@@ -42,9 +44,9 @@ def models_dir() -> Path:
 
 
 class RapidEngine:
-    """One warm RapidOCR pipeline (detector, direction classifier, recogniser), single-threaded like the
-    Tesseract engines: a worker process reads one page at a time and the machine's cores belong to the
-    worker processes, not to one page."""
+    """One warm RapidOCR pipeline (detector and recogniser; its direction classifier is off), single-threaded
+    like the Tesseract engines: a worker process reads one page at a time and the machine's cores belong to
+    the worker processes, not to one page."""
 
     name = "rapidocr"
 
