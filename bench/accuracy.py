@@ -175,7 +175,10 @@ class OcrgwPipeline:
         if self.second is not None:
             import cv2
 
-            self.second().recognize(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE))
+            engine = self.second()
+            gray = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)  # None for a PDF: the load alone then
+            if gray is not None:
+                engine.recognize(gray)
 
     def close(self) -> None:
         self.engines.close()

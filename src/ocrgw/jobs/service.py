@@ -57,6 +57,17 @@ async def submit(
         raise
 
 
+def check_engine(spec: JobSpec, settings: Settings) -> None:
+    """Refuse at submit a job whose named engine cannot read its languages, rather than let the worker
+    fail it after the document was stored and queued."""
+    from ocrgw.pipeline import engines  # the worker's own choice, so submit and worker cannot disagree
+
+    try:
+        engines.choose(spec, settings.mode)
+    except engines.UnsupportedLanguages as exc:
+        raise OcrgwError(ErrorCode.INVALID_PARAMETER, f"{exc}.", param="engine") from None
+
+
 def idempotency_digest(dialect: str, owner_key_id: str | None, client_key: str) -> str:
     """Keys are the client's own strings, so they are scoped to the caller (and API family) by hashing."""
     return hashlib.sha256(f"{dialect}\0{owner_key_id or '-'}\0{client_key}".encode()).hexdigest()

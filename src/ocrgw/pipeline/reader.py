@@ -25,7 +25,7 @@ class PageRead:
     matrix: np.ndarray | None  # engine image -> submitted page pixels (None: identity)
     angle: float
     steps: list[dict]  # preprocessing and orientation steps, as stored with the page
-    engine_ms: float  # time inside Tesseract (Recognize + result walk), OSD excluded
+    engine_ms: float  # time inside the engines (recognition + result walk, a second opinion too), OSD excluded
 
 
 def read(page: RasterPage, engine: Engine, osd: OrientationDetector | None,
@@ -37,7 +37,7 @@ def read(page: RasterPage, engine: Engine, osd: OrientationDetector | None,
     A page the engine reads with a mean word confidence under ``second_below`` is read again by the
     ``second`` engine, and that reading is kept when it is the more confident one: Tesseract's confidence
     is a good judge of its own failures (on ocr-dev every page under 0.8 read better with PP-OCR, and the
-    pages under 0.72 are the crumpled receipts and faint forms it loses half the words of), and paying the
+    pages under 0.7 are the crumpled receipts and faint forms it loses half the words of), and paying the
     second engine's ~3x only on those pages keeps the default mode within its time budget.
     ``chain`` other than ``adaptive`` is for the accuracy bench only."""
     busy_before = engine.busy_ms

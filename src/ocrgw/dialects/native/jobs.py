@@ -28,7 +28,6 @@ from ocrgw.jobs.callbacks import callback_secret
 from ocrgw.jobs.pages import PageSelection
 from ocrgw.jobs.schemas import JobSpec, JobView, StoredBlob
 from ocrgw.jobs.states import JobStatus
-from ocrgw.pipeline import engines
 from ocrgw.render import exports
 from ocrgw.settings import Settings
 
@@ -106,10 +105,7 @@ def _spec(opts: S.SubmitOptions, settings: Settings) -> JobSpec:
     spec = JobSpec(languages=_models(opts.languages, settings), language_hint=opts.languages,
                    pages=PageSelection.parse(opts.pages).ranges, reading_order=opts.reading_order,
                    mode=opts.mode, engine=opts.engine, outputs=("searchable_pdf",) if opts.searchable_pdf else ())
-    try:
-        engines.choose(spec, settings.mode)  # refused here, not by the worker after the upload is queued
-    except engines.UnsupportedLanguages as exc:
-        raise OcrgwError(ErrorCode.INVALID_PARAMETER, f"{exc}.", param="engine") from None
+    service.check_engine(spec, settings)
     return spec
 
 

@@ -28,29 +28,34 @@ class UnsupportedLanguages(ValueError):
     """engine=rapidocr asked for languages its alphabet does not cover."""
 
 
+def unread_languages(languages: tuple[str, ...]) -> set[str]:
+    """The job's languages the second engine's alphabet does not cover."""
+    from ocrgw.pipeline.engines.rapid import READS_LANGUAGES
+
+    return set(languages) - READS_LANGUAGES
+
+
 def choose(spec: JobSpec, server_mode: str = "default") -> tuple[str, dict | None]:
     """(engine name, a step to record or None). ``engine`` wins when given; ``mode`` (else the server's)
     ``accurate`` means the second engine where it reads every language of the job, else Tesseract
     (recorded, so the result says why the accurate mode read it with Tesseract)."""
-    from ocrgw.pipeline.engines.rapid import READS_LANGUAGES
-
     mode = spec.mode or server_mode
+    missing = unread_languages(spec.languages)
     if spec.engine == "rapidocr":
-        if not set(spec.languages) <= READS_LANGUAGES:
-            raise UnsupportedLanguages(f"engine rapidocr reads {', '.join(sorted(READS_LANGUAGES))} only, "
-                                       f"not {'+'.join(spec.languages)}")
+        if missing:
+            raise UnsupportedLanguages(f"engine rapidocr does not read {'+'.join(sorted(missing))}")
         return "rapidocr", {"step": "engine", "name": "rapidocr", "mode": mode}
     if spec.engine == "tesseract" or mode == "default":
         return "tesseract", None if mode == "default" else {"step": "engine", "name": "tesseract", "mode": mode}
-    if set(spec.languages) <= READS_LANGUAGES:
+    if not missing:
         return "rapidocr", {"step": "engine", "name": "rapidocr", "mode": mode}
     return "tesseract", {"step": "engine", "name": "tesseract", "mode": mode,
-                         "reason": f"rapidocr does not read {'+'.join(sorted(set(spec.languages) - READS_LANGUAGES))}"}
+                         "reason": f"rapidocr does not read {'+'.join(sorted(missing))}"}
 
 
 class Engines:
     """The warm engines of one worker process, made on first use: most workers only ever need Tesseract
-    for the default language, and the second engine's models cost ~100 MB of memory once loaded."""
+    for the default language, and the second engine holds ~0.4-0.5 GB once it has read a large page."""
 
     def __init__(self, tessdata: Path, server_mode: str = "default", second_opinion_below: float = 0.0) -> None:
         self.tessdata = tessdata
@@ -77,13 +82,11 @@ class Engines:
         its engine gets that engine alone."""
         name, step = choose(spec, self.server_mode)
         second = None
-        if name == "tesseract" and spec.engine is None and (spec.mode or self.server_mode) == "default" \
-                and self.second_opinion_below > 0:
-            from ocrgw.pipeline.engines.rapid import READS_LANGUAGES
-
-            if set(spec.languages) <= READS_LANGUAGES:
-                languages = spec.languages
-                second = lambda: self.get("rapidocr", languages)  # noqa: E731 - a deferred load
+        default_mode = (spec.mode or self.server_mode) == "default"
+        if name == "tesseract" and spec.engine is None and default_mode and self.second_opinion_below > 0 \
+                and not unread_languages(spec.languages):
+            languages = spec.languages
+            second = lambda: self.get("rapidocr", languages)  # noqa: E731 - a deferred load
         return self.get(name, spec.languages), step, second
 
     def close(self) -> None:
