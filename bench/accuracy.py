@@ -161,9 +161,9 @@ class OcrgwPipeline:
         results = []
         for page in rasterize.iter_pages(path, media_type, self.selection, skip=set(), settings=self.settings):
             got = reader.read(page, self.engine, self.osd, self.spec.reading_order, chain=self.chain,
-                              second=self.second, second_below=self.settings.second_opinion_below)
-            steps = got.steps if self.engine_step is None else [self.engine_step, *got.steps]
-            result = _page_result(page, got.lines, got.matrix, got.angle, steps, self.spec.language_hint)
+                              second=self.second, second_below=self.settings.second_opinion_below,
+                              engine_step=self.engine_step)
+            result = _page_result(page, got.lines, got.matrix, got.angle, got.steps, self.spec.language_hint)
             results.append((result, page.unit_per_px))
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         text = "\n".join(line.text for result, _ in results for line in result.lines)

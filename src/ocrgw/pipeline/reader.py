@@ -30,7 +30,7 @@ class PageRead:
 
 def read(page: RasterPage, engine: Engine, osd: OrientationDetector | None,
          reading_order: ReadingOrder, *, chain: str = "adaptive", second: Callable[[], Engine] | None = None,
-         second_below: float = 0.0) -> PageRead:
+         second_below: float = 0.0, engine_step: dict | None = None) -> PageRead:
     """Read one page the way a worker does: ``orient.read_page`` (preprocess, recognise, turn the page
     if it reads sideways or upside down) followed by ``layout.order_lines`` with the job's order.
 
@@ -39,6 +39,7 @@ def read(page: RasterPage, engine: Engine, osd: OrientationDetector | None,
     is a good judge of its own failures (on ocr-dev every page under 0.8 read better with PP-OCR, and the
     pages under 0.7 are the crumpled receipts and faint forms it loses half the words of), and paying the
     second engine's ~3x only on those pages keeps the default mode within its time budget.
+    ``engine_step`` (why this engine, from ``engines.choose``) leads the page's steps when given.
     ``chain`` other than ``adaptive`` is for the accuracy bench only."""
     busy_before = engine.busy_ms
     reading = read_page(page.gray, page.dpi, engine, osd, exact_dpi=page.unit == "inch", chain=chain)
@@ -59,4 +60,5 @@ def read(page: RasterPage, engine: Engine, osd: OrientationDetector | None,
             else:
                 reading.steps.append({**check, "applied": False})
     ordered = order_lines(reading.lines, reading_order)
-    return PageRead(ordered, reading.matrix, reading.angle, reading.steps, engine_ms)
+    steps = reading.steps if engine_step is None else [engine_step, *reading.steps]
+    return PageRead(ordered, reading.matrix, reading.angle, steps, engine_ms)

@@ -220,9 +220,8 @@ def _read_pages(job_id: str, ctx: WorkerContext, spec: JobSpec, path: Path, medi
             _read_mrz(job_id, ctx, page)
         first = False
         got = reader.read(page, engine, ctx.osd, spec.reading_order, second=second,  # the accuracy bench too
-                          second_below=settings.second_opinion_below)
-        steps = got.steps if engine_step is None else [engine_step, *got.steps]
-        result = _page_result(page, got.lines, got.matrix, got.angle, steps, spec.language_hint)
+                          second_below=settings.second_opinion_below, engine_step=engine_step)
+        result = _page_result(page, got.lines, got.matrix, got.angle, got.steps, spec.language_hint)
         metrics.observe_page(time.perf_counter() - page_started, got.engine_ms)
         with ctx.db.begin() as s:
             repo.write_page(s, job_id, ctx.worker_id, result, settings.lease_seconds, got.engine_ms)
