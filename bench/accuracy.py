@@ -128,8 +128,13 @@ class OcrgwPipeline:
 
     name = "ocrgw"
 
-    def __init__(self, reading_order: str | None = None, chain: str = "adaptive", mode: str = "default",
-                 engine: str | None = None) -> None:
+    def __init__(
+        self,
+        reading_order: str | None = None,
+        chain: str = "adaptive",
+        mode: str = "default",
+        engine: str | None = None,
+    ) -> None:
         from ocrgw.jobs.pages import PageSelection
         from ocrgw.jobs.schemas import JobSpec
         from ocrgw.pipeline.engines import Engines
@@ -160,9 +165,16 @@ class OcrgwPipeline:
         c0, t0 = time.process_time(), time.perf_counter()
         results = []
         for page in rasterize.iter_pages(path, media_type, self.selection, skip=set(), settings=self.settings):
-            got = reader.read(page, self.engine, self.osd, self.spec.reading_order, chain=self.chain,
-                              second=self.second, second_below=self.settings.second_opinion_below,
-                              engine_step=self.engine_step)
+            got = reader.read(
+                page,
+                self.engine,
+                self.osd,
+                self.spec.reading_order,
+                chain=self.chain,
+                second=self.second,
+                second_below=self.settings.second_opinion_below,
+                engine_step=self.engine_step,
+            )
             result = _page_result(page, got.lines, got.matrix, got.angle, got.steps, self.spec.language_hint)
             results.append((result, page.unit_per_px))
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -201,14 +213,17 @@ def result_tsv(results: list[tuple[Any, float]]) -> str:
         return f"{x0}\t{y0}\t{round(max(xs)) - x0}\t{round(max(ys)) - y0}"
 
     for page_i, (result, per_px) in enumerate(results, start=1):
-        rows.append(f"1\t{page_i}\t0\t0\t0\t0\t0\t0\t{round(result.width / per_px)}\t"
-                    f"{round(result.height / per_px)}\t-1\t")
+        rows.append(
+            f"1\t{page_i}\t0\t0\t0\t0\t0\t0\t{round(result.width / per_px)}\t{round(result.height / per_px)}\t-1\t"
+        )
         for line_i, line in enumerate(result.lines, start=1):
             rows.append(f"4\t{page_i}\t{line_i}\t1\t1\t0\t{box(line.bbox, per_px)}\t-1\t")
             for word_i, word in enumerate(line.words, start=1):
                 text = " ".join(word.text.split())  # a tab or newline would break the row
-                rows.append(f"5\t{page_i}\t{line_i}\t1\t1\t{word_i}\t{box(word.bbox, per_px)}\t"
-                            f"{100 * word.confidence:.2f}\t{text}")
+                rows.append(
+                    f"5\t{page_i}\t{line_i}\t1\t1\t{word_i}\t{box(word.bbox, per_px)}\t"
+                    f"{100 * word.confidence:.2f}\t{text}"
+                )
     return "\n".join(rows) + "\n"
 
 
@@ -264,8 +279,18 @@ def run(designs: list[Design], recs: list[dict], base: Path, ev: ModuleType, qui
         got = {d.name: d(path) for d in order}
         for name, r in got.items():
             m = ev.score(rec, r.text, r.tsv)
-            rows[name].append({"image": rec["image"], "kind": rec.get("kind", "?"), "t": r.wall, "cpu": r.cpu,
-                               "pages": r.pages, "m": m, "steps": r.steps, "ocr_text": r.text})
+            rows[name].append(
+                {
+                    "image": rec["image"],
+                    "kind": rec.get("kind", "?"),
+                    "t": r.wall,
+                    "cpu": r.cpu,
+                    "pages": r.pages,
+                    "m": m,
+                    "steps": r.steps,
+                    "ocr_text": r.text,
+                }
+            )
         if not quiet:
             cells = []
             for name, r in got.items():
@@ -286,8 +311,13 @@ def summarize(rows: dict[str, list[dict]], ev: ModuleType) -> dict[str, OrderedD
             agg = ev.aggregate(sel)
             pages = sum(r["pages"] for r in sel)
             wall, cpu = sum(r["t"] for r in sel), sum(r["cpu"] for r in sel)
-            agg.update(pages=pages, wall=wall, cpu=cpu, pages_per_s=pages / wall if wall else float("nan"),
-                       cpu_per_page=cpu / pages if pages else float("nan"))
+            agg.update(
+                pages=pages,
+                wall=wall,
+                cpu=cpu,
+                pages_per_s=pages / wall if wall else float("nan"),
+                cpu_per_page=cpu / pages if pages else float("nan"),
+            )
             groups[kind] = agg
         out[name] = groups
     return out
@@ -326,26 +356,41 @@ def per_image(rows: dict[str, list[dict]]) -> list[dict]:
     """ocrgw against raw on each image (CERci, lnCER, BoW-F1), for the regressions and gains lists."""
     out = []
     for raw, og in zip(rows["raw"], rows["ocrgw"], strict=True):
+
         def one(r: dict) -> dict:
             m = r["m"]
             f1 = 2 * m["bow"][0] / (m["bow"][1] + m["bow"][2]) if m["bow"][1] + m["bow"][2] else 0.0
             ln = m["ln_e"] / m["ln_c"] if m.get("ln_c") else float("nan")
             return {"CERci": m["ceci"] / max(1, m["cnci"]), "lnCER": ln, "BoW-F1": f1}
+
         a, b = one(raw), one(og)
-        out.append({"image": raw["image"], "kind": raw["kind"], "raw": a, "ocrgw": b,
-                    "dCER": b["CERci"] - a["CERci"], "steps": steps_summary(og["steps"]),
-                    "t_raw": raw["t"], "t_ocrgw": og["t"]})
+        out.append(
+            {
+                "image": raw["image"],
+                "kind": raw["kind"],
+                "raw": a,
+                "ocrgw": b,
+                "dCER": b["CERci"] - a["CERci"],
+                "steps": steps_summary(og["steps"]),
+                "t_raw": raw["t"],
+                "t_ocrgw": og["t"],
+            }
+        )
     return out
 
 
 def image_table(items: list[dict]) -> str:
-    lines = [f"{'image':<40}{'kind':<9}{'CER raw':>9}{'ocrgw':>8}{'Δ':>7}{'lnCER raw':>11}{'ocrgw':>8}"
-             f"{'BoW raw':>9}{'ocrgw':>8}  ocrgw steps"]
+    lines = [
+        f"{'image':<40}{'kind':<9}{'CER raw':>9}{'ocrgw':>8}{'Δ':>7}{'lnCER raw':>11}{'ocrgw':>8}"
+        f"{'BoW raw':>9}{'ocrgw':>8}  ocrgw steps"
+    ]
     for it in items:
         a, b = it["raw"], it["ocrgw"]
-        lines.append(f"{it['image']:<40}{it['kind']:<9}{pct(a['CERci']):>9}{pct(b['CERci']):>8}"
-                     f"{delta(it['dCER']):>7}{pct(a['lnCER']):>11}{pct(b['lnCER']):>8}"
-                     f"{pct(a['BoW-F1']):>9}{pct(b['BoW-F1']):>8}  {it['steps']}")
+        lines.append(
+            f"{it['image']:<40}{it['kind']:<9}{pct(a['CERci']):>9}{pct(b['CERci']):>8}"
+            f"{delta(it['dCER']):>7}{pct(a['lnCER']):>11}{pct(b['lnCER']):>8}"
+            f"{pct(a['BoW-F1']):>9}{pct(b['BoW-F1']):>8}  {it['steps']}"
+        )
     return "\n".join(lines)
 
 
@@ -363,16 +408,32 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--designs", default="ocrgw,raw", help="comma-separated: ocrgw, raw")
     ap.add_argument("--kinds", default="", help="comma-separated kinds to keep")
     ap.add_argument("--limit", type=int, default=0, help="first N rows only (after --kinds)")
-    ap.add_argument("--reading-order", choices=["basic", "natural"], default=None,
-                    help="ocrgw's reading order (default: JobSpec's, what the dialects use unless asked)")
-    ap.add_argument("--preprocess", choices=["adaptive", "seed"], default="adaptive",
-                    help="ocrgw's preprocessing: the workers' adaptive chain (default) or the seed tutorial's "
-                         "fixed blur + histogram equalisation on every page")
-    ap.add_argument("--mode", choices=["default", "accurate"], default="default",
-                    help="ocrgw's mode (JobSpec.mode): default, or accurate (the second engine where it reads the "
-                         "job's languages; budget 4x raw's time per page)")
-    ap.add_argument("--engine", choices=["tesseract", "rapidocr"], default=None,
-                    help="ocrgw's engine (JobSpec.engine); default: chosen by --mode")
+    ap.add_argument(
+        "--reading-order",
+        choices=["basic", "natural"],
+        default=None,
+        help="ocrgw's reading order (default: JobSpec's, what the dialects use unless asked)",
+    )
+    ap.add_argument(
+        "--preprocess",
+        choices=["adaptive", "seed"],
+        default="adaptive",
+        help="ocrgw's preprocessing: the workers' adaptive chain (default) or the seed tutorial's "
+        "fixed blur + histogram equalisation on every page",
+    )
+    ap.add_argument(
+        "--mode",
+        choices=["default", "accurate"],
+        default="default",
+        help="ocrgw's mode (JobSpec.mode): default, or accurate (the second engine where it reads the "
+        "job's languages; budget 4x raw's time per page)",
+    )
+    ap.add_argument(
+        "--engine",
+        choices=["tesseract", "rapidocr"],
+        default=None,
+        help="ocrgw's engine (JobSpec.engine); default: chosen by --mode",
+    )
     ap.add_argument("--worst", type=int, default=5, help="how many per-image regressions and gains to list")
     ap.add_argument("--full", action="store_true", help="also print ocr_eval's full table per design")
     ap.add_argument("--json", type=Path, default=None, help="write config, summary and per-image results here")
@@ -401,14 +462,22 @@ def main(argv: list[str] | None = None) -> int:
     ocrgw_cfg = ""
     if isinstance(designs[-1], OcrgwPipeline):
         og = designs[-1]
-        ocrgw_cfg = (f" ocrgw: languages={'+'.join(og.spec.languages)} reading_order={og.spec.reading_order}"
-                     f" preprocess={og.chain} mode={og.spec.mode} engine={og.engine.name}"
-                     f" osd={'on' if og.osd else 'off (no osd.traineddata)'}")
+        ocrgw_cfg = (
+            f" ocrgw: languages={'+'.join(og.spec.languages)} reading_order={og.spec.reading_order}"
+            f" preprocess={og.chain} mode={og.spec.mode} engine={og.engine.name}"
+            f" osd={'on' if og.osd else 'off (no osd.traineddata)'}"
+        )
     engine = f"tesserocr {tesserocr.__version__} / libtesseract {tesserocr.tesseract_version().split()[1]}"
-    print(f"# {datetime.now().isoformat(timespec='seconds')} manifest={manifest} images={len(recs)} "
-          f"designs={','.join(d.name for d in designs)}", flush=True)
-    print(f"# {engine} tessdata={tessdata} OMP_THREAD_LIMIT={os.environ.get('OMP_THREAD_LIMIT')} "
-          f"cpus={os.cpu_count()} load={os.getloadavg()[0]:.1f} commit={git_commit()}{ocrgw_cfg}", flush=True)
+    print(
+        f"# {datetime.now().isoformat(timespec='seconds')} manifest={manifest} images={len(recs)} "
+        f"designs={','.join(d.name for d in designs)}",
+        flush=True,
+    )
+    print(
+        f"# {engine} tessdata={tessdata} OMP_THREAD_LIMIT={os.environ.get('OMP_THREAD_LIMIT')} "
+        f"cpus={os.cpu_count()} load={os.getloadavg()[0]:.1f} commit={git_commit()}{ocrgw_cfg}",
+        flush=True,
+    )
 
     t0 = time.perf_counter()
     try:
@@ -421,8 +490,10 @@ def main(argv: list[str] | None = None) -> int:
 
     print()
     print(side_by_side(summary))
-    print("(CER = case-insensitive page CER, lnCER = line-aligned CER, BoW-F1 = order-free bag of words; "
-          "micro-averaged by ocr_eval.py; Δ = ocrgw - raw in points)")
+    print(
+        "(CER = case-insensitive page CER, lnCER = line-aligned CER, BoW-F1 = order-free bag of words; "
+        "micro-averaged by ocr_eval.py; Δ = ocrgw - raw in points)"
+    )
     base_all = " / ".join(f"{pct(ISSUE_BASELINE[k])}" for k, _ in METRICS)
     print(f"(issue 7 baseline 'all', Tesseract 5.3 CLI psm 3: CER / lnCER / BoW-F1 = {base_all})")
     if a.full:
@@ -433,8 +504,10 @@ def main(argv: list[str] | None = None) -> int:
     print()
     for name in names:
         s = summary[name]["all"]
-        print(f"{name:<6} {s['pages']:4d} pages in {s['wall']:7.2f} s wall: {s['pages_per_s']:5.2f} pages/s, "
-              f"{1000 * s['wall'] / s['pages']:6.0f} ms/page wall, {1000 * s['cpu_per_page']:6.0f} ms/page CPU")
+        print(
+            f"{name:<6} {s['pages']:4d} pages in {s['wall']:7.2f} s wall: {s['pages_per_s']:5.2f} pages/s, "
+            f"{1000 * s['wall'] / s['pages']:6.0f} ms/page wall, {1000 * s['cpu_per_page']:6.0f} ms/page CPU"
+        )
     ratio = cpu_ratio = None
     if len(names) == 2:
         og, raw = summary["ocrgw"]["all"], summary["raw"]["all"]
@@ -442,9 +515,11 @@ def main(argv: list[str] | None = None) -> int:
         cpu_ratio = og["cpu_per_page"] / raw["cpu_per_page"]
         budget = SPEED_BUDGET[a.mode]
         verdict = "ok" if ratio <= budget else "OVER BUDGET"
-        print(f"ocrgw time per page / raw time per page = {ratio:.2f}  ({a.mode} mode's budget <= {budget}: "
-              f"{verdict}); "
-              f"by CPU time {cpu_ratio:.2f}")
+        print(
+            f"ocrgw time per page / raw time per page = {ratio:.2f}  ({a.mode} mode's budget <= {budget}: "
+            f"{verdict}); "
+            f"by CPU time {cpu_ratio:.2f}"
+        )
     print(f"(single process, single thread, designs interleaved per image; run wall incl. scoring {wall:.1f} s)")
 
     images = per_image(rows) if len(names) == 2 else []
@@ -452,8 +527,10 @@ def main(argv: list[str] | None = None) -> int:
         worse = sorted((it for it in images if it["dCER"] > 0), key=lambda it: -it["dCER"])[: a.worst]
         better = sorted((it for it in images if it["dCER"] < 0), key=lambda it: it["dCER"])[: a.worst]
         ties = sum(1 for it in images if it["dCER"] == 0)
-        print(f"\nper image: ocrgw better on {sum(1 for it in images if it['dCER'] < 0)}, worse on "
-              f"{sum(1 for it in images if it['dCER'] > 0)}, equal on {ties} (page CER)")
+        print(
+            f"\nper image: ocrgw better on {sum(1 for it in images if it['dCER'] < 0)}, worse on "
+            f"{sum(1 for it in images if it['dCER'] > 0)}, equal on {ties} (page CER)"
+        )
         print(f"\nworst {len(worse)} regressions (ocrgw's page CER above raw's):")
         print(image_table(worse) if worse else "(none)")
         print(f"\nbest {len(better)} gains:")
@@ -461,13 +538,25 @@ def main(argv: list[str] | None = None) -> int:
 
     if a.json:
         out = {
-            "config": {"manifest": str(manifest), "designs": names, "kinds": a.kinds, "limit": a.limit,
-                       "reading_order": a.reading_order, "preprocess": a.preprocess, "engine": engine,
-                       "tessdata": str(tessdata),
-                       "commit": git_commit(), "cpus": os.cpu_count(), "platform": platform.platform(),
-                       "date": datetime.now().isoformat(timespec="seconds")},
-            "summary": summary, "ratio_time_per_page": ratio, "ratio_cpu_per_page": cpu_ratio,
-            "per_image": images, "rows": rows,
+            "config": {
+                "manifest": str(manifest),
+                "designs": names,
+                "kinds": a.kinds,
+                "limit": a.limit,
+                "reading_order": a.reading_order,
+                "preprocess": a.preprocess,
+                "engine": engine,
+                "tessdata": str(tessdata),
+                "commit": git_commit(),
+                "cpus": os.cpu_count(),
+                "platform": platform.platform(),
+                "date": datetime.now().isoformat(timespec="seconds"),
+            },
+            "summary": summary,
+            "ratio_time_per_page": ratio,
+            "ratio_cpu_per_page": cpu_ratio,
+            "per_image": images,
+            "rows": rows,
         }
         a.json.write_text(json.dumps(out, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
         print(f"\nwrote {a.json}")

@@ -232,8 +232,17 @@ def build(
 
     def row(image: str, text: str, lines: list, source: str, kind: str, subset: str) -> dict[str, Any]:
         """One manifest row, keys in ocr-dev's order (the output is compared byte for byte)."""
-        return {"image": image, "text": text, "lines": lines, "source": source, "license": licences.get(subset),
-                "kind": kind, "subset": subset, "notes": NOTES}
+        return {
+            "image": image,
+            "text": text,
+            "lines": lines,
+            "source": source,
+            "license": licences.get(subset),
+            "kind": kind,
+            "subset": subset,
+            "notes": NOTES,
+        }
+
     for path, data in pick(sroie, sroie_cands, per_kind, seed, dev_paths, dev_hashes):
         num = PurePosixPath(path).stem
         text, lines = sroie_gt(sroie, num)
@@ -245,8 +254,9 @@ def build(
         text, lines = funsd_gt(funsd, FUNSD_SPLIT, name)
         image = f"form/funsd_{name}.png"
         files[image] = data
-        rows.append(row(image, text, lines, funsd.source(path, f"{FUNSD_SPLIT}/annotations/{name}.json"), "form",
-                        "funsd"))
+        rows.append(
+            row(image, text, lines, funsd.source(path, f"{FUNSD_SPLIT}/annotations/{name}.json"), "form", "funsd")
+        )
 
     for image, data in files.items():
         target = out / image

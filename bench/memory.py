@@ -82,8 +82,12 @@ def submit_and_wait(server: OcrgwServer, path: Path, timeout: float) -> tuple[di
     """Upload (streamed from disk, as a client with a big file does), then poll to the result."""
     t0 = time.monotonic()
     with open(path, "rb") as f:
-        r = httpx.post(f"{server.url}/vision/v3.2/read/analyze", content=f, timeout=600,
-                       headers={"Content-Type": "application/octet-stream"})
+        r = httpx.post(
+            f"{server.url}/vision/v3.2/read/analyze",
+            content=f,
+            timeout=600,
+            headers={"Content-Type": "application/octet-stream"},
+        )
     if r.status_code != 202:
         raise BenchError(f"submit of {path.name} answered {r.status_code}: {r.text[:300]}")
     loc = r.headers["Operation-Location"]
@@ -104,8 +108,9 @@ def worker_pid(server: OcrgwServer) -> int:
     import psutil
 
     assert server.proc is not None
-    kids = [c for c in psutil.Process(server.proc.pid).children(recursive=True)
-            if "spawn_main" in " ".join(c.cmdline())]
+    kids = [
+        c for c in psutil.Process(server.proc.pid).children(recursive=True) if "spawn_main" in " ".join(c.cmdline())
+    ]
     if len(kids) != 1:
         raise BenchError(f"expected one worker process, found {len(kids)}")
     return kids[0].pid
@@ -114,16 +119,20 @@ def worker_pid(server: OcrgwServer) -> int:
 def _server(tmpdir: Path, name: str, pages: int) -> OcrgwServer:
     data = tmpdir / name
     data.mkdir()
-    return OcrgwServer(1, data, env={"OCRGW_MAX_UPLOAD_BYTES": str(2 * 1024**3),
-                                     "OCRGW_MAX_PAGES": str(max(2000, pages))})
+    return OcrgwServer(
+        1, data, env={"OCRGW_MAX_UPLOAD_BYTES": str(2 * 1024**3), "OCRGW_MAX_PAGES": str(max(2000, pages))}
+    )
 
 
 def run(args: argparse.Namespace) -> dict:
     res: dict = {"pages_short": args.short, "pages_long": args.pages, "dpi": 300}
     with tempfile.TemporaryDirectory(prefix="ocrgw-mem-") as tmp:
         tmpdir = Path(tmp)
-        docs = [make_pdf(args.short, tmpdir / "short.pdf"), make_pdf(args.pages, tmpdir / "long.pdf"),
-                make_tiff(tmpdir / "big.tif", args.tiff_mb)]
+        docs = [
+            make_pdf(args.short, tmpdir / "short.pdf"),
+            make_pdf(args.pages, tmpdir / "long.pdf"),
+            make_tiff(tmpdir / "big.tif", args.tiff_mb),
+        ]
         sizes = {p.name: p.stat().st_size / 1e6 for p in docs}
         print("documents: " + ", ".join(f"{p.name} {sizes[p.name]:.1f} MB" for p in docs), flush=True)
 
@@ -139,12 +148,19 @@ def run(args: argparse.Namespace) -> dict:
                 if worker_pid(server) != worker:
                     raise BenchError("the worker process was replaced during the run; its peak is lost")
                 pages = body["analyzeResult"]["readResults"]
-                r = {"document": path.name, "pages": len(pages), "seconds": secs,
-                     "words": sum(len(ln["words"]) for p in pages for ln in p["lines"]),
-                     "worker_peak_mb": peak_rss_mb(worker)}
+                r = {
+                    "document": path.name,
+                    "pages": len(pages),
+                    "seconds": secs,
+                    "words": sum(len(ln["words"]) for p in pages for ln in p["lines"]),
+                    "worker_peak_mb": peak_rss_mb(worker),
+                }
                 res["reads"].append(r)
-                print(f"  read {path.name:10} {r['pages']:4d} pages in {secs:6.1f} s ({r['pages'] / secs:.2f} pages/s),"
-                      f" worker peak {r['worker_peak_mb']:4.0f} MB", flush=True)
+                print(
+                    f"  read {path.name:10} {r['pages']:4d} pages in {secs:6.1f} s ({r['pages'] / secs:.2f} pages/s),"
+                    f" worker peak {r['worker_peak_mb']:4.0f} MB",
+                    flush=True,
+                )
         finally:
             server.stop()
 
@@ -158,15 +174,20 @@ def run(args: argparse.Namespace) -> dict:
             res["uploads"] = []
             for path in sorted(docs, key=lambda p: p.stat().st_size):
                 with open(path, "rb") as f:
-                    r = httpx.post(f"{server.url}/vision/v3.2/read/analyze", content=f, timeout=600,
-                                   headers={"Content-Type": "application/octet-stream"})
+                    r = httpx.post(
+                        f"{server.url}/vision/v3.2/read/analyze",
+                        content=f,
+                        timeout=600,
+                        headers={"Content-Type": "application/octet-stream"},
+                    )
                 if r.status_code != 202:
                     raise BenchError(f"upload of {path.name} answered {r.status_code}: {r.text[:300]}")
-                up = {"document": path.name, "upload_mb": sizes[path.name],
-                      "api_peak_mb": peak_rss_mb(server.proc.pid)}
+                up = {"document": path.name, "upload_mb": sizes[path.name], "api_peak_mb": peak_rss_mb(server.proc.pid)}
                 res["uploads"].append(up)
-                print(f"  upload {path.name:10} {up['upload_mb']:6.1f} MB, API peak {up['api_peak_mb']:4.0f} MB",
-                      flush=True)
+                print(
+                    f"  upload {path.name:10} {up['upload_mb']:6.1f} MB, API peak {up['api_peak_mb']:4.0f} MB",
+                    flush=True,
+                )
         finally:
             server.stop()
     return res
@@ -178,14 +199,20 @@ def report(res: dict) -> None:
     print()
     short_head, long_head = f"{res['pages_short']}-page PDF", f"{res['pages_long']}-page PDF"
     print(f"{'':28}{'at rest':>10}{short_head:>14}{long_head:>15}")
-    print(f"{'worker peak RSS (MB)':28}{res['worker_peak_mb_at_rest']:10.0f}{short['worker_peak_mb']:14.0f}"
-          f"{long_['worker_peak_mb']:15.0f}")
+    print(
+        f"{'worker peak RSS (MB)':28}{res['worker_peak_mb_at_rest']:10.0f}{short['worker_peak_mb']:14.0f}"
+        f"{long_['worker_peak_mb']:15.0f}"
+    )
     growth = long_["worker_peak_mb"] / short["worker_peak_mb"]
     verdict = "ok" if long_["worker_peak_mb"] < BUDGET_MB else "OVER BUDGET"
-    print(f"worker peak, {res['pages_long']} pages / {res['pages_short']} pages = {growth:.2f}   "
-          f"({long_['worker_peak_mb']:.0f} MB; budget {BUDGET_MB} MB: {verdict})")
-    print(f"(the {tiff['document']} is one very large page: its worker peak, {tiff['worker_peak_mb']:.0f} MB, is "
-          "that of the page's pixels, not of a long document)")
+    print(
+        f"worker peak, {res['pages_long']} pages / {res['pages_short']} pages = {growth:.2f}   "
+        f"({long_['worker_peak_mb']:.0f} MB; budget {BUDGET_MB} MB: {verdict})"
+    )
+    print(
+        f"(the {tiff['document']} is one very large page: its worker peak, {tiff['worker_peak_mb']:.0f} MB, is "
+        "that of the page's pixels, not of a long document)"
+    )
     print()
     ups = res["uploads"]
     print(f"{'upload':12}{'MB':>8}{'API peak MB':>14}")
@@ -193,8 +220,10 @@ def report(res: dict) -> None:
     for up in ups:
         print(f"{up['document']:12}{up['upload_mb']:8.1f}{up['api_peak_mb']:14.0f}")
     first, last = ups[0], ups[-1]
-    print(f"upload size, largest / smallest = {last['upload_mb'] / first['upload_mb']:.1f}x; "
-          f"API peak after it / after the smallest = {last['api_peak_mb'] / first['api_peak_mb']:.2f}")
+    print(
+        f"upload size, largest / smallest = {last['upload_mb'] / first['upload_mb']:.1f}x; "
+        f"API peak after it / after the smallest = {last['api_peak_mb'] / first['api_peak_mb']:.2f}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -149,9 +149,23 @@ class Redis:
             raise BenchError("redis-server not found on PATH")
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                 "--daemonize", "no"],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                [
+                    exe,
+                    "--port",
+                    str(self.port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--daemonize",
+                    "no",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -263,8 +277,12 @@ class ScaleoutStack:
         with open(self.data_dir / log_name, "ab") as log:
             return subprocess.Popen(
                 [sys.executable, "-m", "ocrgw.cli", *args],
-                env=self.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True, cwd=REPO,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                cwd=REPO,
             )
 
     def start(self, timeout: float = 120) -> None:
@@ -272,15 +290,21 @@ class ScaleoutStack:
             con.execute(f'CREATE DATABASE "{self.db}"')
         self.db_created = True
         mig = subprocess.run(
-            [sys.executable, "-m", "ocrgw.cli", "migrate"], env=self.env, cwd=REPO, capture_output=True,
-            text=True, timeout=120,
+            [sys.executable, "-m", "ocrgw.cli", "migrate"],
+            env=self.env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         if mig.returncode != 0:
             raise BenchError(f"ocrgw migrate failed ({mig.returncode}):\n{(mig.stdout + mig.stderr)[-3000:]}")
-        self.api = self._spawn(["api", "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"],
-                               "api.log")
-        self.worker = self._spawn(["worker", "--concurrency", str(self.workers), "--log-level", "warning"],
-                                  "worker.log")
+        self.api = self._spawn(
+            ["api", "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"], "api.log"
+        )
+        self.worker = self._spawn(
+            ["worker", "--concurrency", str(self.workers), "--log-level", "warning"], "worker.log"
+        )
         _wait_http(self.url + "/ready", self.api, self.data_dir / "api.log", f"ocrgw api ({self.db})", timeout)
         self._wait_worker(timeout)
 
@@ -349,8 +373,11 @@ class ScaleoutStack:
             return _job_rows(con, "%s", job_ids)
 
     def log_tail(self) -> str:
-        return "api.log:\n" + _tail(self.data_dir / "api.log", 1500) + "\nworker.log:\n" + _tail(
-            self.data_dir / "worker.log", 1500
+        return (
+            "api.log:\n"
+            + _tail(self.data_dir / "api.log", 1500)
+            + "\nworker.log:\n"
+            + _tail(self.data_dir / "worker.log", 1500)
         )
 
     def logs(self) -> dict[str, str]:
@@ -382,8 +409,9 @@ def _job_rows(con, mark: str, job_ids: list[str]) -> list[tuple]:
         f"SELECT id, created_at, started_at, finished_at FROM jobs WHERE id IN ({marks})", job_ids
     ).fetchall()
     eng = dict(
-        con.execute(f"SELECT job_id, SUM(engine_ms) FROM pages WHERE job_id IN ({marks}) GROUP BY job_id",
-                    job_ids).fetchall()
+        con.execute(
+            f"SELECT job_id, SUM(engine_ms) FROM pages WHERE job_id IN ({marks}) GROUP BY job_id", job_ids
+        ).fetchall()
     )
     return [(j, c, s, f, float(eng.get(j) or 0.0)) for j, c, s, f in jobs]
 
@@ -508,15 +536,24 @@ def run_bench(args: argparse.Namespace) -> dict:
         )
 
         for r in range(args.repeat):
-            order = designs[r % len(designs):] + designs[: r % len(designs)]
+            order = designs[r % len(designs) :] + designs[: r % len(designs)]
             for name in order:
                 load = load_average()
                 c0, own0 = stacks[name].cpu(), time.process_time()
                 wall, lat, info = clients[name].run(images)
                 cpu = _cpu_delta(c0, stacks[name].cpu())
                 rnd = Round(
-                    name, r + 1, len(images), wall, len(images) / wall, lat, cpu, time.process_time() - own0,
-                    [x["job"] for x in info], sum(x["polls"] for x in info), load,
+                    name,
+                    r + 1,
+                    len(images),
+                    wall,
+                    len(images) / wall,
+                    lat,
+                    cpu,
+                    time.process_time() - own0,
+                    [x["job"] for x in info],
+                    sum(x["polls"] for x in info),
+                    load,
                 )
                 rounds.append(rnd)
                 words = sum(x["words"] for x in info)
@@ -582,13 +619,23 @@ def run_bench(args: argparse.Namespace) -> dict:
         one, two = summary[f"{kind}-1"], summary[f"{kind}-2"]
         ratios[f"{kind} 2w/1w"] = two["img_per_s"] / one["img_per_s"]
         ratios[f"{kind} 2w/1w best"] = two["img_per_s_max"] / one["img_per_s_max"]
-    return {"meta": meta, "summary": summary, "ratios": ratios, "server_split": breakdown,
-            "rounds": [asdict(x) for x in rounds]}
+    return {
+        "meta": meta,
+        "summary": summary,
+        "ratios": ratios,
+        "server_split": breakdown,
+        "rounds": [asdict(x) for x in rounds],
+    }
 
 
 # Celery's banner and its warning about running as root are not problems of ocrgw.
-_LOG_NOISE = ("SecurityWarning", "absolutely not recommended", "Please specify a different user", "uid=0 euid=0",
-              "_warn_or_raise_security_error")
+_LOG_NOISE = (
+    "SecurityWarning",
+    "absolutely not recommended",
+    "Please specify a different user",
+    "uid=0 euid=0",
+    "_warn_or_raise_security_error",
+)
 
 
 def _log_problems(logs: dict[str, str], limit: int = 20) -> list[str]:
@@ -661,8 +708,10 @@ def print_report(res: dict) -> None:
     print("-" * 101)
     for name, s in summary.items():
         span = f"{s['img_per_s_min']:.2f}..{s['img_per_s_max']:.2f}"
-        print(f"{LABELS[name]:46} {s['img_per_s']:14.2f} {span:>12} {s['cpu_s_per_img']:10.3f} "
-              f"{s['latency_ms_median']:12.0f} ms")
+        print(
+            f"{LABELS[name]:46} {s['img_per_s']:14.2f} {span:>12} {s['cpu_s_per_img']:10.3f} "
+            f"{s['latency_ms_median']:12.0f} ms"
+        )
     print(
         f"({len(meta['images'])} images per round, {meta['repeat']} round(s) each, {meta['concurrency']} jobs in "
         f"flight, {meta['cores']} cores; latency = submit -> succeeded seen, incl. queue wait)"
@@ -670,8 +719,7 @@ def print_report(res: dict) -> None:
     print("CPU s/img by part (median over rounds):")
     for name, s in summary.items():
         parts = ", ".join(f"{k} {v:.3f}" for k, v in s["cpu_s_per_img_parts"].items())
-        print(f"  {name:10} {parts}; bench client {s['client_cpu_s_per_img']:.3f}; "
-              f"{s['polls_per_img']:.1f} polls/img")
+        print(f"  {name:10} {parts}; bench client {s['client_cpu_s_per_img']:.3f}; {s['polls_per_img']:.1f} polls/img")
     for name, s in summary.items():
         if s.get("db_per_img"):
             counters = ", ".join(f"{v:.1f} {k}" for k, v in s["db_per_img"].items())
@@ -684,13 +732,17 @@ def print_report(res: dict) -> None:
             f"CPU s/img {ratios[f'cpu scaleout/embedded @{n}w']:.2f}x)"
         )
     for kind in ("embedded", "scaleout"):
-        print(f"{kind:9} 2 workers / 1 worker: {ratios[f'{kind} 2w/1w']:.2f}  (best rounds "
-              f"{ratios[f'{kind} 2w/1w best']:.2f}; ideal on {meta['cores']} cores: "
-              f"{min(2, meta['cores'] or 1):.2f})")
+        print(
+            f"{kind:9} 2 workers / 1 worker: {ratios[f'{kind} 2w/1w']:.2f}  (best rounds "
+            f"{ratios[f'{kind} 2w/1w best']:.2f}; ideal on {meta['cores']} cores: "
+            f"{min(2, meta['cores'] or 1):.2f})"
+        )
     spread = max(s["img_per_s_max"] / s["img_per_s_min"] for s in summary.values())
     if spread > 1.2:
-        print(f"note: img/s varied up to {100 * (spread - 1):.0f}% between rounds of one design (load at start "
-              f"{meta['load_at_start']}): the machine is busy; compare CPU s/img or re-run with more --repeat")
+        print(
+            f"note: img/s varied up to {100 * (spread - 1):.0f}% between rounds of one design (load at start "
+            f"{meta['load_at_start']}): the machine is busy; compare CPU s/img or re-run with more --repeat"
+        )
     problems = {n: p for n, p in (meta.get("log_problems") or {}).items() if p}
     print()
     if problems:
@@ -713,8 +765,10 @@ def print_report(res: dict) -> None:
                 print(f"  {name:10} {b.get('error', 'no finished jobs')}")
                 continue
             busy = ", ".join(f"{x:.0%}" for x in b["busy_share"])
-            print(f"  {name:10} {b['jobs']:5} {b['queue_ms_median']:10.0f} {b['worker_ms_median']:10.0f} "
-                  f"{b['outside_engine_ms_median']:18.1f}  {busy}")
+            print(
+                f"  {name:10} {b['jobs']:5} {b['queue_ms_median']:10.0f} {b['worker_ms_median']:10.0f} "
+                f"{b['outside_engine_ms_median']:18.1f}  {busy}"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:

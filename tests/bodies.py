@@ -19,8 +19,12 @@ def png_chunk(kind: bytes, data: bytes) -> bytes:
 def png_header_only(width: int = 20000, height: int = 20000) -> bytes:
     """A tiny, structurally valid PNG (correct CRCs) whose IHDR claims width x height: a pixel bomb."""
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit grayscale
-    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", zlib.compress(b"\x00" * 256))
-            + png_chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", ihdr)
+        + png_chunk(b"IDAT", zlib.compress(b"\x00" * 256))
+        + png_chunk(b"IEND", b"")
+    )
 
 
 def gif_frames(n: int, size: int) -> bytes:

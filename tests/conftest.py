@@ -49,8 +49,14 @@ def free_port() -> int:
 
 def ocrgw_cli(data_dir: Path, *args: str, env: dict | None = None) -> str:
     full_env = {**os.environ, "OCRGW_DATA_DIR": str(data_dir), **(env or {})}
-    out = subprocess.run([sys.executable, "-m", "ocrgw.cli", *args], env=full_env, check=True,
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "ocrgw.cli", *args],
+        env=full_env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     return out.stdout
 
 
@@ -72,14 +78,26 @@ class Server:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if not self.key and self.env.get("OCRGW_AUTH") != "off":
             self.key = ocrgw_cli(self.data_dir, "keys", "create", "--name", "tests", "-q", env=self.env).strip()
-        env = {**os.environ, "OCRGW_DATA_DIR": str(self.data_dir), "OCRGW_WORKERS": str(self.workers),
-               **self.env}
+        env = {**os.environ, "OCRGW_DATA_DIR": str(self.data_dir), "OCRGW_WORKERS": str(self.workers), **self.env}
         self.log_path = self.data_dir / f"server-{self.port}.log"
         log = open(self.log_path, "ab")  # noqa: SIM115 - kept open for the process's life
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "ocrgw.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port),
-             "--log-level", "warning"],
-            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "ocrgw.cli",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "warning",
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -101,8 +119,11 @@ class Server:
 
         if not self.proc:
             return []
-        return [c.pid for c in psutil.Process(self.proc.pid).children(recursive=True)
-                if "spawn_main" in " ".join(c.cmdline())]
+        return [
+            c.pid
+            for c in psutil.Process(self.proc.pid).children(recursive=True)
+            if "spawn_main" in " ".join(c.cmdline())
+        ]
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> None:
         if self.proc and self.proc.poll() is None:
@@ -126,8 +147,9 @@ class Server:
         """Rows from the server's own database, whichever it is (SQLite or PostgreSQL)."""
         import sqlalchemy as sa
 
-        engine = sa.create_engine(self.database_url.replace("postgresql://", "postgresql+psycopg://"),
-                                  poolclass=sa.pool.NullPool)
+        engine = sa.create_engine(
+            self.database_url.replace("postgresql://", "postgresql+psycopg://"), poolclass=sa.pool.NullPool
+        )
         try:
             with engine.connect() as conn:
                 return [tuple(r) for r in conn.execute(sa.text(sql), params)]
@@ -169,9 +191,23 @@ class RedisServer:
     def start(self) -> RedisServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.data_dir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True)
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.data_dir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             with socket.socket() as s:
@@ -229,19 +265,37 @@ class ScaleoutServer(Server):
 
     def _env(self) -> dict[str, str]:
         assert self.redis is not None
-        return {**os.environ, "OCRGW_DATA_DIR": str(self.data_dir), "OCRGW_DATABASE_URL": self.database_url,
-                "OCRGW_QUEUE": "celery", "OCRGW_BROKER_URL": f"{self.redis.url}/0",
-                "OCRGW_CELERY_QUEUE": self.queue_name,
-                "OCRGW_BLOB_STORE": "database", "OCRGW_REAPER_INTERVAL_SECONDS": "1", **self.env}
+        return {
+            **os.environ,
+            "OCRGW_DATA_DIR": str(self.data_dir),
+            "OCRGW_DATABASE_URL": self.database_url,
+            "OCRGW_QUEUE": "celery",
+            "OCRGW_BROKER_URL": f"{self.redis.url}/0",
+            "OCRGW_CELERY_QUEUE": self.queue_name,
+            "OCRGW_BLOB_STORE": "database",
+            "OCRGW_REAPER_INTERVAL_SECONDS": "1",
+            **self.env,
+        }
 
     def cli(self, *args: str) -> str:
-        return subprocess.run([sys.executable, "-m", "ocrgw.cli", *args], env=self._env(), check=True,
-                              capture_output=True, text=True, timeout=120).stdout
+        return subprocess.run(
+            [sys.executable, "-m", "ocrgw.cli", *args],
+            env=self._env(),
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        ).stdout
 
     def _spawn(self, args: list[str], name: str) -> subprocess.Popen:
         log = open(self.data_dir / f"{name}.log", "ab")  # noqa: SIM115 - kept open for the process's life
-        return subprocess.Popen([sys.executable, "-m", "ocrgw.cli", *args], env=self._env(), stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(
+            [sys.executable, "-m", "ocrgw.cli", *args],
+            env=self._env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def start(self, timeout: float = 90) -> ScaleoutServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -254,8 +308,11 @@ class ScaleoutServer(Server):
         while len(self.extra_ports) < self.apis - 1:
             self.extra_ports.append(free_port())
         for port in [self.port, *self.extra_ports]:
-            self.api_procs.append(self._spawn(["api", "--host", "127.0.0.1", "--port", str(port),
-                                               "--log-level", "warning"], f"api-{port}"))
+            self.api_procs.append(
+                self._spawn(
+                    ["api", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"], f"api-{port}"
+                )
+            )
         self.proc = self.api_procs[0]
         for i in range(self.worker_processes):
             self.start_worker(i)
@@ -272,8 +329,10 @@ class ScaleoutServer(Server):
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"scale-out API did not get ready:\n{self.log()}")
                 time.sleep(0.2)
-        while not all(" ready." in (self.data_dir / f"worker-{i}.log").read_text(errors="replace")
-                      for i in range(len(self.worker_procs))):
+        while not all(
+            " ready." in (self.data_dir / f"worker-{i}.log").read_text(errors="replace")
+            for i in range(len(self.worker_procs))
+        ):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"workers did not get ready:\n{self.log()}")
             time.sleep(0.2)
@@ -289,8 +348,9 @@ class ScaleoutServer(Server):
             self.worker_procs.append(proc)
 
     def log(self) -> str:
-        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-4000:]}"
-                         for p in sorted(self.data_dir.glob("*.log")))
+        return "\n".join(
+            f"--- {p.name}\n{p.read_text(errors='replace')[-4000:]}" for p in sorted(self.data_dir.glob("*.log"))
+        )
 
     def worker_pids(self) -> list[int]:
         import psutil
@@ -387,10 +447,15 @@ def make_scaleout(tmp_path: Path, redis_server: RedisServer) -> Iterator:
         srv.cleanup()
 
 
-def submit_and_wait(srv: Server, body: bytes, *, query: str = "", timeout: float = 60,
-                    content_type: str = "application/octet-stream") -> dict:
-    r = httpx.post(f"{srv.url}/vision/v3.2/read/analyze{query}", content=body,
-                   headers={**srv.headers, "Content-Type": content_type}, timeout=60)
+def submit_and_wait(
+    srv: Server, body: bytes, *, query: str = "", timeout: float = 60, content_type: str = "application/octet-stream"
+) -> dict:
+    r = httpx.post(
+        f"{srv.url}/vision/v3.2/read/analyze{query}",
+        content=body,
+        headers={**srv.headers, "Content-Type": content_type},
+        timeout=60,
+    )
     assert r.status_code == 202, r.text
     return poll(srv, r.headers["Operation-Location"], timeout=timeout)
 

@@ -26,21 +26,71 @@ _PAGE = {"TD3": (1250, 880), "TD2": (1050, 740), "TD1": (856, 540)}
 _MRZ_FONT_SIZE = 35
 
 SURNAMES = [
-    "ERIKSSON", "MUELLER", "GARCIA LOPEZ", "SMITH-JONES", "NGUYEN", "OCONNOR", "VAN DER BERG", "ROSSI",
-    "KOWALSKA", "TANAKA", "DE LA CRUZ", "OKAFOR", "SILVA", "JOHANSSON", "PETROV", "BROWN",
-    "WOLFESCHLEGELSTEINHAUSEN BERGERDORFF", "LI", "HAUGEN", "FERNANDES-OLIVEIRA",
+    "ERIKSSON",
+    "MUELLER",
+    "GARCIA LOPEZ",
+    "SMITH-JONES",
+    "NGUYEN",
+    "OCONNOR",
+    "VAN DER BERG",
+    "ROSSI",
+    "KOWALSKA",
+    "TANAKA",
+    "DE LA CRUZ",
+    "OKAFOR",
+    "SILVA",
+    "JOHANSSON",
+    "PETROV",
+    "BROWN",
+    "WOLFESCHLEGELSTEINHAUSEN BERGERDORFF",
+    "LI",
+    "HAUGEN",
+    "FERNANDES-OLIVEIRA",
 ]
 GIVEN_NAMES = [
-    "ANNA MARIA", "JOHN", "MARIE-CLAIRE", "LUKAS", "SOFIA", "HIROSHI", "AMARA CHIOMA", "PIOTR", "ELENA",
-    "JEAN PAUL", "OLUWASEUN ADEBAYO", "MAXIMILIAN ALEXANDER FREDERICK", "YUKI", "LAURA", "KARL", "MEI",
-    "CHRISTOPHER JONATHAN", "INGRID", "NOAH", "ZOE",
+    "ANNA MARIA",
+    "JOHN",
+    "MARIE-CLAIRE",
+    "LUKAS",
+    "SOFIA",
+    "HIROSHI",
+    "AMARA CHIOMA",
+    "PIOTR",
+    "ELENA",
+    "JEAN PAUL",
+    "OLUWASEUN ADEBAYO",
+    "MAXIMILIAN ALEXANDER FREDERICK",
+    "YUKI",
+    "LAURA",
+    "KARL",
+    "MEI",
+    "CHRISTOPHER JONATHAN",
+    "INGRID",
+    "NOAH",
+    "ZOE",
 ]
 # ICAO codes: ISO 3166-1 alpha-3, Germany's "D" and the specimen state Utopia.
 COUNTRIES = {
-    "UTO": "UTOPIA", "D": "GERMANY", "FRA": "FRANCE", "GBR": "UNITED KINGDOM", "USA": "UNITED STATES",
-    "CAN": "CANADA", "NLD": "NETHERLANDS", "SWE": "SWEDEN", "ITA": "ITALY", "ESP": "SPAIN", "JPN": "JAPAN",
-    "IND": "INDIA", "BRA": "BRAZIL", "AUS": "AUSTRALIA", "CHE": "SWITZERLAND", "POL": "POLAND",
-    "NOR": "NORWAY", "IRL": "IRELAND", "NGA": "NIGERIA", "KOR": "KOREA",
+    "UTO": "UTOPIA",
+    "D": "GERMANY",
+    "FRA": "FRANCE",
+    "GBR": "UNITED KINGDOM",
+    "USA": "UNITED STATES",
+    "CAN": "CANADA",
+    "NLD": "NETHERLANDS",
+    "SWE": "SWEDEN",
+    "ITA": "ITALY",
+    "ESP": "SPAIN",
+    "JPN": "JAPAN",
+    "IND": "INDIA",
+    "BRA": "BRAZIL",
+    "AUS": "AUSTRALIA",
+    "CHE": "SWITZERLAND",
+    "POL": "POLAND",
+    "NOR": "NORWAY",
+    "IRL": "IRELAND",
+    "NGA": "NIGERIA",
+    "KOR": "KOREA",
 }
 _MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
 _CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -161,8 +211,11 @@ def random_fields(rng: random.Random, fmt: str = "TD3") -> dict:
         optional = "".join(rng.choice(_CHARS) for _ in range(rng.randint(6, 14 if fmt == "TD3" else 7)))
     else:
         optional = ""
-    doc = {"TD3": rng.choice(["P", "P", "P", "PD"]), "TD2": rng.choice(["I", "ID", "AC"]),
-           "TD1": rng.choice(["I", "ID", "IR"])}[fmt]
+    doc = {
+        "TD3": rng.choice(["P", "P", "P", "PD"]),
+        "TD2": rng.choice(["I", "ID", "AC"]),
+        "TD1": rng.choice(["I", "ID", "IR"]),
+    }[fmt]
     return {
         "document_type": doc,
         "country_code": state,
@@ -188,8 +241,10 @@ def ocrb_font_path() -> Path:
             return found
     except (OSError, subprocess.SubprocessError):
         pass
-    for candidate in (Path("/usr/share/fonts/opentype/ocr-b/OCRB.otf"),
-                      Path("/usr/share/fonts/truetype/ocr-b/OCRB.ttf")):
+    for candidate in (
+        Path("/usr/share/fonts/opentype/ocr-b/OCRB.otf"),
+        Path("/usr/share/fonts/truetype/ocr-b/OCRB.ttf"),
+    ):
         if candidate.exists():
             return candidate
     raise FileNotFoundError("OCR-B font not found: apt-get install fonts-ocr-b")
@@ -209,8 +264,10 @@ def _background(rng: random.Random, size: tuple[int, int]) -> Image.Image:
     w, h = size
     c1 = np.array([rng.randint(215, 250) for _ in range(3)], dtype=np.float32)
     c2 = np.array([rng.randint(215, 250) for _ in range(3)], dtype=np.float32)
-    t = np.linspace(0, 1, w, dtype=np.float32)[None, :, None] * 0.6 + np.linspace(0, 1, h, dtype=np.float32)[
-        :, None, None] * 0.4
+    t = (
+        np.linspace(0, 1, w, dtype=np.float32)[None, :, None] * 0.6
+        + np.linspace(0, 1, h, dtype=np.float32)[:, None, None] * 0.4
+    )
     img = Image.fromarray((c1 * (1 - t) + c2 * t).astype(np.uint8), "RGB")
     draw = ImageDraw.Draw(img)
     tint = tuple(int(v) for v in (c1 * 0.85))
@@ -242,21 +299,34 @@ def _render_page(rng: random.Random, fields: dict, lines: list[str], fmt: str) -
     draw.rectangle((px0, py0, px1, py1), fill=(rng.randint(170, 205),) * 3, outline=(120, 120, 120))
     cx = (px0 + px1) // 2
     head = int(70 * scale)
-    draw.ellipse((cx - head, py0 + int(60 * scale), cx + head, py0 + int(60 * scale) + 2 * head + int(20 * scale)),
-                 fill=(110, 105, 100))
-    draw.pieslice((px0 + int(20 * scale), py1 - int(140 * scale), px1 - int(20 * scale), py1 + int(140 * scale)),
-                  180, 360, fill=(95, 90, 88))
+    draw.ellipse(
+        (cx - head, py0 + int(60 * scale), cx + head, py0 + int(60 * scale) + 2 * head + int(20 * scale)),
+        fill=(110, 105, 100),
+    )
+    draw.pieslice(
+        (px0 + int(20 * scale), py1 - int(140 * scale), px1 - int(20 * scale), py1 + int(140 * scale)),
+        180,
+        360,
+        fill=(95, 90, 88),
+    )
 
     rows: list[list[tuple[str, str]]] = [
-        [("Type / Type", fields["document_type"]), ("Code / Code", fields["country_code"]),
-         ("Passport No. / No. du passeport" if fmt == "TD3" else "Document No.", fields["document_number"])],
+        [
+            ("Type / Type", fields["document_type"]),
+            ("Code / Code", fields["country_code"]),
+            ("Passport No. / No. du passeport" if fmt == "TD3" else "Document No.", fields["document_number"]),
+        ],
         [("Surname / Nom", fields["surname"])],
         [("Given names / Prénoms", fields["given_names"])],
         [("Nationality / Nationalité", COUNTRIES.get(fields["nationality"], fields["nationality"]))],
-        [("Date of birth / Date de naissance", _human_date(fields["date_of_birth"])),
-         ("Sex / Sexe", fields["sex"] if fields["sex"] in "MF" else "X")],
-        [("Date of expiry / Date d'expiration", _human_date(fields["date_of_expiry"])),
-         ("Authority / Autorité", f"{country[:14]} MFA")],
+        [
+            ("Date of birth / Date de naissance", _human_date(fields["date_of_birth"])),
+            ("Sex / Sexe", fields["sex"] if fields["sex"] in "MF" else "X"),
+        ],
+        [
+            ("Date of expiry / Date d'expiration", _human_date(fields["date_of_expiry"])),
+            ("Authority / Autorité", f"{country[:14]} MFA"),
+        ],
     ]
     x0 = px1 + int(40 * scale)
     y = py0 - int(5 * scale)
@@ -300,7 +370,7 @@ def _degrade(rng: random.Random, page: Image.Image) -> Image.Image:
     # Uneven lighting: a linear falloff in a random direction plus a soft vignette.
     yy, xx = np.mgrid[0:bh, 0:bw].astype(np.float32)
     theta = rng.uniform(0, 2 * np.pi)
-    ramp = (np.cos(theta) * xx / bw + np.sin(theta) * yy / bh)
+    ramp = np.cos(theta) * xx / bw + np.sin(theta) * yy / bh
     ramp = (ramp - ramp.min()) / max(float(np.ptp(ramp)), 1e-6)
     light = 1.0 - rng.uniform(0.05, 0.35) * ramp
     r2 = ((xx - bw / 2) / bw) ** 2 + ((yy - bh / 2) / bh) ** 2
@@ -316,8 +386,15 @@ def _degrade(rng: random.Random, page: Image.Image) -> Image.Image:
     return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "RGB")
 
 
-def make_passport(seed: int, *, fmt: str = "TD3", noise: str = "varied", image_format: str = "jpeg",
-                  break_check: str | None = None, fields: dict | None = None) -> Specimen:
+def make_passport(
+    seed: int,
+    *,
+    fmt: str = "TD3",
+    noise: str = "varied",
+    image_format: str = "jpeg",
+    break_check: str | None = None,
+    fields: dict | None = None,
+) -> Specimen:
     """One specimen data page (TD3 passport, or a TD2/TD1 card), the same for the same arguments."""
     if noise not in ("varied", "clean"):
         raise ValueError(f"noise must be 'varied' or 'clean', not {noise!r}")

@@ -39,13 +39,19 @@ def text_png(text: str = "Hello World 2024", size: tuple[int, int] = (640, 120))
     return buf.getvalue()
 
 
-def submit(srv: Server, content, *, content_type: str | None = "application/octet-stream", query: str = "",
-           headers: dict | None = None, timeout: float = 60) -> httpx.Response:
+def submit(
+    srv: Server,
+    content,
+    *,
+    content_type: str | None = "application/octet-stream",
+    query: str = "",
+    headers: dict | None = None,
+    timeout: float = 60,
+) -> httpx.Response:
     hdrs = {**srv.headers, **(headers or {})}
     if content_type is not None:
         hdrs["Content-Type"] = content_type
-    r = httpx.post(f"{srv.url}/vision/v3.2/read/analyze{query}", content=content, headers=hdrs,
-                   timeout=timeout)
+    r = httpx.post(f"{srv.url}/vision/v3.2/read/analyze{query}", content=content, headers=hdrs, timeout=timeout)
     if r.status_code == 202:
         ACCEPTED.append(r.headers["Operation-Location"])
     return r
@@ -279,16 +285,29 @@ def test_url_to_non_public_address_refused_by_default(server: Server, url: str) 
         b'{"url": "file:///etc/passwd"}',
         b'{"url": "not a url"}',
     ],
-    ids=["no-url-key", "empty-object", "url-int", "url-null", "array", "string", "not-json", "empty",
-         "truncated-json", "ftp", "file", "no-scheme"],
+    ids=[
+        "no-url-key",
+        "empty-object",
+        "url-int",
+        "url-null",
+        "array",
+        "string",
+        "not-json",
+        "empty",
+        "truncated-json",
+        "ftp",
+        "file",
+        "no-scheme",
+    ],
 )
 def test_bad_json_url_bodies(server: Server, body: bytes) -> None:
     r = submit(server, body, content_type="application/json")
     assert_error(r, 400, "InvalidRequest", "InvalidImageUrl")
 
 
-@pytest.mark.parametrize("ctype", ["text/plain", "multipart/form-data; boundary=x", "application/xml",
-                                   "application/x-www-form-urlencoded"])
+@pytest.mark.parametrize(
+    "ctype", ["text/plain", "multipart/form-data; boundary=x", "application/xml", "application/x-www-form-urlencoded"]
+)
 def test_unsupported_content_type(server: Server, ctype: str) -> None:
     r = submit(server, text_png(), content_type=ctype)
     assert_error(r, 415, "UnsupportedMediaType")
@@ -299,8 +318,7 @@ def test_url_sources_with_private_targets_allowed(make_server, file_server: str)
     srv = make_server(env=env, workers=1).start()
 
     def by_url(url: str) -> httpx.Response:
-        return httpx.post(f"{srv.url}/vision/v3.2/read/analyze", json={"url": url},
-                          headers=srv.headers, timeout=30)
+        return httpx.post(f"{srv.url}/vision/v3.2/read/analyze", json={"url": url}, headers=srv.headers, timeout=30)
 
     # a real dev image served over HTTP from 127.0.0.1
     r = by_url(f"{file_server}/image.tif")
@@ -349,9 +367,13 @@ def test_url_sources_with_private_targets_allowed(make_server, file_server: str)
 def test_many_bad_requests_at_once(server: Server) -> None:
     """Concurrent garbage does not wedge the API process."""
     bodies = [b"", b"\xff\xd8\xffjunk", png_header_only(), b"%PDF-1.4", b"hello"] * 4
-    expected = {b"": "InvalidImage", b"\xff\xd8\xffjunk": "InvalidImageFormat",
-                png_header_only(): "InvalidImageDimension", b"%PDF-1.4": "InvalidImageFormat",
-                b"hello": "InvalidImageFormat"}
+    expected = {
+        b"": "InvalidImage",
+        b"\xff\xd8\xffjunk": "InvalidImageFormat",
+        png_header_only(): "InvalidImageDimension",
+        b"%PDF-1.4": "InvalidImageFormat",
+        b"hello": "InvalidImageFormat",
+    }
     results: list[tuple[bytes, httpx.Response]] = []
 
     def one(body: bytes) -> None:
@@ -379,8 +401,7 @@ def test_server_still_serves_and_no_accepted_job_is_lost(server: Server) -> None
     assert r.status_code == 202, r.text
     result = poll(server, r.headers["Operation-Location"], timeout=60)
     assert result["status"] == "succeeded", result
-    words = [w["text"] for page in result["analyzeResult"]["readResults"] for ln in page["lines"]
-             for w in ln["words"]]
+    words = [w["text"] for page in result["analyzeResult"]["readResults"] for ln in page["lines"] for w in ln["words"]]
     assert "Hello" in words and "World" in words, words
 
     assert server.proc is not None and server.proc.poll() is None

@@ -33,8 +33,11 @@ def test_keys_lifecycle(tmp_path: Path) -> None:
     assert "revoked 1" in ocrgw_cli(tmp_path, "keys", "revoke", "alice")
     with sqlite3.connect(tmp_path / "ocrgw.db") as conn:
         assert conn.execute("select revoked_at is not null from api_keys").fetchone() == (1,)
-    again = subprocess.run([sys.executable, "-m", "ocrgw.cli", "--data-dir", str(tmp_path), "keys", "revoke",
-                            "alice"], capture_output=True, text=True)
+    again = subprocess.run(
+        [sys.executable, "-m", "ocrgw.cli", "--data-dir", str(tmp_path), "keys", "revoke", "alice"],
+        capture_output=True,
+        text=True,
+    )
     assert again.returncode == 1 and "no active key" in again.stderr
 
 
@@ -48,9 +51,13 @@ def test_serve_bootstraps_a_first_key(make_server) -> None:
     log = srv.log()
     assert "Ocp-Apim-Subscription-Key:" in log, log
     printed = log.split("Ocp-Apim-Subscription-Key:")[1].split()[0]
-    r = httpx.get(f"{srv.url}/vision/v3.2/read/analyzeResults/00000000-0000-0000-0000-000000000000",
-                  headers={"Ocp-Apim-Subscription-Key": printed})
+    r = httpx.get(
+        f"{srv.url}/vision/v3.2/read/analyzeResults/00000000-0000-0000-0000-000000000000",
+        headers={"Ocp-Apim-Subscription-Key": printed},
+    )
     assert r.status_code == 404  # authenticated: the operation simply does not exist
-    r = httpx.get(f"{srv.url}/vision/v3.2/read/analyzeResults/00000000-0000-0000-0000-000000000000",
-                  headers={"Ocp-Apim-Subscription-Key": "placeholder"})
+    r = httpx.get(
+        f"{srv.url}/vision/v3.2/read/analyzeResults/00000000-0000-0000-0000-000000000000",
+        headers={"Ocp-Apim-Subscription-Key": "placeholder"},
+    )
     assert r.status_code == 401

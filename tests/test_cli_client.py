@@ -28,8 +28,12 @@ def _image(text: str, path: Path) -> Path:
 
 
 def _run(srv: Server, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ocrgw.cli", "ocr", "--server", srv.url, "--key", srv.key, *args],
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "ocrgw.cli", "ocr", "--server", srv.url, "--key", srv.key, *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def _long_pdf(path: Path, pages: int = 4) -> Path:
@@ -38,8 +42,9 @@ def _long_pdf(path: Path, pages: int = 4) -> Path:
     for i, im in enumerate(ims):
         draw = ImageDraw.Draw(im)
         for row in range(40):
-            draw.text((150, 150 + row * 80), f"Page {i + 1} line {row + 1} keeps the only worker busy", fill=0,
-                      font=font)
+            draw.text(
+                (150, 150 + row * 80), f"Page {i + 1} line {row + 1} keeps the only worker busy", fill=0, font=font
+            )
     ims[0].save(path, format="PDF", save_all=True, append_images=ims[1:], resolution=300)
     return path
 
@@ -49,18 +54,27 @@ def test_batch_to_text_with_a_busy_server_and_a_bad_file(make_server, tmp_path: 
     # concurrent submits must meet 429s and wait them out.
     import httpx
 
-    srv: Server = make_server(workers=1, env={"OCRGW_MAX_BACKLOG": "1",
-                                             "OCRGW_BACKLOG_RETRY_AFTER_SECONDS": "1"}).start()
-    busy = httpx.post(srv.url + "/v1/jobs", headers={"X-API-Key": srv.key}, timeout=60,
-                      files={"file": ("long.pdf", _long_pdf(tmp_path / "long.pdf").read_bytes())})
+    srv: Server = make_server(
+        workers=1, env={"OCRGW_MAX_BACKLOG": "1", "OCRGW_BACKLOG_RETRY_AFTER_SECONDS": "1"}
+    ).start()
+    busy = httpx.post(
+        srv.url + "/v1/jobs",
+        headers={"X-API-Key": srv.key},
+        timeout=60,
+        files={"file": ("long.pdf", _long_pdf(tmp_path / "long.pdf").read_bytes())},
+    )
     assert busy.status_code == 202, busy.text
     deadline = time.monotonic() + 60
     while httpx.get(busy.json()["links"]["self"], headers={"X-API-Key": srv.key}).json()["status"] == "queued":
         assert time.monotonic() < deadline
         time.sleep(0.1)
     # A second job waits behind it, filling the backlog: every submit now gets 429 until the PDF is done.
-    filler = httpx.post(srv.url + "/v1/jobs", headers={"X-API-Key": srv.key}, timeout=60,
-                        files={"file": ("f.png", _image("Filler", tmp_path / "filler.png").read_bytes())})
+    filler = httpx.post(
+        srv.url + "/v1/jobs",
+        headers={"X-API-Key": srv.key},
+        timeout=60,
+        files={"file": ("f.png", _image("Filler", tmp_path / "filler.png").read_bytes())},
+    )
     assert filler.status_code == 202, filler.text
     src = tmp_path / "in"
     (src / "sub").mkdir(parents=True)

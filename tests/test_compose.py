@@ -63,8 +63,14 @@ def test_compose_file_passes_docker_compose_config() -> None:
             pytest.fail("docker-compose is missing (CI installs Debian's docker-compose to validate the file)")
         pytest.skip("docker-compose not installed (apt-get install docker-compose)")
     env = {k: v for k, v in os.environ.items() if not k.startswith("COMPOSE_")}
-    out = subprocess.run([exe, "-f", str(COMPOSE), "--project-directory", str(REPO), "config", "-q"],
-                         cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [exe, "-f", str(COMPOSE), "--project-directory", str(REPO), "config", "-q"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
 
 
@@ -124,7 +130,7 @@ def test_dependencies() -> None:
         assert deps.get("redis") == "service_healthy", name
     for name in ("postgres", "redis"):
         assert services[name].get("healthcheck"), f"{name} needs a healthcheck for service_healthy"
-    assert services["migrate"].get("restart") == "no", "a one-shot job must not restart (quote \"no\" in YAML)"
+    assert services["migrate"].get("restart") == "no", 'a one-shot job must not restart (quote "no" in YAML)'
 
 
 def test_worker_gets_time_to_finish_jobs() -> None:

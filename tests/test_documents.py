@@ -105,15 +105,20 @@ def test_encrypted_truncated_and_too_long_pdfs(make_server, tmp_path: Path) -> N
     writer.write(encrypted)
 
     def submit(body: bytes) -> httpx.Response:
-        return httpx.post(f"{srv.url}/vision/v3.2/read/analyze", content=body, timeout=60,
-                          headers={**srv.headers, "Content-Type": "application/octet-stream"})
+        return httpx.post(
+            f"{srv.url}/vision/v3.2/read/analyze",
+            content=body,
+            timeout=60,
+            headers={**srv.headers, "Content-Type": "application/octet-stream"},
+        )
 
     err = assert_azure_error(submit(encrypted.getvalue()), 400, "InvalidRequest", "InvalidImage")
     assert "encrypted" in err["message"]
     err = assert_azure_error(submit(plain[: len(plain) // 3]), 400, "InvalidRequest", "InvalidImageFormat")
     assert "corrupt or truncated" in err["message"]
-    err = assert_azure_error(submit(pdf_bytes([text_page(t) for t in PAGE_TEXTS])), 400, "InvalidRequest",
-                             "InvalidImage")
+    err = assert_azure_error(
+        submit(pdf_bytes([text_page(t) for t in PAGE_TEXTS])), 400, "InvalidRequest", "InvalidImage"
+    )
     assert "3 pages" in err["message"]
     # ... and the server keeps serving: the two-page PDF reads fine.
     r = submit(plain)
@@ -153,8 +158,9 @@ def test_turned_page_reads_like_the_upright_one(server: Server, turn: int, angle
     assert abs(base["angle"]) < 1
     assert turned["angle"] == pytest.approx(angle, abs=1.0)
     assert cer(page_text(turned), ref) <= cer(page_text(base), ref) + 0.02
-    assert (turned["width"], turned["height"]) == ((base["height"], base["width"]) if turn != 180
-                                                   else (base["width"], base["height"]))
+    assert (turned["width"], turned["height"]) == (
+        (base["height"], base["width"]) if turn != 180 else (base["width"], base["height"])
+    )
     # Boxes are in the turned page's own pixels, corners in reading order: the first line's top edge
     # runs the way the text does (down the page for 90, up for 270, leftwards for 180).
     tl_x, tl_y, tr_x, tr_y = turned["lines"][0]["boundingBox"][:4]
@@ -186,7 +192,10 @@ def test_several_languages_at_once(server: Server) -> None:
     text_page([GERMAN[0], FRENCH[0], "The quick brown fox"], size=(1400, 600), pt=48).save(buf, "PNG")
     body = submit_and_wait(server, buf.getvalue(), query="?language=de,fr,en")
     assert [ln["text"] for ln in body["analyzeResult"]["readResults"][0]["lines"]] == [
-        GERMAN[0], FRENCH[0], "The quick brown fox"]
+        GERMAN[0],
+        FRENCH[0],
+        "The quick brown fox",
+    ]
 
 
 def test_languages_endpoint(server: Server) -> None:
@@ -200,8 +209,11 @@ def test_languages_endpoint(server: Server) -> None:
 def test_missing_language_model_is_refused_at_submit(server: Server) -> None:
     buf = io.BytesIO()
     text_page(["nothing"], size=(400, 200)).save(buf, "PNG")
-    r = httpx.post(f"{server.url}/vision/v3.2/read/analyze?language=en,ja", content=buf.getvalue(),
-                   headers={**server.headers, "Content-Type": "application/octet-stream"})
+    r = httpx.post(
+        f"{server.url}/vision/v3.2/read/analyze?language=en,ja",
+        content=buf.getvalue(),
+        headers={**server.headers, "Content-Type": "application/octet-stream"},
+    )
     err = assert_azure_error(r, 400, "InvalidRequest", "NotSupportedLanguage")
     assert "tesseract-ocr-jpn" in err["message"]
 
@@ -243,11 +255,15 @@ def test_both_reading_orders_read_columns_one_after_another(server: Server) -> N
 
 # ------------------------------------------------------------------------------------------ resume
 def test_worker_killed_mid_document_resumes_at_the_first_unfinished_page(make_server) -> None:
-    page = (require_shared() / "multicol" / "tess_8071_093.3B.tif")
+    page = require_shared() / "multicol" / "tess_8071_093.3B.tif"
     pages = [Image.open(page).convert("L")] * 4
     srv = make_server(workers=1).start()
-    r = httpx.post(f"{srv.url}/vision/v3.2/read/analyze", content=tiff_bytes(pages),
-                   headers={**srv.headers, "Content-Type": "application/octet-stream"}, timeout=60)
+    r = httpx.post(
+        f"{srv.url}/vision/v3.2/read/analyze",
+        content=tiff_bytes(pages),
+        headers={**srv.headers, "Content-Type": "application/octet-stream"},
+        timeout=60,
+    )
     loc = r.headers["Operation-Location"]
     job_id = loc.rsplit("/", 1)[1]
     db = srv.data_dir / "ocrgw.db"
@@ -289,8 +305,9 @@ def test_long_pdf_and_big_upload_stay_within_memory_bounds(make_server, tmp_path
     doc = pdfium.PdfDocument.new()
     for i in range(12):
         one = io.BytesIO()
-        text_page([f"Page {i + 1} of a long scanned contract", "Signed by both parties"], size=(2550, 3300),
-                  pt=60).save(one, "PDF", resolution=300, quality=75)
+        text_page(
+            [f"Page {i + 1} of a long scanned contract", "Signed by both parties"], size=(2550, 3300), pt=60
+        ).save(one, "PDF", resolution=300, quality=75)
         src = pdfium.PdfDocument(one.getvalue())
         doc.import_pages(src)
         src.close()

@@ -1,4 +1,5 @@
-"""The code base stays ruff-clean: the suite fails on a lint error, so CI catches it too."""
+"""The code base stays ruff-clean and ruff-formatted: the suite fails on a lint error or an unformatted file,
+so CI catches both."""
 
 from __future__ import annotations
 
@@ -10,9 +11,20 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def test_ruff_clean() -> None:
+TARGETS = [d for d in ("src", "tests", "bench", "alembic") if (REPO / d).is_dir()]
+
+
+def _ruff(*args: str) -> subprocess.CompletedProcess[str]:
     ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
     assert ruff, "ruff is part of the test extra"
-    targets = [d for d in ("src", "tests", "bench", "alembic") if (REPO / d).is_dir()]
-    out = subprocess.run([ruff, "check", *targets], cwd=REPO, capture_output=True, text=True)
+    return subprocess.run([ruff, *args, *TARGETS], cwd=REPO, capture_output=True, text=True)
+
+
+def test_ruff_clean() -> None:
+    out = _ruff("check")
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_ruff_formatted() -> None:
+    out = _ruff("format", "--check")
+    assert out.returncode == 0, "run `ruff format`:\n" + out.stdout + out.stderr

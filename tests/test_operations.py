@@ -38,8 +38,11 @@ def samples(url: str) -> dict[tuple[str, frozenset], float]:
     r = httpx.get(f"{url}/metrics", timeout=30)
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("text/plain")
-    return {(s.name, frozenset(s.labels.items())): s.value
-            for fam in text_string_to_metric_families(r.text) for s in fam.samples}
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for fam in text_string_to_metric_families(r.text)
+        for s in fam.samples
+    }
 
 
 def value(got: dict, name: str, **labels: str) -> float | None:
@@ -131,8 +134,12 @@ def test_json_logs_carry_the_request_id_into_the_worker(json_server: Server) -> 
     assert r.headers["X-Request-Id"] == "test-123"
     job_id = r.headers["Operation-Location"].rsplit("/", 1)[1]
     assert srv.log_path is not None
-    access = wait_for_line(srv.log_path, lambda rec: rec.get("logger") == "ocrgw.access"
-                           and rec.get("request_id") == "test-123" and rec.get("method") == "POST")
+    access = wait_for_line(
+        srv.log_path,
+        lambda rec: (
+            rec.get("logger") == "ocrgw.access" and rec.get("request_id") == "test-123" and rec.get("method") == "POST"
+        ),
+    )
     assert access["route"] == ANALYZE and access["status"] == 202 and access["duration_ms"] >= 0
     assert access["level"] == "INFO" and access["time"].endswith("Z")
     job = wait_for_line(srv.log_path, lambda rec: rec.get("logger") == "ocrgw.job" and rec.get("job_id") == job_id)
@@ -147,9 +154,15 @@ def test_json_logs_carry_the_request_id_into_the_worker(json_server: Server) -> 
 
 def test_scaleout_worker_serves_its_own_metrics(make_scaleout) -> None:
     port = free_port()
-    srv = make_scaleout(workers=1, worker_processes=1, env={
-        "OCRGW_WORKER_METRICS_PORT": str(port), "OCRGW_WORKER_METRICS_HOST": "127.0.0.1",
-        "OCRGW_LOG_FORMAT": "json"}).start()
+    srv = make_scaleout(
+        workers=1,
+        worker_processes=1,
+        env={
+            "OCRGW_WORKER_METRICS_PORT": str(port),
+            "OCRGW_WORKER_METRICS_HOST": "127.0.0.1",
+            "OCRGW_LOG_FORMAT": "json",
+        },
+    ).start()
     r, _ = submit(srv, request_id="scale-1")
     job_id = r.headers["Operation-Location"].rsplit("/", 1)[1]
     worker = samples(f"http://127.0.0.1:{port}")
@@ -159,8 +172,9 @@ def test_scaleout_worker_serves_its_own_metrics(make_scaleout) -> None:
     api = samples(srv.url)  # the first scrape: nothing cached yet
     assert value(api, "ocrgw_jobs", state="succeeded") >= 1  # from PostgreSQL
     assert value(api, "ocrgw_http_requests_total", method="POST", route=ANALYZE, status="202") == 1
-    job = wait_for_line(srv.data_dir / "worker-0.log",
-                        lambda rec: rec.get("logger") == "ocrgw.job" and rec.get("job_id") == job_id)
+    job = wait_for_line(
+        srv.data_dir / "worker-0.log", lambda rec: rec.get("logger") == "ocrgw.job" and rec.get("job_id") == job_id
+    )
     assert job["request_id"] == "scale-1"
 
 
@@ -183,7 +197,13 @@ def test_request_id_rule_and_formatters() -> None:
         text = TextFormatter().format(record)
     assert request_id_var.get() is None  # restored when the job ends
     assert {k: out[k] for k in ("level", "logger", "message", "request_id", "job_id", "pages")} == {
-        "level": "ERROR", "logger": "ocrgw.t", "message": "m x", "request_id": "r-1", "job_id": "j-1", "pages": 3}
+        "level": "ERROR",
+        "logger": "ocrgw.t",
+        "message": "m x",
+        "request_id": "r-1",
+        "job_id": "j-1",
+        "pages": 3,
+    }
     assert "ValueError: boom" in out["exc"]
     first, _, rest = text.partition("\n")
     assert first.endswith("m x [request_id=r-1 job_id=j-1]") and "ValueError: boom" in rest

@@ -15,8 +15,12 @@ from tests.conftest import Server, poll, require_shared
 
 
 def _submit(srv: Server, body: bytes) -> str:
-    r = httpx.post(f"{srv.url}/vision/v3.2/read/analyze", content=body,
-                   headers={**srv.headers, "Content-Type": "application/octet-stream"}, timeout=60)
+    r = httpx.post(
+        f"{srv.url}/vision/v3.2/read/analyze",
+        content=body,
+        headers={**srv.headers, "Content-Type": "application/octet-stream"},
+        timeout=60,
+    )
     assert r.status_code == 202, r.text
     return r.headers["Operation-Location"]
 
@@ -95,8 +99,7 @@ def test_shutdown_hands_back_a_running_job_without_spending_an_attempt(make_serv
         time.sleep(0.02)
     srv.stop(signal.SIGTERM)
     job_id = loc.rsplit("/", 1)[1]
-    assert _db_rows(srv, "select status, attempts, lease_owner from jobs where id = ?", job_id) == [
-        ("queued", 0, None)]
+    assert _db_rows(srv, "select status, attempts, lease_owner from jobs where id = ?", job_id) == [("queued", 0, None)]
     srv.start()
     assert poll(srv, loc, timeout=120)["status"] == "succeeded"
     assert _db_rows(srv, "select attempts from jobs where id = ?", job_id) == [(1,)]

@@ -14,14 +14,19 @@ from tests.conftest import poll, require_shared
 
 
 def _submit(srv, body: bytes) -> httpx.Response:
-    return httpx.post(f"{srv.url}/vision/v3.2/read/analyze", content=body, timeout=60,
-                      headers={**srv.headers, "Content-Type": "application/octet-stream"})
+    return httpx.post(
+        f"{srv.url}/vision/v3.2/read/analyze",
+        content=body,
+        timeout=60,
+        headers={**srv.headers, "Content-Type": "application/octet-stream"},
+    )
 
 
 def test_expired_read_result_is_404_and_purged_with_its_document(make_server) -> None:
     # Retention of 2 s, purge every second.
-    srv = make_server(workers=1, env={"OCRGW_RETENTION_READ_HOURS": str(2 / 3600),
-                                      "OCRGW_PURGE_INTERVAL_SECONDS": "1"}).start()
+    srv = make_server(
+        workers=1, env={"OCRGW_RETENTION_READ_HOURS": str(2 / 3600), "OCRGW_PURGE_INTERVAL_SECONDS": "1"}
+    ).start()
     r = _submit(srv, (require_shared() / "line" / "uw3_0768_010009.png").read_bytes())
     assert r.status_code == 202
     loc = r.headers["Operation-Location"]

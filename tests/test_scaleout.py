@@ -19,8 +19,12 @@ from tests.test_documents import font, tiff_bytes
 
 
 def _submit(srv: ScaleoutServer, body: bytes, url: str | None = None) -> str:
-    r = httpx.post(f"{url or srv.url}/vision/v3.2/read/analyze", content=body, timeout=60,
-                   headers={**srv.headers, "Content-Type": "application/octet-stream"})
+    r = httpx.post(
+        f"{url or srv.url}/vision/v3.2/read/analyze",
+        content=body,
+        timeout=60,
+        headers={**srv.headers, "Content-Type": "application/octet-stream"},
+    )
     assert r.status_code == 202, r.text
     return r.headers["Operation-Location"]
 
@@ -51,16 +55,18 @@ def test_worker_child_killed_mid_document_completes_elsewhere_without_duplicates
     srv = make_scaleout(worker_processes=2, workers=1).start()
     loc = _submit(srv, tiff_bytes([page] * 3))
     job_id = _job(loc)
-    _wait_for(lambda: srv.query("select count(*) from pages where job_id = :id", id=job_id)[0][0] >= 1,
-              what="the first page")
+    _wait_for(
+        lambda: srv.query("select count(*) from pages where job_id = :id", id=job_id)[0][0] >= 1, what="the first page"
+    )
     victim = _wait_for(lambda: _lease_pid(srv, job_id), what="a lease")
     first_page = srv.query("select id from pages where job_id = :id and page_no = 1", id=job_id)
     psutil.Process(victim).kill()
     body = poll(srv, loc, timeout=120)
     assert body["status"] == "succeeded", body
     assert [p["page"] for p in body["analyzeResult"]["readResults"]] == [1, 2, 3]
-    rows = srv.query("select page_no, count(*) from pages where job_id = :id group by page_no order by page_no",
-                     id=job_id)
+    rows = srv.query(
+        "select page_no, count(*) from pages where job_id = :id group by page_no order by page_no", id=job_id
+    )
     assert rows == [(1, 1), (2, 1), (3, 1)], rows
     assert srv.query("select id from pages where job_id = :id and page_no = 1", id=job_id) == first_page
     attempts, owner = srv.query("select attempts, lease_owner from jobs where id = :id", id=job_id)[0]
@@ -100,13 +106,18 @@ def test_job_that_kills_its_worker_every_time_fails_and_the_queue_flows(make_sca
 def test_redis_restart_with_jobs_queued_loses_nothing(make_scaleout, tmp_path) -> None:
     redis = RedisServer(tmp_path / "redis").start()
     try:
-        srv = make_scaleout(redis=redis, worker_processes=1, workers=1,
-                            env={"OCRGW_REQUEUE_AFTER_SECONDS": "2", "OCRGW_LEASE_SECONDS": "10"}).start()
+        srv = make_scaleout(
+            redis=redis,
+            worker_processes=1,
+            workers=1,
+            env={"OCRGW_REQUEUE_AFTER_SECONDS": "2", "OCRGW_LEASE_SECONDS": "10"},
+        ).start()
         page = (require_shared() / "page" / "tess_phototest.tif").read_bytes()
         big = (require_shared() / "multicol" / "tess_8071_093.3B.tif").read_bytes()
         locations = [_submit(srv, big)] + [_submit(srv, page) for _ in range(6)]
-        _wait_for(lambda: srv.query("select count(*) from jobs where status = 'running'")[0][0] >= 1,
-                  what="a running job")
+        _wait_for(
+            lambda: srv.query("select count(*) from jobs where status = 'running'")[0][0] >= 1, what="a running job"
+        )
         queued = srv.query("select count(*) from jobs where status = 'queued'")[0][0]
         assert queued >= 3, "the test needs jobs waiting in Redis when it restarts"
         redis.stop()  # no persistence: every message in it is gone
@@ -130,8 +141,7 @@ def _label(n: int) -> bytes:
 
 
 def test_500_concurrent_submits_through_two_apis_and_two_workers(make_scaleout) -> None:
-    srv = make_scaleout(apis=2, worker_processes=2, workers=1,
-                        env={"OCRGW_REQUEUE_AFTER_SECONDS": "120"}).start()
+    srv = make_scaleout(apis=2, worker_processes=2, workers=1, env={"OCRGW_REQUEUE_AFTER_SECONDS": "120"}).start()
     bodies = [_label(n) for n in range(500)]
 
     async def run() -> list[tuple[int, str, dict]]:
@@ -141,8 +151,11 @@ def test_500_concurrent_submits_through_two_apis_and_two_workers(make_scaleout) 
             async def one(n: int) -> tuple[int, str, dict]:
                 async with sem:
                     url = srv.urls[n % 2]
-                    r = await client.post(f"{url}/vision/v3.2/read/analyze", content=bodies[n],
-                                          headers={"Content-Type": "application/octet-stream"})
+                    r = await client.post(
+                        f"{url}/vision/v3.2/read/analyze",
+                        content=bodies[n],
+                        headers={"Content-Type": "application/octet-stream"},
+                    )
                     assert r.status_code == 202, r.text
                     loc = r.headers["Operation-Location"]
                 assert loc.startswith(url)
@@ -174,18 +187,15 @@ def test_ready_reports_a_broker_outage(make_scaleout, tmp_path) -> None:
     redis = RedisServer(tmp_path / "redis").start()
     try:
         srv = make_scaleout(redis=redis, worker_processes=1, workers=1).start()
-        assert httpx.get(f"{srv.url}/ready", timeout=10).json() == {
-            "status": "ready", "database": "ok", "broker": "ok"}
+        assert httpx.get(f"{srv.url}/ready", timeout=10).json() == {"status": "ready", "database": "ok", "broker": "ok"}
         redis.stop()
         r = httpx.get(f"{srv.url}/ready", timeout=20)
         assert r.status_code == 503 and r.json()["broker"].startswith("error")
         assert httpx.get(f"{srv.url}/health", timeout=5).status_code == 200  # alive, just not ready
         redis.start()
-        _wait_for(lambda: httpx.get(f"{srv.url}/ready", timeout=20).status_code == 200, timeout=30,
-                  what="ready again")
+        _wait_for(lambda: httpx.get(f"{srv.url}/ready", timeout=20).status_code == 200, timeout=30, what="ready again")
     finally:
         redis.stop()
-
 
 
 def rabbitmq_url() -> str | None:
@@ -212,8 +222,9 @@ def test_soft_time_limit_fails_the_job_cleanly(make_scaleout) -> None:
     """Celery's soft limit interrupts a long document between engine calls: the job ends failed with
     Timeout at once (one attempt), instead of being killed and retried."""
     page = Image.open(require_shared() / "multicol" / "tess_8071_093.3B.tif").convert("L")
-    srv = make_scaleout(worker_processes=1, workers=1,
-                        env={"OCRGW_JOB_SOFT_TIMEOUT_SECONDS": "0.5", "OCRGW_JOB_TIMEOUT_SECONDS": "60"}).start()
+    srv = make_scaleout(
+        worker_processes=1, workers=1, env={"OCRGW_JOB_SOFT_TIMEOUT_SECONDS": "0.5", "OCRGW_JOB_TIMEOUT_SECONDS": "60"}
+    ).start()
     loc = _submit(srv, tiff_bytes([page] * 3))
     body = poll(srv, loc, timeout=60)
     assert body["status"] == "failed", body
@@ -227,8 +238,12 @@ def test_searchable_pdf_artifact_through_the_database_blob_store(make_scaleout) 
     """On scale-out the worker stores the PDF in PostgreSQL and the API streams it back from there."""
     srv = make_scaleout(worker_processes=1, workers=1).start()
     image = (require_shared() / "page" / "tess_phototest.tif").read_bytes()
-    r = httpx.post(f"{srv.url}/parse/image", files={"file": ("scan.tif", image)},
-                   data={"apikey": srv.key, "isCreateSearchablePdf": "true"}, timeout=120)
+    r = httpx.post(
+        f"{srv.url}/parse/image",
+        files={"file": ("scan.tif", image)},
+        data={"apikey": srv.key, "isCreateSearchablePdf": "true"},
+        timeout=120,
+    )
     body = r.json()
     assert r.status_code == 200 and body["OCRExitCode"] == 1, body
     pdf = httpx.get(body["SearchablePDFURL"], timeout=60)

@@ -35,8 +35,13 @@ def new_key(name: str, *, admin: bool = False, with_access_key: bool = False) ->
         alphabet = string.ascii_uppercase + string.digits
         access_key = "".join(secrets.choice(alphabet) for _ in range(20))
     row = ApiKey(
-        id=str(uuid.uuid4()), name=name, key_hash=hash_key(secret), prefix=secret[:8], created_at=repo.utcnow(),
-        is_admin=admin, access_key=access_key,
+        id=str(uuid.uuid4()),
+        name=name,
+        key_hash=hash_key(secret),
+        prefix=secret[:8],
+        created_at=repo.utcnow(),
+        is_admin=admin,
+        access_key=access_key,
     )
     return row, secret
 

@@ -73,10 +73,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     upgrade(settings)
     if settings.auth == "key" and settings.bootstrap_key:
         _bootstrap_key(settings)
-    print(f"ocrgw: serving on http://{settings.host}:{settings.port} with {settings.workers} worker process(es); "
-          f"data in {settings.data_dir}", file=sys.stderr, flush=True)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, proxy_headers=True,
-                timeout_graceful_shutdown=15, **_uvicorn_logging(settings))
+    print(
+        f"ocrgw: serving on http://{settings.host}:{settings.port} with {settings.workers} worker process(es); "
+        f"data in {settings.data_dir}",
+        file=sys.stderr,
+        flush=True,
+    )
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        proxy_headers=True,
+        timeout_graceful_shutdown=15,
+        **_uvicorn_logging(settings),
+    )
     return 0
 
 
@@ -89,11 +99,20 @@ def cmd_api(args: argparse.Namespace) -> int:
 
     settings = _settings(args, queue="celery")
     configure_logging(settings.log_format, settings.log_level, settings.access_log)
-    print(f"ocrgw api: serving on http://{settings.host}:{settings.port}; jobs to {settings.broker_url}; "
-          f"database {settings.sync_database_url.split('@')[-1]}; blobs: {settings.blob_store}",
-          file=sys.stderr, flush=True)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, proxy_headers=True,
-                timeout_graceful_shutdown=15, **_uvicorn_logging(settings))
+    print(
+        f"ocrgw api: serving on http://{settings.host}:{settings.port}; jobs to {settings.broker_url}; "
+        f"database {settings.sync_database_url.split('@')[-1]}; blobs: {settings.blob_store}",
+        file=sys.stderr,
+        flush=True,
+    )
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        proxy_headers=True,
+        timeout_graceful_shutdown=15,
+        **_uvicorn_logging(settings),
+    )
     return 0
 
 
@@ -122,11 +141,21 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from ocrgw.queue.celery_app import celery_app
 
     concurrency = args.concurrency or os.cpu_count() or 1
-    celery_app.worker_main([
-        "worker", "--pool=prefork", f"--concurrency={concurrency}", f"--loglevel={settings.log_level.upper()}",
-        "-Q", settings.celery_queue, "-n", f"ocrgw-{os.getpid()}@{socket.gethostname()}",
-        "--without-gossip", "--without-mingle", "--without-heartbeat",
-    ])
+    celery_app.worker_main(
+        [
+            "worker",
+            "--pool=prefork",
+            f"--concurrency={concurrency}",
+            f"--loglevel={settings.log_level.upper()}",
+            "-Q",
+            settings.celery_queue,
+            "-n",
+            f"ocrgw-{os.getpid()}@{socket.gethostname()}",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ]
+    )
     return 0
 
 
@@ -147,8 +176,10 @@ def cmd_keys(args: argparse.Namespace) -> int:
         if args.quiet:
             print(secret if sk is None else f"{secret} {row.access_key} {sk}")
         else:
-            print(f"created {'admin ' if row.is_admin else ''}key {row.name!r} (id {row.id}). "
-                  f"The secret is shown only now:\n{secret}")
+            print(
+                f"created {'admin ' if row.is_admin else ''}key {row.name!r} (id {row.id}). "
+                f"The secret is shown only now:\n{secret}"
+            )
             if sk is not None:
                 print(f"Huawei-style AK/SK pair (SDK-HMAC-SHA256 signing):\n  AK {row.access_key}\n  SK {sk}")
         return 0
@@ -158,8 +189,10 @@ def cmd_keys(args: argparse.Namespace) -> int:
         print(f"{'id':36}  {'name':20}  {'prefix':8}  {'AK':20}  admin  {'created':20}  revoked")
         for r in rows:
             revoked = r.revoked_at.strftime("%Y-%m-%d %H:%M:%S") if r.revoked_at else "-"
-            print(f"{r.id:36}  {r.name[:20]:20}  {r.prefix:8}  {r.access_key or '-':20}  "
-                  f"{'yes' if r.is_admin else 'no ':5}  {r.created_at:%Y-%m-%d %H:%M:%S}  {revoked}")
+            print(
+                f"{r.id:36}  {r.name[:20]:20}  {r.prefix:8}  {r.access_key or '-':20}  "
+                f"{'yes' if r.is_admin else 'no ':5}  {r.created_at:%Y-%m-%d %H:%M:%S}  {revoked}"
+            )
         return 0
     if args.keys_cmd == "revoke":
         with maker.begin() as s:
@@ -199,9 +232,12 @@ def build_parser() -> argparse.ArgumentParser:
     wp = sub.add_parser("worker", help="run a Celery worker that reads documents (scale-out)")
     wp.add_argument("--concurrency", type=int, help="child processes (default: number of cores)")
     wp.add_argument("--log-level", help="info, debug, warning, ... (OCRGW_LOG_LEVEL; default info)")
-    wp.add_argument("--metrics-port", type=int,
-                    help="serve Prometheus /metrics for this worker's children on this port "
-                    "(OCRGW_WORKER_METRICS_PORT; default: none)")
+    wp.add_argument(
+        "--metrics-port",
+        type=int,
+        help="serve Prometheus /metrics for this worker's children on this port "
+        "(OCRGW_WORKER_METRICS_PORT; default: none)",
+    )
     wp.set_defaults(func=cmd_worker)
 
     mp = sub.add_parser("migrate", help="create or upgrade the database schema")
@@ -211,11 +247,16 @@ def build_parser() -> argparse.ArgumentParser:
     ks = kp.add_subparsers(dest="keys_cmd", required=True)
     kc = ks.add_parser("create", help="create a key and print its secret once")
     kc.add_argument("--name", default="default")
-    kc.add_argument("-q", "--quiet", action="store_true",
-                    help="print only the secret (with --aksk: the secret, the AK and the SK, space-separated)")
+    kc.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="print only the secret (with --aksk: the secret, the AK and the SK, space-separated)",
+    )
     kc.add_argument("--admin", action="store_true", help="may issue keys through the API (POST /generate_api_key)")
-    kc.add_argument("--aksk", action="store_true",
-                    help="also issue a Huawei-style AK/SK pair for SDK-HMAC-SHA256 signed requests")
+    kc.add_argument(
+        "--aksk", action="store_true", help="also issue a Huawei-style AK/SK pair for SDK-HMAC-SHA256 signed requests"
+    )
     ks.add_parser("list", help="list keys (never their secrets)")
     kr = ks.add_parser("revoke", help="revoke a key by id, name, prefix or AK")
     kr.add_argument("key")
@@ -223,14 +264,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     op = sub.add_parser("ocr", help="OCR files through a running ocrgw server (native API), one output per input")
     op.add_argument("files", nargs="+", metavar="FILE")
-    op.add_argument("--server", default=os.environ.get("OCRGW_SERVER", "http://127.0.0.1:8000"),
-                    help="server base URL (OCRGW_SERVER; default http://127.0.0.1:8000)")
+    op.add_argument(
+        "--server",
+        default=os.environ.get("OCRGW_SERVER", "http://127.0.0.1:8000"),
+        help="server base URL (OCRGW_SERVER; default http://127.0.0.1:8000)",
+    )
     op.add_argument("--key", default=os.environ.get("OCRGW_API_KEY"), help="API key (OCRGW_API_KEY)")
     op.add_argument("--format", choices=["txt", "json", "hocr", "alto", "tsv", "pdf"], default="txt")
     op.add_argument("--out", default=".", help="output directory (default: the current one)")
     op.add_argument("--languages", help="e.g. en, de,fr or eng+deu (default: the server's)")
-    op.add_argument("--mode", choices=["default", "accurate"],
-                    help="accurate: the second engine (English, Chinese), ~3x the time (default: the server's)")
+    op.add_argument(
+        "--mode",
+        choices=["default", "accurate"],
+        help="accurate: the second engine (English, Chinese), ~3x the time (default: the server's)",
+    )
     op.add_argument("--concurrency", type=int, default=4, help="files in flight at once (default 4)")
     op.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for one file (default 600)")
     op.set_defaults(func=cmd_ocr)

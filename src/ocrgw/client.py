@@ -19,8 +19,14 @@ import httpx
 from tqdm import tqdm
 
 # --format -> (native format, file extension)
-FORMATS = {"txt": ("text", "txt"), "json": ("json", "json"), "hocr": ("hocr", "hocr"), "alto": ("alto", "xml"),
-           "tsv": ("tsv", "tsv"), "pdf": ("pdf", "pdf")}
+FORMATS = {
+    "txt": ("text", "txt"),
+    "json": ("json", "json"),
+    "hocr": ("hocr", "hocr"),
+    "alto": ("alto", "xml"),
+    "tsv": ("tsv", "tsv"),
+    "pdf": ("pdf", "pdf"),
+}
 MAX_TRIES = 8
 
 
@@ -112,8 +118,15 @@ async def ocr_one(client: httpx.AsyncClient, opts: Options, path: Path, out: Pat
     if native_fmt == "pdf":
         fields["searchable_pdf"] = "true"
     idem = hashlib.sha256(data + json.dumps(fields, sort_keys=True).encode()).hexdigest()
-    resp = await _request(client, opts, "POST", "/v1/jobs", files={"file": (path.name, data)}, data=fields,
-                          headers={"Idempotency-Key": idem})
+    resp = await _request(
+        client,
+        opts,
+        "POST",
+        "/v1/jobs",
+        files={"file": (path.name, data)},
+        data=fields,
+        headers={"Idempotency-Key": idem},
+    )
     if resp.status_code != 202:
         raise ClientError(_error_message(resp))
     job = resp.json()
@@ -146,8 +159,12 @@ async def run(files: list[Path], opts: Options) -> dict[Path, str | None]:
     results: dict[Path, str | None] = {}
     sem = asyncio.Semaphore(opts.concurrency)
     bar = tqdm(total=len(files), unit="file", file=sys.stderr, disable=None, dynamic_ncols=True)
-    async with httpx.AsyncClient(base_url=opts.server.rstrip("/"), headers=headers, timeout=120,
-                                 limits=httpx.Limits(max_connections=opts.concurrency * 2)) as client:
+    async with httpx.AsyncClient(
+        base_url=opts.server.rstrip("/"),
+        headers=headers,
+        timeout=120,
+        limits=httpx.Limits(max_connections=opts.concurrency * 2),
+    ) as client:
 
         async def one(path: Path, out: Path) -> None:
             async with sem:
@@ -171,10 +188,21 @@ def main(args: argparse.Namespace) -> int:
     if missing:
         print(f"no such file: {', '.join(map(str, missing))}", file=sys.stderr)
         return 2
-    opts = Options(server=args.server, key=args.key, fmt=args.format, out_dir=Path(args.out),
-                   languages=args.languages, mode=args.mode, concurrency=max(1, args.concurrency), timeout=args.timeout)
+    opts = Options(
+        server=args.server,
+        key=args.key,
+        fmt=args.format,
+        out_dir=Path(args.out),
+        languages=args.languages,
+        mode=args.mode,
+        concurrency=max(1, args.concurrency),
+        timeout=args.timeout,
+    )
     results = asyncio.run(run(files, opts))
     failed = [p for p, err in results.items() if err]
-    print(f"{len(files) - len(failed)} of {len(files)} done, {len(failed)} failed; outputs in {opts.out_dir} "
-          f"(server busy {opts.throttled} time(s), {opts.retried} retried)", file=sys.stderr)
+    print(
+        f"{len(files) - len(failed)} of {len(files)} done, {len(failed)} failed; outputs in {opts.out_dir} "
+        f"(server busy {opts.throttled} time(s), {opts.retried} retried)",
+        file=sys.stderr,
+    )
     return 1 if failed else 0

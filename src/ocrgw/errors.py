@@ -43,8 +43,9 @@ class ErrorCode(StrEnum):
 class OcrgwError(Exception):
     """An error with a stable code; ``param`` names the offending request parameter when there is one."""
 
-    def __init__(self, code: ErrorCode, message: str, *, param: str | None = None,
-                 retry_after: int | None = None) -> None:
+    def __init__(
+        self, code: ErrorCode, message: str, *, param: str | None = None, retry_after: int | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message

@@ -91,23 +91,32 @@ def _openapi_tags() -> list[dict[str, str]]:
     """Tag metadata, native API first: /docs and generated SDKs group operations by tag (openapi-python-client
     makes one module per tag), so every dialect is its own group and the vendors' stay out of the native one."""
     return [
-        {"name": native_jobs.TAG, "description": "ocrgw's own asynchronous API, the one to generate clients from: "
-         "submit a document (multipart, raw bytes, or JSON with a URL or base64), poll the job, fetch the result "
-         "as JSON, text, hOCR, ALTO, TSV or searchable PDF. Authenticate with `X-API-Key` or "
-         "`Authorization: Bearer`; every error is an `ErrorResponse`."},
-        {"name": azure_router.TAG, "description": "Azure AI Vision Read v3.0 to v3.2, for the Azure SDKs "
-         "(`Ocp-Apim-Subscription-Key`). Shapes and errors are Azure's."},
+        {
+            "name": native_jobs.TAG,
+            "description": "ocrgw's own asynchronous API, the one to generate clients from: "
+            "submit a document (multipart, raw bytes, or JSON with a URL or base64), poll the job, fetch the result "
+            "as JSON, text, hOCR, ALTO, TSV or searchable PDF. Authenticate with `X-API-Key` or "
+            "`Authorization: Bearer`; every error is an `ErrorResponse`.",
+        },
+        {
+            "name": azure_router.TAG,
+            "description": "Azure AI Vision Read v3.0 to v3.2, for the Azure SDKs "
+            "(`Ocp-Apim-Subscription-Key`). Shapes and errors are Azure's.",
+        },
         {"name": azure_v21.TAG, "description": "Computer Vision v2.1 Batch Read, for the older Azure SDKs."},
         {"name": azure_imageanalysis.TAG, "description": "Image Analysis 4.0 with the READ feature (synchronous)."},
         {"name": azure_docintel.TAGS["formrecognizer"], "description": "Form Recognizer `prebuilt-read`."},
-        {"name": azure_docintel.TAGS["documentintelligence"], "description": "Document Intelligence "
-         "`prebuilt-read`."},
+        {"name": azure_docintel.TAGS["documentintelligence"], "description": "Document Intelligence `prebuilt-read`."},
         {"name": ocrspace_router.TAG, "description": "The OCR.space Parse API (`apikey`), in its own shapes."},
-        {"name": huawei_router.TAG, "description": "Huawei Cloud OCR general-text and passport, AK/SK-signed or "
-         "`X-Auth-Token`."},
+        {
+            "name": huawei_router.TAG,
+            "description": "Huawei Cloud OCR general-text and passport, AK/SK-signed or `X-Auth-Token`.",
+        },
         {"name": seed_flask.TAG, "description": "The seed system's synchronous Flask-style API."},
-        {"name": seed_streaming.TAG, "description": "The seed streaming server's synchronous endpoint (its path "
-         "is `OCRGW_STREAM_API_NAME`)."},
+        {
+            "name": seed_streaming.TAG,
+            "description": "The seed streaming server's synchronous endpoint (its path is `OCRGW_STREAM_API_NAME`).",
+        },
         {"name": "Operations", "description": "Liveness and readiness probes."},
     ]
 
@@ -123,7 +132,7 @@ def _readable_schema_names(schema: dict) -> None:
         parts = name.split("__")
         if len(parts) < 2:
             continue
-        where = parts[parts.index("dialects") + 1:-1] if "dialects" in parts else parts[:-1]
+        where = parts[parts.index("dialects") + 1 : -1] if "dialects" in parts else parts[:-1]
         prefix = "" if where[:1] == ["native"] else "".join(p.capitalize() for p in where if p != "schemas")
         new = prefix + parts[-1]
         if new not in comps and new not in renames.values():
@@ -189,9 +198,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # Work left by a previous run: leases of processes that are gone, then everything queued.
             await reaper.free_dead_leases(db)
             await reaper.sweep(db, dispatcher, settings, startup=True)
-        tasks = [asyncio.create_task(reaper.run_forever(db, queue, settings)),
-                 asyncio.create_task(reaper.purge_forever(db, store, settings)),
-                 asyncio.create_task(callbacks.deliver_forever(db, settings))]
+        tasks = [
+            asyncio.create_task(reaper.run_forever(db, queue, settings)),
+            asyncio.create_task(reaper.purge_forever(db, store, settings)),
+            asyncio.create_task(callbacks.deliver_forever(db, settings)),
+        ]
         try:
             yield
         finally:
@@ -247,8 +258,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def on_validation_error(request: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()))
-        return _render(request, OcrgwError(ErrorCode.INVALID_PARAMETER,
-                                           f"Invalid request: {where}: {first.get('msg', 'invalid value')}."))
+        return _render(
+            request,
+            OcrgwError(ErrorCode.INVALID_PARAMETER, f"Invalid request: {where}: {first.get('msg', 'invalid value')}."),
+        )
 
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception) -> Response:
@@ -260,8 +273,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """The process is up and serving HTTP."""
         return {"status": "ok"}
 
-    @app.get("/ready", tags=["Operations"], operation_id="ready", summary="Readiness",
-             responses={503: {"description": "The database or the queue is not reachable."}})
+    @app.get(
+        "/ready",
+        tags=["Operations"],
+        operation_id="ready",
+        summary="Readiness",
+        responses={503: {"description": "The database or the queue is not reachable."}},
+    )
     async def ready(request: Request) -> Response:
         """Ready to take work: the database answers, and the broker (scale-out) or the local worker
         processes (embedded) are there."""
@@ -294,8 +312,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return app.openapi_schema
         schema = original_openapi()
         comps = schema.setdefault("components", {}).setdefault("schemas", {})
-        extra = {**azure_router.EXTRA_SCHEMAS, **azure_imageanalysis.EXTRA_SCHEMAS, **azure_docintel.EXTRA_SCHEMAS,
-                 **huawei_router.EXTRA_SCHEMAS, **native_jobs.EXTRA_SCHEMAS}
+        extra = {
+            **azure_router.EXTRA_SCHEMAS,
+            **azure_imageanalysis.EXTRA_SCHEMAS,
+            **azure_docintel.EXTRA_SCHEMAS,
+            **huawei_router.EXTRA_SCHEMAS,
+            **native_jobs.EXTRA_SCHEMAS,
+        }
         for name, model in extra.items():
             comps.setdefault(name, model.model_json_schema(ref_template="#/components/schemas/{model}"))
         _drop_validation_422(schema)

@@ -63,8 +63,13 @@ print(json.dumps({"result": out, "secs": time.monotonic() - t0, "peak_mb": hwm /
 
 def measure_inspect(path: Path, media_type: str, max_pages: int = 2000) -> dict:
     """inspect_image in a fresh process: its result (or error code), time and peak memory."""
-    out = subprocess.run([sys.executable, "-c", _MEASURE, str(path), media_type, str(max_pages)],
-                         capture_output=True, text=True, timeout=120, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", _MEASURE, str(path), media_type, str(max_pages)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -108,7 +113,7 @@ def test_sniff_recognises_every_supported_format(fmt: str) -> None:
         (b"<?xml version='1.0'?><svg/>", None),
         (b"PK\x03\x04", None),  # zip/docx
         (b"\x00\x00\x00\x0cjP  \r\n\x87\n", None),  # JPEG 2000
-        (b"{\"url\": \"http://x\"}", None),
+        (b'{"url": "http://x"}', None),
     ],
 )
 def test_sniff_magic_bytes(head: bytes, expected: str | None) -> None:
@@ -244,8 +249,16 @@ def test_megapixel_limit_applies_within_the_dimension_limit(tmp_path: Path) -> N
         (b"BM" + b"\x00" * 10, "image/bmp"),
         (b"RIFF\x10\x00\x00\x00WEBPVP8 " + b"\x00" * 8, "image/webp"),
     ],
-    ids=["jpeg-garbage", "jpeg-app0-garbage", "png-no-ihdr", "gif-signature-only", "tiff-le-bad-ifd",
-         "tiff-be-zero-ifd", "bmp-short", "webp-empty-vp8"],
+    ids=[
+        "jpeg-garbage",
+        "jpeg-app0-garbage",
+        "png-no-ihdr",
+        "gif-signature-only",
+        "tiff-le-bad-ifd",
+        "tiff-be-zero-ifd",
+        "bmp-short",
+        "webp-empty-vp8",
+    ],
 )
 def test_corrupt_headers_are_invalid_images(tmp_path: Path, body: bytes, media_type: str) -> None:
     assert sniff(body[:64]) == media_type
@@ -324,8 +337,11 @@ def apng_frames(n: int, size: int) -> bytes:
     comp = zlib.compressobj(9)
     row = b"\x00" * (size + 1)  # filter byte + pixels
     data = b"".join(comp.compress(row) for _ in range(size)) + comp.flush()
-    out = [b"\x89PNG\r\n\x1a\n", png_chunk(b"IHDR", struct.pack(">IIBBBBB", size, size, 8, 0, 0, 0, 0)),
-           png_chunk(b"acTL", struct.pack(">II", n, 0))]
+    out = [
+        b"\x89PNG\r\n\x1a\n",
+        png_chunk(b"IHDR", struct.pack(">IIBBBBB", size, size, 8, 0, 0, 0, 0)),
+        png_chunk(b"acTL", struct.pack(">II", n, 0)),
+    ]
     seq = 0
     for i in range(n):
         out.append(png_chunk(b"fcTL", struct.pack(">IIIIIHHBB", seq, size, size, 0, 0, 1, 10, 0, 0)))
@@ -365,8 +381,7 @@ ANIMATIONS = {"gif": (gif_frames, "image/gif"), "apng": (apng_frames, "image/png
 
 
 @pytest.mark.parametrize("kind", list(ANIMATIONS))
-def test_animation_is_one_page_read_without_decoding_pixels(tmp_path: Path, baseline_mb: float,
-                                                            kind: str) -> None:
+def test_animation_is_one_page_read_without_decoding_pixels(tmp_path: Path, baseline_mb: float, kind: str) -> None:
     make, media_type = ANIMATIONS[kind]
     path = tmp_path / f"frames.{kind}"
     path.write_bytes(make(6, 10000))

@@ -86,8 +86,18 @@ def test_public_addresses_allowed(addr: str) -> None:
 
 @pytest.mark.parametrize(
     "addr",
-    ["127.0.0.1", "::1", "10.1.2.3", "172.20.0.5", "192.168.1.10", "169.254.169.254", "100.64.0.1",
-     "fd00::1", "::ffff:127.0.0.1", "fe80::1"],
+    [
+        "127.0.0.1",
+        "::1",
+        "10.1.2.3",
+        "172.20.0.5",
+        "192.168.1.10",
+        "169.254.169.254",
+        "100.64.0.1",
+        "fd00::1",
+        "::ffff:127.0.0.1",
+        "fe80::1",
+    ],
 )
 def test_allow_private_setting_lets_private_addresses_through(addr: str) -> None:
     assert address_allowed(_ip(addr), STRICT) is False

@@ -29,9 +29,22 @@ def _job(db, max_attempts: int = 2) -> str:
     now = repo.utcnow()
     job_id = str(uuid.uuid4())
     with db.begin() as s:
-        s.add(Job(id=job_id, dialect="test", status="queued", spec={}, blob_key="x", media_type="image/png",
-                  size_bytes=1, created_at=now, updated_at=now, attempts=0, max_attempts=max_attempts,
-                  pages_done=0))
+        s.add(
+            Job(
+                id=job_id,
+                dialect="test",
+                status="queued",
+                spec={},
+                blob_key="x",
+                media_type="image/png",
+                size_bytes=1,
+                created_at=now,
+                updated_at=now,
+                attempts=0,
+                max_attempts=max_attempts,
+                pages_done=0,
+            )
+        )
     return job_id
 
 

@@ -55,8 +55,17 @@ def test_submit_commits_before_enqueue_and_owner_isolation(settings: Settings) -
         db = make_async_sessionmaker(engine)
         queue = RecordingQueue(settings)
         store = LocalBlobStore(settings.blob_dir)
-        view = await service.submit(db=db, queue=queue, store=store, settings=settings, owner_key_id=None, dialect="t",
-                                    spec=JobSpec(pages=((2, None),)), blob=BLOB, retention=timedelta(hours=1))
+        view = await service.submit(
+            db=db,
+            queue=queue,
+            store=store,
+            settings=settings,
+            owner_key_id=None,
+            dialect="t",
+            spec=JobSpec(pages=((2, None),)),
+            blob=BLOB,
+            retention=timedelta(hours=1),
+        )
         assert queue.seen == [(view.id, "queued")]
         assert view.pages_total == 2  # pages 2-3 of 3
         got = await service.get(db=db, job_id=view.id, owner_key_id=None)
@@ -64,10 +73,17 @@ def test_submit_commits_before_enqueue_and_owner_isolation(settings: Settings) -
         # A submit that fails deletes the stored document: nothing is left behind for the purge to miss.
         stored = store.put_bytes(b"document bytes")
         with pytest.raises(OcrgwError):
-            await service.submit(db=db, queue=queue, store=store, settings=settings, owner_key_id=None, dialect="t",
-                                 spec=JobSpec(pages=((5, None),)), retention=timedelta(hours=1),
-                                 blob=StoredBlob(key=stored, size=14, media_type="image/png", width=100,
-                                                 height=100, frames=3))
+            await service.submit(
+                db=db,
+                queue=queue,
+                store=store,
+                settings=settings,
+                owner_key_id=None,
+                dialect="t",
+                spec=JobSpec(pages=((5, None),)),
+                retention=timedelta(hours=1),
+                blob=StoredBlob(key=stored, size=14, media_type="image/png", width=100, height=100, frames=3),
+            )
         assert not store.local_path(stored).exists()
         with pytest.raises(OcrgwError):
             await service.get(db=db, job_id="not-a-uuid", owner_key_id=None)
@@ -82,8 +98,17 @@ def test_wait_is_bounded_and_sees_completion(settings: Settings) -> None:
         db = make_async_sessionmaker(engine)
         queue = RecordingQueue(settings)
         store = LocalBlobStore(settings.blob_dir)
-        view = await service.submit(db=db, queue=queue, store=store, settings=settings, owner_key_id=None, dialect="t",
-                                    spec=JobSpec(), blob=BLOB, retention=timedelta(hours=1))
+        view = await service.submit(
+            db=db,
+            queue=queue,
+            store=store,
+            settings=settings,
+            owner_key_id=None,
+            dialect="t",
+            spec=JobSpec(),
+            blob=BLOB,
+            retention=timedelta(hours=1),
+        )
         t0 = time.monotonic()
         still = await service.wait(db=db, job_id=view.id, owner_key_id=None, timeout=0.3)
         assert still.status is JobStatus.QUEUED and 0.25 <= time.monotonic() - t0 < 2

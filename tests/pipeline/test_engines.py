@@ -103,8 +103,9 @@ def test_a_page_tesseract_reads_badly_gets_the_second_opinion(rapid: RapidEngine
         assert step["confidence_before"] < 0.5 < step["confidence_after"]
         text = "\n".join(" ".join(w.text for w in ln.words) for ln in got.lines)
         assert cer(text, manifest_row(image)["text"]) <= 0.08, text
-        clean = reader.read(RasterPage(1, gray("page/tess_phototest.tif"), None), tess, None, "basic",
-                            second=second, second_below=0.7)
+        clean = reader.read(
+            RasterPage(1, gray("page/tess_phototest.tif"), None), tess, None, "basic", second=second, second_below=0.7
+        )
         assert not any(s["step"] == "second_opinion" for s in clean.steps)
     finally:
         pool.close()
@@ -126,8 +127,9 @@ def test_rapid_reads_a_receipt_tesseract_struggles_with(rapid: RapidEngine) -> N
         for word in ln.words:
             assert x0 <= word.box[0] < word.box[2] <= x1 and 0 <= word.confidence <= 1 and word.text.strip()
     # Tesseract-only steps are not applied for this engine; the step list says so.
-    assert any(s["step"] == "upscale" and s.get("applied") is False and "rapidocr" in s["reason"]
-               for s in reading.steps)
+    assert any(
+        s["step"] == "upscale" and s.get("applied") is False and "rapidocr" in s["reason"] for s in reading.steps
+    )
     assert not any(s["step"] == "segmentation" for s in reading.steps)
 
 
@@ -142,9 +144,13 @@ def test_rapid_reads_a_single_text_line_upright(rapid: RapidEngine) -> None:
 def test_a_line_joined_across_a_gutter_is_split_there() -> None:
     """Words further apart than SPLIT_GAP line heights become separate lines, each boxed to its words;
     ordinary word spaces do not split."""
-    words = [RawWord("end", (100, 10, 160, 40), 0.9), RawWord("of", (170, 10, 190, 40), 0.9),
-             RawWord("column", (200, 10, 300, 40), 0.9), RawWord("next", (340, 10, 400, 40), 0.9),
-             RawWord("one", (410, 10, 460, 40), 0.9)]
+    words = [
+        RawWord("end", (100, 10, 160, 40), 0.9),
+        RawWord("of", (170, 10, 190, 40), 0.9),
+        RawWord("column", (200, 10, 300, 40), 0.9),
+        RawWord("next", (340, 10, 400, 40), 0.9),
+        RawWord("one", (410, 10, 460, 40), 0.9),
+    ]
     parts = _split_at_gaps(words, (90, 10, 470, 40), 0.9)
     assert [[w.text for w in p.words] for p in parts] == [["end", "of", "column"], ["next", "one"]]
     assert [p.box for p in parts] == [(100, 10, 300, 40), (340, 10, 460, 40)]

@@ -22,9 +22,12 @@ def line(text: str, x0: int, y0: int, x1: int, y1: int, block: int = 0) -> RawLi
     """A line whose words share its width evenly, as Tesseract would box them."""
     words = text.split()
     step = (x1 - x0) / max(1, len(words))
-    return RawLine((x0, y0, x1, y1), 0.9, block,
-                   [RawWord(w, (round(x0 + i * step), y0, round(x0 + (i + 1) * step) - 5, y1), 0.9)
-                    for i, w in enumerate(words)])
+    return RawLine(
+        (x0, y0, x1, y1),
+        0.9,
+        block,
+        [RawWord(w, (round(x0 + i * step), y0, round(x0 + (i + 1) * step) - 5, y1), 0.9) for i, w in enumerate(words)],
+    )
 
 
 def texts(lines: list[RawLine]) -> list[str]:
@@ -52,8 +55,9 @@ def test_basic_keeps_aligned_text_columns_whole() -> None:
 
 
 def test_basic_reads_a_sidebar_of_short_lines_as_its_own_column() -> None:
-    body = [line(f"body text line {i} with several words in it", 100, 100 + 40 * i, 700, 125 + 40 * i)
-            for i in range(10)]
+    body = [
+        line(f"body text line {i} with several words in it", 100, 100 + 40 * i, 700, 125 + 40 * i) for i in range(10)
+    ]
     side = [line(f"Name {i}", 760, 110 + 33 * i, 900, 128 + 33 * i) for i in range(10)]
     got = texts(order_lines(body + side, "basic"))
     assert got == texts(body) + texts(side)
@@ -63,9 +67,11 @@ def test_basic_keeps_table_rows_together_left_to_right() -> None:
     table = []
     for r in range(6):
         y = 100 + 40 * r
-        table += [line(f"Item {r}", 100, y, 300, y + 20, block=r),
-                  line(f"{r}.00", 600, y + 1, 700, y + 21, block=10 + r),
-                  line(f"{r * 3}", 900, y, 950, y + 20, block=20 + r)]
+        table += [
+            line(f"Item {r}", 100, y, 300, y + 20, block=r),
+            line(f"{r}.00", 600, y + 1, 700, y + 21, block=10 + r),
+            line(f"{r * 3}", 900, y, 950, y + 20, block=20 + r),
+        ]
     got = texts(order_lines(table, "basic"))
     assert got == [t for r in range(6) for t in (f"Item {r}", f"{r}.00", f"{r * 3}")]
 
@@ -79,9 +85,15 @@ def test_natural_keeps_tesseract_order() -> None:
 def test_sections_separated_by_a_wide_gap_are_read_one_after_the_other() -> None:
     """A 2x2 print: the top pair of pages is read (by columns) before the bottom pair."""
     top = two_columns()[1:]
-    bottom = [RawLine((ln.box[0], ln.box[1] + 600, ln.box[2], ln.box[3] + 600), ln.confidence, ln.block,
-                      [RawWord(w.text.replace("column", "page"), w.box, w.confidence) for w in ln.words])
-              for ln in top]
+    bottom = [
+        RawLine(
+            (ln.box[0], ln.box[1] + 600, ln.box[2], ln.box[3] + 600),
+            ln.confidence,
+            ln.block,
+            [RawWord(w.text.replace("column", "page"), w.box, w.confidence) for w in ln.words],
+        )
+        for ln in top
+    ]
     got = texts(order_lines(top + bottom, "basic"))
     assert got[:16] == texts(order_lines(top, "basic"))
     assert all("page" in t for t in got[16:])
@@ -129,14 +141,19 @@ def test_lines_joined_across_a_gutter_are_split_into_their_columns() -> None:
     joined = []
     for i in range(12):
         y = 100 + 40 * i
-        left = [RawWord(t, (100 + 90 * k, y, 170 + 90 * k, y + 22), 0.9)
-                for k, t in enumerate(f"left page line {i} has words".split())]
-        right = [RawWord(t, (700 + 90 * k, y, 770 + 90 * k, y + 22), 0.9)
-                 for k, t in enumerate(f"right page line {i} has words".split())]
+        left = [
+            RawWord(t, (100 + 90 * k, y, 170 + 90 * k, y + 22), 0.9)
+            for k, t in enumerate(f"left page line {i} has words".split())
+        ]
+        right = [
+            RawWord(t, (700 + 90 * k, y, 770 + 90 * k, y + 22), 0.9)
+            for k, t in enumerate(f"right page line {i} has words".split())
+        ]
         joined.append(RawLine((100, y, 1220, y + 22), 0.9, 0, left + right))
     got = texts(order_lines(joined, "basic"))
-    assert got == [f"left page line {i} has words" for i in range(12)] + \
-        [f"right page line {i} has words" for i in range(12)]
+    assert got == [f"left page line {i} has words" for i in range(12)] + [
+        f"right page line {i} has words" for i in range(12)
+    ]
     assert order_lines(joined, "natural") == joined  # natural keeps Tesseract's lines
 
 
@@ -146,10 +163,14 @@ def test_joined_table_rows_of_figures_stay_rows() -> None:
     rows_ = []
     for i in range(12):
         y = 100 + 40 * i
-        words = [RawWord(t, (100 + 90 * k, y, 170 + 90 * k, y + 22), 0.9)
-                 for k, t in enumerate(f"Sector number {i} total".split())]
-        words += [RawWord(t, (700 + 90 * k, y, 770 + 90 * k, y + 22), 0.9)
-                  for k, t in enumerate(f"{i} 1,{i}91 {i}58 594".split())]
+        words = [
+            RawWord(t, (100 + 90 * k, y, 170 + 90 * k, y + 22), 0.9)
+            for k, t in enumerate(f"Sector number {i} total".split())
+        ]
+        words += [
+            RawWord(t, (700 + 90 * k, y, 770 + 90 * k, y + 22), 0.9)
+            for k, t in enumerate(f"{i} 1,{i}91 {i}58 594".split())
+        ]
         rows_.append(RawLine((100, y, 1040, y + 22), 0.9, 0, words))
     assert order_lines(rows_, "basic") == rows_
 
@@ -157,12 +178,23 @@ def test_joined_table_rows_of_figures_stay_rows() -> None:
 def test_noise_words_are_dropped_and_symbols_of_real_text_kept() -> None:
     """Rules and specks read as punctuation go; a label's colon, an ampersand, a price's $ and a
     confident dash stay; a line of nothing but a rule disappears, and a cell's box shrinks to its words."""
-    cell = RawLine((0, 0, 400, 20), 0.9, 0, [
-        RawWord("|", (0, 0, 4, 20), 0.95), RawWord("Total", (20, 0, 90, 20), 0.9),
-        RawWord(":", (95, 0, 100, 20), 0.9), RawWord("$", (110, 0, 120, 20), 0.8),
-        RawWord("12.50", (125, 0, 190, 20), 0.9), RawWord("&", (200, 0, 210, 20), 0.9),
-        RawWord("—", (220, 0, 260, 20), 0.9), RawWord("-", (270, 0, 280, 20), 0.3),
-        RawWord("©", (300, 0, 320, 20), 0.6), RawWord("]", (390, 0, 400, 20), 0.4)])
+    cell = RawLine(
+        (0, 0, 400, 20),
+        0.9,
+        0,
+        [
+            RawWord("|", (0, 0, 4, 20), 0.95),
+            RawWord("Total", (20, 0, 90, 20), 0.9),
+            RawWord(":", (95, 0, 100, 20), 0.9),
+            RawWord("$", (110, 0, 120, 20), 0.8),
+            RawWord("12.50", (125, 0, 190, 20), 0.9),
+            RawWord("&", (200, 0, 210, 20), 0.9),
+            RawWord("—", (220, 0, 260, 20), 0.9),
+            RawWord("-", (270, 0, 280, 20), 0.3),
+            RawWord("©", (300, 0, 320, 20), 0.6),
+            RawWord("]", (390, 0, 400, 20), 0.4),
+        ],
+    )
     rule = RawLine((0, 40, 400, 44), 0.9, 0, [RawWord("_____", (0, 40, 400, 44), 0.9)])
     text = line("Next line of text", 0, 60, 400, 80)
     out = order_lines([cell, rule, text], "natural")

@@ -27,12 +27,31 @@ from ocrgw.pipeline.runner import WorkerContext, run
 from ocrgw.settings import Settings
 from ocrgw.storage.local import LocalBlobStore
 
-FIELDS = ("document_type", "country_code", "document_number", "surname", "given_names", "nationality", "sex",
-          "date_of_birth", "date_of_expiry", "optional_data")
+FIELDS = (
+    "document_type",
+    "country_code",
+    "document_number",
+    "surname",
+    "given_names",
+    "nationality",
+    "sex",
+    "date_of_birth",
+    "date_of_expiry",
+    "optional_data",
+)
 ICAO = ["P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<", "L898902C36UTO7408122F1204159ZE184226B<<<<<10"]
-ICAO_FIELDS = {"document_type": "P", "country_code": "UTO", "document_number": "L898902C3", "surname": "ERIKSSON",
-               "given_names": "ANNA MARIA", "nationality": "UTO", "sex": "F", "date_of_birth": "1974-08-12",
-               "date_of_expiry": "2012-04-15", "optional_data": "ZE184226B"}
+ICAO_FIELDS = {
+    "document_type": "P",
+    "country_code": "UTO",
+    "document_number": "L898902C3",
+    "surname": "ERIKSSON",
+    "given_names": "ANNA MARIA",
+    "nationality": "UTO",
+    "sex": "F",
+    "date_of_birth": "1974-08-12",
+    "date_of_expiry": "2012-04-15",
+    "optional_data": "ZE184226B",
+}
 
 
 def _need_ocrb() -> None:
@@ -104,12 +123,22 @@ def test_held_out_varied_passports(reader: MrzReader) -> None:
             all_right += 1
             # A reading with every field right has every check digit verified.
             assert result["valid"], (seed, result["checks"])
-            assert result["checks"] == {"document_number": True, "date_of_birth": True, "date_of_expiry": True,
-                                        "optional_data": True, "composite": True}
+            assert result["checks"] == {
+                "document_number": True,
+                "date_of_birth": True,
+                "date_of_expiry": True,
+                "optional_data": True,
+                "composite": True,
+            }
         else:
             failures.append((seed, wrong, result["lines"], spec.lines))
-    print("\nMRZ per-field accuracy over", n, "held-out specimens:",
-          ", ".join(f"{k} {right[k] / n:.0%}" for k in FIELDS), f"| all fields right: {all_right}/{n}")
+    print(
+        "\nMRZ per-field accuracy over",
+        n,
+        "held-out specimens:",
+        ", ".join(f"{k} {right[k] / n:.0%}" for k in FIELDS),
+        f"| all fields right: {all_right}/{n}",
+    )
     for failure in failures:
         print("  wrong:", failure)
     assert all_right >= 0.9 * n, failures
@@ -212,13 +241,22 @@ def test_mrz_through_the_worker(tmp_path: Path) -> None:
         queue = Queue()
         ids = []
         for body in (passport.image, blank.getvalue()):
+
             async def chunks(data: bytes = body):
                 yield data
 
             blob = await from_stream(chunks(), store=store, settings=settings)
-            view = await service.submit(db=db, queue=queue, store=store, settings=settings, owner_key_id=None,
-                                        dialect="native", spec=JobSpec(outputs=("mrz",)), blob=blob,
-                                        retention=timedelta(hours=1))
+            view = await service.submit(
+                db=db,
+                queue=queue,
+                store=store,
+                settings=settings,
+                owner_key_id=None,
+                dialect="native",
+                spec=JobSpec(outputs=("mrz",)),
+                blob=blob,
+                retention=timedelta(hours=1),
+            )
             ids.append(view.id)
         await engine.dispose()
         return ids, queue

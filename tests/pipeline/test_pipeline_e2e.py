@@ -43,8 +43,10 @@ def test_skewed_page_is_straightened_and_boxes_map_back(server: Server) -> None:
         slope = math.degrees(math.atan2(box[3] - box[1], box[2] - box[0]))
         assert abs(slope - 5.0) < 1.0, (line["text"], slope)
     # The applied steps are stored with the page (Azure's shape has no place for them).
-    rows = [r[0] if isinstance(r[0], list) else json.loads(r[0]) for r in server.query(
-        "select preprocessing from pages where width = :w and height = :h", w=width, h=height)]
+    rows = [
+        r[0] if isinstance(r[0], list) else json.loads(r[0])
+        for r in server.query("select preprocessing from pages where width = :w and height = :h", w=width, h=height)
+    ]
     assert rows and any(s["step"] == "deskew" and s.get("applied", True) for s in rows[-1]), rows
 
 

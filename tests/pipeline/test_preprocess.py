@@ -317,7 +317,7 @@ def test_one_line_crops_are_read_as_a_single_line(ocr: object) -> None:
     measure) get PSM 7; two lines of the same text keep PSM 3."""
     page = np.asarray(_page(lines=["A single line of text, nothing more"], size=28))
     rows = np.flatnonzero((page < 128).any(axis=1))
-    one = page[rows[0] - 4:rows[-1] + 5]  # cropped to the line, as a form field or a book line comes
+    one = page[rows[0] - 4 : rows[-1] + 5]  # cropped to the line, as a form field or a book line comes
     result = preprocess(one)
     assert result.psm == 7 and "one line" in _step(result, "segmentation")["reason"]
     word = np.asarray(_page(lines=["Ok"], size=24))

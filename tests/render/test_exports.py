@@ -28,10 +28,19 @@ def _line(*words: WordResult) -> LineResult:
 
 
 PAGES = [
-    PageResult(1, 600, 400, "pixel", 0.0, "en", [], [
-        _line(_word("Invoice", 10, 10, 120, 40, 0.97), _word("#42", 130, 10, 180, 40, 0.5)),
-        _line(_word("A&B", 10, 60, 70, 90), _word("<tag>", 80, 60, 160, 90), _word("Größe", 170, 60, 260, 90)),
-    ]),
+    PageResult(
+        1,
+        600,
+        400,
+        "pixel",
+        0.0,
+        "en",
+        [],
+        [
+            _line(_word("Invoice", 10, 10, 120, 40, 0.97), _word("#42", 130, 10, 180, 40, 0.5)),
+            _line(_word("A&B", 10, 60, 70, 90), _word("<tag>", 80, 60, 160, 90), _word("Größe", 170, 60, 260, 90)),
+        ],
+    ),
     PageResult(2, 8.5, 11.0, "inch", 90.0, "en", [], [_line(_word("Second", 1.0, 1.0, 2.0, 1.5))]),
     PageResult(3, 600, 400, "pixel", 0.0, "en", [], []),  # a blank page
 ]
@@ -73,8 +82,11 @@ def test_hocr_is_xhtml_with_hocr_classes_and_boxes() -> None:
     ns = {"h": exports.XHTML_NS}
     assert doc.tag == f"{{{exports.XHTML_NS}}}html"
     pages = doc.findall(".//h:div[@class='ocr_page']", ns)
-    assert [p.get("title").split(";")[0] for p in pages] == ["bbox 0 0 600 400", "bbox 0 0 2550 3300",
-                                                             "bbox 0 0 600 400"]
+    assert [p.get("title").split(";")[0] for p in pages] == [
+        "bbox 0 0 600 400",
+        "bbox 0 0 2550 3300",
+        "bbox 0 0 600 400",
+    ]
     lines = doc.findall(".//h:span[@class='ocr_line']", ns)
     words = doc.findall(".//h:span[@class='ocrx_word']", ns)
     assert len(lines) == 3 and [w.text for w in words] == ["Invoice", "#42", "A&B", "<tag>", "Größe", "Second"]

@@ -41,9 +41,26 @@ def generate(spec_path: Path, out_dir: Path) -> Path:
     config.write_text(GENERATOR_CONFIG)
     package = out_dir / PACKAGE
     env = {**os.environ, "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")}
-    run = subprocess.run([sys.executable, "-m", "openapi_python_client", "generate", "--path", str(spec_path),
-                          "--output-path", str(package), "--meta", "none", "--config", str(config)],
-                         env=env, capture_output=True, text=True, timeout=180)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "openapi_python_client",
+            "generate",
+            "--path",
+            str(spec_path),
+            "--output-path",
+            str(package),
+            "--meta",
+            "none",
+            "--config",
+            str(config),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     output = run.stdout + run.stderr
     assert run.returncode == 0, output
     assert "warning" not in output.lower(), output
@@ -82,14 +99,18 @@ def test_generated_python_client_submits_polls_and_fetches(sdk_server: Server, t
 
     with imported(root) as mod:
         client_mod, models, types = mod(""), mod("models"), mod("types")
-        api = {name: mod(f"api.ocrgw_native_api.{name}")
-               for name in ("submit_job", "get_job", "get_job_result", "list_jobs", "delete_job")}
+        api = {
+            name: mod(f"api.ocrgw_native_api.{name}")
+            for name in ("submit_job", "get_job", "get_job_result", "list_jobs", "delete_job")
+        }
         # The spec's APIKeyHeader scheme: the key as it is, in X-API-Key.
-        client = client_mod.AuthenticatedClient(base_url=sdk_server.url, token=sdk_server.key, prefix="",
-                                                auth_header_name="X-API-Key", timeout=60)
+        client = client_mod.AuthenticatedClient(
+            base_url=sdk_server.url, token=sdk_server.key, prefix="", auth_header_name="X-API-Key", timeout=60
+        )
 
-        form = models.SubmitForm(file=types.File(payload=io.BytesIO(data), file_name=path.name,
-                                                 mime_type="image/tiff"), languages="en")
+        form = models.SubmitForm(
+            file=types.File(payload=io.BytesIO(data), file_name=path.name, mime_type="image/tiff"), languages="en"
+        )
         submitted = api["submit_job"].sync_detailed(client=client, body=form)
         assert submitted.status_code == 202, submitted.content
         op = submitted.parsed

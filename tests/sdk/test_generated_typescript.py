@@ -53,18 +53,40 @@ def run(args: list[str], cwd: Path, timeout: float = 180) -> str:
 def build(spec: Path, work: Path) -> Path:
     """Generate the client into work/client, compile it with the program to CommonJS (the generated imports
     have no file extensions, which Node's ESM loader would need), and return the program's .js."""
-    run([str(BIN / "openapi-ts"), "--input", str(spec), "--output", str(work / "client"),
-         "--client", "@hey-api/client-fetch"], cwd=work)
+    run(
+        [
+            str(BIN / "openapi-ts"),
+            "--input",
+            str(spec),
+            "--output",
+            str(work / "client"),
+            "--client",
+            "@hey-api/client-fetch",
+        ],
+        cwd=work,
+    )
     assert (work / "client" / "sdk.gen.ts").is_file()
     shutil.copy(TS_DIR / f"{PROGRAM}.ts", work)
-    (work / "tsconfig.json").write_text(json.dumps({
-        "compilerOptions": {
-            "target": "ES2022", "module": "commonjs", "moduleResolution": "node", "lib": ["ES2022", "DOM"],
-            "strict": True, "skipLibCheck": True, "outDir": "out", "rootDir": ".", "pretty": False,
-            "types": ["node"], "typeRoots": [str(TS_DIR / "node_modules" / "@types")],
-        },
-        "files": [f"{PROGRAM}.ts"],
-    }))
+    (work / "tsconfig.json").write_text(
+        json.dumps(
+            {
+                "compilerOptions": {
+                    "target": "ES2022",
+                    "module": "commonjs",
+                    "moduleResolution": "node",
+                    "lib": ["ES2022", "DOM"],
+                    "strict": True,
+                    "skipLibCheck": True,
+                    "outDir": "out",
+                    "rootDir": ".",
+                    "pretty": False,
+                    "types": ["node"],
+                    "typeRoots": [str(TS_DIR / "node_modules" / "@types")],
+                },
+                "files": [f"{PROGRAM}.ts"],
+            }
+        )
+    )
     run([str(BIN / "tsc"), "-p", "tsconfig.json"], cwd=work)
     return work / "out" / f"{PROGRAM}.js"
 

@@ -20,9 +20,20 @@ CHROMIUM = os.environ.get("OCRGW_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("OCRGW_TEST_CHROMEDRIVER", "/usr/bin/chromedriver")
 ARTIFACTS = Path(os.environ.get("OCRGW_TEST_ARTIFACTS", REPO / "test-artifacts")) / "web"
 # As the machine notes advise: no background traffic (this network refuses it), no GPU, no sandbox (root).
-FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-         "--no-first-run", "--no-default-browser-check", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-extensions", "--window-size=1400,1000")
+FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    "--window-size=1400,1000",
+)
 
 T = TypeVar("T")
 
@@ -62,8 +73,9 @@ def chrome(profile_dir: Path, download_dir: Path | None = None) -> Iterator[Any]
         driver.set_script_timeout(30)
         if download_dir is not None:
             download_dir.mkdir(parents=True, exist_ok=True)
-            driver.execute_cdp_cmd("Browser.setDownloadBehavior",
-                                   {"behavior": "allow", "downloadPath": str(download_dir)})
+            driver.execute_cdp_cmd(
+                "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(download_dir)}
+            )
         yield driver
     finally:
         driver.quit()
@@ -81,14 +93,16 @@ def wait_for(what: Callable[[], T], timeout: float = 30, message: str = "conditi
         except Exception as exc:  # a stale or not-yet-present element
             last = exc
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {message}" + (f" (last error: {last!r})" if last
-                                                                                 else ""))
+    raise AssertionError(
+        f"timed out after {timeout}s waiting for {message}" + (f" (last error: {last!r})" if last else "")
+    )
 
 
 def foreign_requests(driver: Any, origin: str) -> list[str]:
     """Every resource the page loaded (or tried to) that is not on the test server: must be none offline."""
     names = driver.execute_script(
-        "return [location.href, ...performance.getEntriesByType('resource').map(e => e.name)]")
+        "return [location.href, ...performance.getEntriesByType('resource').map(e => e.name)]"
+    )
     host = urlsplit(origin).netloc
     return [n for n in names if urlsplit(n).scheme in ("http", "https", "ws", "wss") and urlsplit(n).netloc != host]
 

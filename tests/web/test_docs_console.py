@@ -35,10 +35,17 @@ def _execute(block) -> tuple[int, str]:
     from selenium.webdriver.common.by import By
 
     block.find_element(By.CSS_SELECTOR, "button.execute").click()
-    status = wait_for(lambda: block.find_element(By.CSS_SELECTOR, ".live-responses-table tbody .response-col_status")
-                      .text, timeout=60, message="the live response")
-    body = wait_for(lambda: block.find_element(By.CSS_SELECTOR, ".live-responses-table .highlight-code pre")
-                    .get_attribute("textContent"), message="the response body")
+    status = wait_for(
+        lambda: block.find_element(By.CSS_SELECTOR, ".live-responses-table tbody .response-col_status").text,
+        timeout=60,
+        message="the live response",
+    )
+    body = wait_for(
+        lambda: block.find_element(By.CSS_SELECTOR, ".live-responses-table .highlight-code pre").get_attribute(
+            "textContent"
+        ),
+        message="the response body",
+    )
     return int(status.split()[0]), body
 
 
@@ -57,8 +64,12 @@ def test_docs_console_submits_a_file_and_reads_the_result(web_server: Server, tm
 
         # Authorise with the native key scheme (X-API-Key).
         driver.find_element(By.CSS_SELECTOR, ".auth-wrapper .authorize").click()
-        scheme = wait_for(lambda: next(c for c in driver.find_elements(By.CSS_SELECTOR, ".modal-ux .auth-container")
-                                       if "X-API-Key" in c.text), message="the X-API-Key scheme")
+        scheme = wait_for(
+            lambda: next(
+                c for c in driver.find_elements(By.CSS_SELECTOR, ".modal-ux .auth-container") if "X-API-Key" in c.text
+            ),
+            message="the X-API-Key scheme",
+        )
         scheme.find_element(By.TAG_NAME, "input").send_keys(srv.key)
         scheme.find_element(By.CSS_SELECTOR, "button.authorize").click()
         wait_for(lambda: "Authorized" in scheme.text, message="the key to be taken")
@@ -77,7 +88,9 @@ def test_docs_console_submits_a_file_and_reads_the_result(web_server: Server, tm
         # The console can poll too, but httpx is quicker to wait with.
         deadline = time.monotonic() + 60
         while (state := httpx.get(op["links"]["self"], headers={"X-API-Key": srv.key}).json()["status"]) not in (
-                "succeeded", "failed") and time.monotonic() < deadline:
+            "succeeded",
+            "failed",
+        ) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert state == "succeeded"
 
@@ -91,8 +104,9 @@ def test_docs_console_submits_a_file_and_reads_the_result(web_server: Server, tm
         assert "quick brown dog" in want
         assert text.strip() == want.strip()
 
-        driver.execute_script("arguments[0].scrollIntoView({block: 'start'})",
-                              result.find_element(By.CSS_SELECTOR, ".responses-wrapper"))
+        driver.execute_script(
+            "arguments[0].scrollIntoView({block: 'start'})", result.find_element(By.CSS_SELECTOR, ".responses-wrapper")
+        )
         shot = keep_screenshot(driver, tmp_path, "docs-console.png")
         assert foreign_requests(driver, srv.url) == []
         assert console_errors(driver) == []

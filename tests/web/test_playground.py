@@ -20,8 +20,14 @@ pytestmark = pytest.mark.slow
 
 # Computed stroke colours of the three confidence bands (app.css --conf-high/-mid/-low).
 BAND_COLOURS = {"conf-high": "rgb(26, 127, 55)", "conf-mid": "rgb(217, 119, 6)", "conf-low": "rgb(214, 40, 40)"}
-CONTENT_TYPES = {"json": "application/json", "text": "text/plain", "hocr": "application/xhtml+xml",
-                 "alto": "application/xml", "tsv": "text/tab-separated-values", "pdf": "application/pdf"}
+CONTENT_TYPES = {
+    "json": "application/json",
+    "text": "text/plain",
+    "hocr": "application/xhtml+xml",
+    "alto": "application/xml",
+    "tsv": "text/tab-separated-values",
+    "pdf": "application/pdf",
+}
 EXTENSIONS = {"json": "json", "text": "txt", "hocr": "hocr.html", "alto": "alto.xml", "tsv": "tsv", "pdf": "pdf"}
 
 
@@ -70,12 +76,22 @@ def test_playground_reads_a_page_and_draws_it(web_server: Server, tmp_path: Path
         Select(by_id("mode")).select_by_value("accurate")  # the second engine's boxes must draw right too
         by_id("searchable-pdf").click()
         by_id("submit").click()
-        wait_for(lambda: driver.execute_script("return document.body.dataset.state") in ("queued", "running",
-                                                                                         "succeeded", "failed"),
-                 message="the job to be submitted")
-        state = wait_for(lambda: driver.execute_script("return document.body.dataset.state")
-                         if driver.execute_script("return document.body.dataset.state") in ("succeeded", "failed")
-                         else None, timeout=90, message="the job to finish")
+        wait_for(
+            lambda: (
+                driver.execute_script("return document.body.dataset.state")
+                in ("queued", "running", "succeeded", "failed")
+            ),
+            message="the job to be submitted",
+        )
+        state = wait_for(
+            lambda: (
+                driver.execute_script("return document.body.dataset.state")
+                if driver.execute_script("return document.body.dataset.state") in ("succeeded", "failed")
+                else None
+            ),
+            timeout=90,
+            message="the job to finish",
+        )
         assert state == "succeeded", by_id("error").text
         assert not by_id("error").is_displayed()
         assert "1 of 1 pages read" in by_id("status").text
@@ -90,8 +106,9 @@ def test_playground_reads_a_page_and_draws_it(web_server: Server, tmp_path: Path
         assert len(words) > 50 and page["unit"] == "pixel"
         assert page["preprocessing"][0] == {"step": "engine", "name": "rapidocr", "mode": "accurate"}
 
-        geo = wait_for(lambda: (g := driver.execute_script(GEOMETRY_JS))["image"]["complete"] and g,
-                       message="the page image")
+        geo = wait_for(
+            lambda: (g := driver.execute_script(GEOMETRY_JS))["image"]["complete"] and g, message="the page image"
+        )
         img, boxes = geo["image"], geo["boxes"]
         # The uploaded PNG itself is shown, at the page's aspect ratio.
         assert img["natural"] == [page["width"], page["height"]]
@@ -104,8 +121,12 @@ def test_playground_reads_a_page_and_draws_it(web_server: Server, tmp_path: Path
         scale_x, scale_y = img["width"] / page["width"], img["height"] / page["height"]
         for i in sorted({0, 7, len(words) // 2, len(words) - 1}):
             xs, ys = words[i]["bbox"][0::2], words[i]["bbox"][1::2]
-            want = (img["left"] + min(xs) * scale_x, img["top"] + min(ys) * scale_y,
-                    img["left"] + max(xs) * scale_x, img["top"] + max(ys) * scale_y)
+            want = (
+                img["left"] + min(xs) * scale_x,
+                img["top"] + min(ys) * scale_y,
+                img["left"] + max(xs) * scale_x,
+                img["top"] + max(ys) * scale_y,
+            )
             got = (boxes[i]["left"], boxes[i]["top"], boxes[i]["right"], boxes[i]["bottom"])
             assert all(abs(g - w) <= 2 for g, w in zip(got, want, strict=True)), (words[i]["text"], got, want)
         # Colours follow confidence.
@@ -120,8 +141,10 @@ def test_playground_reads_a_page_and_draws_it(web_server: Server, tmp_path: Path
         # Hovering a word says what it is and how sure the engine was.
         first = driver.find_elements(By.CSS_SELECTOR, "[data-testid=word-box]")[0]
         ActionChains(driver).move_to_element(first).perform()
-        info = wait_for(lambda: words[0]["text"] in by_id("word-info").text and by_id("word-info").text,
-                        message="the hovered word's info")
+        info = wait_for(
+            lambda: words[0]["text"] in by_id("word-info").text and by_id("word-info").text,
+            message="the hovered word's info",
+        )
         assert f"{words[0]['confidence'] * 100:.1f} %" in info
 
         shot = keep_screenshot(driver, tmp_path, "playground.png")
@@ -134,16 +157,21 @@ def test_playground_reads_a_page_and_draws_it(web_server: Server, tmp_path: Path
             got = wait_for(lambda b=button: b.get_attribute("data-content-type"), message=f"the {fmt} download")
             assert got.split(";")[0].strip() == ctype, (fmt, got)
             size = int(button.get_attribute("data-size"))
-            saved = wait_for(lambda f=fmt, n=size: (p := downloads / f"{job_id}.{EXTENSIONS[f]}").is_file()
-                             and p.stat().st_size == n and p,
-                             message=f"{fmt} saved to disk")
+            saved = wait_for(
+                lambda f=fmt, n=size: (
+                    (p := downloads / f"{job_id}.{EXTENSIONS[f]}").is_file() and p.stat().st_size == n and p
+                ),
+                message=f"{fmt} saved to disk",
+            )
             if fmt == "json":
                 assert json.loads(saved.read_bytes())["id"] == job_id
             elif fmt == "pdf":
                 assert saved.read_bytes().startswith(b"%PDF")
             elif fmt == "text":
-                assert saved.read_text() == httpx.get(f"{srv.url}/v1/jobs/{job_id}/result?format=text",
-                                                      headers={"X-API-Key": srv.key}).text
+                assert (
+                    saved.read_text()
+                    == httpx.get(f"{srv.url}/v1/jobs/{job_id}/result?format=text", headers={"X-API-Key": srv.key}).text
+                )
         assert not by_id("error").is_displayed()
         assert foreign_requests(driver, srv.url) == []
         assert console_errors(driver) == []
@@ -183,8 +211,7 @@ def test_playground_error_envelope_and_colour_bands(web_server: Server, tmp_path
         by_id("api-key").send_keys("not-a-key")
         by_id("file-input").send_keys(str(png))
         by_id("submit").click()
-        wait_for(lambda: driver.execute_script("return document.body.dataset.state") == "failed",
-                 message="the refusal")
+        wait_for(lambda: driver.execute_script("return document.body.dataset.state") == "failed", message="the refusal")
         text = by_id("error").text
         assert "HTTP 401" in text and "InvalidKey" in text, text
         assert not by_id("result").is_displayed()

@@ -65,7 +65,7 @@ async def from_bytes(data: bytes, *, store: BlobStore, settings: Settings) -> St
 
     async def chunks() -> AsyncIterator[bytes]:
         for i in range(0, len(data), 256 * 1024):
-            yield data[i:i + 256 * 1024]
+            yield data[i : i + 256 * 1024]
 
     return await from_stream(chunks(), store=store, settings=settings)
 

@@ -53,8 +53,7 @@ async def form_events(chunks: AsyncIterator[bytes], boundary: bytes, cap: int) -
     """A multipart body as events, streamed: every file part (any name; one with a filename or a non-text
     type, as intake.multipart decides) arrives as "file", its "data" chunks and "end", so each can go to
     intake in turn without the body ever being held whole. Text fields come whole (bounded)."""
-    st: dict = {"headers": {}, "field": b"", "value": b"", "kind": None, "name": "", "buf": bytearray(),
-                "fields": 0}
+    st: dict = {"headers": {}, "field": b"", "value": b"", "kind": None, "name": "", "buf": bytearray(), "fields": 0}
     out: list[Event] = []
 
     def on_part_begin() -> None:
@@ -96,10 +95,18 @@ async def form_events(chunks: AsyncIterator[bytes], boundary: bytes, cap: int) -
         elif st["kind"] == "field":
             out.append(("field", (st["name"].lower(), st["buf"].decode("utf-8", "replace"))))
 
-    parser = MultipartParser(boundary, {  # type: ignore[arg-type]
-        "on_part_begin": on_part_begin, "on_part_data": on_part_data, "on_part_end": on_part_end,
-        "on_header_field": on_header_field, "on_header_value": on_header_value,
-        "on_header_end": on_header_end, "on_headers_finished": on_headers_finished})
+    parser = MultipartParser(
+        boundary,
+        {  # type: ignore[arg-type]
+            "on_part_begin": on_part_begin,
+            "on_part_data": on_part_data,
+            "on_part_end": on_part_end,
+            "on_header_field": on_header_field,
+            "on_header_value": on_header_value,
+            "on_header_end": on_header_end,
+            "on_headers_finished": on_headers_finished,
+        },
+    )
     total = 0
     try:
         async for chunk in chunks:
@@ -118,8 +125,9 @@ async def form_events(chunks: AsyncIterator[bytes], boundary: bytes, cap: int) -
         yield out.pop(0)
 
 
-async def stream_first_file(chunks: AsyncIterator[bytes], boundary: bytes, cap: int,
-                            form: MultipartForm) -> AsyncIterator[bytes]:
+async def stream_first_file(
+    chunks: AsyncIterator[bytes], boundary: bytes, cap: int, form: MultipartForm
+) -> AsyncIterator[bytes]:
     """Streams the first file part (any name: one with a filename or a non-text type) as it arrives and
     collects the other parts as fields; counts the file parts."""
     first = False

@@ -72,17 +72,20 @@ def inspect_pdf(path: Path, settings: Settings) -> tuple[int, int, int]:
         doc = pdfium.PdfDocument(path)
     except pdfium.PdfiumError as exc:
         if exc.err_code in (_PDF_ERR_PASSWORD, _PDF_ERR_SECURITY):
-            raise OcrgwError(ErrorCode.ENCRYPTED_DOCUMENT,
-                             "The PDF is encrypted (password protected); send an unprotected copy.") from exc
-        raise OcrgwError(ErrorCode.INVALID_IMAGE,
-                         "Input data is not a valid document: the PDF is corrupt or truncated.") from exc
+            raise OcrgwError(
+                ErrorCode.ENCRYPTED_DOCUMENT, "The PDF is encrypted (password protected); send an unprotected copy."
+            ) from exc
+        raise OcrgwError(
+            ErrorCode.INVALID_IMAGE, "Input data is not a valid document: the PDF is corrupt or truncated."
+        ) from exc
     try:
         pages = len(doc)
         if pages == 0:
             raise OcrgwError(ErrorCode.INVALID_IMAGE, "Input data is not a valid document: the PDF has no pages.")
         if pages > settings.max_pages:
-            raise OcrgwError(ErrorCode.TOO_MANY_PAGES,
-                             f"The document has {pages} pages; at most {settings.max_pages} are accepted.")
+            raise OcrgwError(
+                ErrorCode.TOO_MANY_PAGES, f"The document has {pages} pages; at most {settings.max_pages} are accepted."
+            )
         width, height = doc[0].get_size()
     finally:
         doc.close()
@@ -99,8 +102,10 @@ def inspect_image(path: Path, media_type: str, settings: Settings) -> tuple[int,
             width, height = im.size
             frames = getattr(im, "n_frames", 1) if media_type == "image/tiff" else 1
             if frames > settings.max_pages:
-                raise OcrgwError(ErrorCode.TOO_MANY_PAGES,
-                                 f"The document has {frames} pages; at most {settings.max_pages} are accepted.")
+                raise OcrgwError(
+                    ErrorCode.TOO_MANY_PAGES,
+                    f"The document has {frames} pages; at most {settings.max_pages} are accepted.",
+                )
             _check_dimensions(width, height, settings)
             if media_type == "image/tiff":
                 for index in range(1, frames):

@@ -50,9 +50,16 @@ def payload(view: JobView, base: str | None) -> dict:
     error = None
     if view.status is JobStatus.FAILED:
         error = {"code": view.error_code, "message": view.error_message}
-    return {"event": f"job.{view.status.value}", "id": view.id, "status": view.status.value,
-            "progress": {"pages_done": view.pages_done, "pages_total": view.pages_total}, "error": error,
-            "created_at": view.created_at.isoformat(), "updated_at": view.updated_at.isoformat(), "links": links}
+    return {
+        "event": f"job.{view.status.value}",
+        "id": view.id,
+        "status": view.status.value,
+        "progress": {"pages_done": view.pages_done, "pages_total": view.pages_total},
+        "error": error,
+        "created_at": view.created_at.isoformat(),
+        "updated_at": view.updated_at.isoformat(),
+        "links": links,
+    }
 
 
 def backoff(settings: Settings, attempts: int) -> float:
@@ -63,20 +70,30 @@ async def deliver_one(db: async_sessionmaker, settings: Settings, job_id: str, s
     now = repo.utcnow()
     async with db.begin() as s:
         # Hold the attempt a little longer than a POST can take, so a crashed process's claim lapses.
-        if not await repo.claim_callback(s, job_id, seen, now + timedelta(seconds=settings.callback_timeout_seconds
-                                                                           + 30)):
+        if not await repo.claim_callback(
+            s, job_id, seen, now + timedelta(seconds=settings.callback_timeout_seconds + 30)
+        ):
             return
     async with db() as s:
         job = await repo.get_job(s, job_id)
         if job is None or job.callback_url is None:
             return
-        view, url, base, attempts, owner = (repo.job_view(job), job.callback_url, job.callback_base,
-                                            job.callback_attempts + 1, job.owner_key_id)
+        view, url, base, attempts, owner = (
+            repo.job_view(job),
+            job.callback_url,
+            job.callback_base,
+            job.callback_attempts + 1,
+            job.owner_key_id,
+        )
     body = json.dumps(payload(view, base), separators=(",", ":")).encode()
     secret = callback_secret(settings.resolved_secret_key, owner)
-    headers = {"Content-Type": "application/json", "User-Agent": f"ocrgw-callback/{__version__}",
-               "Ocrgw-Event": f"job.{view.status.value}", "Ocrgw-Delivery": str(uuid.uuid4()),
-               SIGNATURE_HEADER: sign(secret, body, int(time.time()))}
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": f"ocrgw-callback/{__version__}",
+        "Ocrgw-Event": f"job.{view.status.value}",
+        "Ocrgw-Delivery": str(uuid.uuid4()),
+        SIGNATURE_HEADER: sign(secret, body, int(time.time())),
+    }
     error: str | None = None
     try:
         status = await post_checked(url, body, headers, settings, settings.callback_timeout_seconds)
@@ -90,11 +107,9 @@ async def deliver_one(db: async_sessionmaker, settings: Settings, job_id: str, s
     if error is not None and attempts < settings.callback_max_attempts:
         next_at = repo.utcnow() + timedelta(seconds=backoff(settings, attempts))
     async with db.begin() as s:
-        await repo.callback_outcome(s, job_id, delivered=error is None, attempts=attempts, next_at=next_at,
-                                    error=error)
+        await repo.callback_outcome(s, job_id, delivered=error is None, attempts=attempts, next_at=next_at, error=error)
     if error is not None:
-        log.warning("callback for job %s, attempt %d: %s%s", job_id, attempts, error,
-                    "" if next_at else " (giving up)")
+        log.warning("callback for job %s, attempt %d: %s%s", job_id, attempts, error, "" if next_at else " (giving up)")
 
 
 async def deliver_forever(db: async_sessionmaker, settings: Settings) -> None:

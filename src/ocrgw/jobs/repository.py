@@ -47,8 +47,13 @@ def job_view(job: Job, pages: list[PageResult] | None = None) -> JobView:
         expires_at=as_utc(job.expires_at) if job.expires_at else None,
         artifact_key=job.artifact_key,
         analysis=job.analysis,
-        callback=(CallbackView(job.callback_url, job.callback_state or "pending", job.callback_attempts or 0,
-                               job.callback_error) if job.callback_url else None),
+        callback=(
+            CallbackView(
+                job.callback_url, job.callback_state or "pending", job.callback_attempts or 0, job.callback_error
+            )
+            if job.callback_url
+            else None
+        ),
         pages=pages,
     )
 
@@ -102,9 +107,7 @@ def _held(job_id: str, worker: str):
 
 def renew_stmt(job_id: str, worker: str, now: datetime, lease: float):
     return (
-        update(Job)
-        .where(_held(job_id, worker))
-        .values(lease_expires_at=now + timedelta(seconds=lease), updated_at=now)
+        update(Job).where(_held(job_id, worker)).values(lease_expires_at=now + timedelta(seconds=lease), updated_at=now)
     )
 
 
@@ -174,8 +177,11 @@ async def due_callbacks(session: AsyncSession, now: datetime, limit: int = 50) -
     """Ended jobs whose callback is due: (id, the callback_next_at seen, for the claim)."""
     rows = await session.execute(
         select(Job.id, Job.callback_next_at)
-        .where(Job.callback_state == "pending", Job.callback_next_at <= now,
-               Job.status.in_((JobStatus.SUCCEEDED.value, JobStatus.FAILED.value)))
+        .where(
+            Job.callback_state == "pending",
+            Job.callback_next_at <= now,
+            Job.status.in_((JobStatus.SUCCEEDED.value, JobStatus.FAILED.value)),
+        )
         .order_by(Job.callback_next_at)
         .limit(limit)
     )
@@ -185,17 +191,20 @@ async def due_callbacks(session: AsyncSession, now: datetime, limit: int = 50) -
 async def claim_callback(session: AsyncSession, job_id: str, seen: datetime, until: datetime) -> bool:
     """Take one delivery attempt: only one API process wins it, the others see next_at has moved."""
     res = await session.execute(
-        update(Job).where(Job.id == job_id, Job.callback_state == "pending", Job.callback_next_at == seen)
+        update(Job)
+        .where(Job.id == job_id, Job.callback_state == "pending", Job.callback_next_at == seen)
         .values(callback_next_at=until)
     )
     return res.rowcount == 1
 
 
-async def callback_outcome(session: AsyncSession, job_id: str, *, delivered: bool, attempts: int,
-                           next_at: datetime | None, error: str | None) -> None:
+async def callback_outcome(
+    session: AsyncSession, job_id: str, *, delivered: bool, attempts: int, next_at: datetime | None, error: str | None
+) -> None:
     state = "delivered" if delivered else ("pending" if next_at is not None else "failed")
     await session.execute(
-        update(Job).where(Job.id == job_id)
+        update(Job)
+        .where(Job.id == job_id)
         .values(callback_state=state, callback_attempts=attempts, callback_next_at=next_at, callback_error=error)
     )
 
@@ -208,8 +217,16 @@ async def get_job(session: AsyncSession, job_id: str) -> Job | None:
     return await session.get(Job, job_id)
 
 
-async def list_jobs(session: AsyncSession, *, owner_key_id: str | None, dialect: str, status: str | None,
-                    after: tuple[datetime, str] | None, limit: int, now: datetime) -> list[Job]:
+async def list_jobs(
+    session: AsyncSession,
+    *,
+    owner_key_id: str | None,
+    dialect: str,
+    status: str | None,
+    after: tuple[datetime, str] | None,
+    limit: int,
+    now: datetime,
+) -> list[Job]:
     """One page of a caller's live jobs of one API family, newest first; ``after`` is the (created_at, id)
     of the last row of the previous page (keyset pagination: stable while jobs are added)."""
     stmt = select(Job).where(Job.dialect == dialect, or_(Job.expires_at.is_(None), Job.expires_at > now))
@@ -226,22 +243,27 @@ async def list_jobs(session: AsyncSession, *, owner_key_id: str | None, dialect:
 
 def _pages_stmt(job_id: str):
     return (
-        select(Page.id, Page.page_no, Page.width, Page.height, Page.unit, Page.angle, Page.language,
-               Page.preprocessing)
+        select(Page.id, Page.page_no, Page.width, Page.height, Page.unit, Page.angle, Page.language, Page.preprocessing)
         .where(Page.job_id == job_id)
         .order_by(Page.page_no)
     )
 
 
 def _lines_stmt(page_ids: list[int]):
-    return (select(Line.id, Line.page_id, Line.text, Line.bbox, Line.confidence)
-            .where(Line.page_id.in_(page_ids)).order_by(Line.page_id, Line.idx))
+    return (
+        select(Line.id, Line.page_id, Line.text, Line.bbox, Line.confidence)
+        .where(Line.page_id.in_(page_ids))
+        .order_by(Line.page_id, Line.idx)
+    )
 
 
 def _words_stmt(page_ids: list[int]):
-    return (select(Word.line_id, Word.text, Word.bbox, Word.confidence)
-            .join(Line, Line.id == Word.line_id).where(Line.page_id.in_(page_ids))
-            .order_by(Word.line_id, Word.idx))
+    return (
+        select(Word.line_id, Word.text, Word.bbox, Word.confidence)
+        .join(Line, Line.id == Word.line_id)
+        .where(Line.page_id.in_(page_ids))
+        .order_by(Word.line_id, Word.idx)
+    )
 
 
 class _PageAssembler:
@@ -249,8 +271,7 @@ class _PageAssembler:
 
     def __init__(self, prow) -> None:
         self.pages: dict[int, PageResult] = {
-            pid: PageResult(no, w, h, unit, angle, lang, pre or [])
-            for pid, no, w, h, unit, angle, lang, pre in prow
+            pid: PageResult(no, w, h, unit, angle, lang, pre or []) for pid, no, w, h, unit, angle, lang, pre in prow
         }
         self.lines: dict[int, LineResult] = {}
 
@@ -377,9 +398,7 @@ async def find_key(session: AsyncSession, key_hash: str) -> ApiKey | None:
 
 async def find_access_key(session: AsyncSession, access_key: str) -> ApiKey | None:
     return (
-        await session.execute(
-            select(ApiKey).where(ApiKey.access_key == access_key, ApiKey.revoked_at.is_(None))
-        )
+        await session.execute(select(ApiKey).where(ApiKey.access_key == access_key, ApiKey.revoked_at.is_(None)))
     ).scalar_one_or_none()
 
 
@@ -412,7 +431,11 @@ def renew(session: Session, job_id: str, worker: str, lease: float) -> bool:
 
 
 def finish(
-    session: Session, job_id: str, worker: str, status: JobStatus, code: str | None = None,
+    session: Session,
+    job_id: str,
+    worker: str,
+    status: JobStatus,
+    code: str | None = None,
     message: str | None = None,
 ) -> bool:
     return session.execute(finish_stmt(job_id, worker, utcnow(), status, code, message)).rowcount == 1
@@ -426,8 +449,9 @@ class LeaseLost(Exception):
     """Another worker owns the job now; this one must stop writing."""
 
 
-def write_page(session: Session, job_id: str, worker: str, page: PageResult, lease: float,
-               engine_ms: float = 0.0) -> None:
+def write_page(
+    session: Session, job_id: str, worker: str, page: PageResult, lease: float, engine_ms: float = 0.0
+) -> None:
     """Store one finished page, replacing any copy a crashed earlier attempt left (idempotent).
     The lease check is the first statement, so SQLite takes the write lock before anything is read."""
     now = utcnow()
@@ -436,20 +460,32 @@ def write_page(session: Session, job_id: str, worker: str, page: PageResult, lea
     session.execute(delete(Page).where(Page.job_id == job_id, Page.page_no == page.page_no))
     page_id = session.execute(
         insert(Page).returning(Page.id),
-        [{
-            "job_id": job_id, "page_no": page.page_no, "width": page.width, "height": page.height,
-            "unit": page.unit, "angle": page.angle, "language": page.language,
-            "preprocessing": page.preprocessing, "engine_ms": engine_ms,
-        }],
+        [
+            {
+                "job_id": job_id,
+                "page_no": page.page_no,
+                "width": page.width,
+                "height": page.height,
+                "unit": page.unit,
+                "angle": page.angle,
+                "language": page.language,
+                "preprocessing": page.preprocessing,
+                "engine_ms": engine_ms,
+            }
+        ],
     ).scalar_one()
     if page.lines:
-        line_ids = session.execute(
-            insert(Line).returning(Line.id, sort_by_parameter_order=True),
-            [
-                {"page_id": page_id, "idx": i, "text": ln.text, "bbox": ln.bbox, "confidence": ln.confidence}
-                for i, ln in enumerate(page.lines)
-            ],
-        ).scalars().all()
+        line_ids = (
+            session.execute(
+                insert(Line).returning(Line.id, sort_by_parameter_order=True),
+                [
+                    {"page_id": page_id, "idx": i, "text": ln.text, "bbox": ln.bbox, "confidence": ln.confidence}
+                    for i, ln in enumerate(page.lines)
+                ],
+            )
+            .scalars()
+            .all()
+        )
         words = [
             {"line_id": lid, "idx": j, "text": w.text, "bbox": w.bbox, "confidence": w.confidence}
             for lid, ln in zip(line_ids, page.lines, strict=True)
@@ -476,8 +512,10 @@ def list_keys(session: Session) -> Sequence[ApiKey]:
 def revoke_key(session: Session, ident: str) -> int:
     res = session.execute(
         update(ApiKey)
-        .where(or_(ApiKey.id == ident, ApiKey.name == ident, ApiKey.prefix == ident, ApiKey.access_key == ident),
-               ApiKey.revoked_at.is_(None))
+        .where(
+            or_(ApiKey.id == ident, ApiKey.name == ident, ApiKey.prefix == ident, ApiKey.access_key == ident),
+            ApiKey.revoked_at.is_(None),
+        )
         .values(revoked_at=utcnow())
     )
     return res.rowcount

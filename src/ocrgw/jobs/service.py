@@ -43,9 +43,18 @@ async def submit(
     blob is deleted here, so no dialect has to remember to. With ``idempotency_key`` (see
     ``idempotency_digest``), a second submit that loses the race to the first gets the first's job."""
     try:
-        return await _submit(db=db, queue=queue, settings=settings, owner_key_id=owner_key_id, dialect=dialect,
-                             spec=spec, blob=blob, retention=retention, idempotency_key=idempotency_key,
-                             callback=callback)
+        return await _submit(
+            db=db,
+            queue=queue,
+            settings=settings,
+            owner_key_id=owner_key_id,
+            dialect=dialect,
+            spec=spec,
+            blob=blob,
+            retention=retention,
+            idempotency_key=idempotency_key,
+            callback=callback,
+        )
     except IntegrityError:
         await store.delete(blob.key)
         existing = await find_idempotent(db=db, digest=idempotency_key) if idempotency_key else None
@@ -87,8 +96,16 @@ async def find_idempotent(*, db: async_sessionmaker, digest: str) -> JobView | N
 
 
 async def _submit(
-    *, db: async_sessionmaker, queue: JobQueue, settings: Settings, owner_key_id: str | None, dialect: str,
-    spec: JobSpec, blob: StoredBlob, retention: timedelta, idempotency_key: str | None = None,
+    *,
+    db: async_sessionmaker,
+    queue: JobQueue,
+    settings: Settings,
+    owner_key_id: str | None,
+    dialect: str,
+    spec: JobSpec,
+    blob: StoredBlob,
+    retention: timedelta,
+    idempotency_key: str | None = None,
     callback: tuple[str, str] | None = None,
 ) -> JobView:
     """``callback`` is (URL, public base URL): the delivery loop POSTs to the URL once the job ends."""
@@ -131,7 +148,11 @@ async def _submit(
 
 
 async def get(
-    *, db: async_sessionmaker, job_id: str, owner_key_id: str | None, with_result: bool = True,
+    *,
+    db: async_sessionmaker,
+    job_id: str,
+    owner_key_id: str | None,
+    with_result: bool = True,
     dialects: tuple[str, ...] | None = None,
 ) -> JobView:
     """A job as its owner sees it; someone else's job does not exist (NotFound), as an unknown id. With
@@ -143,9 +164,12 @@ async def get(
         raise OcrgwError(ErrorCode.NOT_FOUND, "The requested operation was not found.") from exc
     async with db() as s:
         job = await repo.get_job(s, job_id)
-        if (job is None or (owner_key_id is not None and job.owner_key_id != owner_key_id)
-                or (job.expires_at is not None and repo.as_utc(job.expires_at) <= repo.utcnow())
-                or (dialects is not None and not job.dialect.startswith(dialects))):
+        if (
+            job is None
+            or (owner_key_id is not None and job.owner_key_id != owner_key_id)
+            or (job.expires_at is not None and repo.as_utc(job.expires_at) <= repo.utcnow())
+            or (dialects is not None and not job.dialect.startswith(dialects))
+        ):
             raise OcrgwError(ErrorCode.NOT_FOUND, "The requested operation was not found.")
         pages = None
         if with_result and job.status == JobStatus.SUCCEEDED.value:
@@ -163,21 +187,35 @@ def _after(cursor: str) -> tuple[datetime, str]:
         created, _, job_id = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().partition("|")
         return repo.as_utc(datetime.fromisoformat(created)), str(uuid.UUID(job_id))
     except (ValueError, UnicodeDecodeError) as exc:
-        raise OcrgwError(ErrorCode.INVALID_PARAMETER, "The cursor is not valid: pass next_cursor from a "
-                         "previous page unchanged.", param="cursor") from exc
+        raise OcrgwError(
+            ErrorCode.INVALID_PARAMETER,
+            "The cursor is not valid: pass next_cursor from a previous page unchanged.",
+            param="cursor",
+        ) from exc
 
 
 async def list_jobs(
-    *, db: async_sessionmaker, owner_key_id: str | None, dialect: str, status: JobStatus | None = None,
-    cursor: str | None = None, limit: int = 50,
+    *,
+    db: async_sessionmaker,
+    owner_key_id: str | None,
+    dialect: str,
+    status: JobStatus | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
 ) -> tuple[list[JobView], str | None]:
     """A page of the caller's jobs of one API family, newest first, and the cursor of the next page
     (None on the last). Results are not loaded: a listing is for finding jobs, not reading them."""
     after = _after(cursor) if cursor else None
     async with db() as s:
-        rows = await repo.list_jobs(s, owner_key_id=owner_key_id, dialect=dialect,
-                                    status=status.value if status else None, after=after, limit=limit + 1,
-                                    now=repo.utcnow())
+        rows = await repo.list_jobs(
+            s,
+            owner_key_id=owner_key_id,
+            dialect=dialect,
+            status=status.value if status else None,
+            after=after,
+            limit=limit + 1,
+            now=repo.utcnow(),
+        )
     views = [repo.job_view(row) for row in rows[:limit]]
     return views, (_cursor(views[-1]) if len(rows) > limit else None)
 
@@ -186,8 +224,11 @@ def wait_error(view: JobView, waited: float) -> OcrgwError:
     """Why a synchronous API's bounded wait did not end in success: Timeout while the job still runs (it
     is not lost: it finishes and expires as usual), else the error the worker stored with the job."""
     if not view.status.terminal:
-        return OcrgwError(ErrorCode.TIMEOUT, f"The document was accepted (job {view.id}) but reading it took "
-                          f"longer than {waited:g} seconds; try a smaller document or retry later.")
+        return OcrgwError(
+            ErrorCode.TIMEOUT,
+            f"The document was accepted (job {view.id}) but reading it took "
+            f"longer than {waited:g} seconds; try a smaller document or retry later.",
+        )
     try:
         code = ErrorCode(view.error_code) if view.error_code else ErrorCode.PROCESSING_FAILED
     except ValueError:
@@ -203,9 +244,11 @@ async def check_backlog(*, db: async_sessionmaker, settings: Settings) -> None:
     async with db() as s:
         waiting = await repo.count_queued(s)
     if waiting >= settings.max_backlog:
-        raise OcrgwError(ErrorCode.BACKLOG_FULL,
-                         f"Too many documents are waiting ({waiting}); retry after a few seconds.",
-                         retry_after=settings.backlog_retry_after_seconds)
+        raise OcrgwError(
+            ErrorCode.BACKLOG_FULL,
+            f"Too many documents are waiting ({waiting}); retry after a few seconds.",
+            retry_after=settings.backlog_retry_after_seconds,
+        )
 
 
 async def delete(*, db: async_sessionmaker, store: BlobStore, job_id: str, owner_key_id: str | None) -> None:
@@ -256,9 +299,7 @@ async def purge_expired(*, db: async_sessionmaker, store: BlobStore) -> int:
             return total
 
 
-async def wait(
-    *, db: async_sessionmaker, job_id: str, owner_key_id: str | None, timeout: float
-) -> JobView:
+async def wait(*, db: async_sessionmaker, job_id: str, owner_key_id: str | None, timeout: float) -> JobView:
     """Poll SQL until the job ends or ``timeout`` passes; returns the job as it then is."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

@@ -33,7 +33,7 @@ def route_template(scope: Scope, root_path: str = "") -> str:
     if route is None:
         mounted = scope.get("root_path", "")
         if mounted != root_path and mounted.startswith(root_path):
-            return mounted[len(root_path):] + "/{path}"
+            return mounted[len(root_path) :] + "/{path}"
         app = scope.get("app")
         for candidate in getattr(getattr(app, "router", None), "routes", ()):
             if type(candidate) is Route and candidate.matches(scope)[0] is not Match.NONE:
@@ -91,8 +91,14 @@ class OperationsMiddleware:
         if self.count:
             metrics.HTTP_REQUESTS.labels(method, route, str(status)).inc()
             metrics.HTTP_SECONDS.labels(method, route).observe(elapsed)
-        fields = {"method": method, "path": scope["path"], "route": route, "status": status,
-                  "duration_ms": round(elapsed * 1000, 1), "client": (scope.get("client") or ("-",))[0]}
+        fields = {
+            "method": method,
+            "path": scope["path"],
+            "route": route,
+            "status": status,
+            "duration_ms": round(elapsed * 1000, 1),
+            "client": (scope.get("client") or ("-",))[0],
+        }
         if vendor_rid:
             fields["vendor_request_id"] = vendor_rid
         access_log.info("%s %s %d %.1fms", method, scope["path"], status, elapsed * 1000, extra=fields)

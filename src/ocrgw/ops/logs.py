@@ -17,10 +17,21 @@ from ocrgw.ops.context import job_id_var, request_id_var
 ACCESS_LOGGER = "ocrgw.access"
 JOB_LOGGER = "ocrgw.job"
 # Attributes every LogRecord has; anything else on a record came from `extra=` and is logged as a field.
-_STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime", "taskName",
-                                                                          "color_message"}
-_THIRD_PARTY = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi", "celery", "celery.task",
-                "celery.redirected")
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+    "message",
+    "asctime",
+    "taskName",
+    "color_message",
+}
+_THIRD_PARTY = (
+    "uvicorn",
+    "uvicorn.error",
+    "uvicorn.access",
+    "uvicorn.asgi",
+    "celery",
+    "celery.task",
+    "celery.redirected",
+)
 
 
 def _extras(record: logging.LogRecord) -> dict[str, object]:
@@ -34,7 +45,8 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, object] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+            "time": datetime.fromtimestamp(record.created, UTC)
+            .isoformat(timespec="milliseconds")
             .replace("+00:00", "Z"),
             "level": record.levelname,
             "logger": record.name,
@@ -86,8 +98,9 @@ def _level(level: str | int) -> int:
     return 5 if name == "TRACE" else logging.getLevelNamesMapping().get(name, logging.INFO)
 
 
-def configure_logging(fmt: str, level: str | int = "info", access_log: bool = True,
-                      stream: IO[str] | None = None) -> str:
+def configure_logging(
+    fmt: str, level: str | int = "info", access_log: bool = True, stream: IO[str] | None = None
+) -> str:
     """Install the one handler; returns the format chosen. Safe to call again (a forked or spawned worker
     redoes it with the same settings)."""
     stream = stream or sys.stderr

@@ -32,17 +32,32 @@ _HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 
 # A text line takes ~10 ms, a dense 300 dpi page seconds, a huge scan a minute.
 _PAGE_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0, 120.0)
 
-HTTP_REQUESTS = Counter("ocrgw_http_requests_total", "HTTP requests by method, route template and status.",
-                        ["method", "route", "status"])
-HTTP_SECONDS = Histogram("ocrgw_http_request_duration_seconds",
-                         "Time from request to the end of the response body, by method and route template.",
-                         ["method", "route"], buckets=_HTTP_BUCKETS)
-PAGE_SECONDS = Histogram("ocrgw_page_seconds", "Worker wall time per page: rasterize, preprocess (orientation "
-                         "included), recognise and order lines; not the database write.", buckets=_PAGE_BUCKETS)
-ENGINE_SECONDS = Histogram("ocrgw_engine_seconds", "Engine time per page, Tesseract and PP-OCR (recognition and "
-                           "the result walk, all passes, a second opinion included).", buckets=_PAGE_BUCKETS)
-JOBS_FINISHED = Counter("ocrgw_jobs_finished_total", "Job runs that ended in a worker, by outcome (succeeded, "
-                        "failed, lost: another worker took the lease over).", ["status"])
+HTTP_REQUESTS = Counter(
+    "ocrgw_http_requests_total", "HTTP requests by method, route template and status.", ["method", "route", "status"]
+)
+HTTP_SECONDS = Histogram(
+    "ocrgw_http_request_duration_seconds",
+    "Time from request to the end of the response body, by method and route template.",
+    ["method", "route"],
+    buckets=_HTTP_BUCKETS,
+)
+PAGE_SECONDS = Histogram(
+    "ocrgw_page_seconds",
+    "Worker wall time per page: rasterize, preprocess (orientation "
+    "included), recognise and order lines; not the database write.",
+    buckets=_PAGE_BUCKETS,
+)
+ENGINE_SECONDS = Histogram(
+    "ocrgw_engine_seconds",
+    "Engine time per page, Tesseract and PP-OCR (recognition and "
+    "the result walk, all passes, a second opinion included).",
+    buckets=_PAGE_BUCKETS,
+)
+JOBS_FINISHED = Counter(
+    "ocrgw_jobs_finished_total",
+    "Job runs that ended in a worker, by outcome (succeeded, failed, lost: another worker took the lease over).",
+    ["status"],
+)
 
 
 def observe_page(wall_seconds: float, engine_ms: float) -> None:
@@ -99,21 +114,32 @@ class _ScrapeCollector:
         info = GaugeMetricFamily("ocrgw_build_info", "The running ocrgw version.", labels=["version"])
         info.add_metric([__version__], 1)
         yield info
-        yield GaugeMetricFamily("ocrgw_database_up", "1 if the job counts below could be read from the database.",
-                                value=1 if self.snap else 0)
+        yield GaugeMetricFamily(
+            "ocrgw_database_up",
+            "1 if the job counts below could be read from the database.",
+            value=1 if self.snap else 0,
+        )
         if self.snap is not None:
-            jobs = GaugeMetricFamily("ocrgw_jobs", "Jobs in the database by state (kept until retention purges "
-                                     "them).", labels=["state"])
+            jobs = GaugeMetricFamily(
+                "ocrgw_jobs", "Jobs in the database by state (kept until retention purges them).", labels=["state"]
+            )
             for state in JobStatus:
                 jobs.add_metric([state.value], self.snap.by_state.get(state.value, 0))
             yield jobs
-            yield GaugeMetricFamily("ocrgw_queue_depth", "Jobs waiting for a worker (state queued).",
-                                    value=self.snap.by_state.get(JobStatus.QUEUED.value, 0))
-            yield GaugeMetricFamily("ocrgw_queue_oldest_age_seconds", "Age of the oldest queued job (0: none).",
-                                    value=self.snap.oldest_queued_age)
+            yield GaugeMetricFamily(
+                "ocrgw_queue_depth",
+                "Jobs waiting for a worker (state queued).",
+                value=self.snap.by_state.get(JobStatus.QUEUED.value, 0),
+            )
+            yield GaugeMetricFamily(
+                "ocrgw_queue_oldest_age_seconds",
+                "Age of the oldest queued job (0: none).",
+                value=self.snap.oldest_queued_age,
+            )
         if self.workers_live is not None:
-            yield GaugeMetricFamily("ocrgw_workers_live", "Local worker processes alive (embedded deployment).",
-                                    value=self.workers_live)
+            yield GaugeMetricFamily(
+                "ocrgw_workers_live", "Local worker processes alive (embedded deployment).", value=self.workers_live
+            )
 
 
 def _process_samples() -> bytes:

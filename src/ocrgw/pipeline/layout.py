@@ -71,8 +71,11 @@ def drop_fragments(lines: list[RawLine]) -> list[RawLine]:
         return lines
     heights = sorted(ln.box[3] - ln.box[1] for ln in lines)
     median = heights[len(heights) // 2]
-    return [ln for ln in lines
-            if not (ln.box[3] - ln.box[1] < FRAGMENT_HEIGHT * median and ln.confidence < FRAGMENT_CONFIDENCE)]
+    return [
+        ln
+        for ln in lines
+        if not (ln.box[3] - ln.box[1] < FRAGMENT_HEIGHT * median and ln.confidence < FRAGMENT_CONFIDENCE)
+    ]
 
 
 # Noise "words": Tesseract reads table rules, box edges, checkbox outlines, scanner specks and separator
@@ -101,8 +104,12 @@ def drop_noise_words(lines: list[RawLine]) -> list[RawLine]:
         if len(words) == len(line.words):
             kept.append(line)
         elif words:
-            box = (min(w.box[0] for w in words), min(w.box[1] for w in words),
-                   max(w.box[2] for w in words), max(w.box[3] for w in words))
+            box = (
+                min(w.box[0] for w in words),
+                min(w.box[1] for w in words),
+                max(w.box[2] for w in words),
+                max(w.box[3] for w in words),
+            )
             kept.append(RawLine(box, line.confidence, line.block, words, line.vertical))
     return kept
 
@@ -183,8 +190,9 @@ def _aligned_share(left: Sequence[RawLine], right: Sequence[RawLine]) -> float:
     return aligned / max(1, len(few))
 
 
-def _gutter_candidates(boxes: Sequence[tuple[int, int, int, int]], x0: int, x1: int, n_lines: int,
-                       height: float) -> list[float]:
+def _gutter_candidates(
+    boxes: Sequence[tuple[int, int, int, int]], x0: int, x1: int, n_lines: int, height: float
+) -> list[float]:
     """x positions of candidate gutters between x0 and x1: strips of the x-projection of ``boxes`` crossed
     by at most GUTTER_MAX_CROSSING of the lines and at least GUTTER_MIN_WIDTH line heights wide, widest
     first, each at the middle of its least-crossed stretch."""
@@ -266,13 +274,24 @@ def _find_joined_gutter(lines: list[RawLine], height: float) -> float | None:
         return None
     word_boxes = [w.box for ln in lines for w in ln.words]
     for x in _gutter_candidates(word_boxes, x0, x1, len(lines), height):
-        joined = sum(1 for ln in lines if any(w.box[2] <= x for w in ln.words)
-                     and any(w.box[0] >= x for w in ln.words) and not any(w.box[0] < x < w.box[2] for w in ln.words))
+        joined = sum(
+            1
+            for ln in lines
+            if any(w.box[2] <= x for w in ln.words)
+            and any(w.box[0] >= x for w in ln.words)
+            and not any(w.box[0] < x < w.box[2] for w in ln.words)
+        )
         if joined < JOINED_MIN_SHARE * len(lines):
             continue
         left, right, _ = _split_words_at(lines, x)
-        if (len(left) >= JOINED_MIN_LINES and len(right) >= JOINED_MIN_LINES and _is_prose(left, True)
-                and _is_prose(right, True) and _fills(left) and _fills(right)):
+        if (
+            len(left) >= JOINED_MIN_LINES
+            and len(right) >= JOINED_MIN_LINES
+            and _is_prose(left, True)
+            and _is_prose(right, True)
+            and _fills(left)
+            and _fills(right)
+        ):
             return x
     return None
 
@@ -287,7 +306,7 @@ def _read_columns(lines: list[RawLine], x: float, height: float) -> list[RawLine
     for span in [*spanning, None]:
         limit = (span.box[1] + span.box[3]) / 2 if span is not None else float("inf")
         band = [ln for ln in remaining if (ln.box[1] + ln.box[3]) / 2 < limit]
-        remaining = remaining[len(band):]
+        remaining = remaining[len(band) :]
         out += _order_region([ln for ln in band if ln.box[2] <= x], height)
         out += _order_region([ln for ln in band if ln.box[0] >= x], height)
         if span is not None:

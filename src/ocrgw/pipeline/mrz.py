@@ -45,13 +45,28 @@ _DIGITS = "0123456789"
 _ALPHABET = {"A": _LETTERS, "D": _DIGITS, "S": "MF", "X": _LETTERS + _DIGITS}
 # Glyph pairs the engine confuses in OCR-B; in a free (alphanumeric) cell only the glyph's height can
 # tell them apart (see MrzReader._by_height).
-_LOOKALIKE = {"O": "0", "Q": "0", "D": "0", "I": "1", "Z": "2", "S": "5", "G": "6", "B": "8",
-              "0": "O", "1": "I", "2": "Z", "5": "S", "6": "G", "8": "B"}
+_LOOKALIKE = {
+    "O": "0",
+    "Q": "0",
+    "D": "0",
+    "I": "1",
+    "Z": "2",
+    "S": "5",
+    "G": "6",
+    "B": "8",
+    "0": "O",
+    "1": "I",
+    "2": "Z",
+    "5": "S",
+    "6": "G",
+    "8": "B",
+}
 _CONFUSABLE = "".join(_LOOKALIKE)
 # ICAO 9303-3 codes of issuing states and nationalities: ISO 3166-1 alpha-3, Germany's D, the
 # United Kingdom's other nationality categories, UN and EU documents, refugees and stateless persons
 # (XXA/XXB/XXC/XXX), Kosovo, international organisations (X..), and the specimen state Utopia.
-_ICAO_CODES = frozenset("""
+_ICAO_CODES = frozenset(
+    """
 ABW AFG AGO AIA ALA ALB AND ARE ARG ARM ASM ATA ATF ATG AUS AUT AZE BDI BEL BEN BES BFA BGD BGR BHR BHS
 BIH BLM BLR BLZ BMU BOL BRA BRB BRN BTN BVT BWA CAF CAN CCK CHE CHL CHN CIV CMR COD COG COK COL COM CPV
 CRI CUB CUW CXR CYM CYP CZE DEU DJI DMA DNK DOM DZA ECU EGY ERI ESH ESP EST ETH FIN FJI FLK FRA FRO FSM
@@ -64,14 +79,38 @@ SVK SVN SWE SWZ SXM SYC SYR TCA TCD TGO THA TJK TKL TKM TLS TON TTO TUN TUR TUV 
 USA UZB VAT VCT VEN VGB VIR VNM VUT WLF WSM YEM ZAF ZMB ZWE
 D<< GBD GBN GBO GBP GBS UNO UNA UNK EUE XXA XXB XXC XXX RKS ANT NTZ UTO
 XBA XIM XCC XCE XCO XEC XPO XES XMP XOM XDC
-""".split())  # noqa: SIM905 (a list literal of 270 quoted codes reads worse)
+""".split()  # noqa: SIM905 (a list literal of 270 quoted codes reads worse)
+)
 # The first letter of a document code (ICAO 9303-4/5/6): passport, ID card, and the A, C and V types.
 _DOCUMENT_TYPES = "PIACV"
 # OCR-B capitals the engine takes for one another: the alternatives tried when a code is not valid.
 _LETTER_LOOKALIKES = {
-    "P": "RFDEB", "R": "PBK", "E": "FBPL", "F": "EP", "B": "PRED", "O": "DQCU", "D": "OPB", "Q": "O",
-    "C": "GOL", "G": "CO", "I": "LTJ", "L": "ICE", "T": "IY", "J": "I", "U": "VO", "V": "UY", "M": "NH",
-    "N": "MH", "H": "NM", "K": "XR", "X": "KY", "Y": "VTX", "A": "", "S": "", "W": "", "Z": "",
+    "P": "RFDEB",
+    "R": "PBK",
+    "E": "FBPL",
+    "F": "EP",
+    "B": "PRED",
+    "O": "DQCU",
+    "D": "OPB",
+    "Q": "O",
+    "C": "GOL",
+    "G": "CO",
+    "I": "LTJ",
+    "L": "ICE",
+    "T": "IY",
+    "J": "I",
+    "U": "VO",
+    "V": "UY",
+    "M": "NH",
+    "N": "MH",
+    "H": "NM",
+    "K": "XR",
+    "X": "KY",
+    "Y": "VTX",
+    "A": "",
+    "S": "",
+    "W": "",
+    "Z": "",
 }
 _OTHER_CLASS = {"A": _DIGITS, "D": _LETTERS, "S": _DIGITS + _LETTERS.replace("M", "").replace("F", "")}
 
@@ -191,10 +230,17 @@ def _parse(reading: _Reading) -> dict:
     if fmt in ("TD3", "TD2"):
         n = len(t[0])
         l1, l2 = t
-        spans = {"document_type": [(0, 0, 2)], "country_code": [(0, 2, 5)], "names": [(0, 5, n)],
-                 "document_number": [(1, 0, 10)], "nationality": [(1, 10, 13)], "date_of_birth": [(1, 13, 20)],
-                 "sex": [(1, 20, 21)], "date_of_expiry": [(1, 21, 28)],
-                 "optional_data": [(1, 28, 43 if fmt == "TD3" else 35)]}
+        spans = {
+            "document_type": [(0, 0, 2)],
+            "country_code": [(0, 2, 5)],
+            "names": [(0, 5, n)],
+            "document_number": [(1, 0, 10)],
+            "nationality": [(1, 10, 13)],
+            "date_of_birth": [(1, 13, 20)],
+            "sex": [(1, 20, 21)],
+            "date_of_expiry": [(1, 21, 28)],
+            "optional_data": [(1, 28, 43 if fmt == "TD3" else 35)],
+        }
         number, number_cd = l2[0:9], l2[9]
         birth, birth_cd, sex, expiry, expiry_cd = l2[13:19], l2[19], l2[20], l2[21:27], l2[27]
         nationality, names = l2[10:13], l1[5:]
@@ -207,16 +253,24 @@ def _parse(reading: _Reading) -> dict:
         optional_2 = None
     else:
         l1, l2, l3 = t
-        spans = {"document_type": [(0, 0, 2)], "country_code": [(0, 2, 5)], "document_number": [(0, 5, 15)],
-                 "optional_data": [(0, 15, 30)], "date_of_birth": [(1, 0, 7)], "sex": [(1, 7, 8)],
-                 "date_of_expiry": [(1, 8, 15)], "nationality": [(1, 15, 18)], "names": [(2, 0, 30)]}
+        spans = {
+            "document_type": [(0, 0, 2)],
+            "country_code": [(0, 2, 5)],
+            "document_number": [(0, 5, 15)],
+            "optional_data": [(0, 15, 30)],
+            "date_of_birth": [(1, 0, 7)],
+            "sex": [(1, 7, 8)],
+            "date_of_expiry": [(1, 8, 15)],
+            "nationality": [(1, 15, 18)],
+            "names": [(2, 0, 30)],
+        }
         number, number_cd, optional = l1[5:14], l1[14], l1[15:30]
         if number_cd == "<" and optional.strip("<"):
             # A document number longer than 9 characters continues in the optional data, its check
             # digit after the continuation (ICAO 9303-5, 4.2.2 note j).
             rest = optional.split("<", 1)[0]
             number, number_cd = number + rest[:-1], rest[-1:]
-            optional = optional[len(rest):]
+            optional = optional[len(rest) :]
         birth, birth_cd, sex, expiry, expiry_cd = l2[0:6], l2[6], l2[7], l2[8:14], l2[14]
         nationality, optional_2, names = l2[15:18], l2[18:29], l3
         optional_cd = None
@@ -401,8 +455,9 @@ def _band(gray: np.ndarray, lines: list, members: list[int], scale: float) -> _B
     ox = cx - half_len * dx + top * nx
     oy = cy - half_len * dy + top * ny
     to_src = np.array([[dx / zoom, nx / zoom, ox], [dy / zoom, ny / zoom, oy]], dtype=np.float64)
-    image = cv2.warpAffine(gray, to_src, (out_w, out_h), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
-                           borderMode=cv2.BORDER_REPLICATE)
+    image = cv2.warpAffine(
+        gray, to_src, (out_w, out_h), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE
+    )
     centers = [(o - top) * zoom for o in offsets]
     q = []
     for u, v in ((0, 0), (out_w, 0), (out_w, out_h), (0, out_h)):
@@ -482,7 +537,7 @@ def _cell_vectors(strip: np.ndarray, grid: _Grid) -> np.ndarray:
     for k in range(grid.n):
         cx = grid.center(k)
         x0, x1 = round(cx - grid.pitch / 2), round(cx + grid.pitch / 2)
-        cell = strip[:, max(0, x0):min(w, x1)]
+        cell = strip[:, max(0, x0) : min(w, x1)]
         if cell.size == 0:
             continue
         v = cv2.resize(cell, (16, 28), interpolation=cv2.INTER_AREA).astype(np.float32).ravel()
@@ -519,7 +574,7 @@ def _glyph_vectors(strip: np.ndarray, grid: _Grid, char_h: float) -> np.ndarray:
         mx = float((window * np.arange(x0, x1, dtype=np.float32)[None, :]).sum()) / total
         my = float((window * ys).sum()) / total
         a, b = round(mx - half_w) + pad, round(my - half_h) + pad
-        cell = padded[b:b + round(2 * half_h), a:a + round(2 * half_w)]
+        cell = padded[b : b + round(2 * half_h), a : a + round(2 * half_w)]
         if cell.size == 0:
             continue
         v = cv2.resize(cell, _GLYPH_SIZE, interpolation=cv2.INTER_AREA).ravel()
@@ -567,7 +622,10 @@ class MrzReader:
 
     def __init__(self, tessdata_dir: Path) -> None:
         self._api = PyTessBaseAPI(
-            path=str(tessdata_dir) + "/", lang="eng", psm=PSM.SINGLE_LINE, oem=OEM.LSTM_ONLY,
+            path=str(tessdata_dir) + "/",
+            lang="eng",
+            psm=PSM.SINGLE_LINE,
+            oem=OEM.LSTM_ONLY,
             # Dictionaries pull reads toward English words; an MRZ holds none.
             variables={"load_system_dawg": "F", "load_freq_dawg": "F"},
         )
@@ -611,8 +669,9 @@ class MrzReader:
         if fmt is None:
             return None
         n = FORMATS[fmt][1]
-        grids = [_Grid(g.x0, g.pitch, n) if g.n == n else _regrid(b, char_h, n) for g, b in zip(grids, binaries,
-                                                                                               strict=True)]
+        grids = [
+            _Grid(g.x0, g.pitch, n) if g.n == n else _regrid(b, char_h, n) for g, b in zip(grids, binaries, strict=True)
+        ]
         if any(g is None for g in grids):
             return None
         # Tesseract's reading of whole lines names the fillers; the cell images say where they are.
@@ -634,7 +693,8 @@ class MrzReader:
             lines, free, fixes = [], [], []
             for li, template in enumerate(_TEMPLATES[fmt]):
                 line, unconstrained, line_fixes = self._read_cells(
-                    variant[li], grids[li], fillers[li * n:(li + 1) * n], template, whole[li])
+                    variant[li], grids[li], fillers[li * n : (li + 1) * n], template, whole[li]
+                )
                 lines.append(line)
                 free.append(unconstrained)
                 fixes += [{"line": li, **f} for f in line_fixes]
@@ -654,8 +714,9 @@ class MrzReader:
                 break
         return best
 
-    def _by_height(self, fmt: str, lines: list[_Line], heights: list[np.ndarray], strips: list[np.ndarray],
-                   grids: list[_Grid]) -> list[dict]:
+    def _by_height(
+        self, fmt: str, lines: list[_Line], heights: list[np.ndarray], strips: list[np.ndarray], grids: list[_Grid]
+    ) -> list[dict]:
         """Letter or digit in a free (alphanumeric) cell, where O/0, I/1, S/5, B/8 look alike to the
         engine: OCR-B as printed often sets digits taller than capitals, so when this document's
         digit-only cells are measurably taller than its letter-only cells, a confusable glyph's own
@@ -674,8 +735,15 @@ class MrzReader:
         if len(digit_h) < 6 or len(letter_h) < 6:
             return []
         d_ref, l_ref = float(np.median(digit_h)), float(np.median(letter_h))
-        spread = float(np.percentile(digit_h, 75) - np.percentile(digit_h, 25) + np.percentile(letter_h, 75)
-                       - np.percentile(letter_h, 25)) / 2
+        spread = (
+            float(
+                np.percentile(digit_h, 75)
+                - np.percentile(digit_h, 25)
+                + np.percentile(letter_h, 75)
+                - np.percentile(letter_h, 25)
+            )
+            / 2
+        )
         if d_ref - l_ref < max(0.04 * l_ref, 2.0 * spread, 1.5):
             return []
         fixes = []
@@ -703,8 +771,15 @@ class MrzReader:
             line.text = "".join(chars)
         return fixes
 
-    def _by_mismatch(self, fmt: str, lines: list[_Line], glyphs: np.ndarray, fillers: np.ndarray,
-                     strips: list[np.ndarray], grids: list[_Grid]) -> list[dict]:
+    def _by_mismatch(
+        self,
+        fmt: str,
+        lines: list[_Line],
+        glyphs: np.ndarray,
+        fillers: np.ndarray,
+        strips: list[np.ndarray],
+        grids: list[_Grid],
+    ) -> list[dict]:
         """The converse of _by_template, for a glyph printed once: a cell read as a character the
         document also shows elsewhere, confidently, but whose image looks nothing like those prints
         (correlation < _OTHER_GLYPH where prints of one character score > 0.9) is not that character
@@ -720,8 +795,9 @@ class MrzReader:
             if ch in "<?" or not has[idx]:
                 continue
             li, k = divmod(idx, n)
-            others = [j for j, lab in enumerate(labels)
-                      if lab == ch and j != idx and has[j] and confs[j] >= _EXEMPLAR_CONF]
+            others = [
+                j for j, lab in enumerate(labels) if lab == ch and j != idx and has[j] and confs[j] >= _EXEMPLAR_CONF
+            ]
             if not others or float(np.max(glyphs[others] @ glyphs[idx])) >= _OTHER_GLYPH:
                 continue
             alphabet = _ALPHABET[_CLASS[_TEMPLATES[fmt][li][k]]].replace(ch, "")
@@ -736,7 +812,7 @@ class MrzReader:
             if theirs and float(np.max(glyphs[theirs] @ glyphs[idx])) < _SAME_GLYPH:
                 continue
             line = lines[li]
-            line.text = line.text[:k] + used + line.text[k + 1:]
+            line.text = line.text[:k] + used + line.text[k + 1 :]
             line.conf[k] = min(line.conf[k], conf)
             labels[idx] = used
             fixes.append({"line": li, "position": k, "read": ch, "used": used, "reason": "unlike the document's " + ch})
@@ -754,7 +830,7 @@ class MrzReader:
         fixes = []
         for name, li, start, width in fields:
             line = lines[li]
-            read = line.text[start:start + width]
+            read = line.text[start : start + width]
             if _valid_code(name, read):
                 continue
             options = [[(ch, 0, 0.0)] + [(alt, 1, 0.0) for alt in _LETTER_LOOKALIKES.get(ch, "")] for ch in read]
@@ -783,11 +859,18 @@ class MrzReader:
                 if len(best) > 1:
                     continue
             value = best[0]
-            line.text = line.text[:start] + value + line.text[start + width:]
+            line.text = line.text[:start] + value + line.text[start + width :]
             for k in range(start, start + width):
                 line.conf[k] *= _LOWERED
-            fixes.append({"line": li, "position": start, "read": read, "used": value,
-                          "reason": "not a document code" if name == "document_type" else "not an ICAO code"})
+            fixes.append(
+                {
+                    "line": li,
+                    "position": start,
+                    "read": read,
+                    "used": value,
+                    "reason": "not a document code" if name == "document_type" else "not an ICAO code",
+                }
+            )
         return fixes
 
     def _choices(self, cell: np.ndarray) -> dict[str, float]:
@@ -812,11 +895,14 @@ class MrzReader:
         """The unconstrained reading of a whole line: it names the fillers (if not their number) and
         tells an MRZ from ordinary text."""
         pad = max(2, int(strip.shape[0] / 4))
-        return [(ch, conf, x - pad) for ch, conf, x in self._ocr(_pad(strip, strip.shape[0] / 2), WHITELIST,
-                                                                   PSM.SINGLE_LINE)]
+        return [
+            (ch, conf, x - pad)
+            for ch, conf, x in self._ocr(_pad(strip, strip.shape[0] / 2), WHITELIST, PSM.SINGLE_LINE)
+        ]
 
-    def _read_cells(self, strip: np.ndarray, grid: _Grid, fillers: np.ndarray, template: str,
-                    whole: list[tuple[str, float, float]]) -> tuple[_Line, str, list[dict]]:
+    def _read_cells(
+        self, strip: np.ndarray, grid: _Grid, fillers: np.ndarray, template: str, whole: list[tuple[str, float, float]]
+    ) -> tuple[_Line, str, list[dict]]:
         """Fillers come from the cell images; the other cells are read in runs of one character class
         with that class's alphabet (the format dictates it: a date holds digits only), so nothing can be
         dropped, doubled or read as the wrong class. Runs of free (alphanumeric) cells, where
@@ -934,8 +1020,16 @@ def _by_template(fmt: str, lines: list[_Line], glyphs: np.ndarray, fillers: np.n
         new_labels[idx] = winner
         li, k = divmod(int(idx), n)
         lines[li].conf[k] = min(lines[li].conf[k], votes[winner] / total) if ch != "?" else votes[winner] / total
-        fixes.append({"line": li, "position": k, "read": ch, "used": winner, "reason": "document glyphs",
-                      "votes": {lab: round(v, 3) for lab, v in votes.items()}})
+        fixes.append(
+            {
+                "line": li,
+                "position": k,
+                "read": ch,
+                "used": winner,
+                "reason": "document glyphs",
+                "votes": {lab: round(v, 3) for lab, v in votes.items()},
+            }
+        )
     for li, line in enumerate(lines):
         chars = list(line.text)
         for k in range(n):

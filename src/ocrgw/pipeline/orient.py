@@ -57,8 +57,15 @@ def compose(outer: np.ndarray | None, inner: np.ndarray | None) -> np.ndarray | 
     return (o @ i)[:2]
 
 
-def read_page(gray: np.ndarray, dpi: int | None, engine: Engine,
-              osd: OrientationDetector | None, *, exact_dpi: bool = False, chain: str = "adaptive") -> PageReading:
+def read_page(
+    gray: np.ndarray,
+    dpi: int | None,
+    engine: Engine,
+    osd: OrientationDetector | None,
+    *,
+    exact_dpi: bool = False,
+    chain: str = "adaptive",
+) -> PageReading:
     """Preprocess and recognise one page, turning it upright first if it reads sideways or upside down.
     ``dpi`` is the file's (``exact_dpi``: a PDF's render resolution); preprocessing decides what the
     engine is told."""
@@ -71,9 +78,13 @@ def read_page(gray: np.ndarray, dpi: int | None, engine: Engine,
     if words and conf >= SUSPECT_CONFIDENCE and vertical < SUSPECT_VERTICAL_SHARE:
         return reading
     found = osd.detect(pre.image)
-    check: dict = {"step": "orientation", "confidence_before": round(conf, 3), "vertical_share": round(vertical, 3),
-                   "detected": found[0] if found else None,
-                   "osd_confidence": round(found[1], 2) if found else None}
+    check: dict = {
+        "step": "orientation",
+        "confidence_before": round(conf, 3),
+        "vertical_share": round(vertical, 3),
+        "detected": found[0] if found else None,
+        "osd_confidence": round(found[1], 2) if found else None,
+    }
     sideways = vertical >= SUSPECT_VERTICAL_SHARE
     if found and found[1] >= MIN_OSD_CONFIDENCE:
         candidates = [found[0]] if found[0] else []

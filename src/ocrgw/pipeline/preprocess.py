@@ -110,8 +110,14 @@ class Preprocessed:
 CHAINS = ("adaptive", "seed")
 
 
-def preprocess(img: np.ndarray, dpi: int | None = None, *, exact_dpi: bool = False,
-               chain: str = "adaptive", engine: str = "tesseract") -> Preprocessed:
+def preprocess(
+    img: np.ndarray,
+    dpi: int | None = None,
+    *,
+    exact_dpi: bool = False,
+    chain: str = "adaptive",
+    engine: str = "tesseract",
+) -> Preprocessed:
     """Prepare one page for the engine, choosing each step from what the page measures.
 
     ``dpi`` is what the file says (``exact_dpi``: a PDF rendered at that resolution, so it is true).
@@ -194,12 +200,24 @@ def _segmentation(pre: Preprocessed) -> Preprocessed:
     one_line = (h < _SINGLE_LINE * pre.text_height and w > 2 * h) if pre.text_height else h < _MIN_HEIGHT
     if one_line:
         pre.psm = PSM_SINGLE_LINE
-        pre.steps.append({"step": "segmentation", "psm": PSM_SINGLE_LINE, "aspect": round(aspect, 2),
-                          "reason": f"one line: {h} px high, text {pre.text_height:.0f} px"})
+        pre.steps.append(
+            {
+                "step": "segmentation",
+                "psm": PSM_SINGLE_LINE,
+                "aspect": round(aspect, 2),
+                "reason": f"one line: {h} px high, text {pre.text_height:.0f} px",
+            }
+        )
     elif aspect >= _STRIP_ASPECT:
         pre.psm = PSM_SINGLE_COLUMN
-        pre.steps.append({"step": "segmentation", "psm": PSM_SINGLE_COLUMN, "aspect": round(aspect, 2),
-                          "reason": "strip (receipt): one column of variable sizes"})
+        pre.steps.append(
+            {
+                "step": "segmentation",
+                "psm": PSM_SINGLE_COLUMN,
+                "aspect": round(aspect, 2),
+                "reason": "strip (receipt): one column of variable sizes",
+            }
+        )
     else:
         pre.psm = PSM_AUTO
         pre.steps.append({"step": "segmentation", "psm": PSM_AUTO, "applied": False, "aspect": round(aspect, 2)})
@@ -210,7 +228,7 @@ def noise_level(gray: np.ndarray) -> tuple[float, int]:
     """(1-2 px specks per glyph-like component, specks) on a central crop at full resolution."""
     h, w = gray.shape
     y0, x0 = max(0, (h - _NOISE_SIDE) // 2), max(0, (w - _NOISE_SIDE) // 2)
-    crop = np.ascontiguousarray(gray[y0:y0 + _NOISE_SIDE, x0:x0 + _NOISE_SIDE])
+    crop = np.ascontiguousarray(gray[y0 : y0 + _NOISE_SIDE, x0 : x0 + _NOISE_SIDE])
     _, ink = cv2.threshold(crop, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
     _, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
     area, hs, ws = stats[1:, cv2.CC_STAT_AREA], stats[1:, cv2.CC_STAT_HEIGHT], stats[1:, cv2.CC_STAT_WIDTH]
@@ -345,11 +363,17 @@ def _dark_border(gray: np.ndarray, steps: list[dict]) -> np.ndarray:
     solid = cv2.erode(dark, np.ones((_BORDER_ERODE, _BORDER_ERODE), np.uint8), borderType=cv2.BORDER_REPLICATE)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(solid, connectivity=8)
     h, w = small.shape
-    keep = [i for i in range(1, n)
-            if stats[i, cv2.CC_STAT_AREA] >= _MIN_BORDER_PART * h * w
-            and (stats[i, cv2.CC_STAT_LEFT] == 0 or stats[i, cv2.CC_STAT_TOP] == 0
-                 or stats[i, cv2.CC_STAT_LEFT] + stats[i, cv2.CC_STAT_WIDTH] == w
-                 or stats[i, cv2.CC_STAT_TOP] + stats[i, cv2.CC_STAT_HEIGHT] == h)]
+    keep = [
+        i
+        for i in range(1, n)
+        if stats[i, cv2.CC_STAT_AREA] >= _MIN_BORDER_PART * h * w
+        and (
+            stats[i, cv2.CC_STAT_LEFT] == 0
+            or stats[i, cv2.CC_STAT_TOP] == 0
+            or stats[i, cv2.CC_STAT_LEFT] + stats[i, cv2.CC_STAT_WIDTH] == w
+            or stats[i, cv2.CC_STAT_TOP] + stats[i, cv2.CC_STAT_HEIGHT] == h
+        )
+    ]
     if not keep or stats[keep, cv2.CC_STAT_AREA].sum() < _MIN_BORDER_SHARE * h * w:
         return gray
     _, whole = cv2.connectedComponents(dark, connectivity=8)
@@ -359,8 +383,9 @@ def _dark_border(gray: np.ndarray, steps: list[dict]) -> np.ndarray:
     share = round(float(mask.mean()), 3)
     span = _ink_paper_span(small[mask == 0])
     if span >= _MIN_SPAN:  # dark print: every threshold still separates it, and the border may hold text
-        steps.append({"step": "border", "applied": False, "share": share, "span": span,
-                      "reason": "print is dark enough"})
+        steps.append(
+            {"step": "border", "applied": False, "share": share, "span": span, "reason": "print is dark enough"}
+        )
         return gray
     full = cv2.resize(mask, (gray.shape[1], gray.shape[0]), interpolation=cv2.INTER_NEAREST).astype(bool)
     out = gray.copy()

@@ -61,8 +61,9 @@ def _dpi(im: Image.Image) -> int | None:
     return value if value and value >= 100 else None
 
 
-def iter_pages(path: Path, media_type: str, selection: PageSelection, skip: set[int],
-               settings: Settings) -> Iterator[RasterPage]:
+def iter_pages(
+    path: Path, media_type: str, selection: PageSelection, skip: set[int], settings: Settings
+) -> Iterator[RasterPage]:
     """Decode the selected pages that are not already done, one at a time."""
     if media_type == "application/pdf":
         yield from _pdf_pages(path, selection, skip, settings)

@@ -28,9 +28,17 @@ class PageRead:
     engine_ms: float  # time inside the engines (recognition + result walk, a second opinion too), OSD excluded
 
 
-def read(page: RasterPage, engine: Engine, osd: OrientationDetector | None,
-         reading_order: ReadingOrder, *, chain: str = "adaptive", second: Callable[[], Engine] | None = None,
-         second_below: float = 0.0, engine_step: dict | None = None) -> PageRead:
+def read(
+    page: RasterPage,
+    engine: Engine,
+    osd: OrientationDetector | None,
+    reading_order: ReadingOrder,
+    *,
+    chain: str = "adaptive",
+    second: Callable[[], Engine] | None = None,
+    second_below: float = 0.0,
+    engine_step: dict | None = None,
+) -> PageRead:
     """Read one page the way a worker does: ``orient.read_page`` (preprocess, recognise, turn the page
     if it reads sideways or upside down) followed by ``layout.order_lines`` with the job's order.
 
@@ -52,8 +60,13 @@ def read(page: RasterPage, engine: Engine, osd: OrientationDetector | None,
             again = read_page(page.gray, page.dpi, other, osd, exact_dpi=page.unit == "inch", chain=chain)
             engine_ms += other.busy_ms - other_before
             conf2 = confidence_summary(again.lines)[0]
-            check = {"step": "second_opinion", "engine": other.name, "confidence_before": round(conf, 3),
-                     "confidence_after": round(conf2, 3), "threshold": second_below}
+            check = {
+                "step": "second_opinion",
+                "engine": other.name,
+                "confidence_before": round(conf, 3),
+                "confidence_after": round(conf2, 3),
+                "threshold": second_below,
+            }
             if conf2 > conf:
                 reading = again
                 again.steps.insert(0, {**check, "applied": True})

@@ -80,8 +80,9 @@ class WorkerContext:
     @property
     def engines(self) -> Engines:
         if self._engines is None:
-            self._engines = Engines(self.settings.resolved_tessdata_dir, self.settings.mode,
-                                   self.settings.second_opinion_below)
+            self._engines = Engines(
+                self.settings.resolved_tessdata_dir, self.settings.mode, self.settings.second_opinion_below
+            )
         return self._engines
 
     def engine(self, languages: tuple[str, ...]) -> Engine:
@@ -110,8 +111,9 @@ class _LeaseKeeper(threading.Thread):
                 log.warning("lease renewal failed for %s", self.job_id, exc_info=True)
 
 
-def _page_result(page: rasterize.RasterPage, raw: list[RawLine], matrix, angle: float, steps: list[dict],
-                 language: str | None) -> PageResult:
+def _page_result(
+    page: rasterize.RasterPage, raw: list[RawLine], matrix, angle: float, steps: list[dict], language: str | None
+) -> PageResult:
     scale = page.unit_per_px
 
     def quad(box: tuple[int, int, int, int]) -> list[float]:
@@ -129,8 +131,16 @@ def _page_result(page: rasterize.RasterPage, raw: list[RawLine], matrix, angle: 
         for ln in raw
     ]
     height, width = page.gray.shape
-    return PageResult(page.page_no, round(width * scale, 4), round(height * scale, 4), page.unit, round(angle, 2),
-                      language, steps, lines)
+    return PageResult(
+        page.page_no,
+        round(width * scale, 4),
+        round(height * scale, 4),
+        page.unit,
+        round(angle, 2),
+        language,
+        steps,
+        lines,
+    )
 
 
 def run(job_id: str, ctx: WorkerContext) -> str:
@@ -142,8 +152,14 @@ def run(job_id: str, ctx: WorkerContext) -> str:
         status = _run(job_id, ctx)
         metrics.job_finished(status)
         ms = (time.perf_counter() - started) * 1000
-        job_log.log(logging.DEBUG if status == "skipped" else logging.INFO, "job %s %s in %.0f ms", job_id, status,
-                    ms, extra={"status": status, "duration_ms": round(ms, 1), "worker": ctx.worker_id})
+        job_log.log(
+            logging.DEBUG if status == "skipped" else logging.INFO,
+            "job %s %s in %.0f ms",
+            job_id,
+            status,
+            ms,
+            extra={"status": status, "duration_ms": round(ms, 1), "worker": ctx.worker_id},
+        )
     return status
 
 
@@ -170,14 +186,26 @@ def _run(job_id: str, ctx: WorkerContext) -> str:
         return JobStatus.FAILED.value
     except ctx.timeout_errors:
         with ctx.db.begin() as s:
-            repo.finish(s, job_id, ctx.worker_id, JobStatus.FAILED, ErrorCode.TIMEOUT.value,
-                        f"The document took longer than the {ctx.settings.job_soft_timeout_seconds:g} s time limit.")
+            repo.finish(
+                s,
+                job_id,
+                ctx.worker_id,
+                JobStatus.FAILED,
+                ErrorCode.TIMEOUT.value,
+                f"The document took longer than the {ctx.settings.job_soft_timeout_seconds:g} s time limit.",
+            )
         return JobStatus.FAILED.value
     except Exception as exc:
         log.exception("job %s failed", job_id)
         with ctx.db.begin() as s:
-            repo.finish(s, job_id, ctx.worker_id, JobStatus.FAILED, ErrorCode.PROCESSING_FAILED.value,
-                        f"The document could not be processed ({type(exc).__name__}).")
+            repo.finish(
+                s,
+                job_id,
+                ctx.worker_id,
+                JobStatus.FAILED,
+                ErrorCode.PROCESSING_FAILED.value,
+                f"The document could not be processed ({type(exc).__name__}).",
+            )
         return JobStatus.FAILED.value
     finally:
         keeper.stop.set()
@@ -186,8 +214,9 @@ def _run(job_id: str, ctx: WorkerContext) -> str:
     return JobStatus.SUCCEEDED.value if done else "lost"
 
 
-def _process(job_id: str, ctx: WorkerContext, spec: JobSpec, blob_key: str, media_type: str, done: set[int],
-             keeper: _LeaseKeeper) -> None:
+def _process(
+    job_id: str, ctx: WorkerContext, spec: JobSpec, blob_key: str, media_type: str, done: set[int], keeper: _LeaseKeeper
+) -> None:
     """Pages are counted at submit (pages_total); here each selected page not yet written is read."""
     choice = ctx.engines.for_spec(spec)
     with ctx.store.materialize(blob_key) as path:
@@ -207,8 +236,16 @@ def _make_searchable_pdf(job_id: str, ctx: WorkerContext, path: Path, media_type
             raise repo.LeaseLost(job_id)
 
 
-def _read_pages(job_id: str, ctx: WorkerContext, spec: JobSpec, path: Path, media_type: str, done: set[int],
-                keeper: _LeaseKeeper, choice: tuple[Engine, dict | None, Callable[[], Engine] | None]) -> None:
+def _read_pages(
+    job_id: str,
+    ctx: WorkerContext,
+    spec: JobSpec,
+    path: Path,
+    media_type: str,
+    done: set[int],
+    keeper: _LeaseKeeper,
+    choice: tuple[Engine, dict | None, Callable[[], Engine] | None],
+) -> None:
     settings = ctx.settings
     engine, engine_step, second = choice
     first = True
@@ -219,8 +256,15 @@ def _read_pages(job_id: str, ctx: WorkerContext, spec: JobSpec, path: Path, medi
         if first and "mrz" in spec.outputs and (not done or page.page_no <= min(done)):
             _read_mrz(job_id, ctx, page)
         first = False
-        got = reader.read(page, engine, ctx.osd, spec.reading_order, second=second,  # the accuracy bench too
-                          second_below=settings.second_opinion_below, engine_step=engine_step)
+        got = reader.read(
+            page,
+            engine,
+            ctx.osd,
+            spec.reading_order,
+            second=second,  # the accuracy bench too
+            second_below=settings.second_opinion_below,
+            engine_step=engine_step,
+        )
         result = _page_result(page, got.lines, got.matrix, got.angle, got.steps, spec.language_hint)
         metrics.observe_page(time.perf_counter() - page_started, got.engine_ms)
         with ctx.db.begin() as s:

@@ -81,8 +81,10 @@ def to_tsv(pages: Sequence[PageResult], dpi: float = 300.0) -> str:
             rows.append(f"4\t{n}\t1\t1\t{li}\t0\t{b.left}\t{b.top}\t{b.width}\t{b.height}\t-1\t")
             for wi, word in enumerate(line.words, start=1):
                 b = _box(word.bbox, k)
-                rows.append(f"5\t{n}\t1\t1\t{li}\t{wi}\t{b.left}\t{b.top}\t{b.width}\t{b.height}\t"
-                            f"{word.confidence * 100:.2f}\t{_clean(word.text)}")
+                rows.append(
+                    f"5\t{n}\t1\t1\t{li}\t{wi}\t{b.left}\t{b.top}\t{b.width}\t{b.height}\t"
+                    f"{word.confidence * 100:.2f}\t{_clean(word.text)}"
+                )
     return "\n".join(rows) + "\n"
 
 
@@ -100,31 +102,46 @@ def to_hocr(pages: Sequence[PageResult], dpi: float = 300.0, *, source: str = ""
     ET.SubElement(head, f"{{{XHTML_NS}}}title").text = source or "ocrgw result"
     ET.SubElement(head, f"{{{XHTML_NS}}}meta", {"http-equiv": "Content-Type", "content": "text/html;charset=utf-8"})
     ET.SubElement(head, f"{{{XHTML_NS}}}meta", {"name": "ocr-system", "content": f"ocrgw {__version__}"})
-    ET.SubElement(head, f"{{{XHTML_NS}}}meta", {"name": "ocr-capabilities",
-                                                "content": "ocr_page ocr_line ocrx_word ocrp_wconf"})
+    ET.SubElement(
+        head, f"{{{XHTML_NS}}}meta", {"name": "ocr-capabilities", "content": "ocr_page ocr_line ocrx_word ocrp_wconf"}
+    )
     body = ET.SubElement(html, f"{{{XHTML_NS}}}body")
     for page in _pages(pages):
         k = _scale(page, dpi)
         w, h = _page_size(page, k)
         n = page.page_no
-        extra = f'ppageno {n - 1}' + (f"; image \"{source}\"" if source else "")
-        page_el = ET.SubElement(body, f"{{{XHTML_NS}}}div", {"class": "ocr_page", "id": f"page_{n}",
-                                                             "title": _title(Box(0, 0, w, h), extra)})
+        extra = f"ppageno {n - 1}" + (f'; image "{source}"' if source else "")
+        page_el = ET.SubElement(
+            body,
+            f"{{{XHTML_NS}}}div",
+            {"class": "ocr_page", "id": f"page_{n}", "title": _title(Box(0, 0, w, h), extra)},
+        )
         for li, line in enumerate(page.lines, start=1):
             line_extra = f"textangle {round(-page.angle) % 360}" if page.angle else ""
-            line_el = ET.SubElement(page_el, f"{{{XHTML_NS}}}span", {
-                "class": "ocr_line", "id": f"line_{n}_{li}", "title": _title(_box(line.bbox, k), line_extra)})
+            line_el = ET.SubElement(
+                page_el,
+                f"{{{XHTML_NS}}}span",
+                {"class": "ocr_line", "id": f"line_{n}_{li}", "title": _title(_box(line.bbox, k), line_extra)},
+            )
             for wi, word in enumerate(line.words, start=1):
-                word_el = ET.SubElement(line_el, f"{{{XHTML_NS}}}span", {
-                    "class": "ocrx_word", "id": f"word_{n}_{li}_{wi}",
-                    "title": _title(_box(word.bbox, k), f"x_wconf {round(word.confidence * 100)}")})
+                word_el = ET.SubElement(
+                    line_el,
+                    f"{{{XHTML_NS}}}span",
+                    {
+                        "class": "ocrx_word",
+                        "id": f"word_{n}_{li}_{wi}",
+                        "title": _title(_box(word.bbox, k), f"x_wconf {round(word.confidence * 100)}"),
+                    },
+                )
                 word_el.text = word.text
                 word_el.tail = " " if wi < len(line.words) else None
             line_el.tail = "\n"
     xml = ET.tostring(html, encoding="unicode")
-    return ('<?xml version="1.0" encoding="UTF-8"?>\n'
-            '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN" '
-            '"http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">\n' + xml + "\n")
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN" '
+        '"http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">\n' + xml + "\n"
+    )
 
 
 # ------------------------------------------------------------------------------------------- ALTO
@@ -151,22 +168,32 @@ def to_alto(pages: Sequence[PageResult], dpi: float = 300.0, *, source: str = ""
         n = page.page_no
         attrs = {"ID": f"page_{n}", "PHYSICAL_IMG_NR": str(n), "WIDTH": str(w), "HEIGHT": str(h)}
         page_el = ET.SubElement(layout, q + "Page", attrs)
-        space = ET.SubElement(page_el, q + "PrintSpace", {"HPOS": "0", "VPOS": "0", "WIDTH": str(w),
-                                                          "HEIGHT": str(h)})
+        space = ET.SubElement(page_el, q + "PrintSpace", {"HPOS": "0", "VPOS": "0", "WIDTH": str(w), "HEIGHT": str(h)})
         if not page.lines:
             continue
         boxes = [_box(line.bbox, k) for line in page.lines]
-        hull = Box(min(b.left for b in boxes), min(b.top for b in boxes), max(b.right for b in boxes),
-                   max(b.bottom for b in boxes))
+        hull = Box(
+            min(b.left for b in boxes),
+            min(b.top for b in boxes),
+            max(b.right for b in boxes),
+            max(b.bottom for b in boxes),
+        )
         block = ET.SubElement(space, q + "TextBlock", {"ID": f"block_{n}_1", **_pos(hull)})
         for li, (line, lbox) in enumerate(zip(page.lines, boxes, strict=True), start=1):
             line_el = ET.SubElement(block, q + "TextLine", {"ID": f"line_{n}_{li}", **_pos(lbox)})
             for wi, word in enumerate(line.words, start=1):
                 if wi > 1:
                     ET.SubElement(line_el, q + "SP")
-                ET.SubElement(line_el, q + "String", {"ID": f"string_{n}_{li}_{wi}", "CONTENT": word.text,
-                                                      "WC": f"{min(1.0, max(0.0, word.confidence)):.4f}",
-                                                      **_pos(_box(word.bbox, k))})
+                ET.SubElement(
+                    line_el,
+                    q + "String",
+                    {
+                        "ID": f"string_{n}_{li}_{wi}",
+                        "CONTENT": word.text,
+                        "WC": f"{min(1.0, max(0.0, word.confidence)):.4f}",
+                        **_pos(_box(word.bbox, k)),
+                    },
+                )
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(alto, encoding="unicode") + "\n"
 
 

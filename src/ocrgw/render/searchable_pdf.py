@@ -47,8 +47,9 @@ def _wide(text: str) -> ctypes.Array:
     return (ctypes.c_ushort * (len(raw) // 2)).from_buffer_copy(raw)
 
 
-def _place_word(pdf: pdfium.PdfDocument, page: pdfium.PdfPage, text: str, quad: Sequence[float],
-                k: float, page_h: float) -> None:
+def _place_word(
+    pdf: pdfium.PdfDocument, page: pdfium.PdfPage, text: str, quad: Sequence[float], k: float, page_h: float
+) -> None:
     """One invisible text object for a word whose 4-point box (page units, y down) is ``quad``."""
     text = text.strip()
     if not text:
@@ -70,8 +71,9 @@ def _place_word(pdf: pdfium.PdfDocument, page: pdfium.PdfPage, text: str, quad: 
     pdfium_c.FPDFText_SetText(obj, ctypes.cast(_wide(text), ctypes.POINTER(ctypes.c_ushort)))
     pdfium_c.FPDFTextObj_SetTextRenderMode(obj, pdfium_c.FPDF_TEXTRENDERMODE_INVISIBLE)
     left, bottom, right, top = (ctypes.c_float(), ctypes.c_float(), ctypes.c_float(), ctypes.c_float())
-    ok = pdfium_c.FPDFPageObj_GetBounds(obj, ctypes.byref(left), ctypes.byref(bottom), ctypes.byref(right),
-                                        ctypes.byref(top))
+    ok = pdfium_c.FPDFPageObj_GetBounds(
+        obj, ctypes.byref(left), ctypes.byref(bottom), ctypes.byref(right), ctypes.byref(top)
+    )
     natural = (right.value - left.value) if ok else 0.0
     if natural <= 0:
         natural = 0.5 * len(text)

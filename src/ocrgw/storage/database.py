@@ -61,8 +61,12 @@ class DatabaseBlobStore:
         with tempfile.NamedTemporaryFile(dir=self._tmp, prefix="job-", delete=False) as fh:
             path = Path(fh.name)
             with maker() as s:
-                rows = s.execute(select(BlobChunk.data).where(BlobChunk.key == key).order_by(BlobChunk.seq)
-                                 .execution_options(yield_per=1))
+                rows = s.execute(
+                    select(BlobChunk.data)
+                    .where(BlobChunk.key == key)
+                    .order_by(BlobChunk.seq)
+                    .execution_options(yield_per=1)
+                )
                 for (data,) in rows:
                     fh.write(data)
         try:
@@ -76,8 +80,9 @@ class DatabaseBlobStore:
         seq = 0
         while True:
             async with self._db() as s:
-                data = (await s.execute(select(BlobChunk.data).where(BlobChunk.key == key, BlobChunk.seq == seq))
-                        ).scalar_one_or_none()
+                data = (
+                    await s.execute(select(BlobChunk.data).where(BlobChunk.key == key, BlobChunk.seq == seq))
+                ).scalar_one_or_none()
             if data is None:
                 if seq == 0:
                     raise FileNotFoundError(key)
@@ -89,7 +94,7 @@ class DatabaseBlobStore:
         key = uuid.uuid4().hex
         with sync_sessionmaker(self.settings).begin() as s:
             for seq, start in enumerate(range(0, len(data), CHUNK)):
-                s.execute(insert(BlobChunk).values(key=key, seq=seq, data=data[start:start + CHUNK]))
+                s.execute(insert(BlobChunk).values(key=key, seq=seq, data=data[start : start + CHUNK]))
         return key
 
     async def delete(self, key: str) -> None:

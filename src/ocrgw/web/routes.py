@@ -21,8 +21,7 @@ def build_router() -> APIRouter:
     async def playground() -> FileResponse:
         """The playground page. `no-cache` so an upgraded server's page and modules are picked up at once
         (revalidated by ETag, so it costs a 304)."""
-        return FileResponse(STATIC_DIR / "index.html", media_type="text/html",
-                            headers={"Cache-Control": "no-cache"})
+        return FileResponse(STATIC_DIR / "index.html", media_type="text/html", headers={"Cache-Control": "no-cache"})
 
     return router
 

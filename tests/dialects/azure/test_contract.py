@@ -56,8 +56,15 @@ def analyze_url(srv: Server, version: str = "v3.2") -> str:
     return f"{srv.url}/vision/{version}/read/analyze"
 
 
-def post(srv: Server, *, version: str = "v3.2", query: str = "", body: bytes = PNG,
-         headers: dict | None = None, content_type: str = "application/octet-stream") -> httpx.Response:
+def post(
+    srv: Server,
+    *,
+    version: str = "v3.2",
+    query: str = "",
+    body: bytes = PNG,
+    headers: dict | None = None,
+    content_type: str = "application/octet-stream",
+) -> httpx.Response:
     hdrs = {**srv.headers, "Content-Type": content_type, **(headers or {})}
     return httpx.post(analyze_url(srv, version) + query, content=body, headers=hdrs, timeout=60)
 
@@ -207,9 +214,17 @@ def test_forwarded_host_with_port(server: Server) -> None:
 
 def test_sdk_default_query(server: Server) -> None:
     """What ComputerVisionClient.read_in_stream 0.9.1 sends, chunked and with no Content-Length."""
-    r = httpx.post(analyze_url(server) + "?model-version=latest&readingOrder=basic", content=iter([PNG]),
-                   headers={**server.headers, "Content-Type": "application/octet-stream",
-                            "Accept": "application/json", "X-BingApis-SDK-Client": "Python-SDK"}, timeout=60)
+    r = httpx.post(
+        analyze_url(server) + "?model-version=latest&readingOrder=basic",
+        content=iter([PNG]),
+        headers={
+            **server.headers,
+            "Content-Type": "application/octet-stream",
+            "Accept": "application/json",
+            "X-BingApis-SDK-Client": "Python-SDK",
+        },
+        timeout=60,
+    )
     assert "content-length" not in r.request.headers
     check_operation_location(r, server.url, "v3.2")
     body = poll(server, r.headers["Operation-Location"])
@@ -217,8 +232,9 @@ def test_sdk_default_query(server: Server) -> None:
     assert body["analyzeResult"]["modelVersion"] == "2022-04-30"
 
 
-@pytest.mark.parametrize("query", ["?modelVersion=2022-04-30", "?model-version=2022-04-30",
-                                   "?model-version=2022-04-30-preview"])
+@pytest.mark.parametrize(
+    "query", ["?modelVersion=2022-04-30", "?model-version=2022-04-30", "?model-version=2022-04-30-preview"]
+)
 def test_model_version_accepted(server: Server, query: str) -> None:
     body = poll(server, accepted(post(server, query=query)))
     check_succeeded(body, "v3.2", width=640, height=120)
@@ -237,8 +253,19 @@ def test_reading_orders(server: Server, order: str) -> None:
     assert texts == ["Invoice number 4711", "Total amount 99 EUR"], texts
 
 
-@pytest.mark.parametrize("query", ["?language=en", "?language=EN", "?language=en-US", "?pages=1",
-                                   "?pages=1-", "?pages=-1", "?pages=1,1-3", "?pages=1%2C3-5"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "?language=en",
+        "?language=EN",
+        "?language=en-US",
+        "?pages=1",
+        "?pages=1-",
+        "?pages=-1",
+        "?pages=1,1-3",
+        "?pages=1%2C3-5",
+    ],
+)
 def test_valid_parameters(server: Server, query: str) -> None:
     body = poll(server, accepted(post(server, query=query)))
     check_succeeded(body, "v3.2", width=640, height=120)
@@ -261,11 +288,14 @@ def test_operation_id_lookup_is_case_insensitive(server: Server) -> None:
 
 
 def test_repeated_slashes_route(server: Server) -> None:
-    r = httpx.post(f"{server.url}//vision/v3.2//read/analyze", content=PNG,
-                   headers={**server.headers, "Content-Type": "application/octet-stream"}, timeout=60)
+    r = httpx.post(
+        f"{server.url}//vision/v3.2//read/analyze",
+        content=PNG,
+        headers={**server.headers, "Content-Type": "application/octet-stream"},
+        timeout=60,
+    )
     op_id = check_operation_location(r, server.url, "v3.2")
-    r = httpx.get(f"{server.url}//vision//v3.2/read/analyzeResults//{op_id}", headers=server.headers,
-                  timeout=30)
+    r = httpx.get(f"{server.url}//vision//v3.2/read/analyzeResults//{op_id}", headers=server.headers, timeout=30)
     assert r.status_code == 200, r.text
     check_status_body(r.json())
     assert poll(server, f"{server.url}/vision/v3.2/read/analyzeResults/{op_id}")["status"] == "succeeded"
@@ -283,8 +313,9 @@ def test_unknown_language(server: Server, language: str) -> None:
 def test_known_but_uninstalled_language(server: Server, version: str) -> None:
     if (TESSDATA / "jpn.traineddata").exists():
         pytest.skip("jpn is installed here")
-    err = assert_error(post(server, version=version, query="?language=ja"), 400, "InvalidRequest",
-                       "NotSupportedLanguage")
+    err = assert_error(
+        post(server, version=version, query="?language=ja"), 400, "InvalidRequest", "NotSupportedLanguage"
+    )
     assert "apt-get install tesseract-ocr-jpn" in err["message"]
     assert "apt-get" in err["innererror"]["message"]
 
@@ -304,9 +335,17 @@ def test_bad_reading_order(server: Server, order: str) -> None:
     assert_error(post(server, query=f"?readingOrder={order}"), 400, "InvalidRequest", "InvalidReadingOrder")
 
 
-@pytest.mark.parametrize("query", ["?model-version=v2", "?model-version=2020-01-01", "?modelVersion=v2",
-                                   "?modelVersion=2020-01-01", "?model-version=latest-preview-x",
-                                   "?model-version=2022-4-30"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "?model-version=v2",
+        "?model-version=2020-01-01",
+        "?modelVersion=v2",
+        "?modelVersion=2020-01-01",
+        "?model-version=latest-preview-x",
+        "?model-version=2022-4-30",
+    ],
+)
 def test_bad_model_version(server: Server, query: str) -> None:
     assert_error(post(server, query=query), 400, "InvalidRequest", "InvalidModel")
 
@@ -314,8 +353,9 @@ def test_bad_model_version(server: Server, query: str) -> None:
 # --- routing errors --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/nope", "/vision/v9.9/read/analyze", "/vision/v3.2/read/analyzeResults",
-                                  "/vision/v3.2/ocr", "/vision/"])  # (GET / is the web playground)
+@pytest.mark.parametrize(
+    "path", ["/nope", "/vision/v9.9/read/analyze", "/vision/v3.2/read/analyzeResults", "/vision/v3.2/ocr", "/vision/"]
+)  # (GET / is the web playground)
 def test_unknown_route(server: Server, path: str) -> None:
     for method in ("GET", "POST"):
         r = httpx.request(method, server.url + path, headers=server.headers, timeout=30)
@@ -323,10 +363,15 @@ def test_unknown_route(server: Server, path: str) -> None:
         assert err["message"] == "Resource not found"
 
 
-@pytest.mark.parametrize(("method", "path"), [("DELETE", "/vision/v3.2/read/analyze"),
-                                              ("GET", "/vision/v3.2/read/analyze"),
-                                              ("PUT", "/vision/v3.1/read/analyze"),
-                                              ("DELETE", f"/vision/v3.2/read/analyzeResults/{uuid.uuid4()}")])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("DELETE", "/vision/v3.2/read/analyze"),
+        ("GET", "/vision/v3.2/read/analyze"),
+        ("PUT", "/vision/v3.1/read/analyze"),
+        ("DELETE", f"/vision/v3.2/read/analyzeResults/{uuid.uuid4()}"),
+    ],
+)
 def test_wrong_method_is_a_405_envelope(server: Server, method: str, path: str) -> None:
     r = httpx.request(method, server.url + path, headers=server.headers, timeout=30)
     assert r.status_code == 405, (r.status_code, r.text)
@@ -336,11 +381,9 @@ def test_wrong_method_is_a_405_envelope(server: Server, method: str, path: str) 
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-@pytest.mark.parametrize("op_id", [str(uuid.uuid4()), "not-a-uuid", "00000000-0000-0000-0000-000000000000",
-                                   "%3Fx=1"])
+@pytest.mark.parametrize("op_id", [str(uuid.uuid4()), "not-a-uuid", "00000000-0000-0000-0000-000000000000", "%3Fx=1"])
 def test_unknown_operation_id(server: Server, version: str, op_id: str) -> None:
-    r = httpx.get(f"{server.url}/vision/{version}/read/analyzeResults/{op_id}", headers=server.headers,
-                  timeout=30)
+    r = httpx.get(f"{server.url}/vision/{version}/read/analyzeResults/{op_id}", headers=server.headers, timeout=30)
     assert_error(r, 404, "NotFound", "OperationNotFound")
 
 
@@ -356,20 +399,24 @@ def _check_401(r: httpx.Response, message: str) -> None:
 
 
 def test_missing_key(server: Server) -> None:
-    r = httpx.post(analyze_url(server), content=PNG, headers={"Content-Type": "application/octet-stream"},
-                   timeout=30)
+    r = httpx.post(analyze_url(server), content=PNG, headers={"Content-Type": "application/octet-stream"}, timeout=30)
     _check_401(r, MSG_MISSING_KEY)
     r = httpx.get(f"{server.url}/vision/v3.2/read/analyzeResults/{uuid.uuid4()}", timeout=30)
     _check_401(r, MSG_MISSING_KEY)
-    r = httpx.post(analyze_url(server), content=PNG, timeout=30,
-                   headers={"Content-Type": "application/octet-stream", "Ocp-Apim-Subscription-Key": ""})
+    r = httpx.post(
+        analyze_url(server),
+        content=PNG,
+        timeout=30,
+        headers={"Content-Type": "application/octet-stream", "Ocp-Apim-Subscription-Key": ""},
+    )
     _check_401(r, MSG_MISSING_KEY)
 
 
 def test_wrong_key(server: Server) -> None:
     bad = {"Ocp-Apim-Subscription-Key": "0" * 32}
-    r = httpx.post(analyze_url(server), content=PNG, timeout=30,
-                   headers={**bad, "Content-Type": "application/octet-stream"})
+    r = httpx.post(
+        analyze_url(server), content=PNG, timeout=30, headers={**bad, "Content-Type": "application/octet-stream"}
+    )
     _check_401(r, MSG_INVALID_KEY)
     loc = accepted(post(server))
     r = httpx.get(loc, headers=bad, timeout=30)  # a real operation, the wrong key: still 401 first

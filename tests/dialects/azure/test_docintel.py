@@ -74,12 +74,23 @@ def analyze_url(srv: Server, api: tuple[str, str] = DI, model: str = "prebuilt-r
     return f"{srv.url}/{api[0]}/documentModels/{model}:analyze?api-version={api[1]}{query}"
 
 
-def submit(srv: Server, body: bytes | None = None, *, api: tuple[str, str] = DI, query: str = "",
-           json_body: dict | None = None, content_type: str = "application/octet-stream") -> httpx.Response:
+def submit(
+    srv: Server,
+    body: bytes | None = None,
+    *,
+    api: tuple[str, str] = DI,
+    query: str = "",
+    json_body: dict | None = None,
+    content_type: str = "application/octet-stream",
+) -> httpx.Response:
     if json_body is not None:
         return httpx.post(analyze_url(srv, api, query=query), json=json_body, headers=srv.headers, timeout=60)
-    return httpx.post(analyze_url(srv, api, query=query), content=small_page() if body is None else body,
-                      headers={**srv.headers, "Content-Type": content_type}, timeout=60)
+    return httpx.post(
+        analyze_url(srv, api, query=query),
+        content=small_page() if body is None else body,
+        headers={**srv.headers, "Content-Type": content_type},
+        timeout=60,
+    )
 
 
 def wait(srv: Server, location: str, timeout: float = 90) -> dict:
@@ -102,10 +113,10 @@ def check_spans(result: dict, index_type: str) -> None:
     def addressed(span: dict) -> str:
         off, n = span["offset"], span["length"]
         if index_type == "unicodeCodePoint":
-            return content[off:off + n]
+            return content[off : off + n]
         if index_type == "utf16CodeUnit":
-            return content.encode("utf-16-le")[2 * off:2 * (off + n)].decode("utf-16-le")
-        return "".join(regex.findall(r"\X", content)[off:off + n])
+            return content.encode("utf-16-le")[2 * off : 2 * (off + n)].decode("utf-16-le")
+        return "".join(regex.findall(r"\X", content)[off : off + n])
 
     assert result["stringIndexType"] == index_type
     for page in result["pages"]:
@@ -115,8 +126,11 @@ def check_spans(result: dict, index_type: str) -> None:
             assert "".join(addressed(s) for s in ln["spans"]) == ln["content"], (index_type, ln)
     for para in result["paragraphs"]:
         assert "".join(addressed(s) for s in para["spans"]) == para["content"]
-    total = sum(1 for _ in regex.finditer(r"\X", content)) if index_type == "textElements" else (
-        len(content) if index_type == "unicodeCodePoint" else len(content.encode("utf-16-le")) // 2)
+    total = (
+        sum(1 for _ in regex.finditer(r"\X", content))
+        if index_type == "textElements"
+        else (len(content) if index_type == "unicodeCodePoint" else len(content.encode("utf-16-le")) // 2)
+    )
     last = result["pages"][-1]["spans"][0]
     assert last["offset"] + last["length"] == total
 
@@ -159,30 +173,63 @@ def _view(options: dict[str, str], lines: list[list[str]], status: JobStatus = J
             x += 20 * len(w) + 15
         return LineResult(" ".join(words), [10, y, x, y, x, y + 30, 10, y + 30], 0.9, ws)
 
-    pages = [PageResult(1, 800, 600, "pixel", 0.0, "fr", [], [line(ws, 40 + 40 * i) for i, ws in enumerate(lines)]),
-             PageResult(2, 8.5, 11, "inch", 0.0, None, [],
-                        [LineResult("zweite Seite", [1, 1, 3, 1, 3, 1.3, 1, 1.3], 0.9,
-                                    [WordResult("zweite", [1, 1, 2, 1, 2, 1.3, 1, 1.3], 0.9),
-                                     WordResult("Seite", [2.1, 1, 3, 1, 3, 1.3, 2.1, 1.3], 0.9)])])]
+    pages = [
+        PageResult(1, 800, 600, "pixel", 0.0, "fr", [], [line(ws, 40 + 40 * i) for i, ws in enumerate(lines)]),
+        PageResult(
+            2,
+            8.5,
+            11,
+            "inch",
+            0.0,
+            None,
+            [],
+            [
+                LineResult(
+                    "zweite Seite",
+                    [1, 1, 3, 1, 3, 1.3, 1, 1.3],
+                    0.9,
+                    [
+                        WordResult("zweite", [1, 1, 2, 1, 2, 1.3, 1, 1.3], 0.9),
+                        WordResult("Seite", [2.1, 1, 3, 1, 3, 1.3, 2.1, 1.3], 0.9),
+                    ],
+                )
+            ],
+        ),
+    ]
     now = datetime(2024, 1, 1, 12, 0, 0, 123000, tzinfo=UTC)
-    return JobView(id=str(uuid.uuid4()), dialect="azure-docintel", status=status,
-                   spec=JobSpec(languages=("deu", "fra"), language_hint="fr", options=options), created_at=now,
-                   updated_at=now, attempts=1, pages_total=2, pages_done=2, error_code=None, error_message=None,
-                   pages=pages if status is JobStatus.SUCCEEDED else None)
+    return JobView(
+        id=str(uuid.uuid4()),
+        dialect="azure-docintel",
+        status=status,
+        spec=JobSpec(languages=("deu", "fra"), language_hint="fr", options=options),
+        created_at=now,
+        updated_at=now,
+        attempts=1,
+        pages_total=2,
+        pages_done=2,
+        error_code=None,
+        error_message=None,
+        pages=pages if status is JobStatus.SUCCEEDED else None,
+    )
 
 
 def test_render_honours_string_index_type_on_combining_marks_and_emoji() -> None:
-    lines = [["Cafe\u0301", "👍🏽", "ok"], ["नमस्ते", "dünn"], ["x\U0001F600y"]]
+    lines = [["Cafe\u0301", "👍🏽", "ok"], ["नमस्ते", "dünn"], ["x\U0001f600y"]]
     results = {}
     for kind in ("textElements", "unicodeCodePoint", "utf16CodeUnit"):
-        opts = {"apiVersion": "2024-11-30", "modelId": "prebuilt-read", "stringIndexType": kind,
-                "features": "languages", "outputContentFormat": "text"}
+        opts = {
+            "apiVersion": "2024-11-30",
+            "modelId": "prebuilt-read",
+            "stringIndexType": kind,
+            "features": "languages",
+            "outputContentFormat": "text",
+        }
         body = operation(_view(opts, lines))
         assert body["status"] == "succeeded" and TS_RE.match(body["createdDateTime"])
         result = body["analyzeResult"]
         check_spans(result, kind)
         results[kind] = result
-        assert result["content"] == "Cafe\u0301 👍🏽 ok\nनमस्ते dünn\nx\U0001F600y\nzweite Seite"
+        assert result["content"] == "Cafe\u0301 👍🏽 ok\nनमस्ते dünn\nx\U0001f600y\nzweite Seite"
         assert result["contentFormat"] == "text" and result["styles"] == []
         assert [p["pageNumber"] for p in result["pages"]] == [1, 2]
         assert result["pages"][0]["unit"] == "pixel" and result["pages"][1]["unit"] == "inch"
@@ -196,8 +243,12 @@ def test_render_honours_string_index_type_on_combining_marks_and_emoji() -> None
 
 
 def test_render_paragraphs_markdown_failed_and_running() -> None:
-    opts = {"apiVersion": "2023-07-31", "modelId": "prebuilt-read", "stringIndexType": "unicodeCodePoint",
-            "features": ""}
+    opts = {
+        "apiVersion": "2023-07-31",
+        "modelId": "prebuilt-read",
+        "stringIndexType": "unicodeCodePoint",
+        "features": "",
+    }
     result = analyze_result(_view(opts, [["one"], ["two"]]))
     assert "contentFormat" not in result and "languages" not in result  # FR has no contentFormat
     assert [p["content"] for p in result["paragraphs"]] == ["one\ntwo", "zweite Seite"]
@@ -206,9 +257,13 @@ def test_render_paragraphs_markdown_failed_and_running() -> None:
     assert md["contentFormat"] == "markdown" and "<!-- PageBreak -->" in md["content"]
     check_spans(md, "unicodeCodePoint")
     # phototest's geometry: an even line pitch; the first paragraph ends in a short line with a full stop
-    rows = [(36, 92, 618, 122, "This is a lot of 12 point text to test the"),
-            (36, 126, 600, 157, "ocr code and see if it works on all types"), (36, 160, 230, 184, "of file format."),
-            (36, 194, 560, 225, "The quick brown dog jumped over the"), (36, 228, 580, 259, "lazy fox. The end.")]
+    rows = [
+        (36, 92, 618, 122, "This is a lot of 12 point text to test the"),
+        (36, 126, 600, 157, "ocr code and see if it works on all types"),
+        (36, 160, 230, 184, "of file format."),
+        (36, 194, 560, 225, "The quick brown dog jumped over the"),
+        (36, 228, 580, 259, "lazy fox. The end."),
+    ]
     page_lines = [LineResult(t, [x0, y0, x1, y0, x1, y1, x0, y1], 0.9) for x0, y0, x1, y1, t in rows]
     assert paragraphs_of(page_lines) == [[0, 1, 2], [3, 4]]
     gap = [*page_lines[:2], LineResult("far below", [36, 400, 300, 400, 300, 430, 36, 430], 0.9)]
@@ -227,8 +282,13 @@ def test_render_paragraphs_markdown_failed_and_running() -> None:
 def test_sdk_probe_strict(server: Server) -> None:
     image = require_shared() / PHOTOTEST
     env = {**os.environ, "AZ_ENDPOINT": server.url, "AZ_KEY": server.key}
-    out = subprocess.run([sys.executable, str(PROBE), str(image), "--only", "fr,di", "--strict"], env=env,
-                         capture_output=True, text=True, timeout=180)
+    out = subprocess.run(
+        [sys.executable, str(PROBE), str(image), "--only", "fr,di", "--strict"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert re.search(r"^OK fr ", out.stdout, re.M) and re.search(r"^OK di ", out.stdout, re.M), out.stdout
 
@@ -260,15 +320,16 @@ def test_sdks_read_real_document(server: Server) -> None:
         assert cer(text, row["text"]) <= 0.05, text
         assert all(len(w.polygon) in (4, 8) and 0 <= w.confidence <= 1 for w in page.words)
         assert result.styles == []
-        assert [p.content.split("\n")[-1] for p in result.paragraphs] == [page.lines[2].content,
-                                                                         page.lines[-1].content]
+        assert [p.content.split("\n")[-1] for p in result.paragraphs] == [page.lines[2].content, page.lines[-1].content]
     # FR asks unicodeCodePoint: word spans are str indexes
     for w in fr_result.pages[0].words:
-        assert fr_result.content[w.span.offset:w.span.offset + w.span.length] == w.content
+        assert fr_result.content[w.span.offset : w.span.offset + w.span.length] == w.content
 
     di.delete_analyze_result("prebuilt-read", op_id)
-    r = httpx.get(f"{server.url}/documentintelligence/documentModels/prebuilt-read/analyzeResults/{op_id}"
-                  "?api-version=2024-11-30", headers=server.headers)
+    r = httpx.get(
+        f"{server.url}/documentintelligence/documentModels/prebuilt-read/analyzeResults/{op_id}?api-version=2024-11-30",
+        headers=server.headers,
+    )
     assert_azure_error(r, 404, "NotFound", "OperationNotFound")
     with pytest.raises(ResourceNotFoundError):
         di.delete_analyze_result("prebuilt-read", op_id)
@@ -319,10 +380,12 @@ def test_url_and_base64_sources(make_server, files: str, tmp_path: Path) -> None
     fr = DocumentAnalysisClient(srv.url, AzureKeyCredential(srv.key))
     di = DocumentIntelligenceClient(srv.url, AzureKeyCredential(srv.key))
     fr_poller = fr.begin_analyze_document_from_url("prebuilt-read", url, locale="en-US", features=["languages"])
-    di_b64 = di.begin_analyze_document("prebuilt-read", AnalyzeDocumentRequest(bytes_source=small_page()),
-                                       string_index_type="utf16CodeUnit")
-    di_url = di.begin_analyze_document("prebuilt-read", AnalyzeDocumentRequest(url_source=url),
-                                       output_content_format="markdown")
+    di_b64 = di.begin_analyze_document(
+        "prebuilt-read", AnalyzeDocumentRequest(bytes_source=small_page()), string_index_type="utf16CodeUnit"
+    )
+    di_url = di.begin_analyze_document(
+        "prebuilt-read", AnalyzeDocumentRequest(url_source=url), output_content_format="markdown"
+    )
     fr_result = fr_poller.result(timeout=60)
     assert "Hello" in fr_result.content and fr_result.languages[0].locale == "en-US"
     b64_result = di_b64.result(timeout=60)
@@ -375,8 +438,11 @@ def test_submit_and_poll_wire_shape(server: Server) -> None:
     assert r.status_code == 202 and r.content == b"", r.text
     assert "location" not in r.headers
     loc = r.headers["Operation-Location"]
-    assert re.fullmatch(rf"{re.escape(server.url)}/documentintelligence/documentModels/prebuilt-read/"
-                        rf"analyzeResults/{UUID}\?api-version=2024-11-30", loc), loc
+    assert re.fullmatch(
+        rf"{re.escape(server.url)}/documentintelligence/documentModels/prebuilt-read/"
+        rf"analyzeResults/{UUID}\?api-version=2024-11-30",
+        loc,
+    ), loc
     assert r.headers["Retry-After"].isdigit()
     first = httpx.get(loc, headers=server.headers)
     assert first.status_code == 200 and first.json()["status"] in ("notStarted", "running"), first.text
@@ -409,18 +475,21 @@ def test_submit_and_poll_wire_shape(server: Server) -> None:
 
 def test_wire_errors(server: Server) -> None:
     base = f"{server.url}/documentintelligence/documentModels"
-    r = httpx.post(f"{base}/prebuilt-invoice:analyze?api-version=2024-11-30", content=small_page(),
-                   headers={**server.headers, "Content-Type": "application/octet-stream"})
+    r = httpx.post(
+        f"{base}/prebuilt-invoice:analyze?api-version=2024-11-30",
+        content=small_page(),
+        headers={**server.headers, "Content-Type": "application/octet-stream"},
+    )
     assert_azure_error(r, 404, "NotFound", "ModelNotFound")
     assert_azure_error(submit(server, query="&stringIndexType=bytes"), 400, "InvalidArgument", "InvalidParameter")
     assert_azure_error(submit(server, query="&features=barcodes"), 400, "InvalidArgument", "InvalidParameter")
-    assert_azure_error(submit(server, query="&outputContentFormat=html"), 400, "InvalidArgument",
-                       "InvalidParameter")
+    assert_azure_error(submit(server, query="&outputContentFormat=html"), 400, "InvalidArgument", "InvalidParameter")
     assert_azure_error(submit(server, query="&pages=two"), 400, "InvalidArgument", "InvalidParameter")
     assert_azure_error(submit(server, query="&pages=9"), 400, "InvalidArgument", "InvalidParameter")
     assert_azure_error(submit(server, query="&locale=xx-YY"), 400, "InvalidArgument", "InvalidParameter")
-    assert_azure_error(submit(server, api=("documentintelligence", "2023-07-31")), 400, "InvalidRequest",
-                       "NotSupportedApiVersion")
+    assert_azure_error(
+        submit(server, api=("documentintelligence", "2023-07-31")), 400, "InvalidRequest", "NotSupportedApiVersion"
+    )
     r = httpx.post(f"{base}/prebuilt-read:analyze", content=small_page(), headers=server.headers)
     assert_azure_error(r, 400, "InvalidArgument", "ParameterMissing")
     assert_azure_error(submit(server, b"plain words", content_type="text/plain"), 415, "UnsupportedMediaType")
@@ -432,16 +501,16 @@ def test_wire_errors(server: Server) -> None:
     for op in (str(uuid.uuid4()), "not-a-uuid"):
         r = httpx.get(f"{base}/prebuilt-read/analyzeResults/{op}?api-version=2024-11-30", headers=server.headers)
         assert_azure_error(r, 404, "NotFound", "OperationNotFound")
-        r = httpx.delete(f"{base}/prebuilt-read/analyzeResults/{op}?api-version=2024-11-30",
-                         headers=server.headers)
+        r = httpx.delete(f"{base}/prebuilt-read/analyzeResults/{op}?api-version=2024-11-30", headers=server.headers)
         assert_azure_error(r, 404, "NotFound", "OperationNotFound")
 
     r = httpx.post(analyze_url(server), content=small_page(), headers={"Ocp-Apim-Subscription-Key": "wrong"})
     err = assert_azure_error(r, 401, "401")
     assert err["message"].startswith("Access denied due to invalid subscription key")
     assert 'realm="' in r.headers["WWW-Authenticate"] and "/documentintelligence" in r.headers["WWW-Authenticate"]
-    r = httpx.get(f"{server.url}/formrecognizer/documentModels/prebuilt-read/analyzeResults/{uuid.uuid4()}"
-                  "?api-version=2023-07-31")
+    r = httpx.get(
+        f"{server.url}/formrecognizer/documentModels/prebuilt-read/analyzeResults/{uuid.uuid4()}?api-version=2023-07-31"
+    )
     err = assert_azure_error(r, 401, "401")
     assert err["message"].startswith("Access denied due to missing subscription key")
     r = httpx.get(f"{server.url}/documentintelligence/info?api-version=2024-11-30", headers=server.headers)

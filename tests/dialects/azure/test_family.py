@@ -35,8 +35,13 @@ def test_operations_are_not_visible_across_api_families(server: Server) -> None:
 def test_shared_probe_passes_for_every_family(server: Server) -> None:
     image = require_shared() / "page" / "tess_phototest.tif"
     env = {**os.environ, "AZ_ENDPOINT": server.url, "AZ_KEY": server.key}
-    out = subprocess.run([sys.executable, str(SHARED / "tools" / "azure_sdk_probe.py"), str(image), "--strict"],
-                         env=env, capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, str(SHARED / "tools" / "azure_sdk_probe.py"), str(image), "--strict"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     for name in ("cv", "ia", "fr", "di"):
         assert f"OK {name}" in out.stdout, out.stdout

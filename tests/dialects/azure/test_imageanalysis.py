@@ -50,8 +50,9 @@ def client(endpoint: str, key: str):
     from azure.ai.vision.imageanalysis import ImageAnalysisClient
     from azure.core.credentials import AzureKeyCredential
 
-    return ImageAnalysisClient(endpoint=endpoint, credential=AzureKeyCredential(key),
-                               connection_timeout=30, read_timeout=120)
+    return ImageAnalysisClient(
+        endpoint=endpoint, credential=AzureKeyCredential(key), connection_timeout=30, read_timeout=120
+    )
 
 
 def read_features():
@@ -60,10 +61,21 @@ def read_features():
     return [VisualFeatures.READ]
 
 
-def post(srv: Server, *, query: str = QUERY, body: bytes = PNG, content_type: str = "application/octet-stream",
-         headers: dict | None = None, timeout: float = 120) -> httpx.Response:
-    return httpx.post(srv.url + PATH + query, content=body, timeout=timeout,
-                      headers={**srv.headers, "Content-Type": content_type, **(headers or {})})
+def post(
+    srv: Server,
+    *,
+    query: str = QUERY,
+    body: bytes = PNG,
+    content_type: str = "application/octet-stream",
+    headers: dict | None = None,
+    timeout: float = 120,
+) -> httpx.Response:
+    return httpx.post(
+        srv.url + PATH + query,
+        content=body,
+        timeout=timeout,
+        headers={**srv.headers, "Content-Type": content_type, **(headers or {})},
+    )
 
 
 def check_result(result, *, width: int, height: int, ref: str | None = None, max_cer: float = 0.05) -> str:
@@ -122,8 +134,13 @@ def test_shared_probe_strict(server: Server) -> None:
     probe = SHARED / "tools" / "azure_sdk_probe.py"
     image = require_shared() / IMAGE
     env = {**os.environ, "AZ_ENDPOINT": server.url, "AZ_KEY": server.key}
-    out = subprocess.run([sys.executable, str(probe), str(image), "--only", "ia", "--strict"], env=env,
-                         capture_output=True, text=True, timeout=180)
+    out = subprocess.run(
+        [sys.executable, str(probe), str(image), "--only", "ia", "--strict"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.stdout.startswith("OK ia"), out.stdout
     assert "quick brown" in out.stdout
@@ -136,8 +153,9 @@ def test_sdk_analyze_bytes(server: Server) -> None:
 
 
 def test_sdk_endpoint_with_trailing_slash(server: Server) -> None:
-    result = client(server.url + "/", server.key).analyze(image_data=PNG, visual_features=read_features(),
-                                                          language="en")
+    result = client(server.url + "/", server.key).analyze(
+        image_data=PNG, visual_features=read_features(), language="en"
+    )
     assert "Hello World" in check_result(result, width=640, height=120)
 
 
@@ -167,8 +185,9 @@ def test_sdk_other_feature_is_refused(server: Server) -> None:
     from azure.core.exceptions import HttpResponseError
 
     with pytest.raises(HttpResponseError) as info:
-        client(server.url, server.key).analyze(image_data=PNG,
-                                               visual_features=[VisualFeatures.READ, VisualFeatures.CAPTION])
+        client(server.url, server.key).analyze(
+            image_data=PNG, visual_features=[VisualFeatures.READ, VisualFeatures.CAPTION]
+        )
     assert info.value.status_code == 400
     assert info.value.error is not None and info.value.error.code == "InvalidRequest"
 
@@ -196,8 +215,11 @@ def test_api_version_2024(server: Server) -> None:
 
 
 def test_multipart_upload(server: Server) -> None:
-    files = {"note": (None, "not the image"), "image": ("hello.png", PNG, "image/png"),
-             "second": ("other.png", b"\x89PNG garbage", "image/png")}
+    files = {
+        "note": (None, "not the image"),
+        "image": ("hello.png", PNG, "image/png"),
+        "second": ("other.png", b"\x89PNG garbage", "image/png"),
+    }
     r = httpx.post(server.url + PATH + QUERY, files=files, headers=server.headers, timeout=120)
     assert r.status_code == 200, r.text
     body = r.json()
@@ -220,8 +242,9 @@ def test_multi_page_tiff_reads_page_one(server: Server) -> None:
     assert "First" in r.text and "Second" not in r.text
 
 
-@pytest.mark.parametrize("query", ["?api-version=2023-10-01", "?api-version=2023-10-01&features=",
-                                   "?api-version=2023-10-01&features=,"])
+@pytest.mark.parametrize(
+    "query", ["?api-version=2023-10-01", "?api-version=2023-10-01&features=", "?api-version=2023-10-01&features=,"]
+)
 def test_features_missing(server: Server, query: str) -> None:
     err = assert_azure_error(post(server, query=query), 400, "InvalidRequest")
     assert err["message"] == "Either 'features' or 'model-name' needs to be specified in the query parameter"
@@ -233,28 +256,31 @@ def test_other_visual_features(server: Server, features: str) -> None:
     assert_azure_error(r, 400, "InvalidRequest", "NotSupportedVisualFeature")
 
 
-@pytest.mark.parametrize("query, inner", [
-    ("?features=read", "NotSupportedApiVersion"),
-    ("?api-version=2022-10-12-preview&features=read", "NotSupportedApiVersion"),
-    ("?api-version=2023-10-01&features=read,colour", "BadArgument"),
-    ("?api-version=2023-10-01&features=read&language=xx-nope", "NotSupportedLanguage"),
-    ("?api-version=2023-10-01&features=read&model-version=2099-01-01", "InvalidModel"),
-    ("?api-version=2023-10-01&features=read&gender-neutral-caption=maybe", "BadArgument"),
-])
+@pytest.mark.parametrize(
+    "query, inner",
+    [
+        ("?features=read", "NotSupportedApiVersion"),
+        ("?api-version=2022-10-12-preview&features=read", "NotSupportedApiVersion"),
+        ("?api-version=2023-10-01&features=read,colour", "BadArgument"),
+        ("?api-version=2023-10-01&features=read&language=xx-nope", "NotSupportedLanguage"),
+        ("?api-version=2023-10-01&features=read&model-version=2099-01-01", "InvalidModel"),
+        ("?api-version=2023-10-01&features=read&gender-neutral-caption=maybe", "BadArgument"),
+    ],
+)
 def test_bad_parameters(server: Server, query: str, inner: str) -> None:
     assert_azure_error(post(server, query=query), 400, "InvalidRequest", inner)
 
 
 def test_custom_model_is_not_found(server: Server) -> None:
-    assert_azure_error(post(server, query="?api-version=2023-10-01&model-name=mine"), 404, "NotFound",
-                       "ModelNotFound")
+    assert_azure_error(post(server, query="?api-version=2023-10-01&model-name=mine"), 404, "NotFound", "ModelNotFound")
 
 
 def test_corrupt_images(server: Server) -> None:
     # Not an image at all (refused at intake), and a PNG whose header is fine but whose data is cut
     # short (the job fails in the worker): both are the caller's problem, 400 InvalidImageFormat.
-    assert_azure_error(post(server, body=b"this is not an image at all" * 10), 400, "InvalidRequest",
-                       "InvalidImageFormat")
+    assert_azure_error(
+        post(server, body=b"this is not an image at all" * 10), 400, "InvalidRequest", "InvalidImageFormat"
+    )
     big = text_png(size=(1200, 900))
     assert_azure_error(post(server, body=big[: len(big) // 2]), 400, "InvalidRequest", "InvalidImageFormat")
 
@@ -288,8 +314,9 @@ def test_wait_is_bounded(make_server) -> None:
     font = ImageFont.truetype(FONT, 36) if Path(FONT).exists() else ImageFont.load_default(36)
     draw = ImageDraw.Draw(page)
     for i in range(60):
-        draw.text((60, 40 + 48 * i), f"Line {i} of a long page that keeps the worker busy for a while", fill=0,
-                  font=font)
+        draw.text(
+            (60, 40 + 48 * i), f"Line {i} of a long page that keeps the worker busy for a while", fill=0, font=font
+        )
     buf = io.BytesIO()
     page.save(buf, format="PNG")
     big = buf.getvalue()

@@ -66,8 +66,13 @@ def test_shared_probe_strict(server: Server) -> None:
     probe = SHARED / "tools" / "azure_sdk_probe.py"
     image = require_shared() / "page" / "tess_phototest.tif"
     env = {**os.environ, "AZ_ENDPOINT": server.url, "AZ_KEY": server.key}
-    out = subprocess.run([sys.executable, str(probe), str(image), "--only", "cv", "--strict"], env=env,
-                         capture_output=True, text=True, timeout=180)
+    out = subprocess.run(
+        [sys.executable, str(probe), str(image), "--only", "cv", "--strict"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.stdout.startswith("OK cv"), out.stdout
     assert "quick brown" in out.stdout

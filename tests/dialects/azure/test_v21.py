@@ -66,16 +66,26 @@ def text_png(lines: tuple[str, ...], size: tuple[int, int], turn: int = 0) -> by
 
 
 PNG = text_png(("Hello World 2024",), (640, 160))
-PAGE_LINES = ("Gateways keep documents at home", "while clients speak the vendor API",
-              "and nothing else changes at all", "the quick brown fox jumps over")
+PAGE_LINES = (
+    "Gateways keep documents at home",
+    "while clients speak the vendor API",
+    "and nothing else changes at all",
+    "the quick brown fox jumps over",
+)
 
 
 def analyze_url(srv: Server) -> str:
     return f"{srv.url}/vision/v2.1/read/core/asyncBatchAnalyze"
 
 
-def post(srv: Server, body: bytes = PNG, *, content_type: str = "application/octet-stream", query: str = "",
-         headers: dict | None = None) -> httpx.Response:
+def post(
+    srv: Server,
+    body: bytes = PNG,
+    *,
+    content_type: str = "application/octet-stream",
+    query: str = "",
+    headers: dict | None = None,
+) -> httpx.Response:
     hdrs = {**srv.headers, "Content-Type": content_type, **(headers or {})}
     return httpx.post(analyze_url(srv) + query, content=body, headers=hdrs, timeout=60)
 
@@ -144,9 +154,23 @@ def assert_flat_error(r: httpx.Response, status: int, code: str) -> dict:
 def sdk_dir() -> Path:
     """SDK 0.5.0 in its own target dir (cached across runs), put first on PYTHONPATH to shadow 0.9.1."""
     if not (SDK_DIR / "azure" / "cognitiveservices" / "vision" / "computervision").is_dir():
-        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(SDK_DIR),
-                        f"azure-cognitiveservices-vision-computervision=={SDK_VERSION}"],
-                       check=True, capture_output=True, text=True, timeout=300)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--no-deps",
+                "--target",
+                str(SDK_DIR),
+                f"azure-cognitiveservices-vision-computervision=={SDK_VERSION}",
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     return SDK_DIR
 
 
@@ -158,8 +182,13 @@ def sdk_env(srv: Server, sdk: Path) -> dict[str, str]:
 def test_shared_probe_strict(server: Server, sdk_dir: Path) -> None:
     probe = SHARED / "tools" / "azure_sdk_probe.py"
     image = require_shared() / PHOTOTEST
-    out = subprocess.run([sys.executable, str(probe), str(image), "--only", "cv", "--strict"],
-                         env=sdk_env(server, sdk_dir), capture_output=True, text=True, timeout=180)
+    out = subprocess.run(
+        [sys.executable, str(probe), str(image), "--only", "cv", "--strict"],
+        env=sdk_env(server, sdk_dir),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.stdout.startswith("OK cv"), out.stdout
     assert "/vision/v2.1/read/operations/" in out.stdout, out.stdout  # the 0.5.0 (v2.1) flow ran
@@ -213,8 +242,13 @@ def test_sdk_batch_read_in_stream(server: Server, sdk_dir: Path) -> None:
     """batch_read_file_in_stream -> split the id off Operation-Location -> get_read_operation_result, as the
     0.5.0-era quickstart; then the flat error body as the SDK deserialises it."""
     image = require_shared() / PHOTOTEST
-    out = subprocess.run([sys.executable, "-c", SDK_SCRIPT, str(image)], env=sdk_env(server, sdk_dir),
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", SDK_SCRIPT, str(image)],
+        env=sdk_env(server, sdk_dir),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     data = json.loads(out.stdout)
     assert data["sdk"].startswith(str(sdk_dir)), data["sdk"]
@@ -256,8 +290,14 @@ def test_submit_poll_running_then_succeeded(server: Server) -> None:
     assert httpx.get(loc.lower(), headers=server.headers, timeout=30).json()["status"] == "Succeeded"
 
 
-@pytest.mark.parametrize(("content_type", "query"), [("image/png", ""), ("application/octet-stream", "?mode=Printed"),
-                                                     ("application/octet-stream", "?mode=Handwritten")])
+@pytest.mark.parametrize(
+    ("content_type", "query"),
+    [
+        ("image/png", ""),
+        ("application/octet-stream", "?mode=Printed"),
+        ("application/octet-stream", "?mode=Handwritten"),
+    ],
+)
 def test_raw_image_bodies_and_mode_are_accepted(server: Server, content_type: str, query: str) -> None:
     loc = accepted(post(server, content_type=content_type, query=query), server)
     pages = check_succeeded(poll_v21(server, loc))
@@ -268,10 +308,14 @@ def test_raw_image_bodies_and_mode_are_accepted(server: Server, content_type: st
 def test_chunked_upload(server: Server) -> None:
     def chunks():
         for i in range(0, len(PNG), 1000):
-            yield PNG[i:i + 1000]
+            yield PNG[i : i + 1000]
 
-    r = httpx.post(analyze_url(server), content=chunks(), timeout=60,
-                   headers={**server.headers, "Content-Type": "application/octet-stream"})
+    r = httpx.post(
+        analyze_url(server),
+        content=chunks(),
+        timeout=60,
+        headers={**server.headers, "Content-Type": "application/octet-stream"},
+    )
     assert "content-length" not in r.request.headers
     check_succeeded(poll_v21(server, accepted(r, server)))
 
@@ -303,7 +347,11 @@ def test_openapi_lists_the_v21_routes(server: Server) -> None:
     schemas = doc["components"]["schemas"]
     assert {"BatchReadOperationResult", "TextRecognitionResult", "ComputerVisionErrorV21"} <= set(schemas)
     assert schemas["BatchReadOperationResult"]["properties"]["status"]["enum"] == [
-        "NotStarted", "Running", "Failed", "Succeeded"]
+        "NotStarted",
+        "Running",
+        "Failed",
+        "Succeeded",
+    ]
 
 
 # --- errors: the flat v2 body ------------------------------------------------------------------------------
@@ -326,16 +374,17 @@ def test_too_small_image(server: Server) -> None:
     assert body["message"].startswith("Image must be at least 50 pixels in width and height"), body
 
 
-@pytest.mark.parametrize("payload", [b'{"url": "not a url"}', b'{"url": "ftp://example.com/a.png"}',
-                                     b'{"nourl": 1}', b"{broken json", b'{"url": 5}'])
+@pytest.mark.parametrize(
+    "payload",
+    [b'{"url": "not a url"}', b'{"url": "ftp://example.com/a.png"}', b'{"nourl": 1}', b"{broken json", b'{"url": 5}'],
+)
 def test_bad_url_json(server: Server, payload: bytes) -> None:
     assert_flat_error(post(server, payload, content_type="application/json"), 400, "InvalidImageUrl")
 
 
 def test_loopback_url_is_refused(server: Server) -> None:
     payload = json.dumps({"url": f"{server.url}/health"}).encode()
-    assert_flat_error(post(server, payload, content_type="application/json; charset=utf-8"), 400,
-                      "InvalidImageUrl")
+    assert_flat_error(post(server, payload, content_type="application/json; charset=utf-8"), 400, "InvalidImageUrl")
 
 
 @pytest.mark.parametrize("op_id", [str(uuid.uuid4()), "not-a-uuid", "%3Fx=1"])
@@ -357,21 +406,35 @@ def test_wrong_and_missing_key(server: Server) -> None:
     op = f"{server.url}/vision/v2.1/read/operations/{uuid.uuid4()}"
     _check_401(httpx.get(op, headers=bad, timeout=30), MSG_INVALID_KEY)
     _check_401(httpx.get(op, timeout=30), MSG_MISSING_KEY)
-    _check_401(httpx.post(analyze_url(server), content=PNG, timeout=30,
-                          headers={"Content-Type": "application/octet-stream"}), MSG_MISSING_KEY)
+    _check_401(
+        httpx.post(analyze_url(server), content=PNG, timeout=30, headers={"Content-Type": "application/octet-stream"}),
+        MSG_MISSING_KEY,
+    )
 
 
-@pytest.mark.parametrize("path", ["/vision/v2.1/ocr", "/vision/v2.1/read/operations",
-                                  "/vision/v2.1/read/core/asyncBatchAnalyze/extra", "/vision/v2.1/"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/vision/v2.1/ocr",
+        "/vision/v2.1/read/operations",
+        "/vision/v2.1/read/core/asyncBatchAnalyze/extra",
+        "/vision/v2.1/",
+    ],
+)
 def test_unknown_route(server: Server, path: str) -> None:
     for method in ("GET", "POST"):
         r = httpx.request(method, server.url + path, headers=server.headers, timeout=30)
         assert assert_flat_error(r, 404, "NotFound")["message"] == "Resource not found"
 
 
-@pytest.mark.parametrize(("method", "path"), [("GET", "/vision/v2.1/read/core/asyncBatchAnalyze"),
-                                              ("PUT", "/vision/v2.1/read/core/asyncBatchAnalyze"),
-                                              ("DELETE", f"/vision/v2.1/read/operations/{uuid.uuid4()}")])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/vision/v2.1/read/core/asyncBatchAnalyze"),
+        ("PUT", "/vision/v2.1/read/core/asyncBatchAnalyze"),
+        ("DELETE", f"/vision/v2.1/read/operations/{uuid.uuid4()}"),
+    ],
+)
 def test_wrong_method(server: Server, method: str, path: str) -> None:
     r = httpx.request(method, server.url + path, headers=server.headers, timeout=30)
     assert_flat_error(r, 405, "MethodNotAllowed")
@@ -390,15 +453,29 @@ def test_full_backlog_is_a_flat_429_with_retry_after(make_server) -> None:
         assert r.headers["Retry-After"] == "3"
 
 
-@pytest.mark.parametrize(("code", "status", "v2_code"), [(ErrorCode.INTERNAL, 500, "InternalServerError"),
-                                                         (ErrorCode.TIMEOUT, 500, "Timeout"),
-                                                         (ErrorCode.DOWNLOAD_FAILED, 400, "FailedToDownloadImage"),
-                                                         (ErrorCode.INVALID_DIMENSIONS, 400, "InvalidImageSize"),
-                                                         (ErrorCode.TOO_LARGE, 400, "InvalidImageSize")])
+@pytest.mark.parametrize(
+    ("code", "status", "v2_code"),
+    [
+        (ErrorCode.INTERNAL, 500, "InternalServerError"),
+        (ErrorCode.TIMEOUT, 500, "Timeout"),
+        (ErrorCode.DOWNLOAD_FAILED, 400, "FailedToDownloadImage"),
+        (ErrorCode.INVALID_DIMENSIONS, 400, "InvalidImageSize"),
+        (ErrorCode.TOO_LARGE, 400, "InvalidImageSize"),
+    ],
+)
 def test_render_error_mapping(code: ErrorCode, status: int, v2_code: str) -> None:
     """Codes a live server cannot be made to raise on demand, rendered directly."""
-    request = Request({"type": "http", "method": "GET", "path": "/vision/v2.1/read/operations/x", "headers": [],
-                       "query_string": b"", "scheme": "http", "server": ("127.0.0.1", 80)})
+    request = Request(
+        {
+            "type": "http",
+            "method": "GET",
+            "path": "/vision/v2.1/read/operations/x",
+            "headers": [],
+            "query_string": b"",
+            "scheme": "http",
+            "server": ("127.0.0.1", 80),
+        }
+    )
     r = render_error(request, OcrgwError(code, "Something went wrong."))
     assert r.status_code == status and r.media_type == "application/json"
     body = json.loads(r.body)
@@ -409,20 +486,41 @@ def test_render_error_mapping(code: ErrorCode, status: int, v2_code: str) -> Non
 def test_render_low_confidence_and_orientation() -> None:
     """Only words under 0.5 carry confidence "Low"; angles in (-180, 180] map into [0, 360)."""
     now = datetime.now(UTC)
-    words = [WordResult("sure", [0.4, 1, 10, 1, 10, 5.6, 0, 5], 0.93),
-             WordResult("maybe", [11, 1, 20, 1, 20, 5, 11, 5], 0.2)]
-    pages = [PageResult(n, 100.0, 50.0, "pixel", angle, None, [],
-                        [LineResult("sure maybe", [0, 1, 20, 1, 20, 5, 0, 5], 0.6, words)])
-             for n, angle in enumerate((-90.0, 180.0, -0.001, 349.59), 1)]
-    view = JobView(id=str(uuid.uuid4()), dialect="azure-read-v2.1", status=JobStatus.SUCCEEDED, spec=JobSpec(),
-                   created_at=now, updated_at=now, attempts=1, pages_total=4, pages_done=4, error_code=None,
-                   error_message=None, pages=pages)
+    words = [
+        WordResult("sure", [0.4, 1, 10, 1, 10, 5.6, 0, 5], 0.93),
+        WordResult("maybe", [11, 1, 20, 1, 20, 5, 11, 5], 0.2),
+    ]
+    pages = [
+        PageResult(
+            n, 100.0, 50.0, "pixel", angle, None, [], [LineResult("sure maybe", [0, 1, 20, 1, 20, 5, 0, 5], 0.6, words)]
+        )
+        for n, angle in enumerate((-90.0, 180.0, -0.001, 349.59), 1)
+    ]
+    view = JobView(
+        id=str(uuid.uuid4()),
+        dialect="azure-read-v2.1",
+        status=JobStatus.SUCCEEDED,
+        spec=JobSpec(),
+        created_at=now,
+        updated_at=now,
+        attempts=1,
+        pages_total=4,
+        pages_done=4,
+        error_code=None,
+        error_message=None,
+        pages=pages,
+    )
     body = operation(view)
     assert [p["clockwiseOrientation"] for p in body["recognitionResults"]] == [270.0, 180.0, 0.0, 349.59]
     line = body["recognitionResults"][0]["lines"][0]
-    assert line["words"] == [{"boundingBox": [0, 1, 10, 1, 10, 6, 0, 5], "text": "sure"},
-                             {"boundingBox": [11, 1, 20, 1, 20, 5, 11, 5], "text": "maybe", "confidence": "Low"}]
-    for status, name in ((JobStatus.QUEUED, "NotStarted"), (JobStatus.RUNNING, "Running"),
-                         (JobStatus.FAILED, "Failed")):
+    assert line["words"] == [
+        {"boundingBox": [0, 1, 10, 1, 10, 6, 0, 5], "text": "sure"},
+        {"boundingBox": [11, 1, 20, 1, 20, 5, 11, 5], "text": "maybe", "confidence": "Low"},
+    ]
+    for status, name in (
+        (JobStatus.QUEUED, "NotStarted"),
+        (JobStatus.RUNNING, "Running"),
+        (JobStatus.FAILED, "Failed"),
+    ):
         view.status = status
         assert operation(view) == {"status": name}

@@ -86,8 +86,9 @@ def huawei_error(r: httpx.Response, status: int, code: str) -> str:
 # ----------------------------------------------------------------------------------------- real SDK
 def test_sdk_general_text_with_aksk(server: Server) -> None:
     row = manifest_row(IMAGE)
-    resp = sdk(server).recognize_general_text(RecognizeGeneralTextRequest(
-        body=GeneralTextRequestBody(image=b64(phototest()), detect_direction=True)))
+    resp = sdk(server).recognize_general_text(
+        RecognizeGeneralTextRequest(body=GeneralTextRequestBody(image=b64(phototest()), detect_direction=True))
+    )
     assert resp.status_code == 200 and resp.x_request_id
     res = resp.result
     assert res.words_block_count == len(res.words_block_list) > 5
@@ -142,8 +143,9 @@ def test_passport_without_mrz_is_ais_0104(server: Server) -> None:
 
 def test_sdk_wrong_sk_is_apig_0301(server: Server) -> None:
     with pytest.raises(ClientRequestException) as exc:
-        sdk(server, sk="0" * 40).recognize_general_text(RecognizeGeneralTextRequest(
-            body=GeneralTextRequestBody(image=b64(phototest()))))
+        sdk(server, sk="0" * 40).recognize_general_text(
+            RecognizeGeneralTextRequest(body=GeneralTextRequestBody(image=b64(phototest())))
+        )
     assert exc.value.status_code == 401 and exc.value.error_code == "APIG.0301"
     assert "verify aksk signature fail" in exc.value.error_msg
     assert exc.value.request_id
@@ -151,21 +153,32 @@ def test_sdk_wrong_sk_is_apig_0301(server: Server) -> None:
 
 def test_sdk_unknown_ak_is_apig_0301(server: Server) -> None:
     with pytest.raises(ClientRequestException) as exc:
-        sdk(server, ak="NOSUCHACCESSKEY00000").recognize_general_text(RecognizeGeneralTextRequest(
-            body=GeneralTextRequestBody(image=b64(phototest()))))
+        sdk(server, ak="NOSUCHACCESSKEY00000").recognize_general_text(
+            RecognizeGeneralTextRequest(body=GeneralTextRequestBody(image=b64(phototest())))
+        )
     assert exc.value.status_code == 401 and exc.value.error_code == "APIG.0301"
 
 
 def _signed(srv: Server, body: bytes, *, when: datetime | None = None, sk: str | None = None) -> dict[str, str]:
     """Headers the SDK's own signer produces for ``body`` (optionally dated ``when``)."""
     ak, real_sk = aksk(srv)
-    headers = {"Content-Type": "application/json;charset=utf-8", "User-Agent": "ocrgw-tests/1.0",
-               "X-Project-Id": PROJECT}
+    headers = {
+        "Content-Type": "application/json;charset=utf-8",
+        "User-Agent": "ocrgw-tests/1.0",
+        "X-Project-Id": PROJECT,
+    }
     if when is not None:
         headers["X-Sdk-Date"] = when.strftime("%Y%m%dT%H%M%SZ")
     host = srv.url.split("://", 1)[1]
-    req = SdkRequest(method="POST", schema="http", host=host, resource_path=f"/v2/{PROJECT}/ocr/general-text",
-                     query_params=[], header_params=headers, body=body)
+    req = SdkRequest(
+        method="POST",
+        schema="http",
+        host=host,
+        resource_path=f"/v2/{PROJECT}/ocr/general-text",
+        query_params=[],
+        header_params=headers,
+        body=body,
+    )
     Signer(BasicCredentials(ak, sk or real_sk, PROJECT)).sign(req)
     return dict(req.header_params)
 
@@ -196,8 +209,9 @@ def test_x_auth_token(server: Server) -> None:
     assert res["direction"] == -1  # not asked for
     assert res["markdown_result"] == "\n".join(b["words"] for b in res["words_block_list"])
     assert "char_list" not in res["words_block_list"][0]
-    assert huawei_error(token_post(server, "general-text", {"image": "x"}, token=None), 401,
-                        "APIG.0301").startswith("Incorrect IAM authentication information")
+    assert huawei_error(token_post(server, "general-text", {"image": "x"}, token=None), 401, "APIG.0301").startswith(
+        "Incorrect IAM authentication information"
+    )
     huawei_error(token_post(server, "general-text", {"image": "x"}, token="0" * 32), 401, "APIG.0301")
 
 
@@ -205,16 +219,21 @@ def test_x_auth_token(server: Server) -> None:
 @pytest.fixture(scope="module")
 def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """An embedded server of this module's own, with a 4 MiB upload limit for the oversize case."""
-    srv = Server(tmp_path_factory.mktemp("huawei"), env={"OCRGW_URL_ALLOW_PRIVATE": "false",
-                                                         "OCRGW_MAX_UPLOAD_BYTES": str(4 * 1024 * 1024)}).start()
+    srv = Server(
+        tmp_path_factory.mktemp("huawei"),
+        env={"OCRGW_URL_ALLOW_PRIVATE": "false", "OCRGW_MAX_UPLOAD_BYTES": str(4 * 1024 * 1024)},
+    ).start()
     yield srv
     srv.stop()
 
 
 def test_character_mode_and_rotation(embedded: Server) -> None:
     im = Image.open(require_shared() / IMAGE).convert("L")
-    r = token_post(embedded, "general-text", {"image": b64(png(im.rotate(90, expand=True))),
-                                               "detect_direction": True, "character_mode": True})
+    r = token_post(
+        embedded,
+        "general-text",
+        {"image": b64(png(im.rotate(90, expand=True))), "detect_direction": True, "character_mode": True},
+    )
     assert r.status_code == 200, r.text
     res = r.json()["result"]
     assert res["direction"] in (90.0, 270.0)
@@ -235,8 +254,9 @@ def test_pdf_page_number(embedded: Server) -> None:
         r = token_post(embedded, "general-text", {"image": b64(buf.getvalue()), "pdf_page_number": n})
         assert r.status_code == 200, r.text
         assert cer(" ".join(b["words"] for b in r.json()["result"]["words_block_list"]), want) <= 0.1
-    huawei_error(token_post(embedded, "general-text", {"image": b64(buf.getvalue()), "pdf_page_number": 3}), 400,
-                 "AIS.0101")
+    huawei_error(
+        token_post(embedded, "general-text", {"image": b64(buf.getvalue()), "pdf_page_number": 3}), 400, "AIS.0101"
+    )
 
 
 def test_data_uri_prefix_is_forgiven_and_language(embedded: Server) -> None:
@@ -294,9 +314,20 @@ def test_clients_probe(embedded: Server) -> None:
     ak, sk = aksk(embedded)
     passport = Path(embedded.data_dir) / "passport.jpg"
     passport.write_bytes(make_passport(3).image)
-    env = {**os.environ, "OCR_BASE": embedded.url, "OCRSPACE_KEY": embedded.key, "HW_AK": ak, "HW_SK": sk,
-           "HW_PROJECT_ID": PROJECT}
-    proc = subprocess.run([sys.executable, str(PROBE), str(require_shared() / IMAGE), str(passport)], env=env,
-                          capture_output=True, text=True, timeout=300)
+    env = {
+        **os.environ,
+        "OCR_BASE": embedded.url,
+        "OCRSPACE_KEY": embedded.key,
+        "HW_AK": ak,
+        "HW_SK": sk,
+        "HW_PROJECT_ID": PROJECT,
+    }
+    proc = subprocess.run(
+        [sys.executable, str(PROBE), str(require_shared() / IMAGE), str(passport)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "0 failed" in proc.stdout

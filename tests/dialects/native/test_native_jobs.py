@@ -48,8 +48,9 @@ def native_error(r: httpx.Response, status: int, code: str) -> dict:
 
 
 def submit_file(srv: Server, data: bytes, **fields: str) -> httpx.Response:
-    return httpx.post(srv.url + "/v1/jobs", headers=headers(srv), files={"file": ("doc", data)}, data=fields,
-                      timeout=60)
+    return httpx.post(
+        srv.url + "/v1/jobs", headers=headers(srv), files={"file": ("doc", data)}, data=fields, timeout=60
+    )
 
 
 def test_submit_poll_result_and_formats(server: Server) -> None:
@@ -79,12 +80,19 @@ def test_submit_poll_result_and_formats(server: Server) -> None:
     hwords = hocr.findall(".//h:span[@class='ocrx_word']", ns)
     assert [w.text for w in hwords] == [w["text"] for w in words]
     first = words[0]["bbox"]
-    assert hwords[0].get("title").startswith(
-        f"bbox {round(min(first[0::2]))} {round(min(first[1::2]))} {round(max(first[0::2]))} {round(max(first[1::2]))}")
+    assert (
+        hwords[0]
+        .get("title")
+        .startswith(
+            f"bbox {round(min(first[0::2]))} {round(min(first[1::2]))} "
+            f"{round(max(first[0::2]))} {round(max(first[1::2]))}"
+        )
+    )
     parser = etree.XMLParser(no_network=True)
     schema_doc = etree.parse(str(ALTO_DIR / "alto-4-4.xsd"), parser)
-    text = etree.tostring(schema_doc).replace(b"http://www.loc.gov/standards/xlink/xlink.xsd",
-                                              (ALTO_DIR / "xlink.xsd").as_uri().encode())
+    text = etree.tostring(schema_doc).replace(
+        b"http://www.loc.gov/standards/xlink/xlink.xsd", (ALTO_DIR / "xlink.xsd").as_uri().encode()
+    )
     schema = etree.XMLSchema(etree.fromstring(text, base_url=str(ALTO_DIR) + "/"))
     alto = etree.fromstring(fmt("alto").content)
     schema.assertValid(alto)
@@ -97,16 +105,24 @@ def test_submit_poll_result_and_formats(server: Server) -> None:
 
 def test_json_base64_with_searchable_pdf_and_raw_body(server: Server) -> None:
     data = (require_shared() / IMAGE).read_bytes()
-    r = httpx.post(server.url + "/v1/jobs", headers=headers(server), timeout=60,
-                   json={"base64": base64.b64encode(data).decode(), "searchable_pdf": True})
+    r = httpx.post(
+        server.url + "/v1/jobs",
+        headers=headers(server),
+        timeout=60,
+        json={"base64": base64.b64encode(data).decode(), "searchable_pdf": True},
+    )
     assert r.status_code == 202, r.text
     assert wait_done(server, r.headers["location"])["status"] == "succeeded"
     pdf = httpx.get(r.json()["links"]["result"], params={"format": "pdf"}, headers=headers(server), timeout=30)
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
     doc = pdfium.PdfDocument(pdf.content)
     assert cer(doc[0].get_textpage().get_text_range(), manifest_row(IMAGE)["text"]) <= 0.1
-    raw = httpx.post(server.url + "/v1/jobs?languages=eng&pages=1", content=data, timeout=60,
-                     headers={**headers(server), "Content-Type": "image/tiff"})
+    raw = httpx.post(
+        server.url + "/v1/jobs?languages=eng&pages=1",
+        content=data,
+        timeout=60,
+        headers={**headers(server), "Content-Type": "image/tiff"},
+    )
     assert raw.status_code == 202, raw.text
     assert wait_done(server, raw.headers["location"])["status"] == "succeeded"
 
@@ -124,17 +140,20 @@ def test_list_pagination_status_filter_and_delete(make_server) -> None:
         assert wait_done(srv, f"{srv.url}/v1/jobs/{job_id}")["status"] == "succeeded"
     page1 = httpx.get(srv.url + "/v1/jobs", params={"limit": 2}, headers=headers(srv)).json()
     assert [j["id"] for j in page1["items"]] == ids[::-1][:2] and page1["next_cursor"]
-    page2 = httpx.get(srv.url + "/v1/jobs", params={"limit": 2, "cursor": page1["next_cursor"]},
-                      headers=headers(srv)).json()
+    page2 = httpx.get(
+        srv.url + "/v1/jobs", params={"limit": 2, "cursor": page1["next_cursor"]}, headers=headers(srv)
+    ).json()
     assert [j["id"] for j in page2["items"]] == [ids[0]] and page2["next_cursor"] is None
     assert httpx.get(srv.url + "/v1/jobs", params={"status": "failed"}, headers=headers(srv)).json()["items"] == []
-    native_error(httpx.get(srv.url + "/v1/jobs", params={"cursor": "garbage!"}, headers=headers(srv)), 400,
-                 "InvalidParameter")
+    native_error(
+        httpx.get(srv.url + "/v1/jobs", params={"cursor": "garbage!"}, headers=headers(srv)), 400, "InvalidParameter"
+    )
     # Another key sees none of them; an Azure-submitted job does not show up here either.
     other = srv.cli("keys", "create", "--name", "other", "-q").strip()
     assert httpx.get(srv.url + "/v1/jobs", headers={"X-API-Key": other}).json()["items"] == []
-    native_error(httpx.get(f"{srv.url}/v1/jobs/{ids[0]}", headers={"Authorization": f"Bearer {other}"}), 404,
-                 "NotFound")
+    native_error(
+        httpx.get(f"{srv.url}/v1/jobs/{ids[0]}", headers={"Authorization": f"Bearer {other}"}), 404, "NotFound"
+    )
     r = httpx.delete(f"{srv.url}/v1/jobs/{ids[0]}", headers=headers(srv))
     assert r.status_code == 204
     native_error(httpx.get(f"{srv.url}/v1/jobs/{ids[0]}", headers=headers(srv)), 404, "NotFound")
@@ -144,20 +163,40 @@ def test_list_pagination_status_filter_and_delete(make_server) -> None:
 def test_native_errors(make_server) -> None:
     srv: Server = make_server().start()
     native_error(httpx.post(srv.url + "/v1/jobs", files={"file": ("a", b"x")}), 401, "MissingKey")
-    native_error(httpx.post(srv.url + "/v1/jobs", headers={"X-API-Key": "0" * 32}, files={"file": ("a", b"x")}),
-                 401, "InvalidKey")
+    native_error(
+        httpx.post(srv.url + "/v1/jobs", headers={"X-API-Key": "0" * 32}, files={"file": ("a", b"x")}),
+        401,
+        "InvalidKey",
+    )
     native_error(submit_file(srv, b"this is not an image at all"), 400, "InvalidImage")
     native_error(submit_file(srv, b"\x89PNG\r\n\x1a\n" + b"\0" * 30), 400, "InvalidImage")
-    native_error(httpx.post(srv.url + "/v1/jobs", content=b"<x/>",
-                            headers={**headers(srv), "Content-Type": "text/xml"}), 415, "UnsupportedMediaType")
-    native_error(httpx.post(srv.url + "/v1/jobs", headers=headers(srv), json={"url": "x", "base64": "eA=="}), 400,
-                 "InvalidParameter")
-    native_error(httpx.post(srv.url + "/v1/jobs", headers=headers(srv),
-                            json={"url": "http://169.254.169.254/latest/meta-data/"}), 400, "UrlForbidden")
-    native_error(httpx.post(srv.url + "/v1/jobs", headers=headers(srv), json={"base64": "@@@"}), 400,
-                 "InvalidParameter")
-    native_error(httpx.post(srv.url + "/v1/jobs", headers={**headers(srv), "Content-Type": "application/json"},
-                            content=b"{oops"), 400, "InvalidParameter")
+    native_error(
+        httpx.post(srv.url + "/v1/jobs", content=b"<x/>", headers={**headers(srv), "Content-Type": "text/xml"}),
+        415,
+        "UnsupportedMediaType",
+    )
+    native_error(
+        httpx.post(srv.url + "/v1/jobs", headers=headers(srv), json={"url": "x", "base64": "eA=="}),
+        400,
+        "InvalidParameter",
+    )
+    native_error(
+        httpx.post(
+            srv.url + "/v1/jobs", headers=headers(srv), json={"url": "http://169.254.169.254/latest/meta-data/"}
+        ),
+        400,
+        "UrlForbidden",
+    )
+    native_error(
+        httpx.post(srv.url + "/v1/jobs", headers=headers(srv), json={"base64": "@@@"}), 400, "InvalidParameter"
+    )
+    native_error(
+        httpx.post(
+            srv.url + "/v1/jobs", headers={**headers(srv), "Content-Type": "application/json"}, content=b"{oops"
+        ),
+        400,
+        "InvalidParameter",
+    )
     from tests.dialects.ocrspace.test_ocrspace import PNG
 
     native_error(submit_file(srv, PNG, languages="xx"), 400, "UnsupportedLanguage")
@@ -176,8 +215,12 @@ def test_idempotency_key_returns_the_original_operation(make_server) -> None:
     srv: Server = make_server().start()
 
     def submit(key: str) -> httpx.Response:
-        return httpx.post(srv.url + "/v1/jobs", headers={**headers(srv), "Idempotency-Key": key},
-                          files={"file": ("doc", PNG)}, timeout=60)
+        return httpx.post(
+            srv.url + "/v1/jobs",
+            headers={**headers(srv), "Idempotency-Key": key},
+            files={"file": ("doc", PNG)},
+            timeout=60,
+        )
 
     first = submit("order-1")
     assert first.status_code == 202
@@ -187,8 +230,12 @@ def test_idempotency_key_returns_the_original_operation(make_server) -> None:
     assert submit("order-2").json()["id"] != first.json()["id"]
     # Another caller's identical key is its own.
     other = srv.cli("keys", "create", "--name", "other", "-q").strip()
-    r = httpx.post(srv.url + "/v1/jobs", headers={"X-API-Key": other, "Idempotency-Key": "order-1"},
-                   files={"file": ("doc", PNG)}, timeout=60)
+    r = httpx.post(
+        srv.url + "/v1/jobs",
+        headers={"X-API-Key": other, "Idempotency-Key": "order-1"},
+        files={"file": ("doc", PNG)},
+        timeout=60,
+    )
     assert r.json()["id"] != first.json()["id"]
     # Concurrent retries of one new key make exactly one job.
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
@@ -235,8 +282,11 @@ def test_callback_signed_and_retried_until_delivered(deployment: str, make_serve
 
     from tests.dialects.ocrspace.test_ocrspace import PNG
 
-    env = {"OCRGW_URL_ALLOW_PRIVATE": "true", "OCRGW_CALLBACK_RETRY_BASE_SECONDS": "0.5",
-           "OCRGW_CALLBACK_POLL_SECONDS": "0.2"}
+    env = {
+        "OCRGW_URL_ALLOW_PRIVATE": "true",
+        "OCRGW_CALLBACK_RETRY_BASE_SECONDS": "0.5",
+        "OCRGW_CALLBACK_POLL_SECONDS": "0.2",
+    }
     srv: Server = (make_server(env=env) if deployment == "embedded" else make_scaleout(env=env, apis=2)).start()
     receiver = _Receiver(failures=2)
     try:
@@ -279,8 +329,9 @@ def test_callback_url_is_ssrf_guarded(make_server) -> None:
 
     srv: Server = make_server().start()  # private addresses not allowed (the default)
     for url in ("http://127.0.0.1:9/hook", "http://169.254.169.254/latest", "ftp://example.com/x", "not a url"):
-        err = native_error(submit_file(srv, PNG, callback_url=url), 400,
-                           "UrlForbidden" if url.startswith("http://1") else "InvalidUrl")
+        err = native_error(
+            submit_file(srv, PNG, callback_url=url), 400, "UrlForbidden" if url.startswith("http://1") else "InvalidUrl"
+        )
         assert err["param"] == "callback_url"
 
 

@@ -51,8 +51,14 @@ PNG = png(text_image())
 TWO_LINES = png(text_image(("Alpha Beta", "Gamma Delta"), (640, 180)))
 
 
-def post(srv: Server, *, files: dict | None = None, data: dict | None = None, headers: dict | None = None,
-         path: str = "/parse/image") -> httpx.Response:
+def post(
+    srv: Server,
+    *,
+    files: dict | None = None,
+    data: dict | None = None,
+    headers: dict | None = None,
+    path: str = "/parse/image",
+) -> httpx.Response:
     data = {"apikey": srv.key, **(data or {})}
     return httpx.post(srv.url + path, files=files, data=data, headers=headers, timeout=120)
 
@@ -101,15 +107,16 @@ def test_real_client_and_probe(srv: Server) -> None:
     text = ocrspace.API(endpoint=srv.url + "/parse/image", api_key=srv.key).ocr_file(str(path))
     assert cer(text, ref) <= 0.05, text
     env = {**os.environ, "OCR_BASE": srv.url, "OCRSPACE_KEY": srv.key}
-    out = subprocess.run([sys.executable, str(PROBE), str(path)], env=env, capture_output=True, text=True,
-                         timeout=120).stdout
+    out = subprocess.run(
+        [sys.executable, str(PROBE), str(path)], env=env, capture_output=True, text=True, timeout=120
+    ).stdout
     assert "OK   ocrspace.ocr_file:" in out, out
     assert "OK   ocrspace.ocr_base64:" in out, out
     flat = " ".join(ref.split())
     for line in out.splitlines():
         if line.startswith("OK   ocrspace."):  # the probe shows the first 200 characters, on one line
             shown = line.split(": ", 1)[1].removesuffix("...")
-            assert cer(shown, flat[:len(shown)]) <= 0.05, line
+            assert cer(shown, flat[: len(shown)]) <= 0.05, line
 
 
 def test_real_client_bad_key_is_403_string(srv: Server) -> None:
@@ -117,7 +124,8 @@ def test_real_client_bad_key_is_403_string(srv: Server) -> None:
 
     with pytest.raises(Exception, match="API key is invalid"):
         ocrspace.API(endpoint=srv.url + "/parse/image", api_key="0" * 32).ocr_base64(
-            "data:image/png;base64," + base64.b64encode(PNG).decode())
+            "data:image/png;base64," + base64.b64encode(PNG).decode()
+        )
     r = httpx.post(srv.url + "/parse/image", data={"apikey": "nope", "url": "http://127.0.0.1/x.png"}, timeout=30)
     assert r.status_code == 403 and isinstance(r.json(), str)
     r = httpx.post(srv.url + "/parse/image", files={"file": ("a.png", PNG)}, timeout=30)  # no key at all
@@ -126,12 +134,20 @@ def test_real_client_bad_key_is_403_string(srv: Server) -> None:
 
 # ------------------------------------------------------------------------------------ sources
 def test_odd_part_name_and_header_key(srv: Server) -> None:
-    r = httpx.post(srv.url + "/parse/image", files={r"C:\Users\me\scan.png": ("scan.png", PNG)},
-                   data={"Language": "ENG", "isOverlayRequired": "False"}, headers={"apikey": srv.key}, timeout=120)
+    r = httpx.post(
+        srv.url + "/parse/image",
+        files={r"C:\Users\me\scan.png": ("scan.png", PNG)},
+        data={"Language": "ENG", "isOverlayRequired": "False"},
+        headers={"apikey": srv.key},
+        timeout=120,
+    )
     body = ok(r)
     assert "hello world 2024" in body["ParsedResults"][0]["ParsedText"].lower()
     assert body["ParsedResults"][0]["TextOverlay"] == {
-        "Lines": [], "HasOverlay": False, "Message": "Text overlay is not provided as it is not requested"}
+        "Lines": [],
+        "HasOverlay": False,
+        "Message": "Text overlay is not provided as it is not requested",
+    }
     assert body["SearchablePDFURL"] == "Searchable PDF not generated as it was not requested."
 
 
@@ -157,8 +173,11 @@ def file_server(directory: Path) -> Iterator[str]:
 def test_get_imageurl(srv: Server, tmp_path: Path) -> None:
     (tmp_path / "x.png").write_bytes(PNG)
     with file_server(tmp_path) as base:
-        r = httpx.get(srv.url + "/parse/ImageUrl", params={"apikey": srv.key, "url": base + "/x.png",
-                                                           "OCREngine": "2"}, timeout=120)
+        r = httpx.get(
+            srv.url + "/parse/ImageUrl",
+            params={"apikey": srv.key, "url": base + "/x.png", "OCREngine": "2"},
+            timeout=120,
+        )
     assert "Hello World 2024" in ok(r)["ParsedResults"][0]["ParsedText"]
 
 
@@ -209,8 +228,13 @@ def two_page_pdf() -> bytes:
 
 
 def test_pdf_two_pages_and_searchable_pdf(srv: Server) -> None:
-    body = ok(post(srv, files={"file": ("doc.pdf", two_page_pdf())},
-                   data={"isCreateSearchablePdf": "true", "isOverlayRequired": "true", "filetype": "PDF"}))
+    body = ok(
+        post(
+            srv,
+            files={"file": ("doc.pdf", two_page_pdf())},
+            data={"isCreateSearchablePdf": "true", "isOverlayRequired": "true", "filetype": "PDF"},
+        )
+    )
     results = body["ParsedResults"]
     assert [r["ParsedText"].strip() for r in results] == ["Page One", "Second Page"]
     url = body["SearchablePDFURL"]
@@ -227,8 +251,13 @@ def test_pdf_two_pages_and_searchable_pdf(srv: Server) -> None:
 def test_searchable_pdf_positions(srv: Server) -> None:
     import pypdfium2 as pdfium
 
-    body = ok(post(srv, files={"file": ("two.png", TWO_LINES)},
-                   data={"isCreateSearchablePdf": "True", "isOverlayRequired": "True"}))
+    body = ok(
+        post(
+            srv,
+            files={"file": ("two.png", TWO_LINES)},
+            data={"isCreateSearchablePdf": "True", "isOverlayRequired": "True"},
+        )
+    )
     words = [w for ln in body["ParsedResults"][0]["TextOverlay"]["Lines"] for w in ln["Words"]]
     r = httpx.get(body["SearchablePDFURL"], timeout=30)
     assert r.status_code == 200
@@ -293,8 +322,9 @@ def test_searchable_pdf_expires_with_its_job(make_server) -> None:
     purge removes it with the job and the document."""
     import time
 
-    server = make_server(workers=1, env={"OCRGW_RETENTION_SYNC_HOURS": str(3 / 3600),
-                                         "OCRGW_PURGE_INTERVAL_SECONDS": "1"}).start()
+    server = make_server(
+        workers=1, env={"OCRGW_RETENTION_SYNC_HOURS": str(3 / 3600), "OCRGW_PURGE_INTERVAL_SECONDS": "1"}
+    ).start()
     body = ok(post(server, files={"file": ("two.png", TWO_LINES)}, data={"isCreateSearchablePdf": "true"}))
     url = body["SearchablePDFURL"]
     assert httpx.get(url, timeout=30).content.startswith(b"%PDF")

@@ -44,8 +44,12 @@ def deployment(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     if request.param == "embedded":
         srv = Server(tmp_path_factory.mktemp("ocrspace-clients"), env=env)
     else:
-        srv = ScaleoutServer(tmp_path_factory.mktemp("ocrspace-clients-scaleout"), env=env,
-                             redis=request.getfixturevalue("redis_server"), workers=2)
+        srv = ScaleoutServer(
+            tmp_path_factory.mktemp("ocrspace-clients-scaleout"),
+            env=env,
+            redis=request.getfixturevalue("redis_server"),
+            workers=2,
+        )
     srv.start()
     yield srv
     srv.stop()
@@ -75,8 +79,12 @@ class RawAPI(ocrspace.API):
 
 def pypi_client(srv: Server, key: str | None = None) -> RawAPI:
     """A fresh instance per call: `ocr_base64`/`ocr_url` leave their source in the shared payload."""
-    return RawAPI(endpoint=srv.url + "/parse/image", api_key=srv.key if key is None else key,
-                  language=ocrspace.Language.English, isOverlayRequired=True)
+    return RawAPI(
+        endpoint=srv.url + "/parse/image",
+        api_key=srv.key if key is None else key,
+        language=ocrspace.Language.English,
+        isOverlayRequired=True,
+    )
 
 
 def data_uri(path: Path) -> str:
@@ -101,8 +109,12 @@ def node_command() -> list[str]:
 
 def npm_client(srv: Server, source: str, mode: str, key: str | None = None) -> tuple[int, dict]:
     """Run the npm wrapper; returns run.mjs's exit code (0 ok, 2 the wrapper threw) and the JSON it printed."""
-    out = subprocess.run([*node_command(), srv.url, srv.key if key is None else key, source, mode],
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [*node_command(), srv.url, srv.key if key is None else key, source, mode],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode in (0, 2), out.stderr[-3000:]
     return out.returncode, json.loads(out.stdout)
 
@@ -148,13 +160,15 @@ def check_receipt(body: dict, row: dict, size: tuple[int, int]) -> None:
     # 65 of 72 get their own text back from the words centred in them (the misses are lone "0"s read as
     # "@"/"6"), and 164 of 167 words sit inside a ground-truth box.
     words = [w for line in lines for w in line["Words"]]
-    line_boxes = [(min(b[0] for b in bs), min(b[1] for b in bs), max(b[2] for b in bs), max(b[3] for b in bs))
-                  for bs in ([word_box(w) for w in line["Words"]] for line in lines)]
+    line_boxes = [
+        (min(b[0] for b in bs), min(b[1] for b in bs), max(b[2] for b in bs), max(b[3] for b in bs))
+        for bs in ([word_box(w) for w in line["Words"]] for line in lines)
+    ]
     gt = [(tuple(g["bbox"]), g["text"]) for g in row["lines"]]
-    covered = sum(any(intersection(lb, box) > 0.5 * (box[2] - box[0]) * (box[3] - box[1]) for lb in line_boxes)
-                  for box, _ in gt)
-    read_back = sum(cer(" ".join(w["WordText"] for w in words if centre_in(w, box)), text) <= 0.34
-                    for box, text in gt)
+    covered = sum(
+        any(intersection(lb, box) > 0.5 * (box[2] - box[0]) * (box[3] - box[1]) for lb in line_boxes) for box, _ in gt
+    )
+    read_back = sum(cer(" ".join(w["WordText"] for w in words if centre_in(w, box)), text) <= 0.34 for box, text in gt)
     placed = sum(any(centre_in(w, box) for box, _ in gt) for w in words)
     assert covered >= 0.9 * len(gt), (covered, len(gt))
     assert read_back >= 0.8 * len(gt), (read_back, len(gt))
@@ -163,8 +177,9 @@ def check_receipt(body: dict, row: dict, size: tuple[int, int]) -> None:
 
 # ------------------------------------------------------------------------------------ PyPI ocrspace
 @pytest.mark.parametrize("mode", ["file", "base64"])
-def test_pypi_ocrspace_reads_the_receipt(deployment: Server, receipt: tuple[Path, dict, tuple[int, int]],
-                                         mode: str) -> None:
+def test_pypi_ocrspace_reads_the_receipt(
+    deployment: Server, receipt: tuple[Path, dict, tuple[int, int]], mode: str
+) -> None:
     path, row, size = receipt
     api = pypi_client(deployment)
     text = api.ocr_file(str(path)) if mode == "file" else api.ocr_base64(data_uri(path))
@@ -189,8 +204,9 @@ def test_pypi_ocrspace_errors(deployment: Server, tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------------------------ npm wrapper
 @pytest.mark.parametrize("mode", ["file", "base64", "url"])
-def test_npm_wrapper_reads_the_receipt(deployment: Server, receipt: tuple[Path, dict, tuple[int, int]],
-                                       mode: str) -> None:
+def test_npm_wrapper_reads_the_receipt(
+    deployment: Server, receipt: tuple[Path, dict, tuple[int, int]], mode: str
+) -> None:
     path, row, size = receipt
     if mode == "url":
         with file_server(path.parent) as base:
@@ -226,8 +242,13 @@ def test_pypi_ocrengine_2_reads_with_the_accurate_mode(deployment: Server) -> No
     image = "receipt/sroie_361.jpg"
     path, ref = require_shared() / image, manifest_row(image)["text"]
     engine1 = pypi_client(deployment).ocr_file(str(path))
-    api = RawAPI(endpoint=deployment.url + "/parse/image", api_key=deployment.key,
-                 language=ocrspace.Language.English, isOverlayRequired=True, OCREngine=2)
+    api = RawAPI(
+        endpoint=deployment.url + "/parse/image",
+        api_key=deployment.key,
+        language=ocrspace.Language.English,
+        isOverlayRequired=True,
+        OCREngine=2,
+    )
     engine2 = api.ocr_file(str(path))
     assert isinstance(api.raw, dict) and api.raw["OCRExitCode"] == 1
     assert cer(engine2, ref) <= 0.04 and cer(engine2, ref) < cer(engine1, ref), (engine2, engine1)

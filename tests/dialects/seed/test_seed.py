@@ -109,19 +109,33 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def srv2(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """Loopback URL sources allowed, a custom api_name, a batch cap of 4, a backlog bound of 2."""
     require_shared()
-    server = Server(tmp_path_factory.mktemp("seed2"), env={
-        "OCRGW_MAX_UPLOAD_BYTES": str(3 * MIB), "OCRGW_URL_ALLOW_PRIVATE": "true",
-        "OCRGW_STREAM_API_NAME": CUSTOM, "OCRGW_BATCH_MAX_ITEMS": "4", "OCRGW_MAX_BACKLOG": "2",
-        "OCRGW_SHUTDOWN_GRACE_SECONDS": "1"}).start()
+    server = Server(
+        tmp_path_factory.mktemp("seed2"),
+        env={
+            "OCRGW_MAX_UPLOAD_BYTES": str(3 * MIB),
+            "OCRGW_URL_ALLOW_PRIVATE": "true",
+            "OCRGW_STREAM_API_NAME": CUSTOM,
+            "OCRGW_BATCH_MAX_ITEMS": "4",
+            "OCRGW_MAX_BACKLOG": "2",
+            "OCRGW_SHUTDOWN_GRACE_SECONDS": "1",
+        },
+    ).start()
     yield server
     server.stop()
 
 
-def ocr(srv: Server, files: dict | list | None, data: dict | None = None, headers: dict | None = None,
-        key: bool = True, **kw) -> httpx.Response:
+def ocr(
+    srv: Server,
+    files: dict | list | None,
+    data: dict | None = None,
+    headers: dict | None = None,
+    key: bool = True,
+    **kw,
+) -> httpx.Response:
     hdrs = {"X-API-Key": srv.key} if key else {}
-    return httpx.post(srv.url + "/ocr_process", files=files, data=data, headers={**hdrs, **(headers or {})},
-                      timeout=120, **kw)
+    return httpx.post(
+        srv.url + "/ocr_process", files=files, data=data, headers={**hdrs, **(headers or {})}, timeout=120, **kw
+    )
 
 
 # ------------------------------------------------------------------------------------ /ocr_process
@@ -129,8 +143,7 @@ def test_ocr_process_phototest(srv: Server) -> None:
     r = ocr(srv, {"file": ("tess_phototest.tif", data(PHOTOTEST), "image/tiff")}, {"method": "tesseract"})
     assert r.status_code == 200, r.text
     body = r.json()
-    assert set(body) == {"success", "text", "method", "language", "confidence", "processing_time", "filename",
-                         "pages"}
+    assert set(body) == {"success", "text", "method", "language", "confidence", "processing_time", "filename", "pages"}
     assert body["success"] is True and body["method"] == "tesseract" and body["language"] == "eng"
     assert body["filename"] == "tess_phototest.tif" and body["pages"] == 1
     assert isinstance(body["processing_time"], float) and 0 < body["processing_time"] < 60
@@ -141,8 +154,9 @@ def test_ocr_process_phototest(srv: Server) -> None:
 def test_ocr_process_receipt_other_part_names_and_key_forms(srv: Server) -> None:
     ref = manifest_row(RECEIPT)["text"]
     receipt = data(RECEIPT)
-    r = ocr(srv, {"image": ("r.jpg", receipt)}, {"lang": "eng"}, key=False,
-            headers={"Authorization": f"Bearer {srv.key}"})
+    r = ocr(
+        srv, {"image": ("r.jpg", receipt)}, {"lang": "eng"}, key=False, headers={"Authorization": f"Bearer {srv.key}"}
+    )
     assert r.status_code == 200, r.text
     assert r.json()["filename"] == "r.jpg" and cer(r.json()["text"], ref) <= 0.25, r.json()["text"]
     r = ocr(srv, {"upload": ("hello.png", PNG, "image/png")}, {"api_key": srv.key, "language": "en"}, key=False)
@@ -161,8 +175,11 @@ def test_ocr_process_errors(srv: Server) -> None:
     flask_error(ocr(srv, {"file": ("a.png", PNG)}, {"lang": "klingon"}), 400, "klingon")
     flask_error(ocr(srv, {"note": (None, "no file here")}), 400, "no image")
     flask_error(ocr(srv, [("file", ("a.png", PNG)), ("file", ("b.png", PNG))]), 400, "/batch_process")
-    flask_error(httpx.post(srv.url + "/ocr_process", json={"image": "x"}, headers={"X-API-Key": srv.key},
-                           timeout=30), 415, "multipart")
+    flask_error(
+        httpx.post(srv.url + "/ocr_process", json={"image": "x"}, headers={"X-API-Key": srv.key}, timeout=30),
+        415,
+        "multipart",
+    )
     flask_error(ocr(srv, {"file": ("a.txt", NOT_IMAGE, "text/plain")}), 415, "not a valid image")
     flask_error(ocr(srv, {"file": ("c.png", CORRUPT)}), 400, "truncated")
     flask_error(ocr(srv, {"file": ("h.png", BAD_HEADER)}), 400, "header is corrupt")
@@ -176,9 +193,13 @@ def test_ocr_process_errors(srv: Server) -> None:
 
 # ------------------------------------------------------------------------------------ /batch_process
 def test_batch_mixed_items_and_hostile_urls(srv: Server) -> None:
-    files = [("files", ("tess_phototest.tif", data(PHOTOTEST))), ("files[]", ("c.png", CORRUPT)),
-             ("images", ("receipt.jpg", data(RECEIPT))), ("files", ("a.txt", NOT_IMAGE, "text/plain")),
-             ("whatever", ("bomb.png", BOMB))]
+    files = [
+        ("files", ("tess_phototest.tif", data(PHOTOTEST))),
+        ("files[]", ("c.png", CORRUPT)),
+        ("images", ("receipt.jpg", data(RECEIPT))),
+        ("files", ("a.txt", NOT_IMAGE, "text/plain")),
+        ("whatever", ("bomb.png", BOMB)),
+    ]
     form = {"urls": ["http://169.254.169.254/latest/meta-data/", "http://127.0.0.1:9/x.png"], "lang": "eng"}
     r = httpx.post(srv.url + "/batch_process", files=files, data=form, headers={"X-API-Key": srv.key}, timeout=120)
     assert r.status_code == 200, r.text
@@ -189,14 +210,21 @@ def test_batch_mixed_items_and_hostile_urls(srv: Server) -> None:
     assert [x["index"] for x in res] == list(range(7))
     # Input order is the body's order; httpx sends the form fields (the URLs) before the files.
     assert [x.get("url") or x.get("filename") for x in res] == [
-        *form["urls"], "tess_phototest.tif", "c.png", "receipt.jpg", "a.txt", "bomb.png"]
+        *form["urls"],
+        "tess_phototest.tif",
+        "c.png",
+        "receipt.jpg",
+        "a.txt",
+        "bomb.png",
+    ]
     assert [x["success"] for x in res] == [False, False, True, False, True, False, False]
     assert cer(res[2]["text"], manifest_row(PHOTOTEST)["text"]) <= 0.05
     assert cer(res[4]["text"], manifest_row(RECEIPT)["text"]) <= 0.25
     assert all(0 < res[i]["confidence"] <= 100 for i in (2, 4))
     for x in res:
-        assert set(x) == ({"index", "success", "text", "confidence"} if x["success"] else
-                          {"index", "success", "error"}) | ({"url"} if "url" in x else {"filename"})
+        assert set(x) == (
+            {"index", "success", "text", "confidence"} if x["success"] else {"index", "success", "error"}
+        ) | ({"url"} if "url" in x else {"filename"})
     assert "non-public address" in res[0]["error"] and "non-public address" in res[1]["error"]
     assert "truncated" in res[3]["error"]  # the worker found out while decoding
     assert "not a valid image" in res[5]["error"]
@@ -208,17 +236,20 @@ def test_batch_urls_from_local_server(srv2: Server, tmp_path: Path) -> None:
     (tmp_path / "p.tif").write_bytes(data(PHOTOTEST))
     (tmp_path / "h.png").write_bytes(PNG)
     with file_server(tmp_path) as base:
-        r = httpx.post(srv2.url + "/batch_process", files=[("files", ("h.png", PNG))],
-                       data={"urls": [f"{base}/p.tif", f"{base}/missing.png"]},
-                       headers={"X-API-Key": srv2.key}, timeout=120)
+        r = httpx.post(
+            srv2.url + "/batch_process",
+            files=[("files", ("h.png", PNG))],
+            data={"urls": [f"{base}/p.tif", f"{base}/missing.png"]},
+            headers={"X-API-Key": srv2.key},
+            timeout=120,
+        )
         assert r.status_code == 200, r.text
         res = r.json()["results"]
         assert [x.get("url") or x.get("filename") for x in res] == [f"{base}/p.tif", f"{base}/missing.png", "h.png"]
         assert cer(res[0]["text"], manifest_row(PHOTOTEST)["text"]) <= 0.05
         assert res[1]["success"] is False and "404" in res[1]["error"]
         assert "Hello World 2024" in res[2]["text"]
-        r = httpx.post(srv2.url + "/batch_process", json={"urls": [f"{base}/h.png"], "api_key": srv2.key},
-                       timeout=120)
+        r = httpx.post(srv2.url + "/batch_process", json={"urls": [f"{base}/h.png"], "api_key": srv2.key}, timeout=120)
         assert r.status_code == 200 and r.json()["successful"] == 1, r.text
         assert "Hello World 2024" in r.json()["results"][0]["text"]
 
@@ -226,35 +257,71 @@ def test_batch_urls_from_local_server(srv2: Server, tmp_path: Path) -> None:
 def test_batch_refuses_paths_caps_and_empty(srv: Server, srv2: Server) -> None:
     hdr = {"X-API-Key": srv.key}
     for field in ("path", "paths", "file_path", "filepath", "directory", "paths[]"):
-        flask_error(httpx.post(srv.url + "/batch_process", files={"files": ("a.png", PNG)},
-                               data={field: "/etc/passwd"}, headers=hdr, timeout=60), 400,
-                    "server-side file paths are not accepted")
-    flask_error(httpx.post(srv.url + "/batch_process", json={"paths": ["/etc"]}, headers=hdr, timeout=30), 400,
-                "server-side file paths are not accepted")
-    flask_error(httpx.post(srv.url + "/batch_process", data={"directory": "/"}, headers=hdr, timeout=30), 400,
-                "server-side file paths are not accepted")
-    flask_error(httpx.post(srv.url + "/batch_process", json={"urls": []}, headers=hdr, timeout=30), 400,
-                "no images")
+        flask_error(
+            httpx.post(
+                srv.url + "/batch_process",
+                files={"files": ("a.png", PNG)},
+                data={field: "/etc/passwd"},
+                headers=hdr,
+                timeout=60,
+            ),
+            400,
+            "server-side file paths are not accepted",
+        )
+    flask_error(
+        httpx.post(srv.url + "/batch_process", json={"paths": ["/etc"]}, headers=hdr, timeout=30),
+        400,
+        "server-side file paths are not accepted",
+    )
+    flask_error(
+        httpx.post(srv.url + "/batch_process", data={"directory": "/"}, headers=hdr, timeout=30),
+        400,
+        "server-side file paths are not accepted",
+    )
+    flask_error(httpx.post(srv.url + "/batch_process", json={"urls": []}, headers=hdr, timeout=30), 400, "no images")
     flask_error(httpx.post(srv.url + "/batch_process", files={"files": ("a.png", PNG)}, timeout=30), 401)
-    flask_error(httpx.post(srv.url + "/batch_process", files={"files": ("a.png", PNG)},
-                           data={"method": "keras"}, headers=hdr, timeout=30), 400, "tesseract")
+    flask_error(
+        httpx.post(
+            srv.url + "/batch_process",
+            files={"files": ("a.png", PNG)},
+            data={"method": "keras"},
+            headers=hdr,
+            timeout=30,
+        ),
+        400,
+        "tesseract",
+    )
     five = [("files", (f"{i}.png", PNG)) for i in range(5)]
-    flask_error(httpx.post(srv2.url + "/batch_process", files=five, headers={"X-API-Key": srv2.key},
-                           timeout=60), 400, "at most 4")
-    flask_error(httpx.post(srv2.url + "/batch_process", json={"urls": ["http://a/1"] * 5},
-                           headers={"X-API-Key": srv2.key}, timeout=60), 400, "at most 4")
-    flask_error(httpx.post(srv.url + "/batch_process", content=b"x", headers={**hdr, "Content-Type": "image/png"},
-                           timeout=30), 415)
+    flask_error(
+        httpx.post(srv2.url + "/batch_process", files=five, headers={"X-API-Key": srv2.key}, timeout=60),
+        400,
+        "at most 4",
+    )
+    flask_error(
+        httpx.post(
+            srv2.url + "/batch_process", json={"urls": ["http://a/1"] * 5}, headers={"X-API-Key": srv2.key}, timeout=60
+        ),
+        400,
+        "at most 4",
+    )
+    flask_error(
+        httpx.post(srv.url + "/batch_process", content=b"x", headers={**hdr, "Content-Type": "image/png"}, timeout=30),
+        415,
+    )
 
 
 # ------------------------------------------------------------------------------------ /generate_api_key
 def test_generate_api_key_admin_only_and_the_key_works_everywhere(srv: Server) -> None:
     admin = srv.cli("keys", "create", "--admin", "--name", "seed-admin", "-q").strip()
-    flask_error(httpx.post(srv.url + "/generate_api_key", json={"name": "x"}, headers={"X-API-Key": srv.key},
-                           timeout=30), 403, "admin")
+    flask_error(
+        httpx.post(srv.url + "/generate_api_key", json={"name": "x"}, headers={"X-API-Key": srv.key}, timeout=30),
+        403,
+        "admin",
+    )
     flask_error(httpx.post(srv.url + "/generate_api_key", json={"name": "x"}, timeout=30), 401)
-    r = httpx.post(srv.url + "/generate_api_key", json={"name": "tutorial-app"}, headers={"X-API-Key": admin},
-                   timeout=30)
+    r = httpx.post(
+        srv.url + "/generate_api_key", json={"name": "tutorial-app"}, headers={"X-API-Key": admin}, timeout=30
+    )
     assert r.status_code == 201, r.text
     body = r.json()
     assert set(body) == {"success", "api_key", "name", "id"} and body["success"] is True
@@ -264,19 +331,27 @@ def test_generate_api_key_admin_only_and_the_key_works_everywhere(srv: Server) -
     assert r.status_code == 201 and r.json()["name"] == "form-made", r.text
     r = httpx.post(srv.url + "/generate_api_key", headers={"Authorization": f"Bearer {admin}"}, timeout=30)
     assert r.status_code == 201 and r.json()["name"], r.text
-    flask_error(httpx.post(srv.url + "/generate_api_key", json={"name": "x" * 500}, headers={"X-API-Key": admin},
-                           timeout=30), 400, "name")
+    flask_error(
+        httpx.post(srv.url + "/generate_api_key", json={"name": "x" * 500}, headers={"X-API-Key": admin}, timeout=30),
+        400,
+        "name",
+    )
     # The new key is an ordinary key, at once, on every dialect.
     flask_error(httpx.post(srv.url + "/generate_api_key", headers={"X-API-Key": new}, timeout=30), 403)
     r = ocr(srv, {"file": ("h.png", PNG)}, key=False, headers={"X-API-Key": new})
     assert r.status_code == 200 and "Hello World 2024" in r.json()["text"]
-    r = httpx.post(srv.url + "/ocr", json={"image": base64.b64encode(PNG).decode()}, headers={"X-API-Key": new},
-                   timeout=120)
+    r = httpx.post(
+        srv.url + "/ocr", json={"image": base64.b64encode(PNG).decode()}, headers={"X-API-Key": new}, timeout=120
+    )
     assert r.status_code == 200 and "Hello World 2024" in r.json()["text"]
     r = httpx.post(srv.url + "/parse/image", files={"file": ("h.png", PNG)}, headers={"apikey": new}, timeout=120)
     assert r.status_code == 200 and "Hello World 2024" in r.json()["ParsedResults"][0]["ParsedText"]
-    r = httpx.post(srv.url + "/vision/v3.2/read/analyze", content=PNG,
-                   headers={"Ocp-Apim-Subscription-Key": new, "Content-Type": "application/octet-stream"}, timeout=60)
+    r = httpx.post(
+        srv.url + "/vision/v3.2/read/analyze",
+        content=PNG,
+        headers={"Ocp-Apim-Subscription-Key": new, "Content-Type": "application/octet-stream"},
+        timeout=60,
+    )
     assert r.status_code == 202, r.text
 
 
@@ -295,8 +370,9 @@ def test_stream_errors(srv: Server) -> None:
     hdr = {"X-API-Key": srv.key}
 
     def post(body: object, headers: dict | None = None, **kw) -> httpx.Response:
-        return httpx.post(srv.url + "/ocr", json=body, headers=headers if headers is not None else hdr,
-                          timeout=120, **kw)
+        return httpx.post(
+            srv.url + "/ocr", json=body, headers=headers if headers is not None else hdr, timeout=120, **kw
+        )
 
     def b64(raw: bytes) -> str:
         return base64.b64encode(raw).decode()
@@ -307,10 +383,14 @@ def test_stream_errors(srv: Server) -> None:
     stream_error(post({"image": "@@not base64@@"}), 400, "base64")
     stream_error(post({"image": "data:image/png,abc"}), 400, "data URI")
     stream_error(post([1, 2]), 400, "JSON object")
-    stream_error(httpx.post(srv.url + "/ocr", content=b"{nope", headers={**hdr, "Content-Type": "application/json"},
-                            timeout=30), 400, "JSON")
-    stream_error(httpx.post(srv.url + "/ocr", content=PNG, headers={**hdr, "Content-Type": "image/png"},
-                            timeout=30), 415)
+    stream_error(
+        httpx.post(srv.url + "/ocr", content=b"{nope", headers={**hdr, "Content-Type": "application/json"}, timeout=30),
+        400,
+        "JSON",
+    )
+    stream_error(
+        httpx.post(srv.url + "/ocr", content=PNG, headers={**hdr, "Content-Type": "image/png"}, timeout=30), 415
+    )
     stream_error(post({"image": b64(NOT_IMAGE)}), 415, "not a valid image")
     stream_error(post({"image": b64(CORRUPT)}), 400, "truncated")
     stream_error(post({"image": b64(BAD_HEADER)}), 400, "header is corrupt")
@@ -331,8 +411,12 @@ def test_stream_custom_name_and_backlog_429(srv2: Server) -> None:
     # answers 429 with Retry-After in its own shape.
     filler = data(FILLER)
     for _ in range(8):
-        r = httpx.post(srv2.url + "/vision/v3.2/read/analyze", content=filler,
-                       headers={"Ocp-Apim-Subscription-Key": srv2.key, "Content-Type": "image/png"}, timeout=60)
+        r = httpx.post(
+            srv2.url + "/vision/v3.2/read/analyze",
+            content=filler,
+            headers={"Ocp-Apim-Subscription-Key": srv2.key, "Content-Type": "image/png"},
+            timeout=60,
+        )
         if r.status_code == 429:
             break
     assert r.status_code == 429, "the backlog never filled"
@@ -354,9 +438,24 @@ def test_stream_name_that_collides_is_refused_at_startup() -> None:
     with pytest.raises(ValueError, match="collides with the existing route /parse"):
         create_app(Settings(stream_api_name="parse"))
     routes = create_app(Settings(stream_api_name="ocr/v1")).routes  # a nested name of its own is fine
-    for name in ("v1", "v2", "vision", "formrecognizer", "documentintelligence", "computervision", "health",
-                 "ready", "docs", "openapi.json", "ocr_process", "batch_process", "generate_api_key",
-                 "/parse/image", "v2/x", "static-offline-docs"):
+    for name in (
+        "v1",
+        "v2",
+        "vision",
+        "formrecognizer",
+        "documentintelligence",
+        "computervision",
+        "health",
+        "ready",
+        "docs",
+        "openapi.json",
+        "ocr_process",
+        "batch_process",
+        "generate_api_key",
+        "/parse/image",
+        "v2/x",
+        "static-offline-docs",
+    ):
         with pytest.raises(ValueError, match="collides with the existing route"):
             api_path(Settings(stream_api_name=name), routes)
     with pytest.raises(ValueError, match="not a plain URL path"):
@@ -367,8 +466,9 @@ def test_stream_name_that_collides_is_refused_at_startup() -> None:
 # ------------------------------------------------------------------------------------ the core underneath
 def test_jobs_belong_to_their_dialect(srv: Server) -> None:
     assert ocr(srv, {"file": ("h.png", PNG)}).status_code == 200
-    r = httpx.post(srv.url + "/ocr", json={"image": base64.b64encode(PNG).decode()}, headers={"X-API-Key": srv.key},
-                   timeout=120)
+    r = httpx.post(
+        srv.url + "/ocr", json={"image": base64.b64encode(PNG).decode()}, headers={"X-API-Key": srv.key}, timeout=120
+    )
     assert r.status_code == 200
     rows = srv.query("select id, dialect from jobs where dialect like 'seed-%'")
     assert {d for _, d in rows} == {"seed-flask", "seed-stream"}, rows

@@ -55,11 +55,11 @@ ERRORS: dict[E, tuple[int, str, str | None]] = {
 # Azure's own wording for the inner codes where it is documented; the core's message follows it.
 INNER_MESSAGES = {
     "InvalidContent": "The file is corrupted or format is unsupported. Refer to documentation for the list of "
-                      "supported formats.",
+    "supported formats.",
     "InvalidContentLength": "The input image is too large. Refer to documentation for the maximum file size.",
     "ModelNotFound": "The requested model wasn't found.",
     "OperationNotFound": "The requested operation wasn't found. The identifier is invalid or the operation has "
-                         "expired.",
+    "expired.",
 }
 _MODEL_TO_BCP47: dict[str, str] = {}
 for _code, _model in languages.BCP47_TO_TESSERACT.items():
@@ -78,8 +78,10 @@ def error_object(top: str, message: str, inner: str | None) -> dict:
     err: dict = {"code": top, "message": message}
     if inner:
         detail = INNER_MESSAGES.get(inner)
-        err["innererror"] = {"code": inner,
-                             "message": f"{detail} {message}" if detail and detail != message else message}
+        err["innererror"] = {
+            "code": inner,
+            "message": f"{detail} {message}" if detail and detail != message else message,
+        }
     return err
 
 
@@ -244,28 +246,40 @@ def analyze_result(view: JobView) -> dict:
                 rng = word_ranges[p][li][wi]
                 if rng is None:  # a word whose text is not in its line's text: no addressable span
                     continue
-                words.append({"content": w.text, "polygon": _polygon(w.bbox, unit),
-                              "confidence": round(w.confidence, 3), "span": index.span(*rng)})
-            lines.append({"content": line.text, "polygon": _polygon(line.bbox, unit),
-                          "spans": [index.span(*line_ranges[p][li])]})
-        out_pages.append({
-            "pageNumber": page.page_no,
-            "angle": page.angle,
-            "width": round(page.width) if unit == "pixel" else page.width,
-            "height": round(page.height) if unit == "pixel" else page.height,
-            "unit": unit,
-            "words": words,
-            "lines": lines,
-            "spans": [index.span(*page_ranges[p])],
-        })
+                words.append(
+                    {
+                        "content": w.text,
+                        "polygon": _polygon(w.bbox, unit),
+                        "confidence": round(w.confidence, 3),
+                        "span": index.span(*rng),
+                    }
+                )
+            lines.append(
+                {"content": line.text, "polygon": _polygon(line.bbox, unit), "spans": [index.span(*line_ranges[p][li])]}
+            )
+        out_pages.append(
+            {
+                "pageNumber": page.page_no,
+                "angle": page.angle,
+                "width": round(page.width) if unit == "pixel" else page.width,
+                "height": round(page.height) if unit == "pixel" else page.height,
+                "unit": unit,
+                "words": words,
+                "lines": lines,
+                "spans": [index.span(*page_ranges[p])],
+            }
+        )
         for group in para_groups[p]:
             start, end = line_ranges[p][group[0]][0], line_ranges[p][group[-1]][1]
-            paragraphs.append({
-                "content": content[start:end],
-                "spans": [index.span(start, end)],
-                "boundingRegions": [{"pageNumber": page.page_no,
-                                     "polygon": _union([page.lines[i].bbox for i in group], unit)}],
-            })
+            paragraphs.append(
+                {
+                    "content": content[start:end],
+                    "spans": [index.span(start, end)],
+                    "boundingRegions": [
+                        {"pageNumber": page.page_no, "polygon": _union([page.lines[i].bbox for i in group], unit)}
+                    ],
+                }
+            )
         if page_ranges[p][1] > page_ranges[p][0]:
             langs.setdefault(_locale(page, view), []).append(index.span(*page_ranges[p]))
 

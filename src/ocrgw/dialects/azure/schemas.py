@@ -9,8 +9,10 @@ from pydantic import BaseModel, Field
 
 
 class ReadUrlBody(BaseModel):
-    url: str = Field(description="Publicly reachable URL of a JPEG, PNG, BMP, TIFF, GIF or WEBP image.",
-                     examples=["https://example.com/scan.png"])
+    url: str = Field(
+        description="Publicly reachable URL of a JPEG, PNG, BMP, TIFF, GIF or WEBP image.",
+        examples=["https://example.com/scan.png"],
+    )
 
 
 class Style(BaseModel):

@@ -124,8 +124,12 @@ def render_error(request: Request, exc: OcrgwError) -> Response:
     headers = {name: v3.headers[name] for name in _SHARED_HEADERS if name in v3.headers}
     request_id = headers["apim-request-id"]
     body = {"code": code, "message": _MESSAGES.get(exc.code, exc.message), "requestId": request_id}
-    return Response(json.dumps(body, ensure_ascii=False).encode(), status_code=status,
-                    media_type="application/json", headers=headers)
+    return Response(
+        json.dumps(body, ensure_ascii=False).encode(),
+        status_code=status,
+        media_type="application/json",
+        headers=headers,
+    )
 
 
 # --- rendering --------------------------------------------------------------------------------------------
@@ -172,15 +176,24 @@ async def submit(
     request: Request,
     ctx: Annotated[AppContext, Depends(app_context)],
     principal: Annotated[Principal, Depends(azure_principal)],
-    mode: Annotated[str | None, Query(description="Printed or Handwritten (v2.0 clients): accepted, ignored; "
-                                                   "both kinds are read.")] = None,
+    mode: Annotated[
+        str | None, Query(description="Printed or Handwritten (v2.0 clients): accepted, ignored; both kinds are read.")
+    ] = None,
 ) -> Response:
     spec = parse_spec(VERSION, None, None, None, None, ctx)
     await service.check_backlog(db=ctx.db, settings=ctx.settings)
     blob = await blob_from_request(request, ctx)
-    job = await service.submit(db=ctx.db, queue=ctx.queue, store=ctx.store, settings=ctx.settings,
-                               owner_key_id=principal.key_id, dialect=DIALECT, spec=spec, blob=blob,
-                               retention=timedelta(hours=ctx.settings.retention_read_hours))
+    job = await service.submit(
+        db=ctx.db,
+        queue=ctx.queue,
+        store=ctx.store,
+        settings=ctx.settings,
+        owner_key_id=principal.key_id,
+        dialect=DIALECT,
+        spec=spec,
+        blob=blob,
+        retention=timedelta(hours=ctx.settings.retention_read_hours),
+    )
     location = f"{public_base_url(request, ctx.settings)}{PREFIX}/operations/{job.id}"
     return Response(status_code=202, headers={"Operation-Location": location})
 
@@ -190,10 +203,13 @@ async def get_operation(
     ctx: Annotated[AppContext, Depends(app_context)],
     principal: Annotated[Principal, Depends(azure_principal)],
 ) -> Response:
-    view = await service.get(db=ctx.db, job_id=operation_id, owner_key_id=principal.key_id,
-                             dialects=("azure-read-v2.1",))
-    return Response(json.dumps(operation(view), ensure_ascii=False, separators=(",", ":")),
-                    media_type="application/json; charset=utf-8")
+    view = await service.get(
+        db=ctx.db, job_id=operation_id, owner_key_id=principal.key_id, dialects=("azure-read-v2.1",)
+    )
+    return Response(
+        json.dumps(operation(view), ensure_ascii=False, separators=(",", ":")),
+        media_type="application/json; charset=utf-8",
+    )
 
 
 def _error(description: str) -> dict:
@@ -203,25 +219,42 @@ def _error(description: str) -> dict:
 def build_router() -> APIRouter:
     router = APIRouter(tags=[TAG])
     router.add_api_route(
-        f"{PREFIX}/core/asyncBatchAnalyze", submit, methods=["POST"], status_code=202,
-        operation_id="azureBatchReadV21Analyze", summary="Batch Read v2.1: submit a document",
+        f"{PREFIX}/core/asyncBatchAnalyze",
+        submit,
+        methods=["POST"],
+        status_code=202,
+        operation_id="azureBatchReadV21Analyze",
+        summary="Batch Read v2.1: submit a document",
         description="Stores the image and answers 202 with `Operation-Location`; poll that URL for the result.",
         responses={
-            202: {"description": "Accepted", "headers": {"Operation-Location": {
-                "schema": {"type": "string"}, "description": "Absolute URL of the operation, ending in its id."}}},
+            202: {
+                "description": "Accepted",
+                "headers": {
+                    "Operation-Location": {
+                        "schema": {"type": "string"},
+                        "description": "Absolute URL of the operation, ending in its id.",
+                    }
+                },
+            },
             400: _error("Invalid image or URL (v2 error codes)."),
             401: _error("Missing or invalid Ocp-Apim-Subscription-Key."),
             415: _error("Unsupported Content-Type."),
             429: _error("Backlog full: retry after `Retry-After` seconds."),
         },
-        openapi_extra=READ_BODY, response_class=Response,
+        openapi_extra=READ_BODY,
+        response_class=Response,
     )
     router.add_api_route(
-        f"{PREFIX}/operations/{{operation_id}}", get_operation, methods=["GET"],
-        operation_id="azureBatchReadV21GetResult", summary="Batch Read v2.1: get the operation",
-        responses={200: {"model": BatchReadOperationResult, "description": "The operation in any state."},
-                   401: _error("Missing or invalid Ocp-Apim-Subscription-Key."),
-                   404: _error("Unknown, expired or someone else's operation.")},
+        f"{PREFIX}/operations/{{operation_id}}",
+        get_operation,
+        methods=["GET"],
+        operation_id="azureBatchReadV21GetResult",
+        summary="Batch Read v2.1: get the operation",
+        responses={
+            200: {"model": BatchReadOperationResult, "description": "The operation in any state."},
+            401: _error("Missing or invalid Ocp-Apim-Subscription-Key."),
+            404: _error("Unknown, expired or someone else's operation."),
+        },
         response_class=Response,
     )
     return router

@@ -24,8 +24,7 @@ _MAP: dict[E, tuple[str, str, int]] = {
     E.INVALID_KEY: (AUTH_FAILED, AUTH_PREFIX, 401),
     E.BACKLOG_FULL: ("APIG.0308", "The throttling threshold has been reached: ", 429),
     E.ROUTE_NOT_FOUND: ("APIG.0101", "The API does not exist or has not been published in the environment. ", 404),
-    E.METHOD_NOT_ALLOWED: ("APIG.0101", "The API does not exist or has not been published in the environment. ",
-                           404),
+    E.METHOD_NOT_ALLOWED: ("APIG.0101", "The API does not exist or has not been published in the environment. ", 404),
     E.NOT_FOUND: ("APIG.0101", "The API does not exist or has not been published in the environment. ", 404),
     E.TOO_LARGE: ("APIG.0201", "Request entity too large. ", 413),
     E.TIMEOUT: ("APIG.0201", "Backend timeout. ", 504),
@@ -69,12 +68,17 @@ def request_id(request: Request) -> str:
     return rid
 
 
-def error_response(request: Request, error_code: str, message: str, status: int,
-                   headers: dict[str, str] | None = None) -> Response:
+def error_response(
+    request: Request, error_code: str, message: str, status: int, headers: dict[str, str] | None = None
+) -> Response:
     rid = request_id(request)
     body = {"error_code": error_code, "error_msg": message, "request_id": rid}
-    return Response(json.dumps(body), status_code=status, media_type="application/json;charset=utf-8",
-                    headers={"X-Request-Id": rid, **(headers or {})})
+    return Response(
+        json.dumps(body),
+        status_code=status,
+        media_type="application/json;charset=utf-8",
+        headers={"X-Request-Id": rid, **(headers or {})},
+    )
 
 
 def render_error(request: Request, exc: OcrgwError) -> Response:

@@ -38,17 +38,45 @@ PASSPORT_TYPES = ("image/png", "image/jpeg", "image/bmp", "image/tiff")
 
 # Huawei's `language` values -> Tesseract models. Huawei's default reads Chinese and English together.
 LANGUAGES: dict[str, tuple[str, ...]] = {
-    "zh": ("chi_sim", "eng"), "ms": ("msa",), "uk": ("ukr",), "hi": ("hin",), "ru": ("rus",), "vi": ("vie",),
-    "id": ("ind",), "th": ("tha",), "ar": ("ara",), "de": ("deu",), "la": ("lat",), "fr": ("fra",),
-    "it": ("ita",), "es": ("spa",), "pt": ("por",), "ro": ("ron",), "pl": ("pol",), "am": ("amh",),
-    "ja": ("jpn",), "ko": ("kor",), "tr": ("tur",), "no": ("nor",), "da": ("dan",), "sv": ("swe",),
-    "km": ("khm",), "he": ("heb",), "en": ("eng",),
+    "zh": ("chi_sim", "eng"),
+    "ms": ("msa",),
+    "uk": ("ukr",),
+    "hi": ("hin",),
+    "ru": ("rus",),
+    "vi": ("vie",),
+    "id": ("ind",),
+    "th": ("tha",),
+    "ar": ("ara",),
+    "de": ("deu",),
+    "la": ("lat",),
+    "fr": ("fra",),
+    "it": ("ita",),
+    "es": ("spa",),
+    "pt": ("por",),
+    "ro": ("ron",),
+    "pl": ("pol",),
+    "am": ("amh",),
+    "ja": ("jpn",),
+    "ko": ("kor",),
+    "tr": ("tur",),
+    "no": ("nor",),
+    "da": ("dan",),
+    "sv": ("swe",),
+    "km": ("khm",),
+    "he": ("heb",),
+    "en": ("eng",),
 }
 # MRZ field -> Huawei passport field.
 PASSPORT_FIELDS = {
-    "document_type": "passport_type", "country_code": "country_code", "document_number": "passport_number",
-    "nationality": "nationality", "surname": "surname", "given_names": "given_name", "sex": "sex",
-    "date_of_birth": "date_of_birth", "date_of_expiry": "date_of_expiry",
+    "document_type": "passport_type",
+    "country_code": "country_code",
+    "document_number": "passport_number",
+    "nationality": "nationality",
+    "surname": "surname",
+    "given_names": "given_name",
+    "sex": "sex",
+    "date_of_birth": "date_of_birth",
+    "date_of_expiry": "date_of_expiry",
 }
 
 
@@ -92,8 +120,11 @@ async def _token_principal(request: Request, ctx: AppContext) -> Principal | Non
         return None
     token = request.headers.get("x-auth-token")
     if not token:
-        raise _auth_error("x-auth-token not found: send X-Auth-Token (an ocrgw key) or sign the request "
-                          "with an AK/SK pair (SDK-HMAC-SHA256)", ErrorCode.MISSING_KEY)
+        raise _auth_error(
+            "x-auth-token not found: send X-Auth-Token (an ocrgw key) or sign the request "
+            "with an AK/SK pair (SDK-HMAC-SHA256)",
+            ErrorCode.MISSING_KEY,
+        )
     try:
         return await ctx.keys.resolve(token)
     except OcrgwError:
@@ -112,10 +143,17 @@ async def _signed_principal(request: Request, ctx: AppContext, body: bytes) -> P
     principal, secret_key = found
     raw_path = request.scope.get("raw_path") or request.url.path.encode()
     try:
-        signing.verify(auth=auth, secret_key=secret_key, method=request.method,
-                       path=raw_path.decode("latin-1").split("?", 1)[0], query=request.query_params.multi_items(),
-                       headers=request.headers, body=body, now=utcnow(),
-                       max_skew_seconds=ctx.settings.huawei_clock_skew_seconds)
+        signing.verify(
+            auth=auth,
+            secret_key=secret_key,
+            method=request.method,
+            path=raw_path.decode("latin-1").split("?", 1)[0],
+            query=request.query_params.multi_items(),
+            headers=request.headers,
+            body=body,
+            now=utcnow(),
+            max_skew_seconds=ctx.settings.huawei_clock_skew_seconds,
+        )
     except signing.SignatureError as exc:
         raise _auth_error(str(exc)) from None
     return principal
@@ -128,9 +166,11 @@ def _parse_json(body: bytes) -> dict[str, Any]:
     except (ValueError, UnicodeDecodeError):
         data = None
     if not isinstance(data, dict):
-        raise HuaweiError(ErrorCode.INVALID_PARAMETER, "ModelArts.4105",
-                          "The JSON format of the input data is incorrect: send a JSON object such as "
-                          '{"image": "<base64>"}.')
+        raise HuaweiError(
+            ErrorCode.INVALID_PARAMETER,
+            "ModelArts.4105",
+            'The JSON format of the input data is incorrect: send a JSON object such as {"image": "<base64>"}.',
+        )
     return data
 
 
@@ -165,8 +205,9 @@ def _decode_image(value: str) -> bytes:
     except ValueError:
         raw = b""
     if not raw:
-        raise HuaweiError(ErrorCode.INVALID_IMAGE, "AIS.0102",
-                          "The image format is not supported: `image` is not valid base64.")
+        raise HuaweiError(
+            ErrorCode.INVALID_IMAGE, "AIS.0102", "The image format is not supported: `image` is not valid base64."
+        )
     return raw
 
 
@@ -196,14 +237,19 @@ async def _languages(code: str | None, settings: Settings) -> tuple[str, ...]:
         return wanted
     models = LANGUAGES.get(code.lower())
     if models is None:
-        raise OcrgwError(ErrorCode.UNSUPPORTED_LANGUAGE, f"language {code!r} is not one of auto, "
-                         f"{', '.join(sorted(LANGUAGES))}.", param="language")
+        raise OcrgwError(
+            ErrorCode.UNSUPPORTED_LANGUAGE,
+            f"language {code!r} is not one of auto, {', '.join(sorted(LANGUAGES))}.",
+            param="language",
+        )
     missing = [m for m in models if m not in installed]
     if missing:
-        raise OcrgwError(ErrorCode.UNSUPPORTED_LANGUAGE,
-                         f"language {code!r} needs the Tesseract model(s) {', '.join(missing)}, not installed on "
-                         f"this server (apt-get install {' '.join(map(languages.debian_package, missing))}).",
-                         param="language")
+        raise OcrgwError(
+            ErrorCode.UNSUPPORTED_LANGUAGE,
+            f"language {code!r} needs the Tesseract model(s) {', '.join(missing)}, not installed on "
+            f"this server (apt-get install {' '.join(map(languages.debian_package, missing))}).",
+            param="language",
+        )
     return models
 
 
@@ -226,8 +272,13 @@ def _char_list(line: LineResult, k: float) -> list[dict]:
             def at(p: tuple[float, float], q: tuple[float, float], t: float) -> list[int]:
                 return [round((p[0] + (q[0] - p[0]) * t) * k), round((p[1] + (q[1] - p[1]) * t) * k)]
 
-            chars.append({"char": ch, "char_location": [at(tl, tr, a), at(tl, tr, b), at(bl, br, b), at(bl, br, a)],
-                          "char_confidence": word.confidence})
+            chars.append(
+                {
+                    "char": ch,
+                    "char_location": [at(tl, tr, a), at(tl, tr, b), at(bl, br, b), at(bl, br, a)],
+                    "char_confidence": word.confidence,
+                }
+            )
     return chars
 
 
@@ -259,17 +310,24 @@ def render_general_text(view: JobView, data: dict[str, Any], settings: Settings)
 def render_passport(view: JobView) -> dict:
     mrz = (view.analysis or {}).get("mrz") or {}
     if not mrz.get("lines"):
-        raise HuaweiError(ErrorCode.PROCESSING_FAILED, "AIS.0104",
-                          "The image is not supported or the image quality is poor: no machine-readable zone "
-                          "(the two or three lines of `<`-filled text at the foot of the data page) was found.")
+        raise HuaweiError(
+            ErrorCode.PROCESSING_FAILED,
+            "AIS.0104",
+            "The image is not supported or the image quality is poor: no machine-readable zone "
+            "(the two or three lines of `<`-filled text at the foot of the data page) was found.",
+        )
     result: dict[str, Any] = {theirs: mrz.get(ours, "") for ours, theirs in PASSPORT_FIELDS.items()}
     confidence = mrz.get("confidence") or {}
     result["confidence"] = {theirs: confidence[ours] for ours, theirs in PASSPORT_FIELDS.items() if ours in confidence}
     # Huawei keeps local-language text here; for MRZ-only passports it is {} there. The check digits go here,
     # because the SDK's PassportResult drops keys it does not model, and a caller must be able to see them.
-    result["extra_info"] = {"mrz_format": mrz.get("format"), "mrz_lines": mrz.get("lines"),
-                            "check_digits": mrz.get("checks"), "check_digits_valid": mrz.get("valid"),
-                            "optional_data": mrz.get("optional_data", "")}
+    result["extra_info"] = {
+        "mrz_format": mrz.get("format"),
+        "mrz_lines": mrz.get("lines"),
+        "check_digits": mrz.get("checks"),
+        "check_digits_valid": mrz.get("valid"),
+        "optional_data": mrz.get("optional_data", ""),
+    }
     result["machine_code"] = "".join(mrz.get("lines") or [])
     return result
 
@@ -286,36 +344,55 @@ async def _run(request: Request, ctx: AppContext, kind: str) -> tuple[JobView, d
     cap = ctx.settings.max_upload_bytes * 4 // 3 + multipart.OVERHEAD
     body = await intake.read_capped(request.stream(), cap)
     if principal is None:
-        principal = (ANONYMOUS if ctx.settings.auth == "off"
-                     else await _signed_principal(request, ctx, body))
+        principal = ANONYMOUS if ctx.settings.auth == "off" else await _signed_principal(request, ctx, body)
     data = await anyio.to_thread.run_sync(_parse_json, body)
     if kind == "passport":
         spec = JobSpec(languages=("eng",), outputs=("mrz",), options={"country_code": _str(data, "country_code") or ""})
     else:
-        for flag in ("detect_direction", "quick_mode", "character_mode", "single_orientation_mode",
-                     "return_markdown_result"):
+        for flag in (
+            "detect_direction",
+            "quick_mode",
+            "character_mode",
+            "single_orientation_mode",
+            "return_markdown_result",
+        ):
             _bool(data, flag)  # refuse a bad value before any work
         page_no = data.get("pdf_page_number", 1)
         if isinstance(page_no, bool) or not isinstance(page_no, int) or page_no < 1:
             raise _invalid("pdf_page_number must be a whole number from 1.", "pdf_page_number")
         language = _str(data, "language")
-        spec = JobSpec(languages=await _languages(language, ctx.settings), language_hint=language,
-                       pages=((page_no, page_no),))
+        spec = JobSpec(
+            languages=await _languages(language, ctx.settings), language_hint=language, pages=((page_no, page_no),)
+        )
     blob = await _source(ctx, data)
     if kind == "passport":
         if blob.media_type not in PASSPORT_TYPES:
             await ctx.store.delete(blob.key)
-            raise HuaweiError(ErrorCode.UNSUPPORTED_FORMAT, "AIS.0102", "The image format is not supported: "
-                              "passport images must be PNG, JPEG, BMP or TIFF.")
+            raise HuaweiError(
+                ErrorCode.UNSUPPORTED_FORMAT,
+                "AIS.0102",
+                "The image format is not supported: passport images must be PNG, JPEG, BMP or TIFF.",
+            )
         if max(blob.width, blob.height) > PASSPORT_MAX_SIDE:
             await ctx.store.delete(blob.key)
-            raise OcrgwError(ErrorCode.INVALID_DIMENSIONS, f"Passport images may be at most {PASSPORT_MAX_SIDE} "
-                             f"pixels on a side; this one is {blob.width}x{blob.height}.")
+            raise OcrgwError(
+                ErrorCode.INVALID_DIMENSIONS,
+                f"Passport images may be at most {PASSPORT_MAX_SIDE} "
+                f"pixels on a side; this one is {blob.width}x{blob.height}.",
+            )
     elif blob.frames == 1:
         spec = spec.model_copy(update={"pages": None})  # pdf_page_number only means something for documents
-    job = await service.submit(db=ctx.db, queue=ctx.queue, store=ctx.store, settings=ctx.settings,
-                               owner_key_id=principal.key_id, dialect=DIALECT, spec=spec, blob=blob,
-                               retention=timedelta(hours=ctx.settings.retention_sync_hours))
+    job = await service.submit(
+        db=ctx.db,
+        queue=ctx.queue,
+        store=ctx.store,
+        settings=ctx.settings,
+        owner_key_id=principal.key_id,
+        dialect=DIALECT,
+        spec=spec,
+        blob=blob,
+        retention=timedelta(hours=ctx.settings.retention_sync_hours),
+    )
     bound = ctx.settings.sync_wait_seconds
     view = await service.wait(db=ctx.db, job_id=job.id, owner_key_id=principal.key_id, timeout=bound)
     if view.status is not JobStatus.SUCCEEDED:
@@ -323,8 +400,7 @@ async def _run(request: Request, ctx: AppContext, kind: str) -> tuple[JobView, d
     return view, data
 
 
-async def general_text(project_id: str, request: Request,
-                       ctx: Annotated[AppContext, Depends(app_context)]) -> Response:
+async def general_text(project_id: str, request: Request, ctx: Annotated[AppContext, Depends(app_context)]) -> Response:
     """Read all text on an image (or one PDF page): one block per line, with 4-point locations."""
     view, data = await _run(request, ctx, "general-text")
     return _json(request, {"result": render_general_text(view, data, ctx.settings)})
@@ -337,23 +413,41 @@ async def passport(project_id: str, request: Request, ctx: Annotated[AppContext,
 
 
 def _body(model: str) -> dict:
-    return {"requestBody": {"required": True, "content": {
-        "application/json": {"schema": {"$ref": f"#/components/schemas/{model}"}}}}}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model}"}}},
+        }
+    }
 
 
-_AUTH_DOC = ("Authenticate with `X-Auth-Token: <ocrgw key>` or sign with an AK/SK pair from "
-             "`ocrgw keys create --aksk` (SDK-HMAC-SHA256, as huaweicloudsdkocr does). Errors are "
-             '`{"error_code": "AIS.xxxx", "error_msg": ...}`.')
+_AUTH_DOC = (
+    "Authenticate with `X-Auth-Token: <ocrgw key>` or sign with an AK/SK pair from "
+    "`ocrgw keys create --aksk` (SDK-HMAC-SHA256, as huaweicloudsdkocr does). Errors are "
+    '`{"error_code": "AIS.xxxx", "error_msg": ...}`.'
+)
 
 
 def build_router() -> APIRouter:
     router = APIRouter(tags=[TAG])
-    router.add_api_route("/v2/{project_id}/ocr/general-text", general_text, methods=["POST"],
-                         operation_id="huaweiRecognizeGeneralText", summary="Huawei: general text",
-                         openapi_extra=_body("HuaweiGeneralTextRequestBody"), response_class=Response,
-                         description=_AUTH_DOC)
-    router.add_api_route("/v2/{project_id}/ocr/passport", passport, methods=["POST"],
-                         operation_id="huaweiRecognizePassport", summary="Huawei: passport",
-                         openapi_extra=_body("HuaweiPassportRequestBody"), response_class=Response,
-                         description=_AUTH_DOC)
+    router.add_api_route(
+        "/v2/{project_id}/ocr/general-text",
+        general_text,
+        methods=["POST"],
+        operation_id="huaweiRecognizeGeneralText",
+        summary="Huawei: general text",
+        openapi_extra=_body("HuaweiGeneralTextRequestBody"),
+        response_class=Response,
+        description=_AUTH_DOC,
+    )
+    router.add_api_route(
+        "/v2/{project_id}/ocr/passport",
+        passport,
+        methods=["POST"],
+        operation_id="huaweiRecognizePassport",
+        summary="Huawei: passport",
+        openapi_extra=_body("HuaweiPassportRequestBody"),
+        response_class=Response,
+        description=_AUTH_DOC,
+    )
     return router

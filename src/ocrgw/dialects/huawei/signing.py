@@ -66,11 +66,18 @@ def canonical_query(items: Iterable[tuple[str, str]]) -> str:
     return "&".join(f"{quote(k, safe='~')}={quote(v, safe='~')}" for k, v in sorted(items))
 
 
-def canonical_request(method: str, path: str, query: Iterable[tuple[str, str]], headers: Mapping[str, str],
-                      signed_headers: tuple[str, ...], payload_hash: str) -> str:
+def canonical_request(
+    method: str,
+    path: str,
+    query: Iterable[tuple[str, str]],
+    headers: Mapping[str, str],
+    signed_headers: tuple[str, ...],
+    payload_hash: str,
+) -> str:
     lines = "".join(f"{name}:{headers.get(name, '').strip()}\n" for name in signed_headers)
-    return "\n".join([method.upper(), canonical_uri(path), canonical_query(query), lines,
-                      ";".join(signed_headers), payload_hash])
+    return "\n".join(
+        [method.upper(), canonical_uri(path), canonical_query(query), lines, ";".join(signed_headers), payload_hash]
+    )
 
 
 def string_to_sign(canonical: str, sdk_date: str) -> str:
@@ -89,8 +96,18 @@ def parse_sdk_date(value: str) -> datetime:
         raise SignatureError("X-Sdk-Date is missing or not in YYYYMMDDTHHMMSSZ form") from None
 
 
-def verify(*, auth: Authorization, secret_key: str, method: str, path: str, query: Iterable[tuple[str, str]],
-           headers: Mapping[str, str], body: bytes, now: datetime, max_skew_seconds: float) -> None:
+def verify(
+    *,
+    auth: Authorization,
+    secret_key: str,
+    method: str,
+    path: str,
+    query: Iterable[tuple[str, str]],
+    headers: Mapping[str, str],
+    body: bytes,
+    now: datetime,
+    max_skew_seconds: float,
+) -> None:
     """Raise SignatureError unless the request carries a valid, fresh signature. ``headers`` must be keyed
     by lower-case name (Starlette's Headers are)."""
     signed = auth.signed_headers
@@ -102,8 +119,10 @@ def verify(*, auth: Authorization, secret_key: str, method: str, path: str, quer
     sdk_date = headers["x-sdk-date"].strip()
     skew = abs((now - parse_sdk_date(sdk_date)).total_seconds())
     if skew > max_skew_seconds:
-        raise SignatureError(f"the request time (X-Sdk-Date {sdk_date}) is more than "
-                             f"{max_skew_seconds / 60:g} minutes from the server's clock")
+        raise SignatureError(
+            f"the request time (X-Sdk-Date {sdk_date}) is more than "
+            f"{max_skew_seconds / 60:g} minutes from the server's clock"
+        )
     body_hash = hashlib.sha256(body).hexdigest()
     declared = headers.get(CONTENT_SHA256)
     if declared is None:

@@ -20,8 +20,7 @@ class Language(BaseModel):
     """An installed Tesseract model and the language codes that pick it."""
 
     model: str = Field(description="Tesseract model name, e.g. deu.", examples=["deu"])
-    codes: list[str] = Field(description="BCP-47 codes that select this model (Azure's `language`).",
-                             examples=[["de"]])
+    codes: list[str] = Field(description="BCP-47 codes that select this model (Azure's `language`).", examples=[["de"]])
 
 
 class LanguageList(BaseModel):
@@ -35,10 +34,13 @@ class LanguageList(BaseModel):
 def build_router() -> APIRouter:
     router = APIRouter(prefix="/v1", tags=[TAG])
 
-    @router.get("/languages", operation_id="listLanguages", response_model=LanguageList,
-                summary="List the installed OCR languages",
-                responses={"default": {"model": ErrorResponse, "description": "An unexpected error, in the native "
-                                       "envelope."}})
+    @router.get(
+        "/languages",
+        operation_id="listLanguages",
+        response_model=LanguageList,
+        summary="List the installed OCR languages",
+        responses={"default": {"model": ErrorResponse, "description": "An unexpected error, in the native envelope."}},
+    )
     async def list_languages(ctx: Annotated[AppContext, Depends(app_context)]) -> LanguageList:
         """The Tesseract models installed on this server, each with the BCP-47 codes that select it, so a
         client can check a language before it submits. Needs no key."""

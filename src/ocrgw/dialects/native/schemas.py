@@ -13,8 +13,13 @@ Status = Literal["queued", "running", "succeeded", "failed"]
 _JOB_ID = "0f8e5a52-3c1e-4a57-9d8a-5b1f2f6b7c10"
 _SELF = f"https://ocr.example.com/v1/jobs/{_JOB_ID}"
 _OPERATION_EXAMPLE = {
-    "id": _JOB_ID, "status": "running", "created_at": "2025-01-01T12:00:00Z", "updated_at": "2025-01-01T12:00:01Z",
-    "expires_at": "2025-01-02T12:00:00Z", "progress": {"pages_done": 1, "pages_total": 3}, "attempts": 1,
+    "id": _JOB_ID,
+    "status": "running",
+    "created_at": "2025-01-01T12:00:00Z",
+    "updated_at": "2025-01-01T12:00:01Z",
+    "expires_at": "2025-01-02T12:00:00Z",
+    "progress": {"pages_done": 1, "pages_total": 3},
+    "attempts": 1,
     "links": {"self": _SELF, "result": _SELF + "/result"},
 }
 
@@ -22,38 +27,57 @@ _OPERATION_EXAMPLE = {
 class SubmitOptions(BaseModel):
     """How to read the document; every field optional."""
 
-    languages: str | None = Field(None, description="BCP-47 codes or Tesseract model names, comma-separated "
-                                  "(`en`, `de,fr`, `eng+deu`). Default: the server's default language.",
-                                  examples=["en"])
+    languages: str | None = Field(
+        None,
+        description="BCP-47 codes or Tesseract model names, comma-separated "
+        "(`en`, `de,fr`, `eng+deu`). Default: the server's default language.",
+        examples=["en"],
+    )
     pages: str | None = Field(None, description="Pages to read, e.g. `1-3,5`. Default: all.", examples=["1-3"])
     reading_order: Literal["basic", "natural"] = Field(
-        "natural", description="`natural` keeps columns one after another; `basic` reads rows across the page.")
+        "natural", description="`natural` keeps columns one after another; `basic` reads rows across the page."
+    )
     mode: Literal["default", "accurate"] | None = Field(
-        None, description="`default`: Tesseract (the second engine re-reads pages Tesseract reads badly), "
+        None,
+        description="`default`: Tesseract (the second engine re-reads pages Tesseract reads badly), "
         "about 1.2x the bare engine's time per page. `accurate`: the second engine (PP-OCR via RapidOCR) "
         "where it reads the job's languages (English, Chinese), else Tesseract; about 3x the time, "
         "line-aligned CER 2.3 % instead of 8.0 % on the dev set (docs/accuracy.md). Default: the server's "
-        "OCRGW_MODE.")
+        "OCRGW_MODE.",
+    )
     engine: Literal["tesseract", "rapidocr"] | None = Field(
-        None, description="Pick the recogniser yourself instead of by `mode`. `rapidocr` reads English and "
-        "Chinese only; other languages are refused.")
+        None,
+        description="Pick the recogniser yourself instead of by `mode`. `rapidocr` reads English and "
+        "Chinese only; other languages are refused.",
+    )
     searchable_pdf: bool = Field(False, description="Also make a searchable PDF (GET .../result?format=pdf).")
-    callback_url: str | None = Field(None, description="An http(s) URL that gets a signed POST (see GET "
-                                     "/v1/callbacks/secret) when the job ends; retried with backoff until it "
-                                     "answers 2xx.", examples=["https://example.com/ocr-done"])
+    callback_url: str | None = Field(
+        None,
+        description="An http(s) URL that gets a signed POST (see GET "
+        "/v1/callbacks/secret) when the job ends; retried with backoff until it "
+        "answers 2xx.",
+        examples=["https://example.com/ocr-done"],
+    )
 
 
 class SubmitRequest(SubmitOptions):
     """A document by URL or inline base64 (exactly one), with the reading options."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"url": "https://example.com/scan.png", "languages": "en"},
-        {"base64": "iVBORw0KGgo...", "languages": "de,fr", "pages": "1-3", "searchable_pdf": True}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"url": "https://example.com/scan.png", "languages": "en"},
+                {"base64": "iVBORw0KGgo...", "languages": "de,fr", "pages": "1-3", "searchable_pdf": True},
+            ]
+        }
+    )
 
-    url: str | None = Field(None, description="An http(s) URL the server downloads the document from.",
-                            examples=["https://example.com/scan.png"])
-    base64: str | None = Field(None, description="The document bytes, base64-encoded (a `data:` prefix is "
-                               "allowed).")
+    url: str | None = Field(
+        None,
+        description="An http(s) URL the server downloads the document from.",
+        examples=["https://example.com/scan.png"],
+    )
+    base64: str | None = Field(None, description="The document bytes, base64-encoded (a `data:` prefix is allowed).")
 
 
 class SubmitForm(BaseModel):
@@ -79,8 +103,9 @@ class Progress(BaseModel):
 class ErrorDetail(BaseModel):
     """One error: a stable code for programs, a message for people."""
 
-    code: str = Field(description="A stable error code, e.g. InvalidImage, NotFound, Timeout.",
-                      examples=["InvalidImage"])
+    code: str = Field(
+        description="A stable error code, e.g. InvalidImage, NotFound, Timeout.", examples=["InvalidImage"]
+    )
     message: str = Field(description="What went wrong, for a person.")
     param: str | None = Field(None, description="The request parameter at fault, when there is one.")
 
@@ -88,9 +113,19 @@ class ErrorDetail(BaseModel):
 class ErrorResponse(BaseModel):
     """Every native error has this shape, with the HTTP status saying the class of error."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"error": {"code": "InvalidParameter", "message": "format must be one of json, text, hocr, alto, tsv, pdf.",
-                   "param": "format"}}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "error": {
+                        "code": "InvalidParameter",
+                        "message": "format must be one of json, text, hocr, alto, tsv, pdf.",
+                        "param": "format",
+                    }
+                }
+            ]
+        }
+    )
 
     error: ErrorDetail
 
@@ -137,8 +172,10 @@ class Word(BaseModel):
     """A recognised word with its box and confidence."""
 
     text: str
-    bbox: list[float] = Field(description="Quad x1,y1 … x4,y4: top-left, top-right, bottom-right, bottom-left, in "
-                              "the page's unit, in the submitted page's coordinates.")
+    bbox: list[float] = Field(
+        description="Quad x1,y1 … x4,y4: top-left, top-right, bottom-right, bottom-left, in "
+        "the page's unit, in the submitted page's coordinates."
+    )
     confidence: float = Field(ge=0, le=1)
 
 
@@ -167,16 +204,44 @@ class Page(BaseModel):
 class Result(Operation):
     """A finished job with everything read: pages, lines, words, boxes, confidences, and the plain text."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        **_OPERATION_EXAMPLE, "status": "succeeded", "progress": {"pages_done": 1, "pages_total": 1},
-        "pages": [{"page": 1, "width": 640, "height": 480, "unit": "pixel", "angle": 0, "language": "eng",
-                   "preprocessing": [{"step": "deskew", "angle": 0.4}],
-                   "lines": [{"text": "Hello world", "bbox": [10, 10, 120, 10, 120, 30, 10, 30], "confidence": 0.96,
-                              "words": [{"text": "Hello", "bbox": [10, 10, 60, 10, 60, 30, 10, 30],
-                                         "confidence": 0.97},
-                                        {"text": "world", "bbox": [70, 10, 120, 10, 120, 30, 70, 30],
-                                         "confidence": 0.95}]}]}],
-        "text": "Hello world"}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    **_OPERATION_EXAMPLE,
+                    "status": "succeeded",
+                    "progress": {"pages_done": 1, "pages_total": 1},
+                    "pages": [
+                        {
+                            "page": 1,
+                            "width": 640,
+                            "height": 480,
+                            "unit": "pixel",
+                            "angle": 0,
+                            "language": "eng",
+                            "preprocessing": [{"step": "deskew", "angle": 0.4}],
+                            "lines": [
+                                {
+                                    "text": "Hello world",
+                                    "bbox": [10, 10, 120, 10, 120, 30, 10, 30],
+                                    "confidence": 0.96,
+                                    "words": [
+                                        {"text": "Hello", "bbox": [10, 10, 60, 10, 60, 30, 10, 30], "confidence": 0.97},
+                                        {
+                                            "text": "world",
+                                            "bbox": [70, 10, 120, 10, 120, 30, 70, 30],
+                                            "confidence": 0.95,
+                                        },
+                                    ],
+                                }
+                            ],
+                        }
+                    ],
+                    "text": "Hello world",
+                }
+            ]
+        }
+    )
 
     pages: list[Page]
     text: str = Field(description="All lines in reading order; pages separated by a form feed.")
@@ -185,8 +250,11 @@ class Result(Operation):
 class OperationList(BaseModel):
     """A page of the caller's jobs, newest first."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"items": [_OPERATION_EXAMPLE], "next_cursor": "MjAyNS0wMS0wMVQxMjowMDowMFp8MGY4ZTVhNTI"}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"items": [_OPERATION_EXAMPLE], "next_cursor": "MjAyNS0wMS0wMVQxMjowMDowMFp8MGY4ZTVhNTI"}]
+        }
+    )
 
     items: list[Operation]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")

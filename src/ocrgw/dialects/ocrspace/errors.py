@@ -13,9 +13,11 @@ from starlette.responses import Response
 from ocrgw.errors import ErrorCode as E
 from ocrgw.errors import OcrgwError
 
-VALID_PARAMETERS = ("apikey,url,language,isoverlayrequired,base64image,iscreatesearchablepdf,"
-                    "issearchablepdfhidetextlayer,filetype,addressparsing,scale,detectorientation,istable,"
-                    "ocrengine,detectcheckbox,checkboxtemplate,checkboxtemplateregex")
+VALID_PARAMETERS = (
+    "apikey,url,language,isoverlayrequired,base64image,iscreatesearchablepdf,"
+    "issearchablepdfhidetextlayer,filetype,addressparsing,scale,detectorientation,istable,"
+    "ocrengine,detectcheckbox,checkboxtemplate,checkboxtemplateregex"
+)
 URL_HINT = "Please check if you need to URL encode the URL passed in request parameters."
 MSG_INVALID_KEY = "The API key is invalid"
 MSG_NO_KEY = "No API key was provided. Send it in the apikey header or the apikey parameter"
@@ -23,17 +25,28 @@ MSG_FILE_TYPE = ("Unable to recognize the file type", "E216:Unable to detect the
 
 _FORBIDDEN = {E.MISSING_KEY, E.INVALID_KEY, E.BACKLOG_FULL}
 _FATAL = {E.INTERNAL, E.WORKER_CRASHED}  # OCRExitCode 4: fatal error while parsing
-_FILE = {E.INVALID_IMAGE, E.UNSUPPORTED_FORMAT, E.INVALID_DIMENSIONS, E.TOO_LARGE, E.TOO_MANY_PAGES,
-         E.ENCRYPTED_DOCUMENT, E.DOWNLOAD_FAILED, E.DOWNLOAD_TIMEOUT, E.PROCESSING_FAILED, E.TIMEOUT,
-         E.EMPTY_BODY}  # OCRExitCode 3: the file (or all its pages) failed
+_FILE = {
+    E.INVALID_IMAGE,
+    E.UNSUPPORTED_FORMAT,
+    E.INVALID_DIMENSIONS,
+    E.TOO_LARGE,
+    E.TOO_MANY_PAGES,
+    E.ENCRYPTED_DOCUMENT,
+    E.DOWNLOAD_FAILED,
+    E.DOWNLOAD_TIMEOUT,
+    E.PROCESSING_FAILED,
+    E.TIMEOUT,
+    E.EMPTY_BODY,
+}  # OCRExitCode 3: the file (or all its pages) failed
 _ROUTE_STATUS = {E.ROUTE_NOT_FOUND: 404, E.METHOD_NOT_ALLOWED: 405, E.NOT_FOUND: 404}
 
 
 class OcrSpaceError(OcrgwError):
     """An OcrgwError with OCR.space's own message list (and exit code) to show."""
 
-    def __init__(self, code: E, messages: list[str], *, exit_code: int = 99, details: str = "",
-                 param: str | None = None) -> None:
+    def __init__(
+        self, code: E, messages: list[str], *, exit_code: int = 99, details: str = "", param: str | None = None
+    ) -> None:
         super().__init__(code, messages[0], param=param)
         self.messages = messages
         self.exit_code = exit_code
@@ -41,23 +54,31 @@ class OcrSpaceError(OcrgwError):
 
 
 def invalid_parameter_name(name: str) -> OcrSpaceError:
-    return OcrSpaceError(E.INVALID_PARAMETER, [f"Parameter name '{name}' is invalid. Valid parameters: "
-                                               f"{VALID_PARAMETERS}", URL_HINT], param=name)
+    return OcrSpaceError(
+        E.INVALID_PARAMETER,
+        [f"Parameter name '{name}' is invalid. Valid parameters: {VALID_PARAMETERS}", URL_HINT],
+        param=name,
+    )
 
 
 def invalid_value(name: str, detail: str) -> OcrSpaceError:
-    return OcrSpaceError(E.INVALID_PARAMETER, [f"Value for parameter '{name}' is invalid. {detail}".strip()],
-                         param=name)
+    return OcrSpaceError(
+        E.INVALID_PARAMETER, [f"Value for parameter '{name}' is invalid. {detail}".strip()], param=name
+    )
 
 
 def error_body(exit_code: int, messages: list[str], details: str = "", elapsed_ms: int = 0) -> dict:
-    return {"OCRExitCode": exit_code, "IsErroredOnProcessing": True, "ErrorMessage": messages,
-            "ErrorDetails": details, "ProcessingTimeInMilliseconds": str(elapsed_ms)}
+    return {
+        "OCRExitCode": exit_code,
+        "IsErroredOnProcessing": True,
+        "ErrorMessage": messages,
+        "ErrorDetails": details,
+        "ProcessingTimeInMilliseconds": str(elapsed_ms),
+    }
 
 
 def _json(body: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(json.dumps(body), status_code=status, media_type="application/json; charset=utf-8",
-                    headers=headers)
+    return Response(json.dumps(body), status_code=status, media_type="application/json; charset=utf-8", headers=headers)
 
 
 def render_error(request: Request, exc: OcrgwError) -> Response:
@@ -71,8 +92,7 @@ def render_error(request: Request, exc: OcrgwError) -> Response:
         text = {E.MISSING_KEY: MSG_NO_KEY, E.INVALID_KEY: MSG_INVALID_KEY}.get(exc.code, exc.message)
         return _json(text, 403, headers)
     if isinstance(exc, OcrSpaceError):
-        return _json(error_body(exc.exit_code, exc.messages, exc.details, elapsed),
-                     _ROUTE_STATUS.get(exc.code, 200))
+        return _json(error_body(exc.exit_code, exc.messages, exc.details, elapsed), _ROUTE_STATUS.get(exc.code, 200))
     if exc.code is E.UNSUPPORTED_FORMAT or (exc.code is E.INVALID_IMAGE and "expected" in exc.message):
         messages = [*MSG_FILE_TYPE, exc.message]  # nothing we recognise: OCR.space's E216
     elif exc.code is E.TOO_LARGE:

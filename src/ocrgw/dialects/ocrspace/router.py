@@ -44,21 +44,64 @@ PDF_ROUTE = "/parse/searchablepdf"
 
 # OCR.space language codes -> Tesseract models (engine 1 list, `nor`, and engine 3's extras).
 LANGUAGES: dict[str, str] = {
-    "ara": "ara", "bul": "bul", "chs": "chi_sim", "cht": "chi_tra", "hrv": "hrv", "cze": "ces", "dan": "dan",
-    "dut": "nld", "eng": "eng", "fin": "fin", "fre": "fra", "ger": "deu", "gre": "ell", "hun": "hun",
-    "kor": "kor", "ita": "ita", "jpn": "jpn", "pol": "pol", "por": "por", "rus": "rus", "slv": "slv",
-    "spa": "spa", "swe": "swe", "tur": "tur", "nor": "nor", "hin": "hin", "kan": "kan", "per": "fas",
-    "tel": "tel", "tam": "tam", "tai": "tha", "vie": "vie",
+    "ara": "ara",
+    "bul": "bul",
+    "chs": "chi_sim",
+    "cht": "chi_tra",
+    "hrv": "hrv",
+    "cze": "ces",
+    "dan": "dan",
+    "dut": "nld",
+    "eng": "eng",
+    "fin": "fin",
+    "fre": "fra",
+    "ger": "deu",
+    "gre": "ell",
+    "hun": "hun",
+    "kor": "kor",
+    "ita": "ita",
+    "jpn": "jpn",
+    "pol": "pol",
+    "por": "por",
+    "rus": "rus",
+    "slv": "slv",
+    "spa": "spa",
+    "swe": "swe",
+    "tur": "tur",
+    "nor": "nor",
+    "hin": "hin",
+    "kan": "kan",
+    "per": "fas",
+    "tel": "tel",
+    "tam": "tam",
+    "tai": "tha",
+    "vie": "vie",
 }
-FILETYPES = {"PDF": "application/pdf", "GIF": "image/gif", "PNG": "image/png", "JPG": "image/jpeg",
-             "JPEG": "image/jpeg", "TIF": "image/tiff", "TIFF": "image/tiff", "BMP": "image/bmp",
-             "WEBP": "image/webp"}
+FILETYPES = {
+    "PDF": "application/pdf",
+    "GIF": "image/gif",
+    "PNG": "image/png",
+    "JPG": "image/jpeg",
+    "JPEG": "image/jpeg",
+    "TIF": "image/tiff",
+    "TIFF": "image/tiff",
+    "BMP": "image/bmp",
+    "WEBP": "image/webp",
+}
 ENGINES = ("1", "2", "3")
 # OCR.space's engines 2 and 3 are its slower, more accurate ones: here the accurate mode (the second
 # engine where it reads the language, else Tesseract); engine 1 takes the server's OCRGW_MODE.
 ENGINE_MODES: dict[str, str | None] = {"1": None, "2": "accurate", "3": "accurate"}
-BOOLEANS = ("isoverlayrequired", "detectorientation", "iscreatesearchablepdf", "issearchablepdfhidetextlayer",
-            "scale", "istable", "detectcheckbox", "addressparsing")
+BOOLEANS = (
+    "isoverlayrequired",
+    "detectorientation",
+    "iscreatesearchablepdf",
+    "issearchablepdfhidetextlayer",
+    "scale",
+    "istable",
+    "detectcheckbox",
+    "addressparsing",
+)
 
 
 # -------------------------------------------------------------------------------------------- params
@@ -94,10 +137,15 @@ def parse_options(params: dict[str, str]) -> Options:
     filetype = params.get("filetype", "").strip().upper() or None
     if filetype is not None and filetype not in FILETYPES:
         raise invalid_value("filetype", "Valid values: PDF, GIF, PNG, JPG, TIF, BMP.")
-    return Options(language=params.get("language", "").strip().lower() or "eng",
-                   overlay=flags["isoverlayrequired"], orientation=flags["detectorientation"],
-                   searchable_pdf=flags["iscreatesearchablepdf"], table=flags["istable"], engine=engine,
-                   filetype=filetype)
+    return Options(
+        language=params.get("language", "").strip().lower() or "eng",
+        overlay=flags["isoverlayrequired"],
+        orientation=flags["detectorientation"],
+        searchable_pdf=flags["iscreatesearchablepdf"],
+        table=flags["istable"],
+        engine=engine,
+        filetype=filetype,
+    )
 
 
 async def resolve_languages(code: str, settings: Settings) -> tuple[str, ...]:
@@ -109,20 +157,31 @@ async def resolve_languages(code: str, settings: Settings) -> tuple[str, ...]:
             raise OcrSpaceError(ErrorCode.UNSUPPORTED_LANGUAGE, [exc.message], param="language") from exc
     model = LANGUAGES.get(code)
     if model is None:
-        raise OcrSpaceError(ErrorCode.UNSUPPORTED_LANGUAGE, [
-            f"E201: Value for parameter 'language' is invalid: '{code}'. Valid values: auto, "
-            f"{', '.join(sorted(LANGUAGES))}."], param="language")
+        raise OcrSpaceError(
+            ErrorCode.UNSUPPORTED_LANGUAGE,
+            [
+                f"E201: Value for parameter 'language' is invalid: '{code}'. Valid values: auto, "
+                f"{', '.join(sorted(LANGUAGES))}."
+            ],
+            param="language",
+        )
     installed = await anyio.to_thread.run_sync(languages.installed, tessdata)
     if model not in installed:
-        raise OcrSpaceError(ErrorCode.UNSUPPORTED_LANGUAGE, [
-            f"E201: The language '{code}' is not available on this server: its Tesseract model '{model}' is not "
-            f"installed (apt-get install {languages.debian_package(model)})."], param="language")
+        raise OcrSpaceError(
+            ErrorCode.UNSUPPORTED_LANGUAGE,
+            [
+                f"E201: The language '{code}' is not available on this server: its Tesseract model '{model}' is not "
+                f"installed (apt-get install {languages.debian_package(model)})."
+            ],
+            param="language",
+        )
     return (model,)
 
 
 # -------------------------------------------------------------------------------------------- intake
-MSG_BAD_BASE64 = ("Not a valid base64 image. The accepted base64 image format is "
-                  "'data:<content_type>;base64,<base64_image_content>'.")
+MSG_BAD_BASE64 = (
+    "Not a valid base64 image. The accepted base64 image format is 'data:<content_type>;base64,<base64_image_content>'."
+)
 
 
 def _decode_data_uri(value: str) -> bytes:
@@ -136,8 +195,10 @@ def _decode_data_uri(value: str) -> bytes:
 
 
 MSG_NO_SOURCE = "No file uploaded or URL or base64 provided. Send exactly one of: a file, url, base64Image."
-MSG_TWO_SOURCES = ("More than one source was given: send exactly one of a file, url or base64Image "
-                   "(for example, an ocrspace.API instance reused after ocr_url/ocr_base64 resends the old one).")
+MSG_TWO_SOURCES = (
+    "More than one source was given: send exactly one of a file, url or base64Image "
+    "(for example, an ocrspace.API instance reused after ocr_url/ocr_base64 resends the old one)."
+)
 
 
 async def _source_blob(ctx: AppContext, params: dict[str, str], uploaded: StoredBlob | None, files: int) -> StoredBlob:
@@ -181,12 +242,25 @@ def _overlay(page: PageResult, k: float) -> dict:
         words = []
         for w in ln.words or []:
             left, top, width, height = _box(w.bbox, k)
-            words.append({"WordText": w.text, "Left": _num(left, scaled), "Top": _num(top, scaled),
-                          "Height": _num(height, scaled), "Width": _num(width, scaled)})
+            words.append(
+                {
+                    "WordText": w.text,
+                    "Left": _num(left, scaled),
+                    "Top": _num(top, scaled),
+                    "Height": _num(height, scaled),
+                    "Width": _num(width, scaled),
+                }
+            )
         if not words:
             continue
-        lines.append({"LineText": ln.text, "Words": words, "MaxHeight": max(w["Height"] for w in words),
-                      "MinTop": min(w["Top"] for w in words)})
+        lines.append(
+            {
+                "LineText": ln.text,
+                "Words": words,
+                "MaxHeight": max(w["Height"] for w in words),
+                "MinTop": min(w["Top"] for w in words),
+            }
+        )
     return {"Lines": lines, "HasOverlay": True, "Message": f"Total lines: {len(lines)}"}
 
 
@@ -200,14 +274,28 @@ def render_result(view: JobView, opts: Options, settings: Settings, pdf_url: str
     for page in sorted(view.pages or [], key=lambda p: p.page_no):
         end = "\t\r\n" if opts.table else "\r\n"
         text = "".join(ln.text + end for ln in page.lines)
-        overlay = (_overlay(page, _scale(page, settings)) if opts.overlay
-                   else {"Lines": [], "HasOverlay": False, "Message": NOT_REQUESTED_OVERLAY})
-        results.append({"TextOverlay": overlay,
-                        "TextOrientation": orientation(page.angle) if opts.orientation else "0",
-                        "FileParseExitCode": 1, "ParsedText": text, "ErrorMessage": "", "ErrorDetails": ""})
-    return {"ParsedResults": results, "OCRExitCode": 1, "IsErroredOnProcessing": False,
-            "ProcessingTimeInMilliseconds": str(elapsed_ms),
-            "SearchablePDFURL": pdf_url if pdf_url else NOT_REQUESTED_PDF}
+        overlay = (
+            _overlay(page, _scale(page, settings))
+            if opts.overlay
+            else {"Lines": [], "HasOverlay": False, "Message": NOT_REQUESTED_OVERLAY}
+        )
+        results.append(
+            {
+                "TextOverlay": overlay,
+                "TextOrientation": orientation(page.angle) if opts.orientation else "0",
+                "FileParseExitCode": 1,
+                "ParsedText": text,
+                "ErrorMessage": "",
+                "ErrorDetails": "",
+            }
+        )
+    return {
+        "ParsedResults": results,
+        "OCRExitCode": 1,
+        "IsErroredOnProcessing": False,
+        "ProcessingTimeInMilliseconds": str(elapsed_ms),
+        "SearchablePDFURL": pdf_url if pdf_url else NOT_REQUESTED_PDF,
+    }
 
 
 # -------------------------------------------------------------------------------------------- routes
@@ -219,8 +307,14 @@ async def _principal(ctx: AppContext, secret: str | None) -> Principal:
     return await ctx.keys.resolve(secret.strip() if secret else None)
 
 
-async def _run(request: Request, ctx: AppContext, params: dict[str, str], principal: Principal | None,
-               uploaded: StoredBlob | None, files: int) -> Response:
+async def _run(
+    request: Request,
+    ctx: AppContext,
+    params: dict[str, str],
+    principal: Principal | None,
+    uploaded: StoredBlob | None,
+    files: int,
+) -> Response:
     blob: StoredBlob | None = uploaded
     submitted = False
     try:
@@ -229,11 +323,23 @@ async def _run(request: Request, ctx: AppContext, params: dict[str, str], princi
         opts = parse_options(params)
         models = await resolve_languages(opts.language, ctx.settings)
         blob = await _source_blob(ctx, params, uploaded, files)
-        spec = JobSpec(languages=models, language_hint=opts.language, mode=ENGINE_MODES[opts.engine],
-                       outputs=("searchable_pdf",) if opts.searchable_pdf else ())
-        job = await service.submit(db=ctx.db, queue=ctx.queue, store=ctx.store, settings=ctx.settings,
-                                   owner_key_id=principal.key_id, dialect=DIALECT, spec=spec, blob=blob,
-                                   retention=timedelta(hours=ctx.settings.retention_sync_hours))
+        spec = JobSpec(
+            languages=models,
+            language_hint=opts.language,
+            mode=ENGINE_MODES[opts.engine],
+            outputs=("searchable_pdf",) if opts.searchable_pdf else (),
+        )
+        job = await service.submit(
+            db=ctx.db,
+            queue=ctx.queue,
+            store=ctx.store,
+            settings=ctx.settings,
+            owner_key_id=principal.key_id,
+            dialect=DIALECT,
+            spec=spec,
+            blob=blob,
+            retention=timedelta(hours=ctx.settings.retention_sync_hours),
+        )
         submitted = True
     finally:
         if not submitted:
@@ -265,8 +371,11 @@ async def parse_image(request: Request, ctx: Annotated[AppContext, Depends(app_c
     if boundary is not None:
         form = multipart.MultipartForm()
         try:
-            uploaded = await intake.from_stream(multipart.stream_first_file(request.stream(), boundary, cap, form),
-                                                store=ctx.store, settings=ctx.settings)
+            uploaded = await intake.from_stream(
+                multipart.stream_first_file(request.stream(), boundary, cap, form),
+                store=ctx.store,
+                settings=ctx.settings,
+            )
         except OcrgwError as exc:
             if not (exc.code is ErrorCode.EMPTY_BODY and form.files == 0):
                 if principal is None and "apikey" in form.fields:  # a bad key is told first
@@ -277,12 +386,17 @@ async def parse_image(request: Request, ctx: Annotated[AppContext, Depends(app_c
     elif ctype in (b"application/x-www-form-urlencoded", b""):
         body = await intake.read_capped(request.stream(), cap)
         fields = await anyio.to_thread.run_sync(
-            lambda: parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+            lambda: parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+        )
         params.update({k.lower(): v for k, v in fields})
     else:
-        raise OcrSpaceError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, [
-            f"Unsupported Content-Type '{ctype.decode('latin-1')}': send multipart/form-data or "
-            "application/x-www-form-urlencoded."])
+        raise OcrSpaceError(
+            ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+            [
+                f"Unsupported Content-Type '{ctype.decode('latin-1')}': send multipart/form-data or "
+                "application/x-www-form-urlencoded."
+            ],
+        )
     return await _run(request, ctx, params, principal, uploaded, files)
 
 
@@ -299,15 +413,16 @@ async def parse_image_url(request: Request, ctx: Annotated[AppContext, Depends(a
 async def get_searchable_pdf(name: str, ctx: Annotated[AppContext, Depends(app_context)]) -> Response:
     """A searchable PDF made for a request with `isCreateSearchablePdf=true`. Like OCR.space's, the link
     works without the key: the job's random UUID is the secret. It expires with the job."""
-    not_found = OcrSpaceError(ErrorCode.NOT_FOUND, ["The searchable PDF was not found or has expired."],
-                              exit_code=99)
+    not_found = OcrSpaceError(ErrorCode.NOT_FOUND, ["The searchable PDF was not found or has expired."], exit_code=99)
     try:
-        view, body = await service.read_artifact(db=ctx.db, store=ctx.store, job_id=name.lower().removesuffix(".pdf"),
-                                                 dialects=(DIALECT,))
+        view, body = await service.read_artifact(
+            db=ctx.db, store=ctx.store, job_id=name.lower().removesuffix(".pdf"), dialects=(DIALECT,)
+        )
     except OcrgwError as exc:
         raise not_found from exc
-    return StreamingResponse(body, media_type="application/pdf",
-                             headers={"Content-Disposition": f'inline; filename="{view.id}.pdf"'})
+    return StreamingResponse(
+        body, media_type="application/pdf", headers={"Content-Disposition": f'inline; filename="{view.id}.pdf"'}
+    )
 
 
 async def any_case(endpoint: str, request: Request, ctx: Annotated[AppContext, Depends(app_context)]) -> Response:
@@ -315,39 +430,86 @@ async def any_case(endpoint: str, request: Request, ctx: Annotated[AppContext, D
     name = endpoint.lower()
     routes = {"image": ("POST", parse_image), "imageurl": ("GET", parse_image_url)}
     if name not in routes:
-        raise OcrSpaceError(ErrorCode.ROUTE_NOT_FOUND, [
-            f"Resource not found: {request.url.path}. Use POST /parse/image or GET /parse/imageurl."])
+        raise OcrSpaceError(
+            ErrorCode.ROUTE_NOT_FOUND,
+            [f"Resource not found: {request.url.path}. Use POST /parse/image or GET /parse/imageurl."],
+        )
     method, handler = routes[name]
     if request.method != method and not (name == "imageurl" and request.method == "POST"):
-        raise OcrSpaceError(ErrorCode.METHOD_NOT_ALLOWED, [
-            f"The requested resource does not support http method '{request.method}'."])
+        raise OcrSpaceError(
+            ErrorCode.METHOD_NOT_ALLOWED, [f"The requested resource does not support http method '{request.method}'."]
+        )
     if request.method == "POST" and name == "imageurl":
         handler = parse_image
     return await handler(request, ctx)
 
 
-_BODY = {"requestBody": {"required": True, "content": {
-    "multipart/form-data": {"schema": {"type": "object", "properties": {
-        "file": {"type": "string", "format": "binary", "description": "The image or PDF, under any part name."},
-        "apikey": {"type": "string"}, "language": {"type": "string", "example": "eng"},
-        "isOverlayRequired": {"type": "boolean"}, "isTable": {"type": "boolean"},
-        "detectOrientation": {"type": "boolean"}, "isCreateSearchablePdf": {"type": "boolean"},
-        "OCREngine": {"type": "string", "enum": list(ENGINES)}}}},
-    "application/x-www-form-urlencoded": {"schema": {"type": "object", "properties": {
-        "apikey": {"type": "string"}, "url": {"type": "string"},
-        "base64Image": {"type": "string", "description": "data:<mime>;base64,<data>"}}}}}}}
+_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "The image or PDF, under any part name.",
+                        },
+                        "apikey": {"type": "string"},
+                        "language": {"type": "string", "example": "eng"},
+                        "isOverlayRequired": {"type": "boolean"},
+                        "isTable": {"type": "boolean"},
+                        "detectOrientation": {"type": "boolean"},
+                        "isCreateSearchablePdf": {"type": "boolean"},
+                        "OCREngine": {"type": "string", "enum": list(ENGINES)},
+                    },
+                }
+            },
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "apikey": {"type": "string"},
+                        "url": {"type": "string"},
+                        "base64Image": {"type": "string", "description": "data:<mime>;base64,<data>"},
+                    },
+                }
+            },
+        },
+    }
+}
 
 
 def build_router() -> APIRouter:
     router = APIRouter(tags=[TAG])
-    router.add_api_route("/parse/image", parse_image, methods=["POST"], operation_id="ocrSpaceParseImage",
-                         summary="OCR.space: parse an image or PDF", openapi_extra=_BODY, response_class=Response,
-                         description="Synchronous; errors are HTTP 200 with `IsErroredOnProcessing: true`, "
-                         "a bad `apikey` is HTTP 403 with a JSON string.")
-    router.add_api_route("/parse/imageurl", parse_image_url, methods=["GET"], operation_id="ocrSpaceParseImageUrl",
-                         summary="OCR.space: parse the file at a URL", response_class=Response)
-    router.add_api_route(PDF_ROUTE + "/{name}", get_searchable_pdf, methods=["GET"],
-                         operation_id="ocrSpaceSearchablePdf", summary="OCR.space: a searchable PDF",
-                         response_class=Response)
+    router.add_api_route(
+        "/parse/image",
+        parse_image,
+        methods=["POST"],
+        operation_id="ocrSpaceParseImage",
+        summary="OCR.space: parse an image or PDF",
+        openapi_extra=_BODY,
+        response_class=Response,
+        description="Synchronous; errors are HTTP 200 with `IsErroredOnProcessing: true`, "
+        "a bad `apikey` is HTTP 403 with a JSON string.",
+    )
+    router.add_api_route(
+        "/parse/imageurl",
+        parse_image_url,
+        methods=["GET"],
+        operation_id="ocrSpaceParseImageUrl",
+        summary="OCR.space: parse the file at a URL",
+        response_class=Response,
+    )
+    router.add_api_route(
+        PDF_ROUTE + "/{name}",
+        get_searchable_pdf,
+        methods=["GET"],
+        operation_id="ocrSpaceSearchablePdf",
+        summary="OCR.space: a searchable PDF",
+        response_class=Response,
+    )
     router.add_api_route("/parse/{endpoint}", any_case, methods=["GET", "POST"], include_in_schema=False)
     return router

@@ -66,9 +66,12 @@ async def tesseract_languages(code: str | None, settings: Settings) -> tuple[str
             continue
         if part in known or part in installed:
             if part not in installed:
-                raise OcrgwError(ErrorCode.UNSUPPORTED_LANGUAGE,
-                                 f"The language {part!r} is not installed on this server "
-                                 f"(apt-get install {languages.debian_package(part)}).", param="lang")
+                raise OcrgwError(
+                    ErrorCode.UNSUPPORTED_LANGUAGE,
+                    f"The language {part!r} is not installed on this server "
+                    f"(apt-get install {languages.debian_package(part)}).",
+                    param="lang",
+                )
             model = part
         else:
             model = languages.resolve_bcp47(part, tessdata)  # `en`, `de`; unknown codes raise here
@@ -80,13 +83,22 @@ async def tesseract_languages(code: str | None, settings: Settings) -> tuple[str
 
 
 # -------------------------------------------------------------------------------------------- jobs
-async def submit(ctx: AppContext, principal: Principal, dialect: str, blob: StoredBlob,
-                 models: tuple[str, ...]) -> JobView:
+async def submit(
+    ctx: AppContext, principal: Principal, dialect: str, blob: StoredBlob, models: tuple[str, ...]
+) -> JobView:
     """One stored blob -> one queued job of this dialect (so no other API family can see it)."""
     spec = JobSpec(languages=models, language_hint="+".join(models))
-    return await service.submit(db=ctx.db, queue=ctx.queue, store=ctx.store, settings=ctx.settings,
-                                owner_key_id=principal.key_id, dialect=dialect, spec=spec, blob=blob,
-                                retention=timedelta(hours=ctx.settings.retention_sync_hours))
+    return await service.submit(
+        db=ctx.db,
+        queue=ctx.queue,
+        store=ctx.store,
+        settings=ctx.settings,
+        owner_key_id=principal.key_id,
+        dialect=dialect,
+        spec=spec,
+        blob=blob,
+        retention=timedelta(hours=ctx.settings.retention_sync_hours),
+    )
 
 
 async def finish(ctx: AppContext, principal: Principal, job_id: str, timeout: float) -> JobView:
@@ -115,14 +127,16 @@ def confidence_of(view: JobView) -> float:
 def decode_base64_image(value: object, name: str = "image") -> bytes:
     """Plain base64 or a `data:<type>;base64,` URI (what browser code sends); whitespace is ignored."""
     if not isinstance(value, str) or not value.strip():
-        raise OcrgwError(ErrorCode.EMPTY_BODY, f"'{name}' is missing: send the image as a base64 string.",
-                         param=name)
+        raise OcrgwError(ErrorCode.EMPTY_BODY, f"'{name}' is missing: send the image as a base64 string.", param=name)
     text = value.strip()
     if text[:5].lower() == "data:":
         head, sep, text = text.partition(",")
         if not sep or not head.lower().endswith(";base64"):
-            raise OcrgwError(ErrorCode.INVALID_PARAMETER,
-                             f"'{name}' is not a valid data URI: expected data:<type>;base64,<data>.", param=name)
+            raise OcrgwError(
+                ErrorCode.INVALID_PARAMETER,
+                f"'{name}' is not a valid data URI: expected data:<type>;base64,<data>.",
+                param=name,
+            )
     try:
         raw = base64.b64decode("".join(text.split()), validate=True)
     except (binascii.Error, ValueError) as exc:

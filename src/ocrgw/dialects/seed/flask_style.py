@@ -33,8 +33,9 @@ PREFIXES = ("/ocr_process", "/batch_process", "/generate_api_key")
 METHODS = ("tesseract",)
 # Tutorials' batch endpoints read a folder or list of paths on the server; here that would let any key
 # holder OCR (read) the server's own files, so any such field is refused outright.
-PATH_FIELDS = frozenset({"path", "paths", "file_path", "file_paths", "filepath", "filepaths", "directory",
-                         "dir", "folder"})
+PATH_FIELDS = frozenset(
+    {"path", "paths", "file_path", "file_paths", "filepath", "filepaths", "directory", "dir", "folder"}
+)
 URL_FIELDS = frozenset({"url", "urls"})
 NAME_MAX = 100
 
@@ -108,11 +109,15 @@ async def ocr_process(request: Request, ctx: Annotated[AppContext, Depends(app_c
                 await reader.skip()
         principal = await _principal(ctx, request, early, fields)
         if files == 0:
-            raise OcrgwError(ErrorCode.EMPTY_BODY, "No image uploaded: send it as a multipart file part named "
-                             "'file' (or 'image').", param="file")
+            raise OcrgwError(
+                ErrorCode.EMPTY_BODY,
+                "No image uploaded: send it as a multipart file part named 'file' (or 'image').",
+                param="file",
+            )
         if files > 1:
-            raise _bad(f"{files} files were uploaded; /ocr_process reads exactly one. Use /batch_process for "
-                       "several.", "file")
+            raise _bad(
+                f"{files} files were uploaded; /ocr_process reads exactly one. Use /batch_process for several.", "file"
+            )
         if upload_error is not None:
             raise upload_error
         assert blob is not None and part is not None
@@ -124,10 +129,18 @@ async def ocr_process(request: Request, ctx: Annotated[AppContext, Depends(app_c
         if blob is not None and not submitted:
             await ctx.store.delete(blob.key)
     view = await common.finish(ctx, principal, job.id, ctx.settings.sync_wait_seconds)
-    return _json({"success": True, "text": common.text_of(view), "method": method, "language": "+".join(models),
-                  "confidence": common.confidence_of(view),
-                  "processing_time": round(time.monotonic() - started, 3),
-                  "filename": part.filename or part.name, "pages": len(view.pages or [])})
+    return _json(
+        {
+            "success": True,
+            "text": common.text_of(view),
+            "method": method,
+            "language": "+".join(models),
+            "confidence": common.confidence_of(view),
+            "processing_time": round(time.monotonic() - started, 3),
+            "filename": part.filename or part.name,
+            "pages": len(view.pages or []),
+        }
+    )
 
 
 # -------------------------------------------------------------------------------------------- /batch_process
@@ -179,8 +192,11 @@ class _Batch:
 def _check_fields(names: list[str]) -> None:
     for name in names:
         if _field_name(name) in PATH_FIELDS:
-            raise _bad(f"Field {name!r}: server-side file paths are not accepted. Upload the files, or send "
-                       "http(s) URLs under 'urls'.", name)
+            raise _bad(
+                f"Field {name!r}: server-side file paths are not accepted. Upload the files, or send "
+                "http(s) URLs under 'urls'.",
+                name,
+            )
 
 
 async def _read_batch(request: Request, ctx: AppContext, batch: _Batch) -> dict[str, str]:
@@ -235,8 +251,11 @@ async def _read_batch(request: Request, ctx: AppContext, batch: _Batch) -> dict[
             else:
                 fields[name.lower()] = value
         return fields
-    raise OcrgwError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, f"Unsupported Content-Type {ctype!r}: send "
-                     "multipart/form-data (files and/or urls fields) or JSON {\"urls\": [...]}.")
+    raise OcrgwError(
+        ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+        f"Unsupported Content-Type {ctype!r}: send "
+        'multipart/form-data (files and/or urls fields) or JSON {"urls": [...]}.',
+    )
 
 
 async def _fetch(ctx: AppContext, item: Item) -> None:
@@ -264,8 +283,10 @@ async def batch_process(request: Request, ctx: Annotated[AppContext, Depends(app
         fields = await _read_batch(request, ctx, batch)
         principal = await _principal(ctx, request, early, fields)
         if not batch.items:
-            raise OcrgwError(ErrorCode.EMPTY_BODY, "No images: upload files (any part name, e.g. 'files') and/or "
-                             "send http(s) URLs under 'urls'.")
+            raise OcrgwError(
+                ErrorCode.EMPTY_BODY,
+                "No images: upload files (any part name, e.g. 'files') and/or send http(s) URLs under 'urls'.",
+            )
         _method(fields)
         models = await common.tesseract_languages(_lang(fields), ctx.settings)
         await asyncio.gather(*(_fetch(ctx, it) for it in batch.items if it.url is not None))
@@ -285,8 +306,16 @@ async def batch_process(request: Request, ctx: Annotated[AppContext, Depends(app
     await asyncio.gather(*(_wait(ctx, principal, it, bound) for it in batch.items if it.job_id))
     results = [it.render() for it in batch.items]
     ok = sum(1 for r in results if r["success"])
-    return _json({"success": True, "results": results, "total": len(results), "successful": ok,
-                  "failed": len(results) - ok, "processing_time": round(time.monotonic() - started, 3)})
+    return _json(
+        {
+            "success": True,
+            "results": results,
+            "total": len(results),
+            "successful": ok,
+            "failed": len(results) - ok,
+            "processing_time": round(time.monotonic() - started, 3),
+        }
+    )
 
 
 # -------------------------------------------------------------------------------------------- /generate_api_key
@@ -324,8 +353,12 @@ async def generate_api_key(request: Request, ctx: Annotated[AppContext, Depends(
     fields = await _small_fields(request)
     principal = await _principal(ctx, request, early, fields)
     if not principal.is_admin:
-        raise SeedError(ErrorCode.INVALID_KEY, "Admin privileges required: only an admin key may generate API "
-                        "keys (create one with `ocrgw keys create --admin`).", status=403)
+        raise SeedError(
+            ErrorCode.INVALID_KEY,
+            "Admin privileges required: only an admin key may generate API "
+            "keys (create one with `ocrgw keys create --admin`).",
+            status=403,
+        )
     name = fields.get("name")
     if name is None or name == "":
         name = "generated"
@@ -336,31 +369,87 @@ async def generate_api_key(request: Request, ctx: Annotated[AppContext, Depends(
 
 
 # -------------------------------------------------------------------------------------------- router
-_UPLOAD = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-    "type": "object", "properties": {
-        "file": {"type": "string", "format": "binary", "description": "The image or PDF (any part name)."},
-        "method": {"type": "string", "enum": list(METHODS)},
-        "lang": {"type": "string", "example": "eng+deu", "description": "Tesseract codes."},
-        "api_key": {"type": "string"}}}}}}}
-_BATCH = {"requestBody": {"required": True, "content": {
-    "multipart/form-data": {"schema": {"type": "object", "properties": {
-        "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
-        "urls": {"type": "array", "items": {"type": "string"}}, "lang": {"type": "string"}}}},
-    "application/json": {"schema": {"type": "object", "properties": {
-        "urls": {"type": "array", "items": {"type": "string"}}, "lang": {"type": "string"}}}}}}}
-_KEY = {"requestBody": {"required": False, "content": {"application/json": {"schema": {
-    "type": "object", "properties": {"name": {"type": "string"}}}}}}}
+_UPLOAD = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "The image or PDF (any part name).",
+                        },
+                        "method": {"type": "string", "enum": list(METHODS)},
+                        "lang": {"type": "string", "example": "eng+deu", "description": "Tesseract codes."},
+                        "api_key": {"type": "string"},
+                    },
+                }
+            }
+        },
+    }
+}
+_BATCH = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                        "urls": {"type": "array", "items": {"type": "string"}},
+                        "lang": {"type": "string"},
+                    },
+                }
+            },
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"urls": {"type": "array", "items": {"type": "string"}}, "lang": {"type": "string"}},
+                }
+            },
+        },
+    }
+}
+_KEY = {
+    "requestBody": {
+        "required": False,
+        "content": {"application/json": {"schema": {"type": "object", "properties": {"name": {"type": "string"}}}}},
+    }
+}
 
 
 def build_router() -> APIRouter:
     router = APIRouter(tags=[TAG])
-    router.add_api_route("/ocr_process", ocr_process, methods=["POST"], operation_id="flaskOcrProcess",
-                         summary="Flask-style: OCR one uploaded image", openapi_extra=_UPLOAD,
-                         response_class=Response)
-    router.add_api_route("/batch_process", batch_process, methods=["POST"], operation_id="flaskBatchProcess",
-                         summary="Flask-style: OCR several uploads and/or URLs", openapi_extra=_BATCH,
-                         response_class=Response)
-    router.add_api_route("/generate_api_key", generate_api_key, methods=["POST"],
-                         operation_id="flaskGenerateApiKey", summary="Flask-style: issue an API key (admin)",
-                         openapi_extra=_KEY, response_class=Response, status_code=201)
+    router.add_api_route(
+        "/ocr_process",
+        ocr_process,
+        methods=["POST"],
+        operation_id="flaskOcrProcess",
+        summary="Flask-style: OCR one uploaded image",
+        openapi_extra=_UPLOAD,
+        response_class=Response,
+    )
+    router.add_api_route(
+        "/batch_process",
+        batch_process,
+        methods=["POST"],
+        operation_id="flaskBatchProcess",
+        summary="Flask-style: OCR several uploads and/or URLs",
+        openapi_extra=_BATCH,
+        response_class=Response,
+    )
+    router.add_api_route(
+        "/generate_api_key",
+        generate_api_key,
+        methods=["POST"],
+        operation_id="flaskGenerateApiKey",
+        summary="Flask-style: issue an API key (admin)",
+        openapi_extra=_KEY,
+        response_class=Response,
+        status_code=201,
+    )
     return router

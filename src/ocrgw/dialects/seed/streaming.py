@@ -28,9 +28,27 @@ TAG = "Streaming-server OCR API"
 DIALECT = "seed-stream"
 # Paths of this server and of dialects mounted in other deployments or later (Huawei's /v2), so a name
 # that works today does not start shadowing one after an upgrade.
-RESERVED = frozenset({"v1", "v2", "v3", "parse", "vision", "formrecognizer", "documentintelligence",
-                      "computervision", "health", "ready", "docs", "redoc", "openapi.json", "ocr_process",
-                      "batch_process", "generate_api_key", "static"})
+RESERVED = frozenset(
+    {
+        "v1",
+        "v2",
+        "v3",
+        "parse",
+        "vision",
+        "formrecognizer",
+        "documentintelligence",
+        "computervision",
+        "health",
+        "ready",
+        "docs",
+        "redoc",
+        "openapi.json",
+        "ocr_process",
+        "batch_process",
+        "generate_api_key",
+        "static",
+    }
+)
 _NAME = re.compile(r"^[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*$")
 _JSON_TYPES = ("application/json", "text/plain", "")  # requests' json= and bare fetch() calls
 
@@ -53,13 +71,17 @@ def api_path(settings: Settings, routes: Iterable[BaseRoute]) -> str:
     reserved) begins with; raises ValueError, which stops the server at startup with the reason."""
     name = settings.stream_api_name.strip().strip("/")
     if not _NAME.match(name) or name in (".", ".."):
-        raise ValueError(f"OCRGW_STREAM_API_NAME={settings.stream_api_name!r} is not a plain URL path "
-                         "(letters, digits, . _ ~ - and /).")
+        raise ValueError(
+            f"OCRGW_STREAM_API_NAME={settings.stream_api_name!r} is not a plain URL path "
+            "(letters, digits, . _ ~ - and /)."
+        )
     first = name.split("/", 1)[0].lower()
     taken = {path.strip("/").split("/", 1)[0].lower() for path in _paths(routes)} - {""}
     if first in RESERVED or first in taken:
-        raise ValueError(f"OCRGW_STREAM_API_NAME={settings.stream_api_name!r} collides with the existing "
-                         f"route /{first}; choose another name (default: ocr).")
+        raise ValueError(
+            f"OCRGW_STREAM_API_NAME={settings.stream_api_name!r} collides with the existing "
+            f"route /{first}; choose another name (default: ocr)."
+        )
     return "/" + name
 
 
@@ -69,8 +91,9 @@ async def recognise(request: Request, ctx: Annotated[AppContext, Depends(app_con
     await service.check_backlog(db=ctx.db, settings=ctx.settings)
     ctype = parse_options_header(request.headers.get("content-type", ""))[0].decode("latin-1").lower()
     if ctype not in _JSON_TYPES and not ctype.endswith("+json"):
-        raise OcrgwError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, f"Unsupported Content-Type {ctype!r}: send JSON "
-                         '{"image": "<base64>"}.')
+        raise OcrgwError(
+            ErrorCode.UNSUPPORTED_MEDIA_TYPE, f'Unsupported Content-Type {ctype!r}: send JSON {{"image": "<base64>"}}.'
+        )
     cap = ctx.settings.max_upload_bytes * 4 // 3 + multipart.OVERHEAD
     raw = await intake.read_capped(request.stream(), cap)
     try:
@@ -91,10 +114,29 @@ async def recognise(request: Request, ctx: Annotated[AppContext, Depends(app_con
 
 def build_router(path: str) -> APIRouter:
     router = APIRouter(tags=[TAG])
-    router.add_api_route(path, recognise, methods=["POST"], operation_id="streamRecognise",
-                         summary="Streaming-server style: OCR a base64 image", response_class=Response,
-                         openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-                             "schema": {"type": "object", "required": ["image"], "properties": {
-                                 "image": {"type": "string", "description": "base64, or a data: URI"},
-                                 "lang": {"type": "string", "example": "eng"}}}}}}})
+    router.add_api_route(
+        path,
+        recognise,
+        methods=["POST"],
+        operation_id="streamRecognise",
+        summary="Streaming-server style: OCR a base64 image",
+        response_class=Response,
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["image"],
+                            "properties": {
+                                "image": {"type": "string", "description": "base64, or a data: URI"},
+                                "lang": {"type": "string", "example": "eng"},
+                            },
+                        }
+                    }
+                },
+            }
+        },
+    )
     return router

@@ -49,8 +49,12 @@ def choose(spec: JobSpec, server_mode: str = "default") -> tuple[str, dict | Non
         return "tesseract", None if mode == "default" else {"step": "engine", "name": "tesseract", "mode": mode}
     if not missing:
         return "rapidocr", {"step": "engine", "name": "rapidocr", "mode": mode}
-    return "tesseract", {"step": "engine", "name": "tesseract", "mode": mode,
-                         "reason": f"rapidocr does not read {'+'.join(sorted(missing))}"}
+    return "tesseract", {
+        "step": "engine",
+        "name": "tesseract",
+        "mode": mode,
+        "reason": f"rapidocr does not read {'+'.join(sorted(missing))}",
+    }
 
 
 class Engines:
@@ -83,8 +87,13 @@ class Engines:
         name, step = choose(spec, self.server_mode)
         second = None
         default_mode = (spec.mode or self.server_mode) == "default"
-        if name == "tesseract" and spec.engine is None and default_mode and self.second_opinion_below > 0 \
-                and not unread_languages(spec.languages):
+        if (
+            name == "tesseract"
+            and spec.engine is None
+            and default_mode
+            and self.second_opinion_below > 0
+            and not unread_languages(spec.languages)
+        ):
             languages = spec.languages
             second = lambda: self.get("rapidocr", languages)  # noqa: E731 - a deferred load
         return self.get(name, spec.languages), step, second

@@ -58,25 +58,27 @@ class RapidEngine:
         models = models_dir()
         self.languages = languages
         self._normalize = not (_CJK & set(languages.split("+")))
-        self._ocr = RapidOCR(params={
-            "Global.log_level": "error",
-            "Global.text_score": 0.0,  # filtered here: the library's own filter misaligns word results
-            "Global.return_word_box": True,
-            # No per-line 180-degree classifier: it turned upright single lines over (a ocr-dev text line
-            # read " t t t eo") and costs time; whole pages turned over are the orientation step's job.
-            "Global.use_cls": False,
-            "Det.model_path": str(models / "PP-OCRv6_det_small.onnx"),
-            "Cls.model_path": str(models / "ch_ppocr_mobile_v2.0_cls_mobile.onnx"),
-            "Rec.model_path": str(models / "PP-OCRv6_rec_small.onnx"),
-            "Det.limit_side_len": _DET_LIMIT_SIDE,
-            "Det.limit_type": "max",
-            "EngineConfig.onnxruntime.intra_op_num_threads": 1,
-            "EngineConfig.onnxruntime.inter_op_num_threads": 1,
-            # The memory arena and one line per recogniser call: ~25 % less time per page than the
-            # library's defaults (no arena, batches of 6 padded to the widest line) on ocr-dev pages.
-            "EngineConfig.onnxruntime.enable_cpu_mem_arena": True,
-            "Rec.rec_batch_num": 1,
-        })
+        self._ocr = RapidOCR(
+            params={
+                "Global.log_level": "error",
+                "Global.text_score": 0.0,  # filtered here: the library's own filter misaligns word results
+                "Global.return_word_box": True,
+                # No per-line 180-degree classifier: it turned upright single lines over (a ocr-dev text line
+                # read " t t t eo") and costs time; whole pages turned over are the orientation step's job.
+                "Global.use_cls": False,
+                "Det.model_path": str(models / "PP-OCRv6_det_small.onnx"),
+                "Cls.model_path": str(models / "ch_ppocr_mobile_v2.0_cls_mobile.onnx"),
+                "Rec.model_path": str(models / "PP-OCRv6_rec_small.onnx"),
+                "Det.limit_side_len": _DET_LIMIT_SIDE,
+                "Det.limit_type": "max",
+                "EngineConfig.onnxruntime.intra_op_num_threads": 1,
+                "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+                # The memory arena and one line per recogniser call: ~25 % less time per page than the
+                # library's defaults (no arena, batches of 6 padded to the widest line) on ocr-dev pages.
+                "EngineConfig.onnxruntime.enable_cpu_mem_arena": True,
+                "Rec.rec_batch_num": 1,
+            }
+        )
         self._lock = threading.Lock()
         self.busy_ms = 0.0
 
@@ -108,8 +110,12 @@ class RapidEngine:
             if not tokens:
                 continue
             pts = np.asarray(quad, dtype=float)
-            box = (int(pts[:, 0].min()), int(pts[:, 1].min()), int(np.ceil(pts[:, 0].max())),
-                   int(np.ceil(pts[:, 1].max())))
+            box = (
+                int(pts[:, 0].min()),
+                int(pts[:, 1].min()),
+                int(np.ceil(pts[:, 0].max())),
+                int(np.ceil(pts[:, 1].max())),
+            )
             parts = word_results[i] if word_results is not None else ()
             boxes, scores = _token_boxes(tokens, box, parts, float(score))
             words = [RawWord(tok, wbox, conf) for tok, wbox, conf in zip(tokens, boxes, scores, strict=True)]
@@ -129,12 +135,12 @@ def _split_at_gaps(words: list[RawWord], box: tuple[int, int, int, int], score: 
         if word.box[0] - groups[-1][-1].box[2] > limit:
             groups.append([])
         groups[-1].append(word)
-    return [RawLine((min(w.box[0] for w in g), box[1], max(w.box[2] for w in g), box[3]), score, 0, g)
-            for g in groups]
+    return [RawLine((min(w.box[0] for w in g), box[1], max(w.box[2] for w in g), box[3]), score, 0, g) for g in groups]
 
 
-def _token_boxes(tokens: list[str], line_box: tuple[int, int, int, int], parts: tuple | list,
-                 line_score: float) -> tuple[list[tuple[int, int, int, int]], list[float]]:
+def _token_boxes(
+    tokens: list[str], line_box: tuple[int, int, int, int], parts: tuple | list, line_score: float
+) -> tuple[list[tuple[int, int, int, int]], list[float]]:
     """A box and a confidence per whitespace token of the line. The recogniser's own word pieces split
     differently from whitespace (``DENGKIL,`` ``SELANGOR`` vs one token, or one piece per CJK character),
     so each token takes the union of the pieces its characters fall in and the lowest of their scores;
@@ -150,15 +156,16 @@ def _token_boxes(tokens: list[str], line_box: tuple[int, int, int, int], parts: 
         pts = np.asarray(piece[2], dtype=float)
         px0, px1 = int(pts[:, 0].min()), int(np.ceil(pts[:, 0].max()))
         n = max(1, len(ptext))
-        spans += [(px0 + (px1 - px0) * k // n, px0 + (px1 - px0) * (k + 1) // n, float(piece[1]))
-                  for k in range(len(ptext))]
+        spans += [
+            (px0 + (px1 - px0) * k // n, px0 + (px1 - px0) * (k + 1) // n, float(piece[1])) for k in range(len(ptext))
+        ]
     total = sum(len(t) for t in tokens)
     if len(spans) != total:
         width = max(1, x1 - x0)
         spans = [(x0 + width * k // total, x0 + width * (k + 1) // total, line_score) for k in range(total)]
     boxes, scores, k = [], [], 0
     for tok in tokens:
-        chunk = spans[k:k + len(tok)]
+        chunk = spans[k : k + len(tok)]
         k += len(tok)
         left, right = max(x0, min(c[0] for c in chunk)), min(x1, max(c[1] for c in chunk))
         boxes.append((left, y0, max(right, left + 1), y1))

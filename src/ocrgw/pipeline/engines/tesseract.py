@@ -111,8 +111,12 @@ def _collect(api: PyTessBaseAPI) -> list[RawLine]:
             vertical = it.Orientation()[1] == _TOP_TO_BOTTOM
         if current is None or it.IsAtBeginningOf(RIL.TEXTLINE):
             lbox = it.BoundingBox(RIL.TEXTLINE)
-            current = RawLine(tuple(lbox) if lbox else (0, 0, 0, 0), it.Confidence(RIL.TEXTLINE) / 100.0,
-                              max(block, 0), vertical=vertical)
+            current = RawLine(
+                tuple(lbox) if lbox else (0, 0, 0, 0),
+                it.Confidence(RIL.TEXTLINE) / 100.0,
+                max(block, 0),
+                vertical=vertical,
+            )
             lines.append(current)
         text = (it.GetUTF8Text(RIL.WORD) or "").strip()
         box = it.BoundingBox(RIL.WORD)
