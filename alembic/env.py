@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from alembic import context
 
-from ocrgw.db import make_sync_engine
-from ocrgw.jobs.models import Base
+import ocrgw.jobs.models
+import ocrgw.storage.models  # noqa: F401 - registers the blob chunk table
+from ocrgw.db import Base, make_sync_engine
 from ocrgw.settings import Settings
 
 target_metadata = Base.metadata

@@ -32,8 +32,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def _bootstrap_key(settings: Settings) -> None:
     """First start with auth on and no keys at all: make one, so a newcomer can call the API at once."""
     from ocrgw.auth import new_key
+    from ocrgw.auth import repository as repo
     from ocrgw.db import sync_sessionmaker
-    from ocrgw.jobs import repository as repo
 
     with sync_sessionmaker(settings).begin() as s:
         if repo.list_keys(s):
@@ -161,8 +161,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_keys(args: argparse.Namespace) -> int:
     from ocrgw.auth import derive_sk, new_key
+    from ocrgw.auth import repository as repo
     from ocrgw.db import sync_sessionmaker
-    from ocrgw.jobs import repository as repo
     from ocrgw.migrate import upgrade
 
     settings = _settings(args)

@@ -7,10 +7,14 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import DeclarativeBase, sessionmaker
 from sqlalchemy.pool import NullPool
 
 from ocrgw.settings import Settings
+
+
+class Base(DeclarativeBase):
+    """The one metadata of every table (jobs, keys, blob chunks): Alembic compares against it."""
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

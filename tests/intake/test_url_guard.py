@@ -1,4 +1,4 @@
-"""SSRF guard for URL sources: ``ocrgw.intake.url.address_allowed`` and ``resolve_checked``.
+"""SSRF guard for URL sources: ``ocrgw.net.address_allowed`` and ``resolve_checked``.
 
 Only IP literals and ``localhost`` are resolved (both locally, no DNS traffic), and nothing here ever
 connects anywhere."""
@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from ocrgw.errors import ErrorCode, OcrgwError
-from ocrgw.intake.url import address_allowed, resolve_checked
+from ocrgw.net import address_allowed, resolve_checked
 from ocrgw.settings import Settings
 
 STRICT = Settings(url_allow_private=False)

@@ -12,8 +12,8 @@ import httpx
 
 from ocrgw.errors import ErrorCode, OcrgwError
 from ocrgw.intake.sniff import check_type, inspect_document
-from ocrgw.intake.url import open_url
 from ocrgw.jobs.schemas import StoredBlob
+from ocrgw.net import open_url
 from ocrgw.settings import Settings
 from ocrgw.storage import BlobStore
 

@@ -9,45 +9,15 @@ import pypdfium2 as pdfium
 from PIL import Image, UnidentifiedImageError
 
 from ocrgw.errors import ErrorCode, OcrgwError
+from ocrgw.formats import PIL_FORMATS, SUPPORTED, sniff
 from ocrgw.settings import Settings
 
 # Pillow's own bomb guard raises before we can report the size; we check sizes ourselves instead, and
 # nothing in the API process ever calls load().
 Image.MAX_IMAGE_PIXELS = None
 
-_SIGNATURES: tuple[tuple[bytes, str], ...] = (
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"GIF87a", "image/gif"),
-    (b"GIF89a", "image/gif"),
-    (b"II*\x00", "image/tiff"),
-    (b"MM\x00*", "image/tiff"),
-    (b"BM", "image/bmp"),
-    (b"%PDF-", "application/pdf"),
-)
-
-PIL_FORMATS = {
-    "image/jpeg": "JPEG",
-    "image/png": "PNG",
-    "image/gif": "GIF",
-    "image/tiff": "TIFF",
-    "image/bmp": "BMP",
-    "image/webp": "WEBP",
-}
-
-SUPPORTED = "PDF, JPEG, PNG, BMP, TIFF, GIF or WEBP"
 _PDF_ERR_PASSWORD = 4  # FPDF_ERR_PASSWORD: encrypted, password needed
 _PDF_ERR_SECURITY = 6  # FPDF_ERR_SECURITY: unsupported security handler
-
-
-def sniff(head: bytes) -> str | None:
-    """Media type from the first bytes of a body, or None when it is nothing we know."""
-    if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    for magic, media_type in _SIGNATURES:
-        if head.startswith(magic):
-            return media_type
-    return None
 
 
 def check_type(head: bytes) -> str:

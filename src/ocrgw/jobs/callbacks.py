@@ -21,11 +21,12 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from ocrgw import __version__
+from ocrgw.clock import utcnow
 from ocrgw.errors import OcrgwError
-from ocrgw.intake.url import post_checked
 from ocrgw.jobs import repository as repo
 from ocrgw.jobs.schemas import JobView
 from ocrgw.jobs.states import JobStatus
+from ocrgw.net import post_checked
 from ocrgw.settings import Settings
 
 log = logging.getLogger("ocrgw.callbacks")
@@ -67,7 +68,7 @@ def backoff(settings: Settings, attempts: int) -> float:
 
 
 async def deliver_one(db: async_sessionmaker, settings: Settings, job_id: str, seen: datetime) -> None:
-    now = repo.utcnow()
+    now = utcnow()
     async with db.begin() as s:
         # Hold the attempt a little longer than a POST can take, so a crashed process's claim lapses.
         if not await repo.claim_callback(
@@ -105,7 +106,7 @@ async def deliver_one(db: async_sessionmaker, settings: Settings, job_id: str, s
         error = f"{type(exc).__name__}: {exc}"
     next_at = None
     if error is not None and attempts < settings.callback_max_attempts:
-        next_at = repo.utcnow() + timedelta(seconds=backoff(settings, attempts))
+        next_at = utcnow() + timedelta(seconds=backoff(settings, attempts))
     async with db.begin() as s:
         await repo.callback_outcome(s, job_id, delivered=error is None, attempts=attempts, next_at=next_at, error=error)
     if error is not None:
@@ -119,7 +120,7 @@ async def deliver_forever(db: async_sessionmaker, settings: Settings) -> None:
     while True:
         try:
             async with db() as s:
-                due = await repo.due_callbacks(s, repo.utcnow())
+                due = await repo.due_callbacks(s, utcnow())
             for job_id, seen in due:
                 task = asyncio.create_task(deliver_one(db, settings, job_id, seen))
                 running.add(task)

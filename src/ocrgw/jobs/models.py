@@ -10,38 +10,19 @@ from datetime import datetime
 
 from sqlalchemy import (
     JSON,
-    Boolean,
     DateTime,
     Float,
     ForeignKey,
     Index,
     Integer,
-    LargeBinary,
     String,
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
-
-class Base(DeclarativeBase):
-    pass
-
-
-class ApiKey(Base):
-    __tablename__ = "api_keys"
-
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
-    key_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex of the secret
-    prefix: Mapped[str] = mapped_column(String(12))  # first characters, to tell keys apart in listings
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    # May issue keys through an API (the Flask-style dialect's /generate_api_key); `ocrgw keys` always can.
-    is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
-    # Huawei-style AK of this key's AK/SK pair, if one was issued. The SK is never stored: it is derived
-    # from the AK and the server secret (see ``ocrgw.auth.derive_sk``), so a database dump reveals no SK.
-    access_key: Mapped[str | None] = mapped_column(String(40), unique=True, nullable=True)
+from ocrgw.auth.models import ApiKey  # noqa: F401 - the table jobs.owner_key_id refers to
+from ocrgw.db import Base
 
 
 class Job(Base):
@@ -129,13 +110,3 @@ class Word(Base):
     text: Mapped[str] = mapped_column(Text)
     bbox: Mapped[list] = mapped_column(JSON)
     confidence: Mapped[float] = mapped_column(Float)
-
-
-class BlobChunk(Base):
-    """A document's bytes in the database blob store (scale-out), 1 MiB a row, in order."""
-
-    __tablename__ = "blob_chunks"
-
-    key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
-    data: Mapped[bytes] = mapped_column(LargeBinary)

@@ -4,30 +4,21 @@ the caller's transaction boundary does."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, case, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from ocrgw.clock import as_utc, utcnow
 from ocrgw.errors import ErrorCode
 from ocrgw.jobs.leases import owner_is_dead
-from ocrgw.jobs.models import ApiKey, Job, Line, Page, Word
+from ocrgw.jobs.models import Job, Line, Page, Word
 from ocrgw.jobs.schemas import CallbackView, JobSpec, JobView, LineResult, PageResult, WordResult
 from ocrgw.jobs.states import JobStatus
 
 Q = JobStatus.QUEUED.value
 R = JobStatus.RUNNING.value
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def as_utc(dt: datetime) -> datetime:
-    """SQLite hands back naive datetimes; everything we store is UTC."""
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 # ----------------------------------------------------------------------------------------------- views
@@ -390,26 +381,6 @@ async def purge_jobs(session: AsyncSession, job_ids: list[str]) -> None:
     await session.execute(delete(Job).where(Job.id.in_(job_ids)))
 
 
-async def find_key(session: AsyncSession, key_hash: str) -> ApiKey | None:
-    return (
-        await session.execute(select(ApiKey).where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None)))
-    ).scalar_one_or_none()
-
-
-async def find_access_key(session: AsyncSession, access_key: str) -> ApiKey | None:
-    return (
-        await session.execute(select(ApiKey).where(ApiKey.access_key == access_key, ApiKey.revoked_at.is_(None)))
-    ).scalar_one_or_none()
-
-
-async def add_key_async(session: AsyncSession, key: ApiKey) -> None:
-    session.add(key)
-
-
-async def count_keys(session: AsyncSession) -> int:
-    return (await session.execute(select(func.count()).select_from(ApiKey))).scalar_one()
-
-
 # ---------------------------------------------------------------------------------- sync (worker side)
 def claim(session: Session, job_id: str, worker: str, lease: float) -> Job | None:
     """Take the job (see claim_stmt). A lease held by a dead process on this host is ended first, so a
@@ -498,24 +469,3 @@ def write_page(
         .where(Job.id == job_id)
         .values(pages_done=select(func.count()).select_from(Page).where(Page.job_id == job_id).scalar_subquery())
     )
-
-
-# ------------------------------------------------------------------------------------- keys (CLI side)
-def add_key(session: Session, key: ApiKey) -> None:
-    session.add(key)
-
-
-def list_keys(session: Session) -> Sequence[ApiKey]:
-    return session.execute(select(ApiKey).order_by(ApiKey.created_at)).scalars().all()
-
-
-def revoke_key(session: Session, ident: str) -> int:
-    res = session.execute(
-        update(ApiKey)
-        .where(
-            or_(ApiKey.id == ident, ApiKey.name == ident, ApiKey.prefix == ident, ApiKey.access_key == ident),
-            ApiKey.revoked_at.is_(None),
-        )
-        .values(revoked_at=utcnow())
-    )
-    return res.rowcount

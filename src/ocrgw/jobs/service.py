@@ -13,7 +13,9 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from ocrgw.clock import as_utc, utcnow
 from ocrgw.errors import ErrorCode, OcrgwError
+from ocrgw.jobs import engine_choice
 from ocrgw.jobs import repository as repo
 from ocrgw.jobs.models import Job
 from ocrgw.jobs.pages import PageSelection
@@ -69,11 +71,9 @@ async def submit(
 def check_engine(spec: JobSpec, settings: Settings) -> None:
     """Refuse at submit a job whose named engine cannot read its languages, rather than let the worker
     fail it after the document was stored and queued."""
-    from ocrgw.pipeline import engines  # the worker's own choice, so submit and worker cannot disagree
-
     try:
-        engines.choose(spec, settings.mode)
-    except engines.UnsupportedLanguages as exc:
+        engine_choice.choose(spec, settings.mode)
+    except engine_choice.UnsupportedLanguages as exc:
         raise OcrgwError(ErrorCode.INVALID_PARAMETER, f"{exc}.", param="engine") from None
 
 
@@ -88,7 +88,7 @@ async def find_idempotent(*, db: async_sessionmaker, digest: str) -> JobView | N
         job = await repo.find_idempotent(s, digest)
         if job is None:
             return None
-        if job.expires_at is not None and repo.as_utc(job.expires_at) <= repo.utcnow():
+        if job.expires_at is not None and as_utc(job.expires_at) <= utcnow():
             job.idempotency_key = None  # free the key: the old job is gone for its owner
             await s.commit()
             return None
@@ -116,7 +116,7 @@ async def _submit(
             f"The page selection matches none of the document's {blob.frames} page(s).",
             param="pages",
         )
-    now = repo.utcnow()
+    now = utcnow()
     job = Job(
         id=str(uuid.uuid4()),
         owner_key_id=owner_key_id,
@@ -167,7 +167,7 @@ async def get(
         if (
             job is None
             or (owner_key_id is not None and job.owner_key_id != owner_key_id)
-            or (job.expires_at is not None and repo.as_utc(job.expires_at) <= repo.utcnow())
+            or (job.expires_at is not None and as_utc(job.expires_at) <= utcnow())
             or (dialects is not None and not job.dialect.startswith(dialects))
         ):
             raise OcrgwError(ErrorCode.NOT_FOUND, "The requested operation was not found.")
@@ -185,7 +185,7 @@ def _cursor(view: JobView) -> str:
 def _after(cursor: str) -> tuple[datetime, str]:
     try:
         created, _, job_id = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().partition("|")
-        return repo.as_utc(datetime.fromisoformat(created)), str(uuid.UUID(job_id))
+        return as_utc(datetime.fromisoformat(created)), str(uuid.UUID(job_id))
     except (ValueError, UnicodeDecodeError) as exc:
         raise OcrgwError(
             ErrorCode.INVALID_PARAMETER,
@@ -214,7 +214,7 @@ async def list_jobs(
             status=status.value if status else None,
             after=after,
             limit=limit + 1,
-            now=repo.utcnow(),
+            now=utcnow(),
         )
     views = [repo.job_view(row) for row in rows[:limit]]
     return views, (_cursor(views[-1]) if len(rows) > limit else None)
@@ -287,7 +287,7 @@ async def purge_expired(*, db: async_sessionmaker, store: BlobStore) -> int:
     total = 0
     while True:
         async with db.begin() as s:
-            batch = await repo.expired_jobs(s, repo.utcnow())
+            batch = await repo.expired_jobs(s, utcnow())
             if batch:
                 await repo.purge_jobs(s, [job_id for job_id, _, _ in batch])
         for _, blob, artifact in batch:

@@ -21,6 +21,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from ocrgw import __version__
+from ocrgw.clock import as_utc, utcnow
 from ocrgw.jobs import repository as repo
 from ocrgw.jobs.states import JobStatus
 from ocrgw.ops import multiproc
@@ -98,7 +99,7 @@ class JobStats:
             except Exception as exc:
                 log.warning("metrics: could not read job counts (%s)", type(exc).__name__)
                 return None
-            age = max(0.0, (repo.utcnow() - repo.as_utc(oldest)).total_seconds()) if oldest else 0.0
+            age = max(0.0, (utcnow() - as_utc(oldest)).total_seconds()) if oldest else 0.0
             snap = JobSnapshot(by_state, age)
             self._cached = (now, snap)
             return snap

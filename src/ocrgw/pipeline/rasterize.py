@@ -14,7 +14,7 @@ import pypdfium2 as pdfium
 from PIL import Image, ImageOps
 
 from ocrgw.errors import ErrorCode, OcrgwError
-from ocrgw.intake.sniff import PIL_FORMATS
+from ocrgw.formats import PIL_FORMATS
 from ocrgw.jobs.pages import PageSelection
 from ocrgw.settings import Settings
 

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from ocrgw.clock import utcnow
 from ocrgw.jobs import repository as repo
 from ocrgw.jobs import service
 from ocrgw.jobs.leases import owner_is_dead
@@ -30,7 +31,7 @@ async def free_dead_leases(db: async_sessionmaker) -> int:
 
 
 async def sweep(db: async_sessionmaker, queue: JobQueue, settings: Settings, *, startup: bool) -> int:
-    now = repo.utcnow()
+    now = utcnow()
     # At start-up every queued job is ours to run; later only those the queue seems to have dropped.
     cutoff = now + timedelta(seconds=1) if startup else now - timedelta(seconds=settings.requeue_after_seconds)
     async with db() as s:

@@ -16,9 +16,9 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from ocrgw.db import sync_sessionmaker
-from ocrgw.jobs.models import BlobChunk
 from ocrgw.settings import Settings
 from ocrgw.storage.local import SpoolWriter
+from ocrgw.storage.models import BlobChunk
 
 CHUNK = 1024 * 1024
 

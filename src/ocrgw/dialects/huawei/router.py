@@ -19,13 +19,13 @@ from starlette.responses import Response
 
 from ocrgw import intake, languages
 from ocrgw.auth import ANONYMOUS, Principal
+from ocrgw.clock import utcnow
 from ocrgw.context import AppContext, app_context
 from ocrgw.dialects.huawei import signing
 from ocrgw.dialects.huawei.errors import AUTH_FAILED, AUTH_PREFIX, HuaweiError, request_id
 from ocrgw.errors import ErrorCode, OcrgwError
 from ocrgw.intake import multipart
 from ocrgw.jobs import service
-from ocrgw.jobs.repository import utcnow
 from ocrgw.jobs.schemas import JobSpec, JobView, LineResult, PageResult, StoredBlob
 from ocrgw.jobs.states import JobStatus
 from ocrgw.settings import Settings

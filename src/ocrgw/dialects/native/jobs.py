@@ -17,12 +17,12 @@ from pydantic import ValidationError
 from starlette.responses import Response, StreamingResponse
 
 from ocrgw import intake, languages
+from ocrgw import net as url_guard
 from ocrgw.auth import Principal
 from ocrgw.context import AppContext, app_context, public_base_url
 from ocrgw.dialects.native import schemas as S
 from ocrgw.errors import ErrorCode, OcrgwError
 from ocrgw.intake import multipart
-from ocrgw.intake import url as url_guard
 from ocrgw.jobs import service
 from ocrgw.jobs.callbacks import callback_secret
 from ocrgw.jobs.pages import PageSelection

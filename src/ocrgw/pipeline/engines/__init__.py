@@ -1,6 +1,6 @@
 """OCR engines behind one small interface; a worker process keeps one warm instance per engine and
-language set. ``choose`` is the one place that turns a job's ``engine``/``mode`` into an engine, so the
-workers and the accuracy bench pick the same way."""
+language set. Which engine reads a job is ``jobs.engine_choice.choose``, shared with the submit-time check,
+so submit, the workers and the accuracy bench pick the same way."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Protocol
 
 import numpy as np
 
+from ocrgw.jobs.engine_choice import UnsupportedLanguages, choose, unread_languages
 from ocrgw.jobs.schemas import JobSpec
 from ocrgw.pipeline.engines.tesseract import RawLine, TesseractEngine
 
@@ -24,37 +25,7 @@ class Engine(Protocol):
     def close(self) -> None: ...
 
 
-class UnsupportedLanguages(ValueError):
-    """engine=rapidocr asked for languages its alphabet does not cover."""
-
-
-def unread_languages(languages: tuple[str, ...]) -> set[str]:
-    """The job's languages the second engine's alphabet does not cover."""
-    from ocrgw.pipeline.engines.rapid import READS_LANGUAGES
-
-    return set(languages) - READS_LANGUAGES
-
-
-def choose(spec: JobSpec, server_mode: str = "default") -> tuple[str, dict | None]:
-    """(engine name, a step to record or None). ``engine`` wins when given; ``mode`` (else the server's)
-    ``accurate`` means the second engine where it reads every language of the job, else Tesseract
-    (recorded, so the result says why the accurate mode read it with Tesseract)."""
-    mode = spec.mode or server_mode
-    missing = unread_languages(spec.languages)
-    if spec.engine == "rapidocr":
-        if missing:
-            raise UnsupportedLanguages(f"engine rapidocr does not read {'+'.join(sorted(missing))}")
-        return "rapidocr", {"step": "engine", "name": "rapidocr", "mode": mode}
-    if spec.engine == "tesseract" or mode == "default":
-        return "tesseract", None if mode == "default" else {"step": "engine", "name": "tesseract", "mode": mode}
-    if not missing:
-        return "rapidocr", {"step": "engine", "name": "rapidocr", "mode": mode}
-    return "tesseract", {
-        "step": "engine",
-        "name": "tesseract",
-        "mode": mode,
-        "reason": f"rapidocr does not read {'+'.join(sorted(missing))}",
-    }
+__all__ = ["Engine", "Engines", "UnsupportedLanguages", "choose", "unread_languages"]
 
 
 class Engines:

@@ -21,9 +21,6 @@ import numpy as np
 
 from ocrgw.pipeline.engines.tesseract import RawLine, RawWord
 
-# The recogniser's alphabet: PP-OCR's Chinese model, which also reads Latin script without accents.
-# Languages outside it are refused at submit (engine=rapidocr) or read by Tesseract (mode=accurate).
-READS_LANGUAGES = frozenset({"eng", "chi_sim"})
 _CJK = frozenset({"chi_sim", "chi_tra", "jpn", "kor"})
 
 # Detection resizes the page so its longer side is at most this (limit_type "max"): 1280 kept the

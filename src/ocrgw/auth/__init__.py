@@ -13,9 +13,10 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from ocrgw.auth import repository as repo
+from ocrgw.auth.models import ApiKey
+from ocrgw.clock import utcnow
 from ocrgw.errors import ErrorCode, OcrgwError
-from ocrgw.jobs import repository as repo
-from ocrgw.jobs.models import ApiKey
 from ocrgw.settings import Settings
 
 CACHE_SECONDS = 5.0  # a revoked key stops working within this long
@@ -39,7 +40,7 @@ def new_key(name: str, *, admin: bool = False, with_access_key: bool = False) ->
         name=name,
         key_hash=hash_key(secret),
         prefix=secret[:8],
-        created_at=repo.utcnow(),
+        created_at=utcnow(),
         is_admin=admin,
         access_key=access_key,
     )

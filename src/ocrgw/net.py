@@ -1,4 +1,5 @@
-"""URL sources: an SSRF guard and a bounded fetch. The guard resolves the host once, refuses addresses
+"""Outbound HTTP under an SSRF guard, a leaf module: intake fetches URL sources with it and the callback
+loop posts with it. An SSRF guard and a bounded fetch. The guard resolves the host once, refuses addresses
 that are not public (loopback, private, link-local, cloud metadata, ...) unless the operator allows
 them, and the fetch then connects to that very address, so DNS rebinding cannot swap it."""
 
