@@ -1,12 +1,17 @@
-"""Languages: BCP-47 codes (as Azure and most vendors use them) -> Tesseract model names, and which
-models this machine has. A code we know but whose model is missing is an error at submit time."""
+"""Languages: every vendor's language codes -> Tesseract model names, and which models this machine has.
+The one resolver for every dialect: a dialect names its vendor's vocabulary (data: a ``Vocabulary``) and
+``jobs.service.accept`` resolves the codes the caller sent with it, in a thread (the installed models are
+a directory listing). A code we know but whose model is missing is an error at submit time."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ocrgw.errors import ErrorCode, OcrgwError
+from ocrgw.settings import Settings
 
 # BCP-47 (lower-cased) -> Tesseract traineddata name. Covers Azure Read's print languages that
 # Tesseract has a model for, plus widely used ones Azure added later.
@@ -185,3 +190,88 @@ def resolve_bcp47(code: str, tessdata: Path) -> str:
             param="language",
         )
     return model
+
+
+# ----------------------------------------------------------------------------------------- vocabularies
+@dataclass(frozen=True, slots=True)
+class Vocabulary:
+    """How one vendor API names languages. ``codes`` are the vendor's own (lower-case) codes; with
+    ``bcp47`` BCP-47 codes are understood through ``BCP47_TO_TESSERACT``, with ``model_names`` Tesseract's
+    own names (``deu``, ``chi_sim``) as they are. A code in ``auto``, or none at all, means the server's
+    default languages, or ``default`` where those models are installed (Huawei reads Chinese and English
+    unless told otherwise). ``param`` and ``prefix`` make the error say what the vendor's would."""
+
+    codes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    bcp47: bool = False
+    model_names: bool = False
+    several: bool = True  # `de,en` or `de+en`
+    auto: frozenset[str] = frozenset({"auto"})
+    default: tuple[str, ...] = ()
+    param: str = "language"
+    prefix: str = ""
+
+    def ask(self, codes: str | None) -> Ask:
+        return Ask(codes, self)
+
+
+@dataclass(frozen=True, slots=True)
+class Ask:
+    """Languages as a caller sent them, still in its vendor's words; ``resolve`` turns them into models."""
+
+    codes: str | None
+    vocabulary: Vocabulary
+
+
+BCP47 = Vocabulary(bcp47=True)
+
+
+def _error(vocab: Vocabulary, message: str) -> OcrgwError:
+    return OcrgwError(ErrorCode.UNSUPPORTED_LANGUAGE, vocab.prefix + message, param=vocab.param)
+
+
+def _models_of(code: str, vocab: Vocabulary, have: frozenset[str]) -> tuple[str, ...]:
+    key = code.lower()
+    if key in vocab.codes:
+        return vocab.codes[key]
+    if vocab.model_names and (code in have or code in _KNOWN_MODELS):
+        return (code,)
+    if vocab.bcp47:
+        model = BCP47_TO_TESSERACT.get(key) or BCP47_TO_TESSERACT.get(key.split("-", 1)[0])
+        if model is not None:
+            return (model,)
+    valid = f" Valid values: auto, {', '.join(sorted(vocab.codes))}." if vocab.codes and not vocab.bcp47 else ""
+    raise _error(vocab, f"The language {code!r} is not supported.{valid}")
+
+
+def resolve(ask: Ask, settings: Settings) -> tuple[str, ...]:
+    """The Tesseract models for what the caller asked, in its order, each installed; blocking (it may
+    list the tessdata directory), so the API process calls it in a thread."""
+    vocab, tessdata = ask.vocabulary, settings.resolved_tessdata_dir
+    text = (ask.codes or "").strip()
+    have = installed(tessdata)
+    if not text or text.lower() in vocab.auto:
+        preferred = tuple(m for m in vocab.default if m in have)
+        if preferred and preferred != ("eng",):
+            return preferred
+        return default_models(settings.default_language, tessdata)
+    parts = text.replace("+", ",").split(",") if vocab.several else [text]
+    models: list[str] = []
+    for part in (p.strip() for p in parts):
+        if not part:
+            continue
+        found = _models_of(part, vocab, have)
+        missing = [m for m in found if m not in have]
+        if missing:
+            raise _error(
+                vocab,
+                f"The language {part!r} needs the Tesseract model(s) {', '.join(missing)}, which are not "
+                f"installed on this server (Debian/Ubuntu: apt-get install "
+                f"{' '.join(map(debian_package, missing))}).",
+            )
+        models.extend(m for m in found if m not in models)
+    if not models:
+        raise _error(vocab, f"The {vocab.param} parameter is empty.")
+    return tuple(models)
+
+
+_KNOWN_MODELS = frozenset(BCP47_TO_TESSERACT.values())

@@ -1,32 +1,57 @@
-"""Vendor dialects: each parses its vendor's requests into a JobSpec and renders the core's results and
-errors in its vendor's shapes. The app picks the error renderer by path prefix, so even FastAPI's own
-404/405/422 answers come in the envelope the caller's SDK expects."""
+"""Vendor dialects: each parses its vendor's requests into a JobSpec for ``jobs.service.accept`` and renders
+the core's results and errors in its vendor's shapes. Every vendor package exposes its APIs as ``Dialect``
+objects, which the app mounts from one list (``dialects.registry``); the app picks the error renderer by
+path prefix, so even FastAPI's own 404/405/422 answers come in the envelope the caller's SDK expects."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
+from fastapi import APIRouter
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute
 
 from ocrgw.errors import OcrgwError
+from ocrgw.settings import Settings
 
 ErrorRenderer = Callable[[Request, OcrgwError], Response]
 
-_RENDERERS: list[tuple[str, ErrorRenderer]] = []
-_DEFAULT: list[ErrorRenderer] = []
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """One vendor API as the app mounts it. ``router`` and ``prefixes`` may depend on the settings (the
+    streaming API's path is configurable); ``tags`` are its OpenAPI tag metadata in display order, and
+    ``schemas`` named models its hand-written request bodies refer to."""
+
+    name: str
+    router: APIRouter | Callable[[Settings, Sequence[BaseRoute]], APIRouter]
+    prefixes: tuple[str, ...] | Callable[[Settings], tuple[str, ...]]
+    render_error: ErrorRenderer
+    tags: tuple[dict[str, str], ...] = ()
+    schemas: Mapping[str, type[BaseModel]] = field(default_factory=dict)
+
+    def router_for(self, settings: Settings, mounted: Sequence[BaseRoute]) -> APIRouter:
+        """``mounted``: the routes already on the app, which a configurable path must not collide with."""
+        return self.router if isinstance(self.router, APIRouter) else self.router(settings, mounted)
+
+    def prefixes_for(self, settings: Settings) -> tuple[str, ...]:
+        return self.prefixes if isinstance(self.prefixes, tuple) else self.prefixes(settings)
 
 
-def register_errors(prefixes: tuple[str, ...], renderer: ErrorRenderer, *, default: bool = False) -> None:
-    for p in prefixes:
-        _RENDERERS.append((p, renderer))
-    _RENDERERS.sort(key=lambda item: -len(item[0]))
-    if default:
-        _DEFAULT[:] = [renderer]
+class ErrorRouting:
+    """Path prefix -> the error renderer of the dialect that owns it; the longest prefix wins, and paths
+    no dialect owns get ``default``'s (Azure's: most clients of an unknown path are Azure SDKs)."""
 
+    def __init__(self, dialects: Sequence[Dialect], settings: Settings, default: ErrorRenderer) -> None:
+        pairs = [(p, d.render_error) for d in dialects for p in d.prefixes_for(settings)]
+        self._pairs = sorted(pairs, key=lambda item: -len(item[0]))
+        self._default = default
 
-def error_renderer_for(path: str) -> ErrorRenderer:
-    for prefix, renderer in _RENDERERS:
-        if path.startswith(prefix):
-            return renderer
-    return _DEFAULT[0]
+    def renderer_for(self, path: str) -> ErrorRenderer:
+        for prefix, renderer in self._pairs:
+            if path.startswith(prefix):
+                return renderer
+        return self._default

@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from ocrgw.jobs.pages import PageSelection
 from ocrgw.jobs.states import JobStatus
 
 ReadingOrder = Literal["basic", "natural"]
@@ -38,6 +39,11 @@ class JobSpec(BaseModel):
     # text layer, stored as the job's artifact) and "mrz" (find and read a passport's or ID card's
     # machine-readable zone on the first page, stored under JobView.analysis["mrz"]).
     outputs: tuple[str, ...] = ()
+
+    @property
+    def selection(self) -> PageSelection:
+        """The page selection, parsed once by the dialect (``PageSelection.parse``) and kept as ranges."""
+        return PageSelection(self.pages)
 
 
 @dataclass(slots=True, frozen=True)

@@ -1,5 +1,7 @@
-"""The job service the dialects call: submit, get, wait. Submit commits the job row and only then hands
-the id to the queue, so a worker can never see an id whose row is not there yet."""
+"""The job service, the one way into the core for every dialect: ``accept`` (backlog check, intake, language
+and engine checks, page count, commit then enqueue, the bounded wait of synchronous APIs, and the stored
+document's cleanup on any failure), then get, list, wait and delete. Submit commits the job row and only
+then hands the id to the queue, so a worker can never see an id whose row is not there yet."""
 
 from __future__ import annotations
 
@@ -7,24 +9,118 @@ import asyncio
 import base64
 import hashlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
+import anyio
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from ocrgw import languages
+from ocrgw.auth import Principal
 from ocrgw.clock import as_utc, utcnow
 from ocrgw.errors import ErrorCode, OcrgwError
 from ocrgw.jobs import engine_choice
 from ocrgw.jobs import repository as repo
 from ocrgw.jobs.models import Job
-from ocrgw.jobs.pages import PageSelection
 from ocrgw.jobs.schemas import JobSpec, JobView, StoredBlob
 from ocrgw.jobs.states import JobStatus
 from ocrgw.ops.context import current_request_id
 from ocrgw.queue import JobQueue
 from ocrgw.settings import Settings
 from ocrgw.storage import BlobStore
+
+
+class Source(Protocol):
+    """A document not yet stored (``intake.sources``); ``save`` runs the intake checks and stores it."""
+
+    async def save(self, store: BlobStore, settings: Settings) -> StoredBlob: ...
+
+
+class Core(Protocol):
+    """What accept needs of the API process's context (``context.AppContext``)."""
+
+    settings: Settings
+    db: async_sessionmaker
+    queue: JobQueue
+    store: BlobStore
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """How to read a document, as a dialect parsed it: the spec, and the languages still in the vendor's
+    words (``accept`` resolves them into ``spec.languages``)."""
+
+    spec: JobSpec
+    languages: languages.Ask | None = None
+
+
+Deferred = Callable[[], Awaitable[Order]]
+
+
+async def accept(
+    ctx: Core,
+    *,
+    dialect: str,
+    owner: Principal | Callable[[], Awaitable[Principal]],
+    order: Order | Deferred,
+    source: Source,
+    retention_hours: float,
+    wait: float | None = None,
+    idempotency_key: str | None = None,
+    callback: tuple[str, str] | None = None,
+    backlog: bool = True,
+) -> JobView:
+    """A request becomes a queued job, or an error with nothing left behind. The backlog is checked
+    before the body is read, so a refused upload costs nothing; an ``order`` known before the body (query
+    parameters) is checked before it too. A deferred order or owner (options or a key inside a form or a
+    JSON body) is awaited once the body is stored. With ``wait`` (synchronous APIs) the job is awaited
+    that many seconds and returned succeeded, or its error raised (``wait_error``); the job is not lost
+    either way. ``backlog=False`` only for the second and later documents of one request."""
+    if backlog:
+        await check_backlog(db=ctx.db, settings=ctx.settings)
+    ready = await _checked(order, ctx.settings) if isinstance(order, Order) else None
+    blob = await source.save(ctx.store, ctx.settings)
+    try:
+        spec = ready or await _checked(await order(), ctx.settings)  # type: ignore[operator]
+        principal = owner if isinstance(owner, Principal) else await owner()
+    except BaseException:
+        await ctx.store.delete(blob.key)
+        raise
+    view = await submit(
+        db=ctx.db,
+        queue=ctx.queue,
+        store=ctx.store,
+        settings=ctx.settings,
+        owner_key_id=principal.key_id,
+        dialect=dialect,
+        spec=spec,
+        blob=blob,
+        retention=timedelta(hours=retention_hours),
+        idempotency_key=idempotency_key,
+        callback=callback,
+    )
+    if wait is None:
+        return view
+    done = await _wait(db=ctx.db, job_id=view.id, owner_key_id=principal.key_id, timeout=wait)
+    if done.status is not JobStatus.SUCCEEDED:
+        raise wait_error(done, wait)
+    return done
+
+
+async def _checked(order: Order, settings: Settings) -> JobSpec:
+    """The order's spec with its languages resolved and its engine checked, off the event loop."""
+
+    def check() -> JobSpec:
+        spec = order.spec
+        if order.languages is not None:
+            spec = spec.model_copy(update={"languages": languages.resolve(order.languages, settings)})
+        check_engine(spec, settings)
+        return spec
+
+    return await anyio.to_thread.run_sync(check)
 
 
 async def submit(
@@ -109,7 +205,7 @@ async def _submit(
     callback: tuple[str, str] | None = None,
 ) -> JobView:
     """``callback`` is (URL, public base URL): the delivery loop POSTs to the URL once the job ends."""
-    selected = PageSelection(spec.pages).count(blob.frames)
+    selected = spec.selection.count(blob.frames)
     if selected == 0:
         raise OcrgwError(
             ErrorCode.INVALID_PAGE_RANGE,
@@ -313,3 +409,6 @@ async def wait(*, db: async_sessionmaker, job_id: str, owner_key_id: str | None,
     if view.status == JobStatus.SUCCEEDED:
         return await get(db=db, job_id=job_id, owner_key_id=owner_key_id)
     return view
+
+
+_wait = wait  # accept's parameter of that name shadows it

@@ -17,7 +17,6 @@ from ocrgw.db import sync_sessionmaker
 from ocrgw.errors import ErrorCode, OcrgwError
 from ocrgw.jobs import repository as repo
 from ocrgw.jobs.leases import owner_id
-from ocrgw.jobs.pages import PageSelection
 from ocrgw.jobs.schemas import JobSpec, LineResult, PageResult, WordResult
 from ocrgw.jobs.states import JobStatus
 from ocrgw.ops import metrics
@@ -250,7 +249,7 @@ def _read_pages(
     engine, engine_step, second = choice
     first = True
     page_started = time.perf_counter()  # the page's wall time includes rasterizing it (the iterator)
-    for page in rasterize.iter_pages(path, media_type, PageSelection(spec.pages), skip=done, settings=settings):
+    for page in rasterize.iter_pages(path, media_type, spec.selection, skip=done, settings=settings):
         if keeper.lost:
             raise repo.LeaseLost(job_id)
         if first and "mrz" in spec.outputs and (not done or page.page_no <= min(done)):

@@ -29,9 +29,12 @@ JSON_BODY_CAP = 64 * 1024
 _MODEL_RE = re.compile(r"^(latest|\d{4}-\d{2}-\d{2})(-preview)?$")
 
 _key_header = APIKeyHeader(
-    name="Ocp-Apim-Subscription-Key", auto_error=False, description="An ocrgw API key (`ocrgw keys create`)."
+    name="Ocp-Apim-Subscription-Key",
+    scheme_name="AzureSubscriptionKey",
+    auto_error=False,
+    description="An ocrgw API key (`ocrgw keys create`).",
 )
-_key_query = APIKeyQuery(name="subscription-key", auto_error=False)
+_key_query = APIKeyQuery(name="subscription-key", auto_error=False, scheme_name="AzureSubscriptionKeyQuery")
 
 
 async def azure_principal(

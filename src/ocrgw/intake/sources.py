@@ -1,0 +1,76 @@
+"""Where a document comes from, as the one object ``jobs.service.accept`` stores: a streamed body, bytes
+already in memory (base64 in JSON or a form), a URL (fetched under the SSRF guard), the first file of a
+multipart form, or a blob already stored. Each ``save`` goes through the same intake steps (size limit,
+type sniff, header checks), and ``accept`` deletes what was saved when the submit fails later on."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from ocrgw.errors import ErrorCode, OcrgwError
+from ocrgw.intake import multipart
+from ocrgw.intake.core import from_bytes, from_stream, from_url
+from ocrgw.jobs.schemas import StoredBlob
+from ocrgw.settings import Settings
+from ocrgw.storage import BlobStore
+
+
+@dataclass(slots=True)
+class StreamSource:
+    """A raw request body (application/octet-stream, image/*), stored while it arrives."""
+
+    chunks: AsyncIterator[bytes]
+
+    async def save(self, store: BlobStore, settings: Settings) -> StoredBlob:
+        return await from_stream(self.chunks, store=store, settings=settings)
+
+
+@dataclass(slots=True)
+class BytesSource:
+    """A document that arrived inside JSON or a form field (base64, already decoded)."""
+
+    data: bytes
+
+    async def save(self, store: BlobStore, settings: Settings) -> StoredBlob:
+        return await from_bytes(self.data, store=store, settings=settings)
+
+
+@dataclass(slots=True)
+class UrlSource:
+    """A URL to fetch; only http(s), checked by the SSRF guard when it is fetched."""
+
+    url: str
+    invalid: str = "The URL must be an http or https URL."
+    param: str = "url"
+
+    async def save(self, store: BlobStore, settings: Settings) -> StoredBlob:
+        if not self.url.strip().lower().startswith(("http://", "https://")):
+            raise OcrgwError(ErrorCode.INVALID_URL, self.invalid, param=self.param)
+        return await from_url(self.url.strip(), store=store, settings=settings)
+
+
+@dataclass(slots=True)
+class StoredSource:
+    """A blob a dialect already stored (one file of a multi-file form): accept only owns its cleanup."""
+
+    blob: StoredBlob
+
+    async def save(self, store: BlobStore, settings: Settings) -> StoredBlob:
+        return self.blob
+
+
+@dataclass(slots=True)
+class FormSource:
+    """The first file of a multipart/form-data body, streamed into the store; the form's text fields
+    (lower-cased names) and its number of file parts are known once ``save`` returns, which is why a
+    dialect that takes its options from the form hands ``accept`` a deferred spec."""
+
+    chunks: AsyncIterator[bytes]
+    boundary: bytes
+    cap: int
+    form: multipart.MultipartForm = field(default_factory=multipart.MultipartForm)
+
+    async def save(self, store: BlobStore, settings: Settings) -> StoredBlob:
+        body = multipart.stream_first_file(self.chunks, self.boundary, self.cap, self.form)
+        return await from_stream(body, store=store, settings=settings)
