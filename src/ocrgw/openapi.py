@@ -15,6 +15,9 @@ from starlette.responses import JSONResponse
 
 from ocrgw.dialects import Dialect
 
+# Module names left out of component-name prefixes: the schema modules themselves, and Azure's Read, whose
+# models were named plainly `Azure...` before the Azure APIs got a package each.
+_NOT_IN_NAMES = {"schemas", "read"}
 OPERATIONS_TAG = {"name": "Operations", "description": "Liveness and readiness probes."}
 
 
@@ -111,7 +114,7 @@ def _readable_schema_names(schema: dict) -> None:
         if len(parts) < 2:
             continue
         where = parts[parts.index("dialects") + 1 : -1] if "dialects" in parts else parts[:-1]
-        prefix = "" if where[:1] == ["native"] else "".join(p.capitalize() for p in where if p != "schemas")
+        prefix = "" if where[:1] == ["native"] else "".join(p.capitalize() for p in where if p not in _NOT_IN_NAMES)
         new = prefix + parts[-1]
         if new not in comps and new not in renames.values():
             renames[name] = new

@@ -69,8 +69,14 @@ class FormSource:
     chunks: AsyncIterator[bytes]
     boundary: bytes
     cap: int
+    no_file: str = "The multipart/form-data body has no file part with the document."
     form: multipart.MultipartForm = field(default_factory=multipart.MultipartForm)
 
     async def save(self, store: BlobStore, settings: Settings) -> StoredBlob:
         body = multipart.stream_first_file(self.chunks, self.boundary, self.cap, self.form)
-        return await from_stream(body, store=store, settings=settings)
+        try:
+            return await from_stream(body, store=store, settings=settings)
+        except OcrgwError as exc:
+            if exc.code is ErrorCode.EMPTY_BODY and self.form.files == 0:
+                raise OcrgwError(ErrorCode.EMPTY_BODY, self.no_file) from exc
+            raise

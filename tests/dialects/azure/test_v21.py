@@ -23,7 +23,8 @@ from rapidfuzz.distance import Levenshtein
 from starlette.requests import Request
 from tests.conftest import REPO, SHARED, Server, manifest_row, require_shared
 
-from ocrgw.dialects.azure.v21 import operation, render_error
+from ocrgw.dialects.azure.v21.errors import render_error
+from ocrgw.dialects.azure.v21.render import operation
 from ocrgw.errors import ErrorCode, OcrgwError
 from ocrgw.jobs.schemas import JobSpec, JobView, LineResult, PageResult, WordResult
 from ocrgw.jobs.states import JobStatus

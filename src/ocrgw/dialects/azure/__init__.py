@@ -1,41 +1,12 @@
-"""Azure dialects: Read v3.x (router.py), v2.1 Batch Read (v21.py), Image Analysis 4.0 (imageanalysis.py)
-and Form Recognizer / Document Intelligence prebuilt-read (docintel.py). Contract: shared/contracts/azure.md."""
+"""Azure dialects: Read v3.x (read/), v2.1 Batch Read (v21/), Image Analysis 4.0 (imageanalysis/) and Form
+Recognizer / Document Intelligence (docintel.py); what they share (key, languages, image body, formats) is
+shared.py, Azure's error envelope errors.py. Contract: shared/contracts/azure.md."""
 
 from __future__ import annotations
 
 from ocrgw.dialects import Dialect
-from ocrgw.dialects.azure import docintel, imageanalysis, router, v21
-from ocrgw.dialects.azure.errors import render_error
+from ocrgw.dialects.azure import docintel, imageanalysis, read, v21
 
-READ = Dialect(
-    name="azure-read",
-    router=router.build_router(),
-    prefixes=("/vision/", "/computervision"),
-    render_error=render_error,
-    tags=(
-        {
-            "name": router.TAG,
-            "description": "Azure AI Vision Read v3.0 to v3.2, for the Azure SDKs (`Ocp-Apim-Subscription-Key`). "
-            "Shapes and errors are Azure's.",
-        },
-    ),
-    schemas=router.EXTRA_SCHEMAS,
-)
-V21 = Dialect(
-    name="azure-v21",
-    router=v21.build_router(),
-    prefixes=("/vision/v2.1/",),
-    render_error=v21.render_error,
-    tags=({"name": v21.TAG, "description": "Computer Vision v2.1 Batch Read, for the older Azure SDKs."},),
-)
-IMAGE_ANALYSIS = Dialect(
-    name="azure-imageanalysis",
-    router=imageanalysis.build_router(),
-    prefixes=(),  # under /computervision, Read's prefix: the same Azure envelope
-    render_error=render_error,
-    tags=({"name": imageanalysis.TAG, "description": "Image Analysis 4.0 with the READ feature (synchronous)."},),
-    schemas=imageanalysis.EXTRA_SCHEMAS,
-)
 DOCUMENT_INTELLIGENCE = Dialect(
     name="azure-docintel",
     router=docintel.build_router(),
@@ -47,4 +18,5 @@ DOCUMENT_INTELLIGENCE = Dialect(
     ),
     schemas=docintel.EXTRA_SCHEMAS,
 )
-DIALECTS = (READ, V21, IMAGE_ANALYSIS, DOCUMENT_INTELLIGENCE)
+READ = read.DIALECT
+DIALECTS = (read.DIALECT, v21.DIALECT, imageanalysis.DIALECT, DOCUMENT_INTELLIGENCE)

@@ -20,7 +20,7 @@ from ocrgw.auth import Principal
 from ocrgw.context import AppContext, app_context, public_base_url
 from ocrgw.dialects.azure import docintel_render as render
 from ocrgw.dialects.azure.errors import MSG_KEY_INVALID, MSG_KEY_MISSING
-from ocrgw.dialects.azure.router import azure_principal
+from ocrgw.dialects.azure.shared import azure_principal
 from ocrgw.errors import ErrorCode, OcrgwError
 from ocrgw.jobs import service
 from ocrgw.jobs.pages import PageSelection

@@ -10,7 +10,8 @@ from collections.abc import Sequence
 import regex
 
 from ocrgw import languages
-from ocrgw.dialects.azure.render import STATUS, timestamp
+from ocrgw.dialects.azure.read.render import STATUS
+from ocrgw.dialects.azure.shared import timestamp
 from ocrgw.errors import ErrorCode as E
 from ocrgw.jobs.schemas import JobView, LineResult, PageResult
 from ocrgw.jobs.states import JobStatus

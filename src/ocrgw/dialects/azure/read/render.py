@@ -3,9 +3,8 @@ boxes (integers for pixel units, as Azure sends them)."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from ocrgw.dialects.azure.errors import failure_codes
+from ocrgw.dialects.azure.shared import box, timestamp
 from ocrgw.jobs.schemas import JobView, PageResult
 from ocrgw.jobs.states import JobStatus
 
@@ -19,14 +18,6 @@ LATEST_MODEL = "2022-04-30"
 KNOWN_MODELS = ("2021-04-12", "2022-04-30")
 # We do not classify handwriting: every line is "other", with a confidence that says we do not know.
 STYLE = {"style": {"name": "other", "confidence": 0.5}}
-
-
-def timestamp(dt: datetime) -> str:
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
-
-
-def box(values: list[float], unit: str) -> list[float]:
-    return [round(v) for v in values] if unit == "pixel" else [round(v, 4) for v in values]
 
 
 def _page(page: PageResult, version: str) -> dict:

@@ -1,0 +1,115 @@
+"""Azure AI Vision Read v3.0/v3.1/v3.2 routes: submit answers 202 with an absolute Operation-Location
+ending in the job's UUID; the result GET answers 200 in every state. Thin: parse -> job service -> render."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from ocrgw.context import public_base_url
+from ocrgw.dialects.azure.read import parse, render
+from ocrgw.dialects.azure.read.schemas import ErrorResponse, ReadOperationResult
+from ocrgw.dialects.azure.shared import Caller, Ctx, image_source
+from ocrgw.jobs import service
+
+VERSIONS = ("v3.0", "v3.1", "v3.2")
+TAG = "Azure AI Vision Read v3.x"
+
+
+def _version(request: Request) -> str:
+    """The API version this route serves (`/vision/v3.2/read/...`): one endpoint serves all three."""
+    return request.scope["route"].path.split("/")[2]
+
+
+async def submit(
+    request: Request,
+    ctx: Ctx,
+    principal: Caller,
+    language: Annotated[
+        str | None, Query(description="BCP-47 code, e.g. en, de, fr, zh-Hans; several as de,en (an ocrgw extension).")
+    ] = None,
+    pages: Annotated[str | None, Query(description="Page selection: 1,3-5, 3-, -2.")] = None,
+    readingOrder: Annotated[str | None, Query(description="basic (default) or natural.")] = None,
+    model_version: Annotated[str | None, Query(alias="model-version")] = None,
+    modelVersion: Annotated[str | None, Query(include_in_schema=False)] = None,
+) -> Response:
+    version = _version(request)
+    if version == "v3.2":
+        order = parse.order(language, pages, readingOrder, model_version or modelVersion)
+    else:  # v3.0/v3.1 know only `language` (their SDKs always send language=en)
+        order = parse.order(language)
+    job = await service.accept(
+        ctx,
+        dialect=f"azure-read-{version}",
+        owner=principal,
+        order=order,
+        source=await image_source(request),
+        retention_hours=ctx.settings.retention_read_hours,
+    )
+    location = f"{public_base_url(request, ctx.settings)}/vision/{version}/read/analyzeResults/{job.id}"
+    return Response(status_code=202, headers={"Operation-Location": location, "apim-request-id": str(uuid.uuid4())})
+
+
+async def get_result(request: Request, operation_id: str, ctx: Ctx, principal: Caller) -> Response:
+    view = await service.get(db=ctx.db, job_id=operation_id, owner_key_id=principal.key_id, dialects=("azure-read-v3",))
+    body = json.dumps(render.operation(view, _version(request)), ensure_ascii=False, separators=(",", ":"))
+    return Response(body, media_type="application/json; charset=utf-8")
+
+
+ERRORS = {
+    400: {"model": ErrorResponse, "description": "Invalid image, URL or parameter (Azure error codes)."},
+    401: {"model": ErrorResponse, "description": "Missing or invalid Ocp-Apim-Subscription-Key."},
+    415: {"model": ErrorResponse, "description": "Unsupported Content-Type."},
+    429: {"model": ErrorResponse, "description": "Backlog full: retry after `Retry-After` seconds."},
+}
+READ_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+            "application/json": {"schema": {"$ref": "#/components/schemas/ReadUrlBody"}},
+        },
+    }
+}
+ACCEPTED = {
+    "description": "Accepted",
+    "headers": {
+        "Operation-Location": {
+            "schema": {"type": "string"},
+            "description": "Absolute URL of the result, ending in the operation id.",
+        }
+    },
+}
+
+router = APIRouter(tags=[TAG])
+for _v in VERSIONS:
+    _slug = _v.replace(".", "").upper()
+    router.add_api_route(
+        f"/vision/{_v}/read/analyze",
+        submit,
+        methods=["POST"],
+        status_code=202,
+        operation_id=f"azureRead{_slug}Analyze",
+        summary=f"Read {_v}: submit a document",
+        description="Stores the image and answers 202 with `Operation-Location`; poll that URL for the result.",
+        responses={202: ACCEPTED, **ERRORS},
+        openapi_extra=READ_BODY,
+        response_class=Response,
+    )
+    router.add_api_route(
+        f"/vision/{_v}/read/analyzeResults/{{operation_id}}",
+        get_result,
+        methods=["GET"],
+        operation_id=f"azureRead{_slug}GetResult",
+        summary=f"Read {_v}: get the result",
+        responses={
+            200: {"model": ReadOperationResult, "description": "The operation in any state."},
+            404: {"model": ErrorResponse, "description": "Unknown, expired or someone else's operation."},
+            401: ERRORS[401],
+        },
+        response_class=Response,
+    )
