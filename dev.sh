@@ -2,16 +2,19 @@
 # ocrgw's two commands on a fresh Debian/Ubuntu machine:
 #   ./dev.sh serve   install what is missing (Tesseract from the distribution, a Python venv with ocrgw),
 #                    then start `ocrgw serve` on the embedded default (SQLite, local worker processes)
-#   ./dev.sh test    install what is missing, then run the whole test suite
-# Extra arguments go to `ocrgw serve` or to pytest.
+#   ./dev.sh test    install what is missing (the test dependencies too), then run the whole test suite
+#   ./dev.sh install what `serve` installs, without serving
+# Extra arguments go to `ocrgw serve` or to pytest. VENV=dir puts the venv elsewhere (default .venv).
 set -euo pipefail
-cd "$(dirname "$0")"
 
 APT_PACKAGES=(tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd)
 TEST_APT_PACKAGES=(tesseract-ocr-deu tesseract-ocr-fra fonts-dejavu-core fonts-ocr-b docker-compose chromium chromium-driver)  # German and French test documents; OCR-B for passport specimens; the compose file check; headless Chromium for tests/web
-VENV=.venv
+VENV=${VENV:-.venv}
 
-say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+# Bold only for a person at a terminal: logs and CI output get no escape codes (nor with NO_COLOR set).
+say() {
+  if [ -t 2 ] && [ -z "${NO_COLOR:-}" ]; then printf '\033[1m==> %s\033[0m\n' "$*" >&2; else printf '==> %s\n' "$*" >&2; fi
+}
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
@@ -35,17 +38,28 @@ import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)
 PY
 }
 
+# install_python        ocrgw and what it needs to serve (`-e .`)
+# install_python test   that plus the test extras (vendor SDKs, selenium, ruff, ...) and the old CV SDK
+# Each has its own stamp holding the pyproject.toml it installed, so serving never pulls in the test
+# extras, and a venv made by `serve` is not taken for one that can run the tests.
 install_python() {
-  local stamp="$VENV/.ocrgw-installed" want
+  local extras=${1:-} want stamp
+  stamp="$VENV/.ocrgw-installed${extras:+-$extras}"
   want=$(sha256sum pyproject.toml | cut -d' ' -f1)
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$VENV/bin/ocrgw" ]; then return; fi
   [ -x "$VENV/bin/python" ] || { say "creating $VENV"; python3 -m venv "$VENV"; }
-  say "installing ocrgw and its dependencies into $VENV"
   "$VENV/bin/python" -m pip install -q --upgrade pip
-  "$VENV/bin/python" -m pip install -q -e ".[test]"
-  # The v2.1-era Computer Vision SDK cannot share the venv with 0.9.1: the tests load it from here.
-  "$VENV/bin/python" -m pip install -q --no-deps --upgrade --target "$VENV/sdk/cv-0.5.0" \
-    azure-cognitiveservices-vision-computervision==0.5.0
+  if [ "$extras" = test ]; then
+    say "installing ocrgw and its test dependencies into $VENV"
+    "$VENV/bin/python" -m pip install -q -e ".[test]"
+    # The v2.1-era Computer Vision SDK cannot share the venv with 0.9.1: the tests load it from here.
+    "$VENV/bin/python" -m pip install -q --no-deps --upgrade --target "$VENV/sdk/cv-0.5.0" \
+      azure-cognitiveservices-vision-computervision==0.5.0
+    echo "$want" > "$VENV/.ocrgw-installed"  # everything `serve` needs is in too
+  else
+    say "installing ocrgw and its dependencies into $VENV"
+    "$VENV/bin/python" -m pip install -q -e .
+  fi
   echo "$want" > "$stamp"
 }
 
@@ -63,27 +77,33 @@ install_npm_client() {
   done
 }
 
-cmd=${1:-}
-shift || true
-case "$cmd" in
-  serve)
-    install_system; install_python
-    exec "$VENV/bin/ocrgw" serve "$@"
-    ;;
-  test)
-    node_pkgs=(); command -v npm >/dev/null || node_pkgs=(nodejs npm)  # keep a NodeSource node as it is
-    install_system "${TEST_APT_PACKAGES[@]}" "${node_pkgs[@]}"; install_python; install_npm_client
-    set +e
-    "$VENV/bin/python" -m pytest "$@"
-    rc=$?
-    [ "$rc" -eq 5 ] && { echo "no tests were collected" >&2; exit 1; }
-    exit "$rc"
-    ;;
-  install)
-    install_system; install_python
-    ;;
-  *)
-    echo "usage: ./dev.sh serve [ocrgw serve options] | ./dev.sh test [pytest options] | ./dev.sh install" >&2
-    exit 2
-    ;;
-esac
+main() {
+  cd "$(dirname "${BASH_SOURCE[0]}")"
+  local cmd=${1:-} rc node_pkgs=()
+  shift || true
+  case "$cmd" in
+    serve)
+      install_system; install_python
+      exec "$VENV/bin/ocrgw" serve "$@"
+      ;;
+    test)
+      command -v npm >/dev/null || node_pkgs=(nodejs npm)  # keep a NodeSource node as it is
+      install_system "${TEST_APT_PACKAGES[@]}" "${node_pkgs[@]}"; install_python test; install_npm_client
+      set +e
+      "$VENV/bin/python" -m pytest "$@"
+      rc=$?
+      [ "$rc" -eq 5 ] && { echo "no tests were collected" >&2; exit 1; }
+      exit "$rc"
+      ;;
+    install)
+      install_system; install_python
+      ;;
+    *)
+      echo "usage: ./dev.sh serve [ocrgw serve options] | ./dev.sh test [pytest options] | ./dev.sh install" >&2
+      exit 2
+      ;;
+  esac
+}
+
+# Sourced (tests/test_dev_sh.py does), it only defines the functions above.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then main "$@"; fi

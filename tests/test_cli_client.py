@@ -4,6 +4,7 @@ which the client waits out, and a bad file reported without stopping the others.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -120,3 +121,29 @@ def test_formats_json_hocr_pdf(make_server, tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     data = (tmp_path / "accurate" / "page.json").read_bytes()
     assert b'"name":"rapidocr"' in data and b"Searchable words here" in data
+
+
+def test_a_missing_or_refused_key_stops_at_once(make_server, tmp_path: Path) -> None:
+    """Every file would be refused the same way: one message, exit status 2, and the files not yet sent stay
+    unsent (at most --concurrency submits reach the server), rather than one MissingKey per file."""
+    srv: Server = make_server(workers=1).start()
+    files = [_image(w, tmp_path / f"doc{i}.png") for i, w in enumerate(WORDS)]
+    env = {k: v for k, v in os.environ.items() if k not in ("OCRGW_API_KEY", "OCRGW_SERVER")}
+    for key_args, code in (([], "MissingKey"), (["--key", "not-a-key"], "InvalidKey")):
+        before = srv.log().count('"POST /v1/jobs 401 ')
+        proc = subprocess.run(
+            [sys.executable, "-m", "ocrgw.cli", "ocr", "--server", srv.url, *key_args, "--concurrency", "2"]
+            + [str(f) for f in files]
+            + ["--out", str(tmp_path / "out")],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+        )
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.count(code) == 1, proc.stderr
+        assert ("--key" in proc.stderr) == (not key_args), proc.stderr  # without a key, says how to give one
+        assert "0 of 6 done" in proc.stderr, proc.stderr
+        time.sleep(0.5)  # the access log line of the last refused submit
+        assert 1 <= srv.log().count('"POST /v1/jobs 401 ') - before <= 2, srv.log()[-3000:]
+    assert not list((tmp_path / "out").iterdir())

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
+from pathlib import Path
+from typing import Any
 
 from ocrgw.settings import Settings
 
 
-def _settings(args: argparse.Namespace, **forced: object) -> Settings:
-    overrides: dict[str, object] = {}
+def _settings(args: argparse.Namespace, **forced: Any) -> Settings:
+    overrides: dict[str, Any] = {}  # validated by Settings, which also reads OCRGW_* for the rest
     for name in ("host", "port", "workers", "data_dir", "log_level"):
         value = getattr(args, name, None)
         if value is not None:
@@ -29,6 +32,16 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _own_command() -> str:
+    """How to run this command again, for hints: `ocrgw` when that is what the PATH finds, else the path it
+    was started by (`./dev.sh serve` starts `.venv/bin/ocrgw`, which is not on the PATH)."""
+    argv0 = sys.argv[0]
+    if Path(argv0).name != "ocrgw":  # python -m ocrgw.cli
+        return f"{sys.executable} -m ocrgw.cli"
+    found = shutil.which("ocrgw")
+    return "ocrgw" if found and Path(found).resolve() == Path(argv0).resolve() else argv0
+
+
 def _bootstrap_key(settings: Settings) -> None:
     """First start with auth on and no keys at all: make one, so a newcomer can call the API at once."""
     from ocrgw.auth import new_key
@@ -43,16 +56,16 @@ def _bootstrap_key(settings: Settings) -> None:
     print(
         "\n  No API keys existed, so one was created (it is shown only this once):\n"
         f"    Ocp-Apim-Subscription-Key: {secret}\n"
-        "  More: `ocrgw keys create --name NAME`; list/revoke: `ocrgw keys list|revoke`.\n",
+        f"  More: `{_own_command()} keys create --name NAME`; list/revoke: `{_own_command()} keys list|revoke`.\n",
         file=sys.stderr,
         flush=True,
     )
 
 
-def _uvicorn_logging(settings: Settings) -> dict:
-    """uvicorn keeps its hands off logging (ocrgw's handler formats its lines too), and its access log is off:
-    ocrgw's own (ops.http) has the route template, the request id and the duration."""
-    return {"log_level": settings.log_level.lower(), "log_config": None, "access_log": False}
+def _uvicorn_logging(settings: Settings) -> dict[str, Any]:
+    """uvicorn keeps its hands off logging (ocrgw's handler formats its lines too, never in colour), and its
+    access log is off: ocrgw's own (ops.http) has the route template, the request id and the duration."""
+    return {"log_level": settings.log_level.lower(), "log_config": None, "use_colors": False, "access_log": False}
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -138,11 +151,16 @@ def cmd_worker(args: argparse.Namespace) -> int:
         from ocrgw.ops.metrics import serve_worker_metrics
 
         serve_worker_metrics(settings.worker_metrics_port, settings.worker_metrics_host)
+    from ocrgw.ops.logs import use_colour
     from ocrgw.queue.celery_app import celery_app
 
     concurrency = args.concurrency or os.cpu_count() or 1
+    # Celery's start-up banner goes to stdout in colour whenever stderr is a terminal (and ignores NO_COLOR
+    # values click cannot read as a boolean): colour only when both streams are terminals.
+    colour = use_colour(sys.stdout) and use_colour(sys.stderr)
     celery_app.worker_main(
         [
+            *([] if colour else ["--no-color"]),
             "worker",
             "--pool=prefork",
             f"--concurrency={concurrency}",

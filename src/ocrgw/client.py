@@ -2,7 +2,8 @@
 once, polls them, writes one output per input, and shows a progress bar. It is polite to a busy server: a
 429 is retried after its Retry-After, and network errors or 5xx answers back off and retry. Each submit
 carries an Idempotency-Key derived from the file and the options, so a retried submit never makes a
-second job. Runs anywhere Python and ocrgw are installed; it needs no server-side access."""
+second job. A key the server refuses (401/403) stops the batch at once with one message: every other file
+would be refused the same way. Runs anywhere Python and ocrgw are installed; it needs no server-side access."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import random
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 from tqdm import tqdm
@@ -34,6 +36,10 @@ class ClientError(Exception):
     """A document the server refused or could not read; the message is the server's."""
 
 
+class AuthError(ClientError):
+    """The server refused the key (or its absence): not about one file, so the batch stops."""
+
+
 @dataclass
 class Options:
     server: str
@@ -48,6 +54,7 @@ class Options:
     throttled: int = 0  # 429s seen, for the summary
     retried: int = 0  # network errors and 5xx retried
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    auth_failed: AuthError | None = None  # set by the first refused call; no file is submitted after it
 
 
 def output_paths(files: list[Path], out_dir: Path, ext: str) -> list[Path]:
@@ -70,10 +77,20 @@ def _error_message(resp: httpx.Response) -> str:
         return f"HTTP {resp.status_code}: {resp.text[:200]}"
 
 
-async def _request(client: httpx.AsyncClient, opts: Options, method: str, url: str, **kw) -> httpx.Response:
+def _auth_error(resp: httpx.Response, opts: Options) -> AuthError:
+    detail = _error_message(resp)
+    if opts.key:
+        return AuthError(f"the server at {opts.server} refused the API key ({detail}); no further files submitted")
+    return AuthError(
+        f"the server at {opts.server} needs an API key ({detail}): give --key KEY or set OCRGW_API_KEY "
+        "(`ocrgw keys create` on the server makes one)"
+    )
+
+
+async def _request(client: httpx.AsyncClient, opts: Options, method: str, url: str, **kw: Any) -> httpx.Response:
     """One call with the retry policy: a 429 is backpressure, not an error, so it is waited out (its
     Retry-After) for as long as the per-file timeout allows; 5xx and network errors back off and count
-    against MAX_TRIES."""
+    against MAX_TRIES. A 401 or 403 raises AuthError: the key, not the file, is at fault."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + opts.timeout
     delay = 1.0
@@ -104,6 +121,8 @@ async def _request(client: httpx.AsyncClient, opts: Options, method: str, url: s
                 await asyncio.sleep(delay + random.random() * delay / 2)
                 delay = min(delay * 2, 30)
                 continue
+        if resp.status_code in (401, 403):
+            raise _auth_error(resp, opts)
         return resp
 
 
@@ -168,9 +187,17 @@ async def run(files: list[Path], opts: Options) -> dict[Path, str | None]:
 
         async def one(path: Path, out: Path) -> None:
             async with sem:
+                if opts.auth_failed:  # refused key: the rest are not submitted
+                    results[path] = str(opts.auth_failed)
+                    return
                 try:
                     await ocr_one(client, opts, path, out)
                     results[path] = None
+                except AuthError as exc:
+                    results[path] = str(exc)
+                    if opts.auth_failed is None:  # files already in flight meet it too: say it once
+                        opts.auth_failed = exc
+                        bar.write(f"ocrgw ocr: {exc}", file=sys.stderr)
                 except (ClientError, OSError, httpx.HTTPError) as exc:
                     results[path] = str(exc) or type(exc).__name__
                     bar.write(f"{path}: {results[path]}", file=sys.stderr)
@@ -199,6 +226,10 @@ def main(args: argparse.Namespace) -> int:
         timeout=args.timeout,
     )
     results = asyncio.run(run(files, opts))
+    if opts.auth_failed:
+        done = sum(1 for err in results.values() if err is None)
+        print(f"stopped: {done} of {len(files)} done before the key was refused", file=sys.stderr)
+        return 2
     failed = [p for p, err in results.items() if err]
     print(
         f"{len(files) - len(failed)} of {len(files)} done, {len(failed)} failed; outputs in {opts.out_dir} "

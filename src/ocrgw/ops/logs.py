@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from datetime import UTC, datetime
 from typing import IO
@@ -89,6 +90,19 @@ def resolve_format(fmt: str, stream: IO[str] | None = None) -> str:
         return "text" if stream.isatty() else "json"
     except (AttributeError, ValueError):
         return "json"
+
+
+def use_colour(stream: IO[str] | None = None) -> bool:
+    """Colour (ANSI escapes) only for a person at a terminal: never into a file, a pipe or a journal, and
+    never when NO_COLOR is set to anything (https://no-color.org). ocrgw's own formatters never colour;
+    this decides for the third-party output that would (Celery's start-up banner)."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    stream = stream or sys.stderr
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def _level(level: str | int) -> int:
