@@ -3,7 +3,7 @@
 image's size in `metadata`, and, for a job that did not succeed, the Azure error the synchronous call
 answers. A golden file per fixture, compared exactly.
 
-Renderers: `ocrgw.dialects.azure.imageanalysis.render_result(view, blob, settings)`, and for the states a
+Renderers: `ocrgw.dialects.azure.imageanalysis.render.render_result(view, settings)`, and for the states a
 synchronous call cannot wait out `ocrgw.dialects.azure.errors.render_error(request, service.wait_error(...))`.
 Goldens: tests/data/results/golden/azure-imageanalysis-4.0; rewrite with OCRGW_UPDATE_GOLDEN=1."""
 
@@ -12,9 +12,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from tests.results import SUCCEEDED, conforms, document, golden, http_request, load, response_json, settings
+from tests.results import SUCCEEDED, conforms, golden, http_request, load, response_json, settings
 
-from ocrgw.dialects.azure import errors, imageanalysis
+from ocrgw.dialects.azure import errors
+from ocrgw.dialects.azure.imageanalysis import render as imageanalysis
+from ocrgw.dialects.azure.imageanalysis.schemas import ImageAnalysisResult
 from ocrgw.jobs import service
 
 DIALECT = "azure-imageanalysis-4.0"
@@ -24,8 +26,8 @@ WAITED = 30.0
 @pytest.mark.parametrize("name", SUCCEEDED)
 def test_image_analysis_result(name: str) -> None:
     view, s = load(name), settings()
-    body = imageanalysis.render_result(view, document(name), s)
-    conforms(imageanalysis.ImageAnalysisResult, body)
+    body = imageanalysis.render_result(view, s)
+    conforms(ImageAnalysisResult, body)
     assert list(body) == ["modelVersion", "metadata", "readResult"]
     assert body["modelVersion"] == "2023-10-01"
     page = (view.pages or [])[0]  # Image Analysis reads page 1 only
@@ -51,17 +53,18 @@ def test_image_analysis_result(name: str) -> None:
 
 
 def test_image_analysis_pdf_page_is_in_pixels_at_the_render_dpi() -> None:
-    body = imageanalysis.render_result(load("two_pages"), document("two_pages"), settings(pdf_dpi=200))
+    body = imageanalysis.render_result(load("two_pages"), settings(pdf_dpi=200))
     assert body["metadata"] == {"width": 1700, "height": 2201}  # 8.5 x 11.0033 in at 200 dpi
     assert body["readResult"]["blocks"][0]["lines"][0]["text"] == "Quarterly Report"
 
 
-def test_image_analysis_without_pages_gives_the_image_size() -> None:
+def test_image_analysis_without_pages_gives_no_blocks() -> None:
+    """Never for a read image (page 1 always exists); the renderer still answers a well-formed body."""
     view = replace(load("blank"), pages=[])
-    body = imageanalysis.render_result(view, document("blank"), settings())
+    body = imageanalysis.render_result(view, settings())
     assert body == {
         "modelVersion": "2023-10-01",
-        "metadata": {"width": 800, "height": 600},
+        "metadata": {"width": 0, "height": 0},
         "readResult": {"blocks": []},
     }
 

@@ -3,7 +3,7 @@
 state, 8-number boxes (integer pixels for images, inches for PDF pages), page numbers from 1, angles, and
 a golden file per (API, fixture) compared exactly.
 
-Renderers: `ocrgw.dialects.azure.render.operation(view, version)` and `ocrgw.dialects.azure.v21.operation`.
+Renderers: `ocrgw.dialects.azure.read.render.operation(view, version)` and `ocrgw.dialects.azure.v21.render.operation`.
 Goldens: tests/data/results/golden/azure-read-v3.x and azure-read-v2.1; rewrite them with
 OCRGW_UPDATE_GOLDEN=1 (then review the diff: a changed golden is a changed wire format)."""
 
@@ -16,8 +16,10 @@ from datetime import datetime
 import pytest
 from tests.results import FIXTURES, SUCCEEDED, conforms, golden, load
 
-from ocrgw.dialects.azure import render, v21
-from ocrgw.dialects.azure.schemas import ReadOperationResult
+from ocrgw.dialects.azure.read import render
+from ocrgw.dialects.azure.read.schemas import ReadOperationResult
+from ocrgw.dialects.azure.v21 import render as v21
+from ocrgw.dialects.azure.v21.schemas import BatchReadOperationResult
 from ocrgw.jobs.schemas import JobView, PageResult
 
 STATUS_V3 = {"queued": "notStarted", "running": "running", "succeeded": "succeeded", "failed": "failed"}
@@ -154,7 +156,7 @@ def test_read_unknown_failure_code_is_an_internal_error() -> None:
 def test_batch_read_v21_every_state(name: str) -> None:
     view = load(name)
     body = v21.operation(view)
-    conforms(v21.BatchReadOperationResult, body)
+    conforms(BatchReadOperationResult, body)
     assert body["status"] == STATUS_V21[view.status.value]
     if name in SUCCEEDED:
         assert list(body) == ["status", "recognitionResults"]
