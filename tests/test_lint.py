@@ -1,5 +1,5 @@
-"""The code base stays ruff-clean and ruff-formatted: the suite fails on a lint error or an unformatted file,
-so CI catches both."""
+"""The code base stays ruff-clean and ruff-formatted, and its imports flow one way (the import-linter contracts
+in pyproject.toml): the suite fails on any of them, so CI catches it."""
 
 from __future__ import annotations
 
@@ -28,3 +28,12 @@ def test_ruff_clean() -> None:
 def test_ruff_formatted() -> None:
     out = _ruff("format", "--check")
     assert out.returncode == 0, "run `ruff format`:\n" + out.stdout + out.stderr
+
+
+def test_imports_flow_one_way() -> None:
+    """dialects -> job service -> repository and storage; the worker side never imports request-side code;
+    storage never imports jobs; leaf modules import nothing of ours (contracts in pyproject.toml)."""
+    lint = shutil.which("lint-imports", path=str(Path(sys.executable).parent))
+    assert lint, "import-linter is part of the test extra"
+    out = subprocess.run([lint], cwd=REPO, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr

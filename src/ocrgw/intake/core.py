@@ -12,10 +12,9 @@ import httpx
 
 from ocrgw.errors import ErrorCode, OcrgwError
 from ocrgw.intake.sniff import check_type, inspect_document
-from ocrgw.jobs.schemas import StoredBlob
 from ocrgw.net import open_url
 from ocrgw.settings import Settings
-from ocrgw.storage import BlobStore
+from ocrgw.storage import BlobStore, StoredBlob
 
 HEAD_BYTES = 64
 # After the limit is passed we keep reading (and dropping) this much more, so a client that is still

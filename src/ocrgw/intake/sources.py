@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 from ocrgw.errors import ErrorCode, OcrgwError
 from ocrgw.intake import multipart
 from ocrgw.intake.core import from_bytes, from_stream, from_url
-from ocrgw.jobs.schemas import StoredBlob
 from ocrgw.settings import Settings
-from ocrgw.storage import BlobStore
+from ocrgw.storage import BlobStore, StoredBlob
 
 
 @dataclass(slots=True)

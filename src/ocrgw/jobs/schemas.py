@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ocrgw.jobs.pages import PageSelection
 from ocrgw.jobs.states import JobStatus
+from ocrgw.storage import StoredBlob as StoredBlob  # re-exported: described by the store, seen by dialects
 
 ReadingOrder = Literal["basic", "natural"]
 EngineName = Literal["tesseract", "rapidocr"]
@@ -44,18 +45,6 @@ class JobSpec(BaseModel):
     def selection(self) -> PageSelection:
         """The page selection, parsed once by the dialect (``PageSelection.parse``) and kept as ranges."""
         return PageSelection(self.pages)
-
-
-@dataclass(slots=True, frozen=True)
-class StoredBlob:
-    """A request body after intake: stored, sniffed and checked against the limits."""
-
-    key: str
-    size: int
-    media_type: str  # e.g. "image/png"
-    width: int
-    height: int
-    frames: int
 
 
 @dataclass(slots=True)

@@ -6,12 +6,25 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from ocrgw.settings import Settings
+
+
+@dataclass(slots=True, frozen=True)
+class StoredBlob:
+    """A request body after intake: stored, sniffed and checked against the limits."""
+
+    key: str
+    size: int
+    media_type: str  # e.g. "image/png"
+    width: int
+    height: int
+    frames: int
 
 
 class BlobWriter(Protocol):
