@@ -3,9 +3,9 @@ SQLite gets WAL and a busy timeout so one API process and N worker processes can
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import CursorResult, Engine, Result, create_engine, event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 from sqlalchemy.pool import NullPool
@@ -60,3 +60,8 @@ def sync_sessionmaker(settings: Settings) -> sessionmaker:
     if maker is None:
         maker = _SYNC_MAKERS[url] = sessionmaker(make_sync_engine(settings), expire_on_commit=False)
     return maker
+
+
+def changed(result: Result[Any]) -> int:
+    """Rows an UPDATE or DELETE changed: conditional updates (claims, leases) are decided by this count."""
+    return cast("CursorResult[Any]", result).rowcount

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from ocrgw.auth.models import ApiKey
 from ocrgw.clock import utcnow
+from ocrgw.db import changed
 
 
 async def find_key(session: AsyncSession, key_hash: str) -> ApiKey | None:
@@ -51,4 +52,4 @@ def revoke_key(session: Session, ident: str) -> int:
         )
         .values(revoked_at=utcnow())
     )
-    return res.rowcount
+    return changed(res)

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, delete, func, insert, or_, select, update
+from sqlalchemy import and_, case, delete, false, func, insert, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from ocrgw.clock import as_utc, utcnow
+from ocrgw.db import changed
 from ocrgw.errors import ErrorCode
 from ocrgw.jobs.leases import owner_is_dead
 from ocrgw.jobs.models import Job, Line, Page, Word
@@ -120,7 +121,7 @@ def finish_stmt(job_id: str, worker: str, now: datetime, status: JobStatus, code
 
 def release_stmt(job_id: str, worker: str, now: datetime, *, refund: bool):
     """Hand a job back after its worker died (costs the attempt) or was stopped for shutdown (refund)."""
-    exhausted = and_(Job.attempts >= Job.max_attempts, not refund)
+    exhausted = and_(Job.attempts >= Job.max_attempts, false() if refund else true())
     return (
         update(Job)
         .where(_held(job_id, worker))
@@ -176,7 +177,7 @@ async def due_callbacks(session: AsyncSession, now: datetime, limit: int = 50) -
         .order_by(Job.callback_next_at)
         .limit(limit)
     )
-    return [(r[0], r[1]) for r in rows]
+    return [(r[0], r[1]) for r in rows if r[1] is not None]  # due: callback_next_at <= now
 
 
 async def claim_callback(session: AsyncSession, job_id: str, seen: datetime, until: datetime) -> bool:
@@ -186,7 +187,7 @@ async def claim_callback(session: AsyncSession, job_id: str, seen: datetime, unt
         .where(Job.id == job_id, Job.callback_state == "pending", Job.callback_next_at == seen)
         .values(callback_next_at=until)
     )
-    return res.rowcount == 1
+    return changed(res) == 1
 
 
 async def callback_outcome(
@@ -298,14 +299,14 @@ def load_pages_sync(session: Session, job_id: str) -> list[PageResult]:
 
 
 def set_artifact(session: Session, job_id: str, worker: str, key: str) -> bool:
-    return session.execute(update(Job).where(_held(job_id, worker)).values(artifact_key=key)).rowcount == 1
+    return changed(session.execute(update(Job).where(_held(job_id, worker)).values(artifact_key=key))) == 1
 
 
 def set_analysis(session: Session, job_id: str, worker: str, kind: str, value: dict) -> bool:
     """Record one kind of document-level finding (e.g. "mrz"); only the lease holder may."""
     current = session.execute(select(Job.analysis).where(Job.id == job_id)).scalar_one_or_none() or {}
     merged = {**current, kind: value}
-    return session.execute(update(Job).where(_held(job_id, worker)).values(analysis=merged)).rowcount == 1
+    return changed(session.execute(update(Job).where(_held(job_id, worker)).values(analysis=merged))) == 1
 
 
 async def recoverable_ids(session: AsyncSession, now: datetime, queued_before: datetime) -> list[str]:
@@ -322,7 +323,7 @@ async def running_leases(session: AsyncSession) -> list[tuple[str, str | None]]:
 
 async def release(session: AsyncSession, job_id: str, worker: str, *, refund: bool) -> bool:
     res = await session.execute(release_stmt(job_id, worker, utcnow(), refund=refund))
-    return res.rowcount == 1
+    return changed(res) == 1
 
 
 async def expire_lease(session: AsyncSession, job_id: str, owner: str) -> bool:
@@ -330,7 +331,7 @@ async def expire_lease(session: AsyncSession, job_id: str, owner: str) -> bool:
     res = await session.execute(
         update(Job).where(_held(job_id, owner)).values(lease_expires_at=utcnow() - timedelta(seconds=1))
     )
-    return res.rowcount == 1
+    return changed(res) == 1
 
 
 async def count_queued(session: AsyncSession) -> int:
@@ -386,19 +387,19 @@ def claim(session: Session, job_id: str, worker: str, lease: float) -> Job | Non
     """Take the job (see claim_stmt). A lease held by a dead process on this host is ended first, so a
     redelivery after a worker crash goes ahead at once instead of waiting for the lease to run out."""
     now = utcnow()
-    if session.execute(claim_stmt(job_id, worker, now, lease)).rowcount == 1:
+    if changed(session.execute(claim_stmt(job_id, worker, now, lease))) == 1:
         return session.get(Job, job_id, populate_existing=True)
     owner = session.execute(select(Job.lease_owner).where(Job.id == job_id, Job.status == R)).scalar()
-    if owner_is_dead(owner):
+    if owner is not None and owner_is_dead(owner):
         session.execute(update(Job).where(_held(job_id, owner)).values(lease_expires_at=now - timedelta(seconds=1)))
-        if session.execute(claim_stmt(job_id, worker, now, lease)).rowcount == 1:
+        if changed(session.execute(claim_stmt(job_id, worker, now, lease))) == 1:
             return session.get(Job, job_id, populate_existing=True)
     session.execute(exhaust_stmt(job_id, now))
     return None
 
 
 def renew(session: Session, job_id: str, worker: str, lease: float) -> bool:
-    return session.execute(renew_stmt(job_id, worker, utcnow(), lease)).rowcount == 1
+    return changed(session.execute(renew_stmt(job_id, worker, utcnow(), lease))) == 1
 
 
 def finish(
@@ -409,7 +410,7 @@ def finish(
     code: str | None = None,
     message: str | None = None,
 ) -> bool:
-    return session.execute(finish_stmt(job_id, worker, utcnow(), status, code, message)).rowcount == 1
+    return changed(session.execute(finish_stmt(job_id, worker, utcnow(), status, code, message))) == 1
 
 
 def done_page_numbers(session: Session, job_id: str) -> set[int]:
@@ -426,7 +427,7 @@ def write_page(
     """Store one finished page, replacing any copy a crashed earlier attempt left (idempotent).
     The lease check is the first statement, so SQLite takes the write lock before anything is read."""
     now = utcnow()
-    if session.execute(renew_stmt(job_id, worker, now, lease)).rowcount != 1:
+    if changed(session.execute(renew_stmt(job_id, worker, now, lease))) != 1:
         raise LeaseLost(job_id)
     session.execute(delete(Page).where(Page.job_id == job_id, Page.page_no == page.page_no))
     page_id = session.execute(

@@ -379,7 +379,7 @@ def _dark_border(gray: np.ndarray, steps: list[dict]) -> np.ndarray:
     _, whole = cv2.connectedComponents(dark, connectivity=8)
     seeds = np.unique(whole[np.isin(labels, keep)])
     mask = np.isin(whole, seeds[seeds > 0]).astype(np.uint8)
-    mask = cv2.dilate(mask, np.ones((3, 3), np.uint8))  # the border's soft edge is dark too
+    mask = np.asarray(cv2.dilate(mask, np.ones((3, 3), np.uint8)), np.uint8)  # the border's soft edge is dark too
     share = round(float(mask.mean()), 3)
     span = _ink_paper_span(small[mask == 0])
     if span >= _MIN_SPAN:  # dark print: every threshold still separates it, and the border may hold text
@@ -508,8 +508,8 @@ def _estimate_skew(small: np.ndarray, bg: np.ndarray) -> tuple[float, str | None
     if ys.size < _MIN_INK_POINTS:
         return 0.0, f"too little ink ({ys.size} px)"
     if ys.size > _MAX_POINTS:  # deterministic thinning keeps the cost flat on dense pages
-        step = ys.size // _MAX_POINTS + 1
-        ys, xs = ys[::step], xs[::step]
+        every = ys.size // _MAX_POINTS + 1
+        ys, xs = ys[::every], xs[::every]
     pts_x = xs.astype(np.float32)
     pts_y = ys.astype(np.float32)
 

@@ -209,8 +209,8 @@ def _run(job_id: str, ctx: WorkerContext) -> str:
     finally:
         keeper.stop.set()
     with ctx.db.begin() as s:
-        done = repo.finish(s, job_id, ctx.worker_id, JobStatus.SUCCEEDED)
-    return JobStatus.SUCCEEDED.value if done else "lost"
+        finished = repo.finish(s, job_id, ctx.worker_id, JobStatus.SUCCEEDED)
+    return JobStatus.SUCCEEDED.value if finished else "lost"
 
 
 def _process(

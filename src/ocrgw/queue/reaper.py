@@ -25,7 +25,7 @@ async def free_dead_leases(db: async_sessionmaker) -> int:
     freed = 0
     async with db.begin() as s:
         for job_id, owner in await repo.running_leases(s):
-            if owner_is_dead(owner):
+            if owner is not None and owner_is_dead(owner):
                 freed += await repo.expire_lease(s, job_id, owner)
     return freed
 

@@ -16,6 +16,7 @@ import threading
 import time
 import unicodedata
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -55,7 +56,7 @@ class RapidEngine:
         models = models_dir()
         self.languages = languages
         self._normalize = not (_CJK & set(languages.split("+")))
-        self._ocr = RapidOCR(
+        self._ocr: Any = RapidOCR(  # its call returns a union of output types: read by attribute
             params={
                 "Global.log_level": "error",
                 "Global.text_score": 0.0,  # filtered here: the library's own filter misaligns word results
