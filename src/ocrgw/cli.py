@@ -69,7 +69,6 @@ def _uvicorn_logging(settings: Settings) -> dict[str, Any]:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
 
     from ocrgw.migrate import upgrade
     from ocrgw.ops.logs import configure_logging
@@ -80,7 +79,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from ocrgw.ops import multiproc
 
         multiproc.prepare(settings.data_dir / "metrics")
-    from ocrgw.main import create_app
 
     configure_logging(settings.log_format, settings.log_level, settings.access_log)
     upgrade(settings)
@@ -92,6 +90,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
+    return _serve_http(settings)
+
+
+def _serve_http(settings: Settings) -> int:
+    """The API process under uvicorn, as both `serve` and `api` run it."""
+    import uvicorn
+
+    from ocrgw.main import create_app
+
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -105,9 +112,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_api(args: argparse.Namespace) -> int:
     """Scale-out API: no local workers; job ids go to Celery. The schema must exist (`ocrgw migrate`)."""
-    import uvicorn
 
-    from ocrgw.main import create_app
     from ocrgw.ops.logs import configure_logging
 
     settings = _settings(args, queue="celery")
@@ -118,15 +123,7 @@ def cmd_api(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        proxy_headers=True,
-        timeout_graceful_shutdown=15,
-        **_uvicorn_logging(settings),
-    )
-    return 0
+    return _serve_http(settings)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:

@@ -138,12 +138,13 @@ async def submit(
     callback: tuple[str, str] | None = None,
 ) -> JobView:
     """A stored blob becomes a queued job; if it cannot (a bad page selection, a database error), the
-    blob is deleted here, so no dialect has to remember to. With ``idempotency_key`` (see
-    ``idempotency_digest``), a second submit that loses the race to the first gets the first's job."""
+    blob is deleted here. With ``idempotency_key`` (see ``idempotency_digest``), a second submit that
+    loses the race to the first gets the first's job. ``callback`` is (URL, public base URL): the
+    delivery loop POSTs to the URL once the job ends. The id is enqueued after the commit; if that is
+    lost, the reaper re-enqueues it."""
     try:
-        return await _submit(
+        job = await _insert(
             db=db,
-            queue=queue,
             settings=settings,
             owner_key_id=owner_key_id,
             dialect=dialect,
@@ -162,6 +163,8 @@ async def submit(
     except BaseException:
         await store.delete(blob.key)
         raise
+    await queue.enqueue(job.id)
+    return repo.job_view(job)
 
 
 def check_engine(spec: JobSpec, settings: Settings) -> None:
@@ -191,20 +194,18 @@ async def find_idempotent(*, db: async_sessionmaker, digest: str) -> JobView | N
         return repo.job_view(job)
 
 
-async def _submit(
+async def _insert(
     *,
     db: async_sessionmaker,
-    queue: JobQueue,
     settings: Settings,
     owner_key_id: str | None,
     dialect: str,
     spec: JobSpec,
     blob: StoredBlob,
     retention: timedelta,
-    idempotency_key: str | None = None,
-    callback: tuple[str, str] | None = None,
-) -> JobView:
-    """``callback`` is (URL, public base URL): the delivery loop POSTs to the URL once the job ends."""
+    idempotency_key: str | None,
+    callback: tuple[str, str] | None,
+) -> Job:
     selected = spec.selection.count(blob.frames)
     if selected == 0:
         raise OcrgwError(
@@ -239,8 +240,7 @@ async def _submit(
     )
     async with db.begin() as s:
         await repo.insert_job(s, job)
-    await queue.enqueue(job.id)  # after the commit; if this is lost, the reaper re-enqueues
-    return repo.job_view(job)
+    return job
 
 
 async def get(
