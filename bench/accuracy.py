@@ -54,9 +54,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ["OCRGW_SHARED_DIR"]) if os.environ.get("OCRGW_SHARED_DIR") else REPO.parent / "shared"
-DEFAULT_MANIFEST = SHARED / "data" / "ocr-dev" / "manifest.jsonl"
+from _common import DEV_DATA, REPO, SHARED
+
+DEFAULT_MANIFEST = DEV_DATA / "manifest.jsonl"
 EVAL_TOOL = SHARED / "tools" / "ocr_eval.py"
 DESIGNS = ("raw", "ocrgw")
 KIND_ORDER = ("receipt", "form", "line", "multicol", "table", "page", "chart")
@@ -402,7 +402,7 @@ def git_commit() -> str:
         return "?"
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--manifest", type=Path, default=DEFAULT_MANIFEST, help="JSON Lines manifest (ocr_eval format)")
     ap.add_argument("--designs", default="ocrgw,raw", help="comma-separated: ocrgw, raw")
@@ -438,27 +438,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--full", action="store_true", help="also print ocr_eval's full table per design")
     ap.add_argument("--json", type=Path, default=None, help="write config, summary and per-image results here")
     ap.add_argument("-q", "--quiet", action="store_true", help="no per-image lines while running")
-    a = ap.parse_args(argv)
+    return ap
 
-    names = [n.strip() for n in a.designs.split(",") if n.strip()]
-    if not names or any(n not in DESIGNS for n in names) or len(set(names)) != len(names):
-        ap.error(f"--designs takes a comma-separated subset of {', '.join(DESIGNS)}")
-    ev = load_ocr_eval(EVAL_TOOL)
-    manifest = a.manifest.resolve()
-    recs = load_manifest(manifest, a.kinds, a.limit)
-    if not recs:
-        ap.error("no manifest rows left after --kinds/--limit")
 
-    import tesserocr
-
-    from ocrgw.settings import Settings
-
-    tessdata = Settings().resolved_tessdata_dir
+def _make_designs(names: list[str], a: argparse.Namespace, tessdata: Path) -> list[Design]:
     designs: list[Design] = []
     if "raw" in names:
         designs.append(RawTesseract(tessdata))
     if "ocrgw" in names:
         designs.append(OcrgwPipeline(a.reading_order, a.preprocess, a.mode, a.engine))
+    return designs
+
+
+def _print_header(designs: list[Design], manifest: Path, recs: list[dict], tessdata: Path) -> str:
+    """The run's first two lines: what is read, by what, on what machine; returns the engine's versions."""
+    import tesserocr
+
     ocrgw_cfg = ""
     if isinstance(designs[-1], OcrgwPipeline):
         og = designs[-1]
@@ -478,16 +473,10 @@ def main(argv: list[str] | None = None) -> int:
         f"cpus={os.cpu_count()} load={os.getloadavg()[0]:.1f} commit={git_commit()}{ocrgw_cfg}",
         flush=True,
     )
+    return engine
 
-    t0 = time.perf_counter()
-    try:
-        rows = run(designs, recs, manifest.parent, ev, a.quiet)
-    finally:
-        for d in designs:
-            d.close()
-    wall = time.perf_counter() - t0
-    summary = summarize(rows, ev)
 
+def _print_scores(summary: dict[str, OrderedDict[str, dict]], ev: ModuleType, full: bool) -> None:
     print()
     print(side_by_side(summary))
     print(
@@ -496,11 +485,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     base_all = " / ".join(f"{pct(ISSUE_BASELINE[k])}" for k, _ in METRICS)
     print(f"(issue 7 baseline 'all', Tesseract 5.3 CLI psm 3: CER / lnCER / BoW-F1 = {base_all})")
-    if a.full:
+    if full:
         for name in summary:
             print(f"\n{name}, ocr_eval.fmt_table (img/s from this bench's wall times):")
             print(ev.fmt_table(summary[name]))
 
+
+def _print_speed(
+    summary: dict[str, OrderedDict[str, dict]], names: list[str], mode: str, wall: float
+) -> tuple[float | None, float | None]:
+    """Pages per second per design and, with both, ocrgw's time per page over raw's against the mode's
+    budget; returns (wall ratio, CPU ratio), None with one design."""
     print()
     for name in names:
         s = summary[name]["all"]
@@ -513,28 +508,63 @@ def main(argv: list[str] | None = None) -> int:
         og, raw = summary["ocrgw"]["all"], summary["raw"]["all"]
         ratio = (og["wall"] / og["pages"]) / (raw["wall"] / raw["pages"])
         cpu_ratio = og["cpu_per_page"] / raw["cpu_per_page"]
-        budget = SPEED_BUDGET[a.mode]
+        budget = SPEED_BUDGET[mode]
         verdict = "ok" if ratio <= budget else "OVER BUDGET"
         print(
-            f"ocrgw time per page / raw time per page = {ratio:.2f}  ({a.mode} mode's budget <= {budget}: "
+            f"ocrgw time per page / raw time per page = {ratio:.2f}  ({mode} mode's budget <= {budget}: "
             f"{verdict}); "
             f"by CPU time {cpu_ratio:.2f}"
         )
     print(f"(single process, single thread, designs interleaved per image; run wall incl. scoring {wall:.1f} s)")
+    return ratio, cpu_ratio
 
+
+def _print_per_image(images: list[dict], worst: int) -> None:
+    """How many images ocrgw reads better or worse than raw, and the largest regressions and gains."""
+    worse = sorted((it for it in images if it["dCER"] > 0), key=lambda it: -it["dCER"])[:worst]
+    better = sorted((it for it in images if it["dCER"] < 0), key=lambda it: it["dCER"])[:worst]
+    ties = sum(1 for it in images if it["dCER"] == 0)
+    print(
+        f"\nper image: ocrgw better on {sum(1 for it in images if it['dCER'] < 0)}, worse on "
+        f"{sum(1 for it in images if it['dCER'] > 0)}, equal on {ties} (page CER)"
+    )
+    print(f"\nworst {len(worse)} regressions (ocrgw's page CER above raw's):")
+    print(image_table(worse) if worse else "(none)")
+    print(f"\nbest {len(better)} gains:")
+    print(image_table(better) if better else "(none)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = _parser()
+    a = ap.parse_args(argv)
+    names = [n.strip() for n in a.designs.split(",") if n.strip()]
+    if not names or any(n not in DESIGNS for n in names) or len(set(names)) != len(names):
+        ap.error(f"--designs takes a comma-separated subset of {', '.join(DESIGNS)}")
+    ev = load_ocr_eval(EVAL_TOOL)
+    manifest = a.manifest.resolve()
+    recs = load_manifest(manifest, a.kinds, a.limit)
+    if not recs:
+        ap.error("no manifest rows left after --kinds/--limit")
+
+    from ocrgw.settings import Settings
+
+    tessdata = Settings().resolved_tessdata_dir
+    designs = _make_designs(names, a, tessdata)
+    engine = _print_header(designs, manifest, recs, tessdata)
+
+    t0 = time.perf_counter()
+    try:
+        rows = run(designs, recs, manifest.parent, ev, a.quiet)
+    finally:
+        for d in designs:
+            d.close()
+    wall = time.perf_counter() - t0
+    summary = summarize(rows, ev)
+    _print_scores(summary, ev, a.full)
+    ratio, cpu_ratio = _print_speed(summary, names, a.mode, wall)
     images = per_image(rows) if len(names) == 2 else []
     if images:
-        worse = sorted((it for it in images if it["dCER"] > 0), key=lambda it: -it["dCER"])[: a.worst]
-        better = sorted((it for it in images if it["dCER"] < 0), key=lambda it: it["dCER"])[: a.worst]
-        ties = sum(1 for it in images if it["dCER"] == 0)
-        print(
-            f"\nper image: ocrgw better on {sum(1 for it in images if it['dCER'] < 0)}, worse on "
-            f"{sum(1 for it in images if it['dCER'] > 0)}, equal on {ties} (page CER)"
-        )
-        print(f"\nworst {len(worse)} regressions (ocrgw's page CER above raw's):")
-        print(image_table(worse) if worse else "(none)")
-        print(f"\nbest {len(better)} gains:")
-        print(image_table(better) if better else "(none)")
+        _print_per_image(images, a.worst)
 
     if a.json:
         out = {

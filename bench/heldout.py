@@ -35,16 +35,15 @@ import csv
 import hashlib
 import io
 import json
-import os
 import random
 import subprocess
 import sys
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ["OCRGW_SHARED_DIR"]) if os.environ.get("OCRGW_SHARED_DIR") else REPO.parent / "shared"
-DEFAULT_DEV_MANIFEST = SHARED / "data" / "ocr-dev" / "manifest.jsonl"
+from _common import DEV_DATA
+
+DEFAULT_DEV_MANIFEST = DEV_DATA / "manifest.jsonl"
 
 SROIE_REPO, SROIE_COMMIT = "zzzDavid/ICDAR-2019-SROIE", "27be4271b251c256f695acbade9a801bffe85994"
 FUNSD_REPO, FUNSD_COMMIT = "Doc-LD/funsd-bench", "388964efaccfb2acfe7f170dad5746852ab62e97"

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import sys
 import tempfile
 import time
@@ -30,7 +29,7 @@ import httpx
 import pypdfium2 as pdfium
 from PIL import Image, ImageDraw, ImageFont
 
-from _common import BenchError, OcrgwServer, peak_rss_mb
+from _common import OCTET_STREAM, READ_ANALYZE, BenchError, OcrgwServer, count_words, drive, peak_rss_mb
 
 BUDGET_MB = 500
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
@@ -78,19 +77,20 @@ def make_tiff(out: Path, target_mb: int) -> Path:
     return out
 
 
-def submit_and_wait(server: OcrgwServer, path: Path, timeout: float) -> tuple[dict, float]:
-    """Upload (streamed from disk, as a client with a big file does), then poll to the result."""
-    t0 = time.monotonic()
+def upload(server: OcrgwServer, path: Path) -> str:
+    """Submit a file to the Read API, streamed from disk as a client with a big file does; its
+    Operation-Location."""
     with open(path, "rb") as f:
-        r = httpx.post(
-            f"{server.url}/vision/v3.2/read/analyze",
-            content=f,
-            timeout=600,
-            headers={"Content-Type": "application/octet-stream"},
-        )
+        r = httpx.post(server.url + READ_ANALYZE, content=f, timeout=600, headers=OCTET_STREAM)
     if r.status_code != 202:
-        raise BenchError(f"submit of {path.name} answered {r.status_code}: {r.text[:300]}")
-    loc = r.headers["Operation-Location"]
+        raise BenchError(f"upload of {path.name} answered {r.status_code}: {r.text[:300]}")
+    return r.headers["Operation-Location"]
+
+
+def submit_and_wait(server: OcrgwServer, path: Path, timeout: float) -> tuple[dict, float]:
+    """Upload, then poll to the result."""
+    t0 = time.monotonic()
+    loc = upload(server, path)
     deadline = time.monotonic() + timeout
     while True:
         body = httpx.get(loc, timeout=60).json()
@@ -135,62 +135,58 @@ def run(args: argparse.Namespace) -> dict:
         ]
         sizes = {p.name: p.stat().st_size / 1e6 for p in docs}
         print("documents: " + ", ".join(f"{p.name} {sizes[p.name]:.1f} MB" for p in docs), flush=True)
-
-        # Phase 1, the worker: read each document to the end, one worker process, peak after each.
-        server = _server(tmpdir, "read", args.pages)
-        try:
-            server.start()
-            worker = worker_pid(server)
-            res["worker_peak_mb_at_rest"] = peak_rss_mb(worker)
-            res["reads"] = []
-            for path in docs:  # the PDFs first: the TIFF, one huge page, sets a peak of its own
-                body, secs = submit_and_wait(server, path, timeout=args.timeout)
-                if worker_pid(server) != worker:
-                    raise BenchError("the worker process was replaced during the run; its peak is lost")
-                pages = body["analyzeResult"]["readResults"]
-                r = {
-                    "document": path.name,
-                    "pages": len(pages),
-                    "seconds": secs,
-                    "words": sum(len(ln["words"]) for p in pages for ln in p["lines"]),
-                    "worker_peak_mb": peak_rss_mb(worker),
-                }
-                res["reads"].append(r)
-                print(
-                    f"  read {path.name:10} {r['pages']:4d} pages in {secs:6.1f} s ({r['pages'] / secs:.2f} pages/s),"
-                    f" worker peak {r['worker_peak_mb']:4.0f} MB",
-                    flush=True,
-                )
-        finally:
-            server.stop()
-
-        # Phase 2, the API process: upload growing bodies and look at its peak after each 202, before
-        # any result is rendered (a 300-page result is big JSON; that is not the upload's doing).
-        server = _server(tmpdir, "upload", args.pages)
-        try:
-            server.start()
-            assert server.proc is not None
-            res["api_peak_mb_at_rest"] = peak_rss_mb(server.proc.pid)
-            res["uploads"] = []
-            for path in sorted(docs, key=lambda p: p.stat().st_size):
-                with open(path, "rb") as f:
-                    r = httpx.post(
-                        f"{server.url}/vision/v3.2/read/analyze",
-                        content=f,
-                        timeout=600,
-                        headers={"Content-Type": "application/octet-stream"},
-                    )
-                if r.status_code != 202:
-                    raise BenchError(f"upload of {path.name} answered {r.status_code}: {r.text[:300]}")
-                up = {"document": path.name, "upload_mb": sizes[path.name], "api_peak_mb": peak_rss_mb(server.proc.pid)}
-                res["uploads"].append(up)
-                print(
-                    f"  upload {path.name:10} {up['upload_mb']:6.1f} MB, API peak {up['api_peak_mb']:4.0f} MB",
-                    flush=True,
-                )
-        finally:
-            server.stop()
+        _read_phase(_server(tmpdir, "read", args.pages), docs, args.timeout, res)
+        _upload_phase(_server(tmpdir, "upload", args.pages), docs, sizes, res)
     return res
+
+
+def _read_phase(server: OcrgwServer, docs: list[Path], timeout: float, res: dict) -> None:
+    """Phase 1, the worker: read each document to the end, one worker process, peak after each."""
+    try:
+        server.start()
+        worker = worker_pid(server)
+        res["worker_peak_mb_at_rest"] = peak_rss_mb(worker)
+        res["reads"] = []
+        for path in docs:  # the PDFs first: the TIFF, one huge page, sets a peak of its own
+            body, secs = submit_and_wait(server, path, timeout=timeout)
+            if worker_pid(server) != worker:
+                raise BenchError("the worker process was replaced during the run; its peak is lost")
+            pages = body["analyzeResult"]["readResults"]
+            r = {
+                "document": path.name,
+                "pages": len(pages),
+                "seconds": secs,
+                "words": count_words(body),
+                "worker_peak_mb": peak_rss_mb(worker),
+            }
+            res["reads"].append(r)
+            print(
+                f"  read {path.name:10} {r['pages']:4d} pages in {secs:6.1f} s ({r['pages'] / secs:.2f} pages/s),"
+                f" worker peak {r['worker_peak_mb']:4.0f} MB",
+                flush=True,
+            )
+    finally:
+        server.stop()
+
+
+def _upload_phase(server: OcrgwServer, docs: list[Path], sizes: dict[str, float], res: dict) -> None:
+    """Phase 2, the API process: upload growing bodies and look at its peak after each 202, before any
+    result is rendered (a 300-page result is big JSON; that is not the upload's doing)."""
+    try:
+        server.start()
+        assert server.proc is not None
+        res["api_peak_mb_at_rest"] = peak_rss_mb(server.proc.pid)
+        res["uploads"] = []
+        for path in sorted(docs, key=lambda p: p.stat().st_size):
+            upload(server, path)
+            up = {"document": path.name, "upload_mb": sizes[path.name], "api_peak_mb": peak_rss_mb(server.proc.pid)}
+            res["uploads"].append(up)
+            print(
+                f"  upload {path.name:10} {up['upload_mb']:6.1f} MB, API peak {up['api_peak_mb']:4.0f} MB",
+                flush=True,
+            )
+    finally:
+        server.stop()
 
 
 def report(res: dict) -> None:
@@ -234,15 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=1800)
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
-    try:
-        res = run(args)
-    except BenchError as exc:
-        print(f"memory bench failed: {exc}", file=sys.stderr)
-        return 1
-    report(res)
-    if args.json:
-        args.json.write_text(json.dumps(res, indent=2))
-    return 0
+    return drive(lambda: run(args), report, args.json, failed="memory bench failed")
 
 
 if __name__ == "__main__":

@@ -34,12 +34,9 @@ The dev images come from ``<shared>/data/ocr-dev`` (``<shared>`` = ``$OCRGW_SHAR
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
-import json
 import multiprocessing as mp
 import os
-import platform
 import resource
 import shutil
 import signal
@@ -51,63 +48,36 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-import httpx
+from _common import (
+    BenchError,
+    Img,
+    OcrgwClient,
+    OcrgwServer,
+    TimedRound,
+    add_client_args,
+    cpu_of,
+    describe_set,
+    drive,
+    job_durations,
+    load_average,
+    median,
+    rotated,
+    run_meta,
+    select_images,
+    sqlite_job_rows,
+    warm_images,
+)
 
-from _common import BenchError, OcrgwServer
-
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ["OCRGW_SHARED_DIR"]) if os.environ.get("OCRGW_SHARED_DIR") else REPO.parent / "shared"
-DEV_DATA = SHARED / "data" / "ocr-dev"
 TESSDATA = "/usr/share/tesseract-ocr/5/tessdata/"
 DESIGNS = ("ocrgw", "bare", "cli", "bare-gray")
 DEFAULT_DESIGNS = ("ocrgw", "bare", "cli")
 GOAL = 0.85
 
-# How many images of each group a set takes: evenly spaced over the manifest rows of that group, sorted
-# by path, so the selection is fixed for a given dev set. "page" covers the kinds page and multicol.
-SETS = {
-    "mixed": {"page": 3, "receipt": 6, "line": 8},
-    "quick": {"page": 1, "receipt": 2, "line": 3},
-}
-GROUP_OF_KIND = {"line": "line", "receipt": "receipt", "page": "page", "multicol": "page"}
-
 
 # ------------------------------------------------------------------------------------- CPU accounting
-# Wall-clock img/s moves with whatever else the machine runs; CPU seconds per image barely do, so they
-# are recorded too (Linux /proc; None elsewhere) as a second, noise-robust view of the same comparison.
-_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-
-def _proc_stat(pid: int) -> tuple[int, float] | None:
-    """(parent pid, user+system CPU seconds) of a live process."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = raw[raw.rindex(")") + 2 :].split()
-    return int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICK
-
-
-def process_tree_cpu(root: int) -> dict[int, float] | None:
-    """CPU seconds of ``root`` and all its descendants, by pid."""
-    if not Path("/proc/self/stat").exists():
-        return None
-    stats = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and (st := _proc_stat(int(entry.name))):
-            stats[int(entry.name)] = st
-    tree, todo = {}, [root]
-    while todo:
-        pid = todo.pop()
-        if pid in stats and pid not in tree:
-            tree[pid] = stats[pid][1]
-            todo += [p for p, (ppid, _) in stats.items() if ppid == pid]
-    return tree
-
-
 def cpu_delta(before: dict[int, float] | None, after: dict[int, float] | None) -> float | None:
     if before is None or after is None:
         return None
@@ -119,50 +89,9 @@ def children_cpu() -> dict[int, float]:
     return {0: ru.ru_utime + ru.ru_stime}
 
 
-def load_average() -> list[float] | None:
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        return None
-
-
-@dataclass(frozen=True)
-class Img:
-    rel: str  # path relative to the dev-data folder
-    kind: str
-    path: Path
-    size: int
-
-
 @dataclass
-class Round:
-    design: str
-    round: int
-    images: int
-    wall_s: float
-    img_per_s: float
-    latency_ms: list[float] = field(default_factory=list)  # per image, in list order
+class Round(TimedRound):
     extra: dict = field(default_factory=dict)
-
-
-# --------------------------------------------------------------------------------------------- images
-def select_images(set_name: str) -> list[Img]:
-    manifest = DEV_DATA / "manifest.jsonl"
-    if not manifest.exists():
-        raise BenchError(f"dev data not found: {manifest} (set OCRGW_SHARED_DIR)")
-    rows = [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
-    chosen: list[Img] = []
-    # Long images first (pages, receipts, lines): every design then ends on short jobs, so the wall time
-    # measures throughput rather than how one long page happens to straggle at the end.
-    for group, count in SETS[set_name].items():
-        pool = sorted((r for r in rows if GROUP_OF_KIND.get(r["kind"]) == group), key=lambda r: r["image"])
-        if len(pool) < count:
-            raise BenchError(f"dev data has {len(pool)} {group} images, the set wants {count}")
-        for i in range(count):
-            row = pool[(i * len(pool)) // count]
-            path = DEV_DATA / row["image"]
-            chosen.append(Img(row["image"], row["kind"], path, path.stat().st_size))
-    return chosen
 
 
 # ------------------------------------------------------------------------------------- bare engine
@@ -257,7 +186,7 @@ class BareEngine:
     def cpu(self) -> dict[int, float] | None:
         if not Path("/proc/self/stat").exists():
             return None
-        return {pid: st[1] for pid in self.pids if (st := _proc_stat(pid))}
+        return cpu_of(self.pids)
 
     def run(self, images: list[Img]) -> tuple[float, list[float], list[int]]:
         t0 = time.perf_counter()
@@ -316,112 +245,20 @@ class TesseractCli:
         return (out.stdout or out.stderr).splitlines()[0].strip()
 
 
-# ------------------------------------------------------------------------------------ ocrgw server
-class OcrgwClient:
-    def __init__(self, server: OcrgwServer, concurrency: int, poll_min: float, poll_max: float) -> None:
-        self.server = server
-        self.concurrency = concurrency
-        self.poll_min = poll_min
-        self.poll_max = poll_max
-
-    def cpu(self) -> dict[int, float] | None:
-        """The server process and its workers (not this client: its CPU is counted separately)."""
-        return process_tree_cpu(self.server.proc.pid) if self.server.proc else None
-
-    async def _run(self, images: list[Img], data: list[bytes]) -> tuple[float, list[float], list[dict]]:
-        limits = httpx.Limits(max_connections=self.concurrency + 4, max_keepalive_connections=self.concurrency + 4)
-        async with httpx.AsyncClient(base_url=self.server.url, timeout=120, limits=limits) as client:
-            sem = asyncio.Semaphore(self.concurrency)
-
-            async def one(img: Img, body: bytes) -> tuple[float, dict]:
-                async with sem:
-                    t0 = time.perf_counter()
-                    r = await client.post(
-                        "/vision/v3.2/read/analyze",
-                        content=body,
-                        headers={"Content-Type": "application/octet-stream"},
-                    )
-                    if r.status_code != 202:
-                        raise BenchError(f"{img.rel}: submit answered {r.status_code}: {r.text[:300]}")
-                    location = r.headers["Operation-Location"]
-                    submit_ms = (time.perf_counter() - t0) * 1000
-                    delay, polls = self.poll_min, 0
-                    while True:
-                        await asyncio.sleep(delay)
-                        g = await client.get(location)
-                        polls += 1
-                        if g.status_code != 200:
-                            raise BenchError(f"{img.rel}: poll answered {g.status_code}: {g.text[:300]}")
-                        body_json = g.json()
-                        status = body_json["status"]
-                        if status == "succeeded":
-                            break
-                        if status == "failed":
-                            raise BenchError(f"{img.rel}: ocrgw job failed: {body_json.get('error')}")
-                        delay = min(delay * 1.5, self.poll_max)
-                    ms = (time.perf_counter() - t0) * 1000
-                    words = sum(
-                        len(ln["words"]) for p in body_json["analyzeResult"]["readResults"] for ln in p["lines"]
-                    )
-                    return ms, {
-                        "job": location.rstrip("/").rsplit("/", 1)[-1],
-                        "polls": polls,
-                        "submit_ms": submit_ms,
-                        "bytes": len(g.content),
-                        "words": words,
-                    }
-
-            t0 = time.perf_counter()
-            out = await asyncio.gather(*(one(i, b) for i, b in zip(images, data, strict=True)))
-            wall = time.perf_counter() - t0
-        return wall, [ms for ms, _ in out], [info for _, info in out]
-
-    def run(self, images: list[Img]) -> tuple[float, list[float], list[dict]]:
-        data = [i.path.read_bytes() for i in images]  # read before the clock starts, like the file cache
-        return asyncio.run(self._run(images, data))
-
-
 # --------------------------------------------------------------------------------- server-side split
-def _ts(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).replace(tzinfo=None)
-
-
 def server_breakdown(db_path: Path, job_ids: list[str]) -> dict | None:
     """Per-job times from ocrgw's own database: created -> started (queue), started -> finished (worker),
     and the engine's share of that (pages.engine_ms). Medians and sums in ms; None if unreadable."""
     if not db_path.exists() or not job_ids:
         return None
     try:
-        con = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10)
-        try:
-            marks = ",".join("?" * len(job_ids))
-            jobs = con.execute(
-                f"SELECT id, created_at, started_at, finished_at FROM jobs WHERE id IN ({marks})", job_ids
-            ).fetchall()
-            eng = dict(
-                con.execute(
-                    f"SELECT job_id, SUM(engine_ms) FROM pages WHERE job_id IN ({marks}) GROUP BY job_id",
-                    job_ids,
-                ).fetchall()
-            )
-        finally:
-            con.close()
+        rows = sqlite_job_rows(db_path, job_ids)
     except sqlite3.Error as exc:
         return {"error": str(exc)}
-    queue, worker, engine, rest, per_job = [], [], [], [], {}
-    for jid, created, started, finished in jobs:
-        c, s, f = _ts(created), _ts(started), _ts(finished)
-        if not (c and s and f):
-            continue
-        queue.append((s - c).total_seconds() * 1000)
-        worker.append((f - s).total_seconds() * 1000)
-        per_job[jid] = worker[-1]
-        engine.append(float(eng.get(jid) or 0.0))
-        rest.append(worker[-1] - engine[-1])
+    per_job, queue, worker, engine = job_durations(rows)
     if not worker:
         return None
+    rest = [w - e for w, e in zip(worker, engine, strict=True)]
 
     def stats(xs: list[float]) -> dict:
         return {"median": statistics.median(xs), "sum": sum(xs)}
@@ -437,29 +274,25 @@ def server_breakdown(db_path: Path, job_ids: list[str]) -> dict | None:
 
 
 # ------------------------------------------------------------------------------------------- driver
-def _median(xs: list[float]) -> float:
-    return statistics.median(xs) if xs else float("nan")
-
-
-def run_bench(args: argparse.Namespace) -> dict:
-    designs = [d.strip() for d in args.designs.split(",") if d.strip()]
+def parse_designs(arg: str) -> list[str]:
+    designs = [d.strip() for d in arg.split(",") if d.strip()]
     unknown = sorted(set(designs) - set(DESIGNS))
     if unknown or not designs:
         raise BenchError(f"unknown design(s) {unknown}; choose from {', '.join(DESIGNS)}")
+    return designs
+
+
+def run_bench(args: argparse.Namespace) -> dict:
+    designs = parse_designs(args.designs)
     images = select_images(args.set)
-    warm_images = [images[-1], next(i for i in images if i.kind == "receipt")]
     concurrency = args.concurrency or 2 * args.workers + 2
     os.environ["OMP_THREAD_LIMIT"] = "1"  # inherited by the bare pool's processes
 
     print(
-        f"ocrgw throughput bench: set={args.set} ({len(images)} images: "
-        + ", ".join(f"{n} {g}" for g, n in SETS[args.set].items())
-        + f"), workers={args.workers}, repeat={args.repeat}, cores={os.cpu_count()}, "
-        f"ocrgw in-flight={concurrency}, poll {args.poll_min:g}..{args.poll_max:g}s",
+        f"ocrgw throughput bench: {describe_set(args.set, images)}, workers={args.workers}, repeat={args.repeat}, "
+        f"cores={os.cpu_count()}, ocrgw in-flight={concurrency}, poll {args.poll_min:g}..{args.poll_max:g}s",
         flush=True,
     )
-
-    rounds: list[Round] = []
     meta: dict = {
         "set": args.set,
         "workers": args.workers,
@@ -467,11 +300,7 @@ def run_bench(args: argparse.Namespace) -> dict:
         "concurrency": concurrency,
         "poll_min_s": args.poll_min,
         "poll_max_s": args.poll_max,
-        "cores": os.cpu_count(),
-        "load_at_start": load_average(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "images": [{"image": i.rel, "kind": i.kind, "bytes": i.size} for i in images],
+        **run_meta(images),
     }
     runners: dict = {}
     tmp = tempfile.TemporaryDirectory(prefix="ocrgw-bench-")
@@ -479,74 +308,10 @@ def run_bench(args: argparse.Namespace) -> dict:
     try:
         if "ocrgw" in designs:
             server = OcrgwServer(args.workers, Path(tmp.name) / "data")
-            server.data_dir.mkdir(parents=True)
-            t0 = time.perf_counter()
-            server.start()
-            print(f"  ocrgw serve up on {server.url} in {time.perf_counter() - t0:.1f}s", flush=True)
-            runners["ocrgw"] = OcrgwClient(server, concurrency, args.poll_min, args.poll_max)
-        if "bare" in designs:
-            runners["bare"] = BareEngine(args.workers, args.tessdata)
-        if "bare-gray" in designs:
-            runners["bare-gray"] = BareEngine(args.workers, args.tessdata, _bare_gray_one, runners.get("bare"))
-        if "cli" in designs:
-            runners["cli"] = TesseractCli(args.workers, args.tessdata)
-            meta["cli_version"] = runners["cli"].version()
-        with contextlib.suppress(ImportError):
-            import tesserocr
-
-            meta["tesserocr_version"] = f"{tesserocr.__version__} ({tesserocr.tesseract_version().split()[1]})"
-
-        for name in designs:  # warm-up: one pass over a couple of images, not timed
-            t0 = time.perf_counter()
-            if name.startswith("bare"):
-                runners[name].warm(warm_images)
-            else:
-                runners[name].run(warm_images)
-            print(f"  warmed up {name} ({time.perf_counter() - t0:.1f}s)", flush=True)
-
-        job_ids: list[str] = []
-        for r in range(args.repeat):
-            order = designs[r % len(designs) :] + designs[: r % len(designs)]  # rotate who goes first
-            for name in order:
-                load = load_average()
-                cpu0, own0 = runners[name].cpu(), time.process_time()
-                wall, lat, info = runners[name].run(images)
-                cpu1 = runners[name].cpu()
-                cpu = cpu_delta(cpu0, cpu1)
-                client_cpu = time.process_time() - own0
-                extra: dict = {}
-                if name == "ocrgw":
-                    job_ids += [x["job"] for x in info]
-                    extra = {
-                        "polls_median": _median([x["polls"] for x in info]),
-                        "polls_total": sum(x["polls"] for x in info),
-                        "submit_ms_median": _median([x["submit_ms"] for x in info]),
-                        "words": sum(x["words"] for x in info),
-                        "jobs": [x["job"] for x in info],
-                        "client_cpu_s": client_cpu,
-                    }
-                    if cpu0 and cpu1 and server and server.proc:  # the API process alone (HTTP, JSON, SQL)
-                        extra["api_cpu_s"] = cpu1.get(server.proc.pid, 0.0) - cpu0.get(server.proc.pid, 0.0)
-                else:
-                    extra = {"words": sum(info)}
-                extra["cpu_s"] = cpu
-                extra["load_before"] = load
-                rnd = Round(name, r + 1, len(images), wall, len(images) / wall, lat, extra)
-                rounds.append(rnd)
-                cpu_txt = f", {cpu / len(images):.3f} CPU s/img" if cpu is not None else ""
-                print(
-                    f"  round {r + 1}/{args.repeat} {name:9}: {rnd.img_per_s:6.2f} img/s "
-                    f"({wall:5.2f}s, {extra['words']} words{cpu_txt}; load avg before {load and load[0]})",
-                    flush=True,
-                )
-        breakdown = server_breakdown(server.data_dir / "ocrgw.db", job_ids) if server else None
-        if breakdown and "per_job_worker_ms" in breakdown:
-            per_job = breakdown.pop("per_job_worker_ms")
-            breakdown["busy_share"] = [
-                sum(per_job.get(j, 0.0) for j in x.extra["jobs"]) / 1000 / (args.workers * x.wall_s)
-                for x in rounds
-                if x.design == "ocrgw"
-            ]
+        _start_designs(designs, args, server, runners, meta)
+        _warm_up(designs, runners, warm_images(images))
+        rounds, job_ids = _timed_rounds(designs, runners, images, args.repeat, server)
+        breakdown = _breakdown(server, job_ids, rounds, args.workers)
     finally:
         for name in ("bare-gray", "bare"):  # the sharer first, the pool's owner last
             if name in runners:
@@ -555,25 +320,138 @@ def run_bench(args: argparse.Namespace) -> dict:
             server.stop()
         tmp.cleanup()
 
+    summary = _summary(designs, rounds, images)
+    return {
+        "meta": meta,
+        "summary": summary,
+        "ratios": _ratios(summary),
+        "server_breakdown": breakdown,
+        "rounds": [asdict(x) for x in rounds],
+    }
+
+
+def _start_designs(
+    designs: list[str], args: argparse.Namespace, server: OcrgwServer | None, runners: dict, meta: dict
+) -> None:
+    """Each design's runner into ``runners`` as it comes up (so a failure part-way still closes the
+    ones started); engine versions into ``meta``."""
+    if server is not None:
+        server.data_dir.mkdir(parents=True)
+        t0 = time.perf_counter()
+        server.start()
+        print(f"  ocrgw serve up on {server.url} in {time.perf_counter() - t0:.1f}s", flush=True)
+        runners["ocrgw"] = OcrgwClient(server, meta["concurrency"], args.poll_min, args.poll_max)
+    if "bare" in designs:
+        runners["bare"] = BareEngine(args.workers, args.tessdata)
+    if "bare-gray" in designs:
+        runners["bare-gray"] = BareEngine(args.workers, args.tessdata, _bare_gray_one, runners.get("bare"))
+    if "cli" in designs:
+        runners["cli"] = TesseractCli(args.workers, args.tessdata)
+        meta["cli_version"] = runners["cli"].version()
+    with contextlib.suppress(ImportError):
+        import tesserocr
+
+        meta["tesserocr_version"] = f"{tesserocr.__version__} ({tesserocr.tesseract_version().split()[1]})"
+
+
+def _warm_up(designs: list[str], runners: dict, images: list[Img]) -> None:
+    """One pass over a couple of images per design, not timed."""
+    for name in designs:
+        t0 = time.perf_counter()
+        if name.startswith("bare"):
+            runners[name].warm(images)
+        else:
+            runners[name].run(images)
+        print(f"  warmed up {name} ({time.perf_counter() - t0:.1f}s)", flush=True)
+
+
+def _timed_rounds(
+    designs: list[str], runners: dict, images: list[Img], repeat: int, server: OcrgwServer | None
+) -> tuple[list[Round], list[str]]:
+    """``repeat`` rounds of every design over all images, the order rotated each round; and the ids of
+    ocrgw's jobs, for the server-side split."""
+    rounds: list[Round] = []
+    job_ids: list[str] = []
+    for r in range(repeat):
+        for name in rotated(designs, r):
+            rnd = _one_round(name, r, repeat, runners[name], images, server)
+            rounds.append(rnd)
+            if name == "ocrgw":
+                job_ids += rnd.extra["jobs"]
+    return rounds, job_ids
+
+
+def _one_round(name: str, r: int, repeat: int, runner: Any, images: list[Img], server: OcrgwServer | None) -> Round:
+    load = load_average()
+    cpu0, own0 = runner.cpu(), time.process_time()
+    wall, lat, info = runner.run(images)
+    cpu1 = runner.cpu()
+    cpu = cpu_delta(cpu0, cpu1)
+    client_cpu = time.process_time() - own0
+    extra: dict = {}
+    if name == "ocrgw":
+        extra = {
+            "polls_median": median([x["polls"] for x in info]),
+            "polls_total": sum(x["polls"] for x in info),
+            "submit_ms_median": median([x["submit_ms"] for x in info]),
+            "words": sum(x["words"] for x in info),
+            "jobs": [x["job"] for x in info],
+            "client_cpu_s": client_cpu,
+        }
+        if cpu0 and cpu1 and server and server.proc:  # the API process alone (HTTP, JSON, SQL)
+            extra["api_cpu_s"] = cpu1.get(server.proc.pid, 0.0) - cpu0.get(server.proc.pid, 0.0)
+    else:
+        extra = {"words": sum(info)}
+    extra["cpu_s"] = cpu
+    extra["load_before"] = load
+    rnd = Round(name, r + 1, len(images), wall, len(images) / wall, lat, extra)
+    cpu_txt = f", {cpu / len(images):.3f} CPU s/img" if cpu is not None else ""
+    print(
+        f"  round {r + 1}/{repeat} {name:9}: {rnd.img_per_s:6.2f} img/s "
+        f"({wall:5.2f}s, {extra['words']} words{cpu_txt}; load avg before {load and load[0]})",
+        flush=True,
+    )
+    return rnd
+
+
+def _breakdown(server: OcrgwServer | None, job_ids: list[str], rounds: list[Round], workers: int) -> dict | None:
+    """server_breakdown, with each ocrgw round's share of worker time busy."""
+    breakdown = server_breakdown(server.data_dir / "ocrgw.db", job_ids) if server else None
+    if breakdown and "per_job_worker_ms" in breakdown:
+        per_job = breakdown.pop("per_job_worker_ms")
+        breakdown["busy_share"] = [
+            sum(per_job.get(j, 0.0) for j in x.extra["jobs"]) / 1000 / (workers * x.wall_s)
+            for x in rounds
+            if x.design == "ocrgw"
+        ]
+    return breakdown
+
+
+def _summary(designs: list[str], rounds: list[Round], images: list[Img]) -> dict:
+    """Per design: median img/s over the rounds with its range, CPU s/img, latencies."""
     summary: dict = {}
     for name in designs:
         rs = [x for x in rounds if x.design == name]
         all_lat = [ms for x in rs for ms in x.latency_ms]
         cpus = [x.extra["cpu_s"] / x.images for x in rs if x.extra.get("cpu_s") is not None]
         summary[name] = {
-            "cpu_s_per_img": _median(cpus) if cpus else None,
-            "img_per_s": _median([x.img_per_s for x in rs]),
+            "cpu_s_per_img": median(cpus) if cpus else None,
+            "img_per_s": median([x.img_per_s for x in rs]),
             "img_per_s_min": min(x.img_per_s for x in rs),
             "img_per_s_max": max(x.img_per_s for x in rs),
-            "latency_ms_median": _median(all_lat),
+            "latency_ms_median": median(all_lat),
             "per_image_latency_ms_median": {
-                img.rel: _median([x.latency_ms[k] for x in rs]) for k, img in enumerate(images)
+                img.rel: median([x.latency_ms[k] for x in rs]) for k, img in enumerate(images)
             },
         }
         if name == "ocrgw":
-            summary[name]["client_cpu_s_per_img"] = _median([x.extra["client_cpu_s"] / x.images for x in rs])
+            summary[name]["client_cpu_s_per_img"] = median([x.extra["client_cpu_s"] / x.images for x in rs])
             api = [x.extra["api_cpu_s"] / x.images for x in rs if "api_cpu_s" in x.extra]
-            summary[name]["api_cpu_s_per_img"] = _median(api) if api else None
+            summary[name]["api_cpu_s_per_img"] = median(api) if api else None
+    return summary
+
+
+def _ratios(summary: dict) -> dict:
     ratios = {}
     if "ocrgw" in summary and "bare" in summary:
         ratios["ocrgw/bare"] = summary["ocrgw"]["img_per_s"] / summary["bare"]["img_per_s"]
@@ -590,15 +468,10 @@ def run_bench(args: argparse.Namespace) -> dict:
         ratios["ocrgw/bare-gray"] = summary["ocrgw"]["img_per_s"] / summary["bare-gray"]["img_per_s"]
         if summary["ocrgw"]["cpu_s_per_img"] and summary["bare-gray"]["cpu_s_per_img"]:
             ratios["cpu bare-gray/ocrgw"] = summary["bare-gray"]["cpu_s_per_img"] / summary["ocrgw"]["cpu_s_per_img"]
-    return {
-        "meta": meta,
-        "summary": summary,
-        "ratios": ratios,
-        "server_breakdown": breakdown,
-        "rounds": [asdict(x) for x in rounds],
-    }
+    return ratios
 
 
+# ------------------------------------------------------------------------------------------ report
 LABELS = {
     "ocrgw": "ocrgw HTTP submit+poll",
     "bare": "bare warm tesserocr",
@@ -614,7 +487,25 @@ NOTES = {
 
 
 def print_report(res: dict) -> None:
-    meta, summary = res["meta"], res["summary"]
+    _print_table(res["meta"], res["summary"])
+    print()
+    _print_ratios(res["ratios"])
+    spread = max((s["img_per_s_max"] / s["img_per_s_min"] for s in res["summary"].values()), default=1.0)
+    if spread > 1.2:
+        print(
+            f"note: img/s varied up to {100 * (spread - 1):.0f}% between rounds of one design (load average "
+            f"at start {res['meta'].get('load_at_start')}): the machine is busy; compare the medians, CPU s/img, "
+            "or re-run with more --repeat"
+        )
+    bd = res.get("server_breakdown")
+    if bd and "error" not in bd:
+        print()
+        _print_breakdown(bd, res["summary"], res["meta"])
+    elif bd:
+        print(f"(could not read ocrgw's database: {bd['error']})")
+
+
+def _print_table(meta: dict, summary: dict) -> None:
     print()
     head = f"{'design':26} {'img/s (median)':>14} {'min..max':>13} {'CPU s/img':>10} {'median latency':>15}"
     print(head + "  latency is")
@@ -637,8 +528,9 @@ def print_report(res: dict) -> None:
         print(
             f"(the bench's HTTP client used {summary['ocrgw']['client_cpu_s_per_img']:.3f} CPU s/img on top{api_txt})"
         )
-    print()
-    ratios = res["ratios"]
+
+
+def _print_ratios(ratios: dict) -> None:
     if "ocrgw/bare" in ratios:
         verdict = "ok" if ratios["ocrgw/bare"] >= GOAL else "BELOW GOAL"
         print(f"ocrgw / bare engine = {ratios['ocrgw/bare']:.2f}  (goal >= {GOAL}: {verdict})")
@@ -662,66 +554,43 @@ def print_report(res: dict) -> None:
     ]
     if best:
         print("best round against best round: " + ", ".join(best))
-    spread = max((s["img_per_s_max"] / s["img_per_s_min"] for s in summary.values()), default=1.0)
-    if spread > 1.2:
-        print(
-            f"note: img/s varied up to {100 * (spread - 1):.0f}% between rounds of one design (load average "
-            f"at start {meta.get('load_at_start')}): the machine is busy; compare the medians, CPU s/img, "
-            "or re-run with more --repeat"
-        )
-    bd = res.get("server_breakdown")
-    if bd and "error" not in bd:
-        n = bd["jobs"]
-        print()
-        print(f"ocrgw server side, from its database ({n} timed jobs; medians per job, sums over all):")
-        for key, label in (
-            ("queue_ms", "queued (created -> claimed)"),
-            ("worker_ms", "worker (claimed -> finished)"),
-            ("engine_ms", "  of which engine (Recognize+walk)"),
-            ("worker_minus_engine_ms", "  of which the rest (decode, preprocess, SQL)"),
-        ):
-            print(f"  {label:46} median {bd[key]['median']:8.1f} ms   sum {bd[key]['sum'] / 1000:7.2f} s")
-        if "bare" in summary:
-            bare_sum = sum(summary["bare"]["per_image_latency_ms_median"].values()) * n / len(meta["images"])
-            print(f"  {'bare engine calls (wall), same images':46} {'':15}   sum {bare_sum / 1000:7.2f} s")
-        if bd.get("busy_share"):
-            shares = ", ".join(f"{x:.0%}" for x in bd["busy_share"])
-            print(f"  workers busy (sum of claimed -> finished / (workers x wall)) per round: {shares}")
-    elif bd:
-        print(f"(could not read ocrgw's database: {bd['error']})")
+
+
+def _print_breakdown(bd: dict, summary: dict, meta: dict) -> None:
+    n = bd["jobs"]
+    print(f"ocrgw server side, from its database ({n} timed jobs; medians per job, sums over all):")
+    for key, label in (
+        ("queue_ms", "queued (created -> claimed)"),
+        ("worker_ms", "worker (claimed -> finished)"),
+        ("engine_ms", "  of which engine (Recognize+walk)"),
+        ("worker_minus_engine_ms", "  of which the rest (decode, preprocess, SQL)"),
+    ):
+        print(f"  {label:46} median {bd[key]['median']:8.1f} ms   sum {bd[key]['sum'] / 1000:7.2f} s")
+    if "bare" in summary:
+        bare_sum = sum(summary["bare"]["per_image_latency_ms_median"].values()) * n / len(meta["images"])
+        print(f"  {'bare engine calls (wall), same images':46} {'':15}   sum {bare_sum / 1000:7.2f} s")
+    if bd.get("busy_share"):
+        shares = ", ".join(f"{x:.0%}" for x in bd["busy_share"])
+        print(f"  workers busy (sum of claimed -> finished / (workers x wall)) per round: {shares}")
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--workers", type=int, default=2, help="ocrgw workers = bare processes = CLI parallelism (2)")
     p.add_argument("--repeat", type=int, default=3, help="timed rounds per design, interleaved (3)")
-    p.add_argument("--set", choices=sorted(SETS), default="mixed", help="image set (mixed)")
     p.add_argument(
         "--designs",
         default=",".join(DEFAULT_DESIGNS),
         help=f"comma list of {','.join(DESIGNS)} (default {','.join(DEFAULT_DESIGNS)})",
     )
     p.add_argument("--concurrency", type=int, default=0, help="ocrgw jobs in flight (default 2*workers+2)")
-    p.add_argument("--poll-min", type=float, default=0.05, help="first poll delay, seconds (0.05)")
-    p.add_argument("--poll-max", type=float, default=0.25, help="poll delay cap, seconds (0.25)")
+    add_client_args(p)
     p.add_argument("--tessdata", default=TESSDATA, help=f"tessdata folder for bare and cli ({TESSDATA})")
     p.add_argument("--json", metavar="OUT", help="also write the results as JSON to OUT")
     args = p.parse_args(argv)
     if args.workers < 1 or args.repeat < 1:
         p.error("--workers and --repeat must be >= 1")
-    try:
-        res = run_bench(args)
-    except BenchError as exc:
-        print(f"bench failed: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    print_report(res)
-    if args.json:
-        Path(args.json).write_text(json.dumps(res, indent=2))
-        print(f"\nresults written to {args.json}")
-    return 0
+    return drive(lambda: run_bench(args), print_report, args.json)
 
 
 if __name__ == "__main__":
