@@ -28,7 +28,7 @@ from tests.bodies import assert_azure_error
 from tests.conftest import SHARED, Server, manifest_row, require_shared
 from tests.test_documents import pdf_bytes, text_page
 
-from ocrgw.dialects.azure.docintel_render import (
+from ocrgw.dialects.azure.docintel.render import (
     SpanIndex,
     analyze_result,
     offset_table,

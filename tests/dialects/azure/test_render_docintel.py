@@ -16,8 +16,8 @@ import pytest
 import regex
 from tests.results import FIXTURES, SUCCEEDED, conforms, golden, load, with_options
 
-from ocrgw.dialects.azure import docintel_render as render
-from ocrgw.dialects.azure.docintel import AnalyzeResultOperation
+from ocrgw.dialects.azure.docintel import render
+from ocrgw.dialects.azure.docintel.schemas import AnalyzeResultOperation
 from ocrgw.jobs.schemas import JobView
 
 DIALECT = "azure-docintel"

@@ -75,16 +75,19 @@ def error_body(status: int, code: str, message: str, inner: str | None = None) -
     return {"error": err}
 
 
+def key_challenge(request: Request, realm: str) -> str:
+    """The WWW-Authenticate header API Management sends with a 401, its realm naming the API's path."""
+    base = f"{request.url.scheme}://{request.headers.get('host', 'localhost')}"
+    return f'AzureApiManagementKey realm="{base}/{realm}",name="Ocp-Apim-Subscription-Key",type="header"'
+
+
 def render_error(request: Request, exc: OcrgwError) -> Response:
     status, top, inner = _MAP.get(exc.code, _MAP[E.INTERNAL])
     headers = {"apim-request-id": str(uuid.uuid4())}
     message = exc.message
     if exc.code in (E.MISSING_KEY, E.INVALID_KEY):
         message = MSG_KEY_MISSING if exc.code is E.MISSING_KEY else MSG_KEY_INVALID
-        base = f"{request.url.scheme}://{request.headers.get('host', 'localhost')}"
-        headers["WWW-Authenticate"] = (
-            f'AzureApiManagementKey realm="{base}/vision",name="Ocp-Apim-Subscription-Key",type="header"'
-        )
+        headers["WWW-Authenticate"] = key_challenge(request, "vision")
     elif exc.code is E.ROUTE_NOT_FOUND:
         message = "Resource not found"
     if exc.retry_after is not None:  # only 429s carry it: azure-core retries any error that does

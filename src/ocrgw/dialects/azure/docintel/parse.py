@@ -1,0 +1,178 @@
+"""Form Recognizer / Document Intelligence requests -> an Order and a Source for the job core: the api-version
+and model in the path, the query parameters (their options travel to render.py in JobSpec.options), and the
+body (the document's bytes, or JSON with `urlSource` or `base64Source`), each refused with FR/DI's codes."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import json
+from collections.abc import AsyncIterator
+
+from starlette.requests import Request
+
+from ocrgw import intake
+from ocrgw.dialects.azure.docintel.errors import InnerCodeError
+from ocrgw.dialects.azure.docintel.render import DEFAULT_INDEX_TYPE, INDEX_TYPES
+from ocrgw.dialects.azure.shared import LANGUAGES as BCP47
+from ocrgw.errors import ErrorCode, OcrgwError
+from ocrgw.intake.sources import BytesSource, StreamSource, UrlSource
+from ocrgw.jobs.pages import PageSelection
+from ocrgw.jobs.schemas import JobSpec, StoredBlob
+from ocrgw.jobs.service import Order, Source
+from ocrgw.settings import Settings
+from ocrgw.storage import BlobStore
+
+MODELS = ("prebuilt-read",)
+API_VERSIONS = {
+    "formrecognizer": ("2022-08-31", "2023-07-31"),
+    "documentintelligence": ("2024-11-30", "2023-10-31-preview", "2024-02-29-preview", "2024-07-31-preview"),
+}
+FEATURES_SERVED = ("languages",)
+FEATURES_IGNORED = ("ocrHighResolution",)  # accepted: we always read at the resolution we are given
+RAW_TYPES = ("application/octet-stream", "application/pdf", "text/html")
+JSON_OVERHEAD = 64 * 1024
+LANGUAGES = dataclasses.replace(BCP47, param="locale", prefix="The parameter locale is invalid: ")
+
+
+def api_version(service_name: str, value: str | None) -> str:
+    if not value:
+        raise InnerCodeError(
+            ErrorCode.INVALID_PARAMETER,
+            "The api-version query parameter is required.",
+            inner="ParameterMissing",
+            param="api-version",
+        )
+    supported = API_VERSIONS[service_name]
+    if value not in supported:
+        raise OcrgwError(
+            ErrorCode.UNSUPPORTED_API_VERSION,
+            f"The API version {value!r} is not supported by /{service_name}; use one of {', '.join(supported)}.",
+            param="api-version",
+        )
+    return value
+
+
+def model(model_id: str) -> str:
+    if model_id not in MODELS:
+        raise OcrgwError(
+            ErrorCode.MODEL_NOT_FOUND,
+            f"The requested model {model_id!r} wasn't found; this server serves {', '.join(MODELS)}.",
+            param="modelId",
+        )
+    return model_id
+
+
+def _csv(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+def _invalid(param: str, why: str, code: ErrorCode = ErrorCode.INVALID_PARAMETER) -> OcrgwError:
+    return OcrgwError(code, f"The parameter {param} is invalid: {why}", param=param)
+
+
+def order(
+    service_name: str,
+    version: str,
+    model_id: str,
+    pages: str | None,
+    locale: str | None,
+    string_index_type: str | None,
+    features: str | None,
+    output_content_format: str | None,
+    output: str | None,
+) -> Order:
+    """FR/DI query parameters -> Order; the render options travel in JobSpec.options. Document
+    Intelligence alone knows `outputContentFormat` and `output`: Form Recognizer ignores them."""
+    try:
+        selection = PageSelection.parse(pages)
+    except OcrgwError as exc:
+        raise _invalid("pages", f"{pages!r} is not a page range such as 1-2,4.", ErrorCode.INVALID_PAGE_RANGE) from exc
+    index_type = string_index_type or DEFAULT_INDEX_TYPE
+    if index_type not in INDEX_TYPES:
+        raise _invalid("stringIndexType", f"{string_index_type!r} is not one of {', '.join(INDEX_TYPES)}.")
+    wanted = _csv(features)
+    known = FEATURES_SERVED + FEATURES_IGNORED
+    refused = [f for f in wanted if f not in known]
+    if refused:
+        why = f"{', '.join(refused)} is not supported by this server (supported: {', '.join(known)})."
+        raise _invalid("features", why, ErrorCode.UNSUPPORTED_FEATURE)
+    options = {
+        "apiVersion": version,
+        "modelId": model_id,
+        "stringIndexType": index_type,
+        "features": ",".join(f for f in wanted if f in FEATURES_SERVED),
+    }
+    if service_name == "documentintelligence":
+        fmt = output_content_format or "text"
+        if fmt not in ("text", "markdown"):
+            raise _invalid("outputContentFormat", f"{output_content_format!r} is not one of text, markdown.")
+        options["outputContentFormat"] = fmt
+        if _csv(output):
+            raise _invalid("output", f"{output!r} is not supported by this server.", ErrorCode.UNSUPPORTED_FEATURE)
+    hint = (locale or "").strip() or None
+    return Order(JobSpec(language_hint=hint, pages=selection.ranges, options=options), LANGUAGES.ask(hint))
+
+
+def source(request: Request) -> Source:
+    """The document as FR/DI take it: its bytes (PDF, images, Office documents, HTML), or JSON."""
+    ctype = request.headers.get("content-type", "application/octet-stream").split(";")[0].strip().lower()
+    if ctype == "application/json":
+        return JsonSource(request.stream())
+    if ctype in (*RAW_TYPES, "") or ctype.startswith(("image/", "application/vnd.openxmlformats-officedocument.")):
+        return StreamSource(request.stream())
+    raise OcrgwError(
+        ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+        f"Content-Type {ctype!r} is not supported; send the document bytes as "
+        "application/octet-stream (or application/pdf, image/*), or application/json with "
+        '{"urlSource": ...} or {"base64Source": ...}.',
+    )
+
+
+@dataclasses.dataclass(slots=True)
+class JsonSource:
+    """`{"urlSource": ...}` or `{"base64Source": ...}`, read whole (base64 of up to the upload limit) only
+    when accept stores it, so a full backlog refuses it unread."""
+
+    chunks: AsyncIterator[bytes]
+
+    async def save(self, store: BlobStore, settings: Settings) -> StoredBlob:
+        cap = settings.max_upload_bytes * 4 // 3 + JSON_OVERHEAD
+        inner = _json_source(await intake.read_capped(self.chunks, cap), settings.max_upload_bytes)
+        return await inner.save(store, settings)  # the JSON text is garbage by now: only the bytes are held
+
+
+def _json_source(raw: bytes, max_bytes: int) -> Source:
+    try:
+        body = json.loads(raw)
+        if not isinstance(body, dict):
+            raise TypeError
+    except (ValueError, TypeError) as exc:
+        raise InnerCodeError(
+            ErrorCode.INVALID_URL,
+            'The request body must be JSON: {"urlSource": ...} or {"base64Source": ...}.',
+            inner="InvalidContentSourceFormat",
+        ) from exc
+    url, b64 = body.get("urlSource"), body.get("base64Source")
+    if (url is None) == (b64 is None):
+        raise InnerCodeError(
+            ErrorCode.INVALID_PARAMETER,
+            "Exactly one of urlSource and base64Source must be given.",
+            inner="ParameterMissing" if url is None else "InvalidParameter",
+        )
+    if url is not None:
+        if not isinstance(url, str) or not url.strip():
+            raise OcrgwError(ErrorCode.INVALID_URL, "urlSource must be an http(s) URL.", param="urlSource")
+        return UrlSource(url, invalid="Image URL is badly formatted: only http(s) URLs are accepted.")
+    if not isinstance(b64, str):
+        raise OcrgwError(ErrorCode.INVALID_URL, "base64Source must be a base64 string.", param="base64Source")
+    if len(b64) * 3 // 4 > max_bytes + 3:
+        raise OcrgwError(
+            ErrorCode.TOO_LARGE,
+            f"The input image is too large: at most {max_bytes / (1024 * 1024):g} MB are accepted.",
+        )
+    try:
+        return BytesSource(base64.b64decode("".join(b64.split()), validate=True))
+    except (binascii.Error, ValueError) as exc:
+        raise OcrgwError(ErrorCode.INVALID_URL, "base64Source is not valid base64.", param="base64Source") from exc

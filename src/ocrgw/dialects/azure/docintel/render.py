@@ -1,0 +1,263 @@
+"""Renders a JobView as a Form Recognizer / Document Intelligence `prebuilt-read` operation: one `content`
+string (lines joined by "\\n" in reading order), pages/words/lines/paragraphs whose spans index that string
+in the unit the caller chose (`stringIndexType`). Pure functions: no I/O, no framework."""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import regex
+
+from ocrgw import languages
+from ocrgw.dialects.azure.docintel.errors import codes_for, error_object
+from ocrgw.dialects.azure.read.render import STATUS
+from ocrgw.dialects.azure.shared import box, timestamp
+from ocrgw.jobs.schemas import JobView, LineResult, PageResult
+from ocrgw.jobs.states import JobStatus
+
+INDEX_TYPES = ("textElements", "unicodeCodePoint", "utf16CodeUnit")
+DEFAULT_INDEX_TYPE = "textElements"
+_GRAPHEME = regex.compile(r"\X")
+# Tesseract model -> the BCP-47 code a detected language is reported as (the first code naming it).
+_MODEL_TO_BCP47: dict[str, str] = {}
+for _code, _model in languages.BCP47_TO_TESSERACT.items():
+    _MODEL_TO_BCP47.setdefault(_model, languages.canonical_bcp47(_code))
+
+Range = tuple[int, int]  # code points [start, end) in `content`
+
+
+# ------------------------------------------------------------------------------------------------ spans
+def offset_table(content: str, index_type: str) -> list[int]:
+    """For every code-point position 0..len(content), the offset in `index_type` units. A position inside
+    a grapheme cluster maps to the end of that cluster (so a span never splits a text element)."""
+    if index_type == "unicodeCodePoint":
+        return list(range(len(content) + 1))
+    table = [0] * (len(content) + 1)
+    if index_type == "utf16CodeUnit":
+        for i, ch in enumerate(content):
+            table[i + 1] = table[i] + (2 if ord(ch) > 0xFFFF else 1)
+        return table
+    if index_type != "textElements":
+        raise ValueError(f"unknown stringIndexType {index_type!r}")
+    for n, m in enumerate(_GRAPHEME.finditer(content)):
+        start, end = m.span()
+        table[start] = n
+        for i in range(start + 1, end + 1):
+            table[i] = n + 1
+    return table
+
+
+class SpanIndex:
+    """Converts code-point spans of one `content` string to {offset, length} in the requested unit."""
+
+    def __init__(self, content: str, index_type: str) -> None:
+        self.content = content
+        self.table = offset_table(content, index_type)
+
+    def span(self, start: int, end: int) -> dict:
+        offset = self.table[start]
+        return {"offset": offset, "length": self.table[end] - offset}
+
+
+def span_text(content: str, span: dict, index_type: str) -> str:
+    """The text a span addresses in `content` (the inverse of SpanIndex, used by clients and tests)."""
+    table = offset_table(content, index_type)
+    lo = bisect_left(table, span["offset"])
+    hi = bisect_right(table, span["offset"] + span["length"]) - 1
+    return content[lo:hi]
+
+
+# ----------------------------------------------------------------------------------------- geometry
+def _extent(boxes: Sequence[Sequence[float]]) -> tuple[float, float, float, float]:
+    xs = [v for b in boxes for v in b[0::2]]
+    ys = [v for b in boxes for v in b[1::2]]
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def _union(boxes: Sequence[Sequence[float]], unit: str) -> list[float]:
+    if len(boxes) == 1:
+        return box(list(boxes[0]), unit)
+    x0, y0, x1, y1 = _extent(boxes)
+    return box([x0, y0, x1, y0, x1, y1, x0, y1], unit)
+
+
+def paragraphs_of(lines: Sequence[LineResult]) -> list[list[int]]:
+    """Consecutive lines grouped into paragraphs. A new paragraph starts where the vertical gap to the
+    previous line exceeds 0.8 of their line height, where the next line is above the previous one, or
+    after a line that ends a sentence well short of the paragraph's right edge."""
+    groups: list[list[int]] = []
+    prev: tuple[float, float, float, float] | None = None
+    left = right = 0.0
+    ended = False
+    for i, ln in enumerate(lines):
+        extent = _extent([ln.bbox])
+        new = prev is None or ended
+        if prev is not None and not new:
+            height = max(1e-9, ((prev[3] - prev[1]) + (extent[3] - extent[1])) / 2)
+            new = extent[1] - prev[3] > 0.8 * height or extent[1] < prev[1] - 0.5 * height
+        if new:
+            groups.append([i])
+            left, right = extent[0], extent[2]
+        else:
+            groups[-1].append(i)
+            left, right = min(left, extent[0]), max(right, extent[2])
+        short = len(groups[-1]) > 1 and extent[2] < right - 0.25 * (right - left)
+        ended = short and ln.text.rstrip().endswith((".", "!", "?", ":"))
+        prev = extent
+    return groups
+
+
+# ------------------------------------------------------------------------------------------- content
+@dataclass(slots=True)
+class _Laid:
+    """Where one page's text landed in `content`: the page's, each line's and each word's code-point range
+    (None for a word whose text is not in its line's), and its paragraphs as groups of line indices."""
+
+    page: PageResult
+    span: Range
+    lines: list[Range]
+    words: list[list[Range | None]]
+    paragraphs: list[list[int]]
+
+
+def _word_ranges(line: LineResult, at: int) -> list[Range | None]:
+    """Each word found in order in its line's text, the line starting at `at` in `content`."""
+    ranges: list[Range | None] = []
+    cursor = 0
+    for w in line.words:
+        found = line.text.find(w.text, cursor) if w.text else -1
+        if found < 0:
+            ranges.append(None)
+            continue
+        ranges.append((at + found, at + found + len(w.text)))
+        cursor = found + len(w.text)
+    return ranges
+
+
+def _content(pages: Sequence[PageResult], markdown: bool) -> tuple[str, list[_Laid]]:
+    """Step 1: the `content` string, lines joined by "\\n" (paragraphs by a blank line and pages by a
+    PageBreak comment in markdown), recording where every page, line and word landed."""
+    page_sep = "\n<!-- PageBreak -->\n" if markdown else "\n"
+    para_sep = "\n\n" if markdown else "\n"
+    parts: list[str] = []
+    pos = 0
+    laid: list[_Laid] = []
+    for page in pages:
+        groups = paragraphs_of(page.lines)  # consecutive runs of lines, so lines stay in order
+        firsts = {group[0] for group in groups[1:]}
+        start: int | None = None
+        lines: list[Range] = []
+        words: list[list[Range | None]] = []
+        for li, line in enumerate(page.lines):
+            if parts:
+                sep = page_sep if start is None else (para_sep if li in firsts else "\n")
+                parts.append(sep)
+                pos += len(sep)
+            if start is None:
+                start = pos
+            parts.append(line.text)
+            lines.append((pos, pos + len(line.text)))
+            words.append(_word_ranges(line, pos))
+            pos += len(line.text)
+        laid.append(_Laid(page, (pos, pos) if start is None else (start, pos), lines, words, groups))
+    return "".join(parts), laid
+
+
+# -------------------------------------------------------------------------------------------- JSON
+def _page(laid: _Laid, index: SpanIndex) -> dict:
+    """Step 2: a page with its words and lines, spans converted through the table."""
+    page, unit = laid.page, laid.page.unit
+    words = [
+        {"content": w.text, "polygon": box(w.bbox, unit), "confidence": round(w.confidence, 3), "span": index.span(*at)}
+        for line, ranges in zip(page.lines, laid.words, strict=True)
+        for w, at in zip(line.words, ranges, strict=True)
+        if at is not None  # a word whose text is not in its line's text has no addressable span
+    ]
+    lines = [
+        {"content": line.text, "polygon": box(line.bbox, unit), "spans": [index.span(*at)]}
+        for line, at in zip(page.lines, laid.lines, strict=True)
+    ]
+    return {
+        "pageNumber": page.page_no,
+        "angle": page.angle,
+        "width": round(page.width) if unit == "pixel" else page.width,
+        "height": round(page.height) if unit == "pixel" else page.height,
+        "unit": unit,
+        "words": words,
+        "lines": lines,
+        "spans": [index.span(*laid.span)],
+    }
+
+
+def _paragraphs(laid: _Laid, index: SpanIndex) -> list[dict]:
+    """Step 3: a page's paragraphs, each one span of `content` and the union of its lines' boxes."""
+    out = []
+    for group in laid.paragraphs:
+        start, end = laid.lines[group[0]][0], laid.lines[group[-1]][1]
+        polygon = _union([laid.page.lines[i].bbox for i in group], laid.page.unit)
+        out.append(
+            {
+                "content": index.content[start:end],
+                "spans": [index.span(start, end)],
+                "boundingRegions": [{"pageNumber": laid.page.page_no, "polygon": polygon}],
+            }
+        )
+    return out
+
+
+def _locale(page: PageResult, view: JobView) -> str:
+    if page.language:
+        return languages.canonical_bcp47(page.language.split(",")[0].split("+")[0].strip())
+    model = view.spec.languages[0] if view.spec.languages else "eng"
+    return _MODEL_TO_BCP47.get(model, "en")
+
+
+def _languages(laid: Sequence[_Laid], index: SpanIndex, view: JobView) -> list[dict]:
+    """Step 4 (features=languages): each page's text under the language it was read in, one entry per
+    locale in the order first met."""
+    spans: dict[str, list[dict]] = {}
+    for page in laid:
+        if page.span[1] > page.span[0]:
+            spans.setdefault(_locale(page.page, view), []).append(index.span(*page.span))
+    return [{"locale": loc, "confidence": 0.8, "spans": found} for loc, found in spans.items()]
+
+
+def analyze_result(view: JobView) -> dict:
+    """`analyzeResult` of a succeeded job, rendered with the options stored at submit."""
+    opts = view.spec.options
+    index_type = opts.get("stringIndexType") or DEFAULT_INDEX_TYPE
+    content, laid = _content(
+        sorted(view.pages or [], key=lambda p: p.page_no), opts.get("outputContentFormat") == "markdown"
+    )
+    index = SpanIndex(content, index_type)
+    result: dict = {
+        "apiVersion": opts.get("apiVersion", ""),
+        "modelId": opts.get("modelId", "prebuilt-read"),
+        "stringIndexType": index_type,
+        "content": content,
+    }
+    if opts.get("outputContentFormat"):
+        result["contentFormat"] = opts["outputContentFormat"]
+    result["pages"] = [_page(page, index) for page in laid]
+    result["paragraphs"] = [para for page in laid for para in _paragraphs(page, index)]
+    result["styles"] = []  # handwriting is not detected
+    if "languages" in (opts.get("features") or "").split(","):
+        result["languages"] = _languages(laid, index, view)
+    return result
+
+
+def operation(view: JobView) -> dict:
+    """The body of `GET .../analyzeResults/{id}` in every state."""
+    body: dict = {
+        "status": STATUS[view.status],
+        "createdDateTime": timestamp(view.created_at),
+        "lastUpdatedDateTime": timestamp(view.updated_at),
+    }
+    if view.status is JobStatus.SUCCEEDED:
+        body["analyzeResult"] = analyze_result(view)
+    elif view.status is JobStatus.FAILED:
+        _, top, inner = codes_for(view.error_code)
+        body["error"] = error_object(top, view.error_message or "An unexpected error occurred.", inner)
+    return body

@@ -1,0 +1,191 @@
+"""Form Recognizer (2022-08-31, 2023-07-31) and Document Intelligence (2024-11-30) `prebuilt-read` routes:
+submit answers 202 with an absolute Operation-Location carrying `?api-version=`, the result GET answers 200
+in every state, DI's DELETE 204. One set of endpoints serves both services, each learning which from its
+route's path. Thin: parse -> job service -> render."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.responses import Response
+
+from ocrgw.context import public_base_url
+from ocrgw.dialects.azure.docintel import parse, render
+from ocrgw.dialects.azure.docintel.schemas import AnalyzeDocumentRequest, AnalyzeResultOperation, DocumentErrorResponse
+from ocrgw.dialects.azure.shared import Caller, Ctx
+from ocrgw.jobs import service
+from ocrgw.jobs.schemas import JobView
+
+DIALECTS = {"formrecognizer": "azure-formrecognizer", "documentintelligence": "azure-docintel"}
+TAGS = {"formrecognizer": "Azure Form Recognizer", "documentintelligence": "Azure Document Intelligence"}
+POLL_SECONDS = 1
+
+
+def _checked(request: Request, api_version: str | None, model_id: str) -> tuple[str, str, str]:
+    """(service, api-version, model): the service from the route's path (one endpoint serves
+    `/formrecognizer/...` and `/documentintelligence/...`), then its api-version checked, then the model."""
+    name = request.scope["route"].path.split("/")[1]
+    return name, parse.api_version(name, api_version), parse.model(model_id)
+
+
+async def analyze(
+    request: Request,
+    model_id: str,
+    ctx: Ctx,
+    principal: Caller,
+    api_version: Annotated[
+        str | None, Query(alias="api-version", description="2022-08-31 or 2023-07-31 (FR); 2024-11-30 (DI).")
+    ] = None,
+    pages: Annotated[str | None, Query(description="1-based pages, e.g. 1-3,5.")] = None,
+    locale: Annotated[str | None, Query(description="BCP-47 hint, e.g. en-US, de.")] = None,
+    stringIndexType: Annotated[
+        str | None, Query(description="textElements (default), unicodeCodePoint or utf16CodeUnit.")
+    ] = None,
+    features: Annotated[
+        str | None, Query(description="languages (served), ocrHighResolution (accepted, no effect).")
+    ] = None,
+    outputContentFormat: Annotated[
+        str | None, Query(description="text (default) or markdown; Document Intelligence only.")
+    ] = None,
+    output: Annotated[str | None, Query(include_in_schema=False)] = None,
+) -> Response:
+    name, version, model = _checked(request, api_version, model_id)
+    order = parse.order(name, version, model, pages, locale, stringIndexType, features, outputContentFormat, output)
+    job = await service.accept(
+        ctx,
+        dialect=DIALECTS[name],
+        owner=principal,
+        order=order,
+        source=parse.source(request),
+        retention_hours=ctx.settings.retention_docintel_hours,
+    )
+    location = (
+        f"{public_base_url(request, ctx.settings)}/{name}/documentModels/{model}"
+        f"/analyzeResults/{job.id}?api-version={version}"
+    )
+    headers = {"Operation-Location": location, "apim-request-id": str(uuid.uuid4())}
+    if name == "documentintelligence":
+        headers["Retry-After"] = str(POLL_SECONDS)
+    return Response(status_code=202, headers=headers)
+
+
+async def _operation(
+    request: Request,
+    model_id: str,
+    result_id: str,
+    ctx: Ctx,
+    principal: Caller,
+    api_version: Annotated[str | None, Query(alias="api-version")] = None,
+) -> JobView:
+    """The job a result URL names, once its api-version and model are checked, if it is an FR/DI job of
+    this caller (otherwise OperationNotFound, as for an unknown id); its pages only for a GET."""
+    _checked(request, api_version, model_id)
+    return await service.get(
+        db=ctx.db,
+        job_id=result_id,
+        owner_key_id=principal.key_id,
+        with_result=request.method == "GET",
+        dialects=tuple(DIALECTS.values()),
+    )
+
+
+Operation = Annotated[JobView, Depends(_operation)]
+
+
+async def get_result(view: Operation) -> Response:
+    headers = {"apim-request-id": str(uuid.uuid4())}
+    if not view.status.terminal:
+        headers["Retry-After"] = str(POLL_SECONDS)
+    body = json.dumps(render.operation(view), ensure_ascii=False, separators=(",", ":"))
+    return Response(body, media_type="application/json; charset=utf-8", headers=headers)
+
+
+async def delete_result(view: Operation, ctx: Ctx, principal: Caller) -> Response:
+    await service.delete(db=ctx.db, store=ctx.store, job_id=view.id, owner_key_id=principal.key_id)
+    return Response(status_code=204, headers={"apim-request-id": str(uuid.uuid4())})
+
+
+def _error(description: str) -> dict:
+    return {"model": DocumentErrorResponse, "description": description}
+
+
+ERRORS: dict[int | str, dict] = {
+    400: _error("Invalid document, source or parameter."),
+    401: _error("Missing or invalid Ocp-Apim-Subscription-Key."),
+    404: _error("Unknown model (ModelNotFound)."),
+    415: _error("Unsupported Content-Type."),
+    429: _error("Backlog full: retry after `Retry-After` seconds."),
+}
+READ_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+            "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+            "image/*": {"schema": {"type": "string", "format": "binary"}},
+            "application/json": {"schema": AnalyzeDocumentRequest.model_json_schema()},
+        },
+    }
+}
+LOCATION = {"schema": {"type": "string"}, "description": "Absolute URL of the result."}
+FIRST_POLL = {"schema": {"type": "integer"}, "description": "Seconds before the first poll."}
+
+router = APIRouter(default_response_class=Response)
+for _name, _tag in TAGS.items():
+    _slug = "FormRecognizer" if _name == "formrecognizer" else "DocumentIntelligence"
+    _is_di = _name == "documentintelligence"
+    _base = f"/{_name}/documentModels/{{model_id}}"
+    router.add_api_route(
+        f"{_base}:analyze",
+        analyze,
+        methods=["POST"],
+        status_code=202,
+        tags=[_tag],
+        operation_id=f"azure{_slug}AnalyzeDocument",
+        summary=f"{_tag}: analyze a document (prebuilt-read)",
+        description="Stores the document and answers 202 with an absolute `Operation-Location` (carrying "
+        "`?api-version=`); poll it for the result.",
+        responses={
+            202: {
+                "description": "Accepted",
+                "headers": {"Operation-Location": LOCATION, **({"Retry-After": FIRST_POLL} if _is_di else {})},
+            },
+            **ERRORS,
+        },
+        openapi_extra=READ_BODY,
+    )
+    router.add_api_route(
+        f"{_base}/analyzeResults/{{result_id}}",
+        get_result,
+        methods=["GET"],
+        tags=[_tag],
+        operation_id=f"azure{_slug}GetAnalyzeResult",
+        summary=f"{_tag}: get the analyze result",
+        responses={
+            200: {
+                "model": AnalyzeResultOperation,
+                "description": "The operation in any state; `Retry-After` while not finished.",
+            },
+            404: _error("Unknown, expired, deleted or someone else's operation."),
+            401: ERRORS[401],
+        },
+    )
+    if _is_di:
+        router.add_api_route(
+            f"{_base}/analyzeResults/{{result_id}}",
+            delete_result,
+            methods=["DELETE"],
+            status_code=204,
+            tags=[_tag],
+            operation_id=f"azure{_slug}DeleteAnalyzeResult",
+            summary=f"{_tag}: delete an analyze result",
+            description="Deletes the result and the stored document now; afterwards the id is unknown (404).",
+            responses={
+                204: {"description": "Deleted"},
+                404: _error("Unknown or expired operation."),
+                401: ERRORS[401],
+            },
+        )
