@@ -105,4 +105,5 @@ def render_error(request: Request, exc: OcrgwError) -> Response:
         code = 3
     else:
         code = 99
-    return _json(error_body(code, messages, exc.code.value, elapsed), _ROUTE_STATUS.get(exc.code, 200))
+    details = "" if exc.code is E.UNSUPPORTED_LANGUAGE else exc.code.value  # a parameter error, as OCR.space's
+    return _json(error_body(code, messages, details, elapsed), _ROUTE_STATUS.get(exc.code, 200))
