@@ -13,17 +13,13 @@ from ocrgw.jobs.schemas import JobView, LineResult, PageResult
 from ocrgw.settings import Settings
 
 # MRZ field -> Huawei passport field.
+# fmt: off
 PASSPORT_FIELDS = {
-    "document_type": "passport_type",
-    "country_code": "country_code",
-    "document_number": "passport_number",
-    "nationality": "nationality",
-    "surname": "surname",
-    "given_names": "given_name",
-    "sex": "sex",
-    "date_of_birth": "date_of_birth",
-    "date_of_expiry": "date_of_expiry",
+    "document_type": "passport_type", "country_code": "country_code", "document_number": "passport_number",
+    "nationality": "nationality", "surname": "surname", "given_names": "given_name", "sex": "sex",
+    "date_of_birth": "date_of_birth", "date_of_expiry": "date_of_expiry",
 }
+# fmt: on
 
 
 def _points(bbox: list[float], k: float) -> list[list[int]]:
@@ -59,7 +55,7 @@ def _scale(page: PageResult, settings: Settings) -> float:
 
 
 def render_general_text(view: JobView, data: dict[str, Any], settings: Settings) -> dict:
-    page = (view.pages or [None])[0]
+    page = view.pages[0] if view.pages else None
     lines = page.lines if page else []
     k = _scale(page, settings) if page else 1.0
     character_mode = boolean(data, "character_mode")

@@ -77,55 +77,42 @@ async def get_searchable_pdf(name: str, ctx: Ctx) -> Response:
 async def any_case(endpoint: str, request: Request, ctx: Ctx) -> Response:
     """`/parse/ImageUrl` and other casings (C# clients), and OCR.space-shaped 404/405 for the rest."""
     name = endpoint.lower()
-    routes = {"image": ("POST", parse_image), "imageurl": ("GET", parse_image_url)}
-    if name not in routes:
+    if name not in ("image", "imageurl"):
         raise OcrSpaceError(
             ErrorCode.ROUTE_NOT_FOUND,
             [f"Resource not found: {request.url.path}. Use POST /parse/image or GET /parse/imageurl."],
         )
-    method, handler = routes[name]
-    if request.method != method and not (name == "imageurl" and request.method == "POST"):
-        raise OcrSpaceError(
-            ErrorCode.METHOD_NOT_ALLOWED, [f"The requested resource does not support http method '{request.method}'."]
-        )
-    if request.method == "POST" and name == "imageurl":
-        handler = parse_image
-    return await handler(request, ctx)
+    if name == "imageurl" and request.method == "GET":
+        return await parse_image_url(request, ctx)
+    if request.method == "POST":  # also to /parse/imageurl, as OCR.space allows
+        return await parse_image(request, ctx)
+    raise OcrSpaceError(
+        ErrorCode.METHOD_NOT_ALLOWED, [f"The requested resource does not support http method '{request.method}'."]
+    )
 
 
+def _form(**properties: dict) -> dict:
+    return {"schema": {"type": "object", "properties": properties}}
+
+
+_TEXT, _FLAG = {"type": "string"}, {"type": "boolean"}
 PARSE_BODY = {
     "requestBody": {
         "required": True,
         "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "file": {
-                            "type": "string",
-                            "format": "binary",
-                            "description": "The image or PDF, under any part name.",
-                        },
-                        "apikey": {"type": "string"},
-                        "language": {"type": "string", "example": "eng"},
-                        "isOverlayRequired": {"type": "boolean"},
-                        "isTable": {"type": "boolean"},
-                        "detectOrientation": {"type": "boolean"},
-                        "isCreateSearchablePdf": {"type": "boolean"},
-                        "OCREngine": {"type": "string", "enum": list(parse.ENGINES)},
-                    },
-                }
-            },
-            "application/x-www-form-urlencoded": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "apikey": {"type": "string"},
-                        "url": {"type": "string"},
-                        "base64Image": {"type": "string", "description": "data:<mime>;base64,<data>"},
-                    },
-                }
-            },
+            "multipart/form-data": _form(
+                file={"type": "string", "format": "binary", "description": "The image or PDF, under any part name."},
+                apikey=_TEXT,
+                language={"type": "string", "example": "eng"},
+                isOverlayRequired=_FLAG,
+                isTable=_FLAG,
+                detectOrientation=_FLAG,
+                isCreateSearchablePdf=_FLAG,
+                OCREngine={"type": "string", "enum": list(parse.ENGINES)},
+            ),
+            "application/x-www-form-urlencoded": _form(
+                apikey=_TEXT, url=_TEXT, base64Image={"type": "string", "description": "data:<mime>;base64,<data>"}
+            ),
         },
     }
 }
