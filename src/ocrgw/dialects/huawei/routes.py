@@ -5,7 +5,6 @@ Thin: the request (parse.Body) -> job service (submit and a bounded wait) -> Hua
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -13,7 +12,7 @@ from starlette.responses import Response
 
 from ocrgw.context import AppContext, app_context
 from ocrgw.dialects.huawei import parse, render
-from ocrgw.dialects.huawei.errors import request_id
+from ocrgw.dialects.huawei.errors import json_response
 from ocrgw.jobs import service
 from ocrgw.jobs.schemas import JobView
 
@@ -37,21 +36,16 @@ async def _recognize(request: Request, ctx: AppContext, *, passport: bool) -> tu
     return view, body.data
 
 
-def _json(request: Request, body: object) -> Response:
-    rid = request_id(request)
-    return Response(json.dumps(body), media_type="application/json;charset=utf-8", headers={"X-Request-Id": rid})
-
-
 async def general_text(project_id: str, request: Request, ctx: Ctx) -> Response:
     """Read all text on an image (or one PDF page): one block per line, with 4-point locations."""
     view, data = await _recognize(request, ctx, passport=False)
-    return _json(request, {"result": render.render_general_text(view, data, ctx.settings)})
+    return json_response(request, {"result": render.render_general_text(view, data, ctx.settings)})
 
 
 async def passport(project_id: str, request: Request, ctx: Ctx) -> Response:
     """Read a passport's machine-readable zone: fields, per-field confidence and every check digit."""
     view, _ = await _recognize(request, ctx, passport=True)
-    return _json(request, {"result": render.render_passport(view)})
+    return json_response(request, {"result": render.render_passport(view)})
 
 
 AUTH_DOC = (

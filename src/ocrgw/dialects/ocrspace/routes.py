@@ -5,7 +5,6 @@ wait) -> OCR.space JSON (render)."""
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Annotated
 
@@ -14,7 +13,7 @@ from starlette.responses import Response, StreamingResponse
 
 from ocrgw.context import AppContext, app_context, public_base_url
 from ocrgw.dialects.ocrspace import parse, render
-from ocrgw.dialects.ocrspace.errors import OcrSpaceError
+from ocrgw.dialects.ocrspace.errors import OcrSpaceError, json_response
 from ocrgw.errors import ErrorCode, OcrgwError
 from ocrgw.jobs import service
 
@@ -45,8 +44,7 @@ async def _parse(request: Request, ctx: AppContext, *, read_body: bool) -> Respo
     if opts.searchable_pdf and view.artifact_key:  # the worker made it with the pages
         pdf_url = f"{public_base_url(request, ctx.settings)}{PDF_ROUTE}/{view.id}.pdf"
     elapsed = round((time.monotonic() - request.state.ocrspace_started) * 1000)
-    body = render.render_result(view, opts, ctx.settings, pdf_url, elapsed)
-    return Response(json.dumps(body), media_type="application/json; charset=utf-8")
+    return json_response(render.render_result(view, opts, ctx.settings, pdf_url, elapsed))
 
 
 async def parse_image(request: Request, ctx: Ctx) -> Response:
