@@ -18,7 +18,7 @@ import pytest
 from tests.results import SUCCEEDED, golden, http_request, load, response_json, settings
 
 from ocrgw.dialects.huawei import errors
-from ocrgw.dialects.huawei.router import PASSPORT_FIELDS, render_general_text, render_passport
+from ocrgw.dialects.huawei.render import PASSPORT_FIELDS, render_general_text, render_passport
 from ocrgw.errors import OcrgwError
 from ocrgw.jobs import service
 

@@ -15,7 +15,8 @@ import pytest
 from tests.results import SUCCEEDED, golden, http_request, load, response_json, settings
 
 from ocrgw.dialects.ocrspace import errors
-from ocrgw.dialects.ocrspace.router import NOT_REQUESTED_OVERLAY, NOT_REQUESTED_PDF, parse_options, render_result
+from ocrgw.dialects.ocrspace.parse import parse_options
+from ocrgw.dialects.ocrspace.render import NOT_REQUESTED_OVERLAY, NOT_REQUESTED_PDF, render_result
 from ocrgw.jobs import service
 from ocrgw.jobs.schemas import PageResult
 

@@ -1,6 +1,7 @@
 """Huawei Cloud OCR's error shape for anything under `/v2/`: `{"error_code": "AIS.xxxx", "error_msg": ...}`
 with the status Huawei documents (AIS.* 400; the API gateway's APIG.* 401/404/413/429/504) and an
-`X-Request-Id` header, which the SDK reports as the exception's request_id."""
+`X-Request-Id` header, which the SDK reports as the exception's request_id (successes carry it too:
+``json_response``)."""
 
 from __future__ import annotations
 
@@ -68,17 +69,21 @@ def request_id(request: Request) -> str:
     return rid
 
 
-def error_response(
-    request: Request, error_code: str, message: str, status: int, headers: dict[str, str] | None = None
-) -> Response:
-    rid = request_id(request)
-    body = {"error_code": error_code, "error_msg": message, "request_id": rid}
+def json_response(request: Request, body: dict, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """Huawei's JSON with the request's `X-Request-Id`, which the SDK reports (as the error's request_id)."""
     return Response(
         json.dumps(body),
         status_code=status,
         media_type="application/json;charset=utf-8",
-        headers={"X-Request-Id": rid, **(headers or {})},
+        headers={"X-Request-Id": request_id(request), **(headers or {})},
     )
+
+
+def error_response(
+    request: Request, error_code: str, message: str, status: int, headers: dict[str, str] | None = None
+) -> Response:
+    body = {"error_code": error_code, "error_msg": message, "request_id": request_id(request)}
+    return json_response(request, body, status, headers)
 
 
 def render_error(request: Request, exc: OcrgwError) -> Response:

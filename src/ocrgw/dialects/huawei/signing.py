@@ -2,7 +2,7 @@
 (contract §2.6): the canonical request is rebuilt from what was *received* (Host with its port, User-Agent,
 the raw body bytes), so a proxy that rewrites a signed header breaks verification, as on Huawei.
 
-Pure functions, no I/O: the Huawei router reads the body, looks up the AK and calls ``verify``."""
+Pure functions, no I/O: parse.py reads the body, looks up the AK and calls ``verify``."""
 
 from __future__ import annotations
 

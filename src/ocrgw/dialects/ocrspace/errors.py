@@ -77,7 +77,7 @@ def error_body(exit_code: int, messages: list[str], details: str = "", elapsed_m
     }
 
 
-def _json(body: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+def json_response(body: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(json.dumps(body), status_code=status, media_type="application/json; charset=utf-8", headers=headers)
 
 
@@ -90,9 +90,11 @@ def render_error(request: Request, exc: OcrgwError) -> Response:
     if exc.code in _FORBIDDEN:
         headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
         text = {E.MISSING_KEY: MSG_NO_KEY, E.INVALID_KEY: MSG_INVALID_KEY}.get(exc.code, exc.message)
-        return _json(text, 403, headers)
+        return json_response(text, 403, headers)
     if isinstance(exc, OcrSpaceError):
-        return _json(error_body(exc.exit_code, exc.messages, exc.details, elapsed), _ROUTE_STATUS.get(exc.code, 200))
+        return json_response(
+            error_body(exc.exit_code, exc.messages, exc.details, elapsed), _ROUTE_STATUS.get(exc.code, 200)
+        )
     if exc.code is E.UNSUPPORTED_FORMAT or (exc.code is E.INVALID_IMAGE and "expected" in exc.message):
         messages = [*MSG_FILE_TYPE, exc.message]  # nothing we recognise: OCR.space's E216
     elif exc.code is E.TOO_LARGE:
@@ -105,4 +107,5 @@ def render_error(request: Request, exc: OcrgwError) -> Response:
         code = 3
     else:
         code = 99
-    return _json(error_body(code, messages, exc.code.value, elapsed), _ROUTE_STATUS.get(exc.code, 200))
+    details = "" if exc.code is E.UNSUPPORTED_LANGUAGE else exc.code.value  # a parameter error, as OCR.space's
+    return json_response(error_body(code, messages, details, elapsed), _ROUTE_STATUS.get(exc.code, 200))

@@ -1,0 +1,78 @@
+"""Huawei Cloud OCR routes at the host root (the SDK drops any path prefix of its endpoint):
+`POST /v2/{project_id}/ocr/general-text` and `/passport`, answered synchronously over the job core.
+Thin: the request (parse.Body) -> job service (submit and a bounded wait) -> Huawei's `{"result": ...}`
+(render). Passport fields come from the worker's MRZ reading (JobSpec.outputs "mrz")."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from ocrgw.context import AppContext, app_context
+from ocrgw.dialects.huawei import parse, render
+from ocrgw.dialects.huawei.errors import json_response
+from ocrgw.jobs import service
+from ocrgw.jobs.schemas import JobView
+
+TAG = "Huawei Cloud OCR"
+DIALECT = "huawei"
+
+Ctx = Annotated[AppContext, Depends(app_context)]
+
+
+async def _recognize(request: Request, ctx: AppContext, *, passport: bool) -> tuple[JobView, dict[str, Any]]:
+    body = parse.Body(request, ctx.keys, passport, await parse.token_principal(request, ctx))
+    view = await service.accept(
+        ctx,
+        dialect=DIALECT,
+        owner=body.owner,
+        order=body.order,
+        source=body,
+        retention_hours=ctx.settings.retention_sync_hours,
+        wait=ctx.settings.sync_wait_seconds,
+    )
+    return view, body.data
+
+
+async def general_text(project_id: str, request: Request, ctx: Ctx) -> Response:
+    """Read all text on an image (or one PDF page): one block per line, with 4-point locations."""
+    view, data = await _recognize(request, ctx, passport=False)
+    return json_response(request, {"result": render.render_general_text(view, data, ctx.settings)})
+
+
+async def passport(project_id: str, request: Request, ctx: Ctx) -> Response:
+    """Read a passport's machine-readable zone: fields, per-field confidence and every check digit."""
+    view, _ = await _recognize(request, ctx, passport=True)
+    return json_response(request, {"result": render.render_passport(view)})
+
+
+AUTH_DOC = (
+    "Authenticate with `X-Auth-Token: <ocrgw key>` or sign with an AK/SK pair from "
+    "`ocrgw keys create --aksk` (SDK-HMAC-SHA256, as huaweicloudsdkocr does). Errors are "
+    '`{"error_code": "AIS.xxxx", "error_msg": ...}`.'
+)
+
+router = APIRouter(tags=[TAG])
+for _api, _endpoint, _id, _summary, _schema in (
+    ("general-text", general_text, "huaweiRecognizeGeneralText", "Huawei: general text", "GeneralText"),
+    ("passport", passport, "huaweiRecognizePassport", "Huawei: passport", "Passport"),
+):
+    router.add_api_route(
+        f"/v2/{{project_id}}/ocr/{_api}",
+        _endpoint,
+        methods=["POST"],
+        operation_id=_id,
+        summary=_summary,
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": {"$ref": f"#/components/schemas/Huawei{_schema}RequestBody"}}
+                },
+            }
+        },
+        response_class=Response,
+        description=AUTH_DOC,
+    )

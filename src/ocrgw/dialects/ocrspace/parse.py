@@ -1,0 +1,209 @@
+"""OCR.space requests -> an Order for the job core. Parameters come from the query, form fields or an
+urlencoded body (names in any case) and are checked as OCR.space checks them (an unknown name is an error);
+the language is one of OCR.space's own codes. The document is exactly one of a file part (any name), `url`
+or `base64Image` (a data URI), and the key may come in a header, the query or a form field after the file,
+so the request is read as one Source (``Call``) whose owner and order are known once its body is."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
+
+import anyio
+from python_multipart.multipart import parse_options_header
+from starlette.requests import Request
+
+from ocrgw import intake, languages
+from ocrgw.auth import KeyResolver, Principal
+from ocrgw.dialects.ocrspace.errors import VALID_PARAMETERS, OcrSpaceError, invalid_parameter_name, invalid_value
+from ocrgw.errors import ErrorCode, OcrgwError
+from ocrgw.intake import multipart
+from ocrgw.intake.sources import BytesSource, FormSource, UrlSource
+from ocrgw.jobs.schemas import JobSpec, Mode, StoredBlob
+from ocrgw.jobs.service import Order, Source
+from ocrgw.settings import Settings
+from ocrgw.storage import BlobStore
+
+PARAMETERS = frozenset(VALID_PARAMETERS.split(","))
+# OCR.space language codes -> Tesseract models (engine 1 list, `nor`, and engine 3's extras); one code a
+# request, `eng` when none is sent.
+# fmt: off
+_MODELS = {
+    "ara": "ara", "bul": "bul", "chs": "chi_sim", "cht": "chi_tra", "hrv": "hrv", "cze": "ces", "dan": "dan",
+    "dut": "nld", "eng": "eng", "fin": "fin", "fre": "fra", "ger": "deu", "gre": "ell", "hun": "hun",
+    "kor": "kor", "ita": "ita", "jpn": "jpn", "pol": "pol", "por": "por", "rus": "rus", "slv": "slv",
+    "spa": "spa", "swe": "swe", "tur": "tur", "nor": "nor", "hin": "hin", "kan": "kan", "per": "fas",
+    "tel": "tel", "tam": "tam", "tai": "tha", "vie": "vie",
+}
+BOOLEANS = (
+    "isoverlayrequired", "detectorientation", "iscreatesearchablepdf", "issearchablepdfhidetextlayer", "scale",
+    "istable", "detectcheckbox", "addressparsing",
+)
+# fmt: on
+LANGUAGES = languages.Vocabulary(
+    codes={code: (model,) for code, model in _MODELS.items()}, several=False, auto=frozenset({"auto"}), prefix="E201: "
+)
+FILETYPES = frozenset({"PDF", "GIF", "PNG", "JPG", "JPEG", "TIF", "TIFF", "BMP", "WEBP"})
+ENGINES = ("1", "2", "3")
+# OCR.space's engines 2 and 3 are its slower, more accurate ones: here the accurate mode (the second
+# engine where it reads the language, else Tesseract); engine 1 takes the server's OCRGW_MODE.
+ENGINE_MODES: dict[str, Mode | None] = {"1": None, "2": "accurate", "3": "accurate"}
+MSG_BAD_BASE64 = (
+    "Not a valid base64 image. The accepted base64 image format is 'data:<content_type>;base64,<base64_image_content>'."
+)
+MSG_NO_SOURCE = "No file uploaded or URL or base64 provided. Send exactly one of: a file, url, base64Image."
+MSG_TWO_SOURCES = (
+    "More than one source was given: send exactly one of a file, url or base64Image "
+    "(for example, an ocrspace.API instance reused after ocr_url/ocr_base64 resends the old one)."
+)
+
+
+# -------------------------------------------------------------------------------------------- params
+@dataclass(slots=True)
+class Options:
+    language: str
+    overlay: bool
+    orientation: bool
+    searchable_pdf: bool
+    table: bool
+    engine: str
+    filetype: str | None
+
+
+def _bool(params: dict[str, str], name: str) -> bool:
+    raw = params.get(name, "").strip().lower()
+    if raw in ("", "false", "0"):
+        return False
+    if raw in ("true", "1"):
+        return True
+    raise invalid_value(name, "Use true or false.")
+
+
+def parse_options(params: dict[str, str]) -> Options:
+    """Names (already lower-cased) and values, checked as OCR.space does: an unknown name is a 99."""
+    for name in params:
+        if name not in PARAMETERS:
+            raise invalid_parameter_name(name)
+    flags = {name: _bool(params, name) for name in BOOLEANS}
+    engine = params.get("ocrengine", "").strip() or "1"
+    if engine not in ENGINES:
+        raise invalid_value("OCREngine", "Valid values: 1, 2, 3.")
+    filetype = params.get("filetype", "").strip().upper() or None
+    if filetype is not None and filetype not in FILETYPES:
+        raise invalid_value("filetype", "Valid values: PDF, GIF, PNG, JPG, TIF, BMP.")
+    return Options(
+        language=params.get("language", "").strip().lower() or "eng",
+        overlay=flags["isoverlayrequired"],
+        orientation=flags["detectorientation"],
+        searchable_pdf=flags["iscreatesearchablepdf"],
+        table=flags["istable"],
+        engine=engine,
+        filetype=filetype,
+    )
+
+
+def decode_data_uri(value: str) -> bytes:
+    """OCR.space takes base64 only as a data URI (`data:<type>;base64,...`); plain base64 is refused."""
+    head, sep, payload = value.strip().partition(",")
+    raw = b""
+    if sep and head.lower().startswith("data:") and head.lower().endswith(";base64"):
+        with contextlib.suppress(ValueError):  # binascii.Error is one
+            raw = base64.b64decode("".join(payload.split()), validate=True)
+    if not raw:
+        raise OcrSpaceError(ErrorCode.INVALID_PARAMETER, [MSG_BAD_BASE64], param="base64Image")
+    return raw
+
+
+# -------------------------------------------------------------------------------------------- the request
+@dataclass(slots=True)
+class Call:
+    """One parse request as the Source ``accept`` stores, with its deferred owner and order. A form's first
+    file part is streamed into the store; without one, the document is the `url` or `base64Image`
+    parameter, fetched or stored only once the key is known good and the parameters are valid. A bad key
+    is told first, also when the upload itself failed."""
+
+    request: Request
+    keys: KeyResolver
+    principal: Principal | None = None  # from the apikey header, resolved before the body is read
+    read_body: bool = True  # GET /parse/imageurl has none
+    params: dict[str, str] = field(default_factory=dict)
+    files: int = 0
+    options: Options | None = None
+
+    async def save(self, store: BlobStore, settings: Settings) -> StoredBlob:
+        self.params = {k.lower(): v for k, v in self.request.query_params.multi_items()}
+        if self.read_body:
+            uploaded = await self._read_body(store, settings)
+            if uploaded is not None:
+                return uploaded
+        await self.order()  # the key and the parameters before anything is fetched
+        return await (await self._document()).save(store, settings)
+
+    async def _read_body(self, store: BlobStore, settings: Settings) -> StoredBlob | None:
+        """The form's first file, stored (None when it has none), its fields and the urlencoded body's
+        added to the parameters."""
+        content_type = self.request.headers.get("content-type", "")
+        cap = settings.max_upload_bytes * 4 // 3 + multipart.OVERHEAD
+        boundary = multipart.boundary_of(content_type)
+        if boundary is not None:
+            form = FormSource(self.request.stream(), boundary, cap)
+            try:
+                uploaded = await form.save(store, settings)
+            except OcrgwError as exc:
+                self.params.update(form.form.fields)
+                if exc.code is not ErrorCode.EMPTY_BODY or form.form.files:
+                    if "apikey" in form.form.fields:
+                        await self.owner()  # a bad key is told first
+                    raise
+                uploaded = None  # no file part: the document is a url or base64Image field
+            self.params.update(form.form.fields)
+            self.files = form.form.files
+            return uploaded
+        ctype = parse_options_header(content_type)[0].lower()
+        if ctype not in (b"application/x-www-form-urlencoded", b""):
+            raise OcrSpaceError(
+                ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+                [
+                    f"Unsupported Content-Type '{ctype.decode('latin-1')}': send multipart/form-data or "
+                    "application/x-www-form-urlencoded."
+                ],
+            )
+        body = await intake.read_capped(self.request.stream(), cap)
+        fields = await anyio.to_thread.run_sync(
+            lambda: parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+        )
+        self.params.update({k.lower(): v for k, v in fields})
+        return None
+
+    async def _document(self) -> Source:
+        data_uri = self.params.get("base64image", "").strip()
+        if data_uri:
+            return BytesSource(await anyio.to_thread.run_sync(decode_data_uri, data_uri))
+        url = self.params.get("url", "").strip()
+        if not url.lower().startswith(("http://", "https://")):
+            raise invalid_value("url", "Send an http or https URL.")
+        return UrlSource(url)
+
+    async def owner(self) -> Principal:
+        if self.principal is None:
+            secret = self.params.get("apikey")
+            self.principal = await self.keys.resolve(secret.strip() if secret else None)
+        return self.principal
+
+    async def order(self) -> Order:
+        """In OCR.space's order: the key, the parameters, then exactly one source."""
+        await self.owner()
+        opts = self.options = parse_options(self.params)
+        given = self.files + bool(self.params.get("url", "").strip()) + bool(self.params.get("base64image", "").strip())
+        if given == 0:
+            raise OcrSpaceError(ErrorCode.EMPTY_BODY, [MSG_NO_SOURCE])
+        if given > 1:
+            raise OcrSpaceError(ErrorCode.INVALID_PARAMETER, [MSG_TWO_SOURCES])
+        spec = JobSpec(
+            language_hint=opts.language,
+            mode=ENGINE_MODES[opts.engine],
+            outputs=("searchable_pdf",) if opts.searchable_pdf else (),
+        )
+        return Order(spec, LANGUAGES.ask(opts.language))
