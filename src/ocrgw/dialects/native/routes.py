@@ -175,7 +175,8 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     """The error responses an operation can give, each with the native ErrorResponse model, plus `default`:
     generated clients then parse every error body into ErrorResponse instead of leaving it raw."""
     out: dict[int | str, dict[str, Any]] = {}
-    for code in (*codes, "default"):
+    keys: tuple[int | str, ...] = (*codes, "default")
+    for code in keys:
         out[code] = {"model": S.ErrorResponse, "description": _ERROR_TEXT[code]}
         if code == 429:
             out[code]["headers"] = {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}}
