@@ -98,8 +98,8 @@ async def _form_callback(form: FormSource, request: Request, settings: Settings)
 @dataclass(frozen=True, slots=True)
 class Submission:
     """A submit request as ``accept`` takes it. The options of a multipart upload are its form fields,
-    known once the form is stored, hence a deferred order; the callback URL is checked after the body
-    is stored in every case, as the order's other checks."""
+    known once the form is stored, hence a deferred order there. The callback URL (a DNS lookup) is
+    checked once the body is stored, whatever its kind, so a bad document is told first as it always was."""
 
     source: Source
     order: Order | Deferred

@@ -13,7 +13,7 @@ from starlette.responses import Response
 from ocrgw.context import AppContext, public_base_url
 from ocrgw.dialects.native import schemas as S
 from ocrgw.errors import ErrorCode, OcrgwError
-from ocrgw.jobs.schemas import JobView
+from ocrgw.jobs.schemas import JobView, PageResult
 from ocrgw.jobs.states import JobStatus
 from ocrgw.render import exports
 
@@ -25,14 +25,7 @@ def operation(view: JobView, request: Request, ctx: AppContext) -> S.Operation:
             code=view.error_code or ErrorCode.PROCESSING_FAILED.value,
             message=view.error_message or "The document could not be read.",
         )
-    callback = None
-    if view.callback is not None:
-        callback = S.CallbackStatus(
-            url=view.callback.url,
-            state=view.callback.state,
-            attempts=view.callback.attempts,
-            last_error=view.callback.last_error,
-        )
+    callback = S.CallbackStatus.model_validate(view.callback, from_attributes=True) if view.callback else None
     base = f"{public_base_url(request, ctx.settings)}/v1/jobs/{view.id}"
     return S.Operation(
         id=view.id,
@@ -48,29 +41,25 @@ def operation(view: JobView, request: Request, ctx: AppContext) -> S.Operation:
     )
 
 
+def _page(p: PageResult) -> S.Page:
+    """A stored page; its lines and their words carry the wire models' own field names."""
+    return S.Page.model_validate(
+        {
+            "page": p.page_no,
+            "width": p.width,
+            "height": p.height,
+            "unit": p.unit,
+            "angle": p.angle,
+            "language": p.language,
+            "preprocessing": p.preprocessing,
+            "lines": [S.Line.model_validate(ln, from_attributes=True) for ln in p.lines],
+        }
+    )
+
+
 def result(view: JobView, request: Request, ctx: AppContext) -> S.Result:
     """The operation with everything read; pages empty until the job has succeeded."""
-    pages = [
-        S.Page(
-            page=p.page_no,
-            width=p.width,
-            height=p.height,
-            unit=p.unit,
-            angle=p.angle,
-            language=p.language,
-            preprocessing=p.preprocessing,
-            lines=[
-                S.Line(
-                    text=ln.text,
-                    bbox=ln.bbox,
-                    confidence=ln.confidence,
-                    words=[S.Word(text=w.text, bbox=w.bbox, confidence=w.confidence) for w in ln.words],
-                )
-                for ln in p.lines
-            ],
-        )
-        for p in sorted(view.pages or [], key=lambda p: p.page_no)
-    ]
+    pages = [_page(p) for p in sorted(view.pages or [], key=lambda p: p.page_no)]
     op = operation(view, request, ctx)
     return S.Result(**op.model_dump(), pages=pages, text=exports.to_text(view.pages or []))
 
