@@ -15,7 +15,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
-from ocrgw.dialects.native.jobs import TAG as NATIVE_TAG
+from ocrgw.dialects.native.routes import TAG as NATIVE_TAG
 from ocrgw.main import create_app
 from ocrgw.settings import Settings
 

@@ -36,6 +36,7 @@ class ErrorCode(StrEnum):
     WORKER_CRASHED = "WorkerCrashed"
     TIMEOUT = "Timeout"
     NOT_READY = "NotReady"  # a result asked for before the job has succeeded
+    NOT_REQUESTED = "NotRequested"  # a rendering the job was not asked at submit to make (waiting will not help)
     PROCESSING_FAILED = "ProcessingFailed"
     INTERNAL = "InternalError"
 

@@ -172,6 +172,15 @@ def default_models(setting: str, tessdata: Path) -> tuple[str, ...]:
     return models
 
 
+def offered(settings: Settings) -> dict[str, list[str]]:
+    """Each installed model (sorted) with the BCP-47 codes that select it, in Azure's casing: what a
+    client may ask this server for. Blocking (it may list the tessdata directory)."""
+    codes: dict[str, set[str]] = {}
+    for code, model in BCP47_TO_TESSERACT.items():
+        codes.setdefault(model, set()).add(canonical_bcp47(code))
+    return {m: sorted(codes.get(m, ())) for m in sorted(installed(settings.resolved_tessdata_dir))}
+
+
 def debian_package(model: str) -> str:
     return "tesseract-ocr-" + model.replace("_", "-").lower()
 

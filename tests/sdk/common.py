@@ -1,6 +1,7 @@
 """What the generated-SDK tests share: the live spec of a running server, the document they read and how its
-text is scored. The clients are generated from the served /openapi.json, not from create_app() in the test
-process, so they see exactly what a client author downloads."""
+text is scored. The clients are generated from the served /v1/openapi.json (the native API's own document,
+the one the README tells client authors to generate from), not from create_app() in the test process, so
+they see exactly what a client author downloads."""
 
 from __future__ import annotations
 
@@ -27,9 +28,10 @@ def document() -> tuple[Path, str]:
 
 
 def save_live_spec(srv: Server, path: Path) -> dict:
-    """GET /openapi.json from the running server and write it where a generator can read it."""
-    r = httpx.get(srv.url + "/openapi.json", timeout=30)
+    """GET /v1/openapi.json from the running server and write it where a generator can read it."""
+    r = httpx.get(srv.url + "/v1/openapi.json", timeout=30)
     assert r.status_code == 200, r.text
     spec = r.json()
+    assert spec["paths"] and all(p.startswith("/v1/") for p in spec["paths"]), sorted(spec["paths"])
     path.write_text(json.dumps(spec))
     return spec

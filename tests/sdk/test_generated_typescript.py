@@ -1,5 +1,5 @@
 """The TypeScript client @hey-api/openapi-ts generates (fetch-based, `@hey-api/client-fetch`) from a running
-server's live /openapi.json: generated into a temporary directory, compiled with tsc together with
+server's live /v1/openapi.json: generated into a temporary directory, compiled with tsc together with
 ts/submit_poll_fetch.ts, and run under Node against the server. The program uploads the phototest page by
 multipart, polls getJob, fetches getJobResult as JSON, lists and deletes the job; this test scores the text.
 

@@ -3,14 +3,15 @@ generate clients from), then the vendors'. A new vendor API is one more package 
 
 from __future__ import annotations
 
-from ocrgw.dialects import Dialect, azure, huawei, native, ocrspace, seed
+from ocrgw.dialects import Dialect, azure, flaskapi, huawei, native, ocrspace, streamapi
 
 DIALECTS: tuple[Dialect, ...] = (
     *native.DIALECTS,
     *azure.DIALECTS,
     *ocrspace.DIALECTS,
     *huawei.DIALECTS,
-    *seed.DIALECTS,
+    *flaskapi.DIALECTS,
+    *streamapi.DIALECTS,
 )
 # Paths no dialect owns (an unknown route) answer in Azure's envelope: most such callers are Azure SDKs.
 DEFAULT_ERRORS = azure.READ.render_error

@@ -18,11 +18,12 @@ FIELD_BYTES = 1024 * 1024  # all text fields of one form together
 
 @dataclass(slots=True)
 class MultipartForm:
-    """What a form held besides its first file: the text fields (lower-cased names) and how many file
-    parts there were (vendors refuse two sources)."""
+    """What a form held besides its first file: the text fields (lower-cased names), how many file
+    parts there were (vendors refuse two sources), and the first file part's name and filename."""
 
     fields: dict[str, str] = field(default_factory=dict)
     files: int = 0
+    first: FilePart | None = None
 
 
 def boundary_of(content_type: str) -> bytes | None:
@@ -125,6 +126,29 @@ async def form_events(chunks: AsyncIterator[bytes], boundary: bytes, cap: int) -
         yield out.pop(0)
 
 
+class FileReader:
+    """One file part of a ``form_events`` stream, as a body for intake (forms with several documents);
+    remembers whether its end was reached, so what intake left unread (it stops early on an oversize
+    file) can be skipped exactly."""
+
+    def __init__(self, events: AsyncIterator[Event]) -> None:
+        self.events = events
+        self.done = False
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        async for kind, payload in self.events:
+            if kind == "end":
+                self.done = True
+                return
+            if kind == "data":
+                yield payload  # type: ignore[misc]
+
+    async def skip(self) -> None:
+        if not self.done:
+            async for _ in self.chunks():
+                pass
+
+
 async def stream_first_file(
     chunks: AsyncIterator[bytes], boundary: bytes, cap: int, form: MultipartForm
 ) -> AsyncIterator[bytes]:
@@ -138,5 +162,7 @@ async def stream_first_file(
         elif kind == "file":
             form.files += 1
             first = form.files == 1
+            if first:
+                form.first = payload  # type: ignore[assignment]
         elif kind == "data" and first:
             yield payload  # type: ignore[misc]

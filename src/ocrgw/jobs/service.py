@@ -70,7 +70,7 @@ async def accept(
     retention_hours: float,
     wait: float | None = None,
     idempotency_key: str | None = None,
-    callback: tuple[str, str] | None = None,
+    callback: tuple[str, str] | Callable[[], Awaitable[tuple[str, str] | None]] | None = None,
     backlog: bool = True,
 ) -> JobView:
     """A request becomes a queued job, or an error with nothing left behind. The backlog is checked
@@ -78,14 +78,17 @@ async def accept(
     parameters) is checked before it too. A deferred order or owner (options or a key inside a form or a
     JSON body) is awaited once the body is stored. With ``wait`` (synchronous APIs) the job is awaited
     that many seconds and returned succeeded, or its error raised (``wait_error``); the job is not lost
-    either way. ``backlog=False`` only for the second and later documents of one request."""
+    either way. ``backlog=False`` only for the documents of a request that checked the backlog itself
+    (a batch storing its files as they stream in). A deferred owner is awaited before a deferred order
+    (a bad key is told before a bad option), and a deferred ``callback`` (its URL in the body) last."""
     if backlog:
         await check_backlog(db=ctx.db, settings=ctx.settings)
-    ready = await _checked(order, ctx.settings) if isinstance(order, Order) else None
+    ready = await check_order(order, ctx.settings) if isinstance(order, Order) else None
     blob = await source.save(ctx.store, ctx.settings)
     try:
-        spec = ready or await _checked(await order(), ctx.settings)  # type: ignore[operator]
         principal = owner if isinstance(owner, Principal) else await owner()
+        spec = (ready or await check_order(await order(), ctx.settings)).spec  # type: ignore[operator]
+        notify = await callback() if callable(callback) else callback
     except BaseException:
         await ctx.store.delete(blob.key)
         raise
@@ -100,7 +103,7 @@ async def accept(
         blob=blob,
         retention=timedelta(hours=retention_hours),
         idempotency_key=idempotency_key,
-        callback=callback,
+        callback=notify,
     )
     if wait is None:
         return view
@@ -110,15 +113,17 @@ async def accept(
     return done
 
 
-async def _checked(order: Order, settings: Settings) -> JobSpec:
-    """The order's spec with its languages resolved and its engine checked, off the event loop."""
+async def check_order(order: Order, settings: Settings) -> Order:
+    """The order with its languages resolved into the spec and its engine checked, off the event loop.
+    ``accept`` calls it; a request of several documents calls it once first, so that a bad option fails
+    the request instead of each document, and hands every ``accept`` the checked order."""
 
-    def check() -> JobSpec:
+    def check() -> Order:
         spec = order.spec
         if order.languages is not None:
             spec = spec.model_copy(update={"languages": languages.resolve(order.languages, settings)})
         check_engine(spec, settings)
-        return spec
+        return Order(spec)
 
     return await anyio.to_thread.run_sync(check)
 

@@ -99,7 +99,7 @@ def test_submit_poll_result_and_formats(server: Server) -> None:
     assert len(alto.findall(".//{http://www.loc.gov/standards/alto/ns-v4#}String")) == len(words)
     tsv = fmt("tsv").text.splitlines()
     assert len([row for row in tsv[1:] if row.startswith("5\t")]) == len(words)
-    native_error(fmt("pdf"), 409, "NotReady")  # not asked for at submit
+    native_error(fmt("pdf"), 400, "NotRequested")  # not asked for at submit: waiting will not help
     native_error(fmt("docx"), 400, "InvalidParameter")
 
 

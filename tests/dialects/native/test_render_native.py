@@ -4,8 +4,8 @@ the callback's delivery), absolute links from the request, pages numbered from 1
 plain text; exports in pixels (PDF pages at the render DPI), ALTO valid against the official schema. A
 golden file per fixture and format, compared exactly.
 
-Renderers: `ocrgw.dialects.native.jobs._result(view, request, ctx)` and `_operation(...)` (in the router
-module today; each takes the real Request and AppContext, built here), and `ocrgw.render.exports.FORMATS`.
+Renderers: `ocrgw.dialects.native.render.result(view, request, ctx)` and `operation(...)` (each takes the
+real Request and AppContext, built here), and `ocrgw.render.exports.FORMATS`.
 Goldens: tests/data/results/golden/native; rewrite with OCRGW_UPDATE_GOLDEN=1. The ocrgw version that hOCR
 and ALTO name is written there as VERSION, so a release does not change them."""
 
@@ -25,7 +25,7 @@ from ocrgw import __version__
 from ocrgw.auth import KeyResolver
 from ocrgw.context import AppContext
 from ocrgw.db import make_async_engine, make_async_sessionmaker
-from ocrgw.dialects.native import jobs
+from ocrgw.dialects.native import render
 from ocrgw.dialects.native import schemas as S
 from ocrgw.queue.local import LocalDispatcher
 from ocrgw.render import exports
@@ -56,7 +56,7 @@ def as_sent(model: S.Operation) -> dict:
 @pytest.mark.parametrize("name", FIXTURES)
 def test_native_result_every_state(name: str, ctx: AppContext) -> None:
     view = load(name)
-    body = as_sent(jobs._result(view, http_request(f"/v1/jobs/{view.id}/result"), ctx))
+    body = as_sent(render.result(view, http_request(f"/v1/jobs/{view.id}/result"), ctx))
     conforms(S.Result, body)
     assert list(body) == [
         "id",
@@ -111,10 +111,10 @@ def test_native_result_every_state(name: str, ctx: AppContext) -> None:
 def test_native_operation_is_the_result_without_pages(ctx: AppContext) -> None:
     view = load("running")
     request = http_request(f"/v1/jobs/{view.id}")
-    operation = as_sent(jobs._operation(view, request, ctx))
+    operation = as_sent(render.operation(view, request, ctx))
     conforms(S.Operation, operation)
     assert operation["progress"] == {"pages_done": 1, "pages_total": 2}
-    result = as_sent(jobs._result(view, request, ctx))
+    result = as_sent(render.result(view, request, ctx))
     assert {**operation, "pages": [], "text": ""} == result
     golden(DIALECT, "running-operation", operation)
 
@@ -124,7 +124,7 @@ def test_native_links_follow_the_configured_public_base_url(ctx: AppContext) -> 
     behind_proxy = AppContext(
         settings(public_base_url="https://gw.example.org/ocr/"), ctx.db, ctx.queue, ctx.store, ctx.keys
     )
-    links = as_sent(jobs._operation(view, http_request(host="10.0.0.5:8000", scheme="http"), behind_proxy))["links"]
+    links = as_sent(render.operation(view, http_request(host="10.0.0.5:8000", scheme="http"), behind_proxy))["links"]
     assert links["self"] == f"https://gw.example.org/ocr/v1/jobs/{view.id}"
 
 

@@ -1,4 +1,4 @@
-// Drives the TypeScript client that @hey-api/openapi-ts generated from a running ocrgw's /openapi.json:
+// Drives the TypeScript client that @hey-api/openapi-ts generated from a running ocrgw's /v1/openapi.json:
 // submit a document by multipart upload, poll the job until it ends, fetch the JSON result, list the
 // caller's jobs and delete the job. tests/sdk/test_generated_typescript.py generates the client next to this
 // file as ./client, compiles both with tsc and runs this with node; it prints one JSON line to check.

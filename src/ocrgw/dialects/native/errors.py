@@ -1,4 +1,5 @@
-"""The native error envelope: {"error": {"code", "message", "param"?}} with the core's own codes."""
+"""Errors of the native `/v1` API, for anything under its path: the envelope {"error": {"code", "message",
+"param"?}} with the core's own codes, and the HTTP status each code answers with (400 unless listed)."""
 
 from __future__ import annotations
 

@@ -258,3 +258,18 @@ class OperationList(BaseModel):
 
     items: list[Operation]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
+
+
+class Language(BaseModel):
+    """An installed Tesseract model and the language codes that pick it."""
+
+    model: str = Field(description="Tesseract model name, e.g. deu.", examples=["deu"])
+    codes: list[str] = Field(description="BCP-47 codes that select this model (Azure's `language`).", examples=[["de"]])
+
+
+class LanguageList(BaseModel):
+    """What this server can read, and how to add more."""
+
+    languages: list[Language]
+    default: str = Field(description="Model(s) used when a request names no language, e.g. eng or eng+deu.")
+    install_hint: str = Field(description="How an operator adds a language.")

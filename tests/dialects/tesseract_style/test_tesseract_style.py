@@ -20,7 +20,7 @@ from rapidfuzz.distance import Levenshtein
 from tests.bodies import png_header_only
 from tests.conftest import Server, manifest_row, require_shared
 
-from ocrgw.dialects.seed.errors import status_of
+from ocrgw.dialects.tesseract_style import status_of
 from ocrgw.errors import ErrorCode, OcrgwError
 
 PHOTOTEST = "page/tess_phototest.tif"
@@ -431,7 +431,7 @@ def test_stream_custom_name_and_backlog_429(srv2: Server) -> None:
 
 def test_stream_name_that_collides_is_refused_at_startup() -> None:
     """`ocrgw serve` builds the app before it listens, so a clashing name stops it with this message."""
-    from ocrgw.dialects.seed.streaming import api_path
+    from ocrgw.dialects.streamapi.parse import api_path
     from ocrgw.main import create_app
     from ocrgw.settings import Settings
 

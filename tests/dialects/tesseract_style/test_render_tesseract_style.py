@@ -3,9 +3,9 @@
 feed), the mean word confidence on 0..100, a batch item's shape for a read and an unread document, and
 the error bodies for a job that failed or was not done in time. A golden file per fixture.
 
-Renderers: `ocrgw.dialects.seed.common.text_of` and `confidence_of`, `flask_style.Item.render`, and
-`seed.errors.render_flask_error` / `render_stream_error`. The /ocr_process body and the streaming
-`{"text": ...}` are assembled inline in their routes (flask_style.ocr_process, streaming.recognise), so
+Renderers: `ocrgw.dialects.tesseract_style.text_of` and `confidence_of`, `flaskapi.render.Item.render`, and
+`flaskapi.errors.render_error` / `streamapi.errors.render_error`. The /ocr_process body and the streaming
+`{"text": ...}` are built from the same values (flaskapi.render.ocr_process, streamapi.render.text), so
 only the values they take from the job are checked here.
 Goldens: tests/data/results/golden/seed; rewrite with OCRGW_UPDATE_GOLDEN=1."""
 
@@ -14,9 +14,10 @@ from __future__ import annotations
 import pytest
 from tests.results import FIXTURES, SUCCEEDED, golden, http_request, load, response_json
 
-from ocrgw.dialects.seed import common
-from ocrgw.dialects.seed.errors import render_flask_error, render_stream_error
-from ocrgw.dialects.seed.flask_style import Item
+from ocrgw.dialects import tesseract_style as common
+from ocrgw.dialects.flaskapi.errors import render_error as render_flask_error
+from ocrgw.dialects.flaskapi.render import Item
+from ocrgw.dialects.streamapi.errors import render_error as render_stream_error
 from ocrgw.jobs import service
 
 DIALECT = "seed"

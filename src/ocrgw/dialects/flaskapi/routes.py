@@ -1,0 +1,139 @@
+"""The Flask-tutorial OCR API, as its users' code calls it: `POST /ocr_process` (one upload),
+`POST /batch_process` (several uploads and/or URLs, never server-side paths), `POST /generate_api_key`
+(admin keys only). Thin and synchronous: parse -> job service (every image one job, awaited) -> render."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from functools import partial
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from ocrgw.auth import Principal
+from ocrgw.context import AppContext, app_context
+from ocrgw.dialects import tesseract_style as shared
+from ocrgw.dialects.flaskapi import parse, render, schemas
+from ocrgw.errors import ErrorCode, OcrgwError
+from ocrgw.intake.sources import StoredSource, UrlSource
+from ocrgw.jobs import service
+from ocrgw.jobs.service import Order, Source
+
+TAG = "Flask-style OCR API"
+DIALECT = "seed-flask"  # the name its jobs are stored under (kept: existing rows carry it)
+PREFIXES = ("/ocr_process", "/batch_process", "/generate_api_key")
+Ctx = Annotated[AppContext, Depends(app_context)]
+
+
+async def ocr_process(request: Request, ctx: Ctx) -> Response:
+    """OCR one uploaded image or PDF (the file under `file`, `image` or any part name) with Tesseract."""
+    started = time.monotonic()
+    early = await shared.principal_early(ctx, request)
+    form = parse.upload(request, ctx.settings)
+    view = await service.accept(
+        ctx,
+        dialect=DIALECT,
+        owner=early or partial(shared.principal, ctx, request, form.form.fields),
+        order=partial(parse.upload_order, request.query_params, form),
+        source=form,
+        retention_hours=ctx.settings.retention_sync_hours,
+        wait=ctx.settings.sync_wait_seconds,
+    )
+    return render.ocr_process(view, parse.METHODS[0], parse.filename(form), started)
+
+
+async def _read(ctx: AppContext, principal: Principal, order: Order, item: render.Item) -> None:
+    """One item of a batch: its stored upload or its URL becomes a job, awaited; its error is its own."""
+    if item.error is not None:
+        return
+    source: Source
+    if item.blob is not None:
+        source, item.blob = StoredSource(item.blob), None  # accept owns it now (and deletes it if it fails)
+    else:
+        source = UrlSource(item.url or "", invalid="Image URL is badly formatted: only http(s) URLs are accepted.")
+    try:
+        item.view = await service.accept(
+            ctx,
+            dialect=DIALECT,
+            owner=principal,
+            order=order,
+            source=source,
+            retention_hours=ctx.settings.retention_sync_hours,
+            wait=ctx.settings.sync_wait_seconds,
+            backlog=False,  # checked once for the whole batch, before its files were stored
+        )
+    except OcrgwError as exc:  # the SSRF guard, timeouts, non-images, a failed read: this item only
+        item.error = exc
+
+
+async def batch_process(request: Request, ctx: Ctx) -> Response:
+    """OCR several uploads and/or URLs: each is its own job, all submitted first and then awaited together,
+    so one bad item fails only itself. Results come in input order."""
+    started = time.monotonic()
+    early = await shared.principal_early(ctx, request)
+    # The uploads are stored as they stream in, before the options and key after them are known: so the
+    # backlog is checked here, once for the batch, and each item's accept is told not to check it again.
+    await service.check_backlog(db=ctx.db, settings=ctx.settings)
+    batch = parse.Batch(ctx.settings, ctx.store)
+    try:
+        fields = await batch.read(request)
+        principal = early or await shared.principal(ctx, request, fields)
+        if not batch.items:
+            raise OcrgwError(
+                ErrorCode.EMPTY_BODY,
+                "No images: upload files (any part name, e.g. 'files') and/or send http(s) URLs under 'urls'.",
+            )
+        order = await service.check_order(parse.order(fields), ctx.settings)  # a bad option fails the batch
+        await asyncio.gather(*(_read(ctx, principal, order, item) for item in batch.items))
+    finally:
+        await batch.discard()  # uploads no accept took (the request failed, or was cancelled)
+    return render.batch_process(batch.items, started)
+
+
+async def generate_api_key(request: Request, ctx: Ctx) -> Response:
+    """Issue a new ordinary (non-admin) key; only an admin key may. The secret is shown only here."""
+    early = await shared.principal_early(ctx, request)
+    fields = await parse.key_fields(request)
+    principal = early or await shared.principal(ctx, request, fields)
+    if not principal.is_admin:
+        raise shared.StatusError(
+            ErrorCode.INVALID_KEY,
+            "Admin privileges required: only an admin key may generate API "
+            "keys (create one with `ocrgw keys create --admin`).",
+            status=403,
+        )
+    row, secret = await ctx.keys.create(parse.key_name(fields), admin=False)
+    return render.new_key(secret, row.name, row.id)
+
+
+router = APIRouter(tags=[TAG])
+router.add_api_route(
+    "/ocr_process",
+    ocr_process,
+    methods=["POST"],
+    operation_id="flaskOcrProcess",
+    summary="Flask-style: OCR one uploaded image",
+    openapi_extra=schemas.UPLOAD,
+    response_class=Response,
+)
+router.add_api_route(
+    "/batch_process",
+    batch_process,
+    methods=["POST"],
+    operation_id="flaskBatchProcess",
+    summary="Flask-style: OCR several uploads and/or URLs",
+    openapi_extra=schemas.BATCH,
+    response_class=Response,
+)
+router.add_api_route(
+    "/generate_api_key",
+    generate_api_key,
+    methods=["POST"],
+    operation_id="flaskGenerateApiKey",
+    summary="Flask-style: issue an API key (admin)",
+    openapi_extra=schemas.KEY,
+    response_class=Response,
+    status_code=201,
+)

@@ -1,0 +1,179 @@
+"""Native `/v1` requests -> what the job core takes (between routes and ``jobs.service.accept``): the
+reading options (form fields, the query string or JSON members) as an Order, the document as a Source
+(multipart upload, raw body, JSON with a URL or base64), the callback URL checked as its delivery will be,
+the Idempotency-Key, and the result format asked for."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import anyio
+from pydantic import ValidationError
+from starlette.requests import Request
+
+from ocrgw import intake, languages, net
+from ocrgw.context import public_base_url
+from ocrgw.dialects.native import schemas as S
+from ocrgw.errors import ErrorCode, OcrgwError
+from ocrgw.intake import multipart
+from ocrgw.intake.sources import BytesSource, FormSource, StreamSource, UrlSource
+from ocrgw.jobs.pages import PageSelection
+from ocrgw.jobs.schemas import JobSpec
+from ocrgw.jobs.service import Deferred, Order, Source
+from ocrgw.settings import Settings
+
+# BCP-47 codes (`de`) and Tesseract model names (`deu`, `chi_sim`), mixed as wanted; no `auto` (an empty
+# value means the server's default).
+VOCABULARY = languages.Vocabulary(bcp47=True, model_names=True, auto=frozenset())
+JSON_CAP_OVERHEAD = 64 * 1024
+RAW_TYPES = ("", "application/octet-stream", "application/pdf")  # and image/*
+FORMATS = ("json", "text", "hocr", "alto", "tsv", "pdf")
+# Accept media types -> format, most specific first.
+ACCEPT = {
+    "application/json": "json",
+    "text/plain": "text",
+    "application/xhtml+xml": "hocr",
+    "text/html": "hocr",
+    "application/alto+xml": "alto",
+    "application/xml": "alto",
+    "text/xml": "alto",
+    "text/tab-separated-values": "tsv",
+    "application/pdf": "pdf",
+}
+Callback = tuple[str, str] | None
+
+
+def _invalid(exc: ValidationError, prefix: str = "", default: str = "") -> OcrgwError:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first.get("loc", ())) or default
+    return OcrgwError(ErrorCode.INVALID_PARAMETER, f"{prefix}{where}: {first.get('msg')}.", param=where or None)
+
+
+def options(fields: dict[str, Any]) -> S.SubmitOptions:
+    """Options from form fields or the query string. An empty value, or the string "null" that Swagger
+    UI's "Try it out" sends for every optional field left alone, means the field was not given."""
+    known = {k: v for k, v in fields.items() if k in S.SubmitOptions.model_fields and v not in ("", "null", None)}
+    try:
+        return S.SubmitOptions.model_validate(known)
+    except ValidationError as exc:
+        raise _invalid(exc) from None
+
+
+def order(opts: S.SubmitOptions) -> Order:
+    spec = JobSpec(
+        language_hint=opts.languages,
+        pages=PageSelection.parse(opts.pages).ranges,
+        reading_order=opts.reading_order,
+        mode=opts.mode,
+        engine=opts.engine,
+        outputs=("searchable_pdf",) if opts.searchable_pdf else (),
+    )
+    return Order(spec, VOCABULARY.ask(opts.languages))
+
+
+async def callback(opts: S.SubmitOptions, request: Request, settings: Settings) -> Callback:
+    """Check a callback URL at submit (the same guard as URL sources), so a bad one fails the submit
+    instead of every delivery attempt; delivery checks it again, against DNS changes."""
+    if not opts.callback_url:
+        return None
+    try:
+        await net.resolve_checked(opts.callback_url, settings)
+    except OcrgwError as exc:
+        message = "callback_url: " + exc.message.replace("Image URL", "the URL")
+        raise OcrgwError(exc.code, message, param="callback_url") from None
+    return opts.callback_url, public_base_url(request, settings)
+
+
+async def _form_order(form: FormSource) -> Order:
+    return order(options(form.form.fields))
+
+
+async def _form_callback(form: FormSource, request: Request, settings: Settings) -> Callback:
+    return await callback(options(form.form.fields), request, settings)
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """A submit request as ``accept`` takes it. The options of a multipart upload are its form fields,
+    known once the form is stored, hence a deferred order there. The callback URL (a DNS lookup) is
+    checked once the body is stored, whatever its kind, so a bad document is told first as it always was."""
+
+    source: Source
+    order: Order | Deferred
+    callback: Callable[[], Awaitable[Callback]]
+
+
+def _known(opts: S.SubmitOptions, source: Source, request: Request, settings: Settings) -> Submission:
+    return Submission(source, order(opts), partial(callback, opts, request, settings))
+
+
+async def submission(request: Request, settings: Settings) -> Submission:
+    """The document and its options: a multipart `file` with options as form fields, JSON with `url` or
+    `base64` and the options as members, or the raw bytes with the options in the query string."""
+    ctype = request.headers.get("content-type", "")
+    boundary = multipart.boundary_of(ctype)
+    media = ctype.split(";")[0].strip().lower()
+    if boundary is not None:
+        form = FormSource(request.stream(), boundary, settings.max_upload_bytes + multipart.OVERHEAD)
+        return Submission(form, partial(_form_order, form), partial(_form_callback, form, request, settings))
+    if media == "application/json":
+        return await _json_submission(request, settings)
+    if media in RAW_TYPES or media.startswith("image/"):
+        return _known(options(dict(request.query_params)), StreamSource(request.stream()), request, settings)
+    raise OcrgwError(
+        ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+        f"Content-Type {media!r} is not supported: send multipart/form-data, application/json "
+        "or the document's bytes (application/octet-stream, application/pdf, image/*).",
+    )
+
+
+def _decode(value: str) -> bytes:
+    try:
+        return intake.decode_base64(value)
+    except ValueError as exc:
+        raise OcrgwError(ErrorCode.INVALID_PARAMETER, "base64 is not valid base64.", param="base64") from exc
+
+
+async def _json_submission(request: Request, settings: Settings) -> Submission:
+    raw = await intake.read_capped(request.stream(), settings.max_upload_bytes * 4 // 3 + JSON_CAP_OVERHEAD)
+    try:
+        body = S.SubmitRequest.model_validate_json(raw)
+    except ValidationError as exc:
+        raise _invalid(exc, "Invalid JSON body: ", "body") from None
+    if (body.url is None) == (body.base64 is None):
+        raise OcrgwError(ErrorCode.INVALID_PARAMETER, "Send exactly one of url and base64.")
+    opts = S.SubmitOptions.model_validate(body.model_dump(include=set(S.SubmitOptions.model_fields)))
+    if body.url is not None:
+        source: Source = UrlSource(body.url, invalid="url must be an http or https URL.")
+    else:
+        source = BytesSource(await anyio.to_thread.run_sync(_decode, body.base64 or ""))
+    return _known(opts, source, request, settings)
+
+
+def idempotency_key(value: str) -> str:
+    if not 1 <= len(value) <= 255:
+        raise OcrgwError(
+            ErrorCode.INVALID_PARAMETER, "Idempotency-Key must be 1 to 255 characters.", param="Idempotency-Key"
+        )
+    return value
+
+
+def result_format(fmt: str | None, accept: str | None) -> str:
+    """`format=` (`txt` is `text`), else the first Accept media type we know, else JSON."""
+    if fmt:
+        fmt = fmt.strip().lower()
+        if fmt == "txt":
+            fmt = "text"
+        if fmt not in FORMATS:
+            raise OcrgwError(
+                ErrorCode.INVALID_PARAMETER, f"format must be one of {', '.join(FORMATS)}.", param="format"
+            )
+        return fmt
+    for item in (accept or "").split(","):
+        media = item.split(";")[0].strip().lower()
+        if media in ACCEPT:
+            return ACCEPT[media]
+    return "json"

@@ -1,0 +1,290 @@
+"""Native `/v1` routes: submit (multipart upload, raw body, or JSON with a URL or base64) answering 202 with
+`Location`; status with progress; the result as JSON or as text, hOCR, ALTO, TSV or searchable PDF
+(`format=` or the Accept header); delete; a cursor-paginated list of the caller's jobs; the callback
+signing secret; and the installed languages. Thin: parse -> job service -> render."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.responses import Response, StreamingResponse
+
+from ocrgw import languages
+from ocrgw.auth import Principal
+from ocrgw.context import AppContext, app_context
+from ocrgw.dialects.native import parse, render
+from ocrgw.dialects.native import schemas as S
+from ocrgw.jobs import service
+from ocrgw.jobs.callbacks import callback_secret
+from ocrgw.jobs.schemas import JobView
+from ocrgw.jobs.states import JobStatus
+
+TAG = "ocrgw native API"
+DIALECT = "native"
+
+_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An ocrgw API key (`ocrgw keys create`).")
+_bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <ocrgw API key>`.")
+
+
+async def native_principal(
+    ctx: Annotated[AppContext, Depends(app_context)],
+    header: Annotated[str | None, Depends(_key_header)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    return await ctx.keys.resolve(header or (bearer.credentials if bearer else None))
+
+
+Caller = Annotated[Principal, Depends(native_principal)]
+Ctx = Annotated[AppContext, Depends(app_context)]
+
+
+async def list_languages(ctx: Ctx) -> S.LanguageList:
+    """The Tesseract models installed on this server, each with the BCP-47 codes that select it, so a
+    client can check a language before it submits. Needs no key."""
+    offered = await anyio.to_thread.run_sync(languages.offered, ctx.settings)
+    return S.LanguageList(
+        languages=[S.Language(model=model, codes=codes) for model, codes in offered.items()],
+        default=ctx.settings.default_language,
+        install_hint="apt-get install tesseract-ocr-<model>, e.g. tesseract-ocr-deu",
+    )
+
+
+async def submit_job(request: Request, ctx: Ctx, caller: Caller) -> Response:
+    """Upload a document (multipart `file`, or the raw bytes with options in the query string), or
+    send JSON with `url` or `base64`. Answers 202 at once; the document is read in the background.
+    With an `Idempotency-Key` header, a retry with the same key returns the original operation
+    (header `Idempotent-Replayed: true`) instead of creating a second job."""
+    digest = None
+    client_key = request.headers.get("idempotency-key")
+    if client_key is not None:
+        digest = service.idempotency_digest(DIALECT, caller.key_id, parse.idempotency_key(client_key))
+        earlier = await service.find_idempotent(db=ctx.db, digest=digest)
+        if earlier is not None:  # a retry: the original operation, and the body is not read at all
+            return render.accepted(earlier, request, ctx, replayed=True)
+    body = await parse.submission(request, ctx.settings)
+    view = await service.accept(
+        ctx,
+        dialect=DIALECT,
+        owner=caller,
+        order=body.order,
+        source=body.source,
+        retention_hours=ctx.settings.retention_read_hours,
+        idempotency_key=digest,
+        callback=body.callback,
+    )
+    return render.accepted(view, request, ctx)
+
+
+async def list_jobs(
+    request: Request,
+    ctx: Ctx,
+    caller: Caller,
+    status: Annotated[S.Status | None, Query(description="Only jobs in this state.")] = None,
+    limit: Annotated[int, Query(ge=1, le=100, description="Jobs per page.")] = 20,
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
+) -> Response:
+    """The caller's jobs, newest first, a page at a time."""
+    views, nxt = await service.list_jobs(
+        db=ctx.db,
+        owner_key_id=caller.key_id,
+        dialect=DIALECT,
+        status=JobStatus(status) if status else None,
+        cursor=cursor,
+        limit=limit,
+    )
+    items = [render.operation(v, request, ctx) for v in views]
+    return render.json(S.OperationList(items=items, next_cursor=nxt))
+
+
+async def _status(job_id: str, ctx: AppContext, caller: Principal) -> JobView:
+    """The caller's native job without its result; NotFound for another's or another API family's."""
+    return await service.get(
+        db=ctx.db, job_id=job_id, owner_key_id=caller.key_id, with_result=False, dialects=(DIALECT,)
+    )
+
+
+async def get_job(job_id: str, request: Request, ctx: Ctx, caller: Caller) -> Response:
+    """Status and progress (pages done of pages total). Poll until `succeeded` or `failed`."""
+    return render.json(render.operation(await _status(job_id, ctx, caller), request, ctx))
+
+
+async def get_result(
+    job_id: str,
+    request: Request,
+    ctx: Ctx,
+    caller: Caller,
+    format: Annotated[
+        str | None, Query(description="json (default), text, hocr, alto, tsv or pdf; overrides the Accept header.")
+    ] = None,
+) -> Response:
+    """The result as JSON (pages, lines, words, boxes, confidences, preprocessing) or an export format.
+    JSON answers in every state (its `status` tells); the export formats need a succeeded job."""
+    fmt = parse.result_format(format, request.headers.get("accept"))
+    view = await service.get(db=ctx.db, job_id=job_id, owner_key_id=caller.key_id, dialects=(DIALECT,))
+    if fmt == "json":
+        return render.json(render.result(view, request, ctx))
+    render.check_exportable(view, fmt)
+    headers = render.disposition(view, fmt)
+    if fmt == "pdf":
+        _, pdf = await service.read_artifact(db=ctx.db, store=ctx.store, job_id=view.id, dialects=(DIALECT,))
+        return StreamingResponse(pdf, media_type="application/pdf", headers=headers)
+    media, text = await anyio.to_thread.run_sync(render.export, view, fmt, float(ctx.settings.pdf_dpi))
+    return Response(text, media_type=media, headers=headers)
+
+
+async def get_callback_secret(ctx: Ctx, caller: Caller) -> S.CallbackSecret:
+    """Each API key has its own; it stays the same as long as the server secret does."""
+    return S.CallbackSecret(secret=callback_secret(ctx.settings.resolved_secret_key, caller.key_id))
+
+
+async def delete_job(job_id: str, ctx: Ctx, caller: Caller) -> Response:
+    """Delete the job, its results and the stored document now (they also expire on their own)."""
+    await _status(job_id, ctx, caller)
+    await service.delete(db=ctx.db, store=ctx.store, job_id=job_id, owner_key_id=caller.key_id)
+    return Response(status_code=204)
+
+
+# ------------------------------------------------------------------------------------------- OpenAPI
+_SUBMIT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {"schema": {"$ref": "#/components/schemas/SubmitForm"}},
+            "application/json": {"schema": {"$ref": "#/components/schemas/SubmitRequest"}},
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
+_ERROR_TEXT: dict[int | str, str] = {
+    400: "Bad input: a corrupt or unsupported document, an invalid option.",
+    401: "No API key, or an invalid one.",
+    404: "No such job (or not yours, or expired).",
+    409: "Not finished (NotReady), or failed.",
+    413: "The document is larger than the server accepts.",
+    415: "Unsupported Content-Type.",
+    429: "Too much work queued: retry after `Retry-After` seconds.",
+    # Also stops FastAPI from documenting a 422 this API never sends (bad input answers 400 above).
+    "default": "Any other error (500 Internal, 504 Timeout), in the same envelope.",
+}
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The error responses an operation can give, each with the native ErrorResponse model, plus `default`:
+    generated clients then parse every error body into ErrorResponse instead of leaving it raw."""
+    out: dict[int | str, dict[str, Any]] = {}
+    keys: tuple[int | str, ...] = (*codes, "default")
+    for code in keys:
+        out[code] = {"model": S.ErrorResponse, "description": _ERROR_TEXT[code]}
+        if code == 429:
+            out[code]["headers"] = {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}}
+    return out
+
+
+def _raw_option_params() -> list[dict[str, Any]]:
+    """The reading options as query parameters, which is how a raw-body upload sets them; taken from
+    SubmitOptions so the spec cannot drift from what `parse.options` accepts. No defaults: generated clients
+    would send them with every multipart or JSON submit too."""
+    props = S.SubmitOptions.model_json_schema()["properties"]
+    return [
+        {
+            "name": name,
+            "in": "query",
+            "required": False,
+            "description": f"Raw-body uploads only (multipart and JSON carry it in the body). "
+            f"{prop.get('description', '')}".strip(),
+            "schema": {k: v for k, v in prop.items() if k not in ("title", "description", "examples", "default")},
+        }
+        for name, prop in props.items()
+    ]
+
+
+_IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "Any unique string: a retried submit with it returns the original job.",
+}
+_ACCEPTED = {
+    "description": "Accepted; poll `Location`.",
+    "headers": {"Location": {"description": "The operation's URL.", "schema": {"type": "string"}}},
+}
+_EXPORTS = {
+    "content": {
+        "text/plain": {"schema": {"type": "string"}},
+        "application/xhtml+xml": {"schema": {"type": "string", "description": "hOCR"}},
+        "application/xml": {"schema": {"type": "string", "description": "ALTO v4"}},
+        "text/tab-separated-values": {"schema": {"type": "string"}},
+        "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+    }
+}
+
+router = APIRouter(prefix="/v1", tags=[TAG])
+router.add_api_route(
+    "/languages",
+    list_languages,
+    methods=["GET"],
+    operation_id="listLanguages",
+    response_model=S.LanguageList,
+    summary="List the installed OCR languages",
+    responses={"default": {"model": S.ErrorResponse, "description": "An unexpected error, in the native envelope."}},
+)
+router.add_api_route(
+    "/jobs",
+    submit_job,
+    methods=["POST"],
+    status_code=202,
+    response_model=S.Operation,
+    operation_id="submitJob",
+    summary="Submit a document",
+    openapi_extra={**_SUBMIT_BODY, "parameters": [_IDEMPOTENCY_KEY, *_raw_option_params()]},
+    responses={202: _ACCEPTED, **_errors(400, 401, 413, 415, 429)},
+)
+router.add_api_route(
+    "/jobs",
+    list_jobs,
+    methods=["GET"],
+    response_model=S.OperationList,
+    operation_id="listJobs",
+    summary="List my jobs",
+    responses=_errors(400, 401),
+)
+router.add_api_route(
+    "/jobs/{job_id}",
+    get_job,
+    methods=["GET"],
+    response_model=S.Operation,
+    operation_id="getJob",
+    summary="Get a job's status",
+    responses=_errors(401, 404),
+)
+router.add_api_route(
+    "/jobs/{job_id}/result",
+    get_result,
+    methods=["GET"],
+    response_model=S.Result,
+    operation_id="getJobResult",
+    summary="Get a job's result",
+    responses={200: _EXPORTS, **_errors(400, 401, 404, 409)},
+)
+router.add_api_route(
+    "/callbacks/secret",
+    get_callback_secret,
+    methods=["GET"],
+    response_model=S.CallbackSecret,
+    operation_id="getCallbackSecret",
+    summary="Get the secret your callbacks are signed with",
+    responses=_errors(400, 401, 404, 413, 415, 429),
+)
+router.add_api_route(
+    "/jobs/{job_id}",
+    delete_job,
+    methods=["DELETE"],
+    status_code=204,
+    operation_id="deleteJob",
+    summary="Delete a job",
+    responses=_errors(401, 404),
+)

@@ -1,0 +1,115 @@
+"""Streaming-server requests -> what the job core takes (between routes and ``jobs.service.accept``): the
+configured path checked against every other route, the JSON body `{"image": "<base64>", "lang": ...}`,
+and its image as a Source that decodes only once the backlog has been checked."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import anyio
+from python_multipart.multipart import parse_options_header
+from starlette.requests import Request
+from starlette.routing import BaseRoute
+
+from ocrgw import intake
+from ocrgw.errors import ErrorCode, OcrgwError
+from ocrgw.intake import multipart
+from ocrgw.intake.sources import BytesSource
+from ocrgw.jobs.schemas import StoredBlob
+from ocrgw.settings import Settings
+from ocrgw.storage import BlobStore
+
+# Paths of this server and of dialects mounted in other deployments or later (Huawei's /v2), so a name
+# that works today does not start shadowing one after an upgrade.
+_RESERVED = "v1 v2 v3 parse vision formrecognizer documentintelligence computervision health ready docs redoc"
+RESERVED = frozenset(f"{_RESERVED} openapi.json ocr_process batch_process generate_api_key static".split())
+_NAME = re.compile(r"^[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*$")
+_JSON_TYPES = ("application/json", "text/plain", "")  # requests' json= and bare fetch() calls
+
+
+def _paths(routes: Iterable[object], prefix: str = "") -> Iterator[str]:
+    """Every route path, also inside routers FastAPI keeps as included-router objects (0.16x)."""
+    for route in routes:
+        path = getattr(route, "path", None)
+        if isinstance(path, str):
+            yield prefix + path
+            continue
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            context = getattr(route, "include_context", None)
+            yield from _paths(inner.routes, prefix + (getattr(context, "prefix", "") or ""))
+
+
+def api_path(settings: Settings, routes: Iterable[BaseRoute]) -> str:
+    """`/` + the configured name, after checking it is a plain path that no other route (present or
+    reserved) begins with; raises ValueError, which stops the server at startup with the reason."""
+    name = settings.stream_api_name.strip().strip("/")
+    if not _NAME.match(name) or name in (".", ".."):
+        raise ValueError(
+            f"OCRGW_STREAM_API_NAME={settings.stream_api_name!r} is not a plain URL path "
+            "(letters, digits, . _ ~ - and /)."
+        )
+    first = name.split("/", 1)[0].lower()
+    taken = {path.strip("/").split("/", 1)[0].lower() for path in _paths(routes)} - {""}
+    if first in RESERVED or first in taken:
+        raise ValueError(
+            f"OCRGW_STREAM_API_NAME={settings.stream_api_name!r} collides with the existing "
+            f"route /{first}; choose another name (default: ocr)."
+        )
+    return "/" + name
+
+
+async def json_body(request: Request, settings: Settings) -> dict:
+    """The JSON object the tutorials' clients post (their Content-Type is JSON, text/plain or none)."""
+    ctype = parse_options_header(request.headers.get("content-type", ""))[0].decode("latin-1").lower()
+    if ctype not in _JSON_TYPES and not ctype.endswith("+json"):
+        raise OcrgwError(
+            ErrorCode.UNSUPPORTED_MEDIA_TYPE, f'Unsupported Content-Type {ctype!r}: send JSON {{"image": "<base64>"}}.'
+        )
+    raw = await intake.read_capped(request.stream(), settings.max_upload_bytes * 4 // 3 + multipart.OVERHEAD)
+    try:
+        body = await anyio.to_thread.run_sync(json.loads, raw) if raw.strip() else None
+    except ValueError as exc:
+        raise OcrgwError(ErrorCode.INVALID_PARAMETER, f"The body is not valid JSON: {exc}.") from exc
+    if not isinstance(body, dict):
+        raise OcrgwError(ErrorCode.INVALID_PARAMETER, 'Send a JSON object: {"image": "<base64>"}.')
+    return body
+
+
+def decode_base64_image(value: object, name: str = "image") -> bytes:
+    """Plain base64 or a `data:<type>;base64,` URI (what browser code sends); whitespace is ignored."""
+    if not isinstance(value, str) or not value.strip():
+        raise OcrgwError(ErrorCode.EMPTY_BODY, f"'{name}' is missing: send the image as a base64 string.", param=name)
+    text = value.strip()
+    if text[:5].lower() == "data:":
+        head, sep, text = text.partition(",")
+        if not sep or not head.lower().endswith(";base64"):
+            raise OcrgwError(
+                ErrorCode.INVALID_PARAMETER,
+                f"'{name}' is not a valid data URI: expected data:<type>;base64,<data>.",
+                param=name,
+            )
+    try:
+        raw = base64.b64decode("".join(text.split()), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise OcrgwError(ErrorCode.INVALID_PARAMETER, f"'{name}' is not valid base64.", param=name) from exc
+    if not raw:
+        raise OcrgwError(ErrorCode.EMPTY_BODY, f"'{name}' is empty.", param=name)
+    return raw
+
+
+@dataclass(slots=True)
+class ImageSource:
+    """The body's `image` member, decoded (in a thread) only when ``accept`` stores it: after the backlog
+    check, so a server that is too busy says so before it spends time on the image."""
+
+    value: object
+
+    async def save(self, store: BlobStore, settings: Settings) -> StoredBlob:
+        data = await anyio.to_thread.run_sync(decode_base64_image, self.value)
+        return await BytesSource(data).save(store, settings)

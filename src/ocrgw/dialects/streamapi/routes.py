@@ -1,0 +1,54 @@
+"""The streaming-server tutorial's API: `POST /{api_name}` with JSON `{"image": "<base64>"}`, answering
+`{"text": ...}` (errors `{"error": msg}`); `api_name` is the setting `stream_api_name`. Thin and synchronous:
+parse -> job service (submit and a bounded wait) -> render. Mounted last, and a name that any other route
+already uses is refused at startup, so it can never shadow a vendor API."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+
+from ocrgw.context import AppContext, app_context
+from ocrgw.dialects import tesseract_style as shared
+from ocrgw.dialects.streamapi import parse, render
+from ocrgw.dialects.streamapi.schemas import BODY
+from ocrgw.jobs import service
+from ocrgw.settings import Settings
+
+TAG = "Streaming-server OCR API"
+DIALECT = "seed-stream"  # the name its jobs are stored under (kept: existing rows carry it)
+
+
+async def recognise(request: Request, ctx: Annotated[AppContext, Depends(app_context)]) -> Response:
+    """Read the base64 image (plain or a data: URI) under `image`; answer its recognised text."""
+    early = await shared.principal_early(ctx, request)
+    body = await parse.json_body(request, ctx.settings)
+    view = await service.accept(
+        ctx,
+        dialect=DIALECT,
+        owner=early or await shared.principal(ctx, request, body),
+        order=shared.order(body.get("lang") or body.get("language")),
+        source=parse.ImageSource(body.get("image")),
+        retention_hours=ctx.settings.retention_sync_hours,
+        wait=ctx.settings.sync_wait_seconds,
+    )
+    return render.text(view)
+
+
+def router(settings: Settings, mounted: Sequence[BaseRoute]) -> APIRouter:
+    """The one route, at the configured path (checked against the routes already ``mounted``)."""
+    api = APIRouter(tags=[TAG])
+    api.add_api_route(
+        parse.api_path(settings, mounted),
+        recognise,
+        methods=["POST"],
+        operation_id="streamRecognise",
+        summary="Streaming-server style: OCR a base64 image",
+        response_class=Response,
+        openapi_extra=BODY,
+    )
+    return api

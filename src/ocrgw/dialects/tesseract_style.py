@@ -1,0 +1,118 @@
+"""What the two Tesseract-server APIs share, between their routes and the job core: the Flask-style API
+(``dialects.flaskapi``) and the streaming server's (``dialects.streamapi``), both small synchronous
+servers around pytesseract in the tutorials ocrgw grew from. Where the key may be, Tesseract-style language
+codes (a Vocabulary), the text and mean confidence they answer with, and the HTTP status of each error
+(both answer a plain JSON error: 400 input, 401 key, 403 not admin, 413, 415, 429 + Retry-After, 500, 504)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ocrgw import languages
+from ocrgw.auth import Principal
+from ocrgw.context import AppContext
+from ocrgw.errors import ErrorCode as E
+from ocrgw.errors import OcrgwError
+from ocrgw.jobs.schemas import JobSpec, JobView
+from ocrgw.jobs.service import Order
+
+# `eng`, `deu`, `eng+deu` (Tesseract's own codes, as pytesseract's `lang=`), or BCP-47 codes such as `en`
+# for convenience; each must be installed. Empty: the server's default (there is no `auto`).
+VOCABULARY = languages.Vocabulary(model_names=True, bcp47=True, auto=frozenset(), param="lang")
+
+
+# -------------------------------------------------------------------------------------------- keys
+def key_from(request: Request, fields: Mapping[str, object] | None = None) -> str | None:
+    """The key as the tutorials' clients send it: `X-API-Key`, `Authorization: Bearer`, `?api_key=`, or
+    an `api_key` form field / JSON member (only known once the body is read, hence ``fields``)."""
+    header = request.headers.get("x-api-key", "").strip()
+    if header:
+        return header
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    query = request.query_params.get("api_key", "").strip()
+    if query:
+        return query
+    value = (fields or {}).get("api_key")
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+async def principal_early(ctx: AppContext, request: Request) -> Principal | None:
+    """Resolve a key sent outside the body before the body is read, so a bad one costs no upload;
+    None when the key can only be in the body (or auth is off and none was sent)."""
+    secret = key_from(request)
+    if secret is None and ctx.settings.auth != "off":
+        return None
+    return await ctx.keys.resolve(secret)
+
+
+async def principal(ctx: AppContext, request: Request, fields: Mapping[str, object]) -> Principal:
+    """The key wherever it was, the body's ``fields`` included (read by then)."""
+    return await ctx.keys.resolve(key_from(request, fields))
+
+
+# -------------------------------------------------------------------------------------------- jobs
+def order(lang: object) -> Order:
+    """The tutorials' only reading option is the language (`lang`, or `language`)."""
+    code = lang if isinstance(lang, str) else None
+    return Order(JobSpec(language_hint=code), VOCABULARY.ask(code))
+
+
+def text_of(view: JobView) -> str:
+    """Lines joined by newlines, pages by a form feed (Tesseract's own page separator)."""
+    pages = sorted(view.pages or [], key=lambda p: p.page_no)
+    return "\f".join("\n".join(ln.text for ln in page.lines) for page in pages)
+
+
+def confidence_of(view: JobView) -> float:
+    """Mean word confidence on 0..100, as tutorials compute it from pytesseract's image_to_data (the plain
+    mean over words); 0.0 when nothing was read."""
+    confs = [w.confidence for page in view.pages or [] for ln in page.lines for w in ln.words]
+    return round(100.0 * sum(confs) / len(confs), 2) if confs else 0.0
+
+
+# -------------------------------------------------------------------------------------------- errors
+_STATUS: dict[E, int] = {
+    E.MISSING_KEY: 401,
+    E.INVALID_KEY: 401,
+    E.NOT_FOUND: 404,
+    E.ROUTE_NOT_FOUND: 404,
+    E.METHOD_NOT_ALLOWED: 405,
+    E.TOO_LARGE: 413,
+    E.UNSUPPORTED_MEDIA_TYPE: 415,
+    E.UNSUPPORTED_FORMAT: 415,
+    E.BACKLOG_FULL: 429,
+    E.TIMEOUT: 504,
+    E.INTERNAL: 500,
+    E.WORKER_CRASHED: 500,
+    E.PROCESSING_FAILED: 500,
+}  # everything else is the caller's input: 400
+
+
+class StatusError(OcrgwError):
+    """A domain error whose status the dialect fixes itself (403 for a non-admin key on generate_api_key,
+    which has no domain code of its own)."""
+
+    def __init__(self, code: E, message: str, *, status: int) -> None:
+        super().__init__(code, message)
+        self.status = status
+
+
+def status_of(exc: OcrgwError) -> int:
+    """The HTTP status for a domain error. A body that is no image we know at all (the sniffer's "expected
+    PDF, JPEG, ...") is a wrong type, 415; one we know but whose data is corrupt stays a 400."""
+    if isinstance(exc, StatusError):
+        return exc.status
+    if exc.code is E.INVALID_IMAGE and "expected" in exc.message:
+        return 415
+    return _STATUS.get(exc.code, 400)
+
+
+def error_response(body: dict, exc: OcrgwError) -> Response:
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+    return Response(json.dumps(body), status_code=status_of(exc), media_type="application/json", headers=headers)
