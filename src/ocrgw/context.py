@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Annotated
 
+from fastapi import Depends
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from starlette.requests import Request
 
@@ -26,6 +28,9 @@ class AppContext:
 
 def app_context(request: Request) -> AppContext:
     return request.app.state.ctx
+
+
+Ctx = Annotated[AppContext, Depends(app_context)]  # a route's parameter type for the shared context
 
 
 _HOST = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$")

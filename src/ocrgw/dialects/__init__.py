@@ -5,8 +5,10 @@ path prefix, so even FastAPI's own 404/405/422 answers come in the envelope the 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel
@@ -55,3 +57,21 @@ class ErrorRouting:
             if path.startswith(prefix):
                 return renderer
         return self._default
+
+
+def json_response(
+    body: object,
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
+    *,
+    media_type: str = "application/json",
+    compact: bool = False,
+) -> Response:
+    """A vendor's JSON as its clients expect it: ``compact`` is Azure's style (no spaces, UTF-8 as is)."""
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":")) if compact else json.dumps(body)
+    return Response(text, status_code=status, media_type=media_type, headers=dict(headers or {}))
+
+
+def error_docs(model: type[BaseModel], **descriptions: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for a route's errors, all in the vendor's one error model: ``e400="..."``."""
+    return {int(k.removeprefix("e")): {"model": model, "description": text} for k, text in descriptions.items()}
