@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 
@@ -41,18 +42,38 @@ class FormError(OcrgwError):
     """The request body as a whole is bad (malformed, over the total cap): never one item's error."""
 
 
+@dataclass(frozen=True, slots=True)
+class Field:
+    """A text part, whole: its lower-cased name and its value."""
+
+    name: str
+    value: str
+
+
 @dataclass(slots=True)
 class FilePart:
+    """The start of a file part; its ``Data`` chunks and an ``End`` follow."""
+
     name: str
     filename: str | None
 
 
-Event = tuple[str, object]  # ("field", (name, value)) | ("file", FilePart) | ("data", bytes) | ("end", None)
+@dataclass(frozen=True, slots=True)
+class Data:
+    chunk: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class End:
+    """The end of the current file part."""
+
+
+Event = Field | FilePart | Data | End
 
 
 async def form_events(chunks: AsyncIterator[bytes], boundary: bytes, cap: int) -> AsyncIterator[Event]:
     """A multipart body as events, streamed: every file part (any name; one with a filename or a non-text
-    type, as intake.multipart decides) arrives as "file", its "data" chunks and "end", so each can go to
+    type, as intake.multipart decides) arrives as a FilePart, its Data chunks and an End, so each can go to
     intake in turn without the body ever being held whole. Text fields come whole (bounded)."""
     st: dict = {"headers": {}, "field": b"", "value": b"", "kind": None, "name": "", "buf": bytearray(), "fields": 0}
     out: list[Event] = []
@@ -77,13 +98,13 @@ async def form_events(chunks: AsyncIterator[bytes], boundary: bytes, cap: int) -
         if b"filename" in disp or (ctype and not ctype.startswith("text/")):
             st["kind"] = "file"
             filename = disp[b"filename"].decode("utf-8", "replace") if b"filename" in disp else None
-            out.append(("file", FilePart(st["name"], filename)))
+            out.append(FilePart(st["name"], filename))
         else:
             st["kind"] = "field"
 
     def on_part_data(data: bytes, start: int, end: int) -> None:
         if st["kind"] == "file":
-            out.append(("data", data[start:end]))
+            out.append(Data(data[start:end]))
         elif st["kind"] == "field":
             st["buf"] += data[start:end]
             st["fields"] += end - start
@@ -92,22 +113,20 @@ async def form_events(chunks: AsyncIterator[bytes], boundary: bytes, cap: int) -
 
     def on_part_end() -> None:
         if st["kind"] == "file":
-            out.append(("end", None))
+            out.append(End())
         elif st["kind"] == "field":
-            out.append(("field", (st["name"].lower(), st["buf"].decode("utf-8", "replace"))))
+            out.append(Field(st["name"].lower(), st["buf"].decode("utf-8", "replace")))
 
-    parser = MultipartParser(
-        boundary,
-        {  # type: ignore[arg-type]
-            "on_part_begin": on_part_begin,
-            "on_part_data": on_part_data,
-            "on_part_end": on_part_end,
-            "on_header_field": on_header_field,
-            "on_header_value": on_header_value,
-            "on_header_end": on_header_end,
-            "on_headers_finished": on_headers_finished,
-        },
-    )
+    callbacks: Any = {  # python-multipart types its callback table loosely
+        "on_part_begin": on_part_begin,
+        "on_part_data": on_part_data,
+        "on_part_end": on_part_end,
+        "on_header_field": on_header_field,
+        "on_header_value": on_header_value,
+        "on_header_end": on_header_end,
+        "on_headers_finished": on_headers_finished,
+    }
+    parser = MultipartParser(boundary, callbacks)
     total = 0
     try:
         async for chunk in chunks:
@@ -136,12 +155,12 @@ class FileReader:
         self.done = False
 
     async def chunks(self) -> AsyncIterator[bytes]:
-        async for kind, payload in self.events:
-            if kind == "end":
+        async for event in self.events:
+            if isinstance(event, End):
                 self.done = True
                 return
-            if kind == "data":
-                yield payload  # type: ignore[misc]
+            if isinstance(event, Data):
+                yield event.chunk
 
     async def skip(self) -> None:
         if not self.done:
@@ -155,14 +174,13 @@ async def stream_first_file(
     """Streams the first file part (any name: one with a filename or a non-text type) as it arrives and
     collects the other parts as fields; counts the file parts."""
     first = False
-    async for kind, payload in form_events(chunks, boundary, cap):
-        if kind == "field":
-            name, value = payload  # type: ignore[misc]
-            form.fields[name] = value
-        elif kind == "file":
+    async for event in form_events(chunks, boundary, cap):
+        if isinstance(event, Field):
+            form.fields[event.name] = event.value
+        elif isinstance(event, FilePart):
             form.files += 1
             first = form.files == 1
             if first:
-                form.first = payload  # type: ignore[assignment]
-        elif kind == "data" and first:
-            yield payload  # type: ignore[misc]
+                form.first = event
+        elif isinstance(event, Data) and first:
+            yield event.chunk

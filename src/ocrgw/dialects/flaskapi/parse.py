@@ -17,7 +17,7 @@ from ocrgw.dialects import tesseract_style as shared
 from ocrgw.dialects.flaskapi.render import Item
 from ocrgw.errors import ErrorCode, OcrgwError
 from ocrgw.intake import multipart
-from ocrgw.intake.multipart import Event, FilePart, FileReader, FormError, form_events
+from ocrgw.intake.multipart import Event, Field, FilePart, FileReader, FormError, form_events
 from ocrgw.intake.sources import FormSource, StreamSource
 from ocrgw.jobs.service import Order
 from ocrgw.settings import Settings
@@ -91,11 +91,11 @@ async def read_body(
     ctype = parse_options_header(request.headers.get("content-type", ""))[0].decode("latin-1").lower()
     if ctype == "multipart/form-data":
         events = form_events(request.stream(), _boundary(request, ""), cap)
-        async for kind, payload in events:
-            if kind == "field":
-                add(*payload)  # type: ignore[misc]
-            elif kind == "file" and on_file is not None:
-                await on_file(payload, events)  # type: ignore[arg-type]
+        async for event in events:
+            if isinstance(event, Field):
+                add(event.name, event.value)
+            elif isinstance(event, FilePart) and on_file is not None:
+                await on_file(event, events)
         return
     is_json = ctype == "application/json" or ctype.endswith("+json")
     if not is_json and ctype not in ("application/x-www-form-urlencoded", ""):
