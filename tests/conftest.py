@@ -44,7 +44,8 @@ def doc(name: str) -> Path:
 
 
 @functools.cache
-def _manifest() -> dict[str, dict]:
+def manifest() -> dict[str, dict]:
+    """Every row of tests/data/manifest.jsonl by document name."""
     rows = (json.loads(line) for line in (TEST_DATA / "manifest.jsonl").read_text().splitlines() if line.strip())
     return {row["image"]: row for row in rows}
 
@@ -52,7 +53,7 @@ def _manifest() -> dict[str, dict]:
 def manifest_row(name: str) -> dict:
     """A document's ground truth: `text` (lines joined with newlines) and `lines` (`text`, `bbox` as
     [x0, y0, x1, y1] in the image's pixels; empty for the page-level tesseract-ocr/test pages)."""
-    return _manifest()[name]
+    return manifest()[name]
 
 
 def free_port() -> int:
