@@ -1,9 +1,10 @@
 """Test fixtures: real servers (`ocrgw serve` under uvicorn on 127.0.0.1, real worker processes, real
-SQLite and Tesseract), real keys made with the real CLI, and the shared dev documents."""
+SQLite and Tesseract), real keys made with the real CLI, and the documents of tests/data."""
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -14,31 +15,45 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 import httpx
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("OCRGW_SHARED_DIR", REPO.parent / "shared"))
-DEV_DATA = SHARED / "data" / "ocr-dev"
+TEST_DATA = REPO / "tests" / "data"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
-def require_shared() -> Path:
-    """The shared dev set; tests may skip without it, except in CI, where it is always there."""
-    if not (DEV_DATA / "manifest.jsonl").exists():
-        if IN_CI:
-            pytest.fail(f"shared dev data missing at {DEV_DATA} (CI must have it)")
-        pytest.skip(f"shared dev data not found at {DEV_DATA}")
-    return DEV_DATA
+def unavailable(reason: str) -> NoReturn:
+    """Something a test needs from the machine (a service, a program, a font) is missing: skip the test
+    here, but fail it under CI=true, where .ci/run and ./dev.sh install everything and a skip would hide a
+    broken setup behind a green run."""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI must have it)")
+    pytest.skip(reason)
 
 
-def manifest_row(image: str) -> dict:
-    for line in (require_shared() / "manifest.jsonl").read_text().splitlines():
-        row = json.loads(line)
-        if row["image"] == image:
-            return row
-    raise KeyError(image)
+def doc(name: str) -> Path:
+    """A document of tests/data by its manifest name (`page/tess_phototest.tif`); tests/data/README.md says
+    where each comes from. They are in the repository, so a missing one is a broken checkout, not a skip."""
+    path = TEST_DATA / name
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is not in the checkout (tests/data/README.md lists the documents)")
+    return path
+
+
+@functools.cache
+def manifest() -> dict[str, dict]:
+    """Every row of tests/data/manifest.jsonl by document name."""
+    rows = (json.loads(line) for line in (TEST_DATA / "manifest.jsonl").read_text().splitlines() if line.strip())
+    return {row["image"]: row for row in rows}
+
+
+def manifest_row(name: str) -> dict:
+    """A document's ground truth: `text` (lines joined with newlines) and `lines` (`text`, `bbox` as
+    [x0, y0, x1, y1] in the image's pixels; empty for the page-level tesseract-ocr/test pages)."""
+    return manifest()[name]
 
 
 def free_port() -> int:
@@ -229,12 +244,8 @@ def scaleout_available() -> bool:
     try:
         _pg_admin("SELECT 1")
     except Exception:
-        ok = False
-    else:
-        ok = shutil.which("redis-server") is not None
-    if not ok and IN_CI:
-        pytest.fail("PostgreSQL on 127.0.0.1:5432 and redis-server are required in CI (.ci/run starts them)")
-    return ok
+        return False
+    return shutil.which("redis-server") is not None
 
 
 _DB_COUNTER = iter(range(1, 10**6))
@@ -390,7 +401,7 @@ def _stop(proc: subprocess.Popen, sig: int, timeout: float = 30) -> None:
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     if not scaleout_available():
-        pytest.skip("PostgreSQL on 127.0.0.1:5432 or redis-server not available")
+        unavailable("PostgreSQL on 127.0.0.1:5432 and redis-server are needed for scale-out (.ci/run starts them)")
     srv = RedisServer(tmp_path_factory.mktemp("redis")).start()
     yield srv
     srv.stop()

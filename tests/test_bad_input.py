@@ -20,7 +20,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from tests.bodies import assert_azure_error as assert_error
 from tests.bodies import gif_frames, png_header_only
-from tests.conftest import Server, poll, require_shared
+from tests.conftest import Server, doc, poll
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 MIB = 1024 * 1024
@@ -124,7 +124,7 @@ class _Handler(BaseHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def file_server() -> Iterator[str]:
     _Handler.files = {
-        "/image.tif": (require_shared() / "page" / "tess_phototest.tif").read_bytes(),
+        "/image.tif": doc("page/tess_phototest.tif").read_bytes(),
         "/small.png": text_png(size=(40, 40)),
     }
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
@@ -146,7 +146,7 @@ def test_corrupt_jpeg(server: Server) -> None:
 
 
 def test_truncated_real_jpeg_is_refused_or_fails_never_500(server: Server) -> None:
-    data = (require_shared() / "receipt" / "sroie_000.jpg").read_bytes()
+    data = doc("receipt/till_clean.jpg").read_bytes()
     r = submit(server, data[: len(data) // 2])
     assert r.status_code in (400, 202), r.text
     if r.status_code == 400:
@@ -238,7 +238,7 @@ def test_image_smaller_than_50px(server: Server) -> None:
     err = assert_error(r, 400, "InvalidRequest", "InvalidImageDimension")
     assert "at least 50" in err["message"]
     # a real dev document that is too low: a 36 px high text line
-    line = (require_shared() / "line" / "uw3_0468_010060.png").read_bytes()
+    line = doc("line/uw3_0468_010060.png").read_bytes()
     assert_error(submit(server, line), 400, "InvalidRequest", "InvalidImageDimension")
 
 

@@ -19,7 +19,7 @@ from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 
 from tests.bodies import assert_azure_error
-from tests.conftest import Server, manifest_row, poll, require_shared, submit_and_wait
+from tests.conftest import Server, doc, manifest_row, poll, submit_and_wait
 
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 PAGE_TEXTS = [
@@ -144,7 +144,7 @@ def test_page_selection_on_a_tiff(server: Server) -> None:
 # ------------------------------------------------------------------------------------- orientation
 @pytest.mark.parametrize("turn, angle", [(90, 90.0), (180, 180.0), (270, -90.0)])
 def test_turned_page_reads_like_the_upright_one(server: Server, turn: int, angle: float) -> None:
-    path = require_shared() / "page" / "tess_phototest.tif"
+    path = doc("page/tess_phototest.tif")
     upright = Image.open(path).convert("L")
     ref = manifest_row("page/tess_phototest.tif")["text"]
 
@@ -232,9 +232,9 @@ def _gt_line_positions(gt: str, ocr_lines: list[str]) -> list[int]:
 
 
 def test_both_reading_orders_read_columns_one_after_another(server: Server) -> None:
-    image = "multicol/scribe_multicol_05.jpg"
+    image = "multicol/report_two_column.jpg"
     row = manifest_row(image)
-    data = (require_shared() / image).read_bytes()
+    data = doc(image).read_bytes()
     results = {}
     for order in ("natural", "basic"):
         page = submit_and_wait(server, data, query=f"?readingOrder={order}")["analyzeResult"]["readResults"][0]
@@ -255,7 +255,7 @@ def test_both_reading_orders_read_columns_one_after_another(server: Server) -> N
 
 # ------------------------------------------------------------------------------------------ resume
 def test_worker_killed_mid_document_resumes_at_the_first_unfinished_page(make_server) -> None:
-    page = require_shared() / "multicol" / "tess_8071_093.3B.tif"
+    page = doc("multicol/tess_8071_093.3B.tif")
     pages = [Image.open(page).convert("L")] * 4
     srv = make_server(workers=1).start()
     r = httpx.post(

@@ -11,7 +11,7 @@ import httpx
 import psutil
 import pytest
 
-from tests.conftest import Server, poll, require_shared
+from tests.conftest import Server, doc, poll
 
 
 def _submit(srv: Server, body: bytes) -> str:
@@ -33,7 +33,7 @@ def _db_rows(srv: Server, sql: str, *args) -> list[tuple]:
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL])
 def test_queued_jobs_complete_after_restart(make_server, how: int) -> None:
     # A form page takes about a second: with one worker, most of the four are still waiting at the stop.
-    page = (require_shared() / "form" / "funsd_0000971160.png").read_bytes()
+    page = doc("form/form_100dpi.png").read_bytes()
     srv = make_server(workers=1).start()
     locations = [_submit(srv, page) for _ in range(4)]
     srv.stop(how)
@@ -50,7 +50,7 @@ def test_queued_jobs_complete_after_restart(make_server, how: int) -> None:
 
 
 def test_worker_killed_mid_job_costs_one_attempt(make_server) -> None:
-    page = (require_shared() / "multicol" / "tess_8071_093.3B.tif").read_bytes()
+    page = doc("multicol/tess_8071_093.3B.tif").read_bytes()
     srv = make_server(workers=1).start()
     loc = _submit(srv, page)
     deadline = time.monotonic() + 30
@@ -68,14 +68,14 @@ def test_worker_killed_mid_job_costs_one_attempt(make_server) -> None:
     assert _db_rows(srv, "select count(*) from pages where job_id = ?", job_id) == [(1,)]
     assert set(srv.worker_pids()).isdisjoint(victims), "the dead worker was not replaced"
     # And the replacement serves the next job.
-    nxt = poll(srv, _submit(srv, (require_shared() / "line" / "uw3_0768_010009.png").read_bytes()))
+    nxt = poll(srv, _submit(srv, doc("line/uw3_0768_010009.png").read_bytes()))
     assert nxt["status"] == "succeeded"
 
 
 def test_job_that_always_overruns_fails_after_max_attempts(make_server) -> None:
     """The hard time limit kills the worker each time; after the cap the job fails with a clear error
     and the queue keeps flowing."""
-    page = (require_shared() / "multicol" / "tess_8071_093.3B.tif").read_bytes()
+    page = doc("multicol/tess_8071_093.3B.tif").read_bytes()
     srv = make_server(workers=1, env={"OCRGW_JOB_TIMEOUT_SECONDS": "0.3", "OCRGW_MAX_ATTEMPTS": "2"}).start()
     loc = _submit(srv, page)
     body = poll(srv, loc, timeout=120)
@@ -84,13 +84,13 @@ def test_job_that_always_overruns_fails_after_max_attempts(make_server) -> None:
     assert "every attempt" in body["error"]["message"]
     job_id = loc.rsplit("/", 1)[1]
     assert _db_rows(srv, "select attempts, error_code from jobs where id = ?", job_id) == [(2, "WorkerCrashed")]
-    small = (require_shared() / "line" / "uw3_0768_010009.png").read_bytes()
+    small = doc("line/uw3_0768_010009.png").read_bytes()
     assert poll(srv, _submit(srv, small))["status"] == "succeeded"
 
 
 def test_shutdown_hands_back_a_running_job_without_spending_an_attempt(make_server) -> None:
     """A graceful stop that cannot wait for a long job returns it to the queue at no cost."""
-    page = (require_shared() / "multicol" / "tess_8071_093.3B.tif").read_bytes()
+    page = doc("multicol/tess_8071_093.3B.tif").read_bytes()
     srv = make_server(workers=1, env={"OCRGW_SHUTDOWN_GRACE_SECONDS": "0"}).start()
     loc = _submit(srv, page)
     deadline = time.monotonic() + 30

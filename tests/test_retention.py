@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 
 from tests.bodies import assert_azure_error
-from tests.conftest import poll, require_shared
+from tests.conftest import doc, poll
 
 
 def _submit(srv, body: bytes) -> httpx.Response:
@@ -27,7 +27,7 @@ def test_expired_read_result_is_404_and_purged_with_its_document(make_server) ->
     srv = make_server(
         workers=1, env={"OCRGW_RETENTION_READ_HOURS": str(2 / 3600), "OCRGW_PURGE_INTERVAL_SECONDS": "1"}
     ).start()
-    r = _submit(srv, (require_shared() / "line" / "uw3_0768_010009.png").read_bytes())
+    r = _submit(srv, doc("line/uw3_0768_010009.png").read_bytes())
     assert r.status_code == 202
     loc = r.headers["Operation-Location"]
     job_id = loc.rsplit("/", 1)[1]
@@ -49,7 +49,7 @@ def test_expired_read_result_is_404_and_purged_with_its_document(make_server) ->
 
 def test_full_backlog_answers_429_and_accepted_jobs_complete(make_server) -> None:
     srv = make_server(workers=1, env={"OCRGW_MAX_BACKLOG": "2", "OCRGW_BACKLOG_RETRY_AFTER_SECONDS": "3"}).start()
-    page = (require_shared() / "multicol" / "tess_8071_093.3B.tif").read_bytes()
+    page = doc("multicol/tess_8071_093.3B.tif").read_bytes()
     with ThreadPoolExecutor(8) as pool:
         responses = list(pool.map(lambda _: _submit(srv, page), range(10)))
     accepted = [r for r in responses if r.status_code == 202]

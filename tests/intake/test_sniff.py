@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 from tests.bodies import gif_frames, png_chunk, png_header_only
-from tests.conftest import require_shared
+from tests.conftest import doc
 
 from ocrgw.errors import ErrorCode, OcrgwError
 from ocrgw.intake.sniff import check_type, inspect_image, sniff
@@ -139,13 +139,13 @@ def test_check_type_accepts_pdf() -> None:
     ("image", "media_type"),
     [
         ("page/tess_phototest.tif", "image/tiff"),
-        ("receipt/sroie_000.jpg", "image/jpeg"),
-        ("receipt/scribe_receipt_03.png", "image/png"),
-        ("multicol/scribe_multicol_05.jpg", "image/jpeg"),
+        ("receipt/till_clean.jpg", "image/jpeg"),
+        ("form/form_100dpi.png", "image/png"),
+        ("multicol/report_two_column.jpg", "image/jpeg"),
     ],
 )
 def test_inspect_real_documents(image: str, media_type: str) -> None:
-    path = require_shared() / image
+    path = doc(image)
     head = path.read_bytes()[:64]
     assert check_type(head) == media_type
     with Image.open(path) as im:
@@ -154,14 +154,14 @@ def test_inspect_real_documents(image: str, media_type: str) -> None:
 
 
 def test_real_line_image_below_minimum_height_is_refused() -> None:
-    path = require_shared() / "line" / "uw3_0468_010060.png"  # 476 x 36
+    path = doc("line/uw3_0468_010060.png")  # 476 x 36
     err = _err(path, "image/png")
     assert err.code is ErrorCode.INVALID_DIMENSIONS
     assert "at least 50" in err.message and "476x36" in err.message
 
 
 def test_real_document_under_a_wrong_media_type_is_corrupt() -> None:
-    path = require_shared() / "page" / "tess_phototest.tif"
+    path = doc("page/tess_phototest.tif")
     assert _err(path, "image/png").code is ErrorCode.INVALID_IMAGE
 
 
@@ -280,10 +280,10 @@ def test_png_with_bad_ihdr_crc_is_invalid(tmp_path: Path) -> None:
 
 def test_truncated_real_jpeg_passes_the_header_check(tmp_path: Path) -> None:
     """Only headers are read in the API process: a JPEG cut in half still has valid headers."""
-    data = (require_shared() / "receipt" / "sroie_000.jpg").read_bytes()
+    data = doc("receipt/till_clean.jpg").read_bytes()
     path = tmp_path / "half.jpg"
     path.write_bytes(data[: len(data) // 2])
-    assert inspect_image(path, "image/jpeg", SETTINGS) == (463, 1013, 1)
+    assert inspect_image(path, "image/jpeg", SETTINGS) == (600, 1546, 1)
 
 
 def test_empty_file_is_invalid(tmp_path: Path) -> None:

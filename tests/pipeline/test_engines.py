@@ -1,5 +1,5 @@
 """The second engine (RapidOCR, PP-OCR models from its wheel) and the choice of engine per job: real ONNX
-inference on real scans from the shared dev set, the worker's own ``reader.read`` path, and a guard that
+inference on the receipts and lines of tests/data, the worker's own ``reader.read`` path, and a guard that
 the library's model download is never reached."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 from rapidfuzz.distance import Levenshtein
-from tests.conftest import manifest_row, require_shared
+from tests.conftest import doc, manifest_row
 
 from ocrgw.jobs.schemas import JobSpec
 from ocrgw.pipeline import reader
@@ -50,7 +50,7 @@ def assert_no_download(calls: list[str]) -> None:
 
 
 def gray(image: str) -> np.ndarray:
-    img = cv2.imread(str(require_shared() / image), cv2.IMREAD_GRAYSCALE)
+    img = cv2.imread(str(doc(image)), cv2.IMREAD_GRAYSCALE)
     assert img is not None
     return img
 
@@ -89,14 +89,14 @@ def test_engines_keeps_one_warm_instance_per_engine_and_languages(rapid: RapidEn
 
 
 def test_a_page_tesseract_reads_badly_gets_the_second_opinion(rapid: RapidEngine) -> None:
-    """The worker's ``reader.read`` in the default mode: SROIE receipt 241, which Tesseract reads with a mean
+    """The worker's ``reader.read`` in the default mode: a faint receipt, which Tesseract reads with a mean
     confidence of ~0.2 (most words lost), is read again by PP-OCR and that reading kept, recorded as the
     page's first step; phototest (confidence ~0.96) is not re-read."""
     tessdata = Settings().resolved_tessdata_dir
     pool = Engines(tessdata, "default", second_opinion_below=0.7)
     tess, _, second = pool.for_spec(JobSpec())
     try:
-        image = "receipt/sroie_241.jpg"
+        image = "receipt/till_faint.jpg"
         got = reader.read(RasterPage(1, gray(image), None), tess, None, "basic", second=second, second_below=0.7)
         step = got.steps[0]
         assert step["step"] == "second_opinion" and step["applied"] is True and step["engine"] == "rapidocr"
@@ -113,9 +113,9 @@ def test_a_page_tesseract_reads_badly_gets_the_second_opinion(rapid: RapidEngine
 
 # ------------------------------------------------------------------------------------ the engine itself
 def test_rapid_reads_a_receipt_tesseract_struggles_with(rapid: RapidEngine) -> None:
-    """SROIE receipt 361: Tesseract through ocrgw's default path reads it at ~16 % CER; PP-OCR at ~1 %.
+    """A faded receipt: Tesseract through ocrgw's default path reads it at ~18 % CER; PP-OCR at ~2 %.
     Boxes are in the page's pixels, words inside their line, confidences in 0..1."""
-    image = "receipt/sroie_361.jpg"
+    image = "receipt/till_faded.jpg"
     page = gray(image)
     reading = read_page(page, None, rapid, None)
     text = "\n".join(" ".join(w.text for w in ln.words) for ln in reading.lines)

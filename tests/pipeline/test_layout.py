@@ -1,20 +1,17 @@
 """Reading order (``layout.order_lines``): rows inside columns for ``basic``, Tesseract's blocks for
-``natural``. Geometry tests build lines the way the engine reports them; one test reads a real
-two-column page with real Tesseract."""
+``natural``. Geometry tests build lines the way the engine reports them; one test reads a two-column
+page of tests/data with real Tesseract."""
 
 from __future__ import annotations
 
 import itertools
-import json
-import os
 from pathlib import Path
 
-import pytest
+from tests.conftest import doc, manifest_row
 
 from ocrgw.pipeline.engines.tesseract import RawLine, RawWord
 from ocrgw.pipeline.layout import order_lines
 
-DEV_DATA = Path(os.environ.get("OCRGW_SHARED_DIR", "/work/shared")) / "data" / "ocr-dev"
 TESSDATA = Path("/usr/share/tesseract-ocr/5/tessdata")
 
 
@@ -100,7 +97,7 @@ def test_sections_separated_by_a_wide_gap_are_read_one_after_the_other() -> None
 
 
 def test_real_two_column_page_is_read_column_by_column() -> None:
-    """multicol/scribe_multicol_05.jpg (two-column report, with Tesseract): in ``basic`` order the
+    """multicol/report_two_column.jpg (a two-column report, with Tesseract): in ``basic`` order the
     ground-truth lines follow each other in the output, as in ``natural``."""
     from rapidfuzz import fuzz
 
@@ -110,14 +107,9 @@ def test_real_two_column_page_is_read_column_by_column() -> None:
     from ocrgw.pipeline.reader import read
     from ocrgw.settings import Settings
 
-    image = "multicol/scribe_multicol_05.jpg"
-    if not (DEV_DATA / image).exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{DEV_DATA} is missing on CI")
-        pytest.skip(f"{DEV_DATA} not available")
-    with (DEV_DATA / "manifest.jsonl").open() as fh:
-        row = next(r for r in map(json.loads, fh) if r["image"] == image)
-    page = next(rasterize.iter_pages(DEV_DATA / image, "image/jpeg", PageSelection(None), set(), Settings()))
+    image = "multicol/report_two_column.jpg"
+    row = manifest_row(image)
+    page = next(rasterize.iter_pages(doc(image), "image/jpeg", PageSelection(None), set(), Settings()))
     engine = TesseractEngine(TESSDATA, "eng")
     try:
         got = texts(read(page, engine, None, "basic").lines)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from tests.conftest import DEV_DATA, IN_CI, require_shared
+from tests.conftest import doc, unavailable
 from tests.specimens import COUNTRIES, make_mrz_lines, make_passport, ocrb_font_path
 
 from ocrgw.db import make_async_engine, make_async_sessionmaker
@@ -59,9 +59,7 @@ def _need_ocrb() -> None:
     try:
         ocrb_font_path()
     except FileNotFoundError:
-        if IN_CI:
-            raise
-        pytest.skip("OCR-B font missing: apt-get install fonts-ocr-b")
+        unavailable("OCR-B font missing: apt-get install fonts-ocr-b")
 
 
 @pytest.fixture(scope="module")
@@ -176,8 +174,7 @@ def test_broken_check_digit_is_reported_not_corrected(reader: MrzReader) -> None
 
 
 def test_page_without_mrz(reader: MrzReader) -> None:
-    require_shared()
-    assert reader.read(_gray((DEV_DATA / "page" / "tess_phototest.tif").read_bytes())) is None
+    assert reader.read(_gray(doc("page/tess_phototest.tif").read_bytes())) is None
     assert reader.read(np.full((300, 400), 255, np.uint8)) is None
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 from rapidfuzz.distance import Levenshtein
-from tests.conftest import Server, manifest_row, require_shared
+from tests.conftest import Server, doc, manifest_row
 
 IMAGE = "page/tess_phototest.tif"
 MAX_CER = 0.05
@@ -23,8 +23,8 @@ def cer(hyp: str, ref: str) -> float:
 
 
 def document() -> tuple[Path, str]:
-    """The phototest page and its ground-truth text from the shared dev set's manifest."""
-    return require_shared() / IMAGE, manifest_row(IMAGE)["text"]
+    """The phototest page and its ground-truth text from tests/data's manifest."""
+    return doc(IMAGE), manifest_row(IMAGE)["text"]
 
 
 def save_live_spec(srv: Server, path: Path) -> dict:

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 from PIL import Image
-from tests.conftest import Server, require_shared
+from tests.conftest import Server, doc
 from tests.web.browser import chrome, console_errors, foreign_requests, keep_screenshot, require_chromium, wait_for
 
 pytestmark = pytest.mark.slow
@@ -54,7 +54,7 @@ def test_docs_console_submits_a_file_and_reads_the_result(web_server: Server, tm
     from selenium.webdriver.common.by import By
 
     png = tmp_path / "tess_phototest.png"
-    Image.open(require_shared() / "page" / "tess_phototest.tif").save(png)
+    Image.open(doc("page/tess_phototest.tif")).save(png)
     srv = web_server
     with chrome(tmp_path / "profile") as driver:
         driver.set_window_size(1400, 1400)

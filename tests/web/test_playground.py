@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 from PIL import Image
-from tests.conftest import Server, require_shared
+from tests.conftest import Server, doc
 from tests.web.browser import chrome, console_errors, foreign_requests, keep_screenshot, require_chromium, wait_for
 
 pytestmark = pytest.mark.slow
@@ -52,7 +52,7 @@ return {image: {left: r.left, top: r.top, width: r.width, height: r.height,
 
 def test_playground_reads_a_page_and_draws_it(web_server: Server, tmp_path: Path) -> None:
     require_chromium()
-    tif = require_shared() / "page" / "tess_phototest.tif"
+    tif = doc("page/tess_phototest.tif")
     png = tmp_path / "tess_phototest.png"
     Image.open(tif).save(png)
     srv = web_server

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 from tests.bodies import assert_azure_error as assert_error
-from tests.conftest import Server, poll, require_shared
+from tests.conftest import Server, doc, poll
 
 VERSIONS = ("v3.0", "v3.1", "v3.2")
 TAG = "Azure AI Vision Read v3.x"
@@ -178,7 +178,7 @@ def test_submit_and_poll_each_version(server: Server, version: str) -> None:
 
 def test_get_answers_200_in_every_state(server: Server) -> None:
     """Four jobs for two workers: the last one is seen waiting, then running or done, always 200."""
-    receipt = (require_shared() / "receipt" / "sroie_000.jpg").read_bytes()
+    receipt = doc("receipt/till_clean.jpg").read_bytes()
     locations = [accepted(post(server, body=receipt)) for _ in range(4)]
     seen: list[str] = []
     deadline = time.monotonic() + 90

@@ -8,10 +8,7 @@ import base64
 import functools
 import http.server
 import io
-import os
 import re
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -25,7 +22,8 @@ import regex
 from PIL import Image
 from rapidfuzz.distance import Levenshtein
 from tests.bodies import assert_azure_error
-from tests.conftest import SHARED, Server, manifest_row, require_shared
+from tests.conftest import Server, doc, manifest_row
+from tests.dialects.azure.sdk_clients import document_intelligence_read, form_recognizer_read
 from tests.test_documents import pdf_bytes, text_page
 
 from ocrgw.dialects.azure.docintel.render import (
@@ -39,7 +37,6 @@ from ocrgw.dialects.azure.docintel.render import (
 from ocrgw.jobs.schemas import JobSpec, JobView, LineResult, PageResult, WordResult
 from ocrgw.jobs.states import JobStatus
 
-PROBE = SHARED / "tools" / "azure_sdk_probe.py"
 PHOTOTEST = "page/tess_phototest.tif"
 TS_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,7})?Z$")
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
@@ -279,18 +276,15 @@ def test_render_paragraphs_markdown_failed_and_running() -> None:
 
 
 # ------------------------------------------------------------------------------------------- the SDKs
-def test_sdk_probe_strict(server: Server) -> None:
-    image = require_shared() / PHOTOTEST
-    env = {**os.environ, "AZ_ENDPOINT": server.url, "AZ_KEY": server.key}
-    out = subprocess.run(
-        [sys.executable, str(PROBE), str(image), "--only", "fr,di", "--strict"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert out.returncode == 0, out.stdout + out.stderr
-    assert re.search(r"^OK fr ", out.stdout, re.M) and re.search(r"^OK di ", out.stdout, re.M), out.stdout
+def test_sdk_results_are_complete(server: Server) -> None:
+    """Both SDKs' read flows (`sdk_clients`): apiVersion, modelId, content, page sizes, and every word's
+    span addresses the word in `content` in the stringIndexType the SDK asked for (unicodeCodePoint for
+    Form Recognizer, textElements for Document Intelligence); the DI poller finds its operation id."""
+    for read in (form_recognizer_read, document_intelligence_read):
+        reading = read(server.url, server.key, doc(PHOTOTEST))
+        assert reading.problems == [], (read.__name__, reading.problems)
+        assert "quick brown" in reading.text, reading.text
+    assert re.fullmatch(UUID, reading.operation_location), reading.operation_location
 
 
 def test_sdks_read_real_document(server: Server) -> None:
@@ -300,7 +294,7 @@ def test_sdks_read_real_document(server: Server) -> None:
     from azure.core.exceptions import ResourceNotFoundError
 
     row = manifest_row(PHOTOTEST)
-    data = (require_shared() / PHOTOTEST).read_bytes()
+    data = doc(PHOTOTEST).read_bytes()
     fr = DocumentAnalysisClient(server.url, AzureKeyCredential(server.key))
     fr_poller = fr.begin_analyze_document("prebuilt-read", io.BytesIO(data))
     di = DocumentIntelligenceClient(server.url + "/", AzureKeyCredential(server.key))  # portal-style endpoint

@@ -1,5 +1,5 @@
 """Azure AI Vision Image Analysis 4.0 (synchronous read) against real servers: the official SDK unchanged
-(bytes, URL, trailing-slash endpoint), the shared probe in strict mode, multipart uploads, the Azure error
+(bytes, URL, trailing-slash endpoint) and its result models complete, multipart uploads, the Azure error
 envelope for refused features/parameters/images/keys, and the bounded wait."""
 
 from __future__ import annotations
@@ -8,9 +8,6 @@ import contextlib
 import functools
 import http.server
 import io
-import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -21,7 +18,8 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 from rapidfuzz.distance import Levenshtein
 from tests.bodies import assert_azure_error
-from tests.conftest import SHARED, Server, manifest_row, require_shared
+from tests.conftest import Server, doc, manifest_row
+from tests.dialects.azure.sdk_clients import image_analysis_read
 
 IMAGE = "page/tess_phototest.tif"
 PATH = "/computervision/imageanalysis:analyze"
@@ -130,24 +128,16 @@ def serve_directory(directory: Path) -> Iterator[str]:
 # --- the SDK, unchanged -------------------------------------------------------------------------------------
 
 
-def test_shared_probe_strict(server: Server) -> None:
-    probe = SHARED / "tools" / "azure_sdk_probe.py"
-    image = require_shared() / IMAGE
-    env = {**os.environ, "AZ_ENDPOINT": server.url, "AZ_KEY": server.key}
-    out = subprocess.run(
-        [sys.executable, str(probe), str(image), "--only", "ia", "--strict"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert out.returncode == 0, out.stdout + out.stderr
-    assert out.stdout.startswith("OK ia"), out.stdout
-    assert "quick brown" in out.stdout
+def test_sdk_result_is_complete(server: Server) -> None:
+    """The SDK's read flow (`sdk_clients.image_analysis_read`): model version, metadata, 4-point polygons
+    and confidences are all filled in its models."""
+    reading = image_analysis_read(server.url, server.key, doc(IMAGE))
+    assert reading.problems == [], reading.problems
+    assert "quick brown" in reading.text
 
 
 def test_sdk_analyze_bytes(server: Server) -> None:
-    path = require_shared() / IMAGE
+    path = doc(IMAGE)
     result = client(server.url, server.key).analyze(image_data=path.read_bytes(), visual_features=read_features())
     check_result(result, width=image_size(path)[0], height=image_size(path)[1], ref=manifest_row(IMAGE)["text"])
 
@@ -161,7 +151,7 @@ def test_sdk_endpoint_with_trailing_slash(server: Server) -> None:
 
 def test_sdk_analyze_from_url(make_server) -> None:
     srv = make_server(env={"OCRGW_URL_ALLOW_PRIVATE": "true"}, workers=1).start()
-    path = require_shared() / IMAGE
+    path = doc(IMAGE)
     with serve_directory(path.parent) as base:
         result = client(srv.url, srv.key).analyze_from_url(f"{base}/{path.name}", read_features())
     check_result(result, width=image_size(path)[0], height=image_size(path)[1], ref=manifest_row(IMAGE)["text"])

@@ -18,14 +18,14 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 from rapidfuzz.distance import Levenshtein
 from tests.bodies import png_header_only
-from tests.conftest import Server, manifest_row, require_shared
+from tests.conftest import Server, doc, manifest_row
 
 from ocrgw.dialects.tesseract_style import status_of
 from ocrgw.errors import ErrorCode, OcrgwError
 
 PHOTOTEST = "page/tess_phototest.tif"
-RECEIPT = "receipt/sroie_000.jpg"
-FILLER = "page/scribe_deposition_01.png"  # a slow page, to keep the backlog full for a moment
+RECEIPT = "receipt/till_clean.jpg"
+FILLER = "multicol/tess_8071_093.3B.tif"  # a slow page (~1-2 s), to keep the backlog full for a moment
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 MIB = 1024 * 1024
 CUSTOM = "api/recognise-text"
@@ -62,7 +62,7 @@ def missing_language() -> str:
 
 
 def data(name: str) -> bytes:
-    return (require_shared() / name).read_bytes()
+    return doc(name).read_bytes()
 
 
 def flask_error(r: httpx.Response, status: int, contains: str = "") -> str:
@@ -99,7 +99,6 @@ def file_server(directory: Path) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """Default settings (private URLs refused, api_name `ocr`), a 3 MiB upload limit."""
-    require_shared()
     server = Server(tmp_path_factory.mktemp("seed"), env={"OCRGW_MAX_UPLOAD_BYTES": str(3 * MIB)}).start()
     yield server
     server.stop()
@@ -108,7 +107,6 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 @pytest.fixture(scope="module")
 def srv2(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """Loopback URL sources allowed, a custom api_name, a batch cap of 4, a backlog bound of 2."""
-    require_shared()
     server = Server(
         tmp_path_factory.mktemp("seed2"),
         env={
@@ -414,7 +412,7 @@ def test_stream_custom_name_and_backlog_429(srv2: Server) -> None:
         r = httpx.post(
             srv2.url + "/vision/v3.2/read/analyze",
             content=filler,
-            headers={"Ocp-Apim-Subscription-Key": srv2.key, "Content-Type": "image/png"},
+            headers={"Ocp-Apim-Subscription-Key": srv2.key, "Content-Type": "application/octet-stream"},
             timeout=60,
         )
         if r.status_code == 429:
