@@ -57,20 +57,14 @@ for _api, _endpoint, _id, _summary, _schema in (
     ("general-text", general_text, "huaweiRecognizeGeneralText", "Huawei: general text", "GeneralText"),
     ("passport", passport, "huaweiRecognizePassport", "Huawei: passport", "Passport"),
 ):
+    _body = {"schema": {"$ref": f"#/components/schemas/Huawei{_schema}RequestBody"}}
     router.add_api_route(
         f"/v2/{{project_id}}/ocr/{_api}",
         _endpoint,
         methods=["POST"],
         operation_id=_id,
         summary=_summary,
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {"schema": {"$ref": f"#/components/schemas/Huawei{_schema}RequestBody"}}
-                },
-            }
-        },
+        openapi_extra={"requestBody": {"required": True, "content": {"application/json": _body}}},
         response_class=Response,
         description=AUTH_DOC,
     )

@@ -46,7 +46,6 @@ LANGUAGES = languages.Vocabulary(
     codes={code: (model,) for code, model in _MODELS.items()}, several=False, auto=frozenset({"auto"}), prefix="E201: "
 )
 FILETYPES = frozenset({"PDF", "GIF", "PNG", "JPG", "JPEG", "TIF", "TIFF", "BMP", "WEBP"})
-ENGINES = ("1", "2", "3")
 # OCR.space's engines 2 and 3 are its slower, more accurate ones: here the accurate mode (the second
 # engine where it reads the language, else Tesseract); engine 1 takes the server's OCRGW_MODE.
 ENGINE_MODES: dict[str, Mode | None] = {"1": None, "2": "accurate", "3": "accurate"}
@@ -89,7 +88,7 @@ def parse_options(params: dict[str, str]) -> Options:
             raise invalid_parameter_name(name)
     flags = {name: _bool(params, name) for name in BOOLEANS}
     engine = params.get("ocrengine", "").strip() or "1"
-    if engine not in ENGINES:
+    if engine not in ENGINE_MODES:
         raise invalid_value("OCREngine", "Valid values: 1, 2, 3.")
     filetype = params.get("filetype", "").strip().upper()
     if filetype and filetype not in FILETYPES:
@@ -107,13 +106,11 @@ def parse_options(params: dict[str, str]) -> Options:
 def decode_data_uri(value: str) -> bytes:
     """OCR.space takes base64 only as a data URI (`data:<type>;base64,...`); plain base64 is refused."""
     head, sep, payload = value.strip().partition(",")
-    raw = b""
     if sep and head.lower().startswith("data:") and head.lower().endswith(";base64"):
         with contextlib.suppress(ValueError):  # binascii.Error is one
-            raw = base64.b64decode("".join(payload.split()), validate=True)
-    if not raw:
-        raise OcrSpaceError(ErrorCode.INVALID_PARAMETER, MSG_BAD_BASE64, param="base64Image")
-    return raw
+            if raw := base64.b64decode("".join(payload.split()), validate=True):
+                return raw
+    raise OcrSpaceError(ErrorCode.INVALID_PARAMETER, MSG_BAD_BASE64, param="base64Image")
 
 
 # -------------------------------------------------------------------------------------------- the request

@@ -95,11 +95,8 @@ PARSE_BODY = {
                 file={"type": "string", "format": "binary", "description": "The image or PDF, under any part name."},
                 apikey=_TEXT,
                 language={"type": "string", "example": "eng"},
-                isOverlayRequired=_FLAG,
-                isTable=_FLAG,
-                detectOrientation=_FLAG,
-                isCreateSearchablePdf=_FLAG,
-                OCREngine={"type": "string", "enum": list(parse.ENGINES)},
+                **dict.fromkeys(("isOverlayRequired", "isTable", "detectOrientation", "isCreateSearchablePdf"), _FLAG),
+                OCREngine={"type": "string", "enum": list(parse.ENGINE_MODES)},
             ),
             "application/x-www-form-urlencoded": _form(
                 apikey=_TEXT, url=_TEXT, base64Image={"type": "string", "description": "data:<mime>;base64,<data>"}
