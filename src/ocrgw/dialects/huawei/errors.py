@@ -5,49 +5,39 @@ with the status Huawei documents (AIS.* 400; the API gateway's APIG.* 401/404/41
 
 from __future__ import annotations
 
-import json
 import uuid
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ocrgw import dialects
 from ocrgw.errors import ErrorCode as E
 from ocrgw.errors import OcrgwError
 from ocrgw.ops.context import current_request_id
 
 AUTH_FAILED = "APIG.0301"
 AUTH_PREFIX = "Incorrect IAM authentication information: "
+NO_API = "The API does not exist or has not been published in the environment. "
+BAD_IMAGE = "The image format is not supported. "
+INVALID = ("AIS.0101", "The input parameter is invalid. ", 400)  # for every code not in the table
 
-# code -> (error_code, error_msg prefix, HTTP status). The message sent is the prefix plus ours, so the
+# Our codes -> (error_code, error_msg prefix, HTTP status). The message sent is the prefix plus ours, so the
 # vendor's wording that scripts grep for is there and the detail that helps a person is too.
-_MAP: dict[E, tuple[str, str, int]] = {
-    E.MISSING_KEY: (AUTH_FAILED, AUTH_PREFIX, 401),
-    E.INVALID_KEY: (AUTH_FAILED, AUTH_PREFIX, 401),
-    E.BACKLOG_FULL: ("APIG.0308", "The throttling threshold has been reached: ", 429),
-    E.ROUTE_NOT_FOUND: ("APIG.0101", "The API does not exist or has not been published in the environment. ", 404),
-    E.METHOD_NOT_ALLOWED: ("APIG.0101", "The API does not exist or has not been published in the environment. ", 404),
-    E.NOT_FOUND: ("APIG.0101", "The API does not exist or has not been published in the environment. ", 404),
-    E.TOO_LARGE: ("APIG.0201", "Request entity too large. ", 413),
-    E.TIMEOUT: ("APIG.0201", "Backend timeout. ", 504),
-    E.INVALID_PARAMETER: ("AIS.0101", "The input parameter is invalid. ", 400),
-    E.EMPTY_BODY: ("AIS.0101", "The input parameter is invalid. ", 400),
-    E.INVALID_PAGE_RANGE: ("AIS.0101", "The input parameter is invalid. ", 400),
-    E.UNSUPPORTED_LANGUAGE: ("AIS.0101", "The input parameter is invalid. ", 400),
-    E.UNSUPPORTED_FEATURE: ("AIS.0101", "The input parameter is invalid. ", 400),
-    E.UNSUPPORTED_MEDIA_TYPE: ("ModelArts.4105", "The JSON format of the input data is incorrect. ", 400),
-    E.INVALID_IMAGE: ("AIS.0102", "The image format is not supported. ", 400),
-    E.UNSUPPORTED_FORMAT: ("AIS.0102", "The image format is not supported. ", 400),
-    E.ENCRYPTED_DOCUMENT: ("AIS.0102", "The image format is not supported. ", 400),
-    E.INVALID_DIMENSIONS: ("AIS.0103", "The image size does not meet the requirements. ", 400),
-    E.TOO_MANY_PAGES: ("AIS.0103", "The image size does not meet the requirements. ", 400),
-    E.INVALID_URL: ("ModelArts.4601", "The URL is not allowed. ", 400),
-    E.URL_FORBIDDEN: ("ModelArts.4601", "The URL is not allowed. ", 400),
-    E.DOWNLOAD_FAILED: ("ModelArts.4603", "Obtaining the file from the URL failed. ", 400),
-    E.DOWNLOAD_TIMEOUT: ("ModelArts.4603", "Obtaining the file from the URL failed. ", 400),
-    E.PROCESSING_FAILED: ("AIS.0105", "Recognition failed. ", 400),
-    E.WORKER_CRASHED: ("AIS.0105", "Recognition failed. ", 400),
-    E.INTERNAL: ("AIS.0105", "Recognition failed. ", 500),
-}
+_TABLE: tuple[tuple[tuple[E, ...], str, str, int], ...] = (
+    ((E.MISSING_KEY, E.INVALID_KEY), AUTH_FAILED, AUTH_PREFIX, 401),
+    ((E.BACKLOG_FULL,), "APIG.0308", "The throttling threshold has been reached: ", 429),
+    ((E.ROUTE_NOT_FOUND, E.METHOD_NOT_ALLOWED, E.NOT_FOUND), "APIG.0101", NO_API, 404),
+    ((E.TOO_LARGE,), "APIG.0201", "Request entity too large. ", 413),
+    ((E.TIMEOUT,), "APIG.0201", "Backend timeout. ", 504),
+    ((E.UNSUPPORTED_MEDIA_TYPE,), "ModelArts.4105", "The JSON format of the input data is incorrect. ", 400),
+    ((E.INVALID_IMAGE, E.UNSUPPORTED_FORMAT, E.ENCRYPTED_DOCUMENT), "AIS.0102", BAD_IMAGE, 400),
+    ((E.INVALID_DIMENSIONS, E.TOO_MANY_PAGES), "AIS.0103", "The image size does not meet the requirements. ", 400),
+    ((E.INVALID_URL, E.URL_FORBIDDEN), "ModelArts.4601", "The URL is not allowed. ", 400),
+    ((E.DOWNLOAD_FAILED, E.DOWNLOAD_TIMEOUT), "ModelArts.4603", "Obtaining the file from the URL failed. ", 400),
+    ((E.PROCESSING_FAILED, E.WORKER_CRASHED), "AIS.0105", "Recognition failed. ", 400),
+    ((E.INTERNAL,), "AIS.0105", "Recognition failed. ", 500),
+)
+_MAP = {code: (error_code, prefix, status) for codes, error_code, prefix, status in _TABLE for code in codes}
 
 
 class HuaweiError(OcrgwError):
@@ -71,24 +61,16 @@ def request_id(request: Request) -> str:
 
 def json_response(request: Request, body: dict, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """Huawei's JSON with the request's `X-Request-Id`, which the SDK reports (as the error's request_id)."""
-    return Response(
-        json.dumps(body),
-        status_code=status,
-        media_type="application/json;charset=utf-8",
-        headers={"X-Request-Id": request_id(request), **(headers or {})},
-    )
-
-
-def error_response(
-    request: Request, error_code: str, message: str, status: int, headers: dict[str, str] | None = None
-) -> Response:
-    body = {"error_code": error_code, "error_msg": message, "request_id": request_id(request)}
-    return json_response(request, body, status, headers)
+    headers = {"X-Request-Id": request_id(request), **(headers or {})}
+    return dialects.json_response(body, status, headers, media_type="application/json;charset=utf-8")
 
 
 def render_error(request: Request, exc: OcrgwError) -> Response:
     if isinstance(exc, HuaweiError):
-        return error_response(request, exc.error_code, exc.message, exc.status)
-    error_code, prefix, status = _MAP.get(exc.code, ("AIS.0101", "The input parameter is invalid. ", 400))
+        error_code, message, status = exc.error_code, exc.message, exc.status
+    else:
+        error_code, prefix, status = _MAP.get(exc.code, INVALID)
+        message = (prefix + exc.message).strip()
     headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
-    return error_response(request, error_code, (prefix + exc.message).strip(), status, headers)
+    body = {"error_code": error_code, "error_msg": message, "request_id": request_id(request)}
+    return json_response(request, body, status, headers)

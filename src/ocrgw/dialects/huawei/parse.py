@@ -5,6 +5,7 @@ Vocabulary), then the image (plain base64) or url, stored with Huawei's smaller 
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,14 +74,11 @@ async def signed_principal(request: Request, keys: KeyResolver, body: bytes, set
     """Verify an SDK-HMAC-SHA256 signature against the received request (Host with port, raw body)."""
     try:
         auth = signing.parse_authorization(request.headers["authorization"])
-    except signing.SignatureError as exc:
-        raise _auth_error(str(exc)) from None
-    found = await keys.resolve_access_key(auth.access_key)
-    if found is None:
-        raise _auth_error("verify aksk signature fail: the access key is unknown or revoked")
-    principal, secret_key = found
-    raw_path = request.scope.get("raw_path") or request.url.path.encode()
-    try:
+        found = await keys.resolve_access_key(auth.access_key)
+        if found is None:
+            raise signing.SignatureError("verify aksk signature fail: the access key is unknown or revoked")
+        principal, secret_key = found
+        raw_path = request.scope.get("raw_path") or request.url.path.encode()
         signing.verify(
             auth=auth,
             secret_key=secret_key,
@@ -99,17 +97,15 @@ async def signed_principal(request: Request, keys: KeyResolver, body: bytes, set
 
 # ------------------------------------------------------------------------------------------- body
 def parse_json(body: bytes) -> dict[str, Any]:
-    try:
+    with contextlib.suppress(ValueError):  # UnicodeDecodeError is one
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        data = None
-    if not isinstance(data, dict):
-        raise HuaweiError(
-            ErrorCode.INVALID_PARAMETER,
-            "ModelArts.4105",
-            'The JSON format of the input data is incorrect: send a JSON object such as {"image": "<base64>"}.',
-        )
-    return data
+        if isinstance(data, dict):
+            return data
+    raise HuaweiError(
+        ErrorCode.INVALID_PARAMETER,
+        "ModelArts.4105",
+        'The JSON format of the input data is incorrect: send a JSON object such as {"image": "<base64>"}.',
+    )
 
 
 def _invalid(detail: str, param: str | None = None) -> OcrgwError:
@@ -117,14 +113,11 @@ def _invalid(detail: str, param: str | None = None) -> OcrgwError:
 
 
 def boolean(data: dict[str, Any], name: str) -> bool:
-    """A flag as JSON `true`/`false` or the strings; absent is false."""
+    """A flag as JSON `true`/`false` or the strings; absent (or null) is false."""
     value = data.get(name)
-    if value is None:
-        return False
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
+    text = value.strip().lower() if isinstance(value, str) else None
+    if value is None or isinstance(value, bool) or text in ("true", "false"):
+        return value is True or text == "true"
     raise _invalid(f"{name} must be true or false.", name)
 
 
@@ -139,15 +132,13 @@ def _str(data: dict[str, Any], name: str) -> str | None:
 
 def decode_image(value: str) -> bytes:
     """Plain base64, as Huawei wants; a `data:` URI prefix (which Huawei refuses) is forgiven."""
-    try:
+    with contextlib.suppress(ValueError):
         raw = intake.decode_base64(value)
-    except ValueError:
-        raw = b""
-    if not raw:
-        raise HuaweiError(
-            ErrorCode.INVALID_IMAGE, "AIS.0102", "The image format is not supported: `image` is not valid base64."
-        )
-    return raw
+        if raw:
+            return raw
+    raise HuaweiError(
+        ErrorCode.INVALID_IMAGE, "AIS.0102", "The image format is not supported: `image` is not valid base64."
+    )
 
 
 def spec_of(data: dict[str, Any], passport: bool) -> JobSpec:
@@ -198,10 +189,8 @@ class Body:
         self.data = data = await anyio.to_thread.run_sync(parse_json, raw)
         self.spec = spec_of(data, self.passport)
         image, url = _str(data, "image"), _str(data, "url")
-        if image and url:
-            raise _invalid("Send either image or url, not both.")
-        if not image and not url:
-            raise _invalid("image or url is required.")
+        if bool(image) == bool(url):
+            raise _invalid("Send either image or url, not both." if image else "image or url is required.")
         if image:
             source: Source = BytesSource(await anyio.to_thread.run_sync(decode_image, image))
         else:

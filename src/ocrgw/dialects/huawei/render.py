@@ -9,7 +9,8 @@ from typing import Any
 from ocrgw.dialects.huawei.errors import HuaweiError
 from ocrgw.dialects.huawei.parse import boolean
 from ocrgw.errors import ErrorCode
-from ocrgw.jobs.schemas import JobView, LineResult, PageResult
+from ocrgw.jobs.schemas import JobView, LineResult
+from ocrgw.render.geometry import corners, pixel_scale
 from ocrgw.settings import Settings
 
 # MRZ field -> Huawei passport field.
@@ -22,46 +23,35 @@ PASSPORT_FIELDS = {
 # fmt: on
 
 
-def _points(bbox: list[float], k: float) -> list[list[int]]:
-    """Our quads are TL, TR, BR, BL already: Huawei's clockwise-from-top-left order."""
-    return [[round(bbox[i] * k), round(bbox[i + 1] * k)] for i in range(0, 8, 2)]
-
-
 def _char_list(line: LineResult, k: float) -> list[dict]:
     """Character boxes, which Tesseract's word-level result does not have: each word's quad is divided
     evenly among its characters, so they are estimates, and every character gets its word's confidence."""
+
+    def at(p: tuple[float, float], q: tuple[float, float], t: float) -> list[int]:
+        return [round((p[0] + (q[0] - p[0]) * t) * k), round((p[1] + (q[1] - p[1]) * t) * k)]
+
     chars = []
     for word in line.words:
         n = len(word.text)
         tl, tr, br, bl = ((word.bbox[i], word.bbox[i + 1]) for i in range(0, 8, 2))
         for i, ch in enumerate(word.text):
             a, b = i / n, (i + 1) / n
-
-            def at(p: tuple[float, float], q: tuple[float, float], t: float) -> list[int]:
-                return [round((p[0] + (q[0] - p[0]) * t) * k), round((p[1] + (q[1] - p[1]) * t) * k)]
-
-            chars.append(
-                {
-                    "char": ch,
-                    "char_location": [at(tl, tr, a), at(tl, tr, b), at(bl, br, b), at(bl, br, a)],
-                    "char_confidence": word.confidence,
-                }
-            )
+            location = [at(tl, tr, a), at(tl, tr, b), at(bl, br, b), at(bl, br, a)]
+            chars.append({"char": ch, "char_location": location, "char_confidence": word.confidence})
     return chars
 
 
-def _scale(page: PageResult, settings: Settings) -> float:
-    return float(settings.pdf_dpi) if page.unit == "inch" else 1.0  # PDF pages: pixels at the render dpi
-
-
 def render_general_text(view: JobView, data: dict[str, Any], settings: Settings) -> dict:
+    """`data`: the request's JSON, whose flags say what to add."""
     page = view.pages[0] if view.pages else None
     lines = page.lines if page else []
-    k = _scale(page, settings) if page else 1.0
+    k = pixel_scale(page, settings.pdf_dpi) if page else 1.0
     character_mode = boolean(data, "character_mode")
     blocks = []
     for line in lines:
-        block: dict[str, Any] = {"words": line.text, "confidence": line.confidence, "location": _points(line.bbox, k)}
+        # Our quads are TL, TR, BR, BL already: Huawei's clockwise-from-top-left order.
+        location = [list(point) for point in corners(line.bbox, k)]
+        block: dict[str, Any] = {"words": line.text, "confidence": line.confidence, "location": location}
         if character_mode:
             block["char_list"] = _char_list(line, k)
         blocks.append(block)
@@ -96,5 +86,5 @@ def render_passport(view: JobView) -> dict:
         "check_digits_valid": mrz.get("valid"),
         "optional_data": mrz.get("optional_data", ""),
     }
-    result["machine_code"] = "".join(mrz.get("lines") or [])
+    result["machine_code"] = "".join(mrz["lines"])
     return result

@@ -5,12 +5,12 @@ Thin: the request (parse.Body) -> job service (submit and a bounded wait) -> Hua
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from ocrgw.context import AppContext, app_context
+from ocrgw.context import AppContext, Ctx
 from ocrgw.dialects.huawei import parse, render
 from ocrgw.dialects.huawei.errors import json_response
 from ocrgw.jobs import service
@@ -18,8 +18,6 @@ from ocrgw.jobs.schemas import JobView
 
 TAG = "Huawei Cloud OCR"
 DIALECT = "huawei"
-
-Ctx = Annotated[AppContext, Depends(app_context)]
 
 
 async def _recognize(request: Request, ctx: AppContext, *, passport: bool) -> tuple[JobView, dict[str, Any]]:
@@ -59,20 +57,14 @@ for _api, _endpoint, _id, _summary, _schema in (
     ("general-text", general_text, "huaweiRecognizeGeneralText", "Huawei: general text", "GeneralText"),
     ("passport", passport, "huaweiRecognizePassport", "Huawei: passport", "Passport"),
 ):
+    _body = {"schema": {"$ref": f"#/components/schemas/Huawei{_schema}RequestBody"}}
     router.add_api_route(
         f"/v2/{{project_id}}/ocr/{_api}",
         _endpoint,
         methods=["POST"],
         operation_id=_id,
         summary=_summary,
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {"schema": {"$ref": f"#/components/schemas/Huawei{_schema}RequestBody"}}
-                },
-            }
-        },
+        openapi_extra={"requestBody": {"required": True, "content": {"application/json": _body}}},
         response_class=Response,
         description=AUTH_DOC,
     )

@@ -22,7 +22,7 @@ from ocrgw.errors import ErrorCode, OcrgwError
 from ocrgw.intake import multipart
 from ocrgw.intake.sources import BytesSource, FormSource, UrlSource
 from ocrgw.jobs.schemas import JobSpec, Mode, StoredBlob
-from ocrgw.jobs.service import Order, Source
+from ocrgw.jobs.service import Order
 from ocrgw.settings import Settings
 from ocrgw.storage import BlobStore
 
@@ -46,7 +46,6 @@ LANGUAGES = languages.Vocabulary(
     codes={code: (model,) for code, model in _MODELS.items()}, several=False, auto=frozenset({"auto"}), prefix="E201: "
 )
 FILETYPES = frozenset({"PDF", "GIF", "PNG", "JPG", "JPEG", "TIF", "TIFF", "BMP", "WEBP"})
-ENGINES = ("1", "2", "3")
 # OCR.space's engines 2 and 3 are its slower, more accurate ones: here the accurate mode (the second
 # engine where it reads the language, else Tesseract); engine 1 takes the server's OCRGW_MODE.
 ENGINE_MODES: dict[str, Mode | None] = {"1": None, "2": "accurate", "3": "accurate"}
@@ -61,59 +60,57 @@ MSG_TWO_SOURCES = (
 
 
 # -------------------------------------------------------------------------------------------- params
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Options:
     language: str
+    engine: str
     overlay: bool
     orientation: bool
     searchable_pdf: bool
     table: bool
-    engine: str
-    filetype: str | None
+
+
+_BOOLS = {"": False, "false": False, "0": False, "true": True, "1": True}
 
 
 def _bool(params: dict[str, str], name: str) -> bool:
-    raw = params.get(name, "").strip().lower()
-    if raw in ("", "false", "0"):
-        return False
-    if raw in ("true", "1"):
-        return True
-    raise invalid_value(name, "Use true or false.")
+    value = _BOOLS.get(params.get(name, "").strip().lower())
+    if value is None:
+        raise invalid_value(name, "Use true or false.")
+    return value
 
 
 def parse_options(params: dict[str, str]) -> Options:
-    """Names (already lower-cased) and values, checked as OCR.space does: an unknown name is a 99."""
+    """Names (already lower-cased) and values, checked as OCR.space does: an unknown name is a 99. The
+    file type is checked only: the document's own bytes say what it is."""
     for name in params:
         if name not in PARAMETERS:
             raise invalid_parameter_name(name)
     flags = {name: _bool(params, name) for name in BOOLEANS}
     engine = params.get("ocrengine", "").strip() or "1"
-    if engine not in ENGINES:
+    if engine not in ENGINE_MODES:
         raise invalid_value("OCREngine", "Valid values: 1, 2, 3.")
-    filetype = params.get("filetype", "").strip().upper() or None
-    if filetype is not None and filetype not in FILETYPES:
+    filetype = params.get("filetype", "").strip().upper()
+    if filetype and filetype not in FILETYPES:
         raise invalid_value("filetype", "Valid values: PDF, GIF, PNG, JPG, TIF, BMP.")
     return Options(
         language=params.get("language", "").strip().lower() or "eng",
+        engine=engine,
         overlay=flags["isoverlayrequired"],
         orientation=flags["detectorientation"],
         searchable_pdf=flags["iscreatesearchablepdf"],
         table=flags["istable"],
-        engine=engine,
-        filetype=filetype,
     )
 
 
 def decode_data_uri(value: str) -> bytes:
     """OCR.space takes base64 only as a data URI (`data:<type>;base64,...`); plain base64 is refused."""
     head, sep, payload = value.strip().partition(",")
-    raw = b""
     if sep and head.lower().startswith("data:") and head.lower().endswith(";base64"):
         with contextlib.suppress(ValueError):  # binascii.Error is one
-            raw = base64.b64decode("".join(payload.split()), validate=True)
-    if not raw:
-        raise OcrSpaceError(ErrorCode.INVALID_PARAMETER, [MSG_BAD_BASE64], param="base64Image")
-    return raw
+            if raw := base64.b64decode("".join(payload.split()), validate=True):
+                return raw
+    raise OcrSpaceError(ErrorCode.INVALID_PARAMETER, MSG_BAD_BASE64, param="base64Image")
 
 
 # -------------------------------------------------------------------------------------------- the request
@@ -127,19 +124,22 @@ class Call:
     request: Request
     keys: KeyResolver
     principal: Principal | None = None  # from the apikey header, resolved before the body is read
-    read_body: bool = True  # GET /parse/imageurl has none
     params: dict[str, str] = field(default_factory=dict)
     files: int = 0
     options: Options | None = None
 
     async def save(self, store: BlobStore, settings: Settings) -> StoredBlob:
         self.params = {k.lower(): v for k, v in self.request.query_params.multi_items()}
-        if self.read_body:
-            uploaded = await self._read_body(store, settings)
-            if uploaded is not None:
-                return uploaded
+        uploaded = await self._read_body(store, settings) if self.request.method == "POST" else None
+        if uploaded is not None:
+            return uploaded
         await self.order()  # the key and the parameters before anything is fetched
-        return await (await self._document()).save(store, settings)
+        data_uri, url = self._param("base64image"), self._param("url")
+        if data_uri:
+            return await BytesSource(await anyio.to_thread.run_sync(decode_data_uri, data_uri)).save(store, settings)
+        if not url.lower().startswith(("http://", "https://")):
+            raise invalid_value("url", "Send an http or https URL.")
+        return await UrlSource(url).save(store, settings)
 
     async def _read_body(self, store: BlobStore, settings: Settings) -> StoredBlob | None:
         """The form's first file, stored (None when it has none), its fields and the urlencoded body's
@@ -150,41 +150,32 @@ class Call:
         if boundary is not None:
             form = FormSource(self.request.stream(), boundary, cap)
             try:
-                uploaded = await form.save(store, settings)
+                return await form.save(store, settings)
             except OcrgwError as exc:
+                if exc.code is ErrorCode.EMPTY_BODY and not form.form.files:
+                    return None  # no file part: the document is a url or base64Image field
+                if "apikey" in form.form.fields:
+                    self.params.update(form.form.fields)
+                    await self.owner()  # a bad key is told first
+                raise
+            finally:
                 self.params.update(form.form.fields)
-                if exc.code is not ErrorCode.EMPTY_BODY or form.form.files:
-                    if "apikey" in form.form.fields:
-                        await self.owner()  # a bad key is told first
-                    raise
-                uploaded = None  # no file part: the document is a url or base64Image field
-            self.params.update(form.form.fields)
-            self.files = form.form.files
-            return uploaded
-        ctype = parse_options_header(content_type)[0].lower()
-        if ctype not in (b"application/x-www-form-urlencoded", b""):
+                self.files = form.form.files
+        ctype = parse_options_header(content_type)[0].lower().decode("latin-1")
+        if ctype not in ("application/x-www-form-urlencoded", ""):
             raise OcrSpaceError(
                 ErrorCode.UNSUPPORTED_MEDIA_TYPE,
-                [
-                    f"Unsupported Content-Type '{ctype.decode('latin-1')}': send multipart/form-data or "
-                    "application/x-www-form-urlencoded."
-                ],
+                f"Unsupported Content-Type '{ctype}': send multipart/form-data or application/x-www-form-urlencoded.",
             )
         body = await intake.read_capped(self.request.stream(), cap)
         fields = await anyio.to_thread.run_sync(
             lambda: parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
         )
-        self.params.update({k.lower(): v for k, v in fields})
+        self.params.update((k.lower(), v) for k, v in fields)
         return None
 
-    async def _document(self) -> Source:
-        data_uri = self.params.get("base64image", "").strip()
-        if data_uri:
-            return BytesSource(await anyio.to_thread.run_sync(decode_data_uri, data_uri))
-        url = self.params.get("url", "").strip()
-        if not url.lower().startswith(("http://", "https://")):
-            raise invalid_value("url", "Send an http or https URL.")
-        return UrlSource(url)
+    def _param(self, name: str) -> str:
+        return self.params.get(name, "").strip()
 
     async def owner(self) -> Principal:
         if self.principal is None:
@@ -196,14 +187,11 @@ class Call:
         """In OCR.space's order: the key, the parameters, then exactly one source."""
         await self.owner()
         opts = self.options = parse_options(self.params)
-        given = self.files + bool(self.params.get("url", "").strip()) + bool(self.params.get("base64image", "").strip())
+        given = self.files + bool(self._param("url")) + bool(self._param("base64image"))
         if given == 0:
-            raise OcrSpaceError(ErrorCode.EMPTY_BODY, [MSG_NO_SOURCE])
+            raise OcrSpaceError(ErrorCode.EMPTY_BODY, MSG_NO_SOURCE)
         if given > 1:
-            raise OcrSpaceError(ErrorCode.INVALID_PARAMETER, [MSG_TWO_SOURCES])
-        spec = JobSpec(
-            language_hint=opts.language,
-            mode=ENGINE_MODES[opts.engine],
-            outputs=("searchable_pdf",) if opts.searchable_pdf else (),
-        )
+            raise OcrSpaceError(ErrorCode.INVALID_PARAMETER, MSG_TWO_SOURCES)
+        outputs = ("searchable_pdf",) if opts.searchable_pdf else ()
+        spec = JobSpec(language_hint=opts.language, mode=ENGINE_MODES[opts.engine], outputs=outputs)
         return Order(spec, LANGUAGES.ask(opts.language))

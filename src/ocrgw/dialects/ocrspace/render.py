@@ -6,51 +6,24 @@ from __future__ import annotations
 
 from ocrgw.dialects.ocrspace.parse import Options
 from ocrgw.jobs.schemas import JobView, PageResult
+from ocrgw.render.geometry import ltwh, pixel_scale
 from ocrgw.settings import Settings
 
 NOT_REQUESTED_PDF = "Searchable PDF not generated as it was not requested."
 NOT_REQUESTED_OVERLAY = "Text overlay is not provided as it is not requested"
 
 
-def _scale(page: PageResult, settings: Settings) -> float:
-    return float(settings.pdf_dpi) if page.unit == "inch" else 1.0  # PDF pages: pixels at the render dpi
-
-
-def _num(value: float, scaled: bool) -> float | int:
-    return round(value, 2) if scaled else round(value)
-
-
-def _box(bbox: list[float], k: float) -> tuple[float, float, float, float]:
-    xs, ys = bbox[0::2], bbox[1::2]
-    return min(xs) * k, min(ys) * k, (max(xs) - min(xs)) * k, (max(ys) - min(ys)) * k
-
-
 def _overlay(page: PageResult, k: float) -> dict:
-    scaled = k != 1.0
+    """Whole pixels for images, as OCR.space's; PDF pages scaled to pixels keep two decimals."""
     lines = []
     for ln in page.lines:
         words = []
         for w in ln.words or []:
-            left, top, width, height = _box(w.bbox, k)
-            words.append(
-                {
-                    "WordText": w.text,
-                    "Left": _num(left, scaled),
-                    "Top": _num(top, scaled),
-                    "Height": _num(height, scaled),
-                    "Width": _num(width, scaled),
-                }
-            )
-        if not words:
-            continue
-        lines.append(
-            {
-                "LineText": ln.text,
-                "Words": words,
-                "MaxHeight": max(w["Height"] for w in words),
-                "MinTop": min(w["Top"] for w in words),
-            }
-        )
+            left, top, width, height = (round(v, 2) if k != 1.0 else round(v) for v in ltwh(w.bbox, k))
+            words.append({"WordText": w.text, "Left": left, "Top": top, "Height": height, "Width": width})
+        if words:
+            tops, heights = [w["Top"] for w in words], [w["Height"] for w in words]
+            lines.append({"LineText": ln.text, "Words": words, "MaxHeight": max(heights), "MinTop": min(tops)})
     return {"Lines": lines, "HasOverlay": True, "Message": f"Total lines: {len(lines)}"}
 
 
@@ -60,25 +33,19 @@ def orientation(angle: float) -> str:
 
 
 def render_result(view: JobView, opts: Options, settings: Settings, pdf_url: str | None, elapsed_ms: int) -> dict:
-    results = []
-    for page in sorted(view.pages or [], key=lambda p: p.page_no):
-        end = "\t\r\n" if opts.table else "\r\n"
-        text = "".join(ln.text + end for ln in page.lines)
-        overlay = (
-            _overlay(page, _scale(page, settings))
-            if opts.overlay
-            else {"Lines": [], "HasOverlay": False, "Message": NOT_REQUESTED_OVERLAY}
-        )
-        results.append(
-            {
-                "TextOverlay": overlay,
-                "TextOrientation": orientation(page.angle) if opts.orientation else "0",
-                "FileParseExitCode": 1,
-                "ParsedText": text,
-                "ErrorMessage": "",
-                "ErrorDetails": "",
-            }
-        )
+    end = "\t\r\n" if opts.table else "\r\n"
+    not_requested = {"Lines": [], "HasOverlay": False, "Message": NOT_REQUESTED_OVERLAY}
+    results = [
+        {
+            "TextOverlay": _overlay(page, pixel_scale(page, settings.pdf_dpi)) if opts.overlay else not_requested,
+            "TextOrientation": orientation(page.angle) if opts.orientation else "0",
+            "FileParseExitCode": 1,
+            "ParsedText": "".join(ln.text + end for ln in page.lines),
+            "ErrorMessage": "",
+            "ErrorDetails": "",
+        }
+        for page in sorted(view.pages or [], key=lambda p: p.page_no)
+    ]
     return {
         "ParsedResults": results,
         "OCRExitCode": 1,

@@ -6,14 +6,13 @@ wait) -> OCR.space JSON (render)."""
 from __future__ import annotations
 
 import time
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from starlette.responses import Response, StreamingResponse
 
-from ocrgw.context import AppContext, app_context, public_base_url
+from ocrgw.context import AppContext, Ctx, public_base_url
 from ocrgw.dialects.ocrspace import parse, render
-from ocrgw.dialects.ocrspace.errors import OcrSpaceError, json_response
+from ocrgw.dialects.ocrspace.errors import OcrSpaceError, elapsed_ms, json_response
 from ocrgw.errors import ErrorCode, OcrgwError
 from ocrgw.jobs import service
 
@@ -21,14 +20,13 @@ TAG = "OCR.space"
 DIALECT = "ocrspace"
 PDF_ROUTE = "/parse/searchablepdf"
 
-Ctx = Annotated[AppContext, Depends(app_context)]
 
-
-async def _parse(request: Request, ctx: AppContext, *, read_body: bool) -> Response:
+async def _parse(request: Request, ctx: AppContext) -> Response:
+    """Either route, and either method: a POST's body holds parameters and the document, a GET has none."""
     request.state.ocrspace_started = time.monotonic()
     header_key = request.headers.get("apikey")
     principal = await ctx.keys.resolve(header_key.strip()) if header_key else None
-    call = parse.Call(request, ctx.keys, principal, read_body)
+    call = parse.Call(request, ctx.keys, principal)
     view = await service.accept(
         ctx,
         dialect=DIALECT,
@@ -38,35 +36,32 @@ async def _parse(request: Request, ctx: AppContext, *, read_body: bool) -> Respo
         retention_hours=ctx.settings.retention_sync_hours,
         wait=ctx.settings.sync_wait_seconds,
     )
-    opts = call.options
-    assert opts is not None  # parsed by call.order
+    assert call.options is not None  # parsed by call.order
     pdf_url = None
-    if opts.searchable_pdf and view.artifact_key:  # the worker made it with the pages
+    if call.options.searchable_pdf and view.artifact_key:  # the worker made it with the pages
         pdf_url = f"{public_base_url(request, ctx.settings)}{PDF_ROUTE}/{view.id}.pdf"
-    elapsed = round((time.monotonic() - request.state.ocrspace_started) * 1000)
-    return json_response(render.render_result(view, opts, ctx.settings, pdf_url, elapsed))
+    return json_response(render.render_result(view, call.options, ctx.settings, pdf_url, elapsed_ms(request)))
 
 
 async def parse_image(request: Request, ctx: Ctx) -> Response:
     """OCR an image or PDF sent as a file (any part name), a `url` or a `base64Image` data URI."""
-    return await _parse(request, ctx, read_body=True)
+    return await _parse(request, ctx)
 
 
 async def parse_image_url(request: Request, ctx: Ctx) -> Response:
     """OCR the file at `url`; every POST parameter may be given in the query."""
-    return await _parse(request, ctx, read_body=False)
+    return await _parse(request, ctx)
 
 
 async def get_searchable_pdf(name: str, ctx: Ctx) -> Response:
     """A searchable PDF made for a request with `isCreateSearchablePdf=true`. Like OCR.space's, the link
     works without the key: the job's random UUID is the secret. It expires with the job."""
-    not_found = OcrSpaceError(ErrorCode.NOT_FOUND, ["The searchable PDF was not found or has expired."], exit_code=99)
     try:
         view, body = await service.read_artifact(
             db=ctx.db, store=ctx.store, job_id=name.lower().removesuffix(".pdf"), dialects=(DIALECT,)
         )
     except OcrgwError as exc:
-        raise not_found from exc
+        raise OcrSpaceError(ErrorCode.NOT_FOUND, "The searchable PDF was not found or has expired.") from exc
     return StreamingResponse(
         body, media_type="application/pdf", headers={"Content-Disposition": f'inline; filename="{view.id}.pdf"'}
     )
@@ -78,14 +73,12 @@ async def any_case(endpoint: str, request: Request, ctx: Ctx) -> Response:
     if name not in ("image", "imageurl"):
         raise OcrSpaceError(
             ErrorCode.ROUTE_NOT_FOUND,
-            [f"Resource not found: {request.url.path}. Use POST /parse/image or GET /parse/imageurl."],
+            f"Resource not found: {request.url.path}. Use POST /parse/image or GET /parse/imageurl.",
         )
-    if name == "imageurl" and request.method == "GET":
-        return await parse_image_url(request, ctx)
-    if request.method == "POST":  # also to /parse/imageurl, as OCR.space allows
-        return await parse_image(request, ctx)
+    if request.method == "POST" or name == "imageurl":  # also POST to /parse/imageurl, as OCR.space allows
+        return await _parse(request, ctx)
     raise OcrSpaceError(
-        ErrorCode.METHOD_NOT_ALLOWED, [f"The requested resource does not support http method '{request.method}'."]
+        ErrorCode.METHOD_NOT_ALLOWED, f"The requested resource does not support http method '{request.method}'."
     )
 
 
@@ -102,11 +95,8 @@ PARSE_BODY = {
                 file={"type": "string", "format": "binary", "description": "The image or PDF, under any part name."},
                 apikey=_TEXT,
                 language={"type": "string", "example": "eng"},
-                isOverlayRequired=_FLAG,
-                isTable=_FLAG,
-                detectOrientation=_FLAG,
-                isCreateSearchablePdf=_FLAG,
-                OCREngine={"type": "string", "enum": list(parse.ENGINES)},
+                **dict.fromkeys(("isOverlayRequired", "isTable", "detectOrientation", "isCreateSearchablePdf"), _FLAG),
+                OCREngine={"type": "string", "enum": list(parse.ENGINE_MODES)},
             ),
             "application/x-www-form-urlencoded": _form(
                 apikey=_TEXT, url=_TEXT, base64Image={"type": "string", "description": "data:<mime>;base64,<data>"}
@@ -114,33 +104,25 @@ PARSE_BODY = {
         },
     }
 }
+PARSE_DOC = (
+    "Synchronous; errors are HTTP 200 with `IsErroredOnProcessing: true`, "
+    "a bad `apikey` is HTTP 403 with a JSON string."
+)
 
 router = APIRouter(tags=[TAG])
-router.add_api_route(
-    "/parse/image",
-    parse_image,
-    methods=["POST"],
-    operation_id="ocrSpaceParseImage",
-    summary="OCR.space: parse an image or PDF",
-    openapi_extra=PARSE_BODY,
-    response_class=Response,
-    description="Synchronous; errors are HTTP 200 with `IsErroredOnProcessing: true`, "
-    "a bad `apikey` is HTTP 403 with a JSON string.",
-)
-router.add_api_route(
-    "/parse/imageurl",
-    parse_image_url,
-    methods=["GET"],
-    operation_id="ocrSpaceParseImageUrl",
-    summary="OCR.space: parse the file at a URL",
-    response_class=Response,
-)
-router.add_api_route(
-    PDF_ROUTE + "/{name}",
-    get_searchable_pdf,
-    methods=["GET"],
-    operation_id="ocrSpaceSearchablePdf",
-    summary="OCR.space: a searchable PDF",
-    response_class=Response,
-)
+for _path, _endpoint, _method, _id, _summary, _extra in (
+    ("/parse/image", parse_image, "POST", "ocrSpaceParseImage", "parse an image or PDF", PARSE_BODY),
+    ("/parse/imageurl", parse_image_url, "GET", "ocrSpaceParseImageUrl", "parse the file at a URL", None),
+    (PDF_ROUTE + "/{name}", get_searchable_pdf, "GET", "ocrSpaceSearchablePdf", "a searchable PDF", None),
+):
+    router.add_api_route(
+        _path,
+        _endpoint,
+        methods=[_method],
+        operation_id=_id,
+        summary=f"OCR.space: {_summary}",
+        openapi_extra=_extra,
+        response_class=Response,
+        description=PARSE_DOC if _endpoint is parse_image else None,
+    )
 router.add_api_route("/parse/{endpoint}", any_case, methods=["GET", "POST"], include_in_schema=False)
