@@ -4,7 +4,7 @@ words and paragraphs whose spans address it in each `stringIndexType` (checked h
 independently of the renderer), polygons in pixels or inches, markdown page breaks, detected languages.
 A golden file per fixture (with Document Intelligence 2024-11-30 options), and per option variant.
 
-Renderer: `ocrgw.dialects.azure.docintel_render.operation(view)`; its options are the ones stored with the
+Renderer: `ocrgw.dialects.azure.docintel.render.operation(view)`; its options are the ones stored with the
 job (JobSpec.options), so each case sets them as the analyze request would have.
 Goldens: tests/data/results/golden/azure-docintel; rewrite with OCRGW_UPDATE_GOLDEN=1."""
 

@@ -4,8 +4,8 @@ pixels also for PDF pages), `direction`, `char_list` and `markdown_result` when 
 the stored MRZ reading with per-field confidences and check digits; and the `{"error_code", "error_msg"}`
 body for a job that failed or was not done in time. A golden file per fixture, compared exactly.
 
-Renderers: `ocrgw.dialects.huawei.router.render_general_text(view, data, settings)` and
-`router.render_passport(view)` (in the router module today), and for errors
+Renderers: `ocrgw.dialects.huawei.render.render_general_text(view, data, settings)` and
+`render.render_passport(view)`, and for errors
 `ocrgw.dialects.huawei.errors.render_error(request, exc)`.
 Goldens: tests/data/results/golden/huawei-general-text and huawei-passport; rewrite with
 OCRGW_UPDATE_GOLDEN=1."""

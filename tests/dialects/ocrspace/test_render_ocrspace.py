@@ -4,8 +4,8 @@ in pixels (integers for images, 2-decimal floats for PDF pages scaled by the ren
 `TextOrientation` and `ProcessingTimeInMilliseconds`, and, for a job that failed or was not done in time,
 the HTTP-200 error body with an `ErrorMessage` list. A golden file per fixture, compared exactly.
 
-Renderers: `ocrgw.dialects.ocrspace.router.render_result(view, opts, settings, pdf_url, elapsed_ms)` (in the
-router module today) with options parsed by `router.parse_options`, and for errors
+Renderers: `ocrgw.dialects.ocrspace.render.render_result(view, opts, settings, pdf_url, elapsed_ms)` with
+options parsed by `parse.parse_options`, and for errors
 `ocrgw.dialects.ocrspace.errors.render_error(request, service.wait_error(...))`.
 Goldens: tests/data/results/golden/ocrspace; rewrite with OCRGW_UPDATE_GOLDEN=1."""
 
