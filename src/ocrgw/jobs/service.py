@@ -87,7 +87,10 @@ async def accept(
     blob = await source.save(ctx.store, ctx.settings)
     try:
         principal = owner if isinstance(owner, Principal) else await owner()
-        spec = (ready or await check_order(await order(), ctx.settings)).spec  # type: ignore[operator]
+        if ready is None:
+            assert not isinstance(order, Order)  # a deferred order, known now that the body is stored
+            ready = await check_order(await order(), ctx.settings)
+        spec = ready.spec
         notify = await callback() if callable(callback) else callback
     except BaseException:
         await ctx.store.delete(blob.key)
