@@ -94,10 +94,8 @@ def error_object(top: str, inner: str | None, message: str, details: Mapping[str
     err: dict = {"code": top, "message": message}
     if inner:
         detail = (details or {}).get(inner)
-        err["innererror"] = {
-            "code": inner,
-            "message": f"{detail} {message}" if detail and detail != message else message,
-        }
+        full = f"{detail} {message}" if detail and detail != message else message
+        err["innererror"] = {"code": inner, "message": full}
     return err
 
 

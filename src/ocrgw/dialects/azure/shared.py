@@ -85,12 +85,8 @@ def box(values: list[float], unit: str) -> list[float]:
 
 def page_size(page: PageResult) -> dict:
     """width, height (whole pixels, as Azure sends them, or inches) and unit of a page."""
-    pixel = page.unit == "pixel"
-    return {
-        "width": round(page.width) if pixel else page.width,
-        "height": round(page.height) if pixel else page.height,
-        "unit": page.unit,
-    }
+    width, height = (round(page.width), round(page.height)) if page.unit == "pixel" else (page.width, page.height)
+    return {"width": width, "height": height, "unit": page.unit}
 
 
 def operation_state(view: JobView) -> dict:

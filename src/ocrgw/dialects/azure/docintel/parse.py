@@ -13,7 +13,7 @@ from starlette.requests import Request
 
 from ocrgw import intake
 from ocrgw.dialects.azure.docintel.errors import InnerCodeError
-from ocrgw.dialects.azure.docintel.render import DEFAULT_INDEX_TYPE, INDEX_TYPES
+from ocrgw.dialects.azure.docintel.render import INDEX_TYPES
 from ocrgw.dialects.azure.shared import LANGUAGES as BCP47
 from ocrgw.errors import ErrorCode as E
 from ocrgw.errors import OcrgwError
@@ -62,6 +62,13 @@ def _invalid(param: str, why: str, code: E = E.INVALID_PARAMETER) -> OcrgwError:
     return OcrgwError(code, f"The parameter {param} is invalid: {why}", param=param)
 
 
+def _choice(param: str, value: str | None, allowed: tuple[str, ...]) -> str:
+    """``value``, or when not given the first of ``allowed`` (the default); anything else is refused."""
+    if (value or allowed[0]) not in allowed:
+        raise _invalid(param, f"{value!r} is not one of {', '.join(allowed)}.")
+    return value or allowed[0]
+
+
 def order(
     service_name: str,
     version: str,
@@ -79,26 +86,17 @@ def order(
         selection = PageSelection.parse(pages)
     except OcrgwError as exc:
         raise _invalid("pages", f"{pages!r} is not a page range such as 1-2,4.", E.INVALID_PAGE_RANGE) from exc
-    index_type = string_index_type or DEFAULT_INDEX_TYPE
-    if index_type not in INDEX_TYPES:
-        raise _invalid("stringIndexType", f"{string_index_type!r} is not one of {', '.join(INDEX_TYPES)}.")
+    index_type = _choice("stringIndexType", string_index_type, INDEX_TYPES)
     wanted = _csv(features)
     known = FEATURES_SERVED + FEATURES_IGNORED
     refused = [f for f in wanted if f not in known]
     if refused:
         why = f"{', '.join(refused)} is not supported by this server (supported: {', '.join(known)})."
         raise _invalid("features", why, E.UNSUPPORTED_FEATURE)
-    options = {
-        "apiVersion": version,
-        "modelId": model_id,
-        "stringIndexType": index_type,
-        "features": ",".join(f for f in wanted if f in FEATURES_SERVED),
-    }
+    served = ",".join(f for f in wanted if f in FEATURES_SERVED)
+    options = {"apiVersion": version, "modelId": model_id, "stringIndexType": index_type, "features": served}
     if service_name == "documentintelligence":
-        fmt = output_content_format or "text"
-        if fmt not in ("text", "markdown"):
-            raise _invalid("outputContentFormat", f"{output_content_format!r} is not one of text, markdown.")
-        options["outputContentFormat"] = fmt
+        options["outputContentFormat"] = _choice("outputContentFormat", output_content_format, ("text", "markdown"))
         if _csv(output):
             raise _invalid("output", f"{output!r} is not supported by this server.", E.UNSUPPORTED_FEATURE)
     hint = (locale or "").strip() or None
@@ -112,12 +110,11 @@ def source(request: Request) -> Source:
         return JsonSource(request.stream())
     if ctype in (*RAW_TYPES, "") or ctype.startswith(("image/", "application/vnd.openxmlformats-officedocument.")):
         return StreamSource(request.stream())
-    raise OcrgwError(
-        E.UNSUPPORTED_MEDIA_TYPE,
-        f"Content-Type {ctype!r} is not supported; send the document bytes as "
-        "application/octet-stream (or application/pdf, image/*), or application/json with "
-        '{"urlSource": ...} or {"base64Source": ...}.',
+    why = (
+        f"Content-Type {ctype!r} is not supported; send the document bytes as application/octet-stream (or "
+        'application/pdf, image/*), or application/json with {"urlSource": ...} or {"base64Source": ...}.'
     )
+    raise OcrgwError(E.UNSUPPORTED_MEDIA_TYPE, why)
 
 
 @dataclasses.dataclass(slots=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 
 import regex
 
@@ -33,13 +34,11 @@ def offset_table(content: str, index_type: str) -> list[int]:
     a grapheme cluster maps to the end of that cluster (so a span never splits a text element)."""
     if index_type == "unicodeCodePoint":
         return list(range(len(content) + 1))
-    table = [0] * (len(content) + 1)
     if index_type == "utf16CodeUnit":
-        for i, ch in enumerate(content):
-            table[i + 1] = table[i] + (2 if ord(ch) > 0xFFFF else 1)
-        return table
+        return list(accumulate((2 if ord(ch) > 0xFFFF else 1 for ch in content), initial=0))
     if index_type != "textElements":
         raise ValueError(f"unknown stringIndexType {index_type!r}")
+    table = [0] * (len(content) + 1)
     for n, m in enumerate(_GRAPHEME.finditer(content)):
         start, end = m.span()
         table[start] = n

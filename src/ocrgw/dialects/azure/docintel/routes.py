@@ -62,12 +62,11 @@ async def analyze(
     output: Annotated[str | None, Query(include_in_schema=False)] = None,
 ) -> Response:
     name, version, model = _checked(request, api_version, model_id)
-    order = parse.order(name, version, model, pages, locale, stringIndexType, features, outputContentFormat, output)
     job = await service.accept(
         ctx,
         dialect=DIALECTS[name],
         owner=principal,
-        order=order,
+        order=parse.order(name, version, model, pages, locale, stringIndexType, features, outputContentFormat, output),
         source=parse.source(request),
         retention_hours=ctx.settings.retention_docintel_hours,
     )
@@ -115,12 +114,8 @@ async def delete_result(view: Operation, ctx: Ctx, principal: Caller) -> Respons
 
 
 FIRST_POLL = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds before the first poll."}}
-BODY = {
-    "application/octet-stream": BINARY,
-    "application/pdf": BINARY,
-    "image/*": BINARY,
-    "application/json": {"schema": AnalyzeDocumentRequest.model_json_schema()},
-}
+BODY = {media: BINARY for media in ("application/octet-stream", "application/pdf", "image/*")}
+BODY["application/json"] = {"schema": AnalyzeDocumentRequest.model_json_schema()}
 
 router = APIRouter(default_response_class=Response)
 for _name, _tag in TAGS.items():

@@ -32,10 +32,8 @@ async def _source(request: Request, settings: Settings) -> Source:
     boundary = multipart.boundary_of(request.headers.get("content-type", ""))
     if boundary is None:
         return await image_source(request)
-    cap = settings.max_upload_bytes + multipart.OVERHEAD
-    return FormSource(
-        request.stream(), boundary, cap, no_file="The multipart/form-data body has no file part with the image."
-    )
+    no_file = "The multipart/form-data body has no file part with the image."
+    return FormSource(request.stream(), boundary, settings.max_upload_bytes + multipart.OVERHEAD, no_file=no_file)
 
 
 async def analyze(

@@ -37,8 +37,7 @@ def operation(view: JobView, version: str) -> dict:
     if view.status is JobStatus.SUCCEEDED:
         result: dict = {"version": version.removeprefix("v") + ".0"}
         if version == "v3.2":
-            mv = view.spec.model_version
-            result["modelVersion"] = LATEST_MODEL if mv == "latest" else mv
+            result["modelVersion"] = LATEST_MODEL if view.spec.model_version == "latest" else view.spec.model_version
         result["readResults"] = [_page(p, version) for p in view.pages or []]
         body["analyzeResult"] = result
     elif view.status is JobStatus.FAILED:
