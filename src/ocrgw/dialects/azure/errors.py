@@ -14,8 +14,9 @@ from ocrgw.dialects import json_response
 from ocrgw.errors import ErrorCode as E
 from ocrgw.errors import OcrgwError
 
-# core code -> (HTTP status, Read's inner code, v2.1's code, FR/DI's inner code); None: no inner error.
-CODES: dict[E, tuple[int, str | None, str, str | None]] = {
+# core code -> (HTTP status, Read's inner code, v2.1's code, FR/DI's inner code); None: no inner error. Keyed
+# by str as well: a failed job's code is stored as text (ErrorCode is a StrEnum, so either looks it up).
+CODES: dict[str, tuple[int, str | None, str, str | None]] = {
     E.MISSING_KEY: (401, None, "401", None),
     E.INVALID_KEY: (401, None, "401", None),
     E.NOT_FOUND: (404, "OperationNotFound", "NotFound", "OperationNotFound"),
@@ -47,10 +48,10 @@ CODES: dict[E, tuple[int, str | None, str, str | None]] = {
     E.PROCESSING_FAILED: (500, "FailedToProcess", "FailedToProcess", "Unknown"),
     E.INTERNAL: (500, "InternalServerError", "InternalServerError", "Unknown"),
 }
-# Read answers these itself, for Image Analysis's synchronous calls: azure-core retries a POST that gets a 500,
-# 503 or 504 three times, each retry a new OCR job, and a document that crashes workers would crash them four
-# times over. So a wait that ran out is a 408 and a poison document a 400.
-READ_STATUS = {E.TIMEOUT: 408, E.WORKER_CRASHED: 400}
+# Read's envelope answers a synchronous call's (Image Analysis's) job errors too. azure-core retries a POST that
+# gets a 500, 503 or 504 three times: each retry would be a new OCR job, and a document that crashes workers
+# would crash them four times over. So in Read's words a wait that ran out is a 408 and a poison document a 400.
+READ_STATUS: dict[str, int] = {E.TIMEOUT: 408, E.WORKER_CRASHED: 400}
 # The top-level code by status; API Management's own answers (bad key, unknown route, full backlog) carry the
 # status number, and FR/DI call a bad parameter (inner InvalidParameter) "InvalidArgument".
 TOP = {
@@ -71,17 +72,10 @@ GATEWAY_MESSAGES = {
 }
 
 
-def core_code(code: E | str | None) -> E:
-    """A raised or stored core code; one this table does not know (a failed job without one) is internal."""
-    try:
-        return E(code) if code and E(code) in CODES else E.INTERNAL
-    except ValueError:
-        return E.INTERNAL
-
-
-def codes(code: E | str | None, api: str) -> tuple[int, str, str | None]:
-    """(status, top-level code, inner code) of ``api`` ("read" or "docintel"; v2.1 has one flat code)."""
-    core = core_code(code)
+def codes(code: str | None, api: str) -> tuple[int, str, str | None]:
+    """(status, top-level code, inner code) of ``api`` ("read" or "docintel"; v2.1 has one flat code) for a
+    raised or stored core code; one the table does not know (or none) is an internal error."""
+    core = code if code and code in CODES else E.INTERNAL
     status, read_inner, _, doc_inner = CODES[core]
     inner = read_inner if api == "read" else doc_inner
     status = READ_STATUS.get(core, status) if api == "read" else status

@@ -5,10 +5,11 @@ query) and its principal, Azure's language vocabulary (BCP-47), the image body a
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.security import APIKeyHeader, APIKeyQuery
 from pydantic import BaseModel
 from starlette.responses import Response
@@ -105,7 +106,6 @@ def azure_json(body: dict, headers: dict[str, str] | None = None) -> Response:
 
 # ---------------------------------------------------------------------------------------- OpenAPI
 KEY_DOC = "Missing or invalid Ocp-Apim-Subscription-Key."
-SUBMIT_DOC = "Stores the image and answers 202 with `Operation-Location`; poll that URL for the result."
 BINARY = {"schema": {"type": "string", "format": "binary"}}
 IMAGE_BODY = {
     "application/octet-stream": BINARY,
@@ -135,3 +135,40 @@ def result_docs(
 ) -> dict[int | str, dict]:
     """An operation GET's responses: the operation in any state (``ok``), not found (``e404``), a bad key."""
     return {200: {"model": model, "description": ok}, **error_docs(errors, e404=e404, e401=KEY_DOC)}
+
+
+def add_image_operation(
+    router: APIRouter,
+    endpoints: tuple[Callable[..., Awaitable[Response]], Callable[..., Awaitable[Response]]],
+    paths: tuple[str, str],
+    *,
+    op: str,
+    title: str,
+    models: tuple[type[BaseModel], type[BaseModel]],
+    location: str,
+    e400: str,
+    got: str = "result",
+) -> None:
+    """The two routes of an asynchronous image API (Read v3.x, v2.1): POST the image (raw bytes or JSON
+    {"url"}; 202 with Operation-Location), then GET the operation (``got`` in its summary). ``op`` and
+    ``title`` begin the operationIds and summaries; ``models``: the operation's and the errors' schemas."""
+    (submit, get), (operation, error) = endpoints, models
+    router.add_api_route(
+        paths[0],
+        submit,
+        methods=["POST"],
+        status_code=202,
+        operation_id=f"{op}Analyze",
+        summary=f"{title}: submit a document",
+        description="Stores the image and answers 202 with `Operation-Location`; poll that URL for the result.",
+        responses={202: accepted_doc(location), **submit_errors(error, e400)},
+        openapi_extra=body_doc(IMAGE_BODY),
+    )
+    router.add_api_route(
+        paths[1],
+        get,
+        methods=["GET"],
+        operation_id=f"{op}GetResult",
+        summary=f"{title}: get the {got}",
+        responses=result_docs(operation, error, "Unknown, expired or someone else's operation."),
+    )

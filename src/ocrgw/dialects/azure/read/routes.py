@@ -12,17 +12,7 @@ from starlette.responses import Response
 from ocrgw.context import Ctx, public_base_url
 from ocrgw.dialects.azure.read import parse, render
 from ocrgw.dialects.azure.read.schemas import ErrorResponse, ReadOperationResult
-from ocrgw.dialects.azure.shared import (
-    IMAGE_BODY,
-    SUBMIT_DOC,
-    Caller,
-    accepted_doc,
-    azure_json,
-    body_doc,
-    image_source,
-    result_docs,
-    submit_errors,
-)
+from ocrgw.dialects.azure.shared import Caller, add_image_operation, azure_json, image_source
 from ocrgw.jobs import service
 
 VERSIONS = ("v3.0", "v3.1", "v3.2")
@@ -70,26 +60,13 @@ async def get_result(request: Request, operation_id: str, ctx: Ctx, principal: C
 
 router = APIRouter(tags=[TAG], default_response_class=Response)
 for _v in VERSIONS:
-    _slug = _v.replace(".", "").upper()
-    router.add_api_route(
-        f"/vision/{_v}/read/analyze",
-        submit,
-        methods=["POST"],
-        status_code=202,
-        operation_id=f"azureRead{_slug}Analyze",
-        summary=f"Read {_v}: submit a document",
-        description=SUBMIT_DOC,
-        responses={
-            202: accepted_doc("Absolute URL of the result, ending in the operation id."),
-            **submit_errors(ErrorResponse, "Invalid image, URL or parameter (Azure error codes)."),
-        },
-        openapi_extra=body_doc(IMAGE_BODY),
-    )
-    router.add_api_route(
-        f"/vision/{_v}/read/analyzeResults/{{operation_id}}",
-        get_result,
-        methods=["GET"],
-        operation_id=f"azureRead{_slug}GetResult",
-        summary=f"Read {_v}: get the result",
-        responses=result_docs(ReadOperationResult, ErrorResponse, "Unknown, expired or someone else's operation."),
+    add_image_operation(
+        router,
+        (submit, get_result),
+        (f"/vision/{_v}/read/analyze", f"/vision/{_v}/read/analyzeResults/{{operation_id}}"),
+        op=f"azureRead{_v.replace('.', '').upper()}",
+        title=f"Read {_v}",
+        models=(ReadOperationResult, ErrorResponse),
+        location="Absolute URL of the result, ending in the operation id.",
+        e400="Invalid image, URL or parameter (Azure error codes).",
     )

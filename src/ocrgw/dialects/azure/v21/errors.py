@@ -8,14 +8,14 @@ import json
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ocrgw.dialects.azure.errors import CODES, core_code, gateway
+from ocrgw.dialects.azure.errors import CODES, gateway
 from ocrgw.errors import ErrorCode as E
 from ocrgw.errors import OcrgwError
 
 
 def render_error(request: Request, exc: OcrgwError) -> Response:
     """Every error under /vision/v2.1/ as v2's flat body, always application/json."""
-    status, _, code, _ = CODES[core_code(exc.code)]
+    status, _, code, _ = CODES.get(exc.code, CODES[E.INTERNAL])
     message, headers = gateway(request, exc, "vision")
     if exc.code is E.EMPTY_BODY:
         message = "Image size is too small."

@@ -11,17 +11,7 @@ from starlette.responses import Response
 
 from ocrgw.context import Ctx, public_base_url
 from ocrgw.dialects.azure.read import parse as read_parse
-from ocrgw.dialects.azure.shared import (
-    IMAGE_BODY,
-    SUBMIT_DOC,
-    Caller,
-    accepted_doc,
-    azure_json,
-    body_doc,
-    image_source,
-    result_docs,
-    submit_errors,
-)
+from ocrgw.dialects.azure.shared import Caller, add_image_operation, azure_json, image_source
 from ocrgw.dialects.azure.v21 import render
 from ocrgw.dialects.azure.v21.schemas import BatchReadOperationResult, ComputerVisionErrorV21
 from ocrgw.jobs import service
@@ -57,27 +47,14 @@ async def get_operation(operation_id: str, ctx: Ctx, principal: Caller) -> Respo
 
 
 router = APIRouter(tags=[TAG], default_response_class=Response)
-router.add_api_route(
-    f"{PREFIX}/core/asyncBatchAnalyze",
-    submit,
-    methods=["POST"],
-    status_code=202,
-    operation_id="azureBatchReadV21Analyze",
-    summary="Batch Read v2.1: submit a document",
-    description=SUBMIT_DOC,
-    responses={
-        202: accepted_doc("Absolute URL of the operation, ending in its id."),
-        **submit_errors(ComputerVisionErrorV21, "Invalid image or URL (v2 error codes)."),
-    },
-    openapi_extra=body_doc(IMAGE_BODY),
-)
-router.add_api_route(
-    f"{PREFIX}/operations/{{operation_id}}",
-    get_operation,
-    methods=["GET"],
-    operation_id="azureBatchReadV21GetResult",
-    summary="Batch Read v2.1: get the operation",
-    responses=result_docs(
-        BatchReadOperationResult, ComputerVisionErrorV21, "Unknown, expired or someone else's operation."
-    ),
+add_image_operation(
+    router,
+    (submit, get_operation),
+    (f"{PREFIX}/core/asyncBatchAnalyze", f"{PREFIX}/operations/{{operation_id}}"),
+    op="azureBatchReadV21",
+    title="Batch Read v2.1",
+    models=(BatchReadOperationResult, ComputerVisionErrorV21),
+    location="Absolute URL of the operation, ending in its id.",
+    e400="Invalid image or URL (v2 error codes).",
+    got="operation",
 )
