@@ -1,96 +1,115 @@
-"""Azure's error envelope: {"error": {"code", "message", "innererror": {"code", "message"}}}, always JSON.
-The one place where core error codes become Azure status codes and Azure error codes."""
+"""Azure's errors: the one place where core error codes become each Azure API's status and codes (one table,
+a column per API), the words and headers API Management adds, and Read's envelope
+{"error": {"code", "message", "innererror": {"code", "message"}}}, always JSON."""
 
 from __future__ import annotations
 
-import json
 import uuid
+from collections.abc import Mapping
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ocrgw.dialects import json_response
 from ocrgw.errors import ErrorCode as E
 from ocrgw.errors import OcrgwError
 
-# core code -> (HTTP status, top-level code, inner code or None)
-_MAP: dict[E, tuple[int, str, str | None]] = {
-    E.MISSING_KEY: (401, "401", None),
-    E.INVALID_KEY: (401, "401", None),
-    E.NOT_FOUND: (404, "NotFound", "OperationNotFound"),
-    E.ROUTE_NOT_FOUND: (404, "404", None),
-    E.METHOD_NOT_ALLOWED: (405, "MethodNotAllowed", None),
-    E.INVALID_PARAMETER: (400, "InvalidRequest", "BadArgument"),
-    E.INVALID_PAGE_RANGE: (400, "InvalidRequest", "InvalidPageRange"),
-    E.INVALID_READING_ORDER: (400, "InvalidRequest", "InvalidReadingOrder"),
-    E.INVALID_MODEL: (400, "InvalidRequest", "InvalidModel"),
-    E.UNSUPPORTED_LANGUAGE: (400, "InvalidRequest", "NotSupportedLanguage"),
-    E.UNSUPPORTED_FEATURE: (400, "InvalidRequest", "NotSupportedVisualFeature"),
-    E.MODEL_NOT_FOUND: (404, "NotFound", "ModelNotFound"),
-    E.UNSUPPORTED_API_VERSION: (400, "InvalidRequest", "NotSupportedApiVersion"),
-    E.UNSUPPORTED_MEDIA_TYPE: (415, "UnsupportedMediaType", None),
-    E.EMPTY_BODY: (400, "InvalidRequest", "InvalidImage"),
-    E.TOO_LARGE: (400, "InvalidRequest", "InvalidImageSize"),
-    E.UNSUPPORTED_FORMAT: (400, "InvalidRequest", "UnsupportedImageFormat"),
-    E.INVALID_IMAGE: (400, "InvalidRequest", "InvalidImageFormat"),
-    E.INVALID_DIMENSIONS: (400, "InvalidRequest", "InvalidImageDimension"),
-    E.TOO_MANY_PAGES: (400, "InvalidRequest", "InvalidImage"),
-    E.ENCRYPTED_DOCUMENT: (400, "InvalidRequest", "InvalidImage"),
-    E.INVALID_URL: (400, "InvalidRequest", "InvalidImageUrl"),
-    E.URL_FORBIDDEN: (400, "InvalidRequest", "InvalidImageUrl"),
-    E.DOWNLOAD_FAILED: (400, "InvalidRequest", "FailedToDownloadImage"),
-    E.DOWNLOAD_TIMEOUT: (400, "InvalidRequest", "FailedToDownloadImage"),
-    E.BACKLOG_FULL: (429, "429", None),
-    # Synchronous calls (Image Analysis) answer these directly. azure-core retries a POST that gets a 500,
-    # 503 or 504 three times: each retry would be a new OCR job, and a document that crashes workers
-    # would crash them four times over. So a wait that ran out is a 408 and a poison document a 400.
-    E.TIMEOUT: (408, "Timeout", "Timeout"),
-    E.WORKER_CRASHED: (400, "InvalidRequest", "FailedToProcess"),
-    E.PROCESSING_FAILED: (500, "InternalServerError", "FailedToProcess"),
-    E.INTERNAL: (500, "InternalServerError", "InternalServerError"),
+# core code -> (HTTP status, Read's inner code, v2.1's code, FR/DI's inner code); None: no inner error. Keyed
+# by str as well: a failed job's code is stored as text (ErrorCode is a StrEnum, so either looks it up).
+CODES: dict[str, tuple[int, str | None, str, str | None]] = {
+    E.MISSING_KEY: (401, None, "401", None),
+    E.INVALID_KEY: (401, None, "401", None),
+    E.NOT_FOUND: (404, "OperationNotFound", "NotFound", "OperationNotFound"),
+    E.ROUTE_NOT_FOUND: (404, None, "NotFound", None),
+    E.METHOD_NOT_ALLOWED: (405, None, "MethodNotAllowed", None),
+    E.INVALID_PARAMETER: (400, "BadArgument", "BadArgument", "InvalidParameter"),
+    E.INVALID_PAGE_RANGE: (400, "InvalidPageRange", "BadArgument", "InvalidParameter"),
+    E.INVALID_READING_ORDER: (400, "InvalidReadingOrder", "BadArgument", "InvalidParameter"),
+    E.INVALID_MODEL: (400, "InvalidModel", "BadArgument", "InvalidParameter"),
+    E.UNSUPPORTED_LANGUAGE: (400, "NotSupportedLanguage", "NotSupportedLanguage", "InvalidParameter"),
+    E.UNSUPPORTED_FEATURE: (400, "NotSupportedVisualFeature", "NotSupportedVisualFeature", "InvalidParameter"),
+    E.MODEL_NOT_FOUND: (404, "ModelNotFound", "NotFound", "ModelNotFound"),
+    E.UNSUPPORTED_API_VERSION: (400, "NotSupportedApiVersion", "BadArgument", "NotSupportedApiVersion"),
+    E.UNSUPPORTED_MEDIA_TYPE: (415, None, "UnsupportedMediaType", None),
+    E.EMPTY_BODY: (400, "InvalidImage", "InvalidImageSize", "InvalidContentLength"),
+    E.TOO_LARGE: (400, "InvalidImageSize", "InvalidImageSize", "InvalidContentLength"),
+    E.UNSUPPORTED_FORMAT: (400, "UnsupportedImageFormat", "InvalidImageFormat", "UnsupportedContent"),
+    E.INVALID_IMAGE: (400, "InvalidImageFormat", "InvalidImageFormat", "InvalidContent"),
+    E.INVALID_DIMENSIONS: (400, "InvalidImageDimension", "InvalidImageSize", "InvalidContentDimensions"),
+    E.TOO_MANY_PAGES: (400, "InvalidImage", "InvalidImageSize", "InvalidContent"),
+    E.ENCRYPTED_DOCUMENT: (400, "InvalidImage", "NotSupportedImage", "InvalidContent"),
+    E.INVALID_URL: (400, "InvalidImageUrl", "InvalidImageUrl", "InvalidContentSourceFormat"),
+    E.URL_FORBIDDEN: (400, "InvalidImageUrl", "InvalidImageUrl", "ContentSourceNotAccessible"),
+    E.DOWNLOAD_FAILED: (400, "FailedToDownloadImage", "FailedToDownloadImage", "ContentSourceNotAccessible"),
+    E.DOWNLOAD_TIMEOUT: (400, "FailedToDownloadImage", "FailedToDownloadImage", "ContentSourceTimeout"),
+    E.BACKLOG_FULL: (429, None, "429", None),
+    E.TIMEOUT: (500, "Timeout", "Timeout", "Timeout"),
+    E.WORKER_CRASHED: (500, "FailedToProcess", "FailedToProcess", "Unknown"),
+    E.PROCESSING_FAILED: (500, "FailedToProcess", "FailedToProcess", "Unknown"),
+    E.INTERNAL: (500, "InternalServerError", "InternalServerError", "Unknown"),
+}
+# Read's envelope answers a synchronous call's (Image Analysis's) job errors too. azure-core retries a POST that
+# gets a 500, 503 or 504 three times: each retry would be a new OCR job, and a document that crashes workers
+# would crash them four times over. So in Read's words a wait that ran out is a 408 and a poison document a 400.
+READ_STATUS: dict[str, int] = {E.TIMEOUT: 408, E.WORKER_CRASHED: 400}
+# The top-level code by status; API Management's own answers (bad key, unknown route, full backlog) carry the
+# status number, and FR/DI call a bad parameter (inner InvalidParameter) "InvalidArgument".
+TOP = {
+    400: "InvalidRequest",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    408: "Timeout",
+    415: "UnsupportedMediaType",
+    500: "InternalServerError",
+}
+GATEWAY = (E.MISSING_KEY, E.INVALID_KEY, E.ROUTE_NOT_FOUND, E.BACKLOG_FULL)
+GATEWAY_MESSAGES = {
+    E.MISSING_KEY: "Access denied due to missing subscription key. Make sure to include subscription key when "
+    "making requests to an API.",
+    E.INVALID_KEY: "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a "
+    "valid key for an active subscription and use a correct regional API endpoint for your resource.",
+    E.ROUTE_NOT_FOUND: "Resource not found",
 }
 
-MSG_KEY_INVALID = (
-    "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for "
-    "an active subscription and use a correct regional API endpoint for your resource."
-)
-MSG_KEY_MISSING = (
-    "Access denied due to missing subscription key. Make sure to include subscription key when making "
-    "requests to an API."
-)
+
+def codes(code: str | None, api: str) -> tuple[int, str, str | None]:
+    """(status, top-level code, inner code) of ``api`` ("read" or "docintel"; v2.1 has one flat code) for a
+    raised or stored core code; one the table does not know (or none) is an internal error."""
+    core = code if code and code in CODES else E.INTERNAL
+    status, read_inner, _, doc_inner = CODES[core]
+    inner = read_inner if api == "read" else doc_inner
+    status = READ_STATUS.get(core, status) if api == "read" else status
+    top = str(status) if core in GATEWAY else TOP[status]
+    return status, "InvalidArgument" if inner == "InvalidParameter" else top, inner
 
 
-def failure_codes(code: str | None) -> tuple[str, str | None]:
-    """Azure (top, inner) codes for a failed job's stored core code."""
-    try:
-        _, top, inner = _MAP[E(code)] if code else _MAP[E.INTERNAL]
-    except ValueError:
-        _, top, inner = _MAP[E.INTERNAL]
-    return top, inner
-
-
-def error_body(status: int, code: str, message: str, inner: str | None = None) -> dict:
-    err: dict = {"code": code, "message": message}
+def error_object(top: str, inner: str | None, message: str, details: Mapping[str, str] | None = None) -> dict:
+    """{"code", "message", "innererror"}; ``details``: an inner code's documented wording, put first."""
+    err: dict = {"code": top, "message": message}
     if inner:
-        err["innererror"] = {"code": inner, "message": message}
-    return {"error": err}
+        detail = (details or {}).get(inner)
+        full = f"{detail} {message}" if detail and detail != message else message
+        err["innererror"] = {"code": inner, "message": full}
+    return err
 
 
-def key_challenge(request: Request, realm: str) -> str:
-    """The WWW-Authenticate header API Management sends with a 401, its realm naming the API's path."""
-    base = f"{request.url.scheme}://{request.headers.get('host', 'localhost')}"
-    return f'AzureApiManagementKey realm="{base}/{realm}",name="Ocp-Apim-Subscription-Key",type="header"'
+def gateway(request: Request, exc: OcrgwError, realm: str) -> tuple[str, dict[str, str]]:
+    """The message and headers API Management decides: its own words for a bad key (the challenge's realm
+    names the API's path) and an unknown route, a request id, and Retry-After only on a 429 (azure-core
+    retries anything that carries one)."""
+    headers = {"apim-request-id": str(uuid.uuid4())}
+    if exc.code in (E.MISSING_KEY, E.INVALID_KEY):
+        base = f"{request.url.scheme}://{request.headers.get('host', 'localhost')}"
+        headers["WWW-Authenticate"] = (
+            f'AzureApiManagementKey realm="{base}/{realm}",name="Ocp-Apim-Subscription-Key",type="header"'
+        )
+    if exc.code is E.BACKLOG_FULL and exc.retry_after is not None:
+        headers["Retry-After"] = str(int(exc.retry_after))
+    return GATEWAY_MESSAGES.get(exc.code, exc.message), headers
 
 
 def render_error(request: Request, exc: OcrgwError) -> Response:
-    status, top, inner = _MAP.get(exc.code, _MAP[E.INTERNAL])
-    headers = {"apim-request-id": str(uuid.uuid4())}
-    message = exc.message
-    if exc.code in (E.MISSING_KEY, E.INVALID_KEY):
-        message = MSG_KEY_MISSING if exc.code is E.MISSING_KEY else MSG_KEY_INVALID
-        headers["WWW-Authenticate"] = key_challenge(request, "vision")
-    elif exc.code is E.ROUTE_NOT_FOUND:
-        message = "Resource not found"
-    if exc.retry_after is not None:  # only 429s carry it: azure-core retries any error that does
-        headers["Retry-After"] = str(int(exc.retry_after))
-    body = json.dumps(error_body(status, top, message, inner)).encode()
-    return Response(body, status_code=status, media_type="application/json", headers=headers)
+    """Read's envelope, which Image Analysis and paths no API owns share."""
+    status, top, inner = codes(exc.code, "read")
+    message, headers = gateway(request, exc, "vision")
+    return json_response({"error": error_object(top, inner, message)}, status, headers)

@@ -1,26 +1,38 @@
 """What every Azure API here shares, between its routes and the job core: the subscription key (header or
 query) and its principal, Azure's language vocabulary (BCP-47), the image body as Azure's REST APIs take it
-(raw bytes or JSON `{"url": ...}`), and Azure's timestamp and box formats."""
+(raw bytes or JSON `{"url": ...}`), Azure's timestamp, box and operation formats, and OpenAPI pieces."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.security import APIKeyHeader, APIKeyQuery
+from pydantic import BaseModel
+from starlette.responses import Response
 
 from ocrgw import intake
 from ocrgw.auth import Principal
-from ocrgw.context import AppContext, app_context
+from ocrgw.context import Ctx
+from ocrgw.dialects import error_docs, json_response
 from ocrgw.errors import ErrorCode, OcrgwError
 from ocrgw.intake.sources import StreamSource, UrlSource
+from ocrgw.jobs.schemas import JobView, PageResult
 from ocrgw.jobs.service import Source
+from ocrgw.jobs.states import JobStatus
 from ocrgw.languages import BCP47
 
 JSON_BODY_CAP = 64 * 1024
 LANGUAGES = BCP47
+STATUS = {
+    JobStatus.QUEUED: "notStarted",
+    JobStatus.RUNNING: "running",
+    JobStatus.SUCCEEDED: "succeeded",
+    JobStatus.FAILED: "failed",
+}
 
 _key_header = APIKeyHeader(
     name="Ocp-Apim-Subscription-Key",
@@ -32,14 +44,13 @@ _key_query = APIKeyQuery(name="subscription-key", auto_error=False, scheme_name=
 
 
 async def azure_principal(
-    ctx: Annotated[AppContext, Depends(app_context)],
+    ctx: Ctx,
     header: Annotated[str | None, Depends(_key_header)],
     query: Annotated[str | None, Depends(_key_query)],
 ) -> Principal:
     return await ctx.keys.resolve(header or query)
 
 
-Ctx = Annotated[AppContext, Depends(app_context)]
 Caller = Annotated[Principal, Depends(azure_principal)]
 
 
@@ -50,13 +61,11 @@ async def image_source(request: Request) -> Source:
     if ctype == "application/json":
         raw = await intake.read_capped(request.stream(), JSON_BODY_CAP)
         try:
-            url = json.loads(raw)["url"]
-            if not isinstance(url, str):
-                raise TypeError
-        except (ValueError, KeyError, TypeError) as exc:
-            raise OcrgwError(
-                ErrorCode.INVALID_URL, 'The JSON body must be {"url": "<image URL>"}.', param="url"
-            ) from exc
+            url = json.loads(raw).get("url")
+        except (ValueError, AttributeError):  # not JSON, or not an object
+            url = None
+        if not isinstance(url, str):
+            raise OcrgwError(ErrorCode.INVALID_URL, 'The JSON body must be {"url": "<image URL>"}.', param="url")
         return UrlSource(url, invalid="Image URL is badly formatted: only http(s) URLs are accepted.")
     if ctype in ("application/octet-stream", "") or ctype.startswith("image/"):
         return StreamSource(request.stream())
@@ -73,3 +82,93 @@ def timestamp(dt: datetime) -> str:
 
 def box(values: list[float], unit: str) -> list[float]:
     return [round(v) for v in values] if unit == "pixel" else [round(v, 4) for v in values]
+
+
+def page_size(page: PageResult) -> dict:
+    """width, height (whole pixels, as Azure sends them, or inches) and unit of a page."""
+    width, height = (round(page.width), round(page.height)) if page.unit == "pixel" else (page.width, page.height)
+    return {"width": width, "height": height, "unit": page.unit}
+
+
+def operation_state(view: JobView) -> dict:
+    """The head of an asynchronous operation's body (Read v3, FR/DI): its status and times."""
+    return {
+        "status": STATUS[view.status],
+        "createdDateTime": timestamp(view.created_at),
+        "lastUpdatedDateTime": timestamp(view.updated_at),
+    }
+
+
+def azure_json(body: dict, headers: dict[str, str] | None = None) -> Response:
+    """A 200 as Azure sends it: compact UTF-8 JSON, the charset named."""
+    return json_response(body, headers=headers, media_type="application/json; charset=utf-8", compact=True)
+
+
+# ---------------------------------------------------------------------------------------- OpenAPI
+KEY_DOC = "Missing or invalid Ocp-Apim-Subscription-Key."
+BINARY = {"schema": {"type": "string", "format": "binary"}}
+IMAGE_BODY = {
+    "application/octet-stream": BINARY,
+    "application/json": {"schema": {"$ref": "#/components/schemas/ReadUrlBody"}},
+}
+
+
+def body_doc(content: dict) -> dict:
+    """`openapi_extra` for a body the route reads itself: the media types it takes."""
+    return {"requestBody": {"required": True, "content": content}}
+
+
+def accepted_doc(location: str, headers: dict | None = None) -> dict:
+    """A submit's 202, with the Operation-Location header to poll (described as ``location``)."""
+    poll = {"Operation-Location": {"schema": {"type": "string"}, "description": location}}
+    return {"description": "Accepted", "headers": poll | (headers or {})}
+
+
+def submit_errors(model: type[BaseModel], e400: str, **more: str) -> dict[int | str, dict]:
+    """A submit's errors in the API's error model: bad input (``e400``), key, media type, full backlog."""
+    unsupported, backlog = "Unsupported Content-Type.", "Backlog full: retry after `Retry-After` seconds."
+    return error_docs(model, e400=e400, e401=KEY_DOC, e415=unsupported, e429=backlog, **more)
+
+
+def result_docs(
+    model: type[BaseModel], errors: type[BaseModel], e404: str, ok: str = "The operation in any state."
+) -> dict[int | str, dict]:
+    """An operation GET's responses: the operation in any state (``ok``), not found (``e404``), a bad key."""
+    return {200: {"model": model, "description": ok}, **error_docs(errors, e404=e404, e401=KEY_DOC)}
+
+
+def add_image_operation(
+    router: APIRouter,
+    endpoints: tuple[Callable[..., Awaitable[Response]], Callable[..., Awaitable[Response]]],
+    paths: tuple[str, str],
+    *,
+    op: str,
+    title: str,
+    models: tuple[type[BaseModel], type[BaseModel]],
+    location: str,
+    e400: str,
+    got: str = "result",
+) -> None:
+    """The two routes of an asynchronous image API (Read v3.x, v2.1): POST the image (raw bytes or JSON
+    {"url"}; 202 with Operation-Location), then GET the operation (``got`` in its summary). ``op`` and
+    ``title`` begin the operationIds and summaries; ``models``: the operation's and the errors' schemas."""
+    (submit, get), (operation, error) = endpoints, models
+    router.add_api_route(
+        paths[0],
+        submit,
+        methods=["POST"],
+        status_code=202,
+        operation_id=f"{op}Analyze",
+        summary=f"{title}: submit a document",
+        description="Stores the image and answers 202 with `Operation-Location`; poll that URL for the result.",
+        responses={202: accepted_doc(location), **submit_errors(error, e400)},
+        openapi_extra=body_doc(IMAGE_BODY),
+    )
+    router.add_api_route(
+        paths[1],
+        get,
+        methods=["GET"],
+        operation_id=f"{op}GetResult",
+        summary=f"{title}: get the {got}",
+        responses=result_docs(operation, error, "Unknown, expired or someone else's operation."),
+    )

@@ -5,7 +5,6 @@ body (the document's bytes, or JSON with `urlSource` or `base64Source`), each re
 from __future__ import annotations
 
 import base64
-import binascii
 import dataclasses
 import json
 from collections.abc import AsyncIterator
@@ -14,9 +13,10 @@ from starlette.requests import Request
 
 from ocrgw import intake
 from ocrgw.dialects.azure.docintel.errors import InnerCodeError
-from ocrgw.dialects.azure.docintel.render import DEFAULT_INDEX_TYPE, INDEX_TYPES
+from ocrgw.dialects.azure.docintel.render import INDEX_TYPES
 from ocrgw.dialects.azure.shared import LANGUAGES as BCP47
-from ocrgw.errors import ErrorCode, OcrgwError
+from ocrgw.errors import ErrorCode as E
+from ocrgw.errors import OcrgwError
 from ocrgw.intake.sources import BytesSource, StreamSource, UrlSource
 from ocrgw.jobs.pages import PageSelection
 from ocrgw.jobs.schemas import JobSpec, StoredBlob
@@ -38,29 +38,19 @@ LANGUAGES = dataclasses.replace(BCP47, param="locale", prefix="The parameter loc
 
 def api_version(service_name: str, value: str | None) -> str:
     if not value:
-        raise InnerCodeError(
-            ErrorCode.INVALID_PARAMETER,
-            "The api-version query parameter is required.",
-            inner="ParameterMissing",
-            param="api-version",
-        )
+        why = "The api-version query parameter is required."
+        raise InnerCodeError(E.INVALID_PARAMETER, why, inner="ParameterMissing", param="api-version")
     supported = API_VERSIONS[service_name]
     if value not in supported:
-        raise OcrgwError(
-            ErrorCode.UNSUPPORTED_API_VERSION,
-            f"The API version {value!r} is not supported by /{service_name}; use one of {', '.join(supported)}.",
-            param="api-version",
-        )
+        why = f"The API version {value!r} is not supported by /{service_name}; use one of {', '.join(supported)}."
+        raise OcrgwError(E.UNSUPPORTED_API_VERSION, why, param="api-version")
     return value
 
 
 def model(model_id: str) -> str:
     if model_id not in MODELS:
-        raise OcrgwError(
-            ErrorCode.MODEL_NOT_FOUND,
-            f"The requested model {model_id!r} wasn't found; this server serves {', '.join(MODELS)}.",
-            param="modelId",
-        )
+        why = f"The requested model {model_id!r} wasn't found; this server serves {', '.join(MODELS)}."
+        raise OcrgwError(E.MODEL_NOT_FOUND, why, param="modelId")
     return model_id
 
 
@@ -68,8 +58,15 @@ def _csv(value: str | None) -> list[str]:
     return [v.strip() for v in (value or "").split(",") if v.strip()]
 
 
-def _invalid(param: str, why: str, code: ErrorCode = ErrorCode.INVALID_PARAMETER) -> OcrgwError:
+def _invalid(param: str, why: str, code: E = E.INVALID_PARAMETER) -> OcrgwError:
     return OcrgwError(code, f"The parameter {param} is invalid: {why}", param=param)
+
+
+def _choice(param: str, value: str | None, allowed: tuple[str, ...]) -> str:
+    """``value``, or when not given the first of ``allowed`` (the default); anything else is refused."""
+    if (value or allowed[0]) not in allowed:
+        raise _invalid(param, f"{value!r} is not one of {', '.join(allowed)}.")
+    return value or allowed[0]
 
 
 def order(
@@ -88,29 +85,20 @@ def order(
     try:
         selection = PageSelection.parse(pages)
     except OcrgwError as exc:
-        raise _invalid("pages", f"{pages!r} is not a page range such as 1-2,4.", ErrorCode.INVALID_PAGE_RANGE) from exc
-    index_type = string_index_type or DEFAULT_INDEX_TYPE
-    if index_type not in INDEX_TYPES:
-        raise _invalid("stringIndexType", f"{string_index_type!r} is not one of {', '.join(INDEX_TYPES)}.")
+        raise _invalid("pages", f"{pages!r} is not a page range such as 1-2,4.", E.INVALID_PAGE_RANGE) from exc
+    index_type = _choice("stringIndexType", string_index_type, INDEX_TYPES)
     wanted = _csv(features)
     known = FEATURES_SERVED + FEATURES_IGNORED
     refused = [f for f in wanted if f not in known]
     if refused:
         why = f"{', '.join(refused)} is not supported by this server (supported: {', '.join(known)})."
-        raise _invalid("features", why, ErrorCode.UNSUPPORTED_FEATURE)
-    options = {
-        "apiVersion": version,
-        "modelId": model_id,
-        "stringIndexType": index_type,
-        "features": ",".join(f for f in wanted if f in FEATURES_SERVED),
-    }
+        raise _invalid("features", why, E.UNSUPPORTED_FEATURE)
+    served = ",".join(f for f in wanted if f in FEATURES_SERVED)
+    options = {"apiVersion": version, "modelId": model_id, "stringIndexType": index_type, "features": served}
     if service_name == "documentintelligence":
-        fmt = output_content_format or "text"
-        if fmt not in ("text", "markdown"):
-            raise _invalid("outputContentFormat", f"{output_content_format!r} is not one of text, markdown.")
-        options["outputContentFormat"] = fmt
+        options["outputContentFormat"] = _choice("outputContentFormat", output_content_format, ("text", "markdown"))
         if _csv(output):
-            raise _invalid("output", f"{output!r} is not supported by this server.", ErrorCode.UNSUPPORTED_FEATURE)
+            raise _invalid("output", f"{output!r} is not supported by this server.", E.UNSUPPORTED_FEATURE)
     hint = (locale or "").strip() or None
     return Order(JobSpec(language_hint=hint, pages=selection.ranges, options=options), LANGUAGES.ask(hint))
 
@@ -122,12 +110,11 @@ def source(request: Request) -> Source:
         return JsonSource(request.stream())
     if ctype in (*RAW_TYPES, "") or ctype.startswith(("image/", "application/vnd.openxmlformats-officedocument.")):
         return StreamSource(request.stream())
-    raise OcrgwError(
-        ErrorCode.UNSUPPORTED_MEDIA_TYPE,
-        f"Content-Type {ctype!r} is not supported; send the document bytes as "
-        "application/octet-stream (or application/pdf, image/*), or application/json with "
-        '{"urlSource": ...} or {"base64Source": ...}.',
+    why = (
+        f"Content-Type {ctype!r} is not supported; send the document bytes as application/octet-stream (or "
+        'application/pdf, image/*), or application/json with {"urlSource": ...} or {"base64Source": ...}.'
     )
+    raise OcrgwError(E.UNSUPPORTED_MEDIA_TYPE, why)
 
 
 @dataclasses.dataclass(slots=True)
@@ -146,33 +133,25 @@ class JsonSource:
 def _json_source(raw: bytes, max_bytes: int) -> Source:
     try:
         body = json.loads(raw)
-        if not isinstance(body, dict):
-            raise TypeError
-    except (ValueError, TypeError) as exc:
-        raise InnerCodeError(
-            ErrorCode.INVALID_URL,
-            'The request body must be JSON: {"urlSource": ...} or {"base64Source": ...}.',
-            inner="InvalidContentSourceFormat",
-        ) from exc
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        why = 'The request body must be JSON: {"urlSource": ...} or {"base64Source": ...}.'
+        raise InnerCodeError(E.INVALID_URL, why, inner="InvalidContentSourceFormat")
     url, b64 = body.get("urlSource"), body.get("base64Source")
     if (url is None) == (b64 is None):
-        raise InnerCodeError(
-            ErrorCode.INVALID_PARAMETER,
-            "Exactly one of urlSource and base64Source must be given.",
-            inner="ParameterMissing" if url is None else "InvalidParameter",
-        )
+        why = "Exactly one of urlSource and base64Source must be given."
+        raise InnerCodeError(E.INVALID_PARAMETER, why, inner="ParameterMissing" if url is None else "InvalidParameter")
     if url is not None:
         if not isinstance(url, str) or not url.strip():
-            raise OcrgwError(ErrorCode.INVALID_URL, "urlSource must be an http(s) URL.", param="urlSource")
+            raise OcrgwError(E.INVALID_URL, "urlSource must be an http(s) URL.", param="urlSource")
         return UrlSource(url, invalid="Image URL is badly formatted: only http(s) URLs are accepted.")
     if not isinstance(b64, str):
-        raise OcrgwError(ErrorCode.INVALID_URL, "base64Source must be a base64 string.", param="base64Source")
+        raise OcrgwError(E.INVALID_URL, "base64Source must be a base64 string.", param="base64Source")
     if len(b64) * 3 // 4 > max_bytes + 3:
-        raise OcrgwError(
-            ErrorCode.TOO_LARGE,
-            f"The input image is too large: at most {max_bytes / (1024 * 1024):g} MB are accepted.",
-        )
+        why = f"The input image is too large: at most {max_bytes / (1024 * 1024):g} MB are accepted."
+        raise OcrgwError(E.TOO_LARGE, why)
     try:
         return BytesSource(base64.b64decode("".join(b64.split()), validate=True))
-    except (binascii.Error, ValueError) as exc:
-        raise OcrgwError(ErrorCode.INVALID_URL, "base64Source is not valid base64.", param="base64Source") from exc
+    except ValueError as exc:  # binascii.Error is one
+        raise OcrgwError(E.INVALID_URL, "base64Source is not valid base64.", param="base64Source") from exc

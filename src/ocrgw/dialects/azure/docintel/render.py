@@ -7,13 +7,13 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 
 import regex
 
 from ocrgw import languages
-from ocrgw.dialects.azure.docintel.errors import codes_for, error_object
-from ocrgw.dialects.azure.read.render import STATUS
-from ocrgw.dialects.azure.shared import box, timestamp
+from ocrgw.dialects.azure.docintel.errors import failure
+from ocrgw.dialects.azure.shared import box, operation_state, page_size
 from ocrgw.jobs.schemas import JobView, LineResult, PageResult
 from ocrgw.jobs.states import JobStatus
 
@@ -34,13 +34,11 @@ def offset_table(content: str, index_type: str) -> list[int]:
     a grapheme cluster maps to the end of that cluster (so a span never splits a text element)."""
     if index_type == "unicodeCodePoint":
         return list(range(len(content) + 1))
-    table = [0] * (len(content) + 1)
     if index_type == "utf16CodeUnit":
-        for i, ch in enumerate(content):
-            table[i + 1] = table[i] + (2 if ord(ch) > 0xFFFF else 1)
-        return table
+        return list(accumulate((2 if ord(ch) > 0xFFFF else 1 for ch in content), initial=0))
     if index_type != "textElements":
         raise ValueError(f"unknown stringIndexType {index_type!r}")
+    table = [0] * (len(content) + 1)
     for n, m in enumerate(_GRAPHEME.finditer(content)):
         start, end = m.span()
         table[start] = n
@@ -128,11 +126,8 @@ def _word_ranges(line: LineResult, at: int) -> list[Range | None]:
     cursor = 0
     for w in line.words:
         found = line.text.find(w.text, cursor) if w.text else -1
-        if found < 0:
-            ranges.append(None)
-            continue
-        ranges.append((at + found, at + found + len(w.text)))
-        cursor = found + len(w.text)
+        ranges.append((at + found, at + found + len(w.text)) if found >= 0 else None)
+        cursor = found + len(w.text) if found >= 0 else cursor
     return ranges
 
 
@@ -182,9 +177,7 @@ def _page(laid: _Laid, index: SpanIndex) -> dict:
     return {
         "pageNumber": page.page_no,
         "angle": page.angle,
-        "width": round(page.width) if unit == "pixel" else page.width,
-        "height": round(page.height) if unit == "pixel" else page.height,
-        "unit": unit,
+        **page_size(page),
         "words": words,
         "lines": lines,
         "spans": [index.span(*laid.span)],
@@ -197,12 +190,9 @@ def _paragraphs(laid: _Laid, index: SpanIndex) -> list[dict]:
     for group in laid.paragraphs:
         start, end = laid.lines[group[0]][0], laid.lines[group[-1]][1]
         polygon = _union([laid.page.lines[i].bbox for i in group], laid.page.unit)
+        region = {"pageNumber": laid.page.page_no, "polygon": polygon}
         out.append(
-            {
-                "content": index.content[start:end],
-                "spans": [index.span(start, end)],
-                "boundingRegions": [{"pageNumber": laid.page.page_no, "polygon": polygon}],
-            }
+            {"content": index.content[start:end], "spans": [index.span(start, end)], "boundingRegions": [region]}
         )
     return out
 
@@ -228,9 +218,8 @@ def analyze_result(view: JobView) -> dict:
     """`analyzeResult` of a succeeded job, rendered with the options stored at submit."""
     opts = view.spec.options
     index_type = opts.get("stringIndexType") or DEFAULT_INDEX_TYPE
-    content, laid = _content(
-        sorted(view.pages or [], key=lambda p: p.page_no), opts.get("outputContentFormat") == "markdown"
-    )
+    pages = sorted(view.pages or [], key=lambda p: p.page_no)
+    content, laid = _content(pages, opts.get("outputContentFormat") == "markdown")
     index = SpanIndex(content, index_type)
     result: dict = {
         "apiVersion": opts.get("apiVersion", ""),
@@ -250,14 +239,9 @@ def analyze_result(view: JobView) -> dict:
 
 def operation(view: JobView) -> dict:
     """The body of `GET .../analyzeResults/{id}` in every state."""
-    body: dict = {
-        "status": STATUS[view.status],
-        "createdDateTime": timestamp(view.created_at),
-        "lastUpdatedDateTime": timestamp(view.updated_at),
-    }
+    body = operation_state(view)
     if view.status is JobStatus.SUCCEEDED:
         body["analyzeResult"] = analyze_result(view)
     elif view.status is JobStatus.FAILED:
-        _, top, inner = codes_for(view.error_code)
-        body["error"] = error_object(top, view.error_message or "An unexpected error occurred.", inner)
+        body["error"] = failure(view.error_code, view.error_message)
     return body

@@ -5,17 +5,26 @@ route's path. Thin: parse -> job service -> render."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
-from ocrgw.context import public_base_url
+from ocrgw.context import Ctx, public_base_url
+from ocrgw.dialects import error_docs
 from ocrgw.dialects.azure.docintel import parse, render
 from ocrgw.dialects.azure.docintel.schemas import AnalyzeDocumentRequest, AnalyzeResultOperation, DocumentErrorResponse
-from ocrgw.dialects.azure.shared import Caller, Ctx
+from ocrgw.dialects.azure.shared import (
+    BINARY,
+    KEY_DOC,
+    Caller,
+    accepted_doc,
+    azure_json,
+    body_doc,
+    result_docs,
+    submit_errors,
+)
 from ocrgw.jobs import service
 from ocrgw.jobs.schemas import JobView
 
@@ -53,19 +62,16 @@ async def analyze(
     output: Annotated[str | None, Query(include_in_schema=False)] = None,
 ) -> Response:
     name, version, model = _checked(request, api_version, model_id)
-    order = parse.order(name, version, model, pages, locale, stringIndexType, features, outputContentFormat, output)
     job = await service.accept(
         ctx,
         dialect=DIALECTS[name],
         owner=principal,
-        order=order,
+        order=parse.order(name, version, model, pages, locale, stringIndexType, features, outputContentFormat, output),
         source=parse.source(request),
         retention_hours=ctx.settings.retention_docintel_hours,
     )
-    location = (
-        f"{public_base_url(request, ctx.settings)}/{name}/documentModels/{model}"
-        f"/analyzeResults/{job.id}?api-version={version}"
-    )
+    base = public_base_url(request, ctx.settings)
+    location = f"{base}/{name}/documentModels/{model}/analyzeResults/{job.id}?api-version={version}"
     headers = {"Operation-Location": location, "apim-request-id": str(uuid.uuid4())}
     if name == "documentintelligence":
         headers["Retry-After"] = str(POLL_SECONDS)
@@ -99,8 +105,7 @@ async def get_result(view: Operation) -> Response:
     headers = {"apim-request-id": str(uuid.uuid4())}
     if not view.status.terminal:
         headers["Retry-After"] = str(POLL_SECONDS)
-    body = json.dumps(render.operation(view), ensure_ascii=False, separators=(",", ":"))
-    return Response(body, media_type="application/json; charset=utf-8", headers=headers)
+    return azure_json(render.operation(view), headers)
 
 
 async def delete_result(view: Operation, ctx: Ctx, principal: Caller) -> Response:
@@ -108,30 +113,9 @@ async def delete_result(view: Operation, ctx: Ctx, principal: Caller) -> Respons
     return Response(status_code=204, headers={"apim-request-id": str(uuid.uuid4())})
 
 
-def _error(description: str) -> dict:
-    return {"model": DocumentErrorResponse, "description": description}
-
-
-ERRORS: dict[int | str, dict] = {
-    400: _error("Invalid document, source or parameter."),
-    401: _error("Missing or invalid Ocp-Apim-Subscription-Key."),
-    404: _error("Unknown model (ModelNotFound)."),
-    415: _error("Unsupported Content-Type."),
-    429: _error("Backlog full: retry after `Retry-After` seconds."),
-}
-READ_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
-            "application/pdf": {"schema": {"type": "string", "format": "binary"}},
-            "image/*": {"schema": {"type": "string", "format": "binary"}},
-            "application/json": {"schema": AnalyzeDocumentRequest.model_json_schema()},
-        },
-    }
-}
-LOCATION = {"schema": {"type": "string"}, "description": "Absolute URL of the result."}
-FIRST_POLL = {"schema": {"type": "integer"}, "description": "Seconds before the first poll."}
+FIRST_POLL = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds before the first poll."}}
+BODY = {media: BINARY for media in ("application/octet-stream", "application/pdf", "image/*")}
+BODY["application/json"] = {"schema": AnalyzeDocumentRequest.model_json_schema()}
 
 router = APIRouter(default_response_class=Response)
 for _name, _tag in TAGS.items():
@@ -149,13 +133,12 @@ for _name, _tag in TAGS.items():
         description="Stores the document and answers 202 with an absolute `Operation-Location` (carrying "
         "`?api-version=`); poll it for the result.",
         responses={
-            202: {
-                "description": "Accepted",
-                "headers": {"Operation-Location": LOCATION, **({"Retry-After": FIRST_POLL} if _is_di else {})},
-            },
-            **ERRORS,
+            202: accepted_doc("Absolute URL of the result.", FIRST_POLL if _is_di else None),
+            **submit_errors(
+                DocumentErrorResponse, "Invalid document, source or parameter.", e404="Unknown model (ModelNotFound)."
+            ),
         },
-        openapi_extra=READ_BODY,
+        openapi_extra=body_doc(BODY),
     )
     router.add_api_route(
         f"{_base}/analyzeResults/{{result_id}}",
@@ -164,14 +147,12 @@ for _name, _tag in TAGS.items():
         tags=[_tag],
         operation_id=f"azure{_slug}GetAnalyzeResult",
         summary=f"{_tag}: get the analyze result",
-        responses={
-            200: {
-                "model": AnalyzeResultOperation,
-                "description": "The operation in any state; `Retry-After` while not finished.",
-            },
-            404: _error("Unknown, expired, deleted or someone else's operation."),
-            401: ERRORS[401],
-        },
+        responses=result_docs(
+            AnalyzeResultOperation,
+            DocumentErrorResponse,
+            "Unknown, expired, deleted or someone else's operation.",
+            "The operation in any state; `Retry-After` while not finished.",
+        ),
     )
     if _is_di:
         router.add_api_route(
@@ -185,7 +166,6 @@ for _name, _tag in TAGS.items():
             description="Deletes the result and the stored document now; afterwards the id is unknown (404).",
             responses={
                 204: {"description": "Deleted"},
-                404: _error("Unknown or expired operation."),
-                401: ERRORS[401],
+                **error_docs(DocumentErrorResponse, e404="Unknown or expired operation.", e401=KEY_DOC),
             },
         )

@@ -2,31 +2,22 @@
 
 from __future__ import annotations
 
-from ocrgw.jobs.schemas import JobView, PageResult
+from ocrgw.jobs.schemas import JobView
+from ocrgw.render.geometry import corners, pixel_scale
 from ocrgw.settings import Settings
 
 MODEL_VERSION = "2023-10-01"
 
 
-def _polygon(values: list[float], scale: float) -> list[dict[str, int]]:
-    return [{"x": round(values[i] * scale), "y": round(values[i + 1] * scale)} for i in range(0, 8, 2)]
-
-
-def _scale(page: PageResult, settings: Settings) -> float:
-    # Image Analysis speaks pixels only; a PDF page (inches) is given at its nominal render resolution.
-    return float(settings.pdf_dpi) if page.unit == "inch" else 1.0
+def _polygon(bbox: list[float], k: float) -> list[dict[str, int]]:
+    return [{"x": x, "y": y} for x, y in corners(bbox, k)]
 
 
 def render_result(view: JobView, settings: Settings) -> dict:
-    pages = view.pages or []
-    page = pages[0] if pages else None
-    if page is None:
-        return {
-            "modelVersion": MODEL_VERSION,
-            "metadata": {"width": 0, "height": 0},  # never for a read image: page 1 always exists
-            "readResult": {"blocks": []},
-        }
-    k = _scale(page, settings)
+    page = view.pages[0] if view.pages else None
+    if page is None:  # never for a read image: page 1 always exists
+        return {"modelVersion": MODEL_VERSION, "metadata": {"width": 0, "height": 0}, "readResult": {"blocks": []}}
+    k = pixel_scale(page, settings.pdf_dpi)  # Image Analysis speaks pixels only: a PDF page at its render resolution
     lines = [
         {
             "text": ln.text,

@@ -11,12 +11,13 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
+from ocrgw.context import Ctx
 from ocrgw.dialects.azure.imageanalysis import parse, render
 from ocrgw.dialects.azure.imageanalysis.schemas import ImageAnalysisResult
 from ocrgw.dialects.azure.read.schemas import ErrorResponse
-from ocrgw.dialects.azure.shared import Caller, Ctx, image_source
+from ocrgw.dialects.azure.shared import IMAGE_BODY, Caller, azure_json, body_doc, image_source, submit_errors
 from ocrgw.intake import multipart
 from ocrgw.intake.sources import FormSource
 from ocrgw.jobs import service
@@ -31,10 +32,8 @@ async def _source(request: Request, settings: Settings) -> Source:
     boundary = multipart.boundary_of(request.headers.get("content-type", ""))
     if boundary is None:
         return await image_source(request)
-    cap = settings.max_upload_bytes + multipart.OVERHEAD
-    return FormSource(
-        request.stream(), boundary, cap, no_file="The multipart/form-data body has no file part with the image."
-    )
+    no_file = "The multipart/form-data body has no file part with the image."
+    return FormSource(request.stream(), boundary, settings.max_upload_bytes + multipart.OVERHEAD, no_file=no_file)
 
 
 async def analyze(
@@ -53,9 +52,6 @@ async def analyze(
     gender_neutral_caption: Annotated[
         str | None, Query(alias="gender-neutral-caption", description="Accepted; captions are not offered.")
     ] = None,
-    smartcrops_aspect_ratios: Annotated[
-        str | None, Query(alias="smartcrops-aspect-ratios", include_in_schema=False)
-    ] = None,
 ) -> Response:
     """Reads the image's text (page 1 of a multi-page TIFF or PDF) and answers with it, synchronously."""
     parse.check_query(api_version, features, model_name, model_version, gender_neutral_caption)
@@ -68,42 +64,10 @@ async def analyze(
         retention_hours=ctx.settings.retention_sync_hours,
         wait=ctx.settings.sync_wait_seconds,
     )
-    body = render.render_result(view, ctx.settings)
-    return JSONResponse(
-        body, headers={"apim-request-id": str(uuid.uuid4())}, media_type="application/json; charset=utf-8"
-    )
+    return azure_json(render.render_result(view, ctx.settings), {"apim-request-id": str(uuid.uuid4())})
 
 
-_ERRORS = {
-    400: {"model": ErrorResponse, "description": "Invalid image, URL, feature or parameter (Azure error codes)."},
-    401: {"model": ErrorResponse, "description": "Missing or invalid Ocp-Apim-Subscription-Key."},
-    404: {"model": ErrorResponse, "description": "Unknown custom model (`model-name`)."},
-    415: {"model": ErrorResponse, "description": "Unsupported Content-Type."},
-    429: {"model": ErrorResponse, "description": "Backlog full: retry after `Retry-After` seconds."},
-    500: {
-        "model": ErrorResponse,
-        "description": "Reading failed, or took longer than the wait bound (innererror `Timeout`).",
-    },
-}
-READ_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
-            "application/json": {"schema": {"$ref": "#/components/schemas/ReadUrlBody"}},
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "file": {"type": "string", "format": "binary", "description": "The image (first file part)."}
-                    },
-                }
-            },
-        },
-    }
-}
-
-
+FORM = {"file": {"type": "string", "format": "binary", "description": "The image (first file part)."}}
 router = APIRouter(tags=[TAG])
 router.add_api_route(
     "/computervision/imageanalysis:analyze",
@@ -113,7 +77,15 @@ router.add_api_route(
     summary="Image Analysis 4.0: read an image's text",
     description="Synchronous: answers 200 with `readResult` once the image is read (`features=read`; other "
     "visual features answer 400 `NotSupportedVisualFeature`).",
-    responses={200: {"model": ImageAnalysisResult, "description": "The text, in pixels."}, **_ERRORS},
-    openapi_extra=READ_BODY,
+    responses={
+        200: {"model": ImageAnalysisResult, "description": "The text, in pixels."},
+        **submit_errors(
+            ErrorResponse,
+            "Invalid image, URL, feature or parameter (Azure error codes).",
+            e404="Unknown custom model (`model-name`).",
+            e500="Reading failed, or took longer than the wait bound (innererror `Timeout`).",
+        ),
+    },
+    openapi_extra=body_doc({**IMAGE_BODY, "multipart/form-data": {"schema": {"type": "object", "properties": FORM}}}),
     response_class=Response,
 )

@@ -6,7 +6,8 @@ import re
 
 from ocrgw.dialects.azure.read.render import KNOWN_MODELS
 from ocrgw.dialects.azure.shared import LANGUAGES
-from ocrgw.errors import ErrorCode, OcrgwError
+from ocrgw.errors import ErrorCode as E
+from ocrgw.errors import OcrgwError
 from ocrgw.jobs.pages import PageSelection
 from ocrgw.jobs.schemas import JobSpec
 from ocrgw.jobs.service import Order
@@ -21,20 +22,14 @@ def order(
     selection = PageSelection.parse(pages)
     sort = (reading_order or "basic").strip().lower()
     if sort not in ("basic", "natural"):
-        raise OcrgwError(
-            ErrorCode.INVALID_READING_ORDER,
-            f"readingOrder must be 'basic' or 'natural', not {reading_order!r}.",
-            param="readingOrder",
-        )
+        why = f"readingOrder must be 'basic' or 'natural', not {reading_order!r}."
+        raise OcrgwError(E.INVALID_READING_ORDER, why, param="readingOrder")
     mv = (model_version or "latest").strip()
     if not _MODEL_RE.match(mv):
-        raise OcrgwError(ErrorCode.INVALID_MODEL, f"The model version {mv!r} is not valid.", param="model-version")
+        raise OcrgwError(E.INVALID_MODEL, f"The model version {mv!r} is not valid.", param="model-version")
     if mv != "latest" and mv.removesuffix("-preview") not in KNOWN_MODELS:
-        raise OcrgwError(
-            ErrorCode.INVALID_MODEL,
-            f"The model version {mv!r} is not supported; use 'latest' or one of {', '.join(KNOWN_MODELS)}.",
-            param="model-version",
-        )
+        why = f"The model version {mv!r} is not supported; use 'latest' or one of {', '.join(KNOWN_MODELS)}."
+        raise OcrgwError(E.INVALID_MODEL, why, param="model-version")
     spec = JobSpec(
         language_hint=language,
         pages=selection.ranges,

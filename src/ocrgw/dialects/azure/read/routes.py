@@ -3,17 +3,16 @@ ending in the job's UUID; the result GET answers 200 in every state. Thin: parse
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from ocrgw.context import public_base_url
+from ocrgw.context import Ctx, public_base_url
 from ocrgw.dialects.azure.read import parse, render
 from ocrgw.dialects.azure.read.schemas import ErrorResponse, ReadOperationResult
-from ocrgw.dialects.azure.shared import Caller, Ctx, image_source
+from ocrgw.dialects.azure.shared import Caller, add_image_operation, azure_json, image_source
 from ocrgw.jobs import service
 
 VERSIONS = ("v3.0", "v3.1", "v3.2")
@@ -56,60 +55,18 @@ async def submit(
 
 async def get_result(request: Request, operation_id: str, ctx: Ctx, principal: Caller) -> Response:
     view = await service.get(db=ctx.db, job_id=operation_id, owner_key_id=principal.key_id, dialects=("azure-read-v3",))
-    body = json.dumps(render.operation(view, _version(request)), ensure_ascii=False, separators=(",", ":"))
-    return Response(body, media_type="application/json; charset=utf-8")
+    return azure_json(render.operation(view, _version(request)))
 
 
-ERRORS = {
-    400: {"model": ErrorResponse, "description": "Invalid image, URL or parameter (Azure error codes)."},
-    401: {"model": ErrorResponse, "description": "Missing or invalid Ocp-Apim-Subscription-Key."},
-    415: {"model": ErrorResponse, "description": "Unsupported Content-Type."},
-    429: {"model": ErrorResponse, "description": "Backlog full: retry after `Retry-After` seconds."},
-}
-READ_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
-            "application/json": {"schema": {"$ref": "#/components/schemas/ReadUrlBody"}},
-        },
-    }
-}
-ACCEPTED = {
-    "description": "Accepted",
-    "headers": {
-        "Operation-Location": {
-            "schema": {"type": "string"},
-            "description": "Absolute URL of the result, ending in the operation id.",
-        }
-    },
-}
-
-router = APIRouter(tags=[TAG])
+router = APIRouter(tags=[TAG], default_response_class=Response)
 for _v in VERSIONS:
-    _slug = _v.replace(".", "").upper()
-    router.add_api_route(
-        f"/vision/{_v}/read/analyze",
-        submit,
-        methods=["POST"],
-        status_code=202,
-        operation_id=f"azureRead{_slug}Analyze",
-        summary=f"Read {_v}: submit a document",
-        description="Stores the image and answers 202 with `Operation-Location`; poll that URL for the result.",
-        responses={202: ACCEPTED, **ERRORS},
-        openapi_extra=READ_BODY,
-        response_class=Response,
-    )
-    router.add_api_route(
-        f"/vision/{_v}/read/analyzeResults/{{operation_id}}",
-        get_result,
-        methods=["GET"],
-        operation_id=f"azureRead{_slug}GetResult",
-        summary=f"Read {_v}: get the result",
-        responses={
-            200: {"model": ReadOperationResult, "description": "The operation in any state."},
-            404: {"model": ErrorResponse, "description": "Unknown, expired or someone else's operation."},
-            401: ERRORS[401],
-        },
-        response_class=Response,
+    add_image_operation(
+        router,
+        (submit, get_result),
+        (f"/vision/{_v}/read/analyze", f"/vision/{_v}/read/analyzeResults/{{operation_id}}"),
+        op=f"azureRead{_v.replace('.', '').upper()}",
+        title=f"Read {_v}",
+        models=(ReadOperationResult, ErrorResponse),
+        location="Absolute URL of the result, ending in the operation id.",
+        e400="Invalid image, URL or parameter (Azure error codes).",
     )

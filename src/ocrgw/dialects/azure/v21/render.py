@@ -3,18 +3,11 @@
 
 from __future__ import annotations
 
-from ocrgw.dialects.azure.shared import box
+from ocrgw.dialects.azure.shared import STATUS, box, page_size
 from ocrgw.jobs.schemas import JobView, PageResult
 from ocrgw.jobs.states import JobStatus
 
 LOW_CONFIDENCE = 0.5  # v2 marks only doubtful words, with "confidence": "Low"
-
-STATUS = {
-    JobStatus.QUEUED: "NotStarted",
-    JobStatus.RUNNING: "Running",
-    JobStatus.SUCCEEDED: "Succeeded",
-    JobStatus.FAILED: "Failed",
-}
 
 
 def _orientation(angle: float) -> float:
@@ -24,28 +17,24 @@ def _orientation(angle: float) -> float:
 
 
 def _page(page: PageResult) -> dict:
-    lines = []
-    for ln in page.lines:
-        words = []
-        for w in ln.words:
-            word: dict = {"boundingBox": box(w.bbox, page.unit), "text": w.text}
-            if w.confidence < LOW_CONFIDENCE:
-                word["confidence"] = "Low"
-            words.append(word)
-        lines.append({"boundingBox": box(ln.bbox, page.unit), "text": ln.text, "words": words})
-    pixel = page.unit == "pixel"
-    return {
-        "page": page.page_no,
-        "clockwiseOrientation": _orientation(page.angle),
-        "width": round(page.width) if pixel else page.width,
-        "height": round(page.height) if pixel else page.height,
-        "unit": page.unit,
-        "lines": lines,
-    }
+    lines = [
+        {
+            "boundingBox": box(ln.bbox, page.unit),
+            "text": ln.text,
+            "words": [
+                {"boundingBox": box(w.bbox, page.unit), "text": w.text}
+                | ({"confidence": "Low"} if w.confidence < LOW_CONFIDENCE else {})
+                for w in ln.words
+            ],
+        }
+        for ln in page.lines
+    ]
+    return {"page": page.page_no, "clockwiseOrientation": _orientation(page.angle), **page_size(page), "lines": lines}
 
 
 def operation(view: JobView) -> dict:
-    body: dict = {"status": STATUS[view.status]}
+    status = STATUS[view.status]  # v3's camelCase status, which v2 capitalises: NotStarted, Running, ...
+    body: dict = {"status": status[0].upper() + status[1:]}
     if view.status is JobStatus.SUCCEEDED:
         body["recognitionResults"] = [_page(p) for p in view.pages or []]
     return body

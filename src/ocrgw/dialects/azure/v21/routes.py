@@ -4,24 +4,21 @@ job service -> render from JobView."""
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from ocrgw.context import public_base_url
+from ocrgw.context import Ctx, public_base_url
 from ocrgw.dialects.azure.read import parse as read_parse
-from ocrgw.dialects.azure.read.routes import READ_BODY
-from ocrgw.dialects.azure.shared import Caller, Ctx, image_source
+from ocrgw.dialects.azure.shared import Caller, add_image_operation, azure_json, image_source
 from ocrgw.dialects.azure.v21 import render
 from ocrgw.dialects.azure.v21.schemas import BatchReadOperationResult, ComputerVisionErrorV21
 from ocrgw.jobs import service
 
-VERSION = "v2.1"
 DIALECT = "azure-read-v2.1"
 TAG = "Azure Computer Vision v2.1 Batch Read"
-PREFIX = f"/vision/{VERSION}/read"
+PREFIX = "/vision/v2.1/read"
 
 
 async def submit(
@@ -44,61 +41,20 @@ async def submit(
     return Response(status_code=202, headers={"Operation-Location": location})
 
 
-async def get_operation(
-    operation_id: str,
-    ctx: Ctx,
-    principal: Caller,
-) -> Response:
-    view = await service.get(
-        db=ctx.db, job_id=operation_id, owner_key_id=principal.key_id, dialects=("azure-read-v2.1",)
-    )
-    return Response(
-        json.dumps(render.operation(view), ensure_ascii=False, separators=(",", ":")),
-        media_type="application/json; charset=utf-8",
-    )
+async def get_operation(operation_id: str, ctx: Ctx, principal: Caller) -> Response:
+    view = await service.get(db=ctx.db, job_id=operation_id, owner_key_id=principal.key_id, dialects=(DIALECT,))
+    return azure_json(render.operation(view))
 
 
-def _error(description: str) -> dict:
-    return {"model": ComputerVisionErrorV21, "description": description}
-
-
-router = APIRouter(tags=[TAG])
-router.add_api_route(
-    f"{PREFIX}/core/asyncBatchAnalyze",
-    submit,
-    methods=["POST"],
-    status_code=202,
-    operation_id="azureBatchReadV21Analyze",
-    summary="Batch Read v2.1: submit a document",
-    description="Stores the image and answers 202 with `Operation-Location`; poll that URL for the result.",
-    responses={
-        202: {
-            "description": "Accepted",
-            "headers": {
-                "Operation-Location": {
-                    "schema": {"type": "string"},
-                    "description": "Absolute URL of the operation, ending in its id.",
-                }
-            },
-        },
-        400: _error("Invalid image or URL (v2 error codes)."),
-        401: _error("Missing or invalid Ocp-Apim-Subscription-Key."),
-        415: _error("Unsupported Content-Type."),
-        429: _error("Backlog full: retry after `Retry-After` seconds."),
-    },
-    openapi_extra=READ_BODY,
-    response_class=Response,
-)
-router.add_api_route(
-    f"{PREFIX}/operations/{{operation_id}}",
-    get_operation,
-    methods=["GET"],
-    operation_id="azureBatchReadV21GetResult",
-    summary="Batch Read v2.1: get the operation",
-    responses={
-        200: {"model": BatchReadOperationResult, "description": "The operation in any state."},
-        401: _error("Missing or invalid Ocp-Apim-Subscription-Key."),
-        404: _error("Unknown, expired or someone else's operation."),
-    },
-    response_class=Response,
+router = APIRouter(tags=[TAG], default_response_class=Response)
+add_image_operation(
+    router,
+    (submit, get_operation),
+    (f"{PREFIX}/core/asyncBatchAnalyze", f"{PREFIX}/operations/{{operation_id}}"),
+    op="azureBatchReadV21",
+    title="Batch Read v2.1",
+    models=(BatchReadOperationResult, ComputerVisionErrorV21),
+    location="Absolute URL of the operation, ending in its id.",
+    e400="Invalid image or URL (v2 error codes).",
+    got="operation",
 )
