@@ -5,14 +5,15 @@ in /docs and in the generated SDKs' docstrings."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 Status = Literal["queued", "running", "succeeded", "failed"]
+# The models' examples (in /docs and the generated SDKs' docstrings).
 _JOB_ID = "0f8e5a52-3c1e-4a57-9d8a-5b1f2f6b7c10"
 _SELF = f"https://ocr.example.com/v1/jobs/{_JOB_ID}"
-_OPERATION_EXAMPLE = {
+_OPERATION_EXAMPLE: dict[str, Any] = {
     "id": _JOB_ID,
     "status": "running",
     "created_at": "2025-01-01T12:00:00Z",
@@ -22,6 +23,29 @@ _OPERATION_EXAMPLE = {
     "attempts": 1,
     "links": {"self": _SELF, "result": _SELF + "/result"},
 }
+
+
+def _quad(left: int, top: int, right: int, bottom: int) -> list[int]:
+    return [left, top, right, top, right, bottom, left, bottom]
+
+
+_HELLO = {"text": "Hello", "bbox": _quad(10, 10, 60, 30), "confidence": 0.97}
+_WORLD = {"text": "world", "bbox": _quad(70, 10, 120, 30), "confidence": 0.95}
+_LINE = {"text": "Hello world", "bbox": _quad(10, 10, 120, 30), "confidence": 0.96, "words": [_HELLO, _WORLD]}
+_PAGE = {"page": 1, "width": 640, "height": 480, "unit": "pixel", "angle": 0, "language": "eng"}
+_RESULT_EXAMPLE = {
+    **_OPERATION_EXAMPLE,
+    "status": "succeeded",
+    "progress": {"pages_done": 1, "pages_total": 1},
+    "pages": [{**_PAGE, "preprocessing": [{"step": "deskew", "angle": 0.4}], "lines": [_LINE]}],
+    "text": "Hello world",
+}
+_BAD_FORMAT = "format must be one of json, text, hocr, alto, tsv, pdf."
+_ERROR_EXAMPLE: dict[str, Any] = {"code": "InvalidParameter", "message": _BAD_FORMAT, "param": "format"}
+_SUBMIT_EXAMPLES: list[Any] = [
+    {"url": "https://example.com/scan.png", "languages": "en"},
+    {"base64": "iVBORw0KGgo...", "languages": "de,fr", "pages": "1-3", "searchable_pdf": True},
+]
 
 
 class SubmitOptions(BaseModel):
@@ -63,14 +87,7 @@ class SubmitOptions(BaseModel):
 class SubmitRequest(SubmitOptions):
     """A document by URL or inline base64 (exactly one), with the reading options."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {"url": "https://example.com/scan.png", "languages": "en"},
-                {"base64": "iVBORw0KGgo...", "languages": "de,fr", "pages": "1-3", "searchable_pdf": True},
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": _SUBMIT_EXAMPLES})
 
     url: str | None = Field(
         None,
@@ -113,19 +130,7 @@ class ErrorDetail(BaseModel):
 class ErrorResponse(BaseModel):
     """Every native error has this shape, with the HTTP status saying the class of error."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "error": {
-                        "code": "InvalidParameter",
-                        "message": "format must be one of json, text, hocr, alto, tsv, pdf.",
-                        "param": "format",
-                    }
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [{"error": _ERROR_EXAMPLE}]})
 
     error: ErrorDetail
 
@@ -204,44 +209,7 @@ class Page(BaseModel):
 class Result(Operation):
     """A finished job with everything read: pages, lines, words, boxes, confidences, and the plain text."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    **_OPERATION_EXAMPLE,
-                    "status": "succeeded",
-                    "progress": {"pages_done": 1, "pages_total": 1},
-                    "pages": [
-                        {
-                            "page": 1,
-                            "width": 640,
-                            "height": 480,
-                            "unit": "pixel",
-                            "angle": 0,
-                            "language": "eng",
-                            "preprocessing": [{"step": "deskew", "angle": 0.4}],
-                            "lines": [
-                                {
-                                    "text": "Hello world",
-                                    "bbox": [10, 10, 120, 10, 120, 30, 10, 30],
-                                    "confidence": 0.96,
-                                    "words": [
-                                        {"text": "Hello", "bbox": [10, 10, 60, 10, 60, 30, 10, 30], "confidence": 0.97},
-                                        {
-                                            "text": "world",
-                                            "bbox": [70, 10, 120, 10, 120, 30, 70, 30],
-                                            "confidence": 0.95,
-                                        },
-                                    ],
-                                }
-                            ],
-                        }
-                    ],
-                    "text": "Hello world",
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [_RESULT_EXAMPLE]})
 
     pages: list[Page]
     text: str = Field(description="All lines in reading order; pages separated by a form feed.")
