@@ -46,11 +46,9 @@ async def _read(ctx: AppContext, principal: Principal, order: Order, item: rende
     """One item of a batch: its stored upload or its URL becomes a job, awaited; its error is its own."""
     if item.error is not None:
         return
-    source: Source
-    if item.blob is not None:
-        source, item.blob = StoredSource(item.blob), None  # accept owns it now (and deletes it if it fails)
-    else:
-        source = UrlSource(item.url or "", invalid="Image URL is badly formatted: only http(s) URLs are accepted.")
+    bad_url = "Image URL is badly formatted: only http(s) URLs are accepted."
+    source: Source = StoredSource(item.blob) if item.blob else UrlSource(item.url or "", invalid=bad_url)
+    item.blob = None  # accept owns it now (and deletes it if it fails)
     try:
         item.view = await service.accept(
             ctx,

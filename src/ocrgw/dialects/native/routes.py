@@ -174,24 +174,27 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     return out
 
 
+def _param(name: str, where: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "in": where, "required": False, "description": description, "schema": schema}
+
+
 def _raw_option_params() -> list[dict[str, Any]]:
     """The reading options as query parameters, which is how a raw-body upload sets them; taken from
     SubmitOptions so the spec cannot drift from what `parse.options` accepts. No defaults: generated clients
     would send them with every multipart or JSON submit too."""
     props = S.SubmitOptions.model_json_schema()["properties"]
     return [
-        {
-            "name": name,
-            "in": "query",
-            "required": False,
-            "description": f"Raw-body uploads only (multipart and JSON carry it in the body). "
-            f"{prop.get('description', '')}".strip(),
-            "schema": {k: v for k, v in prop.items() if k not in ("title", "description", "examples", "default")},
-        }
+        _param(
+            name,
+            "query",
+            f"Raw-body uploads only (multipart and JSON carry it in the body). {prop.get('description', '')}".strip(),
+            {k: v for k, v in prop.items() if k not in ("title", "description", "examples", "default")},
+        )
         for name, prop in props.items()
     ]
 
 
+_IDEMPOTENCY_KEY = "Any unique string: a retried submit with it returns the original job."
 _SUBMIT = {
     "requestBody": {
         "required": True,
@@ -201,16 +204,7 @@ _SUBMIT = {
             "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
         },
     },
-    "parameters": [
-        {
-            "name": "Idempotency-Key",
-            "in": "header",
-            "required": False,
-            "schema": {"type": "string"},
-            "description": "Any unique string: a retried submit with it returns the original job.",
-        },
-        *_raw_option_params(),
-    ],
+    "parameters": [_param("Idempotency-Key", "header", _IDEMPOTENCY_KEY, {"type": "string"}), *_raw_option_params()],
 }
 _ACCEPTED = {
     "description": "Accepted; poll `Location`.",
