@@ -129,10 +129,9 @@ class Batch:
         self.fields: dict[str, str] = {}
 
     def add(self, **kw: str | None) -> Item:
-        if len(self.items) >= self.settings.batch_max_items:
-            raise bad(
-                f"Too many images: a batch takes at most {self.settings.batch_max_items} files and URLs together."
-            )
+        cap = self.settings.batch_max_items
+        if len(self.items) >= cap:
+            raise bad(f"Too many images: a batch takes at most {cap} files and URLs together.")
         item = Item(index=len(self.items), **kw)  # type: ignore[arg-type]
         self.items.append(item)
         return item

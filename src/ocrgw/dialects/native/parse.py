@@ -61,11 +61,9 @@ def options(fields: dict[str, Any]) -> S.SubmitOptions:
 
 def order(opts: S.SubmitOptions) -> Order:
     spec = JobSpec(
+        **opts.model_dump(include={"reading_order", "mode", "engine"}),
         language_hint=opts.languages,
         pages=PageSelection.parse(opts.pages).ranges,
-        reading_order=opts.reading_order,
-        mode=opts.mode,
-        engine=opts.engine,
         outputs=("searchable_pdf",) if opts.searchable_pdf else (),
     )
     return Order(spec, VOCABULARY.ask(opts.languages))

@@ -63,11 +63,10 @@ class SubmitOptions(BaseModel):
     )
     mode: Literal["default", "accurate"] | None = Field(
         None,
-        description="`default`: Tesseract (the second engine re-reads pages Tesseract reads badly), "
-        "about 1.2x the bare engine's time per page. `accurate`: the second engine (PP-OCR via RapidOCR) "
-        "where it reads the job's languages (English, Chinese), else Tesseract; about 3x the time, "
-        "line-aligned CER 2.3 % instead of 8.0 % on the dev set (docs/accuracy.md). Default: the server's "
-        "OCRGW_MODE.",
+        description="`default`: Tesseract (the second engine re-reads pages Tesseract reads badly), about 1.2x the "
+        "bare engine's time per page. `accurate`: the second engine (PP-OCR via RapidOCR) where it reads the job's "
+        "languages (English, Chinese), else Tesseract; about 3x the time, line-aligned CER 2.3 % instead of 8.0 % "
+        "on the dev set (docs/accuracy.md). Default: the server's OCRGW_MODE.",
     )
     engine: Literal["tesseract", "rapidocr"] | None = Field(
         None,
@@ -77,9 +76,8 @@ class SubmitOptions(BaseModel):
     searchable_pdf: bool = Field(False, description="Also make a searchable PDF (GET .../result?format=pdf).")
     callback_url: str | None = Field(
         None,
-        description="An http(s) URL that gets a signed POST (see GET "
-        "/v1/callbacks/secret) when the job ends; retried with backoff until it "
-        "answers 2xx.",
+        description="An http(s) URL that gets a signed POST (see GET /v1/callbacks/secret) when the job ends; "
+        "retried with backoff until it answers 2xx.",
         examples=["https://example.com/ocr-done"],
     )
 

@@ -34,11 +34,10 @@ def _paths(routes: Iterable[object], prefix: str = "") -> Iterator[str]:
     """Every route path, also inside routers FastAPI keeps as included-router objects (0.16x)."""
     for route in routes:
         path = getattr(route, "path", None)
+        inner = getattr(route, "original_router", None)
         if isinstance(path, str):
             yield prefix + path
-            continue
-        inner = getattr(route, "original_router", None)
-        if inner is not None:
+        elif inner is not None:
             context = getattr(route, "include_context", None)
             yield from _paths(inner.routes, prefix + (getattr(context, "prefix", "") or ""))
 
