@@ -40,6 +40,10 @@ _RESULT_EXAMPLE = {
     "pages": [{**_PAGE, "preprocessing": [{"step": "deskew", "angle": 0.4}], "lines": [_LINE]}],
     "text": "Hello world",
 }
+_LIST_EXAMPLE: dict[str, Any] = {
+    "items": [_OPERATION_EXAMPLE],
+    "next_cursor": "MjAyNS0wMS0wMVQxMjowMDowMFp8MGY4ZTVhNTI",
+}
 _BAD_FORMAT = "format must be one of json, text, hocr, alto, tsv, pdf."
 _ERROR_EXAMPLE: dict[str, Any] = {"code": "InvalidParameter", "message": _BAD_FORMAT, "param": "format"}
 _SUBMIT_EXAMPLES: list[Any] = [
@@ -216,11 +220,7 @@ class Result(Operation):
 class OperationList(BaseModel):
     """A page of the caller's jobs, newest first."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [{"items": [_OPERATION_EXAMPLE], "next_cursor": "MjAyNS0wMS0wMVQxMjowMDowMFp8MGY4ZTVhNTI"}]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [_LIST_EXAMPLE]})
 
     items: list[Operation]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
