@@ -6,8 +6,8 @@ codes (a Vocabulary), the text and mean confidence they answer with, and the HTT
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -15,6 +15,7 @@ from starlette.responses import Response
 from ocrgw import languages
 from ocrgw.auth import Principal
 from ocrgw.context import AppContext
+from ocrgw.dialects import json_response
 from ocrgw.errors import ErrorCode as E
 from ocrgw.errors import OcrgwError
 from ocrgw.jobs.schemas import JobSpec, JobView
@@ -29,17 +30,15 @@ VOCABULARY = languages.Vocabulary(model_names=True, bcp47=True, auto=frozenset()
 def key_from(request: Request, fields: Mapping[str, object] | None = None) -> str | None:
     """The key as the tutorials' clients send it: `X-API-Key`, `Authorization: Bearer`, `?api_key=`, or
     an `api_key` form field / JSON member (only known once the body is read, hence ``fields``)."""
-    header = request.headers.get("x-api-key", "").strip()
-    if header:
-        return header
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return token.strip()
-    query = request.query_params.get("api_key", "").strip()
-    if query:
-        return query
-    value = (fields or {}).get("api_key")
-    return value.strip() if isinstance(value, str) and value.strip() else None
+    bearer = token if scheme.lower() == "bearer" else None
+    places = (
+        request.headers.get("x-api-key"),
+        bearer,
+        request.query_params.get("api_key"),
+        (fields or {}).get("api_key"),
+    )
+    return next((key.strip() for key in places if isinstance(key, str) and key.strip()), None)
 
 
 async def principal_early(ctx: AppContext, request: Request) -> Principal | None:
@@ -115,4 +114,15 @@ def status_of(exc: OcrgwError) -> int:
 
 def error_response(body: dict, exc: OcrgwError) -> Response:
     headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
-    return Response(json.dumps(body), status_code=status_of(exc), media_type="application/json", headers=headers)
+    return json_response(body, status_of(exc), headers)
+
+
+# -------------------------------------------------------------------------------------------- OpenAPI
+def request_body(content: dict[str, Any], required: bool = True) -> dict[str, Any]:
+    """An operation's `openapi_extra`: its request body by media type, written inline (these APIs'
+    clients are hand-written, so named schemas would only add names nobody uses)."""
+    return {"requestBody": {"required": required, "content": content}}
+
+
+def object_schema(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    return {"schema": {"type": "object", **({"required": required} if required else {}), "properties": properties}}

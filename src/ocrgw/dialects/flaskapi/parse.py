@@ -76,16 +76,15 @@ def filename(form: FormSource) -> str:
 
 
 # -------------------------------------------------------------------------------------------- bodies
-async def read_body(
+async def members(
     request: Request,
     *,
     cap: int,
     example: str,
     send: str,
-    add: Callable[[str, object], None],
     on_file: Callable[[FilePart, AsyncIterator[Event]], Awaitable[None]] | None = None,
-) -> None:
-    """A form's or a JSON object's members, each handed to ``add`` in body order: multipart/form-data
+) -> AsyncIterator[tuple[str, object]]:
+    """A form's or a JSON object's members (name, value) in body order: multipart/form-data
     (streamed; each file part to ``on_file`` as it arrives, or skipped), form-encoded, or JSON (``example``
     says what object). An empty body has none; any other type is refused, telling what to ``send``."""
     ctype = parse_options_header(request.headers.get("content-type", ""))[0].decode("latin-1").lower()
@@ -93,7 +92,7 @@ async def read_body(
         events = form_events(request.stream(), _boundary(request, ""), cap)
         async for event in events:
             if isinstance(event, Field):
-                add(event.name, event.value)
+                yield event.name, event.value
             elif isinstance(event, FilePart) and on_file is not None:
                 await on_file(event, events)
         return
@@ -104,8 +103,8 @@ async def read_body(
     if not raw.strip():
         return
     if not is_json:
-        for name, value in parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True):
-            add(name, value)
+        for member in parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True):
+            yield member
         return
     try:
         body = json.loads(raw)
@@ -114,7 +113,7 @@ async def read_body(
     if not isinstance(body, dict):
         raise bad(f"The JSON body must be an object such as {example}.")
     for name, value in body.items():
-        add(str(name), value)
+        yield str(name), value
 
 
 # -------------------------------------------------------------------------------------------- /batch_process
@@ -130,10 +129,9 @@ class Batch:
         self.fields: dict[str, str] = {}
 
     def add(self, **kw: str | None) -> Item:
-        if len(self.items) >= self.settings.batch_max_items:
-            raise bad(
-                f"Too many images: a batch takes at most {self.settings.batch_max_items} files and URLs together."
-            )
+        cap = self.settings.batch_max_items
+        if len(self.items) >= cap:
+            raise bad(f"Too many images: a batch takes at most {cap} files and URLs together.")
         item = Item(index=len(self.items), **kw)  # type: ignore[arg-type]
         self.items.append(item)
         return item
@@ -172,14 +170,14 @@ class Batch:
     async def read(self, request: Request) -> dict[str, str]:
         """The body's items and, with the query string's, its other fields."""
         self.fields.update({k.lower(): v for k, v in request.query_params.items()})
-        await read_body(
+        async for name, value in members(
             request,
             cap=(self.settings.max_upload_bytes + multipart.OVERHEAD) * self.settings.batch_max_items,
             example='{"urls": ["https://..."]}',
             send='multipart/form-data (files and/or urls fields) or JSON {"urls": [...]}',
-            add=self.add_field,
             on_file=self.add_file,
-        )
+        ):
+            self.add_field(name, value)
         return self.fields
 
     async def discard(self) -> None:
@@ -192,21 +190,13 @@ class Batch:
 # -------------------------------------------------------------------------------------------- /generate_api_key
 async def key_fields(request: Request) -> dict[str, object]:
     """`name` (and `api_key`) from a JSON, form-encoded or multipart body; an empty body is fine."""
-    found: dict[str, object] = {}
-    await read_body(
-        request,
-        cap=multipart.OVERHEAD,
-        example='{"name": "my-app"}',
-        send="JSON or a form",
-        add=lambda name, value: found.__setitem__(name.lower(), value),
-    )
-    return found
+    body = members(request, cap=multipart.OVERHEAD, example='{"name": "my-app"}', send="JSON or a form")
+    return {name.lower(): value async for name, value in body}
 
 
 def key_name(fields: Mapping[str, object]) -> str:
     name = fields.get("name")
-    if name is None or name == "":
-        name = "generated"
+    name = "generated" if name is None or name == "" else name
     if not isinstance(name, str) or len(name.strip()) > NAME_MAX or not name.strip().isprintable():
         raise bad(f"'name' must be a printable string of at most {NAME_MAX} characters.", "name")
     return name.strip()

@@ -4,23 +4,19 @@ items in input order, each read or failed on its own; a new key."""
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 
 from starlette.responses import Response
 
+from ocrgw.dialects import json_response
 from ocrgw.dialects.tesseract_style import confidence_of, text_of
 from ocrgw.errors import OcrgwError
 from ocrgw.jobs.schemas import JobView, StoredBlob
 
 
-def _json(body: object, status: int = 200) -> Response:
-    return Response(json.dumps(body), status_code=status, media_type="application/json")
-
-
 def ocr_process(view: JobView, method: str, filename: str, started: float) -> Response:
-    return _json(
+    return json_response(
         {
             "success": True,
             "text": text_of(view),
@@ -59,7 +55,7 @@ class Item:
 def batch_process(items: list[Item], started: float) -> Response:
     results = [it.render() for it in items]
     ok = sum(1 for r in results if r["success"])
-    return _json(
+    return json_response(
         {
             "success": True,
             "results": results,
@@ -72,4 +68,4 @@ def batch_process(items: list[Item], started: float) -> Response:
 
 
 def new_key(secret: str, name: str, key_id: str) -> Response:
-    return _json({"success": True, "api_key": secret, "name": name, "id": key_id}, 201)
+    return json_response({"success": True, "api_key": secret, "name": name, "id": key_id}, 201)

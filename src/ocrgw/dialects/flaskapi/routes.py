@@ -7,13 +7,12 @@ from __future__ import annotations
 import asyncio
 import time
 from functools import partial
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from ocrgw.auth import Principal
-from ocrgw.context import AppContext, app_context
+from ocrgw.context import AppContext, Ctx
 from ocrgw.dialects import tesseract_style as shared
 from ocrgw.dialects.flaskapi import parse, render, schemas
 from ocrgw.errors import ErrorCode, OcrgwError
@@ -24,7 +23,6 @@ from ocrgw.jobs.service import Order, Source
 TAG = "Flask-style OCR API"
 DIALECT = "seed-flask"  # the name its jobs are stored under (kept: existing rows carry it)
 PREFIXES = ("/ocr_process", "/batch_process", "/generate_api_key")
-Ctx = Annotated[AppContext, Depends(app_context)]
 
 
 async def ocr_process(request: Request, ctx: Ctx) -> Response:
@@ -48,11 +46,9 @@ async def _read(ctx: AppContext, principal: Principal, order: Order, item: rende
     """One item of a batch: its stored upload or its URL becomes a job, awaited; its error is its own."""
     if item.error is not None:
         return
-    source: Source
-    if item.blob is not None:
-        source, item.blob = StoredSource(item.blob), None  # accept owns it now (and deletes it if it fails)
-    else:
-        source = UrlSource(item.url or "", invalid="Image URL is badly formatted: only http(s) URLs are accepted.")
+    bad_url = "Image URL is badly formatted: only http(s) URLs are accepted."
+    source: Source = StoredSource(item.blob) if item.blob else UrlSource(item.url or "", invalid=bad_url)
+    item.blob = None  # accept owns it now (and deletes it if it fails)
     try:
         item.view = await service.accept(
             ctx,
@@ -109,31 +105,18 @@ async def generate_api_key(request: Request, ctx: Ctx) -> Response:
 
 
 router = APIRouter(tags=[TAG])
-router.add_api_route(
-    "/ocr_process",
-    ocr_process,
-    methods=["POST"],
-    operation_id="flaskOcrProcess",
-    summary="Flask-style: OCR one uploaded image",
-    openapi_extra=schemas.UPLOAD,
-    response_class=Response,
-)
-router.add_api_route(
-    "/batch_process",
-    batch_process,
-    methods=["POST"],
-    operation_id="flaskBatchProcess",
-    summary="Flask-style: OCR several uploads and/or URLs",
-    openapi_extra=schemas.BATCH,
-    response_class=Response,
-)
-router.add_api_route(
-    "/generate_api_key",
-    generate_api_key,
-    methods=["POST"],
-    operation_id="flaskGenerateApiKey",
-    summary="Flask-style: issue an API key (admin)",
-    openapi_extra=schemas.KEY,
-    response_class=Response,
-    status_code=201,
-)
+for endpoint, operation_id, summary, body, status in (
+    (ocr_process, "flaskOcrProcess", "OCR one uploaded image", schemas.UPLOAD, None),
+    (batch_process, "flaskBatchProcess", "OCR several uploads and/or URLs", schemas.BATCH, None),
+    (generate_api_key, "flaskGenerateApiKey", "issue an API key (admin)", schemas.KEY, 201),
+):
+    router.add_api_route(
+        f"/{endpoint.__name__}",  # the endpoints are named as the tutorials' routes
+        endpoint,
+        methods=["POST"],
+        operation_id=operation_id,
+        summary=f"Flask-style: {summary}",
+        openapi_extra=body,
+        response_class=Response,
+        status_code=status,
+    )

@@ -9,20 +9,17 @@ from ocrgw.dialects.native import routes
 from ocrgw.dialects.native.errors import render_error
 from ocrgw.dialects.native.schemas import SubmitForm, SubmitRequest
 
+ABOUT = (
+    "ocrgw's own asynchronous API, the one to generate clients from: submit a document (multipart, raw bytes, "
+    "or JSON with a URL or base64), poll the job, fetch the result as JSON, text, hOCR, ALTO, TSV or searchable "
+    "PDF. Authenticate with `X-API-Key` or `Authorization: Bearer`; every error is an `ErrorResponse`."
+)
 NATIVE = Dialect(
     name="native",
     router=routes.router,
     prefixes=("/v1/",),
     render_error=render_error,
-    tags=(
-        {
-            "name": routes.TAG,
-            "description": "ocrgw's own asynchronous API, the one to generate clients from: submit a document "
-            "(multipart, raw bytes, or JSON with a URL or base64), poll the job, fetch the result as JSON, text, "
-            "hOCR, ALTO, TSV or searchable PDF. Authenticate with `X-API-Key` or `Authorization: Bearer`; every "
-            "error is an `ErrorResponse`.",
-        },
-    ),
+    tags=({"name": routes.TAG, "description": ABOUT},),
     schemas={"SubmitForm": SubmitForm, "SubmitRequest": SubmitRequest},
 )
 DIALECTS = (NATIVE,)

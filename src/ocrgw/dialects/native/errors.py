@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-import json
-
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ocrgw.dialects import json_response
 from ocrgw.errors import ErrorCode as E
 from ocrgw.errors import OcrgwError
 
@@ -29,9 +28,6 @@ _STATUS: dict[E, int] = {
 
 
 def render_error(request: Request, exc: OcrgwError) -> Response:
-    status = _STATUS.get(exc.code, 400)
-    err: dict = {"code": exc.code.value, "message": exc.message}
-    if exc.param:
-        err["param"] = exc.param
+    err = {"code": exc.code.value, "message": exc.message, **({"param": exc.param} if exc.param else {})}
     headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
-    return Response(json.dumps({"error": err}), status_code=status, media_type="application/json", headers=headers)
+    return json_response({"error": err}, _STATUS.get(exc.code, 400), headers)

@@ -30,19 +30,16 @@ from ocrgw.settings import Settings
 VOCABULARY = languages.Vocabulary(bcp47=True, model_names=True, auto=frozenset())
 JSON_CAP_OVERHEAD = 64 * 1024
 RAW_TYPES = ("", "application/octet-stream", "application/pdf")  # and image/*
-FORMATS = ("json", "text", "hocr", "alto", "tsv", "pdf")
-# Accept media types -> format, most specific first.
-ACCEPT = {
-    "application/json": "json",
-    "text/plain": "text",
-    "application/xhtml+xml": "hocr",
-    "text/html": "hocr",
-    "application/alto+xml": "alto",
-    "application/xml": "alto",
-    "text/xml": "alto",
-    "text/tab-separated-values": "tsv",
-    "application/pdf": "pdf",
+# Each result format and the Accept media types that ask for it.
+MEDIA = {
+    "json": ("application/json",),
+    "text": ("text/plain",),
+    "hocr": ("application/xhtml+xml", "text/html"),
+    "alto": ("application/alto+xml", "application/xml", "text/xml"),
+    "tsv": ("text/tab-separated-values",),
+    "pdf": ("application/pdf",),
 }
+ACCEPT = {media: fmt for fmt, types in MEDIA.items() for media in types}
 Callback = tuple[str, str] | None
 
 
@@ -64,11 +61,9 @@ def options(fields: dict[str, Any]) -> S.SubmitOptions:
 
 def order(opts: S.SubmitOptions) -> Order:
     spec = JobSpec(
+        **opts.model_dump(include={"reading_order", "mode", "engine"}),
         language_hint=opts.languages,
         pages=PageSelection.parse(opts.pages).ranges,
-        reading_order=opts.reading_order,
-        mode=opts.mode,
-        engine=opts.engine,
         outputs=("searchable_pdf",) if opts.searchable_pdf else (),
     )
     return Order(spec, VOCABULARY.ask(opts.languages))
@@ -130,13 +125,6 @@ async def submission(request: Request, settings: Settings) -> Submission:
     )
 
 
-def _decode(value: str) -> bytes:
-    try:
-        return intake.decode_base64(value)
-    except ValueError as exc:
-        raise OcrgwError(ErrorCode.INVALID_PARAMETER, "base64 is not valid base64.", param="base64") from exc
-
-
 async def _json_submission(request: Request, settings: Settings) -> Submission:
     raw = await intake.read_capped(request.stream(), settings.max_upload_bytes * 4 // 3 + JSON_CAP_OVERHEAD)
     try:
@@ -149,7 +137,10 @@ async def _json_submission(request: Request, settings: Settings) -> Submission:
     if body.url is not None:
         source: Source = UrlSource(body.url, invalid="url must be an http or https URL.")
     else:
-        source = BytesSource(await anyio.to_thread.run_sync(_decode, body.base64 or ""))
+        try:
+            source = BytesSource(await anyio.to_thread.run_sync(intake.decode_base64, body.base64 or ""))
+        except ValueError as exc:
+            raise OcrgwError(ErrorCode.INVALID_PARAMETER, "base64 is not valid base64.", param="base64") from exc
     return _known(opts, source, request, settings)
 
 
@@ -167,13 +158,8 @@ def result_format(fmt: str | None, accept: str | None) -> str:
         fmt = fmt.strip().lower()
         if fmt == "txt":
             fmt = "text"
-        if fmt not in FORMATS:
-            raise OcrgwError(
-                ErrorCode.INVALID_PARAMETER, f"format must be one of {', '.join(FORMATS)}.", param="format"
-            )
+        if fmt not in MEDIA:
+            raise OcrgwError(ErrorCode.INVALID_PARAMETER, f"format must be one of {', '.join(MEDIA)}.", param="format")
         return fmt
-    for item in (accept or "").split(","):
-        media = item.split(";")[0].strip().lower()
-        if media in ACCEPT:
-            return ACCEPT[media]
-    return "json"
+    asked = (item.split(";")[0].strip().lower() for item in (accept or "").split(","))
+    return next((ACCEPT[media] for media in asked if media in ACCEPT), "json")

@@ -5,6 +5,7 @@ the JobView and the request; the exports themselves are ``ocrgw.render.exports``
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from starlette.requests import Request
@@ -13,55 +14,40 @@ from starlette.responses import Response
 from ocrgw.context import AppContext, public_base_url
 from ocrgw.dialects.native import schemas as S
 from ocrgw.errors import ErrorCode, OcrgwError
-from ocrgw.jobs.schemas import JobView, PageResult
+from ocrgw.jobs.schemas import JobView
 from ocrgw.jobs.states import JobStatus
 from ocrgw.render import exports
+
+
+def _fields(obj: Any) -> dict[str, Any]:
+    """A stored dataclass's fields by name: what a wire model of the same field names validates from
+    (``from_attributes`` also turns its nested stored objects, lines and words, into wire models)."""
+    return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
 
 
 def operation(view: JobView, request: Request, ctx: AppContext) -> S.Operation:
     error = None
     if view.status is JobStatus.FAILED:
-        error = S.ErrorDetail(
-            code=view.error_code or ErrorCode.PROCESSING_FAILED.value,
-            message=view.error_message or "The document could not be read.",
-        )
-    callback = S.CallbackStatus.model_validate(view.callback, from_attributes=True) if view.callback else None
-    base = f"{public_base_url(request, ctx.settings)}/v1/jobs/{view.id}"
-    return S.Operation(
-        id=view.id,
-        status=view.status.value,
-        created_at=view.created_at,
-        updated_at=view.updated_at,
-        expires_at=view.expires_at,
-        attempts=view.attempts,
-        error=error,
-        callback=callback,
-        progress=S.Progress(pages_done=view.pages_done, pages_total=view.pages_total),
-        links=S.Links(self=base, result=base + "/result"),
-    )
-
-
-def _page(p: PageResult) -> S.Page:
-    """A stored page; its lines and their words carry the wire models' own field names."""
-    return S.Page.model_validate(
-        {
-            "page": p.page_no,
-            "width": p.width,
-            "height": p.height,
-            "unit": p.unit,
-            "angle": p.angle,
-            "language": p.language,
-            "preprocessing": p.preprocessing,
-            "lines": [S.Line.model_validate(ln, from_attributes=True) for ln in p.lines],
+        error = {
+            "code": view.error_code or ErrorCode.PROCESSING_FAILED.value,
+            "message": view.error_message or "The document could not be read.",
         }
-    )
+    base = f"{public_base_url(request, ctx.settings)}/v1/jobs/{view.id}"
+    wire = {
+        "status": view.status.value,
+        "error": error,
+        "progress": {"pages_done": view.pages_done, "pages_total": view.pages_total},
+        "links": {"self": base, "result": base + "/result"},
+    }
+    return S.Operation.model_validate({**_fields(view), **wire}, from_attributes=True)
 
 
 def result(view: JobView, request: Request, ctx: AppContext) -> S.Result:
     """The operation with everything read; pages empty until the job has succeeded."""
-    pages = [_page(p) for p in sorted(view.pages or [], key=lambda p: p.page_no)]
+    pages = [{**_fields(p), "page": p.page_no} for p in sorted(view.pages or [], key=lambda p: p.page_no)]
     op = operation(view, request, ctx)
-    return S.Result(**op.model_dump(), pages=pages, text=exports.to_text(view.pages or []))
+    text = exports.to_text(view.pages or [])
+    return S.Result.model_validate({**op.model_dump(), "pages": pages, "text": text}, from_attributes=True)
 
 
 def json(model: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

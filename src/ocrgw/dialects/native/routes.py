@@ -14,7 +14,7 @@ from starlette.responses import Response, StreamingResponse
 
 from ocrgw import languages
 from ocrgw.auth import Principal
-from ocrgw.context import AppContext, app_context
+from ocrgw.context import AppContext, Ctx
 from ocrgw.dialects.native import parse, render
 from ocrgw.dialects.native import schemas as S
 from ocrgw.jobs import service
@@ -30,7 +30,7 @@ _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <ocrg
 
 
 async def native_principal(
-    ctx: Annotated[AppContext, Depends(app_context)],
+    ctx: Ctx,
     header: Annotated[str | None, Depends(_key_header)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
@@ -38,7 +38,6 @@ async def native_principal(
 
 
 Caller = Annotated[Principal, Depends(native_principal)]
-Ctx = Annotated[AppContext, Depends(app_context)]
 
 
 async def list_languages(ctx: Ctx) -> S.LanguageList:
@@ -148,16 +147,6 @@ async def delete_job(job_id: str, ctx: Ctx, caller: Caller) -> Response:
 
 
 # ------------------------------------------------------------------------------------------- OpenAPI
-_SUBMIT_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {"schema": {"$ref": "#/components/schemas/SubmitForm"}},
-            "application/json": {"schema": {"$ref": "#/components/schemas/SubmitRequest"}},
-            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
-        },
-    }
-}
 _ERROR_TEXT: dict[int | str, str] = {
     400: "Bad input: a corrupt or unsupported document, an invalid option.",
     401: "No API key, or an invalid one.",
@@ -169,18 +158,24 @@ _ERROR_TEXT: dict[int | str, str] = {
     # Also stops FastAPI from documenting a 422 this API never sends (bad input answers 400 above).
     "default": "Any other error (500 Internal, 504 Timeout), in the same envelope.",
 }
+_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}}
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     """The error responses an operation can give, each with the native ErrorResponse model, plus `default`:
     generated clients then parse every error body into ErrorResponse instead of leaving it raw."""
-    out: dict[int | str, dict[str, Any]] = {}
-    keys: tuple[int | str, ...] = (*codes, "default")
-    for code in keys:
-        out[code] = {"model": S.ErrorResponse, "description": _ERROR_TEXT[code]}
-        if code == 429:
-            out[code]["headers"] = {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}}
+    out: dict[int | str, dict[str, Any]] = {
+        code: {"model": S.ErrorResponse, "description": text}
+        for code, text in _ERROR_TEXT.items()
+        if code in codes or code == "default"
+    }
+    if 429 in out:
+        out[429]["headers"] = _RETRY_AFTER
     return out
+
+
+def _param(name: str, where: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "in": where, "required": False, "description": description, "schema": schema}
 
 
 def _raw_option_params() -> list[dict[str, Any]]:
@@ -189,24 +184,27 @@ def _raw_option_params() -> list[dict[str, Any]]:
     would send them with every multipart or JSON submit too."""
     props = S.SubmitOptions.model_json_schema()["properties"]
     return [
-        {
-            "name": name,
-            "in": "query",
-            "required": False,
-            "description": f"Raw-body uploads only (multipart and JSON carry it in the body). "
-            f"{prop.get('description', '')}".strip(),
-            "schema": {k: v for k, v in prop.items() if k not in ("title", "description", "examples", "default")},
-        }
+        _param(
+            name,
+            "query",
+            f"Raw-body uploads only (multipart and JSON carry it in the body). {prop.get('description', '')}".strip(),
+            {k: v for k, v in prop.items() if k not in ("title", "description", "examples", "default")},
+        )
         for name, prop in props.items()
     ]
 
 
-_IDEMPOTENCY_KEY = {
-    "name": "Idempotency-Key",
-    "in": "header",
-    "required": False,
-    "schema": {"type": "string"},
-    "description": "Any unique string: a retried submit with it returns the original job.",
+_IDEMPOTENCY_KEY = "Any unique string: a retried submit with it returns the original job."
+_SUBMIT = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {"schema": {"$ref": "#/components/schemas/SubmitForm"}},
+            "application/json": {"schema": {"$ref": "#/components/schemas/SubmitRequest"}},
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+        },
+    },
+    "parameters": [_param("Idempotency-Key", "header", _IDEMPOTENCY_KEY, {"type": "string"}), *_raw_option_params()],
 }
 _ACCEPTED = {
     "description": "Accepted; poll `Location`.",
@@ -221,70 +219,35 @@ _EXPORTS = {
         "application/pdf": {"schema": {"type": "string", "format": "binary"}},
     }
 }
+_SUCCESS: dict[str, dict[int | str, dict[str, Any]]] = {"submitJob": {202: _ACCEPTED}, "getJobResult": {200: _EXPORTS}}
 
 router = APIRouter(prefix="/v1", tags=[TAG])
-router.add_api_route(
-    "/languages",
-    list_languages,
-    methods=["GET"],
-    operation_id="listLanguages",
-    response_model=S.LanguageList,
-    summary="List the installed OCR languages",
-    responses={"default": {"model": S.ErrorResponse, "description": "An unexpected error, in the native envelope."}},
-)
-router.add_api_route(
-    "/jobs",
-    submit_job,
-    methods=["POST"],
-    status_code=202,
-    response_model=S.Operation,
-    operation_id="submitJob",
-    summary="Submit a document",
-    openapi_extra={**_SUBMIT_BODY, "parameters": [_IDEMPOTENCY_KEY, *_raw_option_params()]},
-    responses={202: _ACCEPTED, **_errors(400, 401, 413, 415, 429)},
-)
-router.add_api_route(
-    "/jobs",
-    list_jobs,
-    methods=["GET"],
-    response_model=S.OperationList,
-    operation_id="listJobs",
-    summary="List my jobs",
-    responses=_errors(400, 401),
-)
-router.add_api_route(
-    "/jobs/{job_id}",
-    get_job,
-    methods=["GET"],
-    response_model=S.Operation,
-    operation_id="getJob",
-    summary="Get a job's status",
-    responses=_errors(401, 404),
-)
-router.add_api_route(
-    "/jobs/{job_id}/result",
-    get_result,
-    methods=["GET"],
-    response_model=S.Result,
-    operation_id="getJobResult",
-    summary="Get a job's result",
-    responses={200: _EXPORTS, **_errors(400, 401, 404, 409)},
-)
-router.add_api_route(
-    "/callbacks/secret",
-    get_callback_secret,
-    methods=["GET"],
-    response_model=S.CallbackSecret,
-    operation_id="getCallbackSecret",
-    summary="Get the secret your callbacks are signed with",
-    responses=_errors(400, 401, 404, 413, 415, 429),
-)
-router.add_api_route(
-    "/jobs/{job_id}",
-    delete_job,
-    methods=["DELETE"],
-    status_code=204,
-    operation_id="deleteJob",
-    summary="Delete a job",
-    responses=_errors(401, 404),
-)
+# Each operation: (method, path, endpoint, operationId, summary, response model, error statuses).
+for method, path, endpoint, operation_id, summary, model, errors in (
+    ("GET", "/languages", list_languages, "listLanguages", "List the installed OCR languages", S.LanguageList, ()),
+    ("POST", "/jobs", submit_job, "submitJob", "Submit a document", S.Operation, (400, 401, 413, 415, 429)),
+    ("GET", "/jobs", list_jobs, "listJobs", "List my jobs", S.OperationList, (400, 401)),
+    ("GET", "/jobs/{job_id}", get_job, "getJob", "Get a job's status", S.Operation, (401, 404)),
+    ("GET", "/jobs/{job_id}/result", get_result, "getJobResult", "Get a job's result", S.Result, (400, 401, 404, 409)),
+    (
+        "GET",
+        "/callbacks/secret",
+        get_callback_secret,
+        "getCallbackSecret",
+        "Get the secret your callbacks are signed with",
+        S.CallbackSecret,
+        (400, 401, 404, 413, 415, 429),
+    ),
+    ("DELETE", "/jobs/{job_id}", delete_job, "deleteJob", "Delete a job", None, (401, 404)),
+):
+    router.add_api_route(
+        path,
+        endpoint,
+        methods=[method],
+        operation_id=operation_id,
+        summary=summary,
+        response_model=model,
+        status_code={"submitJob": 202, "deleteJob": 204}.get(operation_id),
+        responses={**_SUCCESS.get(operation_id, {}), **_errors(*errors)},
+        openapi_extra=_SUBMIT if operation_id == "submitJob" else None,
+    )

@@ -5,14 +5,15 @@ in /docs and in the generated SDKs' docstrings."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 Status = Literal["queued", "running", "succeeded", "failed"]
+# The models' examples (in /docs and the generated SDKs' docstrings).
 _JOB_ID = "0f8e5a52-3c1e-4a57-9d8a-5b1f2f6b7c10"
 _SELF = f"https://ocr.example.com/v1/jobs/{_JOB_ID}"
-_OPERATION_EXAMPLE = {
+_OPERATION_EXAMPLE: dict[str, Any] = {
     "id": _JOB_ID,
     "status": "running",
     "created_at": "2025-01-01T12:00:00Z",
@@ -22,6 +23,33 @@ _OPERATION_EXAMPLE = {
     "attempts": 1,
     "links": {"self": _SELF, "result": _SELF + "/result"},
 }
+
+
+def _quad(left: int, top: int, right: int, bottom: int) -> list[int]:
+    return [left, top, right, top, right, bottom, left, bottom]
+
+
+_HELLO = {"text": "Hello", "bbox": _quad(10, 10, 60, 30), "confidence": 0.97}
+_WORLD = {"text": "world", "bbox": _quad(70, 10, 120, 30), "confidence": 0.95}
+_LINE = {"text": "Hello world", "bbox": _quad(10, 10, 120, 30), "confidence": 0.96, "words": [_HELLO, _WORLD]}
+_PAGE = {"page": 1, "width": 640, "height": 480, "unit": "pixel", "angle": 0, "language": "eng"}
+_RESULT_EXAMPLE = {
+    **_OPERATION_EXAMPLE,
+    "status": "succeeded",
+    "progress": {"pages_done": 1, "pages_total": 1},
+    "pages": [{**_PAGE, "preprocessing": [{"step": "deskew", "angle": 0.4}], "lines": [_LINE]}],
+    "text": "Hello world",
+}
+_LIST_EXAMPLE: dict[str, Any] = {
+    "items": [_OPERATION_EXAMPLE],
+    "next_cursor": "MjAyNS0wMS0wMVQxMjowMDowMFp8MGY4ZTVhNTI",
+}
+_BAD_FORMAT = "format must be one of json, text, hocr, alto, tsv, pdf."
+_ERROR_EXAMPLE: dict[str, Any] = {"code": "InvalidParameter", "message": _BAD_FORMAT, "param": "format"}
+_SUBMIT_EXAMPLES: list[Any] = [
+    {"url": "https://example.com/scan.png", "languages": "en"},
+    {"base64": "iVBORw0KGgo...", "languages": "de,fr", "pages": "1-3", "searchable_pdf": True},
+]
 
 
 class SubmitOptions(BaseModel):
@@ -39,11 +67,10 @@ class SubmitOptions(BaseModel):
     )
     mode: Literal["default", "accurate"] | None = Field(
         None,
-        description="`default`: Tesseract (the second engine re-reads pages Tesseract reads badly), "
-        "about 1.2x the bare engine's time per page. `accurate`: the second engine (PP-OCR via RapidOCR) "
-        "where it reads the job's languages (English, Chinese), else Tesseract; about 3x the time, "
-        "line-aligned CER 2.3 % instead of 8.0 % on the dev set (docs/accuracy.md). Default: the server's "
-        "OCRGW_MODE.",
+        description="`default`: Tesseract (the second engine re-reads pages Tesseract reads badly), about 1.2x the "
+        "bare engine's time per page. `accurate`: the second engine (PP-OCR via RapidOCR) where it reads the job's "
+        "languages (English, Chinese), else Tesseract; about 3x the time, line-aligned CER 2.3 % instead of 8.0 % "
+        "on the dev set (docs/accuracy.md). Default: the server's OCRGW_MODE.",
     )
     engine: Literal["tesseract", "rapidocr"] | None = Field(
         None,
@@ -53,9 +80,8 @@ class SubmitOptions(BaseModel):
     searchable_pdf: bool = Field(False, description="Also make a searchable PDF (GET .../result?format=pdf).")
     callback_url: str | None = Field(
         None,
-        description="An http(s) URL that gets a signed POST (see GET "
-        "/v1/callbacks/secret) when the job ends; retried with backoff until it "
-        "answers 2xx.",
+        description="An http(s) URL that gets a signed POST (see GET /v1/callbacks/secret) when the job ends; "
+        "retried with backoff until it answers 2xx.",
         examples=["https://example.com/ocr-done"],
     )
 
@@ -63,14 +89,7 @@ class SubmitOptions(BaseModel):
 class SubmitRequest(SubmitOptions):
     """A document by URL or inline base64 (exactly one), with the reading options."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {"url": "https://example.com/scan.png", "languages": "en"},
-                {"base64": "iVBORw0KGgo...", "languages": "de,fr", "pages": "1-3", "searchable_pdf": True},
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": _SUBMIT_EXAMPLES})
 
     url: str | None = Field(
         None,
@@ -113,19 +132,7 @@ class ErrorDetail(BaseModel):
 class ErrorResponse(BaseModel):
     """Every native error has this shape, with the HTTP status saying the class of error."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "error": {
-                        "code": "InvalidParameter",
-                        "message": "format must be one of json, text, hocr, alto, tsv, pdf.",
-                        "param": "format",
-                    }
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [{"error": _ERROR_EXAMPLE}]})
 
     error: ErrorDetail
 
@@ -204,44 +211,7 @@ class Page(BaseModel):
 class Result(Operation):
     """A finished job with everything read: pages, lines, words, boxes, confidences, and the plain text."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    **_OPERATION_EXAMPLE,
-                    "status": "succeeded",
-                    "progress": {"pages_done": 1, "pages_total": 1},
-                    "pages": [
-                        {
-                            "page": 1,
-                            "width": 640,
-                            "height": 480,
-                            "unit": "pixel",
-                            "angle": 0,
-                            "language": "eng",
-                            "preprocessing": [{"step": "deskew", "angle": 0.4}],
-                            "lines": [
-                                {
-                                    "text": "Hello world",
-                                    "bbox": [10, 10, 120, 10, 120, 30, 10, 30],
-                                    "confidence": 0.96,
-                                    "words": [
-                                        {"text": "Hello", "bbox": [10, 10, 60, 10, 60, 30, 10, 30], "confidence": 0.97},
-                                        {
-                                            "text": "world",
-                                            "bbox": [70, 10, 120, 10, 120, 30, 70, 30],
-                                            "confidence": 0.95,
-                                        },
-                                    ],
-                                }
-                            ],
-                        }
-                    ],
-                    "text": "Hello world",
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [_RESULT_EXAMPLE]})
 
     pages: list[Page]
     text: str = Field(description="All lines in reading order; pages separated by a form feed.")
@@ -250,11 +220,7 @@ class Result(Operation):
 class OperationList(BaseModel):
     """A page of the caller's jobs, newest first."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [{"items": [_OPERATION_EXAMPLE], "next_cursor": "MjAyNS0wMS0wMVQxMjowMDowMFp8MGY4ZTVhNTI"}]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [_LIST_EXAMPLE]})
 
     items: list[Operation]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")

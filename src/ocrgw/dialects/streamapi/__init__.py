@@ -9,16 +9,12 @@ from ocrgw.dialects import Dialect
 from ocrgw.dialects.streamapi import parse, routes
 from ocrgw.dialects.streamapi.errors import render_error
 
+ABOUT = "The seed streaming server's synchronous endpoint (its path is `OCRGW_STREAM_API_NAME`)."
 STREAM = Dialect(
     name="stream",
     router=routes.router,
     prefixes=lambda settings: (parse.api_path(settings, ()),),
     render_error=render_error,
-    tags=(
-        {
-            "name": routes.TAG,
-            "description": "The seed streaming server's synchronous endpoint (its path is `OCRGW_STREAM_API_NAME`).",
-        },
-    ),
+    tags=({"name": routes.TAG, "description": ABOUT},),
 )
 DIALECTS = (STREAM,)

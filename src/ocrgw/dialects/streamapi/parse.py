@@ -4,8 +4,6 @@ and its image as a Source that decodes only once the backlog has been checked.""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -36,11 +34,10 @@ def _paths(routes: Iterable[object], prefix: str = "") -> Iterator[str]:
     """Every route path, also inside routers FastAPI keeps as included-router objects (0.16x)."""
     for route in routes:
         path = getattr(route, "path", None)
+        inner = getattr(route, "original_router", None)
         if isinstance(path, str):
             yield prefix + path
-            continue
-        inner = getattr(route, "original_router", None)
-        if inner is not None:
+        elif inner is not None:
             context = getattr(route, "include_context", None)
             yield from _paths(inner.routes, prefix + (getattr(context, "prefix", "") or ""))
 
@@ -85,18 +82,16 @@ def decode_base64_image(value: object, name: str = "image") -> bytes:
     """Plain base64 or a `data:<type>;base64,` URI (what browser code sends); whitespace is ignored."""
     if not isinstance(value, str) or not value.strip():
         raise OcrgwError(ErrorCode.EMPTY_BODY, f"'{name}' is missing: send the image as a base64 string.", param=name)
-    text = value.strip()
-    if text[:5].lower() == "data:":
-        head, sep, text = text.partition(",")
-        if not sep or not head.lower().endswith(";base64"):
-            raise OcrgwError(
-                ErrorCode.INVALID_PARAMETER,
-                f"'{name}' is not a valid data URI: expected data:<type>;base64,<data>.",
-                param=name,
-            )
+    head, sep, _ = value.strip().partition(",")
+    if head[:5].lower() == "data:" and not (sep and head.lower().endswith(";base64")):
+        raise OcrgwError(
+            ErrorCode.INVALID_PARAMETER,
+            f"'{name}' is not a valid data URI: expected data:<type>;base64,<data>.",
+            param=name,
+        )
     try:
-        raw = base64.b64decode("".join(text.split()), validate=True)
-    except (binascii.Error, ValueError) as exc:
+        raw = intake.decode_base64(value.strip())
+    except ValueError as exc:
         raise OcrgwError(ErrorCode.INVALID_PARAMETER, f"'{name}' is not valid base64.", param=name) from exc
     if not raw:
         raise OcrgwError(ErrorCode.EMPTY_BODY, f"'{name}' is empty.", param=name)

@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import json
-
 from starlette.responses import Response
 
+from ocrgw.dialects import json_response
 from ocrgw.dialects.tesseract_style import text_of
 from ocrgw.jobs.schemas import JobView
 
 
 def text(view: JobView) -> Response:
-    return Response(json.dumps({"text": text_of(view)}), media_type="application/json")
+    return json_response({"text": text_of(view)})

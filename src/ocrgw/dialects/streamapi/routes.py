@@ -6,13 +6,12 @@ already uses is refused at startup, so it can never shadow a vendor API."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from ocrgw.context import AppContext, app_context
+from ocrgw.context import Ctx
 from ocrgw.dialects import tesseract_style as shared
 from ocrgw.dialects.streamapi import parse, render
 from ocrgw.dialects.streamapi.schemas import BODY
@@ -23,7 +22,7 @@ TAG = "Streaming-server OCR API"
 DIALECT = "seed-stream"  # the name its jobs are stored under (kept: existing rows carry it)
 
 
-async def recognise(request: Request, ctx: Annotated[AppContext, Depends(app_context)]) -> Response:
+async def recognise(request: Request, ctx: Ctx) -> Response:
     """Read the base64 image (plain or a data: URI) under `image`; answer its recognised text."""
     early = await shared.principal_early(ctx, request)
     body = await parse.json_body(request, ctx.settings)

@@ -2,20 +2,9 @@
 
 from __future__ import annotations
 
-BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "required": ["image"],
-                    "properties": {
-                        "image": {"type": "string", "description": "base64, or a data: URI"},
-                        "lang": {"type": "string", "example": "eng"},
-                    },
-                }
-            }
-        },
-    }
-}
+from ocrgw.dialects.tesseract_style import object_schema, request_body
+
+_IMAGE = {"type": "string", "description": "base64, or a data: URI"}
+BODY = request_body(
+    {"application/json": object_schema({"image": _IMAGE, "lang": {"type": "string", "example": "eng"}}, ["image"])}
+)
