@@ -37,3 +37,35 @@ def test_imports_flow_one_way() -> None:
     assert lint, "import-linter is part of the test extra"
     out = subprocess.run([lint], cwd=REPO, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+MAX_FILE_LINES = 610  # "no file over ~600 lines": a few lines of slack, not a second budget
+MAX_FUNCTION_LINES = 80
+
+
+def test_readable_sizes() -> None:
+    """No module over ~600 lines and no function over 80 in src/ and bench/: past that a reader loses the
+    thread, and a long function is usually several steps that want names."""
+    import ast
+
+    too_big = []
+    for root in ("src", "bench"):
+        for path in sorted((REPO / root).rglob("*.py")):
+            text = path.read_text()
+            where = path.relative_to(REPO)
+            if text.count("\n") > MAX_FILE_LINES:
+                too_big.append(f"{where}: {text.count(chr(10))} lines")
+            for node in ast.walk(ast.parse(text)):
+                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                    length = (node.end_lineno or node.lineno) - node.lineno + 1
+                    if length > MAX_FUNCTION_LINES:
+                        too_big.append(f"{where}:{node.lineno} {node.name}(): {length} lines")
+    assert not too_big, "\n".join(too_big)
+
+
+def test_types_check() -> None:
+    """mypy over src/ (configuration in pyproject.toml): the dialects, the core and the worker side type-check."""
+    mypy = shutil.which("mypy", path=str(Path(sys.executable).parent))
+    assert mypy, "mypy is part of the test extra"
+    out = subprocess.run([mypy], cwd=REPO, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
