@@ -41,6 +41,25 @@ class ErrorCode(StrEnum):
     INTERNAL = "InternalError"
 
 
+# The HTTP status a plain REST API answers each code with; everything else is the caller's input (400).
+# The native API and the tutorials' APIs use it as it is; the vendors' dialects keep their own tables.
+HTTP_STATUS: dict[ErrorCode, int] = {
+    ErrorCode.MISSING_KEY: 401,
+    ErrorCode.INVALID_KEY: 401,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.ROUTE_NOT_FOUND: 404,
+    ErrorCode.METHOD_NOT_ALLOWED: 405,
+    ErrorCode.NOT_READY: 409,
+    ErrorCode.TOO_LARGE: 413,
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
+    ErrorCode.BACKLOG_FULL: 429,
+    ErrorCode.TIMEOUT: 504,
+    ErrorCode.INTERNAL: 500,
+    ErrorCode.WORKER_CRASHED: 500,
+    ErrorCode.PROCESSING_FAILED: 500,
+}
+
+
 class OcrgwError(Exception):
     """An error with a stable code; ``param`` names the offending request parameter when there is one."""
 

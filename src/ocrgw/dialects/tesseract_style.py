@@ -16,8 +16,8 @@ from ocrgw import languages
 from ocrgw.auth import Principal
 from ocrgw.context import AppContext
 from ocrgw.dialects import json_response
+from ocrgw.errors import HTTP_STATUS, OcrgwError
 from ocrgw.errors import ErrorCode as E
-from ocrgw.errors import OcrgwError
 from ocrgw.jobs.schemas import JobSpec, JobView
 from ocrgw.jobs.service import Order
 
@@ -76,21 +76,7 @@ def confidence_of(view: JobView) -> float:
 
 
 # -------------------------------------------------------------------------------------------- errors
-_STATUS: dict[E, int] = {
-    E.MISSING_KEY: 401,
-    E.INVALID_KEY: 401,
-    E.NOT_FOUND: 404,
-    E.ROUTE_NOT_FOUND: 404,
-    E.METHOD_NOT_ALLOWED: 405,
-    E.TOO_LARGE: 413,
-    E.UNSUPPORTED_MEDIA_TYPE: 415,
-    E.UNSUPPORTED_FORMAT: 415,
-    E.BACKLOG_FULL: 429,
-    E.TIMEOUT: 504,
-    E.INTERNAL: 500,
-    E.WORKER_CRASHED: 500,
-    E.PROCESSING_FAILED: 500,
-}  # everything else is the caller's input: 400
+_STATUS = {**HTTP_STATUS, E.UNSUPPORTED_FORMAT: 415}  # a type we know but do not read is a wrong type
 
 
 class StatusError(OcrgwError):

@@ -151,17 +151,40 @@ async def submit(
     delivery loop POSTs to the URL once the job ends. The id is enqueued after the commit; if that is
     lost, the reaper re-enqueues it."""
     try:
-        job = await _insert(
-            db=db,
-            settings=settings,
+        selected = spec.selection.count(blob.frames)
+        if selected == 0:
+            raise OcrgwError(
+                ErrorCode.INVALID_PAGE_RANGE,
+                f"The page selection matches none of the document's {blob.frames} page(s).",
+                param="pages",
+            )
+        now = utcnow()
+        job = Job(
+            id=str(uuid.uuid4()),
             owner_key_id=owner_key_id,
             dialect=dialect,
-            spec=spec,
-            blob=blob,
-            retention=retention,
+            status=JobStatus.QUEUED.value,
+            spec=spec.model_dump(mode="json"),
+            blob_key=blob.key,
+            media_type=blob.media_type,
+            size_bytes=blob.size,
+            created_at=now,
+            updated_at=now,
+            attempts=0,
+            max_attempts=settings.max_attempts,
+            pages_total=selected,
+            pages_done=0,
+            expires_at=now + retention,
             idempotency_key=idempotency_key,
-            callback=callback,
+            callback_url=callback[0] if callback else None,
+            callback_base=callback[1] if callback else None,
+            callback_state="pending" if callback else None,
+            callback_attempts=0,
+            callback_next_at=now if callback else None,
+            request_id=current_request_id(),  # set by ops.http; None outside a request
         )
+        async with db.begin() as s:
+            await repo.insert_job(s, job)
     except IntegrityError:
         await store.delete(blob.key)
         existing = await find_idempotent(db=db, digest=idempotency_key) if idempotency_key else None
@@ -200,55 +223,6 @@ async def find_idempotent(*, db: async_sessionmaker, digest: str) -> JobView | N
             await s.commit()
             return None
         return repo.job_view(job)
-
-
-async def _insert(
-    *,
-    db: async_sessionmaker,
-    settings: Settings,
-    owner_key_id: str | None,
-    dialect: str,
-    spec: JobSpec,
-    blob: StoredBlob,
-    retention: timedelta,
-    idempotency_key: str | None,
-    callback: tuple[str, str] | None,
-) -> Job:
-    selected = spec.selection.count(blob.frames)
-    if selected == 0:
-        raise OcrgwError(
-            ErrorCode.INVALID_PAGE_RANGE,
-            f"The page selection matches none of the document's {blob.frames} page(s).",
-            param="pages",
-        )
-    now = utcnow()
-    job = Job(
-        id=str(uuid.uuid4()),
-        owner_key_id=owner_key_id,
-        dialect=dialect,
-        status=JobStatus.QUEUED.value,
-        spec=spec.model_dump(mode="json"),
-        blob_key=blob.key,
-        media_type=blob.media_type,
-        size_bytes=blob.size,
-        created_at=now,
-        updated_at=now,
-        attempts=0,
-        max_attempts=settings.max_attempts,
-        pages_total=selected,
-        pages_done=0,
-        expires_at=now + retention,
-        idempotency_key=idempotency_key,
-        callback_url=callback[0] if callback else None,
-        callback_base=callback[1] if callback else None,
-        callback_state="pending" if callback else None,
-        callback_attempts=0,
-        callback_next_at=now if callback else None,
-        request_id=current_request_id(),  # set by ops.http; None outside a request
-    )
-    async with db.begin() as s:
-        await repo.insert_job(s, job)
-    return job
 
 
 async def get(
