@@ -50,13 +50,6 @@ def peak_rss_mb(pid: int) -> float:
     raise BenchError(f"no VmHWM for {pid}")
 
 
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise BenchError(f"no VmRSS for {pid}")
-
-
 def proc_stat(pid: int) -> tuple[int, float] | None:
     """(parent pid, user+system CPU seconds) of a live process."""
     try:
