@@ -128,7 +128,7 @@ async def submission(request: Request, settings: Settings) -> Submission:
 async def _json_submission(request: Request, settings: Settings) -> Submission:
     raw = await intake.read_capped(request.stream(), settings.max_upload_bytes * 4 // 3 + JSON_CAP_OVERHEAD)
     try:
-        body = S.SubmitRequest.model_validate_json(raw)
+        body = await anyio.to_thread.run_sync(S.SubmitRequest.model_validate_json, raw)  # up to ~27 MB of JSON
     except ValidationError as exc:
         raise _invalid(exc, "Invalid JSON body: ", "body") from None
     if (body.url is None) == (body.base64 is None):

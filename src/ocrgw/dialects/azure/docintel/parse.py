@@ -9,6 +9,7 @@ import dataclasses
 import json
 from collections.abc import AsyncIterator
 
+import anyio
 from starlette.requests import Request
 
 from ocrgw import intake
@@ -126,7 +127,9 @@ class JsonSource:
 
     async def save(self, store: BlobStore, settings: Settings) -> StoredBlob:
         cap = settings.max_upload_bytes * 4 // 3 + JSON_OVERHEAD
-        inner = _json_source(await intake.read_capped(self.chunks, cap), settings.max_upload_bytes)
+        raw = await intake.read_capped(self.chunks, cap)
+        # Parsing and decoding up to ~27 MB of JSON and base64 is CPU work: off the event loop.
+        inner = await anyio.to_thread.run_sync(_json_source, raw, settings.max_upload_bytes)
         return await inner.save(store, settings)  # the JSON text is garbage by now: only the bytes are held
 
 
