@@ -13,6 +13,17 @@ HTTP path under load, this one the recognition quality of the worker pipeline an
   most single-line images) does not apply; nothing after intake depends on it.
 * ``raw`` - the issue's baseline: one warm ``tesserocr.PyTessBaseAPI`` (eng, PSM 3 = AUTO, default OEM)
   doing ``SetImageFile`` + ``GetUTF8Text`` + ``GetTSVText``, exactly as ``ocr_eval.py --mode tesserocr``.
+* ``ocrgw`` over HTTP (``--api URL`` or ``--server``; bench/_api.py) - what users get: each image submitted
+  as a file to a running server, one at a time (``--dialect azure-read``: ``POST /vision/v3.2/read/analyze``,
+  poll ``Operation-Location``; ``native``: ``POST /v1/jobs``, poll ``Location``, GET the result; key from
+  ``--key`` or ``$OCRGW_API_KEY``), the answer turned into the same text + TSV. Intake applies: a refused
+  image (e.g. 400 for a side under 50 px) or a failed job is an empty reading (CER 100 %) with the error as
+  its note. Its time is submit -> result in hand (median and total per page are printed against raw's on
+  the images it read); ``--server`` starts ``ocrgw serve`` on a free loopback port for the run (SQLite in a
+  temp folder, ``--server-workers`` local workers, default 1, auth off, ``OCRGW_MODE`` = ``--mode``) and
+  its processes' CPU is the design's. Manifest lines may carry ``"style": "handwriting"|"other"`` (matched to
+  the returned lines by box; the share labelled alike is printed per style) and rows a BCP-47 ``"language"``
+  (compared with each returned page's language).
 
 Scores come from ``<shared>/tools/ocr_eval.py``, imported at run time (never copied): ``score()`` gets each
 design's text and a Tesseract-style TSV (for ocrgw built from its result: level-4 lines and level-5 words
@@ -30,6 +41,8 @@ reported too (steadier on a shared machine). The issue's budget: ocrgw time per 
     .venv/bin/python bench/accuracy.py --manifest /path/to/heldout/manifest.jsonl --json /tmp/acc.json
     .venv/bin/python bench/accuracy.py --kinds table,multicol --reading-order natural -q
     .venv/bin/python bench/accuracy.py --preprocess seed -q   # the seed tutorial's fixed chain, for comparison
+    .venv/bin/python bench/accuracy.py --server --limit 6     # over HTTP (Read v3.2) to a server of its own
+    .venv/bin/python bench/accuracy.py --api http://127.0.0.1:8000 --key KEY --dialect native
 
 The default manifest is ``<shared>/data/ocr-dev/manifest.jsonl`` (``<shared>`` = ``$OCRGW_SHARED_DIR``,
 else the ``shared`` folder next to this repository). See bench/README.md and docs/accuracy.md.
@@ -42,19 +55,20 @@ import os
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # before tesserocr loads: one thread, as the workers run
 
 import argparse
+import contextlib
 import json
 import platform
 import subprocess
 import sys
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol
 
-from _common import DEV_DATA, REPO, SHARED
+from _api import TSV_HEADER, Reading, add_api_args, api_design, print_api_report, result_tsv
+from _common import DEV_DATA, REPO, SHARED, BenchError
 
 DEFAULT_MANIFEST = DEV_DATA / "manifest.jsonl"
 EVAL_TOOL = SHARED / "tools" / "ocr_eval.py"
@@ -66,7 +80,6 @@ SPEED_BUDGET = {"default": 1.5, "accurate": 4.0}
 # Issue 7's baseline row "all": Tesseract 5.3 CLI, eng, PSM 3, on ocr-dev (the tesserocr wheel's 5.5.4
 # reads slightly differently; ocr-dev's README gives 27.7 / 13.0 / 80.3 % for it).
 ISSUE_BASELINE = {"CERci": 0.267, "lnCER": 0.134, "BoW-F1": 0.801}
-TSV_HEADER = "level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext\n"
 
 
 def load_ocr_eval(path: Path) -> ModuleType:
@@ -81,18 +94,6 @@ def load_ocr_eval(path: Path) -> ModuleType:
 
 
 # ------------------------------------------------------------------------------------------- designs
-@dataclass(slots=True)
-class Reading:
-    """One design's output for one manifest image: what gets scored and timed."""
-
-    text: str
-    tsv: str
-    wall: float  # seconds of OCR work (see the module docstring for what each design includes)
-    cpu: float  # process CPU seconds over the same span
-    pages: int
-    steps: list[list[dict]] = field(default_factory=list)  # ocrgw: preprocessing steps per page
-
-
 class Design(Protocol):
     name: str
 
@@ -198,35 +199,6 @@ class OcrgwPipeline:
             self.osd.close()
 
 
-def result_tsv(results: list[tuple[Any, float]]) -> str:
-    """Tesseract's TSV for ocrgw's stored result, so ocr_eval scores it exactly as it scores Tesseract.
-
-    One level-4 row per result line (its own block, so ocr_eval keys words to it), one level-5 row per
-    word, in ocrgw's reading order. Boxes are the axis-aligned hull of each quad, in pixels of the image as
-    submitted (quads of a deskewed or turned page are mapped back by the worker already); confidence 0-100."""
-    rows = [TSV_HEADER.rstrip("\n")]
-
-    def box(quad: list[float], per_px: float) -> str:
-        xs = [v / per_px for v in quad[0::2]]
-        ys = [v / per_px for v in quad[1::2]]
-        x0, y0 = round(min(xs)), round(min(ys))
-        return f"{x0}\t{y0}\t{round(max(xs)) - x0}\t{round(max(ys)) - y0}"
-
-    for page_i, (result, per_px) in enumerate(results, start=1):
-        rows.append(
-            f"1\t{page_i}\t0\t0\t0\t0\t0\t0\t{round(result.width / per_px)}\t{round(result.height / per_px)}\t-1\t"
-        )
-        for line_i, line in enumerate(result.lines, start=1):
-            rows.append(f"4\t{page_i}\t{line_i}\t1\t1\t0\t{box(line.bbox, per_px)}\t-1\t")
-            for word_i, word in enumerate(line.words, start=1):
-                text = " ".join(word.text.split())  # a tab or newline would break the row
-                rows.append(
-                    f"5\t{page_i}\t{line_i}\t1\t1\t{word_i}\t{box(word.bbox, per_px)}\t"
-                    f"{100 * word.confidence:.2f}\t{text}"
-                )
-    return "\n".join(rows) + "\n"
-
-
 # ------------------------------------------------------------------------------------------- running
 def load_manifest(path: Path, kinds: str, limit: int) -> list[dict]:
     with open(path, encoding="utf-8") as f:
@@ -289,6 +261,7 @@ def run(designs: list[Design], recs: list[dict], base: Path, ev: ModuleType, qui
                     "m": m,
                     "steps": r.steps,
                     "ocr_text": r.text,
+                    "api": r.api,
                 }
             )
         if not quiet:
@@ -296,7 +269,8 @@ def run(designs: list[Design], recs: list[dict], base: Path, ev: ModuleType, qui
             for name, r in got.items():
                 m = rows[name][-1]["m"]
                 ln = f" ln {m['ln_e'] / max(1, m['ln_c']):.3f}" if "ln_n" in m else ""
-                cells.append(f"{name} {r.wall:5.2f}s CER {m['ceci'] / max(1, m['cnci']):.3f}{ln}")
+                err = f" ({r.api['error']})" if r.api.get("error") else ""
+                cells.append(f"{name} {r.wall:5.2f}s CER {m['ceci'] / max(1, m['cnci']):.3f}{ln}{err}")
             print(f"{rec['image']:<42} " + "  |  ".join(cells), flush=True)
     return rows
 
@@ -371,7 +345,7 @@ def per_image(rows: dict[str, list[dict]]) -> list[dict]:
                 "raw": a,
                 "ocrgw": b,
                 "dCER": b["CERci"] - a["CERci"],
-                "steps": steps_summary(og["steps"]),
+                "steps": og["api"].get("error") or steps_summary(og["steps"]),
                 "t_raw": raw["t"],
                 "t_ocrgw": og["t"],
             }
@@ -382,7 +356,7 @@ def per_image(rows: dict[str, list[dict]]) -> list[dict]:
 def image_table(items: list[dict]) -> str:
     lines = [
         f"{'image':<40}{'kind':<9}{'CER raw':>9}{'ocrgw':>8}{'Δ':>7}{'lnCER raw':>11}{'ocrgw':>8}"
-        f"{'BoW raw':>9}{'ocrgw':>8}  ocrgw steps"
+        f"{'BoW raw':>9}{'ocrgw':>8}  ocrgw steps / notes"
     ]
     for it in items:
         a, b = it["raw"], it["ocrgw"]
@@ -438,15 +412,16 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--full", action="store_true", help="also print ocr_eval's full table per design")
     ap.add_argument("--json", type=Path, default=None, help="write config, summary and per-image results here")
     ap.add_argument("-q", "--quiet", action="store_true", help="no per-image lines while running")
+    add_api_args(ap)
     return ap
 
 
-def _make_designs(names: list[str], a: argparse.Namespace, tessdata: Path) -> list[Design]:
+def _make_designs(names: list[str], a: argparse.Namespace, tessdata: Path, api: Design | None) -> list[Design]:
     designs: list[Design] = []
     if "raw" in names:
         designs.append(RawTesseract(tessdata))
     if "ocrgw" in names:
-        designs.append(OcrgwPipeline(a.reading_order, a.preprocess, a.mode, a.engine))
+        designs.append(api or OcrgwPipeline(a.reading_order, a.preprocess, a.mode, a.engine))
     return designs
 
 
@@ -454,7 +429,7 @@ def _print_header(designs: list[Design], manifest: Path, recs: list[dict], tessd
     """The run's first two lines: what is read, by what, on what machine; returns the engine's versions."""
     import tesserocr
 
-    ocrgw_cfg = ""
+    ocrgw_cfg = getattr(designs[-1], "describe", lambda: "")()
     if isinstance(designs[-1], OcrgwPipeline):
         og = designs[-1]
         ocrgw_cfg = (
@@ -492,7 +467,7 @@ def _print_scores(summary: dict[str, OrderedDict[str, dict]], ev: ModuleType, fu
 
 
 def _print_speed(
-    summary: dict[str, OrderedDict[str, dict]], names: list[str], mode: str, wall: float
+    summary: dict[str, OrderedDict[str, dict]], names: list[str], mode: str, wall: float, via_api: bool
 ) -> tuple[float | None, float | None]:
     """Pages per second per design and, with both, ocrgw's time per page over raw's against the mode's
     budget; returns (wall ratio, CPU ratio), None with one design."""
@@ -515,7 +490,10 @@ def _print_speed(
             f"{verdict}); "
             f"by CPU time {cpu_ratio:.2f}"
         )
-    print(f"(single process, single thread, designs interleaved per image; run wall incl. scoring {wall:.1f} s)")
+    how = "single process"
+    if via_api:
+        how = "ocrgw over HTTP: submit -> result (a refused image: its refusal), CPU: a --server's processes"
+    print(f"({how}, single thread, designs interleaved per image; run wall incl. scoring {wall:.1f} s)")
     return ratio, cpu_ratio
 
 
@@ -540,6 +518,9 @@ def main(argv: list[str] | None = None) -> int:
     names = [n.strip() for n in a.designs.split(",") if n.strip()]
     if not names or any(n not in DESIGNS for n in names) or len(set(names)) != len(names):
         ap.error(f"--designs takes a comma-separated subset of {', '.join(DESIGNS)}")
+    via_api = bool(a.api or a.server)
+    if via_api and "ocrgw" not in names:
+        ap.error("--api and --server read with the ocrgw design: keep it in --designs")
     ev = load_ocr_eval(EVAL_TOOL)
     manifest = a.manifest.resolve()
     recs = load_manifest(manifest, a.kinds, a.limit)
@@ -549,45 +530,35 @@ def main(argv: list[str] | None = None) -> int:
     from ocrgw.settings import Settings
 
     tessdata = Settings().resolved_tessdata_dir
-    designs = _make_designs(names, a, tessdata)
-    engine = _print_header(designs, manifest, recs, tessdata)
-
-    t0 = time.perf_counter()
-    try:
-        rows = run(designs, recs, manifest.parent, ev, a.quiet)
-    finally:
-        for d in designs:
-            d.close()
-    wall = time.perf_counter() - t0
+    with contextlib.ExitStack() as stack:  # the --server's server stops here, before the report
+        api = stack.enter_context(api_design(a, ap.error)) if via_api else None
+        designs = _make_designs(names, a, tessdata, api)
+        engine = _print_header(designs, manifest, recs, tessdata)
+        t0 = time.perf_counter()
+        try:
+            rows = run(designs, recs, manifest.parent, ev, a.quiet)
+        except BenchError as exc:
+            print(f"bench failed: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            for d in designs:
+                d.close()
+        wall = time.perf_counter() - t0
     summary = summarize(rows, ev)
     _print_scores(summary, ev, a.full)
-    ratio, cpu_ratio = _print_speed(summary, names, a.mode, wall)
+    ratio, cpu_ratio = _print_speed(summary, names, a.mode, wall, via_api)
     images = per_image(rows) if len(names) == 2 else []
     if images:
         _print_per_image(images, a.worst)
-
+    api_report = print_api_report(rows, recs, a.dialect) if via_api else None
     if a.json:
-        out = {
-            "config": {
-                "manifest": str(manifest),
-                "designs": names,
-                "kinds": a.kinds,
-                "limit": a.limit,
-                "reading_order": a.reading_order,
-                "preprocess": a.preprocess,
-                "engine": engine,
-                "tessdata": str(tessdata),
-                "commit": git_commit(),
-                "cpus": os.cpu_count(),
-                "platform": platform.platform(),
-                "date": datetime.now().isoformat(timespec="seconds"),
-            },
-            "summary": summary,
-            "ratio_time_per_page": ratio,
-            "ratio_cpu_per_page": cpu_ratio,
-            "per_image": images,
-            "rows": rows,
-        }
+        config = {"manifest": str(manifest), "designs": names, "engine": engine, "tessdata": str(tessdata)}
+        for key in ("kinds", "limit", "reading_order", "preprocess", "mode", "api", "server", "dialect"):
+            config[key] = getattr(a, key)
+        config.update(commit=git_commit(), cpus=os.cpu_count(), platform=platform.platform())
+        config["date"] = datetime.now().isoformat(timespec="seconds")
+        out = {"config": config, "summary": summary, "ratio_time_per_page": ratio, "ratio_cpu_per_page": cpu_ratio}
+        out.update(per_image=images, api=api_report, rows=rows)
         a.json.write_text(json.dumps(out, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
         print(f"\nwrote {a.json}")
     return 0
