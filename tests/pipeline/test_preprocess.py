@@ -351,6 +351,16 @@ def test_line_cut_at_its_ink_gets_a_margin_of_paper(ocr: object, height: int) ->
         ocr.SetPageSegMode(3)
 
 
+def test_a_very_wide_line_is_never_enlarged_past_what_tesseract_takes() -> None:
+    """Tesseract refuses an image over 32767 px a side: a 16000 px line of 8 px text, which would be
+    enlarged 3x, is enlarged only as far as that (margin included)."""
+    line = Image.new("L", (16000, 12), 255)
+    ImageDraw.Draw(line).text((2, 1), "small print on a long strip " * 600, fill=0, font=_font(9))
+    result = preprocess(np.asarray(line))
+    assert _step(result, "upscale")["factor"] < 2.1
+    assert max(result.image.shape) <= 32767 and _step(result, "margin")["px"] >= 4
+
+
 def test_seed_chain_blurs_and_equalizes_every_page() -> None:
     page = np.asarray(_page())
     result = preprocess(page, chain="seed")

@@ -61,6 +61,7 @@ _TARGET_TEXT = 16.0
 _MIN_UPSCALE = 1.15
 _MAX_UPSCALE = 3.0
 _MAX_UPSCALED_PIXELS = 12_000_000
+_MAX_ENGINE_SIDE = 32_767  # Tesseract refuses a wider or taller image (16-bit coordinates; tried at 34000 px)
 # Resolution: file metadata is often a tool's default (scribe's 300-dpi scans say 96, SROIE says
 # nothing), and Tesseract's own guess from 70 dpi segments tables and small text worse. The median glyph
 # height of body text at 300 dpi is ~20 px (10-12 pt), so the engine is told 300 * height / 20 dpi for
@@ -237,6 +238,9 @@ def _margin(pre: Preprocessed) -> None:
     which are paper even where the ink touches the edge."""
     img = pre.image
     size = max(_MIN_MARGIN, round(_LINE_MARGIN * (pre.text_height or img.shape[0] / 2)))
+    size = min(size, (_MAX_ENGINE_SIDE - max(img.shape)) // 2)  # never past what the engine takes
+    if size <= 0:
+        return
     edge = np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]])
     paper = int(np.median(edge))
     pre.image = cv2.copyMakeBorder(img, size, size, size, size, cv2.BORDER_CONSTANT, value=paper)
@@ -280,7 +284,8 @@ def _text_size(pre: Preprocessed, dpi: int | None, exact_dpi: bool) -> Preproces
     factor = 1.0
     if height * _MIN_UPSCALE < _TARGET_TEXT:
         h, w = pre.image.shape
-        factor = min(_TARGET_TEXT / height, _MAX_UPSCALE, float(np.sqrt(_MAX_UPSCALED_PIXELS / (h * w))))
+        room = float(np.sqrt(_MAX_UPSCALED_PIXELS / (h * w)))
+        factor = min(_TARGET_TEXT / height, _MAX_UPSCALE, room, (_MAX_ENGINE_SIDE - 64) / max(h, w))
     if factor >= _MIN_UPSCALE:
         pre.image = cv2.resize(pre.image, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
         shrink = np.array([[1.0 / factor, 0.0, 0.0], [0.0, 1.0 / factor, 0.0]])
