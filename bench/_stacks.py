@@ -169,7 +169,6 @@ class ScaleoutStack:
             "OCRGW_BLOB_STORE": "database",
             "OCRGW_AUTH": "off",
             "OCRGW_DATA_DIR": str(self.data_dir),
-            "OCRGW_MIN_DIMENSION": "10",
         }
 
     @property

@@ -3,7 +3,7 @@ deployment (PostgreSQL + Celery over Redis) next to the embedded default (SQLite
 processes), each with 1 and 2 worker processes, on the same cores and the same image list, in one run:
 
 * ``embedded-N`` - a real ``ocrgw serve --workers N`` (bench/_common.py's ``OcrgwServer``: SQLite in a
-  temporary data dir, auth off, ``OCRGW_MIN_DIMENSION=10`` so single text lines are accepted).
+  temporary data dir, auth off).
 * ``scaleout-N`` - a fresh PostgreSQL database (``CREATE DATABASE`` on 127.0.0.1:5432 as ``postgres``,
   dropped at the end), ``ocrgw migrate``, ``ocrgw api`` and ``ocrgw worker --concurrency N`` (a Celery
   prefork worker), with ``OCRGW_QUEUE=celery``, ``OCRGW_BLOB_STORE=database`` and the broker on a Redis
@@ -15,11 +15,11 @@ All four stacks run side by side for the whole run. Each is warmed up (the same 
 and then left until its processes are idle; the idle CPU of all stacks together is measured once, so
 background polling would show. Then ``--repeat`` rounds: in each, every design gets the whole image
 list (rounds interleaved, the order rotated each round). The client (bench/_common.py's
-``OcrgwClient``) keeps C jobs in flight (default 6), POSTs each image to ``/vision/v3.2/read/analyze``
-and polls its ``Operation-Location`` (0.05 s growing x1.5 up to 0.25 s) until ``succeeded``; a
-``failed`` job aborts the run. Throughput = images / wall time from the first submit to the last
-result; the median over the rounds is reported with ratios scale-out/embedded at equal workers and
-2 workers / 1 worker within each deployment.
+``OcrgwClient``) keeps C jobs in flight (default 6), POSTs each image to the native ``/v1/jobs`` (which
+takes single text lines under Azure's 50 px minimum), polls its ``Location`` (0.05 s growing x1.5 up
+to 0.25 s) until ``succeeded`` and fetches the result; a ``failed`` job aborts the run. Throughput =
+images / wall time from the first submit to the last result; the median over the rounds is reported with
+ratios scale-out/embedded at equal workers and 2 workers / 1 worker within each deployment.
 
 CPU s/img: user+system CPU of the design's own processes (API + workers, read from /proc) per image; for
 scale-out also the PostgreSQL backends serving its database (found in pg_stat_activity) and the Redis
@@ -370,7 +370,7 @@ def print_report(res: dict) -> None:
         )
     print(
         f"({len(meta['images'])} images per round, {meta['repeat']} round(s) each, {meta['concurrency']} jobs in "
-        f"flight, {meta['cores']} cores; latency = submit -> succeeded seen, incl. queue wait)"
+        f"flight, {meta['cores']} cores; latency = submit -> result fetched, incl. queue wait)"
     )
     print("CPU s/img by part (median over rounds):")
     for name, s in summary.items():

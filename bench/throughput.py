@@ -1,10 +1,10 @@
 """Throughput benchmark: images per second through ocrgw's HTTP submit-and-poll path, side by side with
 the designs it is measured against, on the same cores and the same image list, in one run:
 
-* ``ocrgw`` - a real ``ocrgw serve`` (auth off, temporary data dir, ``--workers N``, the 50 px minimum
-  image side lowered so single text lines are accepted) started as a subprocess on 127.0.0.1; an httpx
-  client keeps C jobs in flight (default 2*N+2), POSTs each image to ``/vision/v3.2/read/analyze`` and
-  polls its Operation-Location (0.05 s, growing x1.5 up to 0.25 s) until ``succeeded``.
+* ``ocrgw`` - a real ``ocrgw serve`` (auth off, temporary data dir, ``--workers N``) started as a
+  subprocess on 127.0.0.1; an httpx client keeps C jobs in flight (default 2*N+2), POSTs each image to
+  the native API (``/v1/jobs``, which takes single text lines under Azure's 50 px minimum), polls its
+  Location (0.05 s, growing x1.5 up to 0.25 s) until ``succeeded`` and fetches the result.
 * ``bare`` - "the limit": N processes, each with one warm ``tesserocr.PyTessBaseAPI`` (eng, PSM.AUTO,
   OEM.LSTM_ONLY) doing SetImageFile + Recognize + walking the words with boxes and confidences (the
   same engine work ocrgw does, minus decode/preprocess/SQL/HTTP).
@@ -479,7 +479,7 @@ LABELS = {
     "cli": "tesseract CLI per image",
 }
 NOTES = {
-    "ocrgw": "submit -> succeeded seen, incl. queue wait",
+    "ocrgw": "submit -> result fetched, incl. queue wait",
     "bare": "engine call only",
     "bare-gray": "decode + engine call",
     "cli": "process start to exit",

@@ -38,10 +38,12 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
 
-    # Intake limits, enforced while streaming and before any decode.
+    # Intake limits, enforced while streaming and before any decode. The pixel limits each API documents
+    # (Azure's 50 px minimum, Huawei's 15, ...) are its dialect's ``ImageLimits``; the two pixel caps here
+    # are the server's own, on top of them for every API (memory and time; Tesseract takes no side over
+    # 32767 px, and preprocessing keeps what it enlarges within that).
     max_upload_bytes: int = 50 * 1024 * 1024
-    min_dimension: int = 50
-    max_dimension: int = 10000
+    max_dimension: int = Field(default=10000, ge=1, le=32767)
     max_megapixels: float = 100.0
     max_pages: int = 2000
     pdf_dpi: int = Field(default=300, ge=50, le=1200)  # PDF pages render at this, lowered for huge pages

@@ -17,10 +17,12 @@ from tests.bodies import gif_frames, png_chunk, png_header_only
 from tests.conftest import doc
 
 from ocrgw.errors import ErrorCode, OcrgwError
+from ocrgw.formats import ENGINE_LIMITS, ImageLimits
 from ocrgw.intake.sniff import check_type, inspect_image, sniff
 from ocrgw.settings import Settings
 
 SETTINGS = Settings()
+READ = ImageLimits("Azure Read", min_side=50, max_side=10_000)  # a vendor's limits, as a dialect declares them
 FORMATS = {  # Pillow format -> (media type, extension, mode)
     "JPEG": ("image/jpeg", "jpg", "RGB"),
     "PNG": ("image/png", "png", "L"),
@@ -47,12 +49,14 @@ _MEASURE = """
 import json, sys, time
 from pathlib import Path
 from ocrgw.errors import OcrgwError
+from ocrgw.formats import ImageLimits
 from ocrgw.intake.sniff import inspect_image
 from ocrgw.settings import Settings
 path, media_type, max_pages = sys.argv[1], sys.argv[2], int(sys.argv[3])
 t0 = time.monotonic()
 try:
-    out = list(inspect_image(Path(path), media_type, Settings(max_pages=max_pages)))
+    limits = ImageLimits("Azure Read", 50, 10000)
+    out = list(inspect_image(Path(path), media_type, Settings(max_pages=max_pages), limits))
 except OcrgwError as exc:
     out = exc.code.value
 # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent (pytest) through fork and exec.
@@ -73,9 +77,9 @@ def measure_inspect(path: Path, media_type: str, max_pages: int = 2000) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _err(path: Path, media_type: str, settings: Settings = SETTINGS) -> OcrgwError:
+def _err(path: Path, media_type: str, settings: Settings = SETTINGS, limits: ImageLimits = READ) -> OcrgwError:
     with pytest.raises(OcrgwError) as info:
-        inspect_image(path, media_type, settings)
+        inspect_image(path, media_type, settings, limits)
     return info.value
 
 
@@ -150,14 +154,18 @@ def test_inspect_real_documents(image: str, media_type: str) -> None:
     assert check_type(head) == media_type
     with Image.open(path) as im:
         expected = (*im.size, getattr(im, "n_frames", 1))
-    assert inspect_image(path, media_type, SETTINGS) == expected
+    assert inspect_image(path, media_type, SETTINGS, READ) == expected
 
 
-def test_real_line_image_below_minimum_height_is_refused() -> None:
+def test_real_line_image_is_refused_by_azure_and_taken_by_the_engine() -> None:
     path = doc("line/uw3_0468_010060.png")  # 476 x 36
     err = _err(path, "image/png")
     assert err.code is ErrorCode.INVALID_DIMENSIONS
-    assert "at least 50" in err.message and "476x36" in err.message
+    assert err.message == (
+        "Image must be at least 50 pixels in width and height: it is 476 x 36 px "
+        "(Azure Read needs 50 to 10000 px per side)."
+    )
+    assert inspect_image(path, "image/png", SETTINGS, ENGINE_LIMITS) == (476, 36, 1)
 
 
 def test_real_document_under_a_wrong_media_type_is_corrupt() -> None:
@@ -173,19 +181,19 @@ def test_inspect_every_format(tmp_path: Path, fmt: str) -> None:
     media_type, _, mode = FORMATS[fmt]
     path = _save(tmp_path, _image((123, 77), mode), fmt)
     assert check_type(path.read_bytes()[:64]) == media_type
-    assert inspect_image(path, media_type, SETTINGS) == (123, 77, 1)
+    assert inspect_image(path, media_type, SETTINGS, READ) == (123, 77, 1)
 
 
 @pytest.mark.parametrize("fmt", list(FORMATS))
 def test_minimum_dimension_boundary(tmp_path: Path, fmt: str) -> None:
     media_type, _, mode = FORMATS[fmt]
     ok = _save(tmp_path, _image((50, 50), mode), fmt, name="ok")
-    assert inspect_image(ok, media_type, SETTINGS) == (50, 50, 1)
+    assert inspect_image(ok, media_type, SETTINGS, READ) == (50, 50, 1)
     for size in ((49, 50), (50, 49), (10, 10)):
         small = _save(tmp_path, _image(size, mode), fmt, name=f"small{size[0]}x{size[1]}")
         err = _err(small, media_type)
         assert err.code is ErrorCode.INVALID_DIMENSIONS
-        assert f"{size[0]}x{size[1]}" in err.message
+        assert f"it is {size[0]} x {size[1]} px" in err.message
 
 
 def test_too_large_dimension(tmp_path: Path) -> None:
@@ -197,19 +205,64 @@ def test_too_large_dimension(tmp_path: Path) -> None:
     path.write_bytes(png_header_only(60, 10001))
     assert _err(path, "image/png").code is ErrorCode.INVALID_DIMENSIONS
     path.write_bytes(png_header_only(10000, 60))  # on the limit: accepted
-    assert inspect_image(path, "image/png", SETTINGS) == (10000, 60, 1)
+    assert inspect_image(path, "image/png", SETTINGS, READ) == (10000, 60, 1)
 
 
 def test_max_dimension_setting(tmp_path: Path) -> None:
     path = _save(tmp_path, _image((300, 200)), "PNG")
-    assert inspect_image(path, "image/png", SETTINGS) == (300, 200, 1)
+    assert inspect_image(path, "image/png", SETTINGS, READ) == (300, 200, 1)
     assert _err(path, "image/png", Settings(max_dimension=299)).code is ErrorCode.INVALID_DIMENSIONS
-    assert inspect_image(path, "image/png", Settings(max_dimension=300)) == (300, 200, 1)
+    assert inspect_image(path, "image/png", Settings(max_dimension=300), READ) == (300, 200, 1)
+
+
+@pytest.mark.parametrize("fmt", list(FORMATS))
+def test_engine_limits_take_a_line_10_px_high(tmp_path: Path, fmt: str) -> None:
+    """ocrgw's own APIs (and OCR.space, which documents no pixel limits) take what the engine reads: a
+    text line 10 px high and more; below that the message names the limit and the size."""
+    media_type, _, mode = FORMATS[fmt]
+    assert inspect_image(_save(tmp_path, _image((956, 10), mode), fmt), media_type, SETTINGS, ENGINE_LIMITS) == (
+        956,
+        10,
+        1,
+    )
+    err = _err(_save(tmp_path, _image((956, 9), mode), fmt, name="low"), media_type, limits=ENGINE_LIMITS)
+    assert err.code is ErrorCode.INVALID_DIMENSIONS
+    assert err.message == (
+        "Image must be at least 10 pixels in width and height: it is 956 x 9 px "
+        "(the OCR engine needs at least 10 px per side)."
+    )
+
+
+def test_a_vendor_maximum_above_the_server_cap_is_capped_and_says_so(tmp_path: Path) -> None:
+    analysis = ImageLimits("Azure Image Analysis", min_side=50, max_side=16_000)
+    path = tmp_path / "wide.png"
+    path.write_bytes(png_header_only(12000, 60))
+    err = _err(path, "image/png", limits=analysis)
+    assert err.message == (
+        "Image must be at most 10000 pixels in width and height: it is 12000 x 60 px "
+        "(this server takes at most 10000 px per side: OCRGW_MAX_DIMENSION)."
+    )
+    assert inspect_image(path, "image/png", Settings(max_dimension=16_000), analysis) == (12000, 60, 1)
+    path.write_bytes(png_header_only(16001, 60))
+    assert "needs 50 to 16000 px per side)" in _err(path, "image/png", Settings(max_dimension=20_000), analysis).message
+
+
+def test_a_vendor_megapixel_limit_is_named_when_it_is_the_lower(tmp_path: Path) -> None:
+    huawei = ImageLimits("Huawei general text OCR", min_side=15, max_side=30_000, max_megapixels=160)
+    path = tmp_path / "big.png"
+    path.write_bytes(png_header_only(13000, 13000))  # 169 MP
+    roomy = Settings(max_dimension=30_000, max_megapixels=200)
+    err = _err(path, "image/png", roomy, huawei)
+    assert (
+        err.message == "Image has 169.0 megapixels: it is 13000 x 13000 px (Huawei general text OCR takes at most 160)."
+    )
+    err = _err(path, "image/png", Settings(max_dimension=30_000), huawei)  # the server's 100 MP is lower
+    assert "(this server (OCRGW_MAX_MEGAPIXELS) takes at most 100)" in err.message
 
 
 def test_too_many_megapixels(tmp_path: Path) -> None:
     path = _save(tmp_path, _image((400, 300)), "PNG")  # 0.12 MP
-    assert inspect_image(path, "image/png", Settings(max_megapixels=0.12)) == (400, 300, 1)
+    assert inspect_image(path, "image/png", Settings(max_megapixels=0.12), READ) == (400, 300, 1)
     err = _err(path, "image/png", Settings(max_megapixels=0.1))
     assert err.code is ErrorCode.INVALID_DIMENSIONS
     assert "megapixels" in err.message
@@ -221,13 +274,13 @@ def test_pixel_bomb_is_refused_from_the_header(tmp_path: Path) -> None:
     assert path.stat().st_size < 200
     err = _err(path, "image/png")
     assert err.code is ErrorCode.INVALID_DIMENSIONS
-    assert "20000x20000" in err.message
+    assert "20000 x 20000 px" in err.message
 
 
 def test_megapixel_limit_applies_within_the_dimension_limit(tmp_path: Path) -> None:
     path = tmp_path / "big.png"
     path.write_bytes(png_header_only(10000, 10000))  # 100 MP: on the default limit
-    assert inspect_image(path, "image/png", SETTINGS) == (10000, 10000, 1)
+    assert inspect_image(path, "image/png", SETTINGS, READ) == (10000, 10000, 1)
     path.write_bytes(png_header_only(9999, 9000))
     err = _err(path, "image/png", Settings(max_megapixels=50))
     assert err.code is ErrorCode.INVALID_DIMENSIONS and "megapixels" in err.message
@@ -283,7 +336,7 @@ def test_truncated_real_jpeg_passes_the_header_check(tmp_path: Path) -> None:
     data = doc("receipt/till_clean.jpg").read_bytes()
     path = tmp_path / "half.jpg"
     path.write_bytes(data[: len(data) // 2])
-    assert inspect_image(path, "image/jpeg", SETTINGS) == (600, 1546, 1)
+    assert inspect_image(path, "image/jpeg", SETTINGS, READ) == (600, 1546, 1)
 
 
 def test_empty_file_is_invalid(tmp_path: Path) -> None:
@@ -304,12 +357,12 @@ def _multi(tmp_path: Path, fmt: str, sizes: list[tuple[int, int]], mode: str = "
 
 def test_multi_frame_tiff_frame_count(tmp_path: Path) -> None:
     path = _multi(tmp_path, "TIFF", [(200, 100), (120, 80), (60, 60)])
-    assert inspect_image(path, "image/tiff", SETTINGS) == (200, 100, 3)  # size of the first frame
+    assert inspect_image(path, "image/tiff", SETTINGS, READ) == (200, 100, 3)  # size of the first frame
 
 
 def test_multi_frame_tiff_page_limit(tmp_path: Path) -> None:
     path = _multi(tmp_path, "TIFF", [(80, 80)] * 4)
-    assert inspect_image(path, "image/tiff", Settings(max_pages=4)) == (80, 80, 4)
+    assert inspect_image(path, "image/tiff", Settings(max_pages=4), READ) == (80, 80, 4)
     err = _err(path, "image/tiff", Settings(max_pages=3))
     assert err.code is ErrorCode.TOO_MANY_PAGES
     assert "at most 3 are accepted" in err.message
@@ -319,7 +372,7 @@ def test_every_tiff_frame_is_checked(tmp_path: Path) -> None:
     path = _multi(tmp_path, "TIFF", [(200, 100), (200, 100), (200, 20)])
     err = _err(path, "image/tiff")
     assert err.code is ErrorCode.INVALID_DIMENSIONS
-    assert "200x20" in err.message
+    assert "page 3 is 200 x 20 px" in err.message
 
 
 def test_animated_gif_is_one_page(tmp_path: Path) -> None:
@@ -329,7 +382,7 @@ def test_animated_gif_is_one_page(tmp_path: Path) -> None:
     for i, f in enumerate(frames):
         ImageDraw.Draw(f).rectangle((60, 40 + i * 5, 80, 50 + i * 5), fill=i + 1)
     frames[0].save(path, format="GIF", save_all=True, append_images=frames[1:])
-    assert inspect_image(path, "image/gif", SETTINGS) == (90, 70, 1)
+    assert inspect_image(path, "image/gif", SETTINGS, READ) == (90, 70, 1)
 
 
 def apng_frames(n: int, size: int) -> bytes:
@@ -358,10 +411,10 @@ def apng_frames(n: int, size: int) -> bytes:
 def test_small_animated_images_from_repeated_frames(tmp_path: Path) -> None:
     gif = tmp_path / "small.gif"
     gif.write_bytes(gif_frames(4, 80))
-    assert inspect_image(gif, "image/gif", SETTINGS) == (80, 80, 1)
+    assert inspect_image(gif, "image/gif", SETTINGS, READ) == (80, 80, 1)
     png = tmp_path / "small.png"
     png.write_bytes(apng_frames(3, 70))
-    assert inspect_image(png, "image/png", SETTINGS) == (70, 70, 1)
+    assert inspect_image(png, "image/png", SETTINGS, READ) == (70, 70, 1)
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ from tests.conftest import doc, unavailable
 from tests.specimens import COUNTRIES, make_mrz_lines, make_passport, ocrb_font_path
 
 from ocrgw.db import make_async_engine, make_async_sessionmaker
+from ocrgw.formats import ENGINE_LIMITS
 from ocrgw.intake.core import from_stream
 from ocrgw.jobs import service
 from ocrgw.jobs.schemas import JobSpec, JobView
@@ -242,7 +243,7 @@ def test_mrz_through_the_worker(tmp_path: Path) -> None:
             async def chunks(data: bytes = body):
                 yield data
 
-            blob = await from_stream(chunks(), store=store, settings=settings)
+            blob = await from_stream(chunks(), store=store, settings=settings, limits=ENGINE_LIMITS)
             view = await service.submit(
                 db=db,
                 queue=queue,

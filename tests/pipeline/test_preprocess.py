@@ -319,6 +319,48 @@ def test_one_line_crops_are_read_as_a_single_line(ocr: object) -> None:
         ocr.SetPageSegMode(3)
 
 
+def _cut_to_ink(text: str, height: int) -> np.ndarray:
+    """One line of text in the largest DejaVu size whose ink is ``height`` px high, cut at the ink on
+    every side, as a line detector crops a line out of a page."""
+    size = height * 2
+    while (box := _font(size).getbbox(text))[3] - box[1] > height:
+        size -= 1
+    x0, y0, x1, _ = box
+    img = Image.new("L", (x1 - x0, height), 255)
+    ImageDraw.Draw(img).text((-x0, -y0), text, fill=0, font=_font(size))
+    return np.asarray(img)
+
+
+@pytest.mark.parametrize("height", [12, 44])
+def test_line_cut_at_its_ink_gets_a_margin_of_paper(ocr: object, height: int) -> None:
+    """Glyphs touching the edge misread ("T" as "l", "482" as "462", "77" as "///"): a one-line crop is
+    handed over with a margin of paper, and the boxes still map back to the crop's own pixels."""
+    text = "Total due EUR 1,482.50 by 31 March; ref AX-77/3"
+    line = _cut_to_ink(text, height)
+    result = preprocess(line)
+    margin = _step(result, "margin")
+    assert result.psm == 7 and margin["px"] >= 4 and margin["fill"] == 255
+    assert (result.image[: margin["px"]] == 255).all() and (result.image[:, -margin["px"] :] == 255).all()
+    inner = margin["px"]
+    assert to_source([inner, inner], result.matrix) == pytest.approx([0.0, 0.0], abs=0.5)
+    ocr.SetPageSegMode(result.psm)
+    ocr.SetSourceResolution(result.dpi)
+    try:
+        assert _cer(_read(ocr, result.image), text) < 0.03
+    finally:
+        ocr.SetPageSegMode(3)
+
+
+def test_a_very_wide_line_is_never_enlarged_past_what_tesseract_takes() -> None:
+    """Tesseract refuses an image over 32767 px a side: a 16000 px line of 8 px text, which would be
+    enlarged 3x, is enlarged only as far as that (margin included)."""
+    line = Image.new("L", (16000, 12), 255)
+    ImageDraw.Draw(line).text((2, 1), "small print on a long strip " * 600, fill=0, font=_font(9))
+    result = preprocess(np.asarray(line))
+    assert _step(result, "upscale")["factor"] < 2.1
+    assert max(result.image.shape) <= 32767 and _step(result, "margin")["px"] >= 4
+
+
 def test_seed_chain_blurs_and_equalizes_every_page() -> None:
     page = np.asarray(_page())
     result = preprocess(page, chain="seed")

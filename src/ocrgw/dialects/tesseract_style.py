@@ -1,8 +1,9 @@
 """What the two Tesseract-server APIs share, between their routes and the job core: the Flask-style API
 (``dialects.flaskapi``) and the streaming server's (``dialects.streamapi``), both small synchronous
 servers around pytesseract in the tutorials ocrgw grew from. Where the key may be, Tesseract-style language
-codes (a Vocabulary), the text and mean confidence they answer with, and the HTTP status of each error
-(both answer a plain JSON error: 400 input, 401 key, 403 not admin, 413, 415, 429 + Retry-After, 500, 504)."""
+codes (a Vocabulary), the pixel limits (the engine's own), the text and mean confidence they answer with,
+and the HTTP status of each error (both answer a plain JSON error: 400 input, 401 key, 403 not admin, 413,
+415, 429 + Retry-After, 500, 504)."""
 
 from __future__ import annotations
 
@@ -18,12 +19,15 @@ from ocrgw.context import AppContext
 from ocrgw.dialects import json_response
 from ocrgw.errors import HTTP_STATUS, OcrgwError
 from ocrgw.errors import ErrorCode as E
+from ocrgw.formats import ENGINE_LIMITS
 from ocrgw.jobs.schemas import JobSpec, JobView
 from ocrgw.jobs.service import Order
 
 # `eng`, `deu`, `eng+deu` (Tesseract's own codes, as pytesseract's `lang=`), or BCP-47 codes such as `en`
 # for convenience; each must be installed. Empty: the server's default (there is no `auto`).
 VOCABULARY = languages.Vocabulary(model_names=True, bcp47=True, auto=frozenset(), param="lang")
+# The tutorials' servers handed any image to pytesseract: only what the engine needs applies.
+LIMITS = ENGINE_LIMITS
 
 
 # -------------------------------------------------------------------------------------------- keys

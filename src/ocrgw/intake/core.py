@@ -11,6 +11,7 @@ import anyio
 import httpx
 
 from ocrgw.errors import ErrorCode, OcrgwError
+from ocrgw.formats import ImageLimits
 from ocrgw.intake.sniff import check_type, inspect_document
 from ocrgw.net import open_url
 from ocrgw.settings import Settings
@@ -27,8 +28,11 @@ def _too_large(settings: Settings) -> OcrgwError:
     return OcrgwError(ErrorCode.TOO_LARGE, f"Input image is too large: at most {mb:g} MB are accepted.")
 
 
-async def from_stream(chunks: AsyncIterator[bytes], *, store: BlobStore, settings: Settings) -> StoredBlob:
-    """Store a body as it arrives; refuse it as soon as it passes the size limit."""
+async def from_stream(
+    chunks: AsyncIterator[bytes], *, store: BlobStore, settings: Settings, limits: ImageLimits
+) -> StoredBlob:
+    """Store a body as it arrives; refuse it as soon as it passes the size limit, and an image outside the
+    API's pixel ``limits`` once its headers are in."""
     writer = await store.writer()
     size = 0
     head = b""
@@ -51,7 +55,9 @@ async def from_stream(chunks: AsyncIterator[bytes], *, store: BlobStore, setting
             raise OcrgwError(ErrorCode.EMPTY_BODY, "The request body is empty: send the image bytes.")
         await writer.close()
         media_type = check_type(head)
-        width, height, frames = await anyio.to_thread.run_sync(inspect_document, writer.path, media_type, settings)
+        width, height, frames = await anyio.to_thread.run_sync(
+            inspect_document, writer.path, media_type, settings, limits
+        )
         key = await writer.commit()
     except BaseException:
         await writer.abort()
@@ -59,14 +65,14 @@ async def from_stream(chunks: AsyncIterator[bytes], *, store: BlobStore, setting
     return StoredBlob(key=key, size=size, media_type=media_type, width=width, height=height, frames=frames)
 
 
-async def from_bytes(data: bytes, *, store: BlobStore, settings: Settings) -> StoredBlob:
+async def from_bytes(data: bytes, *, store: BlobStore, settings: Settings, limits: ImageLimits) -> StoredBlob:
     """A body that arrived inside JSON or a form (base64) and is already in memory."""
 
     async def chunks() -> AsyncIterator[bytes]:
         for i in range(0, len(data), 256 * 1024):
             yield data[i : i + 256 * 1024]
 
-    return await from_stream(chunks(), store=store, settings=settings)
+    return await from_stream(chunks(), store=store, settings=settings, limits=limits)
 
 
 def decode_base64(value: str) -> bytes:
@@ -81,7 +87,7 @@ def decode_base64(value: str) -> bytes:
         raise ValueError(str(exc)) from exc
 
 
-async def from_url(url: str, *, store: BlobStore, settings: Settings) -> StoredBlob:
+async def from_url(url: str, *, store: BlobStore, settings: Settings, limits: ImageLimits) -> StoredBlob:
     """Fetch a URL source under the SSRF guard, the size limit and an overall time limit."""
     try:
         with anyio.fail_after(settings.url_fetch_timeout):
@@ -89,7 +95,7 @@ async def from_url(url: str, *, store: BlobStore, settings: Settings) -> StoredB
                 declared = resp.headers.get("content-length")
                 if declared and declared.isdigit() and int(declared) > settings.max_upload_bytes:
                     raise _too_large(settings)
-                return await from_stream(resp.aiter_bytes(), store=store, settings=settings)
+                return await from_stream(resp.aiter_bytes(), store=store, settings=settings, limits=limits)
     except TimeoutError as exc:
         raise OcrgwError(ErrorCode.DOWNLOAD_TIMEOUT, "Timed out downloading the image URL.") from exc
     except httpx.HTTPError as exc:

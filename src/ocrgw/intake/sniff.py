@@ -9,7 +9,7 @@ import pypdfium2 as pdfium
 from PIL import Image, UnidentifiedImageError
 
 from ocrgw.errors import ErrorCode, OcrgwError
-from ocrgw.formats import PIL_FORMATS, SUPPORTED, sniff
+from ocrgw.formats import PIL_FORMATS, SUPPORTED, ImageLimits, sniff
 from ocrgw.settings import Settings
 
 # Pillow's own bomb guard raises before we can report the size; we check sizes ourselves instead, and
@@ -27,12 +27,12 @@ def check_type(head: bytes) -> str:
     return media_type
 
 
-def inspect_document(path: Path, media_type: str, settings: Settings) -> tuple[int, int, int]:
-    """(width, height, pages) of an image or PDF from its headers/structure only. Blocking: run it in a
-    thread."""
+def inspect_document(path: Path, media_type: str, settings: Settings, limits: ImageLimits) -> tuple[int, int, int]:
+    """(width, height, pages) of an image or PDF from its headers/structure only, an image checked against
+    the API's ``limits``. Blocking: run it in a thread."""
     if media_type == "application/pdf":
         return inspect_pdf(path, settings)
-    return inspect_image(path, media_type, settings)
+    return inspect_image(path, media_type, settings, limits)
 
 
 def inspect_pdf(path: Path, settings: Settings) -> tuple[int, int, int]:
@@ -62,11 +62,12 @@ def inspect_pdf(path: Path, settings: Settings) -> tuple[int, int, int]:
     return round(width), round(height), pages
 
 
-def inspect_image(path: Path, media_type: str, settings: Settings) -> tuple[int, int, int]:
-    """(width, height, pages) read from the headers only, checked against the limits. Blocking: run it
-    in a thread. Only TIFF is a multi-page document (as for Azure); its pages each have a header, and
-    seeking to one reads just that IFD, so every page is checked. An animated GIF/PNG/WEBP is read as
-    its first frame: counting or seeking its frames makes Pillow decode them, a pixel bomb in itself."""
+def inspect_image(path: Path, media_type: str, settings: Settings, limits: ImageLimits) -> tuple[int, int, int]:
+    """(width, height, pages) read from the headers only, checked against the API's ``limits`` and the
+    server's caps. Blocking: run it in a thread. Only TIFF is a multi-page document (as for Azure); its
+    pages each have a header, and seeking to one reads just that IFD, so every page is checked. An
+    animated GIF/PNG/WEBP is read as its first frame: counting or seeking its frames makes Pillow decode
+    them, a pixel bomb in itself."""
     try:
         with Image.open(path, formats=[PIL_FORMATS[media_type]]) as im:
             width, height = im.size
@@ -76,11 +77,11 @@ def inspect_image(path: Path, media_type: str, settings: Settings) -> tuple[int,
                     ErrorCode.TOO_MANY_PAGES,
                     f"The document has {frames} pages; at most {settings.max_pages} are accepted.",
                 )
-            _check_dimensions(width, height, settings)
+            check_dimensions(width, height, limits, settings)
             if media_type == "image/tiff":
                 for index in range(1, frames):
                     im.seek(index)
-                    _check_dimensions(*im.size, settings)
+                    check_dimensions(*im.size, limits, settings, page=index + 1)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
         raise OcrgwError(
             ErrorCode.INVALID_IMAGE, f"Input data is not a valid image: the {media_type} header is corrupt."
@@ -88,20 +89,27 @@ def inspect_image(path: Path, media_type: str, settings: Settings) -> tuple[int,
     return width, height, frames
 
 
-def _check_dimensions(width: int, height: int, settings: Settings) -> None:
-    lo, hi = settings.min_dimension, settings.max_dimension
-    if width < lo or height < lo:
-        raise OcrgwError(
-            ErrorCode.INVALID_DIMENSIONS,
-            f"Image must be at least {lo} pixels in width and height (got {width}x{height}).",
-        )
-    if width > hi or height > hi:
-        raise OcrgwError(
-            ErrorCode.INVALID_DIMENSIONS,
-            f"Image must be at most {hi} pixels in width and height (got {width}x{height}).",
-        )
-    if width * height > settings.max_megapixels * 1_000_000:
-        raise OcrgwError(
-            ErrorCode.INVALID_DIMENSIONS,
-            f"Image has {width * height / 1e6:.1f} megapixels; at most {settings.max_megapixels:g} are accepted.",
-        )
+def check_dimensions(width: int, height: int, limits: ImageLimits, settings: Settings, page: int = 1) -> None:
+    """Refuse an image (or a TIFF's ``page``) outside the API's pixel limits or the server's caps, naming
+    the limit and the size found, e.g. "Image must be at least 50 pixels in width and height: it is
+    956 x 44 px (Azure Read needs 50 to 10000 px per side)." The words before the colon are Azure's own."""
+    size = f"{'it' if page == 1 else f'page {page}'} is {width} x {height} px"
+    lo, cap = limits.min_side, settings.max_dimension
+    span = f"{lo} to {limits.max_side}" if limits.max_side else f"at least {lo}"
+    rule = f"{limits.api} needs {span} px per side"
+    if min(width, height) < lo:
+        raise _dimensions(f"Image must be at least {lo} pixels in width and height: {size} ({rule}).")
+    hi = min(limits.max_side or cap, cap)
+    if max(width, height) > hi:
+        why = rule if hi == limits.max_side else f"this server takes at most {cap} px per side: OCRGW_MAX_DIMENSION"
+        raise _dimensions(f"Image must be at most {hi} pixels in width and height: {size} ({why}).")
+    vendor_mp = limits.max_megapixels or float("inf")
+    most = min(vendor_mp, settings.max_megapixels)
+    if width * height > most * 1_000_000:
+        who = limits.api if vendor_mp <= settings.max_megapixels else "this server (OCRGW_MAX_MEGAPIXELS)"
+        megapixels = width * height / 1e6
+        raise _dimensions(f"Image has {megapixels:.1f} megapixels: {size} ({who} takes at most {most:g}).")
+
+
+def _dimensions(message: str) -> OcrgwError:
+    return OcrgwError(ErrorCode.INVALID_DIMENSIONS, message)

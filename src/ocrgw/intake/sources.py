@@ -1,7 +1,8 @@
 """Where a document comes from, as the one object ``jobs.service.accept`` stores: a streamed body, bytes
 already in memory (base64 in JSON or a form), a URL (fetched under the SSRF guard), the first file of a
 multipart form, or a blob already stored. Each ``save`` goes through the same intake steps (size limit,
-type sniff, header checks), and ``accept`` deletes what was saved when the submit fails later on."""
+type sniff, header checks against the API's pixel limits), and ``accept`` deletes what was saved when the
+submit fails later on."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from ocrgw.errors import ErrorCode, OcrgwError
+from ocrgw.formats import ImageLimits
 from ocrgw.intake import multipart
 from ocrgw.intake.core import from_bytes, from_stream, from_url
 from ocrgw.settings import Settings
@@ -21,8 +23,8 @@ class StreamSource:
 
     chunks: AsyncIterator[bytes]
 
-    async def save(self, store: BlobStore, settings: Settings) -> StoredBlob:
-        return await from_stream(self.chunks, store=store, settings=settings)
+    async def save(self, store: BlobStore, settings: Settings, limits: ImageLimits) -> StoredBlob:
+        return await from_stream(self.chunks, store=store, settings=settings, limits=limits)
 
 
 @dataclass(slots=True)
@@ -31,8 +33,8 @@ class BytesSource:
 
     data: bytes
 
-    async def save(self, store: BlobStore, settings: Settings) -> StoredBlob:
-        return await from_bytes(self.data, store=store, settings=settings)
+    async def save(self, store: BlobStore, settings: Settings, limits: ImageLimits) -> StoredBlob:
+        return await from_bytes(self.data, store=store, settings=settings, limits=limits)
 
 
 @dataclass(slots=True)
@@ -43,10 +45,10 @@ class UrlSource:
     invalid: str = "The URL must be an http or https URL."
     param: str = "url"
 
-    async def save(self, store: BlobStore, settings: Settings) -> StoredBlob:
+    async def save(self, store: BlobStore, settings: Settings, limits: ImageLimits) -> StoredBlob:
         if not self.url.strip().lower().startswith(("http://", "https://")):
             raise OcrgwError(ErrorCode.INVALID_URL, self.invalid, param=self.param)
-        return await from_url(self.url.strip(), store=store, settings=settings)
+        return await from_url(self.url.strip(), store=store, settings=settings, limits=limits)
 
 
 @dataclass(slots=True)
@@ -55,7 +57,7 @@ class StoredSource:
 
     blob: StoredBlob
 
-    async def save(self, store: BlobStore, settings: Settings) -> StoredBlob:
+    async def save(self, store: BlobStore, settings: Settings, limits: ImageLimits) -> StoredBlob:
         return self.blob
 
 
@@ -71,10 +73,10 @@ class FormSource:
     no_file: str = "The multipart/form-data body has no file part with the document."
     form: multipart.MultipartForm = field(default_factory=multipart.MultipartForm)
 
-    async def save(self, store: BlobStore, settings: Settings) -> StoredBlob:
+    async def save(self, store: BlobStore, settings: Settings, limits: ImageLimits) -> StoredBlob:
         body = multipart.stream_first_file(self.chunks, self.boundary, self.cap, self.form)
         try:
-            return await from_stream(body, store=store, settings=settings)
+            return await from_stream(body, store=store, settings=settings, limits=limits)
         except OcrgwError as exc:
             if exc.code is ErrorCode.EMPTY_BODY and self.form.files == 0:
                 raise OcrgwError(ErrorCode.EMPTY_BODY, self.no_file) from exc

@@ -22,6 +22,7 @@ from ocrgw import languages
 from ocrgw.auth import Principal
 from ocrgw.clock import as_utc, utcnow
 from ocrgw.errors import ErrorCode, OcrgwError
+from ocrgw.formats import ImageLimits
 from ocrgw.jobs import engine_choice
 from ocrgw.jobs import repository as repo
 from ocrgw.jobs.models import Job
@@ -34,9 +35,10 @@ from ocrgw.storage import BlobStore
 
 
 class Source(Protocol):
-    """A document not yet stored (``intake.sources``); ``save`` runs the intake checks and stores it."""
+    """A document not yet stored (``intake.sources``); ``save`` runs the intake checks (an image against
+    the API's pixel ``limits``) and stores it."""
 
-    async def save(self, store: BlobStore, settings: Settings) -> StoredBlob: ...
+    async def save(self, store: BlobStore, settings: Settings, limits: ImageLimits) -> StoredBlob: ...
 
 
 class Core(Protocol):
@@ -67,6 +69,7 @@ async def accept(
     owner: Principal | Callable[[], Awaitable[Principal]],
     order: Order | Deferred,
     source: Source,
+    limits: ImageLimits,
     retention_hours: float,
     wait: float | None = None,
     idempotency_key: str | None = None,
@@ -80,11 +83,13 @@ async def accept(
     that many seconds and returned succeeded, or its error raised (``wait_error``); the job is not lost
     either way. ``backlog=False`` only for the documents of a request that checked the backlog itself
     (a batch storing its files as they stream in). A deferred owner is awaited before a deferred order
-    (a bad key is told before a bad option), and a deferred ``callback`` (its URL in the body) last."""
+    (a bad key is told before a bad option), and a deferred ``callback`` (its URL in the body) last.
+    ``limits`` are the pixel sizes the dialect's API takes (its vendor's, or the engine's own), checked
+    from the image's headers as it is stored."""
     if backlog:
         await check_backlog(db=ctx.db, settings=ctx.settings)
     ready = await check_order(order, ctx.settings) if isinstance(order, Order) else None
-    blob = await source.save(ctx.store, ctx.settings)
+    blob = await source.save(ctx.store, ctx.settings, limits)
     try:
         principal = owner if isinstance(owner, Principal) else await owner()
         if ready is None:

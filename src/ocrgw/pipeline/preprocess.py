@@ -61,6 +61,7 @@ _TARGET_TEXT = 16.0
 _MIN_UPSCALE = 1.15
 _MAX_UPSCALE = 3.0
 _MAX_UPSCALED_PIXELS = 12_000_000
+_MAX_ENGINE_SIDE = 32_767  # Tesseract refuses a wider or taller image (16-bit coordinates; tried at 34000 px)
 # Resolution: file metadata is often a tool's default (scribe's 300-dpi scans say 96, SROIE says
 # nothing), and Tesseract's own guess from 70 dpi segments tables and small text worse. The median glyph
 # height of body text at 300 dpi is ~20 px (10-12 pt), so the engine is told 300 * height / 20 dpi for
@@ -94,6 +95,13 @@ PSM_AUTO, PSM_SINGLE_COLUMN, PSM_SINGLE_LINE = 3, 4, 7
 # measure (a word or two): PSM 7 reads it as that line. ocr-dev's 16 book lines (2.2-2.3 glyph heights)
 # read the same with it, except one 50x67 px crop PSM 3 found no block in at all (CER 100 % -> 0).
 _SINGLE_LINE = 2.5
+# A line crop cut close to its ink loses glyphs to the edge: Tesseract reads a "T" whose bar touches the
+# top as "l", "77" as "///", "482" as "462". A one-line image is handed over with a margin of paper half its
+# text height wide (at least _MIN_MARGIN px), as Tesseract's own advice asks. Lines rendered 10-60 px high
+# (DejaVu Sans and Serif, cut 0-8 px from the ink, clean and scanned; 336 crops): mean CER 0.9 -> 0.07 %,
+# and 1.6 -> 0.5 % for text 10 px high.
+_LINE_MARGIN = 0.5
+_MIN_MARGIN = 4
 
 
 @dataclass(slots=True)
@@ -208,6 +216,7 @@ def _segmentation(pre: Preprocessed) -> Preprocessed:
                 "reason": f"one line: {h} px high, text {pre.text_height:.0f} px",
             }
         )
+        _margin(pre)
     elif aspect >= _STRIP_ASPECT:
         pre.psm = PSM_SINGLE_COLUMN
         pre.steps.append(
@@ -222,6 +231,22 @@ def _segmentation(pre: Preprocessed) -> Preprocessed:
         pre.psm = PSM_AUTO
         pre.steps.append({"step": "segmentation", "psm": PSM_AUTO, "applied": False, "aspect": round(aspect, 2)})
     return pre
+
+
+def _margin(pre: Preprocessed) -> None:
+    """Surround a one-line image with paper (see ``_LINE_MARGIN``): the median of its outermost pixels,
+    which are paper even where the ink touches the edge."""
+    img = pre.image
+    size = max(_MIN_MARGIN, round(_LINE_MARGIN * (pre.text_height or img.shape[0] / 2)))
+    size = min(size, (_MAX_ENGINE_SIDE - max(img.shape)) // 2)  # never past what the engine takes
+    if size <= 0:
+        return
+    edge = np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]])
+    paper = int(np.median(edge))
+    pre.image = cv2.copyMakeBorder(img, size, size, size, size, cv2.BORDER_CONSTANT, value=paper)
+    shift = np.array([[1.0, 0.0, -float(size)], [0.0, 1.0, -float(size)]])
+    pre.matrix = shift if pre.matrix is None else _then(pre.matrix, shift)
+    pre.steps.append({"step": "margin", "px": size, "fill": paper})
 
 
 def noise_level(gray: np.ndarray) -> tuple[float, int]:
@@ -259,7 +284,8 @@ def _text_size(pre: Preprocessed, dpi: int | None, exact_dpi: bool) -> Preproces
     factor = 1.0
     if height * _MIN_UPSCALE < _TARGET_TEXT:
         h, w = pre.image.shape
-        factor = min(_TARGET_TEXT / height, _MAX_UPSCALE, float(np.sqrt(_MAX_UPSCALED_PIXELS / (h * w))))
+        room = float(np.sqrt(_MAX_UPSCALED_PIXELS / (h * w)))
+        factor = min(_TARGET_TEXT / height, _MAX_UPSCALE, room, (_MAX_ENGINE_SIDE - 64) / max(h, w))
     if factor >= _MIN_UPSCALE:
         pre.image = cv2.resize(pre.image, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
         shrink = np.array([[1.0 / factor, 0.0, 0.0], [0.0, 1.0 / factor, 0.0]])

@@ -46,6 +46,7 @@ from tests.results import view_json  # noqa: E402
 from tests.specimens import make_passport  # noqa: E402
 
 from ocrgw.db import make_async_engine, make_async_sessionmaker  # noqa: E402
+from ocrgw.formats import ENGINE_LIMITS  # noqa: E402
 from ocrgw.intake import sniff  # noqa: E402
 from ocrgw.jobs import service  # noqa: E402
 from ocrgw.jobs.models import Job  # noqa: E402
@@ -228,7 +229,7 @@ class Run:
             f.write(body)
             f.flush()
             media_type = sniff.check_type(body[:64])
-            width, height, frames = sniff.inspect_document(Path(f.name), media_type, self.settings)
+            width, height, frames = sniff.inspect_document(Path(f.name), media_type, self.settings, ENGINE_LIMITS)
         self.documents[name] = {
             "size": len(body),
             "media_type": media_type,

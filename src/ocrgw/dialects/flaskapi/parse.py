@@ -160,7 +160,7 @@ class Batch:
         item = self.add(filename=part.filename or part.name)
         reader = FileReader(events)
         try:
-            item.blob = await StreamSource(reader.chunks()).save(self.store, self.settings)
+            item.blob = await StreamSource(reader.chunks()).save(self.store, self.settings, shared.LIMITS)
         except FormError:
             raise
         except OcrgwError as exc:

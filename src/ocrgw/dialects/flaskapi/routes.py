@@ -36,6 +36,7 @@ async def ocr_process(request: Request, ctx: Ctx) -> Response:
         owner=early or partial(shared.principal, ctx, request, form.form.fields),
         order=partial(parse.upload_order, request.query_params, form),
         source=form,
+        limits=shared.LIMITS,
         retention_hours=ctx.settings.retention_sync_hours,
         wait=ctx.settings.sync_wait_seconds,
     )
@@ -56,6 +57,7 @@ async def _read(ctx: AppContext, principal: Principal, order: Order, item: rende
             owner=principal,
             order=order,
             source=source,
+            limits=shared.LIMITS,
             retention_hours=ctx.settings.retention_sync_hours,
             wait=ctx.settings.sync_wait_seconds,
             backlog=False,  # checked once for the whole batch, before its files were stored

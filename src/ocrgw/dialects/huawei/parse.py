@@ -1,7 +1,7 @@
 """Huawei Cloud OCR requests -> an Order for the job core. The caller is known by `X-Auth-Token` (an ocrgw
 key, checked before the body is read) or by an AK/SK signature over the exact body bytes, so the JSON body
 is read whole, as one Source (``Body``): signature, options (checked as Huawei does; its language codes as a
-Vocabulary), then the image (plain base64) or url, stored with Huawei's smaller minimum side."""
+Vocabulary), then the image (plain base64) or url, stored under the endpoint's pixel limits."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from ocrgw.context import AppContext
 from ocrgw.dialects.huawei import signing
 from ocrgw.dialects.huawei.errors import AUTH_FAILED, AUTH_PREFIX, HuaweiError
 from ocrgw.errors import ErrorCode, OcrgwError
+from ocrgw.formats import ImageLimits
 from ocrgw.intake import multipart
 from ocrgw.intake.sources import BytesSource, UrlSource
 from ocrgw.jobs.schemas import JobSpec, StoredBlob
@@ -27,8 +28,10 @@ from ocrgw.jobs.service import Order, Source
 from ocrgw.settings import Settings
 from ocrgw.storage import BlobStore
 
-HUAWEI_MIN_SIDE = 15
-PASSPORT_MAX_SIDE = 8192
+# Each endpoint's documented pixel limits (API reference, RecognizeGeneralText and RecognizePassport):
+# general text 15 to 30000 px a side and at most 160 million pixels; passports 15 to 8192 px a side.
+GENERAL_TEXT_LIMITS = ImageLimits("Huawei general text OCR", min_side=15, max_side=30_000, max_megapixels=160)
+PASSPORT_LIMITS = ImageLimits("Huawei passport OCR", min_side=15, max_side=8192)
 PASSPORT_TYPES = ("image/png", "image/jpeg", "image/bmp", "image/tiff")
 FLAGS = ("detect_direction", "quick_mode", "character_mode", "single_orientation_mode", "return_markdown_result")
 # Huawei's `language` values -> Tesseract models; none (or auto) reads Chinese and English together.
@@ -160,12 +163,6 @@ def check_passport(blob: StoredBlob) -> None:
             "AIS.0102",
             "The image format is not supported: passport images must be PNG, JPEG, BMP or TIFF.",
         )
-    if max(blob.width, blob.height) > PASSPORT_MAX_SIDE:
-        raise OcrgwError(
-            ErrorCode.INVALID_DIMENSIONS,
-            f"Passport images may be at most {PASSPORT_MAX_SIDE} "
-            f"pixels on a side; this one is {blob.width}x{blob.height}.",
-        )
 
 
 @dataclass(slots=True)
@@ -181,7 +178,7 @@ class Body:
     spec: JobSpec | None = None
     blob: StoredBlob | None = None
 
-    async def save(self, store: BlobStore, settings: Settings) -> StoredBlob:
+    async def save(self, store: BlobStore, settings: Settings, limits: ImageLimits) -> StoredBlob:
         raw = await intake.read_capped(self.request.stream(), settings.max_upload_bytes * 4 // 3 + multipart.OVERHEAD)
         if self.principal is None:
             signed = settings.auth != "off"
@@ -195,8 +192,7 @@ class Body:
             source: Source = BytesSource(await anyio.to_thread.run_sync(decode_image, image))
         else:
             source = UrlSource(str(url), invalid="url must be an http or https URL.")
-        small = settings.model_copy(update={"min_dimension": min(settings.min_dimension, HUAWEI_MIN_SIDE)})
-        self.blob = await source.save(store, small)
+        self.blob = await source.save(store, settings, limits)
         return self.blob
 
     async def owner(self) -> Principal:

@@ -28,6 +28,7 @@ async def _recognize(request: Request, ctx: AppContext, *, passport: bool) -> tu
         owner=body.owner,
         order=body.order,
         source=body,
+        limits=parse.PASSPORT_LIMITS if passport else parse.GENERAL_TEXT_LIMITS,
         retention_hours=ctx.settings.retention_sync_hours,
         wait=ctx.settings.sync_wait_seconds,
     )

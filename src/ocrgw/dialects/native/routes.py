@@ -17,6 +17,7 @@ from ocrgw.auth import Principal
 from ocrgw.context import AppContext, Ctx
 from ocrgw.dialects.native import parse, render
 from ocrgw.dialects.native import schemas as S
+from ocrgw.formats import ENGINE_LIMITS
 from ocrgw.jobs import service
 from ocrgw.jobs.callbacks import callback_secret
 from ocrgw.jobs.schemas import JobView
@@ -70,6 +71,7 @@ async def submit_job(request: Request, ctx: Ctx, caller: Caller) -> Response:
         owner=caller,
         order=body.order,
         source=body.source,
+        limits=ENGINE_LIMITS,  # ocrgw's own API: only what the engine needs
         retention_hours=ctx.settings.retention_read_hours,
         idempotency_key=digest,
         callback=body.callback,

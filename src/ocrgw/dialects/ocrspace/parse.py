@@ -19,6 +19,7 @@ from ocrgw import intake, languages
 from ocrgw.auth import KeyResolver, Principal
 from ocrgw.dialects.ocrspace.errors import VALID_PARAMETERS, OcrSpaceError, invalid_parameter_name, invalid_value
 from ocrgw.errors import ErrorCode, OcrgwError
+from ocrgw.formats import ImageLimits
 from ocrgw.intake import multipart
 from ocrgw.intake.sources import BytesSource, FormSource, UrlSource
 from ocrgw.jobs.schemas import JobSpec, Mode, StoredBlob
@@ -128,20 +129,22 @@ class Call:
     files: int = 0
     options: Options | None = None
 
-    async def save(self, store: BlobStore, settings: Settings) -> StoredBlob:
+    async def save(self, store: BlobStore, settings: Settings, limits: ImageLimits) -> StoredBlob:
         self.params = {k.lower(): v for k, v in self.request.query_params.multi_items()}
-        uploaded = await self._read_body(store, settings) if self.request.method == "POST" else None
+        uploaded = await self._read_body(store, settings, limits) if self.request.method == "POST" else None
         if uploaded is not None:
             return uploaded
         await self.order()  # the key and the parameters before anything is fetched
         data_uri, url = self._param("base64image"), self._param("url")
         if data_uri:
-            return await BytesSource(await anyio.to_thread.run_sync(decode_data_uri, data_uri)).save(store, settings)
+            return await BytesSource(await anyio.to_thread.run_sync(decode_data_uri, data_uri)).save(
+                store, settings, limits
+            )
         if not url.lower().startswith(("http://", "https://")):
             raise invalid_value("url", "Send an http or https URL.")
-        return await UrlSource(url).save(store, settings)
+        return await UrlSource(url).save(store, settings, limits)
 
-    async def _read_body(self, store: BlobStore, settings: Settings) -> StoredBlob | None:
+    async def _read_body(self, store: BlobStore, settings: Settings, limits: ImageLimits) -> StoredBlob | None:
         """The form's first file, stored (None when it has none), its fields and the urlencoded body's
         added to the parameters."""
         content_type = self.request.headers.get("content-type", "")
@@ -150,7 +153,7 @@ class Call:
         if boundary is not None:
             form = FormSource(self.request.stream(), boundary, cap)
             try:
-                return await form.save(store, settings)
+                return await form.save(store, settings, limits)
             except OcrgwError as exc:
                 if exc.code is ErrorCode.EMPTY_BODY and not form.form.files:
                     return None  # no file part: the document is a url or base64Image field

@@ -14,11 +14,14 @@ from ocrgw.context import AppContext, Ctx, public_base_url
 from ocrgw.dialects.ocrspace import parse, render
 from ocrgw.dialects.ocrspace.errors import OcrSpaceError, elapsed_ms, json_response
 from ocrgw.errors import ErrorCode, OcrgwError
+from ocrgw.formats import ENGINE_LIMITS
 from ocrgw.jobs import service
 
 TAG = "OCR.space"
 DIALECT = "ocrspace"
 PDF_ROUTE = "/parse/searchablepdf"
+# OCR.space documents limits on file size and PDF pages only, none on pixels: the engine's own apply.
+LIMITS = ENGINE_LIMITS
 
 
 async def _parse(request: Request, ctx: AppContext) -> Response:
@@ -33,6 +36,7 @@ async def _parse(request: Request, ctx: AppContext) -> Response:
         owner=call.owner,
         order=call.order,
         source=call,
+        limits=LIMITS,
         retention_hours=ctx.settings.retention_sync_hours,
         wait=ctx.settings.sync_wait_seconds,
     )

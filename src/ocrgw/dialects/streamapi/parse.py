@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute
 
 from ocrgw import intake
 from ocrgw.errors import ErrorCode, OcrgwError
+from ocrgw.formats import ImageLimits
 from ocrgw.intake import multipart
 from ocrgw.intake.sources import BytesSource
 from ocrgw.jobs.schemas import StoredBlob
@@ -105,6 +106,6 @@ class ImageSource:
 
     value: object
 
-    async def save(self, store: BlobStore, settings: Settings) -> StoredBlob:
+    async def save(self, store: BlobStore, settings: Settings, limits: ImageLimits) -> StoredBlob:
         data = await anyio.to_thread.run_sync(decode_base64_image, self.value)
-        return await BytesSource(data).save(store, settings)
+        return await BytesSource(data).save(store, settings, limits)

@@ -32,6 +32,7 @@ async def recognise(request: Request, ctx: Ctx) -> Response:
         owner=early or await shared.principal(ctx, request, body),
         order=shared.order(body.get("lang") or body.get("language")),
         source=parse.ImageSource(body.get("image")),
+        limits=shared.LIMITS,
         retention_hours=ctx.settings.retention_sync_hours,
         wait=ctx.settings.sync_wait_seconds,
     )

@@ -18,6 +18,7 @@ from ocrgw.dialects.azure.docintel.render import INDEX_TYPES
 from ocrgw.dialects.azure.shared import LANGUAGES as BCP47
 from ocrgw.errors import ErrorCode as E
 from ocrgw.errors import OcrgwError
+from ocrgw.formats import ImageLimits
 from ocrgw.intake.sources import BytesSource, StreamSource, UrlSource
 from ocrgw.jobs.pages import PageSelection
 from ocrgw.jobs.schemas import JobSpec, StoredBlob
@@ -125,12 +126,12 @@ class JsonSource:
 
     chunks: AsyncIterator[bytes]
 
-    async def save(self, store: BlobStore, settings: Settings) -> StoredBlob:
+    async def save(self, store: BlobStore, settings: Settings, limits: ImageLimits) -> StoredBlob:
         cap = settings.max_upload_bytes * 4 // 3 + JSON_OVERHEAD
         raw = await intake.read_capped(self.chunks, cap)
         # Parsing and decoding up to ~27 MB of JSON and base64 is CPU work: off the event loop.
         inner = await anyio.to_thread.run_sync(_json_source, raw, settings.max_upload_bytes)
-        return await inner.save(store, settings)  # the JSON text is garbage by now: only the bytes are held
+        return await inner.save(store, settings, limits)  # the JSON text is garbage by now: only the bytes are held
 
 
 def _json_source(raw: bytes, max_bytes: int) -> Source:

@@ -25,11 +25,15 @@ from ocrgw.dialects.azure.shared import (
     result_docs,
     submit_errors,
 )
+from ocrgw.formats import ImageLimits
 from ocrgw.jobs import service
 from ocrgw.jobs.schemas import JobView
 
 DIALECTS = {"formrecognizer": "azure-formrecognizer", "documentintelligence": "azure-docintel"}
 TAGS = {"formrecognizer": "Azure Form Recognizer", "documentintelligence": "Azure Document Intelligence"}
+# Images 50 x 50 to 10000 x 10000 px (shared/contracts/azure.md 4). PDF pages, at most 17 x 17 in on
+# Azure, are rendered to fit the server's caps rather than refused.
+LIMITS = {name: ImageLimits(tag, min_side=50, max_side=10_000) for name, tag in TAGS.items()}
 POLL_SECONDS = 1
 
 
@@ -68,6 +72,7 @@ async def analyze(
         owner=principal,
         order=parse.order(name, version, model, pages, locale, stringIndexType, features, outputContentFormat, output),
         source=parse.source(request),
+        limits=LIMITS[name],
         retention_hours=ctx.settings.retention_docintel_hours,
     )
     base = public_base_url(request, ctx.settings)

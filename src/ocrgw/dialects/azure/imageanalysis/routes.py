@@ -18,6 +18,7 @@ from ocrgw.dialects.azure.imageanalysis import parse, render
 from ocrgw.dialects.azure.imageanalysis.schemas import ImageAnalysisResult
 from ocrgw.dialects.azure.read.schemas import ErrorResponse
 from ocrgw.dialects.azure.shared import IMAGE_BODY, Caller, azure_json, body_doc, image_source, submit_errors
+from ocrgw.formats import ImageLimits
 from ocrgw.intake import multipart
 from ocrgw.intake.sources import FormSource
 from ocrgw.jobs import service
@@ -26,6 +27,8 @@ from ocrgw.settings import Settings
 
 TAG = "Azure AI Vision Image Analysis 4.0"
 DIALECT = "azure-imageanalysis-4.0"
+# Image Analysis 4.0 takes images over 50 x 50 and under 16000 x 16000 px (shared/contracts/azure.md 3).
+LIMITS = ImageLimits("Azure Image Analysis", min_side=50, max_side=16_000)
 
 
 async def _source(request: Request, settings: Settings) -> Source:
@@ -61,6 +64,7 @@ async def analyze(
         owner=principal,
         order=parse.order(language),
         source=await _source(request, ctx.settings),
+        limits=LIMITS,
         retention_hours=ctx.settings.retention_sync_hours,
         wait=ctx.settings.sync_wait_seconds,
     )

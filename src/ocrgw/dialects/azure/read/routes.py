@@ -13,10 +13,13 @@ from ocrgw.context import Ctx, public_base_url
 from ocrgw.dialects.azure.read import parse, render
 from ocrgw.dialects.azure.read.schemas import ErrorResponse, ReadOperationResult
 from ocrgw.dialects.azure.shared import Caller, add_image_operation, azure_json, image_source
+from ocrgw.formats import ImageLimits
 from ocrgw.jobs import service
 
 VERSIONS = ("v3.0", "v3.1", "v3.2")
 TAG = "Azure AI Vision Read v3.x"
+# Read's documented input limits (shared/contracts/azure.md 1.4): images 50 x 50 to 10000 x 10000 px.
+LIMITS = ImageLimits("Azure Read", min_side=50, max_side=10_000)
 
 
 def _version(request: Request) -> str:
@@ -47,6 +50,7 @@ async def submit(
         owner=principal,
         order=order,
         source=await image_source(request),
+        limits=LIMITS,
         retention_hours=ctx.settings.retention_read_hours,
     )
     location = f"{public_base_url(request, ctx.settings)}/vision/{version}/read/analyzeResults/{job.id}"

@@ -14,10 +14,13 @@ from ocrgw.dialects.azure.read import parse as read_parse
 from ocrgw.dialects.azure.shared import Caller, add_image_operation, azure_json, image_source
 from ocrgw.dialects.azure.v21 import render
 from ocrgw.dialects.azure.v21.schemas import BatchReadOperationResult, ComputerVisionErrorV21
+from ocrgw.formats import ImageLimits
 from ocrgw.jobs import service
 
 DIALECT = "azure-read-v2.1"
 TAG = "Azure Computer Vision v2.1 Batch Read"
+# Read's limits, which v2.x states in its error ("Image must be at least 50 pixels in width and height").
+LIMITS = ImageLimits("Azure Batch Read v2.1", min_side=50, max_side=10_000)
 PREFIX = "/vision/v2.1/read"
 
 
@@ -35,6 +38,7 @@ async def submit(
         owner=principal,
         order=read_parse.order(None),
         source=await image_source(request),
+        limits=LIMITS,
         retention_hours=ctx.settings.retention_read_hours,
     )
     location = f"{public_base_url(request, ctx.settings)}{PREFIX}/operations/{job.id}"
