@@ -429,14 +429,9 @@ def api_options(a: Any, fail: Callable[[str], None]) -> dict[str, str]:
 @contextlib.contextmanager
 def local_server(workers: int, mode: str) -> Iterator[OcrgwServer]:
     """``ocrgw serve`` on a free loopback port for one run: SQLite and blobs in a temporary folder, local
-    workers, auth off, ``OCRGW_MODE`` from --mode, and intake's own minimum side (50 px unless the
-    environment sets ``OCRGW_MIN_DIMENSION``; OcrgwServer lowers it to 10 for the throughput benches)."""
-    from ocrgw.settings import Settings
-
+    workers, auth off, ``OCRGW_MODE`` from --mode; each API applies its own image limits, as for users."""
     with tempfile.TemporaryDirectory(prefix="ocrgw-accuracy-") as tmp:
         env = {
-            "OCRGW_MIN_DIMENSION": os.environ.get("OCRGW_MIN_DIMENSION")
-            or str(Settings.model_fields["min_dimension"].default),
             "OCRGW_MODE": mode,
             "OCRGW_DATABASE_URL": f"sqlite:///{tmp}/ocrgw.db",
             "OCRGW_QUEUE": "local",
