@@ -208,7 +208,10 @@ class Vocabulary:
     ``bcp47`` BCP-47 codes are understood through ``BCP47_TO_TESSERACT``, with ``model_names`` Tesseract's
     own names (``deu``, ``chi_sim``) as they are. A code in ``auto``, or none at all, means the server's
     default languages, or ``default`` where those models are installed (Huawei reads Chinese and English
-    unless told otherwise). ``param`` and ``prefix`` make the error say what the vendor's would."""
+    unless told otherwise). With ``detect`` (APIs whose vendor identifies the language itself, as Azure's
+    do) it also means: identify each page's language and read it with that language's model
+    (``pipeline.langdetect``); an API whose vendor documents a fixed default language (OCR.space's
+    `eng`) keeps it. ``param`` and ``prefix`` make the error say what the vendor's would."""
 
     codes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     bcp47: bool = False
@@ -216,6 +219,7 @@ class Vocabulary:
     several: bool = True  # `de,en` or `de+en`
     auto: frozenset[str] = frozenset({"auto"})
     default: tuple[str, ...] = ()
+    detect: bool = False
     param: str = "language"
     prefix: str = ""
 
@@ -229,6 +233,17 @@ class Ask:
 
     codes: str | None
     vocabulary: Vocabulary
+
+    @property
+    def given(self) -> bool:
+        """Whether the caller named a language (``auto`` and an empty value name none)."""
+        text = (self.codes or "").strip()
+        return bool(text) and text.lower() not in self.vocabulary.auto
+
+    @property
+    def detect(self) -> bool:
+        """No language given where the vendor's API identifies it: the worker identifies each page's."""
+        return self.vocabulary.detect and not self.given
 
 
 BCP47 = Vocabulary(bcp47=True)
@@ -258,7 +273,7 @@ def resolve(ask: Ask, settings: Settings) -> tuple[str, ...]:
     vocab, tessdata = ask.vocabulary, settings.resolved_tessdata_dir
     text = (ask.codes or "").strip()
     have = installed(tessdata)
-    if not text or text.lower() in vocab.auto:
+    if not ask.given:
         preferred = tuple(m for m in vocab.default if m in have)
         if preferred and preferred != ("eng",):
             return preferred

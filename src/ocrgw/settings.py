@@ -120,6 +120,10 @@ class Settings(BaseSettings):
     # OCR.
     tessdata_dir: Path | None = None
     default_language: str = "eng"
+    # A job that names no language through an API whose vendor identifies it (Azure, the native API) has
+    # each page's language identified and read with that language's model when installed. False: such
+    # jobs are read with default_language only (as OCR.space and Huawei are).
+    detect_language: bool = True
     # The reading mode of jobs that do not ask for one (every Azure and Huawei request, OCR.space's
     # OCREngine=1): "default" (Tesseract, ~1.2x the bare engine's time) or "accurate" (the second engine
     # where it reads the job's languages, ~3x). See docs/accuracy.md.

@@ -25,6 +25,11 @@ class JobSpec(BaseModel):
 
     languages: tuple[str, ...] = ("eng",)  # Tesseract model names, e.g. ("deu", "eng")
     language_hint: str | None = None  # the vendor code as asked, echoed in results
+    # No language was given and the vendor's API identifies it (Azure, the native API): each page is read
+    # with ``languages`` (the server's default) first, its language identified and, when another installed
+    # model fits it, read again with that one (``pipeline.langdetect``); the page reports what was found.
+    # A spec stored before this field existed reads as False: the pages are read with ``languages`` only.
+    languages_detect: bool = False
     pages: tuple[tuple[int | None, int | None], ...] | None = None  # inclusive ranges, None = open end
     reading_order: ReadingOrder = "basic"
     model_version: str = "latest"

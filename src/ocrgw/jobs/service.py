@@ -129,7 +129,9 @@ async def check_order(order: Order, settings: Settings) -> Order:
     def check() -> Order:
         spec = order.spec
         if order.languages is not None:
-            spec = spec.model_copy(update={"languages": languages.resolve(order.languages, settings)})
+            ask = order.languages
+            detect = ask.detect and settings.detect_language
+            spec = spec.model_copy(update={"languages": languages.resolve(ask, settings), "languages_detect": detect})
         check_engine(spec, settings)
         return Order(spec)
 

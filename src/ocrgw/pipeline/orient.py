@@ -85,6 +85,8 @@ def read_page(
         "detected": found[0] if found else None,
         "osd_confidence": round(found[1], 2) if found else None,
     }
+    if found and found.script:  # read by pipeline.langdetect: a page that reads badly may be in another script
+        check.update(script=found.script, script_confidence=round(found.script_confidence, 2))
     sideways = vertical >= SUSPECT_VERTICAL_SHARE
     if found and found[1] >= MIN_OSD_CONFIDENCE:
         candidates = [found[0]] if found[0] else []

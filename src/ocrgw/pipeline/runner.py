@@ -7,8 +7,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy.orm import sessionmaker
@@ -22,8 +22,8 @@ from ocrgw.jobs.states import JobStatus
 from ocrgw.ops import metrics
 from ocrgw.ops.context import job_scope, set_job_request_id
 from ocrgw.ops.logs import JOB_LOGGER
-from ocrgw.pipeline import rasterize, reader
-from ocrgw.pipeline.engines import Engine, Engines
+from ocrgw.pipeline import langdetect, rasterize, reader
+from ocrgw.pipeline.engines import Choice, Engine, Engines
 from ocrgw.pipeline.engines.tesseract import OrientationDetector, RawLine
 from ocrgw.pipeline.mrz import MrzReader
 from ocrgw.pipeline.preprocess import to_source
@@ -243,10 +243,11 @@ def _read_pages(
     media_type: str,
     done: set[int],
     keeper: _LeaseKeeper,
-    choice: tuple[Engine, dict | None, Callable[[], Engine] | None],
+    choice: Choice,
 ) -> None:
     settings = ctx.settings
-    engine, engine_step, second = choice
+    detect = spec.languages_detect
+    detector = langdetect.Detector(spec, ctx.engines, ctx.osd, settings.resolved_tessdata_dir) if detect else None
     first = True
     page_started = time.perf_counter()  # the page's wall time includes rasterizing it (the iterator)
     for page in rasterize.iter_pages(path, media_type, spec.selection, skip=done, settings=settings):
@@ -255,20 +256,27 @@ def _read_pages(
         if first and "mrz" in spec.outputs and (not done or page.page_no <= min(done)):
             _read_mrz(job_id, ctx, page)
         first = False
-        got = reader.read(
-            page,
-            engine,
-            ctx.osd,
-            spec.reading_order,
-            second=second,  # the accuracy bench too
-            second_below=settings.second_opinion_below,
-            engine_step=engine_step,
-        )
-        result = _page_result(page, got.lines, got.matrix, got.angle, got.steps, spec.language_hint)
+        read = partial(_read, ctx, spec, page)
+        got, language = detector.read(page, read) if detector else (read(choice), spec.language_hint)
+        result = _page_result(page, got.lines, got.matrix, got.angle, got.steps, language)
         metrics.observe_page(time.perf_counter() - page_started, got.engine_ms)
         with ctx.db.begin() as s:
             repo.write_page(s, job_id, ctx.worker_id, result, settings.lease_seconds, got.engine_ms)
         page_started = time.perf_counter()
+
+
+def _read(ctx: WorkerContext, spec: JobSpec, page: rasterize.RasterPage, choice: Choice) -> reader.PageRead:
+    """One reading of a page with the engine(s) chosen (a job's, or the language detection's)."""
+    engine, engine_step, second = choice
+    return reader.read(
+        page,
+        engine,
+        ctx.osd,
+        spec.reading_order,
+        second=second,  # the accuracy bench too
+        second_below=ctx.settings.second_opinion_below,
+        engine_step=engine_step,
+    )
 
 
 def _read_mrz(job_id: str, ctx: WorkerContext, page: rasterize.RasterPage) -> None:

@@ -4,6 +4,7 @@ query) and its principal, Azure's language vocabulary (BCP-47), the image body a
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -26,7 +27,9 @@ from ocrgw.jobs.states import JobStatus
 from ocrgw.languages import BCP47
 
 JSON_BODY_CAP = 64 * 1024
-LANGUAGES = BCP47
+# BCP-47 codes; given none, Azure's APIs identify the language themselves ("omit = auto-detect"), so the
+# worker identifies each page's.
+LANGUAGES = dataclasses.replace(BCP47, detect=True)
 STATUS = {
     JobStatus.QUEUED: "notStarted",
     JobStatus.RUNNING: "running",

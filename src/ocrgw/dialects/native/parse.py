@@ -26,8 +26,8 @@ from ocrgw.jobs.service import Deferred, Order, Source
 from ocrgw.settings import Settings
 
 # BCP-47 codes (`de`) and Tesseract model names (`deu`, `chi_sim`), mixed as wanted; no `auto` (an empty
-# value means the server's default).
-VOCABULARY = languages.Vocabulary(bcp47=True, model_names=True, auto=frozenset())
+# value means: identify each page's language, reading it with the server's default first).
+VOCABULARY = languages.Vocabulary(bcp47=True, model_names=True, auto=frozenset(), detect=True)
 JSON_CAP_OVERHEAD = 64 * 1024
 RAW_TYPES = ("", "application/octet-stream", "application/pdf")  # and image/*
 # Each result format and the Accept media types that ask for it.

@@ -25,7 +25,10 @@ class Engine(Protocol):
     def close(self) -> None: ...
 
 
-__all__ = ["Engine", "Engines", "UnsupportedLanguages", "choose", "unread_languages"]
+# (engine, the step saying why it was chosen or None, the second opinion's engine loaded on demand or None)
+Choice = tuple[Engine, dict | None, Callable[[], Engine] | None]
+
+__all__ = ["Choice", "Engine", "Engines", "UnsupportedLanguages", "choose", "unread_languages"]
 
 
 class Engines:
@@ -51,7 +54,7 @@ class Engines:
             self._warm[key] = eng
         return eng
 
-    def for_spec(self, spec: JobSpec) -> tuple[Engine, dict | None, Callable[[], Engine] | None]:
+    def for_spec(self, spec: JobSpec) -> Choice:
         """(engine, step to record, second opinion). The second opinion is the second engine, loaded only
         when a page asks for it, for default-mode jobs it can read (see ``reader.read``); a job that names
         its engine gets that engine alone."""

@@ -12,6 +12,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import tesserocr
@@ -126,21 +127,36 @@ def _collect(api: PyTessBaseAPI) -> list[RawLine]:
     return [ln for ln in lines if ln.words]
 
 
+class Osd(NamedTuple):
+    """What OSD tells of a page: its turn and, from the same pass, its script (Latin, Cyrillic, Han...)."""
+
+    degrees: int  # the page is turned clockwise by this: 0, 90, 180, 270
+    confidence: float
+    script: str
+    script_confidence: float
+
+
 class OrientationDetector:
-    """Tesseract's OSD model, warm: which way a page is turned (0, 90, 180, 270 degrees clockwise)."""
+    """Tesseract's OSD model, warm: which way a page is turned (0, 90, 180, 270 degrees clockwise), and
+    in which script it is written."""
 
     def __init__(self, tessdata: Path) -> None:
         self._api = PyTessBaseAPI(path=str(tessdata) + "/", lang="osd", psm=PSM.OSD_ONLY)
 
-    def detect(self, gray: np.ndarray) -> tuple[int, float] | None:
-        """(degrees the page is turned clockwise, OSD's confidence), or None when it cannot tell."""
+    def detect(self, gray: np.ndarray) -> Osd | None:
+        """The page's turn and script with OSD's confidences, or None when it cannot tell."""
         img = np.ascontiguousarray(gray, dtype=np.uint8)
         h, w = img.shape
         self._api.SetImageBytes(img.tobytes(), w, h, 1, w)
         found = self._api.DetectOrientationScript()
         if not found:
             return None
-        return int(found["orient_deg"]) % 360, float(found["orient_conf"])
+        return Osd(
+            int(found["orient_deg"]) % 360,
+            float(found["orient_conf"]),
+            str(found.get("script_name") or ""),
+            float(found.get("script_conf") or 0.0),
+        )
 
     def close(self) -> None:
         self._api.End()
