@@ -11,6 +11,7 @@ Goldens: tests/data/results/golden/azure-docintel; rewrite with OCRGW_UPDATE_GOL
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 import regex
@@ -220,3 +221,20 @@ def test_docintel_spans_in_every_string_index_type(index_type: str) -> None:
     total = {"textElements": 5, "unicodeCodePoint": 0, "utf16CodeUnit": -2}[index_type]
     assert result["pages"][0]["spans"][0]["length"] == len(result["content"]) - total
     golden(DIALECT, f"unicode-{index_type}", result)
+
+
+def test_docintel_languages_detected_on_the_pages() -> None:
+    """Pages whose language the worker identified (their "language" step) are reported under it, as sure as
+    the least sure of them; a page it could not tell falls back on the job's model, at 0.8."""
+    view = di("two_pages")
+    first, second = view.pages or []
+    step = {"step": "language", "detected": "de", "confidence": 0.97, "models": "deu+eng", "applied": True}
+    first = replace(first, language="de", preprocessing=[*first.preprocessing, step])
+    unsure = {"step": "language", "detected": None, "best_guess": "zxx", "confidence": 0.14, "models": "eng"}
+    second = replace(second, language=None, preprocessing=[*second.preprocessing, unsure])
+    result = render.operation(replace(view, pages=[first, second]))["analyzeResult"]
+    assert [(lang["locale"], lang["confidence"], len(lang["spans"])) for lang in result["languages"]] == [
+        ("de", 0.97, 1),
+        ("en", 0.8, 1),
+    ]
+    assert AnalyzeResultOperation.model_validate(render.operation(replace(view, pages=[first, second])))

@@ -58,7 +58,9 @@ class SubmitOptions(BaseModel):
     languages: str | None = Field(
         None,
         description="BCP-47 codes or Tesseract model names, comma-separated "
-        "(`en`, `de,fr`, `eng+deu`). Default: the server's default language.",
+        "(`en`, `de,fr`, `eng+deu`). Default: identified on each page (read with the server's default "
+        "language, then again with the model of the language found, when installed; the page's `language` "
+        "says what was found).",
         examples=["en"],
     )
     pages: str | None = Field(None, description="Pages to read, e.g. `1-3,5`. Default: all.", examples=["1-3"])
@@ -203,7 +205,10 @@ class Page(BaseModel):
     height: float
     unit: Literal["pixel", "inch"] = Field(description="`inch` for PDF pages, `pixel` for images.")
     angle: float = Field(description="Degrees clockwise the text was turned, (-180, 180].")
-    language: str | None
+    language: str | None = Field(
+        description="The page's language: identified on the page (BCP-47, e.g. `de`) when the job named none, "
+        "else the languages as asked; null when it could not be told (see the `language` step)."
+    )
     preprocessing: list[dict] = Field(description="Steps applied before recognition, each {step, ...}.")
     lines: list[Line]
 

@@ -204,14 +204,26 @@ def _locale(page: PageResult, view: JobView) -> str:
     return _MODEL_TO_BCP47.get(model, "en")
 
 
+def _confidence(page: PageResult) -> float:
+    """How sure the worker was of the page's language: the identifier's probability where it identified
+    it (the page's "language" step), else 0.8 for a language the caller named or one it could not tell."""
+    for step in page.preprocessing:
+        if step.get("step") == "language" and step.get("detected") and step.get("confidence") is not None:
+            return round(float(step["confidence"]), 3)
+    return 0.8
+
+
 def _languages(laid: Sequence[_Laid], index: SpanIndex, view: JobView) -> list[dict]:
-    """Step 4 (features=languages): each page's text under the language it was read in, one entry per
-    locale in the order first met."""
+    """Step 4 (features=languages): each page's text under its language (identified on the page when
+    the caller named none), one entry per locale in the order first met, as sure as its least sure page."""
     spans: dict[str, list[dict]] = {}
+    sure: dict[str, float] = {}
     for page in laid:
         if page.span[1] > page.span[0]:
-            spans.setdefault(_locale(page.page, view), []).append(index.span(*page.span))
-    return [{"locale": loc, "confidence": 0.8, "spans": found} for loc, found in spans.items()]
+            locale = _locale(page.page, view)
+            spans.setdefault(locale, []).append(index.span(*page.span))
+            sure[locale] = min(sure.get(locale, 1.0), _confidence(page.page))
+    return [{"locale": loc, "confidence": sure[loc], "spans": found} for loc, found in spans.items()]
 
 
 def analyze_result(view: JobView) -> dict:
