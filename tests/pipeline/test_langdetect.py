@@ -259,6 +259,7 @@ def test_an_english_page_is_read_once_and_reported_as_english(server: Server) ->
     step = page["preprocessing"][-1]
     assert step == {"step": "language", "detected": "en", "confidence": step["confidence"], "models": "eng"}
     assert _azure_read(server, data)["language"] == "en"
+    assert httpx.get(f"{server.url}/v1/languages", timeout=30).json()["detect"] is True
 
 
 def test_document_intelligence_reports_the_detected_locale(server: Server) -> None:

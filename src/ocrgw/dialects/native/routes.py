@@ -48,6 +48,7 @@ async def list_languages(ctx: Ctx) -> S.LanguageList:
     return S.LanguageList(
         languages=[S.Language(model=model, codes=codes) for model, codes in offered.items()],
         default=ctx.settings.default_language,
+        detect=ctx.settings.detect_language,
         install_hint="apt-get install tesseract-ocr-<model>, e.g. tesseract-ocr-deu",
     )
 

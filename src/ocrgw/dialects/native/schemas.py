@@ -243,4 +243,8 @@ class LanguageList(BaseModel):
 
     languages: list[Language]
     default: str = Field(description="Model(s) used when a request names no language, e.g. eng or eng+deu.")
+    detect: bool = Field(
+        description="Whether a request that names no language has each page's language identified (read with "
+        "`default` first, then with the model of the language found); OCRGW_DETECT_LANGUAGE."
+    )
     install_hint: str = Field(description="How an operator adds a language.")

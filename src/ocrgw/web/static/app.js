@@ -86,7 +86,9 @@ el.showWords.addEventListener("change", () => el.pageList.classList.toggle("hide
 async function loadLanguages() {
   try {
     const info = await api.languages();
-    el.languages.options[0].textContent = `Server default (${info.default})`;
+    el.languages.options[0].textContent = info.detect
+      ? `Detect (read with ${info.default} first)`
+      : `Server default (${info.default})`;
     for (const lang of info.languages) {
       const option = document.createElement("option");
       option.value = lang.model;
