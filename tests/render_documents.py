@@ -37,6 +37,7 @@ def font(name: str, size: int) -> ImageFont.FreeTypeFont:
 class Segment:
     text: str
     box: Box
+    style: str | None = None  # "handwriting" or "other" where the document's ground truth says
 
 
 @dataclass
@@ -55,7 +56,7 @@ class Sheet:
         self.image = Image.new("L", (self.width, self.height), self.paper)
         self.draw = ImageDraw.Draw(self.image)
 
-    def put(self, row: list[tuple[str, float, str, ImageFont.FreeTypeFont]], y: int) -> int:
+    def put(self, row: list[tuple[str, float, str, ImageFont.FreeTypeFont]], y: int, style: str | None = None) -> int:
         """Draw one row of (text, x, anchor 'l'/'r'/'m', font) at top y; returns the row's bottom."""
         segments = []
         bottom = y
@@ -63,7 +64,7 @@ class Sheet:
             anchor = {"l": "la", "r": "ra", "m": "ma"}[align]
             self.draw.text((x, y), text, fill=self.ink, font=f, anchor=anchor)
             x0, y0, x1, y1 = self.draw.textbbox((x, y), text, font=f, anchor=anchor)
-            segments.append(Segment(text, (int(x0), int(y0), int(x1), int(y1))))
+            segments.append(Segment(text, (int(x0), int(y0), int(x1), int(y1)), style))
             bottom = max(bottom, int(y1))
         if segments:
             self.rows.append(segments)
@@ -392,6 +393,35 @@ def letter_de() -> Sheet:
     return sheet
 
 
+# ------------------------------------------------------------------------------------------- a note
+# A connected cursive script (Debian fonts-dancingscript, SIL Open Font Licence): joined letters of varying
+# width, as real cursive has. Only rendering needs it; the tests read the committed image.
+SCRIPT_FONT = Path("/usr/share/fonts/opentype/dancingscript/DancingScript-Regular.otf")
+MEMO = [
+    "The supplier has raised the price of copier paper by four percent from",
+    "the first of next month. Orders placed before then keep the old price.",
+    "Please check the stock in the store room and tell us what we need.",
+]
+HANDWRITTEN = ["Call Mrs. Harper about the invoice on Monday", "Approved, send the order before Friday"]
+
+
+def note() -> Sheet:
+    """A printed memo at 150 dpi with two lines written on it by hand, in a cursive script: which lines are
+    handwritten is in the ground truth (``style``), as Azure labels them."""
+    sheet = Sheet(1100, 640)
+    head = font("DejaVuSans-Bold.ttf", 30)
+    body = font("DejaVuSerif.ttf", 22)
+    hand = ImageFont.truetype(str(SCRIPT_FONT), 40)
+    y = sheet.put([("MEMO: copier paper", 60, "l", head)], 50, "other") + 36
+    for text in MEMO:
+        y = sheet.put([(text, 60, "l", body)], y, "other") + 14
+    y += 40
+    for text in HANDWRITTEN:
+        y = sheet.put([(text, 90, "l", hand)], y, "handwriting") + 34
+    sheet.put([("Purchasing office, room 214", 60, "l", body)], y + 10, "other")
+    return sheet
+
+
 # ------------------------------------------------------------------------------------------- scanning
 def scanned(
     sheet: Sheet, seed: int, *, ink: int, paper: int, blur: float, noise: float, tint: bool = False
@@ -518,6 +548,17 @@ DOCUMENTS = [
         "A German letter (150 dpi) with 41 umlauts and ß: the English model reads it at ~6 % CER (every one of "
         "them lost), German at 0; the test page of language detection.",
     ),
+    Document(
+        "note/memo_handwritten.jpg",
+        "note",
+        partial(note),
+        {"seed": 31, "ink": 35, "paper": 238, "blur": 0.7, "noise": 4},
+        "JPEG",
+        80,
+        "A printed memo with two lines added by hand in a cursive script font (not real handwriting: the "
+        "style label's plumbing and a cursive line's reading; the handwriting bench measures real hands). "
+        "Each GT line has its style.",
+    ),
 ]
 
 
@@ -525,7 +566,11 @@ def manifest_row(doc: Document, sheet: Sheet) -> dict:
     return {
         "image": doc.image,
         "text": row_text(sheet.rows),
-        "lines": [{"text": s.text, "bbox": list(s.box)} for row in sheet.rows for s in row],
+        "lines": [
+            {"text": s.text, "bbox": list(s.box), **({"style": s.style} if s.style else {})}
+            for row in sheet.rows
+            for s in row
+        ],
         "source": f"rendered by tests/render_documents.py: {doc.recipe}, scanned({doc.scan})",
         "license": LICENSE,
         "kind": doc.kind,

@@ -132,6 +132,9 @@ class Settings(BaseSettings):
     # second engine (when it reads the job's languages) and the more confident reading kept. 0 turns it
     # off (and the second engine's ~0.5 GB per worker is then only spent on accurate jobs).
     second_opinion_below: float = Field(default=0.7, ge=0.0, le=1.0)
+    # Default mode: each line Tesseract reads with a mean word confidence under this is read again by the
+    # second engine's recogniser alone, on the line's crop (``pipeline.reread``). 0 turns it off.
+    reread_below: float = Field(default=0.93, ge=0.0, le=1.0)
 
     @field_validator("data_dir", mode="after")
     @classmethod

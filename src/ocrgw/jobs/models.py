@@ -99,6 +99,8 @@ class Line(Base):
     text: Mapped[str] = mapped_column(Text)
     bbox: Mapped[list] = mapped_column(JSON)
     confidence: Mapped[float] = mapped_column(Float)
+    style: Mapped[str | None] = mapped_column(String(16), nullable=True)  # handwriting | other
+    style_confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class Word(Base):

@@ -243,7 +243,7 @@ def _pages_stmt(job_id: str):
 
 def _lines_stmt(page_ids: list[int]):
     return (
-        select(Line.id, Line.page_id, Line.text, Line.bbox, Line.confidence)
+        select(Line.id, Line.page_id, Line.text, Line.bbox, Line.confidence, Line.style, Line.style_confidence)
         .where(Line.page_id.in_(page_ids))
         .order_by(Line.page_id, Line.idx)
     )
@@ -268,8 +268,8 @@ class _PageAssembler:
         self.lines: dict[int, LineResult] = {}
 
     def add_lines(self, lrows) -> None:
-        for lid, pid, text, bbox, conf in lrows:
-            line = LineResult(text, bbox, conf)
+        for lid, pid, text, bbox, conf, style, style_conf in lrows:
+            line = LineResult(text, bbox, conf, style=style, style_confidence=style_conf)
             self.lines[lid] = line
             self.pages[pid].lines.append(line)
 
@@ -451,7 +451,15 @@ def write_page(
             session.execute(
                 insert(Line).returning(Line.id, sort_by_parameter_order=True),
                 [
-                    {"page_id": page_id, "idx": i, "text": ln.text, "bbox": ln.bbox, "confidence": ln.confidence}
+                    {
+                        "page_id": page_id,
+                        "idx": i,
+                        "text": ln.text,
+                        "bbox": ln.bbox,
+                        "confidence": ln.confidence,
+                        "style": ln.style,
+                        "style_confidence": ln.style_confidence,
+                    }
                     for i, ln in enumerate(page.lines)
                 ],
             )

@@ -65,6 +65,8 @@ class LineResult:
     bbox: list[float]
     confidence: float
     words: list[WordResult] = field(default_factory=list)
+    style: str | None = None  # "handwriting" or "other" (None: read before styles were told apart)
+    style_confidence: float | None = None
 
 
 @dataclass(slots=True)

@@ -27,6 +27,7 @@ class PageReading:
     matrix: np.ndarray | None  # engine image -> submitted page coordinates
     angle: float  # degrees clockwise the text is turned on the submitted page, (-180, 180]
     steps: list[dict]
+    image: np.ndarray | None = None  # what the engine read (the lines' coordinates)
 
 
 def normalize_angle(angle: float) -> float:
@@ -71,7 +72,7 @@ def read_page(
     engine is told."""
     pre: Preprocessed = preprocess(gray, dpi, exact_dpi=exact_dpi, chain=chain, engine=engine.name)
     lines = engine.recognize(pre.image, pre.dpi, pre.psm)
-    reading = PageReading(lines, pre.matrix, normalize_angle(pre.angle), list(pre.steps))
+    reading = PageReading(lines, pre.matrix, normalize_angle(pre.angle), list(pre.steps), pre.image)
     if osd is None:
         return reading
     conf, words, vertical = confidence_summary(lines)
@@ -111,4 +112,4 @@ def read_page(
     check.update(applied=True, turned_by=turned_by)
     height, width = gray.shape
     matrix = compose(rot90_matrix(turned_by // 90, width, height), pre2.matrix)
-    return PageReading(lines2, matrix, normalize_angle(turned_by + pre2.angle), [*pre2.steps, check])
+    return PageReading(lines2, matrix, normalize_angle(turned_by + pre2.angle), [*pre2.steps, check], pre2.image)

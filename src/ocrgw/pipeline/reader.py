@@ -10,11 +10,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from ocrgw.jobs.schemas import ReadingOrder
+from ocrgw.pipeline import style
 from ocrgw.pipeline.engines import Engine
 from ocrgw.pipeline.engines.tesseract import OrientationDetector, RawLine, confidence_summary
 from ocrgw.pipeline.layout import order_lines
 from ocrgw.pipeline.orient import read_page
 from ocrgw.pipeline.rasterize import RasterPage
+from ocrgw.pipeline.reread import REREAD_BUDGET, missed_lines, reread
 
 
 @dataclass(slots=True)
@@ -38,6 +40,7 @@ def read(
     second: Callable[[], Engine] | None = None,
     second_below: float = 0.0,
     engine_step: dict | None = None,
+    reread_below: float = 0.0,
 ) -> PageRead:
     """Read one page the way a worker does: ``orient.read_page`` (preprocess, recognise, turn the page
     if it reads sideways or upside down) followed by ``layout.order_lines`` with the job's order.
@@ -52,6 +55,8 @@ def read(
     busy_before = engine.busy_ms
     reading = read_page(page.gray, page.dpi, engine, osd, exact_dpi=page.unit == "inch", chain=chain)
     engine_ms = engine.busy_ms - busy_before
+    again = None
+    tesseract_lines = {id(ln) for ln in reading.lines} if engine.name == "tesseract" else set()
     if second is not None:
         conf = confidence_summary(reading.lines)[0]
         if conf < second_below:
@@ -72,6 +77,32 @@ def read(
                 again.steps.insert(0, {**check, "applied": True})
             else:
                 reading.steps.append({**check, "applied": False})
-    ordered = order_lines(reading.lines, reading_order)
+        if reading is not again and reread_below > 0 and reading.image is not None:
+            other = second()
+            before = other.busy_ms
+            # one budget for both: text Tesseract missed first (at most half), then its least confident runs
+            budget = REREAD_BUDGET * (engine.busy_ms - busy_before)
+            added, found = missed_lines(reading.image, reading.lines, other, budget / 2)  # type: ignore[arg-type]
+            got = reread(
+                reading.image,
+                reading.lines,
+                other,  # type: ignore[arg-type]
+                reread_below,
+                budget - (other.busy_ms - before),
+            )
+            engine_ms += other.busy_ms - before
+            reading.lines = [*got.lines, *added]
+            reading.steps += [got.step] if found is None else [found, got.step]
+    ordered = order_lines(reading.lines, reading_order)  # may split lines: labelled after
+    _label_styles(reading.image, ordered, tesseract_lines)
     steps = reading.steps if engine_step is None else [engine_step, *reading.steps]
     return PageRead(ordered, reading.matrix, reading.angle, steps, engine_ms)
+
+
+def _label_styles(image: np.ndarray | None, lines: list[RawLine], tesseract_lines: set[int]) -> None:
+    """Each line's style (``pipeline.style``); a line still as Tesseract read it brings its confidence."""
+    if image is None:
+        return
+    for line in lines:
+        conf = confidence_summary([line])[0] if id(line) in tesseract_lines else None
+        line.style, line.style_confidence = style.label(image, line, conf)

@@ -126,6 +126,8 @@ def _page_result(
             bbox=quad(ln.box),
             confidence=round(ln.confidence, 4),
             words=[WordResult(w.text, quad(w.box), round(w.confidence, 4)) for w in ln.words],
+            style=ln.style,
+            style_confidence=ln.style_confidence if ln.style else None,
         )
         for ln in raw
     ]
@@ -275,6 +277,7 @@ def _read(ctx: WorkerContext, spec: JobSpec, page: rasterize.RasterPage, choice:
         spec.reading_order,
         second=second,  # the accuracy bench too
         second_below=ctx.settings.second_opinion_below,
+        reread_below=ctx.settings.reread_below,
         engine_step=engine_step,
     )
 

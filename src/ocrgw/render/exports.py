@@ -117,7 +117,15 @@ def to_hocr(pages: Sequence[PageResult], dpi: float = 300.0, *, source: str = ""
             {"class": "ocr_page", "id": f"page_{n}", "title": _title(Box(0, 0, w, h), extra)},
         )
         for li, line in enumerate(page.lines, start=1):
-            line_extra = f"textangle {round(-page.angle) % 360}" if page.angle else ""
+            line_extra = "; ".join(
+                part
+                for part in (
+                    f"textangle {round(-page.angle) % 360}" if page.angle else "",
+                    # hOCR has no handwriting property; an engine-specific x_ one, as the spec allows
+                    f"x_style handwriting {line.style_confidence or 0.5:.2f}" if line.style == "handwriting" else "",
+                )
+                if part
+            )
             line_el = ET.SubElement(
                 page_el,
                 f"{{{XHTML_NS}}}span",
@@ -161,6 +169,9 @@ def to_alto(pages: Sequence[PageResult], dpi: float = 300.0, *, source: str = ""
     sw = ET.SubElement(step, q + "processingSoftware")
     ET.SubElement(sw, q + "softwareName").text = "ocrgw"
     ET.SubElement(sw, q + "softwareVersion").text = __version__
+    if any(line.style == "handwriting" for page in pages for line in page.lines):
+        tags = ET.SubElement(alto, q + "Tags")  # handwritten lines point at this tag (TAGREFS)
+        ET.SubElement(tags, q + "OtherTag", {"ID": "handwriting", "TYPE": "style", "LABEL": "handwriting"})
     layout = ET.SubElement(alto, q + "Layout")
     for page in _pages(pages):
         k = _scale(page, dpi)
@@ -180,7 +191,8 @@ def to_alto(pages: Sequence[PageResult], dpi: float = 300.0, *, source: str = ""
         )
         block = ET.SubElement(space, q + "TextBlock", {"ID": f"block_{n}_1", **_pos(hull)})
         for li, (line, lbox) in enumerate(zip(page.lines, boxes, strict=True), start=1):
-            line_el = ET.SubElement(block, q + "TextLine", {"ID": f"line_{n}_{li}", **_pos(lbox)})
+            tag = {"TAGREFS": "handwriting"} if line.style == "handwriting" else {}
+            line_el = ET.SubElement(block, q + "TextLine", {"ID": f"line_{n}_{li}", **tag, **_pos(lbox)})
             for wi, word in enumerate(line.words, start=1):
                 if wi > 1:
                     ET.SubElement(line_el, q + "SP")

@@ -195,6 +195,10 @@ class Line(BaseModel):
     bbox: list[float]
     confidence: float = Field(ge=0, le=1)
     words: list[Word]
+    style: Literal["handwriting", "other"] | None = Field(
+        default=None, description="Handwritten or printed (other), as the worker judged the line's strokes."
+    )
+    style_confidence: float | None = Field(default=None, ge=0, le=1, description="Confidence in `style`.")
 
 
 class Page(BaseModel):

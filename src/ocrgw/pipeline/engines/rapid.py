@@ -91,8 +91,8 @@ class RapidEngine:
             img = np.repeat(img[:, :, None], 3, axis=2)
         with self._lock:
             t0 = time.perf_counter()
-            try:
-                out = self._ocr(img)
+            try:  # every flag on each call: the library keeps a call's flags for the next one
+                out = self._ocr(img, use_det=True, use_cls=False, use_rec=True, return_word_box=True)
             finally:
                 self.busy_ms += (time.perf_counter() - t0) * 1000
         if out is None or getattr(out, "txts", None) is None or getattr(out, "boxes", None) is None:
@@ -119,6 +119,58 @@ class RapidEngine:
             words = [RawWord(tok, wbox, conf) for tok, wbox, conf in zip(tokens, boxes, scores, strict=True)]
             lines += _split_at_gaps(words, box, float(score))
         return lines
+
+    def read_line(self, crop: np.ndarray) -> tuple[str, float, list[tuple[str, float, float, float]]]:
+        """The recogniser alone on one text-line image (no detection): (text, score, tokens), each token
+        ``(text, x0, x1, confidence)`` with x in the crop's pixels, from the columns its characters were
+        read at. How ``pipeline.reread`` gives Tesseract's lines PP-OCR's reading."""
+        img = np.ascontiguousarray(crop, dtype=np.uint8)
+        if img.ndim == 2:
+            img = np.repeat(img[:, :, None], 3, axis=2)
+        with self._lock:
+            t0 = time.perf_counter()
+            try:
+                out = self._ocr(img, use_det=False, use_cls=False, use_rec=True, return_word_box=True)
+            finally:
+                self.busy_ms += (time.perf_counter() - t0) * 1000
+        txts = getattr(out, "txts", None)
+        if not txts:
+            return "", 0.0, []
+        text = txts[0] or ""
+        if self._normalize:
+            text = unicodedata.normalize("NFKC", text)
+        score = float(out.scores[0])
+        info = out.word_results[0] if getattr(out, "word_results", None) else None
+        return text, score, _line_tokens(text, info, img.shape[1], score)
+
+
+def _line_tokens(text: str, info: Any, width: int, score: float) -> list[tuple[str, float, float, float]]:
+    """Whitespace tokens of a recognised line with x-ranges: from the CTC columns the recogniser placed
+    each character at when it says (``line_txt_len`` columns span the crop's width), else shared out by
+    character count."""
+    tokens = text.split()
+    if not tokens:
+        return []
+    cols: list[float] = []
+    confs: list[float] = []
+    if info is not None and getattr(info, "word_cols", None) and getattr(info, "line_txt_len", 0):
+        scale = width / float(info.line_txt_len)
+        cols = [c * scale for word in info.word_cols for c in word]
+        confs = list(info.confs or [])
+    total = sum(len(t) for t in tokens)
+    if len(cols) != total:
+        step = width / max(1, total)
+        cols = [step * (k + 0.5) for k in range(total)]
+        confs = [score] * total
+    if len(confs) != total:
+        confs = [score] * total
+    half = max(1.0, (cols[-1] - cols[0]) / max(1, total - 1) / 2) if total > 1 else width / 2
+    out, k = [], 0
+    for tok in tokens:
+        xs, cs = cols[k : k + len(tok)], confs[k : k + len(tok)]
+        k += len(tok)
+        out.append((tok, max(0.0, xs[0] - half), min(float(width), xs[-1] + half), float(min(cs))))
+    return out
 
 
 def _split_at_gaps(words: list[RawWord], box: tuple[int, int, int, int], score: float) -> list[RawLine]:

@@ -33,6 +33,8 @@ class RawLine:
     block: int  # Tesseract's block number: its own layout order (columns, then lines)
     words: list[RawWord] = field(default_factory=list)
     vertical: bool = False  # in a block Tesseract read top-to-bottom (a page turned by 90 degrees)
+    style: str | None = None  # "handwriting" or "other", set by pipeline.style once the line is read
+    style_confidence: float = 0.0
 
 
 def confidence_summary(lines: list[RawLine]) -> tuple[float, int, float]:

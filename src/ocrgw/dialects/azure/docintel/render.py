@@ -213,6 +213,17 @@ def _confidence(page: PageResult) -> float:
     return 0.8
 
 
+def _styles(laid: Sequence[_Laid], index: SpanIndex) -> list[dict]:
+    """One style per handwritten line, as the service reports them: ``isHandwritten`` with the line's
+    span and the worker's confidence in the label. Printed text carries no style entry."""
+    return [
+        {"confidence": round(line.style_confidence or 0.5, 3), "spans": [index.span(*at)], "isHandwritten": True}
+        for page in laid
+        for line, at in zip(page.page.lines, page.lines, strict=True)
+        if line.style == "handwriting" and at[1] > at[0]
+    ]
+
+
 def _languages(laid: Sequence[_Laid], index: SpanIndex, view: JobView) -> list[dict]:
     """Step 4 (features=languages): each page's text under its language (identified on the page when
     the caller named none), one entry per locale in the order first met, as sure as its least sure page."""
@@ -243,7 +254,7 @@ def analyze_result(view: JobView) -> dict:
         result["contentFormat"] = opts["outputContentFormat"]
     result["pages"] = [_page(page, index) for page in laid]
     result["paragraphs"] = [para for page in laid for para in _paragraphs(page, index)]
-    result["styles"] = []  # handwriting is not detected
+    result["styles"] = _styles(laid, index)
     if "languages" in (opts.get("features") or "").split(","):
         result["languages"] = _languages(laid, index, view)
     return result

@@ -5,22 +5,27 @@ from __future__ import annotations
 
 from ocrgw.dialects.azure.errors import codes, error_object
 from ocrgw.dialects.azure.shared import box, operation_state, page_size
-from ocrgw.jobs.schemas import JobView, PageResult
+from ocrgw.jobs.schemas import JobView, LineResult, PageResult
 from ocrgw.jobs.states import JobStatus
 
 LATEST_MODEL = "2022-04-30"
 KNOWN_MODELS = ("2021-04-12", "2022-04-30")
-# We do not classify handwriting: every line is "other", with a confidence that says we do not know.
-STYLE = {"appearance": {"style": {"name": "other", "confidence": 0.5}}}
+
+
+def _style(line: LineResult) -> dict:
+    """Read v3.2's per-line style: the worker's label (``pipeline.style``); a line stored before labels
+    existed says "other" with a confidence that says we do not know."""
+    if line.style is None:
+        return {"appearance": {"style": {"name": "other", "confidence": 0.5}}}
+    return {"appearance": {"style": {"name": line.style, "confidence": round(line.style_confidence or 0.5, 3)}}}
 
 
 def _page(page: PageResult, version: str) -> dict:
-    style = STYLE if version == "v3.2" else {}
     lines = [
         {
             "boundingBox": box(ln.bbox, page.unit),
             "text": ln.text,
-            **style,
+            **(_style(ln) if version == "v3.2" else {}),
             "words": [
                 {"boundingBox": box(w.bbox, page.unit), "text": w.text, "confidence": round(w.confidence, 3)}
                 for w in ln.words
