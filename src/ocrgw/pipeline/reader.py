@@ -94,15 +94,15 @@ def read(
             reading.lines = [*got.lines, *added]
             reading.steps += [got.step] if found is None else [found, got.step]
     ordered = order_lines(reading.lines, reading_order)  # may split lines: labelled after
-    _label_styles(reading.image, ordered, tesseract_lines)
+    _label_styles(reading.image, ordered, tesseract_lines, unread_page=reading is again)
     steps = reading.steps if engine_step is None else [engine_step, *reading.steps]
     return PageRead(ordered, reading.matrix, reading.angle, steps, engine_ms)
 
 
-def _label_styles(image: np.ndarray | None, lines: list[RawLine], tesseract_lines: set[int]) -> None:
+def _label_styles(image: np.ndarray | None, lines: list[RawLine], tesseract_lines: set[int], unread_page: bool) -> None:
     """Each line's style (``pipeline.style``); a line still as Tesseract read it brings its confidence."""
     if image is None:
         return
     for line in lines:
         conf = confidence_summary([line])[0] if id(line) in tesseract_lines else None
-        line.style, line.style_confidence = style.label(image, line, conf)
+        line.style, line.style_confidence = style.label(image, line, conf, unread_page)
