@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
+import numpy as np
 from sqlalchemy.orm import sessionmaker
 
 from ocrgw.db import sync_sessionmaker
@@ -87,6 +88,22 @@ class WorkerContext:
     def engine(self, languages: tuple[str, ...]) -> Engine:
         """The warm Tesseract engine for a language set (what the default mode reads with)."""
         return self.engines.get("tesseract", languages)
+
+    def warm(self) -> None:
+        """Load, before the first job arrives, what a default job reads with: the default Tesseract model,
+        the orientation model and, where the default mode has the second engine read Tesseract's doubtful
+        runs (most pages), its recogniser, and the language identifier, so no job pays a model load
+        (0.5-1 s each) inside its time limit."""
+        languages = tuple(m for m in self.settings.default_language.replace(",", "+").split("+") if m)
+        self.engine(languages)
+        _ = self.osd
+        if self.settings.detect_language:
+            langdetect.identifier()  # its model loads in 0.5-0.8 s
+        _, _, second = self.engines.for_spec(JobSpec(languages=languages))
+        if second is not None and self.settings.reread_below > 0:
+            reader = second()
+            if hasattr(reader, "read_line"):
+                reader.read_line(np.full((32, 96), 255, np.uint8))
 
 
 class _LeaseKeeper(threading.Thread):

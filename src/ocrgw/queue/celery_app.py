@@ -89,8 +89,7 @@ def _warm_child(**_: object) -> None:
 
     settings = get_settings()
     _ctx = WorkerContext(settings, timeout_errors=(SoftTimeLimitExceeded,))
-    _ctx.engine(tuple(m for m in settings.default_language.replace(",", "+").split("+") if m))
-    _ctx.osd  # noqa: B018 - loads the orientation model now, not on the first job
+    _ctx.warm()  # the models a default job reads with, now rather than on the first job
 
 
 @celery_app.task(name=TASK)

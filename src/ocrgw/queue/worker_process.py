@@ -21,8 +21,7 @@ def main(conn: Connection, settings: Settings) -> None:
     from ocrgw.pipeline.runner import WorkerContext, run
 
     ctx = WorkerContext(settings)
-    ctx.engine((settings.default_language,))  # warm the default model before the first job arrives
-    _ = ctx.osd
+    ctx.warm()  # the models a default job reads with, loaded before the first job arrives
     conn.send(("ready", ctx.worker_id))
     while True:
         try:
