@@ -41,6 +41,7 @@ def read(
     second_below: float = 0.0,
     engine_step: dict | None = None,
     reread_below: float = 0.0,
+    reread_budget: float = REREAD_BUDGET,
 ) -> PageRead:
     """Read one page the way a worker does: ``orient.read_page`` (preprocess, recognise, turn the page
     if it reads sideways or upside down) followed by ``layout.order_lines`` with the job's order.
@@ -81,7 +82,7 @@ def read(
             other = second()
             before = other.busy_ms
             # one budget for both: text Tesseract missed first (at most half), then its least confident runs
-            budget = REREAD_BUDGET * (engine.busy_ms - busy_before)
+            budget = reread_budget * (engine.busy_ms - busy_before)
             added, found = missed_lines(reading.image, reading.lines, other, budget / 2)  # type: ignore[arg-type]
             got = reread(
                 reading.image,

@@ -7,7 +7,6 @@ Tesseract's boxes, blocks and order, so ``layout.order_lines`` and every dialect
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -19,7 +18,7 @@ from ocrgw.pipeline.engines.tesseract import RawLine, RawWord
 # A line read by Tesseract with a mean word confidence under this is read again (see docs/accuracy.md).
 REREAD_BELOW = 0.93
 # A page's rereads stop once they have cost this share of Tesseract's time on the page (see reread).
-REREAD_BUDGET = float(os.environ.get("X_BUDGET", "0.4"))
+REREAD_BUDGET = 0.4
 # The recogniser's reading replaces Tesseract's when its score beats Tesseract's line confidence by this.
 MIN_MARGIN = 0.0
 # The crop around Tesseract's line box, in line heights: the recogniser was trained on detector boxes,

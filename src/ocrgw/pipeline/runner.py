@@ -295,6 +295,7 @@ def _read(ctx: WorkerContext, spec: JobSpec, page: rasterize.RasterPage, choice:
         second=second,  # the accuracy bench too
         second_below=ctx.settings.second_opinion_below,
         reread_below=ctx.settings.reread_below,
+        reread_budget=ctx.settings.reread_budget,
         engine_step=engine_step,
     )
 
