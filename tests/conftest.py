@@ -459,16 +459,40 @@ def make_scaleout(tmp_path: Path, redis_server: RedisServer) -> Iterator:
 
 
 def submit_and_wait(
-    srv: Server, body: bytes, *, query: str = "", timeout: float = 60, content_type: str = "application/octet-stream"
+    srv: Server,
+    body: bytes,
+    *,
+    query: str = "",
+    timeout: float = 60,
+    content_type: str = "application/octet-stream",
+    path: str = "/vision/v3.2/read/analyze",
 ) -> dict:
+    """An Azure-style submit of raw bytes (Read v3.2 unless ``path`` names another analyze route) and its
+    Operation-Location polled to the end."""
     r = httpx.post(
-        f"{srv.url}/vision/v3.2/read/analyze{query}",
+        f"{srv.url}{path}{query}",
         content=body,
         headers={**srv.headers, "Content-Type": content_type},
         timeout=60,
     )
     assert r.status_code == 202, r.text
     return poll(srv, r.headers["Operation-Location"], timeout=timeout)
+
+
+def native_result(srv: Server, data: bytes, filename: str = "document", timeout: float = 120, **fields: str) -> dict:
+    """A native /v1 job submitted as a multipart file (with form ``fields``) and, once it succeeded, its
+    result."""
+    headers = {"X-API-Key": srv.key}
+    r = httpx.post(srv.url + "/v1/jobs", headers=headers, files={"file": (filename, data)}, data=fields, timeout=60)
+    assert r.status_code == 202, r.text
+    deadline = time.monotonic() + timeout
+    while True:
+        op = httpx.get(r.headers["Location"], headers=headers, timeout=30).json()
+        if op["status"] in ("succeeded", "failed") or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert op["status"] == "succeeded", op
+    return httpx.get(op["links"]["result"], headers=headers, timeout=30).json()
 
 
 def poll(srv: Server, location: str, timeout: float = 60) -> dict:

@@ -8,15 +8,13 @@ by bench/handwriting.py, which the suite cannot hold."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 from rapidfuzz.distance import Levenshtein
-from tests.conftest import Server, doc, manifest_row, poll
+from tests.conftest import Server, doc, manifest_row, native_result, submit_and_wait
 
 from ocrgw.jobs.schemas import JobSpec
 from ocrgw.pipeline import reader, reread, style
@@ -176,14 +174,7 @@ def test_every_api_reports_the_handwritten_lines(server: Server) -> None:
     data = doc(MEMO).read_bytes()
     hand = [ln["text"] for ln in manifest_row(MEMO)["lines"] if ln["style"] == "handwriting"]
 
-    r = httpx.post(
-        f"{server.url}/vision/v3.2/read/analyze",
-        content=data,
-        headers={**server.headers, "Content-Type": "application/octet-stream"},
-        timeout=30,
-    )
-    assert r.status_code == 202, r.text
-    body = poll(server, r.headers["Operation-Location"], timeout=120)
+    body = submit_and_wait(server, data, timeout=120)
     lines = body["analyzeResult"]["readResults"][0]["lines"]
     by_style = {ln["text"]: ln["appearance"]["style"] for ln in lines}
     for text in hand:
@@ -191,14 +182,8 @@ def test_every_api_reports_the_handwritten_lines(server: Server) -> None:
         assert by_style[best]["name"] == "handwriting" and by_style[best]["confidence"] >= 0.5, by_style
     assert sum(s["name"] == "other" for s in by_style.values()) == len(lines) - len(hand)
 
-    r = httpx.post(
-        f"{server.url}/documentintelligence/documentModels/prebuilt-read:analyze?api-version=2024-11-30",
-        content=data,
-        headers={**server.headers, "Content-Type": "application/octet-stream"},
-        timeout=30,
-    )
-    assert r.status_code == 202, r.text
-    result = poll(server, r.headers["Operation-Location"], timeout=120)["analyzeResult"]
+    path = "/documentintelligence/documentModels/prebuilt-read:analyze"
+    result = submit_and_wait(server, data, path=path, query="?api-version=2024-11-30", timeout=120)["analyzeResult"]
     spans = [
         result["content"][span["offset"] : span["offset"] + span["length"]]
         for st in result["styles"]
@@ -207,20 +192,7 @@ def test_every_api_reports_the_handwritten_lines(server: Server) -> None:
     ]
     assert len(spans) == len(hand) and all(cer(min(spans, key=lambda s: cer(s, t)), t) <= 0.1 for t in hand)
 
-    r = httpx.post(
-        server.url + "/v1/jobs",
-        files={"file": ("memo.jpg", data, "image/jpeg")},
-        headers={"X-API-Key": server.key},
-        timeout=30,
-    )
-    assert r.status_code == 202, r.text
-    location = r.headers["Location"]
-    for _ in range(600):
-        op = httpx.get(location, headers={"X-API-Key": server.key}, timeout=30).json()
-        if op["status"] in ("succeeded", "failed"):
-            break
-        time.sleep(0.2)
-    res = httpx.get(op["links"]["result"], headers={"X-API-Key": server.key}, timeout=30).json()
+    res = native_result(server, data, "memo.jpg")
     native = [(ln["text"], ln["style"], ln["style_confidence"]) for ln in res["pages"][0]["lines"]]
     assert sum(s == "handwriting" for _, s, _ in native) == len(hand), native
     assert all(0.5 <= c <= 1 for _, _, c in native)

@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -17,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 from rapidfuzz.distance import Levenshtein
-from tests.conftest import Server, doc, manifest_row, poll
+from tests.conftest import Server, doc, manifest_row, native_result, submit_and_wait
 
 from ocrgw import languages
 from ocrgw.dialects.azure.docintel.parse import LANGUAGES as DOCINTEL
@@ -193,33 +192,11 @@ def test_french_is_read_again_with_the_french_model(pool: Engines, osd: Orientat
 
 # ------------------------------------------------------------------------------------ through a server
 def _native(server: Server, data: bytes, **fields: str) -> dict:
-    r = httpx.post(
-        server.url + "/v1/jobs",
-        headers={"X-API-Key": server.key},
-        files={"file": ("letter.png", data)},
-        data=fields,
-        timeout=60,
-    )
-    assert r.status_code == 202, r.text
-    location = r.headers["location"]
-    for _ in range(600):
-        op = httpx.get(location, headers={"X-API-Key": server.key}, timeout=30).json()
-        if op["status"] in ("succeeded", "failed"):
-            break
-        time.sleep(0.2)
-    assert op["status"] == "succeeded", op
-    return httpx.get(op["links"]["result"], headers={"X-API-Key": server.key}, timeout=30).json()
+    return native_result(server, data, "letter.png", **fields)
 
 
 def _azure_read(server: Server, data: bytes, query: str = "") -> dict:
-    r = httpx.post(
-        f"{server.url}/vision/v3.2/read/analyze{query}",
-        content=data,
-        headers={**server.headers, "Content-Type": "application/octet-stream"},
-        timeout=60,
-    )
-    assert r.status_code == 202, r.text
-    body = poll(server, r.headers["Operation-Location"], timeout=120)
+    body = submit_and_wait(server, data, query=query, timeout=120)
     assert body["status"] == "succeeded", body
     return body["analyzeResult"]["readResults"][0]
 
@@ -265,15 +242,9 @@ def test_an_english_page_is_read_once_and_reported_as_english(server: Server) ->
 
 
 def test_document_intelligence_reports_the_detected_locale(server: Server) -> None:
-    r = httpx.post(
-        f"{server.url}/documentintelligence/documentModels/prebuilt-read:analyze"
-        "?api-version=2024-11-30&features=languages",
-        content=doc(LETTER).read_bytes(),
-        headers={**server.headers, "Content-Type": "application/octet-stream"},
-        timeout=60,
-    )
-    assert r.status_code == 202, r.text
-    body = poll(server, r.headers["Operation-Location"], timeout=120)
+    path = "/documentintelligence/documentModels/prebuilt-read:analyze"
+    query = "?api-version=2024-11-30&features=languages"
+    body = submit_and_wait(server, doc(LETTER).read_bytes(), path=path, query=query, timeout=120)
     assert body["status"] == "succeeded", body
     result = body["analyzeResult"]
     (found,) = result["languages"]
