@@ -110,3 +110,24 @@ def test_tsv_has_tesseracts_columns() -> None:
 
 def test_text_pages_are_form_feed_separated() -> None:
     assert exports.to_text(PAGES) == "Invoice #42\nA&B <tag> Größe\n\fSecond\n\f"
+
+
+def test_handwritten_lines_are_marked_in_hocr_and_alto(alto_schema: etree.XMLSchema) -> None:
+    """hOCR has no handwriting property: an engine-specific ``x_style`` in the line's title, as the spec
+    allows; ALTO points the line at an OtherTag (TAGREFS), valid against the official schema."""
+    hand = _line(_word("Call", 10, 100, 80, 140), _word("me", 90, 100, 130, 140))
+    hand.style, hand.style_confidence = "handwriting", 0.87
+    printed = _line(_word("Printed", 10, 10, 120, 40))
+    printed.style, printed.style_confidence = "other", 0.96
+    pages = [PageResult(1, 600, 400, "pixel", 0.0, "en", [], [printed, hand])]
+    ns = {"h": exports.XHTML_NS}
+    lines = etree.fromstring(exports.to_hocr(pages, 300).encode()).findall(".//h:span[@class='ocr_line']", ns)
+    assert [ln.get("title") for ln in lines] == ["bbox 10 10 120 40", "bbox 10 100 130 140; x_style handwriting 0.87"]
+    doc = etree.fromstring(exports.to_alto(pages, 300).encode())
+    alto_schema.assertValid(doc)
+    a = {"a": exports.ALTO_NS}
+    (tag,) = doc.findall(".//a:Tags/a:OtherTag", a)
+    assert (tag.get("ID"), tag.get("LABEL")) == ("handwriting", "handwriting")
+    assert [ln.get("TAGREFS") for ln in doc.findall(".//a:TextLine", a)] == [None, "handwriting"]
+    plain = etree.fromstring(exports.to_alto(PAGES, 300).encode())
+    assert plain.find(".//a:Tags", a) is None  # no handwriting, no tag
