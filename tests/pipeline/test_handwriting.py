@@ -168,6 +168,15 @@ def test_the_budget_stops_rereads_and_segments_split_at_wide_gaps() -> None:
     assert got.step["candidates"] == 2 and got.step["tried"] == 1 and got.step["replaced"] == 1
     assert [w.text for w in got.lines[0].words] == ["abc", "c"]  # the least confident run went first
 
+    class FewMarks(Slow):  # a script outside the recogniser's alphabet: a few sure marks
+        def read_line(self, crop: np.ndarray) -> tuple[str, float, list]:
+            self.busy_ms += 10.0
+            return ".", 0.99, [(".", 0.0, 5.0, 0.99)]
+
+    long_run = [RawWord("Yvazhaemye", (0, 0, 120, 20), 0.3)]
+    kept = reread.reread(image, [RawLine((0, 0, 120, 20), 0.3, 0, long_run)], FewMarks(), 0.9)  # type: ignore[arg-type]
+    assert kept.step["tried"] == 1 and kept.step["replaced"] == 0 and kept.lines[0].words == long_run
+
 
 # ------------------------------------------------------------------------------------ through a server
 def test_every_api_reports_the_handwritten_lines(server: Server) -> None:

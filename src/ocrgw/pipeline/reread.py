@@ -98,7 +98,13 @@ def reread(
         tried += 1
         crop, left, _ = crop_line(image, box)
         _, score, tokens = reader.read_line(crop)
-        if tokens and score > conf + MIN_MARGIN:
+        letters = sum(c.isalnum() for t in tokens for c in t[0])
+        # more confident, and not by reading far less (a script outside its alphabet: a few sure marks)
+        if (
+            tokens
+            and score > conf + MIN_MARGIN
+            and letters >= 0.25 * sum(c.isalnum() for w in split[i][j] for c in w.text)
+        ):
             replaced += 1
             split[i][j] = _as_words(split[i][j], box, tokens, left)
     out = []
