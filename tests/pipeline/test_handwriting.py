@@ -153,9 +153,6 @@ def test_the_budget_stops_rereads_and_segments_split_at_wide_gaps() -> None:
             self.busy_ms += 10.0
             return "abc", 0.99, [("abc", 0.0, float(crop.shape[1]), 0.99)]
 
-        def recognize(self, gray: np.ndarray, dpi: int | None = None, psm: int | None = None) -> list[RawLine]:
-            return []
-
     words = [
         RawWord("a", (0, 0, 20, 20), 0.3),
         RawWord("b", (25, 0, 45, 20), 0.3),

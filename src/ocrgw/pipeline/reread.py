@@ -35,8 +35,6 @@ class LineReader(Protocol):
 
     def read_line(self, crop: np.ndarray) -> tuple[str, float, list[tuple[str, float, float, float]]]: ...
 
-    def recognize(self, gray: np.ndarray, dpi: int | None = None, psm: int | None = None) -> list[RawLine]: ...
-
 
 @dataclass(slots=True)
 class Reread:
