@@ -5,6 +5,7 @@ Read v3.2 and Document Intelligence)."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -27,7 +28,7 @@ from ocrgw.dialects.ocrspace.parse import LANGUAGES as OCRSPACE
 from ocrgw.jobs.schemas import JobSpec
 from ocrgw.pipeline import langdetect, reader
 from ocrgw.pipeline.engines import Choice, Engines
-from ocrgw.pipeline.engines.tesseract import OrientationDetector
+from ocrgw.pipeline.engines.tesseract import OrientationDetector, RawLine, RawWord
 from ocrgw.pipeline.rasterize import RasterPage
 from ocrgw.settings import Settings
 
@@ -251,3 +252,57 @@ def test_document_intelligence_reports_the_detected_locale(server: Server) -> No
     assert found["locale"] == "de" and found["confidence"] >= langdetect.CONFIDENT, found
     assert found["spans"] == [{"offset": 0, "length": len(result["content"])}]
     assert "Süderbrück" in result["content"]
+
+
+MIXED = [
+    "The meeting of the committee will take place on Monday in the main hall,",
+    "and the minutes of the last meeting will be sent to all members by email.",
+    "La réunion du comité aura lieu lundi dans la grande salle de la mairie.",
+    "Please bring the annual report and the list of new members with you.",
+]
+
+
+def test_a_line_in_another_language_is_labelled_with_it(pool: Engines, osd: OrientationDetector) -> None:
+    """An English page with a French line: the page is English, the French line says fr, the English
+    lines carry no language of their own (Read v3.2 names a line's language only where it differs)."""
+    got, language = _detect(pool, osd, _page(MIXED))
+    assert language == "en"
+    assert [ln.language for ln in got.lines] == [None, None, "fr", None], [
+        (" ".join(w.text for w in ln.words), ln.language) for ln in got.lines
+    ]
+
+
+def test_short_or_unsure_lines_get_no_language() -> None:
+    words = [RawWord(t, (0, 0, 1, 1), 0.9) for t in ("Grand", "total", "RM", "12.50")]
+    short = RawLine((0, 0, 10, 10), 0.9, 0, words)
+    german = RawLine((0, 0, 10, 10), 0.9, 0, [RawWord("Sehr geehrte Damen und Herren,", (0, 0, 1, 1), 0.9)])
+    english = RawLine((0, 0, 10, 10), 0.9, 0, [RawWord("Please find the invoice attached below", (0, 0, 1, 1), 0.9)])
+    langdetect.label_lines([short, german, english], "en")
+    assert (short.language, german.language, english.language) == (None, "de", None)
+
+
+def test_line_languages_through_read_and_document_intelligence(server: Server) -> None:
+    page = _page(MIXED)
+    buf = io.BytesIO()
+    Image.fromarray(page.gray).save(buf, format="PNG")
+    read = _azure_read(server, buf.getvalue())
+    assert read["language"] == "en"
+    assert [line.get("language") for line in read["lines"]] == [None, None, "fr", None], read["lines"]
+
+    path = "/documentintelligence/documentModels/prebuilt-read:analyze"
+    query = "?api-version=2024-11-30&features=languages"
+    body = submit_and_wait(server, buf.getvalue(), path=path, query=query, timeout=120)
+    result = body["analyzeResult"]
+    found = {entry["locale"]: entry for entry in result["languages"]}
+    assert set(found) == {"en", "fr"}, result["languages"]
+    (span,) = found["fr"]["spans"]
+    assert result["content"][span["offset"] : span["offset"] + span["length"]].startswith("La r"), span
+    assert len(found["en"]["spans"]) == 2  # the lines before and after the French one
+
+    native = _native(server, buf.getvalue())
+    assert [line["language"] for line in native["pages"][0]["lines"]] == [None, None, "fr", None]
+    url = f"{server.url}/v1/jobs/{native['id']}/result"
+    hocr = httpx.get(url, params={"format": "hocr"}, headers={"X-API-Key": server.key}, timeout=30).text
+    assert hocr.count('lang="fr"') == 1 and 'class="ocr_line"' in hocr
+    alto = httpx.get(url, params={"format": "alto"}, headers={"X-API-Key": server.key}, timeout=30).text
+    assert alto.count('LANG="fr"') == 1

@@ -101,6 +101,7 @@ class Line(Base):
     confidence: Mapped[float] = mapped_column(Float)
     style: Mapped[str | None] = mapped_column(String(16), nullable=True)  # handwriting | other
     style_confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
+    language: Mapped[str | None] = mapped_column(String(16), nullable=True)  # only where it differs from the page
 
 
 class Word(Base):

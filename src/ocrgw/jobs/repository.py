@@ -243,7 +243,16 @@ def _pages_stmt(job_id: str):
 
 def _lines_stmt(page_ids: list[int]):
     return (
-        select(Line.id, Line.page_id, Line.text, Line.bbox, Line.confidence, Line.style, Line.style_confidence)
+        select(
+            Line.id,
+            Line.page_id,
+            Line.text,
+            Line.bbox,
+            Line.confidence,
+            Line.style,
+            Line.style_confidence,
+            Line.language,
+        )
         .where(Line.page_id.in_(page_ids))
         .order_by(Line.page_id, Line.idx)
     )
@@ -268,8 +277,8 @@ class _PageAssembler:
         self.lines: dict[int, LineResult] = {}
 
     def add_lines(self, lrows) -> None:
-        for lid, pid, text, bbox, conf, style, style_conf in lrows:
-            line = LineResult(text, bbox, conf, style=style, style_confidence=style_conf)
+        for lid, pid, text, bbox, conf, style, style_conf, lang in lrows:
+            line = LineResult(text, bbox, conf, style=style, style_confidence=style_conf, language=lang)
             self.lines[lid] = line
             self.pages[pid].lines.append(line)
 
@@ -459,6 +468,7 @@ def write_page(
                         "confidence": ln.confidence,
                         "style": ln.style,
                         "style_confidence": ln.style_confidence,
+                        "language": ln.language,
                     }
                     for i, ln in enumerate(page.lines)
                 ],

@@ -67,6 +67,7 @@ class LineResult:
     words: list[WordResult] = field(default_factory=list)
     style: str | None = None  # "handwriting" or "other" (None: read before styles were told apart)
     style_confidence: float | None = None
+    language: str | None = None  # identified on the line, only where it differs from the page's
 
 
 @dataclass(slots=True)

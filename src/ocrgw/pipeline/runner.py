@@ -145,6 +145,7 @@ def _page_result(
             words=[WordResult(w.text, quad(w.box), round(w.confidence, 4)) for w in ln.words],
             style=ln.style,
             style_confidence=ln.style_confidence if ln.style else None,
+            language=ln.language,
         )
         for ln in raw
     ]

@@ -129,7 +129,12 @@ def to_hocr(pages: Sequence[PageResult], dpi: float = 300.0, *, source: str = ""
             line_el = ET.SubElement(
                 page_el,
                 f"{{{XHTML_NS}}}span",
-                {"class": "ocr_line", "id": f"line_{n}_{li}", "title": _title(_box(line.bbox, k), line_extra)},
+                {
+                    "class": "ocr_line",
+                    "id": f"line_{n}_{li}",
+                    "title": _title(_box(line.bbox, k), line_extra),
+                    **({"lang": line.language} if line.language else {}),
+                },
             )
             for wi, word in enumerate(line.words, start=1):
                 word_el = ET.SubElement(
@@ -192,6 +197,8 @@ def to_alto(pages: Sequence[PageResult], dpi: float = 300.0, *, source: str = ""
         block = ET.SubElement(space, q + "TextBlock", {"ID": f"block_{n}_1", **_pos(hull)})
         for li, (line, lbox) in enumerate(zip(page.lines, boxes, strict=True), start=1):
             tag = {"TAGREFS": "handwriting"} if line.style == "handwriting" else {}
+            if line.language:  # ALTO's LANG: only where the line's language differs from the page's
+                tag["LANG"] = line.language
             line_el = ET.SubElement(block, q + "TextLine", {"ID": f"line_{n}_{li}", **tag, **_pos(lbox)})
             for wi, word in enumerate(line.words, start=1):
                 if wi > 1:

@@ -89,7 +89,7 @@ def test_native_result_every_state(name: str, ctx: AppContext) -> None:
         )
         assert all("step" in step for step in out["preprocessing"])
         for line, stored in zip(out["lines"], page.lines, strict=True):
-            assert list(line) == ["text", "bbox", "confidence", "words", "style", "style_confidence"]
+            assert list(line) == ["text", "bbox", "confidence", "words", "style", "style_confidence", "language"]
             assert (line["style"], line["style_confidence"]) == (stored.style, stored.style_confidence)
             assert line["text"] == stored.text and len(line["bbox"]) == 8 and 0 <= line["confidence"] <= 1
             assert [w["text"] for w in line["words"]] == [w.text for w in stored.words]

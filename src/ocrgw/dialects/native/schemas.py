@@ -199,6 +199,10 @@ class Line(BaseModel):
         default=None, description="Handwritten or printed (other), as the worker judged the line's strokes."
     )
     style_confidence: float | None = Field(default=None, ge=0, le=1, description="Confidence in `style`.")
+    language: str | None = Field(
+        default=None,
+        description="The line's own language (BCP-47), only where it was identified and differs from the page's.",
+    )
 
 
 class Page(BaseModel):

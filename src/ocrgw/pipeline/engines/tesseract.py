@@ -35,6 +35,7 @@ class RawLine:
     vertical: bool = False  # in a block Tesseract read top-to-bottom (a page turned by 90 degrees)
     style: str | None = None  # "handwriting" or "other", set by pipeline.style once the line is read
     style_confidence: float = 0.0
+    language: str | None = None  # set by pipeline.langdetect where a line's language differs from its page's
 
 
 def confidence_summary(lines: list[RawLine]) -> tuple[float, int, float]:

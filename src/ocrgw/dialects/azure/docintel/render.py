@@ -230,11 +230,31 @@ def _languages(laid: Sequence[_Laid], index: SpanIndex, view: JobView) -> list[d
     spans: dict[str, list[dict]] = {}
     sure: dict[str, float] = {}
     for page in laid:
-        if page.span[1] > page.span[0]:
-            locale = _locale(page.page, view)
-            spans.setdefault(locale, []).append(index.span(*page.span))
-            sure[locale] = min(sure.get(locale, 1.0), _confidence(page.page))
+        if page.span[1] <= page.span[0]:
+            continue
+        locale = _locale(page.page, view)
+        for at, lang in _language_runs(page, locale):
+            spans.setdefault(lang, []).append(index.span(*at))
+            # a line's own language was identified at >= 0.95 (pipeline.langdetect.LINE_CONFIDENT)
+            sure[lang] = min(sure.get(lang, 1.0), _confidence(page.page) if lang == locale else 0.95)
     return [{"locale": loc, "confidence": sure[loc], "spans": found} for loc, found in spans.items()]
+
+
+def _language_runs(page: _Laid, locale: str) -> list[tuple[Range, str]]:
+    """The page's text in runs of one language: the whole page where no line has a language of its own,
+    else consecutive lines grouped by their language (the page's where they have none)."""
+    if not any(line.language for line in page.page.lines):
+        return [(page.span, locale)]
+    runs: list[tuple[Range, str]] = []
+    for line, at in zip(page.page.lines, page.lines, strict=True):
+        lang = languages.canonical_bcp47(line.language) if line.language else locale
+        if at[1] <= at[0]:
+            continue
+        if runs and runs[-1][1] == lang:
+            runs[-1] = ((runs[-1][0][0], at[1]), lang)
+        else:
+            runs.append((at, lang))
+    return runs
 
 
 def analyze_result(view: JobView) -> dict:

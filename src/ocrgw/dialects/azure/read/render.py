@@ -25,6 +25,7 @@ def _page(page: PageResult, version: str) -> dict:
         {
             "boundingBox": box(ln.bbox, page.unit),
             "text": ln.text,
+            **({"language": ln.language} if ln.language and version == "v3.2" else {}),
             **(_style(ln) if version == "v3.2" else {}),
             "words": [
                 {"boundingBox": box(w.bbox, page.unit), "text": w.text, "confidence": round(w.confidence, 3)}
