@@ -33,6 +33,10 @@ API_VERSIONS = {
 }
 FEATURES_SERVED = ("languages",)
 FEATURES_IGNORED = ("ocrHighResolution",)  # accepted: we always read at the resolution we are given
+# `output` (2024-11-30): what each model can make besides the JSON. Azure makes the searchable PDF for
+# prebuilt-read only (docintel-layout.md 1.1); figures are cropped where figures are detected (layout).
+OUTPUTS = {"prebuilt-read": ("pdf",), "prebuilt-layout": ("pdf", "figures")}
+OUTPUT_VALUES = ("pdf", "figures")
 RAW_TYPES = ("application/octet-stream", "application/pdf", "text/html")
 JSON_OVERHEAD = 64 * 1024
 LANGUAGES = dataclasses.replace(BCP47, param="locale", prefix="The parameter locale is invalid: ")
@@ -99,10 +103,28 @@ def order(
     options = {"apiVersion": version, "modelId": model_id, "stringIndexType": index_type, "features": served}
     if service_name == "documentintelligence":
         options["outputContentFormat"] = _choice("outputContentFormat", output_content_format, ("text", "markdown"))
-        if _csv(output):
-            raise _invalid("output", f"{output!r} is not supported by this server.", E.UNSUPPORTED_FEATURE)
+        outputs = _outputs(model_id, output)
+    else:  # no `output` before 2024-11-30; the FR SDK cannot send it, a raw REST call can
+        if output is not None or output_content_format is not None:
+            why = "The requested operation requires 2024-11-30 or later."
+            param = "output" if output is not None else "outputContentFormat"
+            raise InnerCodeError(E.UNSUPPORTED_API_VERSION, why, inner="NotSupportedApiVersion", param=param)
+        outputs = ()
     hint = (locale or "").strip() or None
-    return Order(JobSpec(language_hint=hint, pages=selection.ranges, options=options), LANGUAGES.ask(hint))
+    spec = JobSpec(language_hint=hint, pages=selection.ranges, options=options, outputs=outputs)
+    return Order(spec, LANGUAGES.ask(hint))
+
+
+def _outputs(model_id: str, output: str | None) -> tuple[str, ...]:
+    """`output=pdf` asks the worker for the searchable PDF (the job's `searchable_pdf` rendering, ready
+    before the operation says succeeded); values are compared case-insensitively, as SDKs differ."""
+    wanted = [v.lower() for v in _csv(output)]
+    for value in wanted:
+        if value not in OUTPUT_VALUES:
+            raise _invalid("output", f"{value!r} is not one of {', '.join(OUTPUT_VALUES)}.")
+        if value not in OUTPUTS.get(model_id, ()):
+            raise _invalid("output", f"{value} output is not supported by model '{model_id}'.")
+    return ("searchable_pdf",) if "pdf" in wanted else ()
 
 
 def source(request: Request) -> Source:

@@ -9,11 +9,12 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from ocrgw.context import Ctx, public_base_url
 from ocrgw.dialects import error_docs
 from ocrgw.dialects.azure.docintel import parse, render
+from ocrgw.dialects.azure.docintel.errors import InnerCodeError
 from ocrgw.dialects.azure.docintel.schemas import AnalyzeDocumentRequest, AnalyzeResultOperation, DocumentErrorResponse
 from ocrgw.dialects.azure.shared import (
     BINARY,
@@ -25,9 +26,11 @@ from ocrgw.dialects.azure.shared import (
     result_docs,
     submit_errors,
 )
+from ocrgw.errors import ErrorCode as E
 from ocrgw.formats import ImageLimits
 from ocrgw.jobs import service
 from ocrgw.jobs.schemas import JobView
+from ocrgw.jobs.states import JobStatus
 
 DIALECTS = {"formrecognizer": "azure-formrecognizer", "documentintelligence": "azure-docintel"}
 TAGS = {"formrecognizer": "Azure Form Recognizer", "documentintelligence": "Azure Document Intelligence"}
@@ -63,7 +66,10 @@ async def analyze(
     outputContentFormat: Annotated[
         str | None, Query(description="text (default) or markdown; Document Intelligence only.")
     ] = None,
-    output: Annotated[str | None, Query(include_in_schema=False)] = None,
+    output: Annotated[
+        str | None,
+        Query(description="pdf: also make the searchable PDF (GET .../analyzeResults/{resultId}/pdf); 2024-11-30."),
+    ] = None,
 ) -> Response:
     name, version, model = _checked(request, api_version, model_id)
     job = await service.accept(
@@ -113,6 +119,22 @@ async def get_result(view: Operation) -> Response:
     return azure_json(render.operation(view), headers)
 
 
+async def get_pdf(view: Operation, ctx: Ctx) -> Response:
+    """The searchable PDF of a succeeded operation that asked for it (`output=pdf`): raw bytes. Any other
+    state answers 404 "Analyze result does not exist." as the service does, JSON and without Retry-After
+    (azure-core would retry an error that carries one)."""
+    if view.status is not JobStatus.SUCCEEDED or "searchable_pdf" not in view.spec.outputs:
+        why = "Analyze result does not exist."  # the service's words for a PDF it did not make
+        if view.status is JobStatus.FAILED:
+            why += " The operation failed."
+        elif not view.status.terminal:
+            why += " The operation has not finished yet."
+        raise InnerCodeError(E.NOT_FOUND, why, inner="")
+    _, pdf = await service.read_artifact(db=ctx.db, store=ctx.store, job_id=view.id, dialects=tuple(DIALECTS.values()))
+    headers = {"apim-request-id": str(uuid.uuid4())}
+    return StreamingResponse(pdf, media_type="application/pdf", headers=headers)
+
+
 async def delete_result(view: Operation, ctx: Ctx, principal: Caller) -> Response:
     await service.delete(db=ctx.db, store=ctx.store, job_id=view.id, owner_key_id=principal.key_id)
     return Response(status_code=204, headers={"apim-request-id": str(uuid.uuid4())})
@@ -160,6 +182,23 @@ for _name, _tag in TAGS.items():
         ),
     )
     if _is_di:
+        router.add_api_route(
+            f"{_base}/analyzeResults/{{result_id}}/pdf",
+            get_pdf,
+            methods=["GET"],
+            tags=[_tag],
+            operation_id=f"azure{_slug}GetAnalyzeResultPdf",
+            summary=f"{_tag}: get the searchable PDF of an analyze result (output=pdf)",
+            response_class=Response,
+            responses={
+                200: {"description": "The searchable PDF.", "content": {"application/pdf": BINARY}},
+                **error_docs(
+                    DocumentErrorResponse,
+                    e404="Unknown operation, not finished, failed, or analysed without output=pdf.",
+                    e401=KEY_DOC,
+                ),
+            },
+        )
         router.add_api_route(
             f"{_base}/analyzeResults/{{result_id}}",
             delete_result,
