@@ -86,6 +86,8 @@ class Page(Base):
     language: Mapped[str | None] = mapped_column(String(40), nullable=True)
     preprocessing: Mapped[list] = mapped_column(JSON)  # steps applied, each {"step": ..., ...}
     engine_ms: Mapped[float] = mapped_column(Float, default=0.0)  # Recognize + result walk, all passes
+    # paragraphs, tables and selection marks (jobs.schemas.LayoutResult as JSON), for jobs that asked for layout
+    layout: Mapped[dict | None] = mapped_column(JSON, nullable=True)
 
     __table_args__ = (UniqueConstraint("job_id", "page_no", name="uq_pages_job_page"),)
 

@@ -15,7 +15,16 @@ from ocrgw.db import changed
 from ocrgw.errors import ErrorCode
 from ocrgw.jobs.leases import owner_is_dead
 from ocrgw.jobs.models import Job, Line, Page, Word
-from ocrgw.jobs.schemas import CallbackView, JobSpec, JobView, LineResult, PageResult, WordResult
+from ocrgw.jobs.schemas import (
+    CallbackView,
+    JobSpec,
+    JobView,
+    LineResult,
+    PageResult,
+    WordResult,
+    layout_from_json,
+    layout_to_json,
+)
 from ocrgw.jobs.states import JobStatus
 
 Q = JobStatus.QUEUED.value
@@ -235,7 +244,17 @@ async def list_jobs(
 
 def _pages_stmt(job_id: str):
     return (
-        select(Page.id, Page.page_no, Page.width, Page.height, Page.unit, Page.angle, Page.language, Page.preprocessing)
+        select(
+            Page.id,
+            Page.page_no,
+            Page.width,
+            Page.height,
+            Page.unit,
+            Page.angle,
+            Page.language,
+            Page.preprocessing,
+            Page.layout,
+        )
         .where(Page.job_id == job_id)
         .order_by(Page.page_no)
     )
@@ -272,7 +291,8 @@ class _PageAssembler:
 
     def __init__(self, prow) -> None:
         self.pages: dict[int, PageResult] = {
-            pid: PageResult(no, w, h, unit, angle, lang, pre or []) for pid, no, w, h, unit, angle, lang, pre in prow
+            pid: PageResult(no, w, h, unit, angle, lang, pre or [], layout=layout_from_json(lay))
+            for pid, no, w, h, unit, angle, lang, pre, lay in prow
         }
         self.lines: dict[int, LineResult] = {}
 
@@ -452,6 +472,7 @@ def write_page(
                 "language": page.language,
                 "preprocessing": page.preprocessing,
                 "engine_ms": engine_ms,
+                "layout": layout_to_json(page.layout),
             }
         ],
     ).scalar_one()

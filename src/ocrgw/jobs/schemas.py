@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Literal
 
@@ -71,6 +71,76 @@ class LineResult:
 
 
 @dataclass(slots=True)
+class CellResult:
+    """A table cell: its grid position and spans, header kind, box, and the page lines (indices into
+    ``PageResult.lines``, in reading order) and selection marks (indices into ``LayoutResult.marks``)
+    that are its content."""
+
+    row: int
+    col: int
+    row_span: int
+    col_span: int
+    kind: str  # content | columnHeader | rowHeader | stubHead
+    bbox: list[float]
+    lines: list[int] = field(default_factory=list)
+    marks: list[int] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class TableResult:
+    bbox: list[float]
+    rows: int
+    cols: int
+    cells: list[CellResult]  # origin cells only, row by row; a spanned position has no cell of its own
+
+
+@dataclass(slots=True)
+class MarkResult:
+    """A selection mark (checkbox). ``before``: the index of the line it precedes in reading order
+    (``len(lines)``: after the last), so renderers place it in the text where it is on the page."""
+
+    bbox: list[float]
+    selected: bool
+    confidence: float
+    before: int
+
+
+@dataclass(slots=True)
+class ParagraphResult:
+    lines: list[int]  # consecutive indices into PageResult.lines; table lines belong to cells instead
+    role: str | None = None  # title | sectionHeading | pageHeader | pageFooter | pageNumber | footnote
+
+
+@dataclass(slots=True)
+class LayoutResult:
+    """A page's structure, made when the job asked for layout (Document Intelligence prebuilt-layout,
+    the native API's layout option): lines grouped into paragraphs with roles, tables, selection marks.
+    Every line is in exactly one paragraph or one cell, in the page's reading order."""
+
+    paragraphs: list[ParagraphResult] = field(default_factory=list)
+    tables: list[TableResult] = field(default_factory=list)
+    marks: list[MarkResult] = field(default_factory=list)
+
+
+def layout_to_json(layout: LayoutResult | None) -> dict | None:
+    return None if layout is None else asdict(layout)
+
+
+def layout_from_json(data: dict | None) -> LayoutResult | None:
+    """The stored JSON back as a LayoutResult (pages.layout; None for a job that did not ask for layout)."""
+    if not data:
+        return None
+    return LayoutResult(
+        paragraphs=[ParagraphResult(**p) for p in data.get("paragraphs", [])],
+        tables=[
+            TableResult(t["bbox"], t["rows"], t["cols"], [CellResult(**c) for c in t["cells"]])
+            for t in data.get("tables", [])
+        ],
+        marks=[MarkResult(**m) for m in data.get("marks", [])],
+    )
+
+
+@dataclass(slots=True)
 class PageResult:
     page_no: int
     width: float
@@ -80,6 +150,7 @@ class PageResult:
     language: str | None
     preprocessing: list[dict]
     lines: list[LineResult] = field(default_factory=list)
+    layout: LayoutResult | None = None  # only for jobs that asked for layout
 
 
 @dataclass(slots=True, frozen=True)

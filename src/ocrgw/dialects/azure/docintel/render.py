@@ -262,7 +262,15 @@ def analyze_result(view: JobView) -> dict:
     opts = view.spec.options
     index_type = opts.get("stringIndexType") or DEFAULT_INDEX_TYPE
     pages = sorted(view.pages or [], key=lambda p: p.page_no)
-    content, laid = _content(pages, opts.get("outputContentFormat") == "markdown")
+    markdown = opts.get("outputContentFormat") == "markdown"
+    is_layout = opts.get("modelId") == "prebuilt-layout"
+    if is_layout:
+        from ocrgw.dialects.azure.docintel import layout  # it builds on this module's span primitives
+
+        content, laid_layout = layout.content(pages, markdown)
+        laid = [page.laid for page in laid_layout]
+    else:
+        content, laid = _content(pages, markdown)
     index = SpanIndex(content, index_type)
     result: dict = {
         "apiVersion": opts.get("apiVersion", ""),
@@ -273,7 +281,15 @@ def analyze_result(view: JobView) -> dict:
     if opts.get("outputContentFormat"):
         result["contentFormat"] = opts["outputContentFormat"]
     result["pages"] = [_page(page, index) for page in laid]
-    result["paragraphs"] = [para for page in laid for para in _paragraphs(page, index)]
+    if is_layout:
+        found = layout.results(laid_layout, index, sections=opts.get("outputContentFormat") is not None)
+        for page in result["pages"]:
+            page["selectionMarks"] = found["marks"].get(page["pageNumber"], [])
+        result["paragraphs"], result["tables"] = found["paragraphs"], found["tables"]
+        if "sections" in found:  # Document Intelligence 2024-11-30; Form Recognizer has no sections, figures
+            result["sections"], result["figures"] = found["sections"], []
+    else:
+        result["paragraphs"] = [para for page in laid for para in _paragraphs(page, index)]
     result["styles"] = _styles(laid, index)
     if "languages" in (opts.get("features") or "").split(","):
         result["languages"] = _languages(laid, index, view)
