@@ -28,7 +28,7 @@ from tests.conftest import doc, unavailable
 from ocrgw.jobs.pages import PageSelection
 from ocrgw.jobs.schemas import LineResult, PageResult, WordResult
 from ocrgw.pipeline import rasterize
-from ocrgw.pipeline.engines.tesseract import TesseractEngine
+from ocrgw.pipeline.engines.tesseract import OrientationDetector, TesseractEngine
 from ocrgw.pipeline.reader import read
 from ocrgw.pipeline.runner import _page_result
 from ocrgw.render import searchable_pdf
@@ -48,12 +48,18 @@ def engine() -> Iterator[TesseractEngine]:
     eng.close()
 
 
-def ocr(engine: TesseractEngine, path: Path, media_type: str, pages: str | None = None) -> list[PageResult]:
+def ocr(
+    engine: TesseractEngine,
+    path: Path,
+    media_type: str,
+    pages: str | None = None,
+    osd: OrientationDetector | None = None,
+) -> list[PageResult]:
     """The result pages a worker stores for the document (the runner's own conversion to result units)."""
     selection = PageSelection.parse(pages) if pages else PageSelection(None)
     out = []
     for page in rasterize.iter_pages(path, media_type, selection, set(), Settings()):
-        got = read(page, engine, None, "basic")
+        got = read(page, engine, osd, "basic")
         out.append(_page_result(page, got.lines, got.matrix, got.angle, got.steps, "en"))
     return out
 
@@ -108,10 +114,9 @@ def cer(got: str, want: str) -> float:
 
 
 def assert_boxes_match(data: bytes, results: list[PageResult], tolerance: float = 0.02, by_word: bool = False) -> None:
-    """Every word of every result has a pdftotext word with its text whose left and right edges are within
-    ``tolerance`` of the page's width of its polygon's, and whose top and bottom are its line's (the layer
-    sets a line on one baseline at one size) within ``tolerance`` of the page's height; ``by_word``: within
-    that of the word's own polygon too."""
+    """Every word of every result has a pdftotext word with its text within ``tolerance`` of the page's
+    size of the right box: along its line, the word polygon's extent; across it, its line's (the layer sets
+    a line on one baseline at one size), or with ``by_word`` the word's own too."""
     pages = poppler_words(data)
     for result in results:
         width, height, words = pages[result.page_no - 1]
@@ -119,17 +124,17 @@ def assert_boxes_match(data: bytes, results: list[PageResult], tolerance: float 
             width, height = result.width * 72, result.height * 72
         kx, ky = width / result.width, height / result.height
         for ln in result.lines:
-            top, bottom = min(ln.bbox[1::2]) * ky, max(ln.bbox[1::2]) * ky
+            upright = abs(ln.bbox[2] - ln.bbox[0]) >= abs(ln.bbox[3] - ln.bbox[1])  # the line runs left-right
             for word in ln.words:
-                xs, ys = word.bbox[0::2], word.bbox[1::2]
-                left, right, word_top, word_bottom = min(xs) * kx, max(xs) * kx, min(ys) * ky, max(ys) * ky
-                if by_word:
-                    top, bottom = word_top, word_bottom
+                across = word.bbox if by_word else ln.bbox
+                xs, ys = (word.bbox, across) if upright else (across, word.bbox)
+                xs, ys = xs[0::2], ys[1::2]
+                want = (min(xs) * kx, min(ys) * ky, max(xs) * kx, max(ys) * ky)
                 found = [b for b in words if b[0] == word.text]
                 assert found, (word.text, [b[0] for b in words])
-                err = min(max(abs(b[1] - left) / width, abs(b[3] - right) / width,
-                              abs(b[2] - top) / height, abs(b[4] - bottom) / height) for b in found)  # fmt: skip
-                assert err <= tolerance, (result.page_no, word.text, (left, top, right, bottom), found)
+                err = min(max(abs(b[1] - want[0]) / width, abs(b[3] - want[2]) / width,
+                              abs(b[2] - want[1]) / height, abs(b[4] - want[3]) / height) for b in found)  # fmt: skip
+                assert err <= tolerance, (result.page_no, word.text, want, found)
 
 
 def assert_text_matches(data: bytes, results: list[PageResult], limit: float = 0.01) -> None:
@@ -441,27 +446,35 @@ def test_png_pixels_pass_through_and_an_exif_turn_becomes_the_page_rotation(tmp_
     assert pypdf_pages(data)[0] == "memo text"
 
 
-def test_skewed_page_gets_a_turned_text_matrix(engine: TesseractEngine, tmp_path: Path) -> None:
-    """Words on a page scanned 5 degrees askew are laid along their slanted lines. (pdftotext starts a new
-    word whenever a glyph's baseline moves by half a point, so past about 1 degree it splits such words;
-    pypdf, PDFium and pdf.js follow the turned lines.)"""
+@pytest.mark.parametrize("turn", [5, 90, 180])
+def test_turned_page_gets_a_turned_text_matrix(engine: TesseractEngine, tmp_path: Path, turn: int) -> None:
+    """Words on a page scanned askew or turned are laid along their lines, whose first corner is the text's
+    top left. (pdftotext starts a new word whenever a glyph's baseline moves by half a point, so past about
+    1 degree of skew it splits words; pypdf, PDFium and pdf.js follow slanted lines. Quarter turns it reads.)"""
     texts = ["Gateways keep documents at home", "while clients speak the vendor API", "and nothing else changes"]
     im = Image.new("L", (1400, 600), 255)
     draw = ImageDraw.Draw(im)
     for i, text in enumerate(texts):
         draw.text((100, 120 + i * 120), text, fill=0, font=ImageFont.truetype(DEJAVU, 40))
-    source = tmp_path / "skewed.png"
-    im.rotate(-5, expand=True, fillcolor=255, resample=Image.BICUBIC).save(source)
-    results = ocr(engine, source, "image/png")
-    assert [ln.text for ln in results[0].lines] == texts
+    source = tmp_path / "turned.png"
+    im.rotate(-turn, expand=True, fillcolor=255, resample=Image.BICUBIC).save(source)  # PIL turns anticlockwise
+    osd = OrientationDetector(TESSDATA)  # the worker's own: a page read sideways is turned before reading
+    try:
+        results = ocr(engine, source, "image/png", osd=osd)
+    finally:
+        osd.close()
+    assert [ln.text for ln in results[0].lines] == texts and abs(results[0].angle - turn) < 0.5
     data = searchable_pdf.build(source, "image/png", results)
     qpdf_check(data, tmp_path)
     assert pypdf_pages(data)[0] == "\n".join(texts)
+    if turn % 90 == 0:
+        assert tidy(poppler_pages(data)[0]) == "\n".join(texts)
+        assert_boxes_match(data, results)
     with pikepdf.open(io.BytesIO(data)) as pdf:
         matrices = [[float(v) for v in op.operands] for op in pikepdf.parse_content_stream(pdf.pages[0], "Tm")]
     angles = [math.degrees(math.atan2(m[1], m[0])) for m in matrices]  # PDF y runs up: clockwise is negative
     assert len(angles) == sum(len(ln.words) for ln in results[0].lines)
-    assert all(abs(a + results[0].angle) < 0.5 for a in angles), angles
+    assert all(abs((a + turn + 180) % 360 - 180) < 0.5 for a in angles), angles
 
 
 def test_encrypted_source_and_unbalanced_content_stay_readable(tmp_path: Path) -> None:
