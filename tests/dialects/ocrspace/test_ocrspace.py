@@ -261,24 +261,27 @@ def test_searchable_pdf_positions(srv: Server) -> None:
             data={"isCreateSearchablePdf": "True", "isOverlayRequired": "True"},
         )
     )
-    words = [w for ln in body["ParsedResults"][0]["TextOverlay"]["Lines"] for w in ln["Words"]]
+    lines = body["ParsedResults"][0]["TextOverlay"]["Lines"]
     r = httpx.get(body["SearchablePDFURL"], timeout=30)
     assert r.status_code == 200
     doc = pdfium.PdfDocument(r.content)
     page = doc[0]
     width, height = page.get_size()
-    assert (round(width), round(height)) == (640, 180)  # no dpi in the PNG: one pixel per point
+    k = 72 / 300  # no dpi in the PNG: taken as a 300-dpi scan, so a pixel is 0.24 pt
+    assert (round(width, 2), round(height, 2)) == (round(640 * k, 2), round(180 * k, 2))
     tp = page.get_textpage()
     assert " ".join(tp.get_text_range().split()) == "Alpha Beta Gamma Delta"
-    # Each word's glyphs sit on the word's box (PDF y runs up) and span its width.
+    # Each word's glyphs span its box's width, on its line's box (one baseline and size a line; PDF y runs up).
     text = tp.get_text_range()
-    for w in words:
-        start = text.index(w["WordText"])
-        boxes = [tp.get_charbox(i) for i in range(start, start + len(w["WordText"]))]
-        left, right = min(b[0] for b in boxes), max(b[2] for b in boxes)
-        bottom, top = min(b[1] for b in boxes), max(b[3] for b in boxes)
-        assert abs(left - w["Left"]) <= 2 and abs(right - (w["Left"] + w["Width"])) <= 2, (w, left, right)
-        assert height - (w["Top"] + w["Height"]) - 2 <= bottom and top <= height - w["Top"] + 2, (w, bottom, top)
+    for line in lines:
+        line_top, line_bottom = line["MinTop"], line["MinTop"] + line["MaxHeight"]
+        for w in line["Words"]:
+            start = text.index(w["WordText"])
+            boxes = [tp.get_charbox(i) for i in range(start, start + len(w["WordText"]))]
+            left, right = min(b[0] for b in boxes), max(b[2] for b in boxes)
+            bottom, top = min(b[1] for b in boxes), max(b[3] for b in boxes)
+            assert abs(left - w["Left"] * k) <= 0.5 and abs(right - (w["Left"] + w["Width"]) * k) <= 0.5, (w, left)
+            assert abs(bottom - (180 - line_bottom) * k) <= 0.5 and abs(top - (180 - line_top) * k) <= 0.5, (w, top)
     # Invisible: the page renders as the image alone (text render mode 3 draws nothing).
     img = page.render(scale=1).to_pil().convert("L")
     assert img.getpixel((5, 5)) == 255
