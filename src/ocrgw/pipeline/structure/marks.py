@@ -59,6 +59,7 @@ SELECTED_FILL = 0.1
 MARK_DIAGONAL = 0.15
 SOLID = 0.8
 FAINT_MARGIN = 12  # grey levels below the local mean
+NESTED = 2.6  # area of the outer of two nested outlines: below, one frame (its outside and inside); above, a cell
 FALLBACK_TEXT_HEIGHT = 24  # px, when a page has no words to measure text by
 
 
@@ -76,17 +77,18 @@ def find_marks(image: np.ndarray, lines: list[RawLine]) -> list[Mark]:
     vert = cv2.morphologyEx(lines_ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, kernel)))
     words = [w for ln in lines for w in ln.words]
     found: list[tuple[Box, float]] = []
-    for box in _candidates(horiz, vert, lo, hi):
+    for box in set(_candidates(horiz, vert, lo, hi)):
         if _read_as_letter(box, words) or not _is_box(lines_ink, horiz, vert, box, lo, hi, height):
             continue
         fill = fill_ratio(ink, box)
         if fill > SELECTED_FILL and not _is_mark(ink, box):
             continue
-        if any(_overlap(box, other) > 0.3 for other, _ in found):
-            continue
         found.append((box, fill))
-    found = _drop_nested(found)
-    marks = [Mark(box, fill > SELECTED_FILL, _confidence(fill)) for box, fill in found]
+    kept: list[tuple[Box, float]] = []
+    for box, fill in sorted(_drop_nested(found), key=lambda f: -_area(f[0])):  # one frame, two outlines
+        if not any(_overlap(box, other) > 0.3 for other, _ in kept):
+            kept.append((box, fill))
+    marks = [Mark(box, fill > SELECTED_FILL, _confidence(fill)) for box, fill in kept]
     return sorted(marks, key=lambda m: (m.box[1], m.box[0]))
 
 
@@ -332,15 +334,19 @@ def _confidence(fill: float) -> float:
 
 
 def _drop_nested(found: list[tuple[Box, float]]) -> list[tuple[Box, float]]:
-    """The inner and outer outline of one frame, or a box and the cell around it: keep the inner one
-    unless the outer is filled (a solid box's holes are not boxes)."""
-    keep = []
-    for box, fill in found:
-        inside = [other for other, _ in found if other != box and _contains(box, other)]
-        if inside and fill <= 0.35:
-            continue
-        keep.append((box, fill))
-    return [(b, f) for b, f in keep if not any(o != b and _contains(o, b) for o, _ in keep)]
+    """One box found twice (the outline outside its frame and the one inside it): keep the outer. A box
+    inside a table cell found with the cell (NESTED times its area or more): keep the box, unless the outer one is
+    solid ink (a filled box, whose inner "boxes" are specks)."""
+    drop: set[int] = set()
+    for i, (outer, fill) in enumerate(found):
+        for j, (inner, _) in enumerate(found):
+            if i == j or not _contains(outer, inner):
+                continue
+            if _area(outer) < NESTED * _area(inner) or fill > 0.35:
+                drop.add(j)
+            else:
+                drop.add(i)
+    return [f for k, f in enumerate(found) if k not in drop]
 
 
 def _area(b: Box) -> int:

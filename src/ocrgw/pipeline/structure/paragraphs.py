@@ -261,7 +261,7 @@ def _headings(page: _Page) -> None:
         text = page.texts[k].strip()
         if para.role is not None or len(para.lines) > 2 or not _wordy(text):
             continue
-        if len(text.split()) > HEADING_WORDS or text.endswith((".", ",", ";")):
+        if len(text.split()) > HEADING_WORDS or text.endswith((".", ",", ";")) or ":" in text:
             continue
         if (page.sizes[k] >= HEADING_SIZE or page.bold[k]) and _alone(page, k) and _space_above(page, k):
             para.role = "sectionHeading"
