@@ -134,12 +134,23 @@ def _is_mark(ink: np.ndarray, box: Box) -> bool:
     total = int(inside.sum())
     if total == 0:
         return False
-    if total >= SOLID * inside.size:
+    if total >= SOLID * inside.size or _filled_square(inside):
         return True
     k = max(3, min(inside.shape) // 2)
-    straight = cv2.morphologyEx(inside, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (k, 1)))
-    straight |= cv2.morphologyEx(inside, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, k)))
+    across = cv2.morphologyEx(inside, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (k, 1)))
+    down = cv2.morphologyEx(inside, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, k)))
+    straight = np.maximum(across, down)
     return int((inside & (1 - straight)).sum()) >= MARK_DIAGONAL * total
+
+
+def _filled_square(inside: np.ndarray) -> bool:
+    """A box filled with a smaller solid square (the printed "selected" of many forms): the ink inside is
+    one blob, a third of the inside or more, that fills its own bounding rectangle."""
+    count, _, stats, _ = cv2.connectedComponentsWithStats(inside, connectivity=8)
+    if count < 2:
+        return False
+    _, _, w, h, area = max(stats[1:], key=lambda s: s[4])
+    return bool(area >= 0.3 * inside.size and area >= 0.85 * w * h)
 
 
 def _is_text(word: RawWord) -> bool:
@@ -231,8 +242,8 @@ def _best_line(strip: np.ndarray) -> float:
     if strip.size == 0:
         return 0.0
     row = int(np.argmax(strip.sum(axis=1)))
-    seen = strip[max(0, row - 1) : row + 2].any(axis=0)
-    return _longest_run(seen) / len(seen)
+    seen = np.asarray(strip[max(0, row - 1) : row + 2].any(axis=0))
+    return _longest_run(seen) / max(1, seen.size)
 
 
 def _longest_run(flags: np.ndarray) -> int:

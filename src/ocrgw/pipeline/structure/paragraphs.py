@@ -54,11 +54,13 @@ FOOTNOTE_AREA = 0.6  # footnotes sit below this share of the page height
 SYMBOL_MARKS = "*†‡§"  # a note marked by one of these needs no smaller type
 WORDY = 0.6  # share of letters among a heading's or title's characters
 BOLD = 1.3  # ink per word box against the body's: bold type
+BOLD_REFERENCE = 3  # paragraphs of running text needed to know the body's weight
 HEADING_GAP = 0.6  # text heights of space above a heading
 ALONE = 3.0  # text heights: no other line this close beside a heading on its row
 
+# A page number alone on its line: up to three digits or a roman numeral, maybe "Page", dashes or "of N".
 PAGE_NUMBER = re.compile(
-    r"^(?:page|p\.|pg\.?|seite|página|pagina)?\s*[-–—(\[]?\s*(?:\d{1,4}|[ivxlcdm]{1,6})\s*[-–—)\]]?"
+    r"^(?:page|p\.|pg\.?|seite|página|pagina)?\s*[-–—(\[]?\s*(?:\d{1,3}|[ivxlcdm]{1,6})\s*[-–—)\]]?"
     r"(?:\s*(?:of|/|von|de|sur)\s*\d{1,4})?$",
     re.IGNORECASE,
 )
@@ -106,7 +108,7 @@ class _Page:
         ink = _ink(self.image)
         weights = [_weight(ink, self.lines, g) for g in self.groups]
         body = [w for w, t in zip(weights, self.texts, strict=True) if len(t.split()) >= 6 and w > 0]
-        ref = float(np.median(body)) if body else 0.0
+        ref = float(np.median(body)) if len(body) >= BOLD_REFERENCE else 0.0  # too little text to tell bold
         self.bold = [ref > 0 and w >= BOLD * ref for w in weights]
         gaps = [
             b.box[1] - a.box[3]
@@ -315,7 +317,8 @@ def _footnotes(page: _Page) -> None:
             previous = False
             continue
         marked = bool(NOTE_MARK.match(text)) and (small or text[:1] in SYMBOL_MARKS)
-        if (marked and p.box[1] >= body_bottom - page.body) or (previous and small):
+        follows = previous and p.box[1] - paras[k - 1].box[3] <= 2 * PARA_GAP * page.body
+        if (marked and p.box[1] >= body_bottom - page.body) or (follows and small):
             p.role = "footnote"
             previous = True
         else:
