@@ -145,12 +145,15 @@ def _is_mark(ink: np.ndarray, box: Box) -> bool:
 
 def _filled_square(inside: np.ndarray) -> bool:
     """A box filled with a smaller solid square (the printed "selected" of many forms): the ink inside is
-    one blob, a third of the inside or more, that fills its own bounding rectangle."""
+    one square blob, a third of the inside or more, that fills its own bounding rectangle and stands clear
+    of the frame (the bars of a bold letter run into its outline)."""
     count, _, stats, _ = cv2.connectedComponentsWithStats(inside, connectivity=8)
     if count < 2:
         return False
-    _, _, w, h, area = max(stats[1:], key=lambda s: s[4])
-    return bool(area >= 0.3 * inside.size and area >= 0.85 * w * h)
+    x, y, w, h, area = max(stats[1:], key=lambda s: s[4])
+    rows, cols = inside.shape
+    clear = x > 0 and y > 0 and x + w < cols and y + h < rows
+    return bool(clear and area >= 0.3 * inside.size and area >= 0.85 * w * h and max(w, h) <= 1.5 * min(w, h))
 
 
 def _is_text(word: RawWord) -> bool:
