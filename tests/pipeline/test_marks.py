@@ -12,7 +12,7 @@ from tests.conftest import doc
 from ocrgw.pipeline.engines.tesseract import RawLine, RawWord, TesseractEngine
 from ocrgw.pipeline.layout import order_lines
 from ocrgw.pipeline.orient import read_page
-from ocrgw.pipeline.structure.marks import Mark, covered_words, fill_ratio, find_marks
+from ocrgw.pipeline.structure.marks import Mark, covered_words, drop_covered, fill_ratio, find_marks
 from ocrgw.settings import Settings
 
 # tests/render_documents.py: CHECKBOX_STATES, top to bottom (empty, crossed, ticked, filled, empty in grey)
@@ -67,6 +67,26 @@ def test_covered_words_are_the_frames_misread_not_the_labels(engine: TesseractEn
     for i, j in covered:
         word = lines[i].words[j]
         assert any(word.box[0] < m.box[2] and m.box[0] < word.box[2] for m in marks)
+
+
+def test_drop_covered_keeps_the_labels(engine: TesseractEngine) -> None:
+    image, lines = read(engine, "form/checkboxes.png")
+    marks = find_marks(image, lines)
+    kept = drop_covered(lines, marks)
+    words = [w for ln in kept for w in ln.words]
+    assert not any(
+        w.box[0] < m.box[2] and m.box[0] < w.box[2] and w.box[1] < m.box[3] and m.box[1] < w.box[3]
+        for w in words
+        for m in marks
+        if not any(c.isalnum() for c in w.text)
+    )
+    assert sum(len(ln.words) for ln in kept) == sum(len(ln.words) for ln in lines) - len(covered_words(marks, lines))
+    for label in LABELS:
+        assert any(w.text.startswith(label) for w in words)
+    trimmed = [ln for ln in kept if not any(ln is orig for orig in lines)]
+    assert trimmed  # the frames the engine glued to a label's line
+    for ln in trimmed:
+        assert ln.box[0] == min(w.box[0] for w in ln.words) and ln.box[2] == max(w.box[2] for w in ln.words)
 
 
 def test_request_form_100dpi_only_the_crossed_box(engine: TesseractEngine) -> None:

@@ -17,7 +17,7 @@ docs/layout.md. Tesseract reads the frames as junk (``[]``, ``O``, ``0``, ``|``,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -104,6 +104,26 @@ def covered_words(marks: list[Mark], lines: list[RawLine]) -> list[tuple[int, in
                 if share >= 0.5 or (share > 0 and not any(ch.isalnum() for ch in word.text)):
                     out.append((i, j))
                     break
+    return out
+
+
+def drop_covered(lines: list[RawLine], marks: list[Mark]) -> list[RawLine]:
+    """The lines without the words that are marks misread (``covered_words``): a line left empty goes, and
+    a line's box shrinks to the words it keeps (as ``layout.drop_noise_words`` does for rules and specks)."""
+    covered = set(covered_words(marks, lines))
+    out = []
+    for i, line in enumerate(lines):
+        words = [w for j, w in enumerate(line.words) if (i, j) not in covered]
+        if len(words) == len(line.words):
+            out.append(line)
+        elif words:
+            box = (
+                min(w.box[0] for w in words),
+                min(w.box[1] for w in words),
+                max(w.box[2] for w in words),
+                max(w.box[3] for w in words),
+            )
+            out.append(replace(line, box=box, words=words))
     return out
 
 
