@@ -342,6 +342,100 @@ def form() -> Sheet:
     return sheet
 
 
+# ------------------------------------------------------------------------------------------- structure
+def checkboxes() -> Sheet:
+    """A 150-dpi order form with square checkboxes: empty, crossed, ticked by hand, filled, and an empty one
+    printed light; among labels with square letters (D, O, B) and a table with small cells, which are not
+    boxes. The marks' states are fixed in tests/pipeline/test_marks.py (CHECKBOXES), top to bottom."""
+    sheet = Sheet(1275, 1000)
+    body = font("DejaVuSans.ttf", 24)
+    bold = font("DejaVuSans-Bold.ttf", 24)
+    head = font("DejaVuSans-Bold.ttf", 34)
+    d = sheet.draw
+    sheet.put([("DELIVERY ORDER", 100, "l", head)], 60)
+    sheet.put([("Bob's Dairy Outlet, Old Orchard Road 12", 100, "l", body)], 120)
+    sheet.put([("How often should we deliver?", 100, "l", bold)], 200)
+    for i, label in enumerate(CHECKBOX_LABELS):
+        y = 260 + 60 * i
+        x0, y0, x1, y1 = 110, y, 138, y + 28
+        grey = 150 if i == len(CHECKBOX_LABELS) - 1 else 0
+        d.rectangle((x0, y0, x1, y1), outline=grey, width=2)
+        state = CHECKBOX_STATES[i]
+        if state == "cross":
+            d.line((x0 + 6, y0 + 6, x1 - 6, y1 - 6), fill=0, width=3)
+            d.line((x0 + 6, y1 - 6, x1 - 6, y0 + 6), fill=0, width=3)
+        elif state == "tick":
+            d.line((x0 + 5, y0 + 14, x0 + 12, y1 - 4), fill=0, width=3)
+            d.line((x0 + 12, y1 - 4, x1 + 6, y0 - 8), fill=0, width=3)
+        elif state == "fill":
+            d.rectangle((x0 + 5, y0 + 5, x1 - 5, y1 - 5), fill=0)
+        sheet.put([(label, 165, "l", body)], y)
+    y = 620
+    sheet.put([("DOB ODD BOOO", 100, "l", bold)], y)
+    cols = (100, 420, 700, 980)
+    for r, row in enumerate((("Day", "Milk", "Bread", "Eggs"), ("Mon", "2 L", "1", "6"), ("Thu", "1 L", "2", "12"))):
+        top = 700 + 50 * r
+        for c, text in enumerate(row):
+            d.rectangle((cols[c] - 10, top - 8, cols[c] + 260, top + 42), outline=0, width=1)
+            sheet.put([(text, cols[c], "l", body)], top)
+    return sheet
+
+
+CHECKBOX_LABELS = ("Daily, before 7 am", "Weekly on Mondays", "Twice a week", "Only on request", "Do not deliver")
+CHECKBOX_STATES = ("empty", "cross", "tick", "fill", "empty")
+
+
+def roles_page() -> Sheet:
+    """A report page at 150 dpi with every paragraph role Document Intelligence knows but formulas: a
+    running head, a title, numbered section headings, body text, a footnote set small under a rule, a
+    running foot and a page number. The roles are fixed in tests/pipeline/test_paragraphs.py."""
+    sheet = Sheet(1275, 1650)
+    small = font("DejaVuSerif.ttf", 16)
+    body = font("DejaVuSerif.ttf", 22)
+    title = font("DejaVuSans-Bold.ttf", 44)
+    head = font("DejaVuSans-Bold.ttf", 28)
+    sheet.put([("Riverbend Water Board", 110, "l", small), ("Annual Report 2025", 1165, "r", small)], 60)
+    sheet.put([("Water Quality in the Upper Basin", 110, "l", title)], 170)
+    y = 280
+    for heading, text in ROLES_SECTIONS:
+        sheet.put([(heading, 110, "l", head)], y)
+        y += 62
+        for line in wrap(text, body, 1050):
+            sheet.put([(line, 110, "l", body)], y)
+            y += 34
+        y += 40
+    sheet.draw.line((110, 1380, 500, 1380), fill=0, width=1)
+    for i, line in enumerate(wrap(ROLES_NOTE, small, 1050)):
+        sheet.put([(line, 110, "l", small)], 1395 + 24 * i)
+    sheet.put([("Riverbend Water Board, Mill Lane 4, Riverbend", 110, "l", small), ("7", 1165, "r", body)], 1560)
+    return sheet
+
+
+ROLES_SECTIONS = (
+    (
+        "1. Sampling",
+        "Samples were drawn every second week at the nine stations of the upper basin, from the spring thaw "
+        "to the first frost, and sent to the board's laboratory on the same day. Each sample was tested for "
+        "nitrate, phosphate, dissolved oxygen and the usual indicator bacteria.",
+    ),
+    (
+        "2. Results",
+        "Nitrate stayed below the limit at every station but one, where the spring readings rose after the "
+        "heavy rain of April and fell back by June. Dissolved oxygen was lowest in August, as in earlier "
+        "years, and never fell to a level that harms fish.",
+    ),
+    (
+        "3. Outlook",
+        "The board will add two stations on the northern creeks next year and publish its readings every "
+        "month, so that farmers and anglers can follow them through the season.",
+    ),
+)
+ROLES_NOTE = (
+    "1 Readings below the detection limit of the method are counted as half of that limit, as the national "
+    "guidance asks."
+)
+
+
 # ------------------------------------------------------------------------------------------- text lines
 def text_line(text: str, width: int, height: int, size: int, x: int = 4) -> Sheet:
     """One printed line as a line detector crops it out of a page: a few px of paper around the ink, the
@@ -468,6 +562,26 @@ class Document:
 
 
 DOCUMENTS = [
+    Document(
+        "form/checkboxes.png",
+        "form",
+        partial(checkboxes),
+        {"seed": 41, "ink": 30, "paper": 232, "blur": 0.7, "noise": 0},
+        "PNG",
+        0,
+        "A 150-dpi order form with five checkboxes (empty, crossed, ticked, filled, empty in light grey) among "
+        "square letters and table cells that are not boxes: the selection marks' test page.",
+    ),
+    Document(
+        "page/roles_report.png",
+        "page",
+        partial(roles_page),
+        {"seed": 42, "ink": 25, "paper": 240, "blur": 0.6, "noise": 0},
+        "PNG",
+        0,
+        "A 150-dpi report page with a running head, a title, three numbered section headings, body text, a "
+        "footnote under a rule, a running foot and a page number: the paragraph roles' test page.",
+    ),
     Document(
         "receipt/till_clean.jpg",
         "receipt",

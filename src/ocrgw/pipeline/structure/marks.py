@@ -1,0 +1,406 @@
+"""Worker side, after reading order: selection marks (checkboxes, ticked or not) for Document Intelligence's
+``prebuilt-layout``. Works on the engine image the lines were read from, so boxes share their pixels.
+
+How, and why rules rather than a model: no offline checkbox model ships in a PyPI wheel, and the boxes of
+scanned forms are simple shapes. A checkbox is a small closed frame of straight strokes. Straight strokes are
+what survives a morphological opening with a line-shaped kernel (text curves and tick diagonals do not), so
+frames are searched in the image of horizontal and vertical strokes: closed outlines whose area fills their
+bounding rectangle, and pairs of top and bottom edges (a pen stroke across a side breaks the outline). Each
+candidate must then look like a box and not like a letter: every side drawn, every corner inked, its size
+near the text's, and clear of neighbouring ink on the left or right (the "D" or square "O" inside a word sits
+a hair from the next letter; a box is a space away from its label). Its state is the share of ink inside,
+past the frame: an ``x``, a tick or a fill covers far more of the inside than scanner noise does.
+
+Measured on the checkbox set of ``bench/layout.py`` (real FUNSD forms, ~100 dpi, labelled by hand): see
+docs/layout.md. Tesseract reads the frames as junk (``[]``, ``O``, ``0``, ``|``, glued to a label as ``OYes``);
+``covered_words`` tells which words a mark covers so the caller can drop or trim them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import cv2
+import numpy as np
+
+from ocrgw.pipeline.engines.tesseract import RawLine, RawWord
+
+Box = tuple[int, int, int, int]
+
+
+@dataclass(slots=True)
+class Mark:
+    box: Box  # x0, y0, x1, y1 in the engine image's pixels
+    selected: bool
+    confidence: float
+
+
+# Sizes are in units of the page's text height (median height of words with two or more letters or digits):
+# the boxes of the bench forms measure 0.7-3.5 text heights, letters about 1.
+MIN_SIDE = 0.7
+MAX_SIDE = 3.8
+MAX_ASPECT = 2.2  # wider than high (option boxes of some forms are 2:1); entry fields are far wider
+STROKE = 0.45  # kernel length of the stroke images, of the smallest side looked for
+# Each side of a frame is one straight run of ink along most of its length (see ``_straight_runs``): on
+# average over the four sides at least RUN_MEAN of it, all but one at least RUN_SECOND (a scan may lose
+# part of one thin side), the weakest at least RUN_MIN.
+RUN_MEAN = 0.85
+RUN_SECOND = 0.6
+RUN_MIN = 0.2
+READ_AS_TEXT = 0.7  # the engine's word confidence that makes a shape inside the word a letter
+CORNER_WALK = 0.15  # of the side: how far in from a corner its ink may start
+LETTER_GAP = 0.1  # of the text height: the next ink closer than this on the left or right is a neighbour letter
+# The middle of a box (``fill_ratio``): ink covering more than SELECTED_FILL of it is a mark. On the bench
+# forms every empty box found reads 0 with CENTRE = 0.35-0.4 (0.14-0.25 for the smallest with 0.2-0.3),
+# and every ticked one 0.24 or more, but one tick drawn beside its box.
+CENTRE = 0.36
+SELECTED_FILL = 0.1
+# A ticked box's ink: diagonal for "x" and ticks (bench: 0.19-1 of the ink inside the frame is off the
+# straight strokes; letters taken for boxes 0-0.11), or solid (0.95-1; bold letters up to 0.75).
+MARK_DIAGONAL = 0.15
+SOLID = 0.8
+FAINT_MARGIN = 12  # grey levels below the local mean
+NESTED = 2.6  # area of the outer of two nested outlines: below, one frame (its outside and inside); above, a cell
+FALLBACK_TEXT_HEIGHT = 24  # px, when a page has no words to measure text by
+
+
+def find_marks(image: np.ndarray, lines: list[RawLine]) -> list[Mark]:
+    """Checkboxes on the page, top to bottom, each with its state and a confidence that grows with the
+    distance of its fill from the threshold."""
+    height = text_height(lines)
+    if height is None:
+        height = FALLBACK_TEXT_HEIGHT
+    ink = _ink(image)
+    lo, hi = MIN_SIDE * height, MAX_SIDE * height
+    lines_ink = ink | _faint_ink(image, height)
+    kernel = max(3, round(STROKE * lo))
+    horiz = cv2.morphologyEx(lines_ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (kernel, 1)))
+    vert = cv2.morphologyEx(lines_ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, kernel)))
+    words = [w for ln in lines for w in ln.words]
+    found: list[tuple[Box, float]] = []
+    for box in set(_candidates(horiz, vert, lo, hi)):
+        if _read_as_letter(box, words) or not _is_box(lines_ink, horiz, vert, box, lo, hi, height):
+            continue
+        fill = fill_ratio(ink, box)
+        if fill > SELECTED_FILL and not _is_mark(ink, box):
+            continue
+        found.append((box, fill))
+    kept: list[tuple[Box, float]] = []
+    for box, fill in sorted(_drop_nested(found), key=lambda f: -_area(f[0])):  # one frame, two outlines
+        if not any(_overlap(box, other) > 0.3 for other, _ in kept):
+            kept.append((box, fill))
+    marks = [Mark(box, fill > SELECTED_FILL, _confidence(fill)) for box, fill in kept]
+    return sorted(marks, key=lambda m: (m.box[1], m.box[0]))
+
+
+def covered_words(marks: list[Mark], lines: list[RawLine]) -> list[tuple[int, int]]:
+    """(line index, word index) of the words that are a mark misread: at least half of the word's box lies
+    on a mark, or the word has no letter or digit and touches one. A label glued to its box by the engine
+    (``OYes``) covers more than the mark and is kept; its text then starts with the frame's junk."""
+    out = []
+    for i, line in enumerate(lines):
+        for j, word in enumerate(line.words):
+            for mark in marks:
+                share = _intersection(word.box, mark.box) / max(1, _area(word.box))
+                if share >= 0.5 or (share > 0 and not any(ch.isalnum() for ch in word.text)):
+                    out.append((i, j))
+                    break
+    return out
+
+
+def drop_covered(lines: list[RawLine], marks: list[Mark]) -> list[RawLine]:
+    """The lines without the words that are marks misread (``covered_words``): a line left empty goes, and
+    a line's box shrinks to the words it keeps (as ``layout.drop_noise_words`` does for rules and specks)."""
+    covered = set(covered_words(marks, lines))
+    out = []
+    for i, line in enumerate(lines):
+        words = [w for j, w in enumerate(line.words) if (i, j) not in covered]
+        if len(words) == len(line.words):
+            out.append(line)
+        elif words:
+            box = (
+                min(w.box[0] for w in words),
+                min(w.box[1] for w in words),
+                max(w.box[2] for w in words),
+                max(w.box[3] for w in words),
+            )
+            out.append(replace(line, box=box, words=words))
+    return out
+
+
+def text_height(lines: list[RawLine]) -> float | None:
+    heights = [w.box[3] - w.box[1] for ln in lines for w in ln.words if _is_text(w)]
+    return float(np.median(heights)) if heights else None
+
+
+def fill_ratio(ink: np.ndarray, box: Box) -> float:
+    """Share of ink in the middle of the box: past the frame's stroke, and at least CENTRE of the side in
+    from each edge. The upscale blurs a thin frame over the first pixels inside it (on 7-pixel boxes of a
+    100-dpi scan that alone reads as a quarter full); an "x" or a tick crosses the middle."""
+    x0, y0, x1, y1 = box
+    side = min(x1 - x0, y1 - y0)
+    pad = max(round(CENTRE * side), _stroke(ink, box) + 1)
+    inner = ink[y0 + pad : y1 - pad, x0 + pad : x1 - pad]
+    return float(inner.mean()) if inner.size else 0.0
+
+
+def _is_mark(ink: np.ndarray, box: Box) -> bool:
+    """What fills a ticked box: strokes across it (an "x", a tick: at least MARK_DIAGONAL of the ink inside
+    the frame is off the straight horizontal and vertical strokes) or a solid fill (SOLID of the inside).
+    The ink inside a letter taken for a box is its own straight strokes (the bar of a "B", the legs of an
+    "m"), and bold letters are not that solid."""
+    x0, y0, x1, y1 = box
+    pad = _stroke(ink, box) + 1
+    inside = ink[y0 + pad : y1 - pad, x0 + pad : x1 - pad]
+    total = int(inside.sum())
+    if total == 0:
+        return False
+    if total >= SOLID * inside.size or _filled_square(inside):
+        return True
+    k = max(3, min(inside.shape) // 2)
+    across = cv2.morphologyEx(inside, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (k, 1)))
+    down = cv2.morphologyEx(inside, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, k)))
+    straight = np.maximum(across, down)
+    return int((inside & (1 - straight)).sum()) >= MARK_DIAGONAL * total
+
+
+def _filled_square(inside: np.ndarray) -> bool:
+    """A box filled with a smaller solid square (the printed "selected" of many forms): the ink inside is
+    one square blob, a third of the inside or more, that fills its own bounding rectangle and stands clear
+    of the frame (the bars of a bold letter run into its outline)."""
+    count, _, stats, _ = cv2.connectedComponentsWithStats(inside, connectivity=8)
+    if count < 2:
+        return False
+    x, y, w, h, area = max(stats[1:], key=lambda s: s[4])
+    rows, cols = inside.shape
+    clear = x > 0 and y > 0 and x + w < cols and y + h < rows
+    return bool(clear and area >= 0.3 * inside.size and area >= 0.85 * w * h and max(w, h) <= 1.5 * min(w, h))
+
+
+def _is_text(word: RawWord) -> bool:
+    return sum(ch.isalnum() for ch in word.text) >= 2
+
+
+def _ink(image: np.ndarray) -> np.ndarray:
+    """1 where there is ink. Otsu over the page: the engine image is already contrast-stretched (or
+    binarised), and a local threshold would hollow out filled boxes."""
+    gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    _, ink = cv2.threshold(gray, 0, 1, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
+    return ink
+
+
+def _faint_ink(image: np.ndarray, height: float) -> np.ndarray:
+    """Thin grey strokes (a box's frame printed light or blurred by the upscale) that a page-wide threshold
+    misses: darker than their neighbourhood by a clear margin."""
+    gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    block = max(3, int(1.5 * height)) | 1
+    return cv2.adaptiveThreshold(gray, 1, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, FAINT_MARGIN)
+
+
+def _candidates(horiz: np.ndarray, vert: np.ndarray, lo: float, hi: float) -> list[Box]:
+    """Rectangles that may be frames: closed outlines of the stroke image, then top and bottom edges that
+    face each other (an outline a tick or a gap breaks)."""
+    strokes = cv2.dilate(horiz | vert, np.ones((3, 3), np.uint8))
+    boxes: list[Box] = []
+    contours, _ = cv2.findContours(strokes, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
+    for contour in contours:
+        x, y, w, h = cv2.boundingRect(contour)
+        if lo <= min(w, h) and max(w, h) <= hi * MAX_ASPECT and cv2.contourArea(contour) >= 0.75 * w * h:
+            boxes.append((x + 1, y + 1, x + w - 1, y + h - 1))  # the outline of the dilated strokes
+    return boxes + _edge_pairs(horiz, lo, hi)
+
+
+def _edge_pairs(horiz: np.ndarray, lo: float, hi: float) -> list[Box]:
+    count, _, stats, _ = cv2.connectedComponentsWithStats(horiz, connectivity=8)
+    edges = sorted(
+        (int(y), int(x), int(w))
+        for x, y, w, h, _ in stats[1:count]
+        if 0.8 * lo <= w <= 1.1 * hi * MAX_ASPECT and h < 0.5 * lo
+    )
+    out = []
+    for i, (ty, tx, tw) in enumerate(edges):
+        for by, bx, bw in edges[i + 1 :]:
+            gap = by - ty
+            if gap > hi:
+                break
+            if gap < lo or abs(bx - tx) > 0.3 * tw or abs(bw - tw) > 0.35 * tw:
+                continue
+            x0, x1 = max(tx, bx), min(tx + tw, bx + bw)
+            out.append((x0, ty, x1, by + 2))
+    return out
+
+
+def _is_box(
+    ink: np.ndarray, horiz: np.ndarray, vert: np.ndarray, box: Box, lo: float, hi: float, height: float
+) -> bool:
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0, y1 - y0
+    if not (lo <= min(w, h) and max(w, h) <= hi * MAX_ASPECT and max(w, h) <= MAX_ASPECT * min(w, h)):
+        return False
+    if max(w, h) > hi and min(w, h) > hi / MAX_ASPECT:
+        return False
+    runs = sorted(_straight_runs(ink, box))
+    if runs[0] < RUN_MIN or runs[1] < RUN_SECOND or sum(runs) / 4 < RUN_MEAN:
+        return False
+    return _inked_corners(ink, box) and not _inside_word(ink, box, height)
+
+
+def _straight_runs(ink: np.ndarray, box: Box) -> tuple[float, float, float, float]:
+    """For each side (top, bottom, left, right), the longest straight run of ink along it, as a share of
+    the side: the line (within a few pixels of the box edge) that holds the most ink, looked at through a
+    window three pixels wide. A frame's sides run nearly corner to corner; the curves of letters (the
+    bowl of a "D", the arcs of an "s", the arch of an "n") fill a wide band but no line of it for long."""
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0, y1 - y0
+    reach_x, reach_y = max(2, int(0.2 * w)), max(2, int(0.2 * h))
+    top = _best_line(ink[max(0, y0 - 2) : y0 + reach_y, x0:x1])
+    bottom = _best_line(ink[max(0, y1 - reach_y) : y1 + 2, x0:x1])
+    left = _best_line(ink[y0:y1, max(0, x0 - 2) : x0 + reach_x].T)
+    right = _best_line(ink[y0:y1, max(0, x1 - reach_x) : x1 + 2].T)
+    return top, bottom, left, right
+
+
+def _best_line(strip: np.ndarray) -> float:
+    """Longest run of ink along the row of ``strip`` (rows run along the side) that holds the most ink,
+    seen with its two neighbour rows, as a share of the row's length."""
+    if strip.size == 0:
+        return 0.0
+    row = int(np.argmax(strip.sum(axis=1)))
+    seen = np.asarray(strip[max(0, row - 1) : row + 2].any(axis=0))
+    return _longest_run(seen) / max(1, seen.size)
+
+
+def _longest_run(flags: np.ndarray) -> int:
+    padded = np.concatenate(([0], flags.astype(np.int8), [0]))
+    edges = np.flatnonzero(np.diff(padded))
+    return int((edges[1::2] - edges[::2]).max()) if len(edges) else 0
+
+
+def _read_as_letter(box: Box, words: list[RawWord]) -> bool:
+    """The engine read the shape as a letter of a word it is sure of: a word of two or more letters or
+    digits, read with confidence READ_AS_TEXT or more, covering the shape and running on past it. A box
+    glued to its label is read as junk at the start of the word ("OYes", "CROom"), which costs the word
+    its confidence; a box read alone ("O", "[X]") does not run on."""
+    x0, y0, x1, y1 = box
+    w = x1 - x0
+    cy = (y0 + y1) / 2
+    for word in words:
+        wx0, wy0, wx1, wy1 = word.box
+        if not (wy0 < cy < wy1) or min(wx1, x1) - max(wx0, x0) < 0.5 * w:
+            continue
+        if word.confidence >= READ_AS_TEXT and _is_text(word) and max(x0 - wx0, wx1 - x1) >= 0.5 * w:
+            return True
+    return False
+
+
+def _inked_corners(ink: np.ndarray, box: Box) -> bool:
+    """Walking in from each corner along the diagonal meets ink at once: a round letter or a circle leaves
+    its corners empty for about a sixth of its size."""
+    x0, y0, x1, y1 = box
+    limit = max(2, int(CORNER_WALK * min(x1 - x0, y1 - y0)))
+    steps = np.arange(limit + 1)
+    for cx, cy, dx, dy in ((x0, y0, 1, 1), (x1 - 1, y0, -1, 1), (x0, y1 - 1, 1, -1), (x1 - 1, y1 - 1, -1, -1)):
+        xs, ys = cx + dx * steps, cy + dy * steps
+        near = [ink[max(0, y - 1) : y + 2, max(0, x - 1) : x + 2].any() for x, y in zip(xs, ys, strict=True)]
+        if not any(near):
+            return False
+    return True
+
+
+def _inside_word(ink: np.ndarray, box: Box, height: float) -> bool:
+    """A letter of a word: the next ink to the left or right starts a hair away (letter spacing), where a
+    box stands a word space away from its label, or alone. Measured on the middle half of the rows."""
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0, y1 - y0
+    reach = max(4, int(0.35 * w))
+    rows = ink[y0 + h // 4 : y1 - h // 4]
+    if rows.size == 0:
+        return False
+    left = _gaps(rows[:, max(0, x0 - reach) : x0 + 1][:, ::-1], w)
+    right = _gaps(rows[:, x1 - 1 : x1 + reach], w)
+    return any(g is not None and g < LETTER_GAP * height for g in (left, right))
+
+
+def _gaps(strip: np.ndarray, width: int) -> float | None:
+    """Median blank run after the frame's own stroke along each row of ``strip`` (which starts at the
+    frame's edge and runs outward); None when most rows see no more ink within reach. Ink that runs straight
+    on from the frame (a rule or a letter touching it) counts as a gap of 0."""
+    gaps = []
+    for row in strip:
+        n = len(row)
+        i = 0
+        while i < n and row[i]:
+            i += 1
+        if i >= 0.3 * width:
+            gaps.append(0)
+            continue
+        j = i
+        while j < n and not row[j]:
+            j += 1
+        if j < n:
+            gaps.append(j - i)
+    if len(gaps) < len(strip) / 2:
+        return None
+    return float(np.median(gaps))
+
+
+def _stroke(ink: np.ndarray, box: Box) -> int:
+    """The frame's stroke width: the ink run met first going inward from the middle of each side."""
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0, y1 - y0
+    runs = []
+    for run in (
+        ink[y0 + h // 2, x0 : x0 + w // 2],
+        ink[y0 + h // 2, x0 + w // 2 : x1][::-1],
+        ink[y0 : y0 + h // 2, x0 + w // 2],
+        ink[y0 + h // 2 : y1, x0 + w // 2][::-1],
+    ):
+        on = np.flatnonzero(run)
+        if len(on) and on[0] <= 2:
+            off = np.flatnonzero(run[on[0] :] == 0)
+            runs.append(int(on[0] + (off[0] if len(off) else len(run) - on[0])))
+    return int(np.median(runs)) if runs else 2
+
+
+def _confidence(fill: float) -> float:
+    """0.5 on the threshold, rising toward 1 as the fill moves away from it on either side."""
+    span = SELECTED_FILL if fill <= SELECTED_FILL else 1 - SELECTED_FILL
+    return round(0.5 + 0.5 * min(1.0, abs(fill - SELECTED_FILL) / (0.5 * span)), 3)
+
+
+def _drop_nested(found: list[tuple[Box, float]]) -> list[tuple[Box, float]]:
+    """One box found twice (the outline outside its frame and the one inside it): keep the outer. A box
+    inside a table cell found with the cell (NESTED times its area or more): keep the box, unless the outer one is
+    solid ink (a filled box, whose inner "boxes" are specks)."""
+    drop: set[int] = set()
+    for i, (outer, fill) in enumerate(found):
+        for j, (inner, _) in enumerate(found):
+            if i == j or not _contains(outer, inner):
+                continue
+            if _area(outer) < NESTED * _area(inner) or fill > 0.35:
+                drop.add(j)
+            else:
+                drop.add(i)
+    return [f for k, f in enumerate(found) if k not in drop]
+
+
+def _area(b: Box) -> int:
+    return max(0, b[2] - b[0]) * max(0, b[3] - b[1])
+
+
+def _intersection(a: Box, b: Box) -> int:
+    return max(0, min(a[2], b[2]) - max(a[0], b[0])) * max(0, min(a[3], b[3]) - max(a[1], b[1]))
+
+
+def _overlap(a: Box, b: Box) -> float:
+    inter = _intersection(a, b)
+    return inter / max(1, _area(a) + _area(b) - inter)
+
+
+def _contains(outer: Box, inner: Box, tolerance: int = 2) -> bool:
+    return (
+        inner[0] >= outer[0] - tolerance
+        and inner[1] >= outer[1] - tolerance
+        and inner[2] <= outer[2] + tolerance
+        and inner[3] <= outer[3] + tolerance
+        and _area(inner) < _area(outer)
+    )

@@ -1,0 +1,149 @@
+"""Selection marks (``pipeline.structure.marks``): real Tesseract readings of tests/data's forms (the rendered
+order form with five kinds of box among square letters and table cells, the 100-dpi request form), and the
+rules on drawn boxes where no engine is needed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+from tests.conftest import doc
+
+from ocrgw.pipeline.engines.tesseract import RawLine, RawWord, TesseractEngine
+from ocrgw.pipeline.layout import order_lines
+from ocrgw.pipeline.orient import read_page
+from ocrgw.pipeline.structure.marks import Mark, covered_words, drop_covered, fill_ratio, find_marks
+from ocrgw.settings import Settings
+
+# tests/render_documents.py: CHECKBOX_STATES, top to bottom (empty, crossed, ticked, filled, empty in grey)
+CHECKBOXES = [False, True, True, True, False]
+LABELS = ("Daily", "Weekly", "Twice", "Only", "Do")
+
+
+@pytest.fixture(scope="module")
+def engine() -> TesseractEngine:
+    eng = TesseractEngine(Settings().resolved_tessdata_dir, "eng")
+    yield eng
+    eng.close()
+
+
+def read(engine: TesseractEngine, name: str) -> tuple[np.ndarray, list[RawLine]]:
+    """The engine image and the lines in reading order, as a worker has them after ``reader.read``."""
+    with Image.open(doc(name)) as im:
+        gray = np.asarray(im.convert("L"))
+    reading = read_page(gray, None, engine, None)
+    assert reading.image is not None
+    return reading.image, order_lines(reading.lines, "basic")
+
+
+def label_right_of(mark: Mark, lines: list[RawLine]) -> str:
+    """The first word of a label that starts right of the mark on its row (the engine may glue junk read
+    from the frame in front of it)."""
+    cy = (mark.box[1] + mark.box[3]) / 2
+    words = sorted(
+        (w for ln in lines for w in ln.words if w.box[1] < cy < w.box[3] and w.box[0] >= mark.box[2] - 5),
+        key=lambda w: w.box[0],
+    )
+    return " ".join(w.text for w in words)
+
+
+def test_order_form_every_box_with_its_state_and_nothing_else(engine: TesseractEngine) -> None:
+    image, lines = read(engine, "form/checkboxes.png")
+    marks = find_marks(image, lines)
+    assert [m.selected for m in marks] == CHECKBOXES  # not the "D", "O", "B" of the labels, not the table's cells
+    for mark, label in zip(marks, LABELS, strict=True):
+        assert label in [w.strip(",") for w in label_right_of(mark, lines).split()[:2]]
+        x0, y0, x1, y1 = mark.box
+        assert 0.8 < (x1 - x0) / (y1 - y0) < 1.25 and x1 - x0 > 20
+        assert 0.5 <= mark.confidence <= 1
+
+
+def test_covered_words_are_the_frames_misread_not_the_labels(engine: TesseractEngine) -> None:
+    image, lines = read(engine, "form/checkboxes.png")
+    marks = find_marks(image, lines)
+    covered = covered_words(marks, lines)
+    texts = [lines[i].words[j].text for i, j in covered]
+    assert not any(t.startswith(LABELS) for t in texts)
+    for i, j in covered:
+        word = lines[i].words[j]
+        assert any(word.box[0] < m.box[2] and m.box[0] < word.box[2] for m in marks)
+
+
+def test_drop_covered_keeps_the_labels(engine: TesseractEngine) -> None:
+    image, lines = read(engine, "form/checkboxes.png")
+    marks = find_marks(image, lines)
+    kept = drop_covered(lines, marks)
+    words = [w for ln in kept for w in ln.words]
+    assert not any(
+        w.box[0] < m.box[2] and m.box[0] < w.box[2] and w.box[1] < m.box[3] and m.box[1] < w.box[3]
+        for w in words
+        for m in marks
+        if not any(c.isalnum() for c in w.text)
+    )
+    assert sum(len(ln.words) for ln in kept) == sum(len(ln.words) for ln in lines) - len(covered_words(marks, lines))
+    for label in LABELS:
+        assert any(w.text.startswith(label) for w in words)
+    trimmed = [ln for ln in kept if not any(ln is orig for orig in lines)]
+    assert trimmed  # the frames the engine glued to a label's line
+    for ln in trimmed:
+        assert ln.box[0] == min(w.box[0] for w in ln.words) and ln.box[2] == max(w.box[2] for w in ln.words)
+
+
+def test_request_form_100dpi_only_the_crossed_box(engine: TesseractEngine) -> None:
+    """The 100-dpi form's three priority boxes (about 14 px in the scan): "Urgent" carries the cross."""
+    image, lines = read(engine, "form/form_100dpi.png")
+    marks = find_marks(image, lines)
+    assert [m.selected for m in marks] == [False, True, False]
+    assert "Urgent" in label_right_of(marks[1], lines)
+
+
+def test_no_marks_on_a_page_of_text(engine: TesseractEngine) -> None:
+    image, lines = read(engine, "page/tess_phototest.tif")
+    assert find_marks(image, lines) == []
+
+
+# --------------------------------------------------------------------------------------- drawn, no engine
+def page_with_boxes(states: list[str]) -> tuple[np.ndarray, list[RawLine]]:
+    """A white page with 40-px boxes in a row and a text line above them whose words are 40 px high (the
+    text height the rules size boxes by)."""
+    img = np.full((300, 200 + 120 * len(states)), 255, np.uint8)
+    words = [RawWord(f"word{i}", (20 + 90 * i, 20, 100 + 90 * i, 60), 0.95) for i in range(3)]
+    lines = [RawLine((20, 20, 280, 60), 0.95, 0, words)]
+    for k, state in enumerate(states):
+        x, y = 100 + 120 * k, 150
+        img[y : y + 40, x : x + 3] = img[y : y + 40, x + 37 : x + 40] = 0
+        img[y : y + 3, x : x + 40] = img[y + 37 : y + 40, x : x + 40] = 0
+        if state == "cross":
+            for t in range(6, 34):
+                img[y + t, x + t - 1 : x + t + 2] = 0
+                img[y + t, x + 39 - t - 1 : x + 39 - t + 2] = 0
+        elif state == "fill":
+            img[y + 8 : y + 32, x + 8 : x + 32] = 0
+        elif state == "dot":  # a scanner speck, not a mark
+            img[y + 19 : y + 21, x + 19 : x + 21] = 0
+    return img, lines
+
+
+def test_drawn_boxes_states() -> None:
+    img, lines = page_with_boxes(["empty", "cross", "fill", "dot"])
+    marks = find_marks(img, lines)
+    assert [m.selected for m in marks] == [False, True, True, False]
+    assert [m.box[0] for m in marks] == [100, 220, 340, 460]
+
+
+def test_a_box_the_engine_read_inside_a_confident_word_is_a_letter() -> None:
+    """The same frame, but the engine read it as a letter of a word that runs on past it, and is sure of
+    the word: no mark. Unsure of it (a box glued to its label), the mark stays."""
+    img, lines = page_with_boxes(["empty"])
+    word = RawWord("Dated", (95, 145, 260, 195), 0.95)
+    lines.append(RawLine(word.box, 0.95, 1, [word]))
+    assert find_marks(img, lines) == []
+    word.confidence = 0.4
+    assert len(find_marks(img, lines)) == 1
+
+
+def test_fill_ratio_ignores_the_frame() -> None:
+    img, _ = page_with_boxes(["empty", "cross"])
+    ink = (img < 128).astype(np.uint8)
+    assert fill_ratio(ink, (100, 150, 140, 190)) == 0.0
+    assert fill_ratio(ink, (220, 150, 260, 190)) > 0.2
