@@ -61,7 +61,9 @@ class _Parser(HTMLParser):
             return
         a = dict(attrs)
         cell = tag in ("td", "th")
-        node = _Node("td" if cell else tag, int(a.get("colspan") or 1), int(a.get("rowspan") or 1), "" if cell else None)
+        node = _Node(
+            "td" if cell else tag, int(a.get("colspan") or 1), int(a.get("rowspan") or 1), "" if cell else None
+        )
         if self.stack:
             self.stack[-1].children.append(node)
         else:
@@ -157,8 +159,8 @@ def adjacency_counts(
     pred_of_word: list[tuple[int, tuple[int, int]] | None],
     pred_pairs: set[tuple[tuple[int, tuple[int, int]], tuple[int, tuple[int, int]], str]],
 ) -> tuple[int, int, int, int]:
-    """(true pairs found, predicted pairs right, predicted, true) relation counts for one page: words link ground-truth cells to
-    predicted cells (``pred_of_word``: (table index, (row, col)) or None)."""
+    """(true pairs found, predicted pairs right, predicted, true) relation counts for one page: words
+    link ground-truth cells to predicted cells (``pred_of_word``: (table index, (row, col)) or None)."""
     votes: dict[int, dict[tuple[int, tuple[int, int]], int]] = {}
     for g, p in zip(gt_of_word, pred_of_word, strict=True):
         if g is not None and p is not None:

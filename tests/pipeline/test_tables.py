@@ -146,7 +146,10 @@ def test_structure_tokens_become_cells_with_spans_and_header_rows() -> None:
         "<tbody>", "<tr>", "<td></td>", "<td></td>", "<td></td>", "</tr>", "</tbody>",
     ]  # fmt: skip
     parsed = tables.parse_tokens(tokens)
-    assert parsed == ([(0, 0, 2, 1), (0, 1, 1, 2), (1, 1, 1, 1), (1, 2, 1, 1), (2, 0, 1, 1), (2, 1, 1, 1), (2, 2, 1, 1)], 2)
+    assert parsed == (
+        [(0, 0, 2, 1), (0, 1, 1, 2), (1, 1, 1, 1), (1, 2, 1, 1), (2, 0, 1, 1), (2, 1, 1, 1), (2, 2, 1, 1)],
+        2,
+    )
 
 
 def test_a_grid_covers_every_position_once_and_gaps_become_empty_cells() -> None:
@@ -163,8 +166,14 @@ def test_a_grid_covers_every_position_once_and_gaps_become_empty_cells() -> None
 
 
 def test_words_go_to_the_cell_holding_their_centre_in_reading_order() -> None:
-    table = tables.to_table((0, 0, 200, 40), Grid([0, 20, 40], [0, 100, 200], [(0, 0, 2, 1), (0, 1, 1, 1), (1, 1, 1, 1)]), 0)
-    words = [RawWord("two", (10, 24, 40, 36), 0.9), RawWord("one", (10, 4, 40, 16), 0.9), RawWord("x", (150, 25, 160, 35), 0.9)]
+    table = tables.to_table(
+        (0, 0, 200, 40), Grid([0, 20, 40], [0, 100, 200], [(0, 0, 2, 1), (0, 1, 1, 1), (1, 1, 1, 1)]), 0
+    )
+    words = [
+        RawWord("two", (10, 24, 40, 36), 0.9),
+        RawWord("one", (10, 4, 40, 16), 0.9),
+        RawWord("x", (150, 25, 160, 35), 0.9),
+    ]
     got = tables.assign_words(table, [RawLine((0, 0, 200, 40), 0.9, 0, words)])
     assert [w.text for w in got[(0, 0)]] == ["one", "two"] and [w.text for w in got[(1, 1)]] == ["x"]
     assert got[(0, 1)] == []

@@ -106,6 +106,6 @@ class LayoutModel:
         out = []
         for box, name in zip(got.boxes or [], got.class_names or [], strict=False):
             if name == "table":
-                x0, y0, x1, y1 = (int(round(v)) for v in box)
+                x0, y0, x1, y1 = (round(v) for v in box)
                 out.append((max(0, x0), max(0, y0), min(w, x1), min(h, y1)))
         return out

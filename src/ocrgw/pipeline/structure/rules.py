@@ -8,6 +8,7 @@ and on a fully ruled grid the lines *are* the structure: docs/layout.md has the 
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import cv2
@@ -17,6 +18,8 @@ from ocrgw.pipeline.engines.tesseract import RawLine, RawWord
 
 Box = tuple[int, int, int, int]
 
+# Rules are looked for on the page shrunk to this many pixels on its longer side.
+RULES_SIDE = 1600
 # A ruling line is a run of ink at least this share of the page's shorter side long (text strokes,
 # underlines of a word and dashes are shorter) ...
 MIN_RULE = 0.04
@@ -28,6 +31,9 @@ JOIN_PX = 6
 # least 3 horizontal rules that run over most of its width (a "booktabs" table: top, mid and bottom rule),
 # and is at least this share of the page's width wide.
 MIN_TABLE_WIDTH = 0.15
+# A ruled grid whose boxes hold this many words each on average frames pages or columns of prose (a
+# transcript printed 4-up), not a table.
+PROSE_CELL_WORDS = 40
 # Two grid slots are separated when a rule covers at least this share of the border between them.
 RULE_COVER = 0.6
 # A table without rules is a run of at least ALIGNED_ROWS text rows that break into phrases at gaps of
@@ -46,11 +52,15 @@ GAP_CROSSING = 0.2
 
 @dataclass(slots=True)
 class Rules:
-    """The page's ruling lines as masks (255 = rule) and the regions where they form tables."""
+    """The page's ruling lines as masks (255 = rule, at ``scale`` times the page's size), as boxes in
+    the page's pixels, and the regions where they form tables."""
 
     horizontal: np.ndarray
     vertical: np.ndarray
+    hsegs: list[Box]
+    vsegs: list[Box]
     regions: list[tuple[Box, bool]]  # (box, True for a grid with vertical rules, False for rows only)
+    scale: float = 1.0
 
 
 @dataclass(slots=True)
@@ -64,7 +74,12 @@ class Grid:
 
 
 def find_rules(gray: np.ndarray) -> Rules:
-    """Horizontal and vertical rules by opening the inverted, binarised page with long thin kernels."""
+    """Horizontal and vertical rules by opening the inverted, binarised page with long thin kernels,
+    on the page shrunk to RULES_SIDE pixels at most (rules stay rules; the time is a quarter on a
+    300-dpi page)."""
+    scale = min(1.0, RULES_SIDE / max(gray.shape[:2]))
+    if scale < 1.0:
+        gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     h, w = gray.shape[:2]
     ink = cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, 31, 15)
     length = max(12, int(MIN_RULE * min(h, w)))
@@ -73,7 +88,12 @@ def find_rules(gray: np.ndarray) -> Rules:
     thick = max(3, int(MAX_THICKNESS * min(h, w)))
     horiz, hsegs = _rules_only(horiz, thick, axis=0)
     vert, vsegs = _rules_only(vert, thick, axis=1)
-    return Rules(horiz, vert, _ruled_regions(horiz, vert, hsegs, vsegs, w))
+    regions = _ruled_regions(horiz, vert, hsegs, vsegs, w, h)
+
+    def up(b: Box) -> Box:
+        return (int(b[0] / scale), int(b[1] / scale), round(b[2] / scale), round(b[3] / scale))
+
+    return Rules(horiz, vert, [up(b) for b in hsegs], [up(b) for b in vsegs], [(up(b), g) for b, g in regions], scale)
 
 
 def _rules_only(mask: np.ndarray, thick: int, axis: int) -> tuple[np.ndarray, list[Box]]:
@@ -91,18 +111,8 @@ def _rules_only(mask: np.ndarray, thick: int, axis: int) -> tuple[np.ndarray, li
     return np.where(keep[labels], 255, 0).astype(np.uint8), segs
 
 
-def _segments(mask: np.ndarray, axis: int) -> list[Box]:
-    """Bounding boxes of a mask's rules (axis 0: horizontal rules, 1: vertical)."""
-    n, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    return [
-        (int(s[0]), int(s[1]), int(s[0] + s[2]), int(s[1] + s[3]))
-        for s in stats[1:n]
-        if (s[2] if axis == 0 else s[3]) >= 8
-    ]
-
-
 def _ruled_regions(
-    horiz: np.ndarray, vert: np.ndarray, hsegs: list[Box], vsegs: list[Box], width: int
+    horiz: np.ndarray, vert: np.ndarray, hsegs: list[Box], vsegs: list[Box], width: int, height: int
 ) -> list[tuple[Box, bool]]:
     joined = cv2.dilate(cv2.bitwise_or(horiz, vert), np.ones((JOIN_PX, JOIN_PX), np.uint8))
     n, _, stats = cv2.connectedComponentsWithStats(joined, connectivity=8)[:3]
@@ -114,19 +124,30 @@ def _ruled_regions(
         pad = JOIN_PX // 2  # the dilation's growth, taken back off
         x, y, bw, bh = x + pad, y + pad, max(1, bw - 2 * pad), max(1, bh - 2 * pad)
         box = (x, y, x + bw, y + bh)
-        inside_h = [s for s in hsegs if _inside(s, box)]
-        inside_v = [s for s in vsegs if _inside(s, box)]
-        long_h = [s for s in inside_h if s[2] - s[0] >= 0.6 * bw]
-        if len(_distinct([s[1] for s in inside_h], 4)) >= 2 and len(_distinct([s[0] for s in inside_v], 4)) >= 2:
-            if bh > 2 * JOIN_PX:
-                regions.append((box, True))
-        elif len(_distinct([s[1] for s in long_h], 4)) >= 3:
+        if _frame(box, width, height):
+            continue
+        # double rules (a page frame drawn twice) count once: positions within 2 % of the extent merge
+        ny = len(_distinct([s[1] for s in hsegs if _inside(s, box)], max(4, int(0.02 * bh))))
+        nx = len(_distinct([s[0] for s in vsegs if _inside(s, box)], max(4, int(0.02 * bw))))
+        long_h = [s[1] for s in hsegs if _inside(s, box) and s[2] - s[0] >= 0.6 * bw]
+        if ny >= 3 and nx >= 2 and bh > 2 * JOIN_PX:
+            # a grid: a frame alone (2 x 2 rules) is a box, and a frame split by vertical rules only a
+            # layout (a transcript's line-number margin); a table has a rule under its header at least
+            regions.append((box, True))
+        elif len(_distinct(long_h, 4)) >= 3:
             regions.append((box, False))
     return regions
 
 
-def _inside(seg: Box, box: Box) -> bool:
-    return seg[0] >= box[0] - 1 and seg[1] >= box[1] - 1 and seg[2] <= box[2] + 1 and seg[3] <= box[3] + 1
+def _frame(box: Box, width: int, height: int) -> bool:
+    """Rules along three or more edges of the image: a scanner's border or a page frame."""
+    mx, my = 0.01 * width, 0.01 * height
+    edges = (box[0] <= mx, box[1] <= my, box[2] >= width - mx, box[3] >= height - my)
+    return sum(edges) >= 3
+
+
+def _inside(seg: Box, box: Box, tol: int = 1) -> bool:
+    return seg[0] >= box[0] - tol and seg[1] >= box[1] - tol and seg[2] <= box[2] + tol and seg[3] <= box[3] + tol
 
 
 def _distinct(values: list[int], tol: int) -> list[int]:
@@ -145,10 +166,9 @@ def grid_from_rules(rules: Rules, box: Box, words: list[RawWord]) -> Grid | None
     merged across a border no rule covers. Rows a table separates with space instead of rules (rules
     only under the header) are split at the gaps between its text rows."""
     x0, y0, x1, y1 = box
-    hm, vm = rules.horizontal[y0:y1, x0:x1], rules.vertical[y0:y1, x0:x1]
-    tol = max(3, JOIN_PX)
-    xs = _distinct([s[0] + x0 for s in _segments(vm, 1)] + [x0, x1], tol)
-    ys = _distinct([s[1] + y0 for s in _segments(hm, 0)] + [y0, y1], tol)
+    tol = max(3, int(JOIN_PX / rules.scale))
+    xs = _distinct([s[0] for s in rules.vsegs if _inside(s, box, tol)] + [x0, x1], tol)
+    ys = _distinct([s[1] for s in rules.hsegs if _inside(s, box, tol)] + [y0, y1], tol)
     xs, ys = _snap_ends(xs, x0, x1, 2 * tol), _snap_ends(ys, y0, y1, 2 * tol)
     if len(xs) < 2 or len(ys) < 2:
         return None
@@ -156,6 +176,21 @@ def grid_from_rules(rules: Rules, box: Box, words: list[RawWord]) -> Grid | None
     merged_ys = sorted(set(ys) | set(rows_by_text))
     cells = _merge_slots(rules, merged_ys, xs, set(rows_by_text))
     return Grid(merged_ys, xs, cells)
+
+
+def boxed_prose(rules: Rules, box: Box, words: list[RawWord]) -> bool:
+    """Whether a ruled grid's boxes (as its rules alone divide it) hold prose rather than cells."""
+    tol = max(3, int(JOIN_PX / rules.scale))
+    xs = _snap_ends(_distinct([s[0] for s in rules.vsegs if _inside(s, box, tol)], tol), box[0], box[2], 2 * tol)
+    ys = _snap_ends(_distinct([s[1] for s in rules.hsegs if _inside(s, box, tol)], tol), box[1], box[3], 2 * tol)
+    counts = np.zeros((len(ys) - 1, len(xs) - 1), dtype=int)
+    for w in words:
+        cx, cy = (w.box[0] + w.box[2]) / 2, (w.box[1] + w.box[3]) / 2
+        r, c = np.searchsorted(ys, cy) - 1, np.searchsorted(xs, cx) - 1
+        if 0 <= r < counts.shape[0] and 0 <= c < counts.shape[1]:
+            counts[r, c] += 1
+    filled = counts[counts > 0]
+    return bool(filled.size) and float(filled.mean()) > PROSE_CELL_WORDS
 
 
 def _snap_ends(vals: list[int], lo: int, hi: int, tol: int) -> list[int]:
@@ -172,12 +207,12 @@ def _text_row_borders(words: list[RawWord], ys: list[int]) -> list[int]:
         return []
     char_h = float(np.median([w.box[3] - w.box[1] for w in words]))
     extra: list[int] = []
-    for top, bottom in zip(ys, ys[1:], strict=False):
+    for top, bottom in itertools.pairwise(ys):
         inside = [w for w in words if top <= (w.box[1] + w.box[3]) / 2 < bottom]
         bands = _bands([w.box for w in inside])
         if len(bands) < 3 or bottom - top < 3.5 * char_h:
             continue
-        extra += [int((a[1] + b[0]) / 2) for a, b in zip(bands, bands[1:], strict=False)]
+        extra += [int((a[1] + b[0]) / 2) for a, b in itertools.pairwise(bands)]
     return extra
 
 
@@ -192,8 +227,10 @@ def _bands(boxes: list[Box]) -> list[tuple[int, int]]:
     return [(a, b) for a, b in out]
 
 
-def _covered(mask: np.ndarray, horizontal: bool, at: int, lo: int, hi: int) -> bool:
+def _covered(rules: Rules, horizontal: bool, at: int, lo: int, hi: int) -> bool:
     """Whether a rule runs along ``at`` from ``lo`` to ``hi`` (page pixels) for RULE_COVER of it."""
+    mask = rules.horizontal if horizontal else rules.vertical
+    at, lo, hi = int(at * rules.scale), int(lo * rules.scale), int(hi * rules.scale)
     if hi - lo < 2:
         return True
     pad = JOIN_PX
@@ -219,11 +256,11 @@ def _merge_slots(rules: Rules, ys: list[int], xs: list[int], text_rows: set[int]
 
     for r in range(nr):
         for c in range(nc):
-            if c + 1 < nc and not _covered(rules.vertical, False, xs[c + 1], ys[r] + 2, ys[r + 1] - 2):
+            if c + 1 < nc and not _covered(rules, False, xs[c + 1], ys[r] + 2, ys[r + 1] - 2):
                 parent[find(r * nc + c + 1)] = find(r * nc + c)
-            if r + 1 < nr and ys[r + 1] not in text_rows:
-                if not _covered(rules.horizontal, True, ys[r + 1], xs[c] + 2, xs[c + 1] - 2):
-                    parent[find((r + 1) * nc + c)] = find(r * nc + c)
+            below = r + 1 < nr and ys[r + 1] not in text_rows
+            if below and not _covered(rules, True, ys[r + 1], xs[c] + 2, xs[c + 1] - 2):
+                parent[find((r + 1) * nc + c)] = find(r * nc + c)
     return rectangles(nr, nc, [find(i) for i in range(nr * nc)])
 
 
@@ -279,7 +316,17 @@ def aligned_regions(words: list[RawWord], skip: list[Box]) -> list[Box]:
     return out
 
 
-def _aligned_box(run: list[int], rows: list[list[RawWord]], cells: list[list[tuple[int, int]]], char_h: float) -> Box | None:
+def tabular_rows(words: list[RawWord]) -> int:
+    """How many text rows break into 3 or more phrases at gaps of CELL_GAP character heights."""
+    if not words:
+        return 0
+    char_h = float(np.median([w.box[3] - w.box[1] for w in words]))
+    return sum(len(_phrases(row, char_h, CELL_GAP)) >= 3 for row in text_rows(words)[1])
+
+
+def _aligned_box(
+    run: list[int], rows: list[list[RawWord]], cells: list[list[tuple[int, int]]], char_h: float
+) -> Box | None:
     while run and len(cells[run[-1]]) < 2:
         run = run[:-1]
     if sum(len(cells[i]) >= 2 for i in run) < ALIGNED_ROWS:
@@ -305,7 +352,7 @@ def grid_from_words(box: Box, words: list[RawWord], xs: list[int] | None = None)
     if xs is None:
         xs = column_borders(box, rows, char_h)
     bands, rows = _join_wrapped(bands, rows, xs, char_h)
-    ys = [box[1]] + [int((a[1] + b[0]) / 2) for a, b in zip(bands, bands[1:], strict=False)] + [box[3]]
+    ys = [box[1]] + [int((a[1] + b[0]) / 2) for a, b in itertools.pairwise(bands)] + [box[3]]
     cells: list[tuple[int, int, int, int]] = []
     for r, row in enumerate(rows):
         cells += _row_cells(r, row, xs, char_h)

@@ -3,17 +3,19 @@ kind, box in the engine image's pixels), for the Document Intelligence ``prebuil
 ``find_tables`` takes the grey engine image and the page's lines; ``assign_words`` puts the words in
 the cells.
 
-How a page is read (docs/layout.md has the measurements behind each choice): ruling lines first, with
-OpenCV (a few ms); the layout model's table regions next (about 0.25 s a page). A region drawn as a full
-grid of rules is read off its rules; any other region (rules only between row groups, or none) goes to
-the structure model, SLANet-plus. The header rows are the model's ``<thead>``, or for a ruled grid the
-top rows above the first rule-separated row that holds figures."""
+How a page is read (docs/layout.md has the measurements behind each choice): ruling lines with OpenCV
+(tens of ms) and runs of text rows whose phrases line up in columns give the regions the rules can see;
+the layout model (about 0.25 s) adds its table regions on pages where the rules saw a table or a few
+rows break into columns, so a page of running text costs the rules alone. Every region's grid comes
+from the structure model, SLANet-plus: it beat the rules' grids even on fully ruled tables. Header rows
+are the model's ``<thead>``, or else the top rows above the first row holding figures."""
 
 from __future__ import annotations
 
 import re
 import threading
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,11 +23,17 @@ from ocrgw.pipeline.engines.tesseract import RawLine, RawWord
 from ocrgw.pipeline.structure import rules
 from ocrgw.pipeline.structure.rules import Box, Grid
 
+if TYPE_CHECKING:
+    from ocrgw.pipeline.structure.models import LayoutModel, StructureModel
+
 # A region (from the model or the rules) must hold at least this many words to be a table.
 MIN_WORDS = 4
 # Structure-model input is cropped with this margin (its training crops are tight, but a little white
 # keeps the outer cells' text whole).
 CROP_MARGIN = 4
+# The layout model runs on a page (with ``gate``) when the rules found a table region or this many text
+# rows break into 3 or more phrases at wide gaps.
+GATE_ROWS = 2
 # Two regions are one table when the smaller lies this much inside the larger.
 SAME_REGION = 0.5
 # A figure: a cell's text that is mostly digits, signs and currency (what body rows hold and headers do not).
@@ -53,20 +61,26 @@ class Table:
 
 # ------------------------------------------------------------------------------------ the finder
 class TableFinder:
-    """Finds tables on a page. ``regions``: where tables are looked for ("rules" = ruled regions only,
-    "layout" = the layout model's, "both"); ``structure``: how a region's grid is read ("rules",
-    "model", or "hybrid" = rules for full grids, the model for the rest); ``aligned``: also look for tables without
-rules as runs of text rows whose phrases line up in columns (``rules.aligned_regions``). The bench builds one per
-    design; the workers use ``find_tables`` (the measured winner)."""
+    """Finds tables on a page.
 
-    def __init__(self, regions: str = "both", structure: str = "hybrid", aligned: bool = True) -> None:
-        self.regions, self.structure, self.aligned = regions, structure, aligned
-        self._layout: object | None = None
-        self._model: object | None = None
+    ``regions``: where tables are looked for ("rules" = ruled regions only, "layout" = the layout
+    model's, "both"). ``structure``: how a region's grid is read ("rules", "model", or "hybrid" = rules
+    for full grids, the model for the rest). ``aligned``: also look for tables without rules as runs of
+    text rows whose phrases line up in columns (``rules.aligned_regions``). ``gate``: run the layout
+    model only on pages where the rules saw a table or at least GATE_ROWS text rows break into three or
+    more phrases at wide gaps (most pages have no table: they then cost the rules alone). The bench
+    builds one per design; the workers use ``find_tables``, the measured winner (the defaults)."""
+
+    def __init__(
+        self, regions: str = "both", structure: str = "model", aligned: bool = True, gate: bool = True
+    ) -> None:
+        self.regions, self.structure, self.aligned, self.gate = regions, structure, aligned, gate
+        self._layout: LayoutModel | None = None
+        self._model: StructureModel | None = None
         self._lock = threading.Lock()
 
     @property
-    def layout(self):  # type: ignore[no-untyped-def]
+    def layout(self) -> LayoutModel:
         with self._lock:
             if self._layout is None:
                 from ocrgw.pipeline.structure.models import LayoutModel
@@ -75,7 +89,7 @@ rules as runs of text rows whose phrases line up in columns (``rules.aligned_reg
             return self._layout
 
     @property
-    def model(self):  # type: ignore[no-untyped-def]
+    def model(self) -> StructureModel:
         with self._lock:
             if self._model is None:
                 from ocrgw.pipeline.structure.models import StructureModel
@@ -98,16 +112,19 @@ rules as runs of text rows whose phrases line up in columns (``rules.aligned_reg
         regions: list[tuple[Box, str]] = []  # (box, "grid" | "rows" | "open")
         if self.regions in ("rules", "both"):
             regions += [(box, "grid" if grid else "rows") for box, grid in ruled.regions]
-        if self.regions in ("layout", "both"):
+        aligned = rules.aligned_regions(words, [b for b, _ in regions]) if self.aligned else []
+        look = self.regions == "layout" or (self.regions == "both" and (not self.gate or regions or aligned))
+        if look or (self.regions == "both" and rules.tabular_rows(words) >= GATE_ROWS):
             for box in self.layout.tables(image):
                 if not any(_inside_share(box, other) >= SAME_REGION for other, _ in regions):
                     regions.append((_fit_words(box, words), "open"))
-        if self.aligned:
-            regions += [(box, "open") for box in rules.aligned_regions(words, [b for b, _ in regions])]
+        regions += [
+            (box, "open") for box in aligned if not any(_inside_share(box, o) >= SAME_REGION for o, _ in regions)
+        ]
         tables = []
         for box, kind in regions:
             inside = [w for w in words if rules._centre_in(w.box, box)]
-            if len(inside) < MIN_WORDS:
+            if len(inside) < MIN_WORDS or (kind == "grid" and rules.boxed_prose(ruled, box, inside)):
                 continue
             table = self.read_region(image, box, inside, ruled, kind)
             if table is not None and (table.rows > 1 or table.cols > 1):
@@ -248,7 +265,9 @@ def grid_from_boxes(box: Box, cells: list[tuple[int, int, int, int]], boxes: np.
     return Grid(_borders(box[1], box[3], nr, cells, boxes, 1), _borders(box[0], box[2], nc, cells, boxes, 0), cells)
 
 
-def _borders(lo: int, hi: int, n: int, cells: list[tuple[int, int, int, int]], boxes: np.ndarray, axis: int) -> list[int]:
+def _borders(
+    lo: int, hi: int, n: int, cells: list[tuple[int, int, int, int]], boxes: np.ndarray, axis: int
+) -> list[int]:
     starts: list[list[float]] = [[] for _ in range(n)]
     ends: list[list[float]] = [[] for _ in range(n)]
     for k, cell in enumerate(cells[: len(boxes)]):
@@ -261,15 +280,16 @@ def _borders(lo: int, hi: int, n: int, cells: list[tuple[int, int, int, int]], b
         ends[last].append(float(b[2 + axis]))
     out = [lo]
     for i in range(1, n):
-        before = np.median(ends[i - 1]) if ends[i - 1] else None
-        after = np.median(starts[i]) if starts[i] else None
+        before = float(np.median(ends[i - 1])) if ends[i - 1] else None
+        after = float(np.median(starts[i])) if starts[i] else None
+        at: float = lo + (hi - lo) * i / n  # no box ends or starts here: an even share
         if before is not None and after is not None:
             at = (before + after) / 2
-        else:
-            at = before if before is not None else after
-        if at is None:
-            at = lo + (hi - lo) * i / n
-        out.append(int(round(min(max(at, out[-1] + 1), hi - (n - i)))))
+        elif before is not None:
+            at = before
+        elif after is not None:
+            at = after
+        out.append(round(min(max(at, out[-1] + 1), hi - (n - i))))
     out.append(hi)
     return out
 
