@@ -33,7 +33,7 @@ MIN_WORDS = 4
 CROP_MARGIN = 4
 # The layout model runs on a page (with ``gate``) when the rules found a table region or this many text
 # rows break into 3 or more phrases at wide gaps.
-GATE_ROWS = 2
+GATE_ROWS = 4
 # Two regions are one table when the smaller lies this much inside the larger.
 SAME_REGION = 0.5
 # A figure: a cell's text that is mostly digits, signs and currency (what body rows hold and headers do not).
@@ -75,6 +75,7 @@ class TableFinder:
         self, regions: str = "both", structure: str = "model", aligned: bool = True, gate: bool = True
     ) -> None:
         self.regions, self.structure, self.aligned, self.gate = regions, structure, aligned, gate
+        self.gate_rows = GATE_ROWS
         self._layout: LayoutModel | None = None
         self._model: StructureModel | None = None
         self._lock = threading.Lock()
@@ -109,20 +110,8 @@ class TableFinder:
         if len(words) < MIN_WORDS:
             return []
         ruled = rules.find_rules(image)
-        regions: list[tuple[Box, str]] = []  # (box, "grid" | "rows" | "open")
-        if self.regions in ("rules", "both"):
-            regions += [(box, "grid" if grid else "rows") for box, grid in ruled.regions]
-        aligned = rules.aligned_regions(words, [b for b, _ in regions]) if self.aligned else []
-        look = self.regions == "layout" or (self.regions == "both" and (not self.gate or regions or aligned))
-        if look or (self.regions == "both" and rules.tabular_rows(words) >= GATE_ROWS):
-            for box in self.layout.tables(image):
-                if not any(_inside_share(box, other) >= SAME_REGION for other, _ in regions):
-                    regions.append((_fit_words(box, words), "open"))
-        regions += [
-            (box, "open") for box in aligned if not any(_inside_share(box, o) >= SAME_REGION for o, _ in regions)
-        ]
         tables = []
-        for box, kind in regions:
+        for box, kind in self.regions_of(image, words, ruled):
             inside = [w for w in words if rules._centre_in(w.box, box)]
             if len(inside) < MIN_WORDS or (kind == "grid" and rules.boxed_prose(ruled, box, inside)):
                 continue
@@ -130,6 +119,27 @@ class TableFinder:
             if table is not None and (table.rows > 1 or table.cols > 1):
                 tables.append(table)
         return sorted(tables, key=lambda t: (t.box[1], t.box[0]))
+
+    def regions_of(self, image: np.ndarray, words: list[RawWord], ruled: rules.Rules) -> list[tuple[Box, str]]:
+        """Table regions as (box, "grid" | "rows" | "open"). Ruled and layout-model regions that overlap
+        keep the larger (the model often boxes a whole table whose rules cover only part of it, and
+        boxes its lower half again); aligned runs of text rows fill in where neither found one."""
+        found: list[tuple[Box, str]] = []
+        if self.regions in ("rules", "both"):
+            found += [(box, "grid" if grid else "rows") for box, grid in ruled.regions]
+        aligned = rules.aligned_regions(words, [b for b, _ in found]) if self.aligned else []
+        look = self.regions == "layout" or (self.regions == "both" and (not self.gate or found or aligned))
+        if look or (self.regions == "both" and rules.tabular_rows(words) >= self.gate_rows):
+            found += [(_fit_words(box, words), "open") for box in self.layout.tables(image)]
+        h, w = image.shape[:2]
+        kept: list[tuple[Box, str]] = []
+        for box, kind in sorted(_clipped(found, w, h), key=lambda r: -_area(r[0])):
+            if not any(_inside_share(box, other) >= SAME_REGION for other, _ in kept):
+                kept.append((box, kind))
+        for box, _ in _clipped([(b, "open") for b in aligned], w, h):
+            if not any(_inside_share(box, other) >= SAME_REGION for other, _ in kept):
+                kept.append((box, "open"))
+        return kept
 
     def read_region(
         self, image: np.ndarray, box: Box, words: list[RawWord], ruled: rules.Rules | None = None, kind: str = "open"
@@ -153,6 +163,8 @@ class TableFinder:
         h, w = image.shape[:2]
         x0, y0 = max(0, box[0] - CROP_MARGIN), max(0, box[1] - CROP_MARGIN)
         x1, y1 = min(w, box[2] + CROP_MARGIN), min(h, box[3] + CROP_MARGIN)
+        if x1 - x0 < 8 or y1 - y0 < 8:  # nothing to look at (a box outside the image)
+            return None
         tokens, boxes = self.model(image[y0:y1, x0:x1])
         parsed = parse_tokens(tokens)
         if parsed is None:
@@ -161,6 +173,20 @@ class TableFinder:
         boxes = boxes + np.array([x0, y0, x0, y0])
         grid = grid_from_boxes(box, cells, boxes)
         return to_table(box, grid, heads or header_rows(grid, words))
+
+
+def _clipped(regions: list[tuple[Box, str]], w: int, h: int) -> list[tuple[Box, str]]:
+    """Regions cut to the image; those left empty dropped."""
+    out = []
+    for (x0, y0, x1, y1), kind in regions:
+        box = (max(0, x0), max(0, y0), min(w, x1), min(h, y1))
+        if box[2] > box[0] and box[3] > box[1]:
+            out.append((box, kind))
+    return out
+
+
+def _area(b: Box) -> int:
+    return (b[2] - b[0]) * (b[3] - b[1])
 
 
 def _inside_share(a: Box, b: Box) -> float:
