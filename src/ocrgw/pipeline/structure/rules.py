@@ -1,10 +1,11 @@
-"""Worker side, table structure without a model: ruling lines found with OpenCV morphology, a grid read
-off the lines where a table is drawn with them, and columns read off the word boxes where it is not
-(``tables.find_tables`` decides which applies to which region).
+"""Worker side, tables without a model: ruling lines found with OpenCV morphology, the regions where
+they form tables, runs of text rows whose phrases line up in columns (tables drawn without rules), and a
+grid read off the rules or the word boxes of a region.
 
-Why rules at all next to the structure model: they cost a few milliseconds, they are what decides
-whether a page has a ruled table in the first place (most pages have none, and then nothing else runs),
-and on a fully ruled grid the lines *are* the structure: docs/layout.md has the measurements."""
+The workers use the regions (with the layout model's) and the gate they give: a page where the rules see
+no table and few rows break into columns costs these ~20 ms and nothing else. The grids read here are
+the bench's no-model design (``TableFinder(structure="rules")``): the structure model beat them even on
+ruled tables, docs/layout.md has the figures."""
 
 from __future__ import annotations
 
