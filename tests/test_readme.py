@@ -38,6 +38,7 @@ MARKERS = [
     "/vision/v2.1/read/core/asyncBatchAnalyze",
     "imageanalysis:analyze",
     "prebuilt-read:analyze",
+    "prebuilt-layout:analyze",
     "/parse/image",
     "ocr/general-text",
     "--data-binary @- http://127.0.0.1:8000/ocr",
@@ -217,7 +218,7 @@ def test_native_curl(shell: Shell) -> None:
     page(shell.cwd / "scan.pdf", SCAN)
     page(shell.cwd / "receipt.jpg", ["Coffee 3.50", "Total 3.50"])
     shell.run("KEY=...")
-    submit, status, result, accurate = commands(block("-F mode=accurate"))
+    submit, status, result, accurate, layout, markdown = commands(block("-F mode=accurate"))
     job = json.loads(shell.run(submit))
     assert job["status"] == "queued" and job["progress"]["pages_total"] == 1, job
     _until(shell, status, {"0c5e...": job["id"]}, '"status":"succeeded"')
@@ -228,6 +229,11 @@ def test_native_curl(shell: Shell) -> None:
     assert job["status"] == "queued", job
     done = _until(shell, status, {"0c5e...": job["id"]}, '"status":"succeeded"')
     assert '"status":"succeeded"' in done
+    page(shell.cwd / "form.png", ["Supplies order", "Please tick the items you need."], size=(1400, 300))
+    job = json.loads(shell.run(layout))
+    _until(shell, status, {"0c5e...": job["id"]}, '"status":"succeeded"')
+    md = shell.run(markdown, {"0c5e...": job["id"]})
+    assert "Supplies order" in md and "Please tick the items you need." in md, md
 
 
 def test_cli_client(shell: Shell) -> None:
@@ -267,6 +273,15 @@ def test_document_intelligence_curl(shell: Shell) -> None:
     (submit,) = commands(block("prebuilt-read:analyze"))
     location = shell.run(submit)
     path = rf"/documentintelligence/documentModels/prebuilt-read/analyzeResults/{UUID}\?api-version=2024-11-30"
+    assert re.search(path, location), location
+
+
+def test_document_intelligence_layout_curl(shell: Shell) -> None:
+    page(shell.cwd / "form.png", ["Supplies order"])
+    shell.run("KEY=...")
+    (submit,) = commands(block("prebuilt-layout:analyze"))
+    location = shell.run(submit)
+    path = rf"/documentintelligence/documentModels/prebuilt-layout/analyzeResults/{UUID}\?api-version=2024-11-30"
     assert re.search(path, location), location
 
 

@@ -285,7 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="server base URL (OCRGW_SERVER; default http://127.0.0.1:8000)",
     )
     op.add_argument("--key", default=os.environ.get("OCRGW_API_KEY"), help="API key (OCRGW_API_KEY)")
-    op.add_argument("--format", choices=["txt", "json", "hocr", "alto", "tsv", "pdf"], default="txt")
+    op.add_argument("--format", choices=["txt", "json", "hocr", "alto", "tsv", "pdf", "md", "html"], default="txt")
     op.add_argument("--out", default=".", help="output directory (default: the current one)")
     op.add_argument("--languages", help="e.g. en, de,fr or eng+deu (default: the server's)")
     op.add_argument(

@@ -28,6 +28,8 @@ FORMATS = {
     "alto": ("alto", "xml"),
     "tsv": ("tsv", "tsv"),
     "pdf": ("pdf", "pdf"),
+    "md": ("markdown", "md"),
+    "html": ("html", "html"),
 }
 MAX_TRIES = 8
 
@@ -136,6 +138,8 @@ async def ocr_one(client: httpx.AsyncClient, opts: Options, path: Path, out: Pat
         fields["mode"] = opts.mode
     if native_fmt == "pdf":
         fields["searchable_pdf"] = "true"
+    if native_fmt in ("markdown", "html"):  # headings, tables and checkboxes: the page's layout
+        fields["layout"] = "true"
     idem = hashlib.sha256(data + json.dumps(fields, sort_keys=True).encode()).hexdigest()
     resp = await _request(
         client,

@@ -4,6 +4,7 @@ measures the code the workers run, not a copy."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,6 +18,7 @@ from ocrgw.pipeline.layout import order_lines
 from ocrgw.pipeline.orient import read_page
 from ocrgw.pipeline.rasterize import RasterPage
 from ocrgw.pipeline.reread import REREAD_BUDGET, missed_lines, reread
+from ocrgw.pipeline.structure import compose
 
 
 @dataclass(slots=True)
@@ -28,6 +30,7 @@ class PageRead:
     angle: float
     steps: list[dict]  # preprocessing and orientation steps, as stored with the page
     engine_ms: float  # time inside the engines (recognition + result walk, a second opinion too), OSD excluded
+    layout: compose.RawLayout | None = None  # paragraphs, tables, marks: only when asked for (lines are its own)
 
 
 def read(
@@ -42,6 +45,7 @@ def read(
     engine_step: dict | None = None,
     reread_below: float = 0.0,
     reread_budget: float = REREAD_BUDGET,
+    layout: bool = False,
 ) -> PageRead:
     """Read one page the way a worker does: ``orient.read_page`` (preprocess, recognise, turn the page
     if it reads sideways or upside down) followed by ``layout.order_lines`` with the job's order.
@@ -52,7 +56,9 @@ def read(
     pages under 0.7 are the crumpled receipts and faint forms it loses half the words of), and paying the
     second engine's ~3x only on those pages keeps the default mode within its time budget.
     ``engine_step`` (why this engine, from ``engines.choose``) leads the page's steps when given.
-    ``chain`` other than ``adaptive`` is for the accuracy bench only."""
+    ``layout``: also find the page's structure (``structure.compose``), whose lines then replace the
+    ordered ones (split at table cells, tables moved together). ``chain`` other than ``adaptive`` is for
+    the accuracy bench only."""
     busy_before = engine.busy_ms
     reading = read_page(page.gray, page.dpi, engine, osd, exact_dpi=page.unit == "inch", chain=chain)
     engine_ms = engine.busy_ms - busy_before
@@ -97,7 +103,13 @@ def read(
     ordered = order_lines(reading.lines, reading_order)  # may split lines: labelled after
     _label_styles(reading.image, ordered, tesseract_lines, unread_page=reading is again)
     steps = reading.steps if engine_step is None else [engine_step, *reading.steps]
-    return PageRead(ordered, reading.matrix, reading.angle, steps, engine_ms)
+    structure = None
+    if layout and reading.image is not None:
+        started = time.perf_counter()
+        structure = compose.analyse(reading.image, ordered)
+        ordered = structure.lines
+        steps = [*steps, {"step": "layout", "ms": round(1000 * (time.perf_counter() - started), 1)}]
+    return PageRead(ordered, reading.matrix, reading.angle, steps, engine_ms, structure)
 
 
 def _label_styles(image: np.ndarray | None, lines: list[RawLine], tesseract_lines: set[int], unread_page: bool) -> None:

@@ -18,7 +18,17 @@ from ocrgw.db import sync_sessionmaker
 from ocrgw.errors import ErrorCode, OcrgwError
 from ocrgw.jobs import repository as repo
 from ocrgw.jobs.leases import owner_id
-from ocrgw.jobs.schemas import JobSpec, LineResult, PageResult, WordResult
+from ocrgw.jobs.schemas import (
+    CellResult,
+    JobSpec,
+    LayoutResult,
+    LineResult,
+    MarkResult,
+    PageResult,
+    ParagraphResult,
+    TableResult,
+    WordResult,
+)
 from ocrgw.jobs.states import JobStatus
 from ocrgw.ops import metrics
 from ocrgw.ops.context import job_scope, set_job_request_id
@@ -28,6 +38,7 @@ from ocrgw.pipeline.engines import Choice, Engine, Engines
 from ocrgw.pipeline.engines.tesseract import OrientationDetector, RawLine
 from ocrgw.pipeline.mrz import MrzReader
 from ocrgw.pipeline.preprocess import to_source
+from ocrgw.pipeline.structure.compose import RawLayout
 from ocrgw.render import searchable_pdf
 from ocrgw.settings import Settings
 from ocrgw.storage import BlobStore, make_blob_store
@@ -127,8 +138,34 @@ class _LeaseKeeper(threading.Thread):
                 log.warning("lease renewal failed for %s", self.job_id, exc_info=True)
 
 
+def _layout_result(layout: RawLayout, quad) -> LayoutResult:
+    """The page's structure with its boxes in the page's units, as stored."""
+    return LayoutResult(
+        paragraphs=[ParagraphResult(lines, role) for lines, role in layout.paragraphs],
+        tables=[
+            TableResult(
+                quad(table.box),
+                table.rows,
+                table.cols,
+                [
+                    CellResult(c.row, c.col, c.row_span, c.col_span, c.kind, quad(c.box), lines, marks)
+                    for c, lines, marks in zip(table.cells, cell_lines, cell_marks, strict=True)
+                ],
+            )
+            for table, cell_lines, cell_marks in layout.tables
+        ],
+        marks=[MarkResult(quad(m.box), m.selected, round(m.confidence, 3), before) for m, before in layout.marks],
+    )
+
+
 def _page_result(
-    page: rasterize.RasterPage, raw: list[RawLine], matrix, angle: float, steps: list[dict], language: str | None
+    page: rasterize.RasterPage,
+    raw: list[RawLine],
+    matrix,
+    angle: float,
+    steps: list[dict],
+    language: str | None,
+    layout: RawLayout | None = None,
 ) -> PageResult:
     scale = page.unit_per_px
 
@@ -159,6 +196,7 @@ def _page_result(
         language,
         steps,
         lines,
+        None if layout is None else _layout_result(layout, quad),
     )
 
 
@@ -278,7 +316,7 @@ def _read_pages(
         first = False
         read = partial(_read, ctx, spec, page)
         got, language = detector.read(page, read) if detector else (read(choice), spec.language_hint)
-        result = _page_result(page, got.lines, got.matrix, got.angle, got.steps, language)
+        result = _page_result(page, got.lines, got.matrix, got.angle, got.steps, language, got.layout)
         metrics.observe_page(time.perf_counter() - page_started, got.engine_ms)
         with ctx.db.begin() as s:
             repo.write_page(s, job_id, ctx.worker_id, result, settings.lease_seconds, got.engine_ms)
@@ -298,6 +336,7 @@ def _read(ctx: WorkerContext, spec: JobSpec, page: rasterize.RasterPage, choice:
         reread_below=ctx.settings.reread_below,
         reread_budget=ctx.settings.reread_budget,
         engine_step=engine_step,
+        layout="layout" in spec.outputs,
     )
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from ocrgw import __version__
 from ocrgw.jobs.schemas import PageResult
+from ocrgw.render import document
 
 ALTO_NS = "http://www.loc.gov/standards/alto/ns-v4#"
 ALTO_SCHEMA = "http://www.loc.gov/standards/alto/v4/alto-4-4.xsd"
@@ -228,4 +229,6 @@ FORMATS: dict[str, tuple[str, Renderer, str]] = {
     "hocr": ("application/xhtml+xml; charset=utf-8", to_hocr, "hocr.html"),
     "alto": ("application/xml; charset=utf-8", to_alto, "alto.xml"),
     "tsv": ("text/tab-separated-values; charset=utf-8", to_tsv, "tsv"),
+    "markdown": ("text/markdown; charset=utf-8", document.to_markdown, "md"),
+    "html": ("text/html; charset=utf-8", document.to_html, "html"),
 }

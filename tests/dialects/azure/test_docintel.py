@@ -476,7 +476,7 @@ def test_wire_errors(server: Server) -> None:
     )
     assert_azure_error(r, 404, "NotFound", "ModelNotFound")
     assert_azure_error(submit(server, query="&stringIndexType=bytes"), 400, "InvalidArgument", "InvalidParameter")
-    assert_azure_error(submit(server, query="&features=barcodes"), 400, "InvalidArgument", "InvalidParameter")
+    assert_azure_error(submit(server, query="&features=bogus"), 400, "InvalidArgument", "InvalidParameter")
     assert_azure_error(submit(server, query="&outputContentFormat=html"), 400, "InvalidArgument", "InvalidParameter")
     assert_azure_error(submit(server, query="&pages=two"), 400, "InvalidArgument", "InvalidParameter")
     assert_azure_error(submit(server, query="&pages=9"), 400, "InvalidArgument", "InvalidParameter")

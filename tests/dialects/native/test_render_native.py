@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import lxml.html
 import pytest
 from lxml import etree
 from tests.results import FIXTURES, SUCCEEDED, conforms, golden, http_request, load, settings
@@ -80,7 +81,7 @@ def test_native_result_every_state(name: str, ctx: AppContext) -> None:
     pages = view.pages or []
     assert [p["page"] for p in body["pages"]] == list(range(1, len(pages) + 1))
     for out, page in zip(body["pages"], pages, strict=True):
-        assert list(out) == ["page", "width", "height", "unit", "angle", "language", "preprocessing", "lines"]
+        assert list(out) == ["page", "width", "height", "unit", "angle", "language", "preprocessing", "lines", "layout"]
         assert (out["width"], out["height"], out["unit"], out["angle"]) == (
             page.width,
             page.height,
@@ -170,6 +171,13 @@ def test_native_exports(name: str, fmt: str, alto_schema: etree.XMLSchema) -> No
         doc = etree.fromstring(text.encode())
         found = doc.findall(".//h:span[@class='ocrx_word']", {"h": exports.XHTML_NS})
         assert [w.text for w in found] == [w.text for w in words]
+    elif fmt == "markdown":  # no layout stored with these jobs: their paragraphs, pages apart
+        assert text.count("<!-- PageBreak -->") == len(pages) - 1
+        assert all(ln.text in text for p in pages for ln in p.lines)
+    elif fmt == "html":
+        body = lxml.html.document_fromstring(text).body
+        assert len(body.findall("section")) == len(pages)
+        assert " ".join(body.text_content().split()) == " ".join(ln.text for p in pages for ln in p.lines)
     else:
         doc = etree.fromstring(text.encode())
         alto_schema.assertValid(doc)

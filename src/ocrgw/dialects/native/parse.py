@@ -34,7 +34,9 @@ RAW_TYPES = ("", "application/octet-stream", "application/pdf")  # and image/*
 MEDIA = {
     "json": ("application/json",),
     "text": ("text/plain",),
-    "hocr": ("application/xhtml+xml", "text/html"),
+    "hocr": ("application/xhtml+xml",),
+    "html": ("text/html",),
+    "markdown": ("text/markdown",),
     "alto": ("application/alto+xml", "application/xml", "text/xml"),
     "tsv": ("text/tab-separated-values",),
     "pdf": ("application/pdf",),
@@ -64,7 +66,7 @@ def order(opts: S.SubmitOptions) -> Order:
         **opts.model_dump(include={"reading_order", "mode", "engine"}),
         language_hint=opts.languages,
         pages=PageSelection.parse(opts.pages).ranges,
-        outputs=("searchable_pdf",) if opts.searchable_pdf else (),
+        outputs=(*(("searchable_pdf",) if opts.searchable_pdf else ()), *(("layout",) if opts.layout else ())),
     )
     return Order(spec, VOCABULARY.ask(opts.languages))
 

@@ -80,6 +80,12 @@ class SubmitOptions(BaseModel):
         "Chinese only; other languages are refused.",
     )
     searchable_pdf: bool = Field(False, description="Also make a searchable PDF (GET .../result?format=pdf).")
+    layout: bool = Field(
+        False,
+        description="Also find each page's structure: paragraphs with roles (title, sectionHeading, pageHeader, "
+        "pageFooter, pageNumber, footnote), tables (cells with row/column, spans, header kinds) and checkboxes; "
+        "in the result's `layout` and in the markdown and HTML exports.",
+    )
     callback_url: str | None = Field(
         None,
         description="An http(s) URL that gets a signed POST (see GET /v1/callbacks/secret) when the job ends; "
@@ -111,6 +117,7 @@ class SubmitForm(BaseModel):
     mode: Literal["default", "accurate"] | None = None
     engine: Literal["tesseract", "rapidocr"] | None = None
     searchable_pdf: bool | None = None
+    layout: bool | None = None
     callback_url: str | None = None
 
 
@@ -205,6 +212,50 @@ class Line(BaseModel):
     )
 
 
+class Paragraph(BaseModel):
+    """Consecutive lines that form a paragraph, with its role (null for body text)."""
+
+    lines: list[int] = Field(description="Indices into the page's `lines`.")
+    role: Literal["title", "sectionHeading", "pageHeader", "pageFooter", "pageNumber", "footnote"] | None = None
+
+
+class Cell(BaseModel):
+    """A table cell (origin cells only: a spanned grid position has none of its own)."""
+
+    row: int = Field(ge=0)
+    col: int = Field(ge=0)
+    row_span: int = Field(ge=1)
+    col_span: int = Field(ge=1)
+    kind: Literal["content", "columnHeader", "rowHeader", "stubHead"]
+    bbox: list[float]
+    lines: list[int] = Field(description="Indices into the page's `lines`: the cell's text.")
+    marks: list[int] = Field(description="Indices into the layout's `marks`: checkboxes in the cell.")
+
+
+class Table(BaseModel):
+    bbox: list[float]
+    rows: int
+    cols: int
+    cells: list[Cell]
+
+
+class Mark(BaseModel):
+    """A checkbox, ticked (`selected`) or not."""
+
+    bbox: list[float]
+    selected: bool
+    confidence: float = Field(ge=0, le=1)
+    before: int = Field(description="The index of the line it precedes in reading order (its label, usually).")
+
+
+class Layout(BaseModel):
+    """A page's structure (jobs submitted with `layout=true`): every line is in one paragraph or one cell."""
+
+    paragraphs: list[Paragraph]
+    tables: list[Table]
+    marks: list[Mark]
+
+
 class Page(BaseModel):
     """One page of the result."""
 
@@ -219,6 +270,7 @@ class Page(BaseModel):
     )
     preprocessing: list[dict] = Field(description="Steps applied before recognition, each {step, ...}.")
     lines: list[Line]
+    layout: Layout | None = Field(None, description="Paragraphs, tables and checkboxes, when asked for (`layout`).")
 
 
 class Result(Operation):

@@ -15,12 +15,10 @@ from dataclasses import dataclass, field
 from ocrgw.dialects.azure.docintel import render as R
 from ocrgw.dialects.azure.shared import box
 from ocrgw.jobs.schemas import LayoutResult, PageResult, TableResult
+from ocrgw.render.document import COMMENT, HEADING, MARK_GLYPH, layout_items
 
 Range = tuple[int, int]
 MARK_TEXT = {True: ":selected:", False: ":unselected:"}
-MARK_GLYPH = {True: "\u2612", False: "\u2610"}  # ☒ ☐
-HEADING = {"title": "# ", "sectionHeading": "## "}
-COMMENT = {"pageHeader": "PageHeader", "pageFooter": "PageFooter", "pageNumber": "PageNumber"}
 
 
 @dataclass(slots=True)
@@ -73,19 +71,6 @@ def content(pages: Sequence[PageResult], markdown: bool) -> tuple[str, list[Laid
     return text, laid
 
 
-def _order(page: PageResult, lay: LayoutResult) -> list[tuple[float, str, int]]:
-    """The page's paragraphs, tables and loose marks in reading order: each where its first line is (a
-    mark just before the line it precedes)."""
-    in_cells = {m for t in lay.tables for c in t.cells for m in c.marks}
-    items: list[tuple[float, str, int]] = [(float(min(p.lines)), "paragraph", i) for i, p in enumerate(lay.paragraphs)]
-    for i, table in enumerate(lay.tables):
-        firsts = [ln for c in table.cells for ln in c.lines]
-        marks = [lay.marks[m].before - 0.25 for c in table.cells for m in c.marks]
-        items.append((float(min(firsts)) if firsts else min(marks, default=float(len(page.lines))), "table", i))
-    items += [(m.before - 0.5, "mark", i) for i, m in enumerate(lay.marks) if i not in in_cells]
-    return sorted(items)
-
-
 def _page(out: _Writer, page: PageResult, lay: LayoutResult, markdown: bool) -> LaidPage:
     lines: list[Range] = [(0, 0)] * len(page.lines)
     words: list[list[R.Range | None]] = [[] for _ in page.lines]
@@ -103,7 +88,7 @@ def _page(out: _Writer, page: PageResult, lay: LayoutResult, markdown: bool) -> 
         marks[i] = out.put(MARK_GLYPH[mark.selected] if markdown else MARK_TEXT[mark.selected])
         return marks[i]
 
-    for k, (_, kind, i) in enumerate(_order(page, lay)):
+    for k, (kind, i) in enumerate(layout_items(page, lay)):
         if k:
             out.put(("\n\n\n" if kind == "table" else "\n\n") if markdown else "\n")
         if kind == "paragraph":

@@ -26,13 +26,30 @@ from ocrgw.jobs.service import Order, Source
 from ocrgw.settings import Settings
 from ocrgw.storage import BlobStore
 
-MODELS = ("prebuilt-read",)
+MODELS = ("prebuilt-read", "prebuilt-layout")
 API_VERSIONS = {
     "formrecognizer": ("2022-08-31", "2023-07-31"),
     "documentintelligence": ("2024-11-30", "2023-10-31-preview", "2024-02-29-preview", "2024-07-31-preview"),
 }
+# The add-on features each service knows (docintel-layout.md 2.1). Served: languages. Accepted without
+# effect: ocrHighResolution (we always read at the resolution given). The others are accepted, answered
+# with an empty collection and a FeatureNotSupported warning, so clients that ask for them keep working;
+# keyValuePairs and queryFields are refused on prebuilt-read, as the service does.
+FEATURES = {
+    "documentintelligence": (
+        "ocrHighResolution",
+        "languages",
+        "barcodes",
+        "formulas",
+        "keyValuePairs",
+        "styleFont",
+        "queryFields",
+    ),
+    "formrecognizer": ("ocrHighResolution", "languages", "barcodes", "formulas", "keyValuePairs", "styleFont"),
+}
 FEATURES_SERVED = ("languages",)
-FEATURES_IGNORED = ("ocrHighResolution",)  # accepted: we always read at the resolution we are given
+FEATURES_IGNORED = ("ocrHighResolution",)
+LAYOUT_FEATURES = ("keyValuePairs", "queryFields")
 # `output` (2024-11-30): what each model can make besides the JSON. Azure makes the searchable PDF for
 # prebuilt-read only (docintel-layout.md 1.1); figures are cropped where figures are detected (layout).
 OUTPUTS = {"prebuilt-read": ("pdf",), "prebuilt-layout": ("pdf", "figures")}
@@ -85,6 +102,7 @@ def order(
     features: str | None,
     output_content_format: str | None,
     output: str | None,
+    query_fields: str | None = None,
 ) -> Order:
     """FR/DI query parameters -> Order; the render options travel in JobSpec.options. Document
     Intelligence alone knows `outputContentFormat` and `output`: Form Recognizer ignores them."""
@@ -93,14 +111,12 @@ def order(
     except OcrgwError as exc:
         raise _invalid("pages", f"{pages!r} is not a page range such as 1-2,4.", E.INVALID_PAGE_RANGE) from exc
     index_type = _choice("stringIndexType", string_index_type, INDEX_TYPES)
-    wanted = _csv(features)
-    known = FEATURES_SERVED + FEATURES_IGNORED
-    refused = [f for f in wanted if f not in known]
-    if refused:
-        why = f"{', '.join(refused)} is not supported by this server (supported: {', '.join(known)})."
-        raise _invalid("features", why, E.UNSUPPORTED_FEATURE)
+    wanted = _features(service_name, model_id, features, query_fields)
     served = ",".join(f for f in wanted if f in FEATURES_SERVED)
     options = {"apiVersion": version, "modelId": model_id, "stringIndexType": index_type, "features": served}
+    unserved = [f for f in wanted if f not in FEATURES_SERVED + FEATURES_IGNORED]
+    if unserved:
+        options["featuresNotSupported"] = ",".join(unserved)
     if service_name == "documentintelligence":
         options["outputContentFormat"] = _choice("outputContentFormat", output_content_format, ("text", "markdown"))
         outputs = _outputs(model_id, output)
@@ -111,8 +127,26 @@ def order(
             raise InnerCodeError(E.UNSUPPORTED_API_VERSION, why, inner="NotSupportedApiVersion", param=param)
         outputs = ()
     hint = (locale or "").strip() or None
+    if model_id == "prebuilt-layout":
+        outputs = (*outputs, "layout")
     spec = JobSpec(language_hint=hint, pages=selection.ranges, options=options, outputs=outputs)
     return Order(spec, LANGUAGES.ask(hint))
+
+
+def _features(service_name: str, model_id: str, features: str | None, query_fields: str | None) -> list[str]:
+    """The add-on features asked for, each known to the service (else InvalidParameter, as the raw SDK
+    forwards any string), allowed on the model, and queryFields with its field names."""
+    wanted = _csv(features)
+    for value in wanted:
+        if value not in FEATURES[service_name]:
+            raise _invalid("features", f"{value!r} is not a supported feature.")
+        if value in LAYOUT_FEATURES and model_id == "prebuilt-read":
+            raise _invalid("features", f"{value!r} is not supported by model '{model_id}'.")
+    if "queryFields" in wanted and not _csv(query_fields):
+        raise InnerCodeError(
+            E.INVALID_PARAMETER, "The parameter queryFields is required.", inner="ParameterMissing", param="queryFields"
+        )
+    return wanted
 
 
 def _outputs(model_id: str, output: str | None) -> tuple[str, ...]:

@@ -16,6 +16,7 @@ from ocrgw.dialects.azure.docintel.errors import failure
 from ocrgw.dialects.azure.shared import box, operation_state, page_size
 from ocrgw.jobs.schemas import JobView, LineResult, PageResult
 from ocrgw.jobs.states import JobStatus
+from ocrgw.render.document import paragraphs_of as paragraphs_of
 
 INDEX_TYPES = ("textElements", "unicodeCodePoint", "utf16CodeUnit")
 DEFAULT_INDEX_TYPE = "textElements"
@@ -79,32 +80,6 @@ def _union(boxes: Sequence[Sequence[float]], unit: str) -> list[float]:
         return box(list(boxes[0]), unit)
     x0, y0, x1, y1 = _extent(boxes)
     return box([x0, y0, x1, y0, x1, y1, x0, y1], unit)
-
-
-def paragraphs_of(lines: Sequence[LineResult]) -> list[list[int]]:
-    """Consecutive lines grouped into paragraphs. A new paragraph starts where the vertical gap to the
-    previous line exceeds 0.8 of their line height, where the next line is above the previous one, or
-    after a line that ends a sentence well short of the paragraph's right edge."""
-    groups: list[list[int]] = []
-    prev: tuple[float, float, float, float] | None = None
-    left = right = 0.0
-    ended = False
-    for i, ln in enumerate(lines):
-        extent = _extent([ln.bbox])
-        new = prev is None or ended
-        if prev is not None and not new:
-            height = max(1e-9, ((prev[3] - prev[1]) + (extent[3] - extent[1])) / 2)
-            new = extent[1] - prev[3] > 0.8 * height or extent[1] < prev[1] - 0.5 * height
-        if new:
-            groups.append([i])
-            left, right = extent[0], extent[2]
-        else:
-            groups[-1].append(i)
-            left, right = min(left, extent[0]), max(right, extent[2])
-        short = len(groups[-1]) > 1 and extent[2] < right - 0.25 * (right - left)
-        ended = short and ln.text.rstrip().endswith((".", "!", "?", ":"))
-        prev = extent
-    return groups
 
 
 # ------------------------------------------------------------------------------------------- content
@@ -293,7 +268,34 @@ def analyze_result(view: JobView) -> dict:
     result["styles"] = _styles(laid, index)
     if "languages" in (opts.get("features") or "").split(","):
         result["languages"] = _languages(laid, index, view)
+    _unsupported(result, opts)
     return result
+
+
+# feature -> where its (empty) results go: on each page, or at the top of analyzeResult
+_EMPTY = {"barcodes": "page", "formulas": "page", "keyValuePairs": "keyValuePairs", "queryFields": "documents"}
+
+
+def _unsupported(result: dict, opts: dict) -> None:
+    """Features asked for that this server does not do: their collections present and empty (clients
+    index into them), and on Document Intelligence a FeatureNotSupported warning for each."""
+    features = [f for f in (opts.get("featuresNotSupported") or "").split(",") if f]
+    for feature in features:
+        where = _EMPTY.get(feature)
+        if where == "page":
+            for page in result["pages"]:
+                page[feature] = []
+        elif where is not None:
+            result[where] = []
+    if features and "contentFormat" in result:  # 2024-11-30 (Form Recognizer has no warnings)
+        result["warnings"] = [
+            {
+                "code": "FeatureNotSupported",
+                "message": f"The feature {feature} is not supported by this server; its results are empty.",
+                "target": "features",
+            }
+            for feature in features
+        ]
 
 
 def operation(view: JobView) -> dict:

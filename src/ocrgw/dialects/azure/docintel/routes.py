@@ -1,4 +1,5 @@
-"""Form Recognizer (2022-08-31, 2023-07-31) and Document Intelligence (2024-11-30) `prebuilt-read` routes:
+"""Form Recognizer (2022-08-31, 2023-07-31) and Document Intelligence (2024-11-30) `prebuilt-read` and
+`prebuilt-layout` routes:
 submit answers 202 with an absolute Operation-Location carrying `?api-version=`, the result GET answers 200
 in every state, DI's DELETE 204. One set of endpoints serves both services, each learning which from its
 route's path. Thin: parse -> job service -> render."""
@@ -61,7 +62,11 @@ async def analyze(
         str | None, Query(description="textElements (default), unicodeCodePoint or utf16CodeUnit.")
     ] = None,
     features: Annotated[
-        str | None, Query(description="languages (served), ocrHighResolution (accepted, no effect).")
+        str | None,
+        Query(
+            description="languages (served); ocrHighResolution (accepted, no effect); barcodes, formulas, "
+            "keyValuePairs, styleFont, queryFields (accepted: empty results and a FeatureNotSupported warning)."
+        ),
     ] = None,
     outputContentFormat: Annotated[
         str | None, Query(description="text (default) or markdown; Document Intelligence only.")
@@ -70,13 +75,16 @@ async def analyze(
         str | None,
         Query(description="pdf: also make the searchable PDF (GET .../analyzeResults/{resultId}/pdf); 2024-11-30."),
     ] = None,
+    queryFields: Annotated[str | None, Query(description="Field names for features=queryFields.")] = None,
 ) -> Response:
     name, version, model = _checked(request, api_version, model_id)
     job = await service.accept(
         ctx,
         dialect=DIALECTS[name],
         owner=principal,
-        order=parse.order(name, version, model, pages, locale, stringIndexType, features, outputContentFormat, output),
+        order=parse.order(
+            name, version, model, pages, locale, stringIndexType, features, outputContentFormat, output, queryFields
+        ),
         source=parse.source(request),
         limits=LIMITS[name],
         retention_hours=ctx.settings.retention_docintel_hours,
@@ -156,7 +164,7 @@ for _name, _tag in TAGS.items():
         status_code=202,
         tags=[_tag],
         operation_id=f"azure{_slug}AnalyzeDocument",
-        summary=f"{_tag}: analyze a document (prebuilt-read)",
+        summary=f"{_tag}: analyze a document (prebuilt-read, prebuilt-layout)",
         description="Stores the document and answers 202 with an absolute `Operation-Location` (carrying "
         "`?api-version=`); poll it for the result.",
         responses={
