@@ -169,12 +169,17 @@ def test_feature_errors_and_warnings(server: Server) -> None:
     assert "The parameter features is invalid: 'foo' is not a supported feature." in r.text
     assert_azure_error(post("prebuilt-layout", "&features=queryFields"), 400, "InvalidArgument", "ParameterMissing")
     assert_azure_error(post("prebuilt-read", "&features=keyValuePairs"), 400, "InvalidArgument", "InvalidParameter")
-    r = post("prebuilt-layout", "&features=barcodes,keyValuePairs&outputContentFormat=markdown")
+    r = post("prebuilt-layout", "&features=barcodes,keyValuePairs&outputContentFormat=markdown&output=figures")
     assert r.status_code == 202, r.text
     body = poll(server, r.headers["Operation-Location"], timeout=120)
     result = body["analyzeResult"]
     assert result["keyValuePairs"] == [] and result["pages"][0]["barcodes"] == []
-    assert [w["code"] for w in result["warnings"]] == ["FeatureNotSupported"] * 2
+    assert [(w["code"], w["target"]) for w in result["warnings"]] == [
+        ("FeatureNotSupported", "features"),
+        ("FeatureNotSupported", "features"),
+        ("FeatureNotSupported", "output"),  # no figure detection: figures is empty, and says so
+    ]
+    assert result["figures"] == []
     fr = f"{server.url}/formrecognizer/documentModels/prebuilt-layout:analyze?api-version=2023-07-31"
     r = httpx.post(f"{fr}&outputContentFormat=markdown", content=order_form(), headers=headers)
     assert_azure_error(r, 400, "InvalidRequest", "NotSupportedApiVersion")

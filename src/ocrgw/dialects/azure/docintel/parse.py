@@ -52,6 +52,8 @@ FEATURES_IGNORED = ("ocrHighResolution",)
 LAYOUT_FEATURES = ("keyValuePairs", "queryFields")
 # `output` (2024-11-30): what each model can make besides the JSON. Azure makes the searchable PDF for
 # prebuilt-read only (docintel-layout.md 1.1); figures are cropped where figures are detected (layout).
+# ocrgw detects no figures yet: `output=figures` is accepted (azure-search-openai-demo sends it with every
+# layout call), `figures` comes back empty and a FeatureNotSupported warning says so, as for features.
 OUTPUTS = {"prebuilt-read": ("pdf",), "prebuilt-layout": ("pdf", "figures")}
 OUTPUT_VALUES = ("pdf", "figures")
 RAW_TYPES = ("application/octet-stream", "application/pdf", "text/html")
@@ -158,7 +160,7 @@ def _outputs(model_id: str, output: str | None) -> tuple[str, ...]:
             raise _invalid("output", f"{value!r} is not one of {', '.join(OUTPUT_VALUES)}.")
         if value not in OUTPUTS.get(model_id, ()):
             raise _invalid("output", f"{value} output is not supported by model '{model_id}'.")
-    return ("searchable_pdf",) if "pdf" in wanted else ()
+    return (*(("searchable_pdf",) if "pdf" in wanted else ()), *(("figures",) if "figures" in wanted else ()))
 
 
 def source(request: Request) -> Source:

@@ -268,7 +268,7 @@ def analyze_result(view: JobView) -> dict:
     result["styles"] = _styles(laid, index)
     if "languages" in (opts.get("features") or "").split(","):
         result["languages"] = _languages(laid, index, view)
-    _unsupported(result, opts)
+    _unsupported(result, opts, "figures" in view.spec.outputs)
     return result
 
 
@@ -276,7 +276,7 @@ def analyze_result(view: JobView) -> dict:
 _EMPTY = {"barcodes": "page", "formulas": "page", "keyValuePairs": "keyValuePairs", "queryFields": "documents"}
 
 
-def _unsupported(result: dict, opts: dict) -> None:
+def _unsupported(result: dict, opts: dict, figures: bool = False) -> None:
     """Features asked for that this server does not do: their collections present and empty (clients
     index into them), and on Document Intelligence a FeatureNotSupported warning for each."""
     features = [f for f in (opts.get("featuresNotSupported") or "").split(",") if f]
@@ -287,15 +287,24 @@ def _unsupported(result: dict, opts: dict) -> None:
                 page[feature] = []
         elif where is not None:
             result[where] = []
-    if features and "contentFormat" in result:  # 2024-11-30 (Form Recognizer has no warnings)
-        result["warnings"] = [
+    warnings = [
+        {
+            "code": "FeatureNotSupported",
+            "message": f"The feature {feature} is not supported by this server; its results are empty.",
+            "target": "features",
+        }
+        for feature in features
+    ]
+    if figures:  # output=figures: no figure is detected, so there is none to crop
+        warnings.append(
             {
                 "code": "FeatureNotSupported",
-                "message": f"The feature {feature} is not supported by this server; its results are empty.",
-                "target": "features",
+                "message": "Figure detection is not supported by this server; figures is empty.",
+                "target": "output",
             }
-            for feature in features
-        ]
+        )
+    if warnings and "contentFormat" in result:  # 2024-11-30 (Form Recognizer has no warnings)
+        result["warnings"] = warnings
 
 
 def operation(view: JobView) -> dict:
