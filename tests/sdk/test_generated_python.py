@@ -108,7 +108,9 @@ def test_generated_python_client_submits_polls_and_fetches(sdk_server: Server, t
         assert submitted.headers["location"] == op.links.self_  # `self` is renamed in Python
 
         # Raw bytes, options as query parameters: the spec's third request body.
-        raw = api["submit_job"].sync(client=client, body=types.File(payload=io.BytesIO(data)), languages="en")
+        raw = api["submit_job"].sync(
+            client=client, body=types.File(payload=io.BytesIO(data)), languages="en", layout=True
+        )
         assert isinstance(raw, models.Operation), raw
 
         for job in (op, raw):
@@ -120,6 +122,13 @@ def test_generated_python_client_submits_polls_and_fetches(sdk_server: Server, t
             assert cer(result.text, truth) <= MAX_CER, result.text
             words = [w for ln in result.pages[0].lines for w in ln.words]
             assert words and all(len(w.bbox) == 8 and 0 <= w.confidence <= 1 for w in words)
+            layout = result.pages[0].layout
+            if job is raw:  # layout=true: paragraphs covering every line, typed by the generated models
+                assert isinstance(layout, models.Layout), layout
+                covered = sorted(i for para in layout.paragraphs for i in para.lines)
+                assert covered == list(range(len(result.pages[0].lines)))
+            else:
+                assert layout is None
 
         # The spec's HTTPBearer scheme, the generated client's default header.
         bearer = client_mod.AuthenticatedClient(base_url=sdk_server.url, token=sdk_server.key, timeout=60)
