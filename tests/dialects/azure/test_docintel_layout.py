@@ -11,6 +11,7 @@ import io
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 from azure.ai.documentintelligence import DocumentIntelligenceClient
 from azure.ai.formrecognizer import DocumentAnalysisClient
@@ -183,3 +184,26 @@ def test_feature_errors_and_warnings(server: Server) -> None:
     fr = f"{server.url}/formrecognizer/documentModels/prebuilt-layout:analyze?api-version=2023-07-31"
     r = httpx.post(f"{fr}&outputContentFormat=markdown", content=order_form(), headers=headers)
     assert_azure_error(r, 400, "InvalidRequest", "NotSupportedApiVersion")
+
+
+def test_blank_and_photo_pages_read_with_layout(server: Server) -> None:
+    """A page with nothing on it and a noisy photo-like page: layout finds nothing to structure and the
+    operation still succeeds, with the arrays clients index into present and empty."""
+    rng = np.random.default_rng(7)
+    noise = Image.fromarray(rng.integers(0, 255, (600, 800), dtype=np.uint8))
+    for img in (Image.new("L", (800, 600), 255), noise):
+        buf = io.BytesIO()
+        img.save(buf, "PNG")
+        base = f"{server.url}/documentintelligence/documentModels/prebuilt-layout:analyze"
+        r = httpx.post(
+            f"{base}?api-version=2024-11-30&outputContentFormat=markdown",
+            content=buf.getvalue(),
+            headers={**server.headers, "Content-Type": "application/octet-stream"},
+        )
+        assert r.status_code == 202, r.text
+        body = poll(server, r.headers["Operation-Location"], timeout=120)
+        assert body["status"] == "succeeded", body
+        result = body["analyzeResult"]
+        assert result["tables"] == [] and result["pages"][0]["selectionMarks"] == []
+        assert result["pages"][0]["lines"] == [] or img is noise
+        assert isinstance(result["paragraphs"], list) and isinstance(result["sections"], list)
