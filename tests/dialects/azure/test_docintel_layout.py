@@ -17,6 +17,7 @@ from azure.ai.documentintelligence import DocumentIntelligenceClient
 from azure.ai.formrecognizer import DocumentAnalysisClient
 from azure.core.credentials import AzureKeyCredential
 from PIL import Image, ImageDraw, ImageFont
+from pypdf import PdfReader
 from tests.bodies import assert_azure_error
 from tests.conftest import Server, native_result, poll
 
@@ -99,9 +100,15 @@ def test_document_intelligence_sdk_layout(server: Server) -> None:
     client = DocumentIntelligenceClient(endpoint=server.url, credential=AzureKeyCredential(server.key))
     try:
         poller = client.begin_analyze_document(
-            "prebuilt-layout", body=order_form(), content_type="application/octet-stream"
+            "prebuilt-layout", body=order_form(), content_type="application/octet-stream", output=["pdf"]
         )
         result = poller.result()
+        # output=pdf on layout (an ocrgw extension): the PDF carries the table's text too
+        pdf = b"".join(
+            client.get_analyze_result_pdf(model_id="prebuilt-layout", result_id=poller.details["operation_id"])
+        )
+        layer = PdfReader(io.BytesIO(pdf)).pages[0].extract_text()
+        assert "Pencils" in layer and "Office Supplies Order" in layer, layer
     finally:
         client.close()
     (table,) = result.tables
