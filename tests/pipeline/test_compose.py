@@ -6,6 +6,7 @@ outlines' junk words gone, each mark before its label."""
 from __future__ import annotations
 
 import io
+import sys
 
 import numpy as np
 import pytest
@@ -78,3 +79,26 @@ def test_a_line_across_cells_is_split_at_the_boundary() -> None:
     assert [text(ln) for ln in lines] == ["Heading", "left", "right"]
     assert cell_lines == [[[1], [2]]]
     assert lines[2].box == (110, 10, 170, 30) and lines[2].style == "other" and lines[2].block == 3
+
+
+def test_without_the_table_models_layout_still_gives_paragraphs_and_says_why(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`pip install ocrgw` alone lacks the table models' wheels (installed --no-deps by dev.sh and the
+    Dockerfile): a layout job then reads paragraphs and checkboxes, and its step names the package."""
+    from ocrgw.pipeline.structure import tables
+
+    monkeypatch.setitem(sys.modules, "rapid_table", None)  # as if not installed: import raises
+    monkeypatch.setitem(sys.modules, "rapid_layout", None)
+    monkeypatch.setattr(tables, "_default", tables.TableFinder())  # a finder whose models are not loaded yet
+    settings = Settings()
+    engines = Engines(settings.resolved_tessdata_dir, "default", settings.second_opinion_below)
+    try:
+        gray = np.asarray(Image.open(io.BytesIO(order_form())).convert("L"))
+        engine, step, _ = engines.for_spec(JobSpec())
+        got = reader.read(RasterPage(1, gray, 200), engine, None, "basic", engine_step=step, layout=True)
+    finally:
+        engines.close()
+    assert got.layout is not None and got.layout.tables == [] and got.layout.paragraphs
+    (layout_step,) = [s for s in got.steps if s["step"] == "layout"]
+    assert layout_step["tables"].startswith("skipped: rapid_") and layout_step["tables"].endswith("is not installed")

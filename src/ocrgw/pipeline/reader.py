@@ -108,7 +108,10 @@ def read(
         started = time.perf_counter()
         structure = compose.analyse(reading.image, ordered)
         ordered = structure.lines
-        steps = [*steps, {"step": "layout", "ms": round(1000 * (time.perf_counter() - started), 1)}]
+        step = {"step": "layout", "ms": round(1000 * (time.perf_counter() - started), 1)}
+        if structure.missing:  # no table models: paragraphs and checkboxes only, and the step says why
+            step["tables"] = f"skipped: {structure.missing} is not installed"
+        steps = [*steps, step]
     return PageRead(ordered, reading.matrix, reading.angle, steps, engine_ms, structure)
 
 

@@ -9,6 +9,7 @@ words an engine read from a checkbox's outline (`☐`, `[]`, `O`) are dropped wh
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,6 +20,7 @@ from ocrgw.pipeline.structure.paragraphs import find_paragraphs
 from ocrgw.pipeline.structure.tables import Table, find_tables
 
 Box = tuple[int, int, int, int]
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -30,13 +32,19 @@ class RawLayout:
     paragraphs: list[tuple[list[int], str | None]] = field(default_factory=list)
     tables: list[tuple[Table, list[list[int]], list[list[int]]]] = field(default_factory=list)  # cells' lines, marks
     marks: list[tuple[Mark, int]] = field(default_factory=list)  # the mark, the line it comes before
+    missing: str | None = None  # a model package that is not installed (its part of the layout was skipped)
 
 
 def analyse(image: np.ndarray, lines: list[RawLine]) -> RawLayout:
     """The structure of a page read into ``lines`` (in reading order) from its engine image."""
     marks = find_marks(image, lines)
     lines = _without_mark_words(lines, marks)
-    tables = find_tables(image, lines)
+    missing = None
+    try:
+        tables = find_tables(image, lines)
+    except ModuleNotFoundError as exc:  # `pip install ocrgw` alone: the table models' wheels go --no-deps
+        log.warning("tables skipped: %s is not installed (see docs/layout.md, the packages)", exc.name)
+        tables, missing = [], exc.name
     for table in tables:
         table.cells.sort(key=lambda c: (c.row, c.col))  # the renderers write cells row by row
     lines, cell_lines = _split_into_cells(lines, tables)
@@ -54,6 +62,7 @@ def analyse(image: np.ndarray, lines: list[RawLine]) -> RawLayout:
         paragraphs,
         [(t, cl, cm) for t, cl, cm in zip(tables, cell_lines, cell_marks, strict=True)],
         [(m, b) for m, b in zip(marks, before, strict=True)],
+        missing,
     )
 
 
