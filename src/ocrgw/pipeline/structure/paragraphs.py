@@ -35,6 +35,11 @@ class Paragraph:
 # text), one that does not overlap the previous one horizontally (the next cell of a table row) or is
 # indented from its left edge by more than INDENT.
 PARA_GAP = 0.8
+# Double spacing (``_same_leading``): a page whose usual line pitch is at most DOUBLE_SPACED line heights,
+# a next line within SAME_LEADING of that pitch, under a line at least FULL_MEASURE of its width.
+DOUBLE_SPACED = 3.5
+SAME_LEADING = 1.1
+FULL_MEASURE = 0.75
 HEIGHT_CHANGE = 1.3
 INDENT = 3.0
 # Roles. Bands at the top and bottom of the page, as shares of its height; a running head or foot is at
@@ -118,8 +123,31 @@ class _Page:
         self.pitch = float(np.median(gaps)) if gaps else 0.0
 
 
+def line_pitch(lines: list[RawLine]) -> float:
+    """The page's usual distance from a line's middle to the next one's below it (the median over
+    consecutive lines that overlap across): its leading, wide on a double-spaced page. Middles move less
+    than box edges with ascenders and descenders."""
+    pitches = [
+        (b.box[1] + b.box[3] - a.box[1] - a.box[3]) / 2
+        for a, b in zip(lines, lines[1:], strict=False)
+        if b.box[1] >= a.box[3] and min(a.box[2], b.box[2]) > max(a.box[0], b.box[0])
+    ]
+    return float(np.median(pitches)) if pitches else 0.0
+
+
+def _same_leading(prev: Box, cur: Box, pitch: float, height: float) -> bool:
+    """On a double-spaced page (a filing, a draft: lines more than PARA_GAP apart, yet one paragraph), the
+    next line at the page's usual pitch continues a previous line that runs the full measure; a short
+    line (a heading, a paragraph's last line) does not go on."""
+    middle = (cur[1] + cur[3] - prev[1] - prev[3]) / 2
+    full = prev[2] - prev[0] >= FULL_MEASURE * (cur[2] - cur[0])
+    return pitch <= DOUBLE_SPACED * height and middle <= SAME_LEADING * pitch and full
+
+
 def group_lines(lines: list[RawLine]) -> list[list[int]]:
-    """Consecutive lines that continue one another: close below, about as high, overlapping it."""
+    """Consecutive lines that continue one another: close below (``PARA_GAP``, or a double-spaced page's
+    usual pitch: ``_same_leading``), about as high, overlapping it."""
+    pitch = line_pitch(lines)
     groups: list[list[int]] = [[0]]
     for i in range(1, len(lines)):
         prev, cur = lines[i - 1].box, lines[i].box
@@ -129,7 +157,7 @@ def group_lines(lines: list[RawLine]) -> list[list[int]]:
         left = min(lines[j].box[0] for j in groups[-1])
         joined = (
             cur[1] - prev[3] + 0.3 * mean >= 0  # below the previous line (a little overlap allowed)
-            and cur[1] - prev[3] <= PARA_GAP * mean
+            and (cur[1] - prev[3] <= PARA_GAP * mean or _same_leading(prev, cur, pitch, mean))
             and max(h_prev, h_cur) <= HEIGHT_CHANGE * max(1, min(h_prev, h_cur))
             and min(prev[2], cur[2]) > max(prev[0], cur[0])
             and cur[0] - left <= INDENT * mean
