@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import cv2
 import numpy as np
@@ -129,7 +130,7 @@ def line_pitch(lines: list[RawLine]) -> float:
     than box edges with ascenders and descenders."""
     pitches = [
         (b.box[1] + b.box[3] - a.box[1] - a.box[3]) / 2
-        for a, b in zip(lines, lines[1:], strict=False)
+        for a, b in pairwise(lines)
         if b.box[1] >= a.box[3] and min(a.box[2], b.box[2]) > max(a.box[0], b.box[0])
     ]
     return float(np.median(pitches)) if pitches else 0.0
