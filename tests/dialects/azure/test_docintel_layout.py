@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import functools
 import io
+import itertools
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
+import regex
 from azure.ai.documentintelligence import DocumentIntelligenceClient
 from azure.ai.formrecognizer import DocumentAnalysisClient
 from azure.core.credentials import AzureKeyCredential
@@ -214,3 +216,73 @@ def test_blank_and_photo_pages_read_with_layout(server: Server) -> None:
         assert result["tables"] == [] and result["pages"][0]["selectionMarks"] == []
         assert result["pages"][0]["lines"] == [] or img is noise
         assert isinstance(result["paragraphs"], list) and isinstance(result["sections"], list)
+
+
+def lint_spans(result: dict) -> None:
+    """docintel-layout.md §2.4 rules 2-9 on a whole result, counted independently of the server's code."""
+    content, unit = result["content"], result["stringIndexType"]
+    if unit == "unicodeCodePoint":
+        units = list(content)
+    elif unit == "utf16CodeUnit":
+        raw = content.encode("utf-16-le")
+        units = [raw[i : i + 2].decode("utf-16-le", errors="surrogatepass") for i in range(0, len(raw), 2)]
+    else:
+        units = regex.findall(r"\X", content)
+
+    def text(span: dict) -> str:
+        assert span["offset"] >= 0 and span["offset"] + span["length"] <= len(units), span  # rule 9
+        return "".join(units[span["offset"] : span["offset"] + span["length"]])
+
+    def ordered(spans: list[dict]) -> None:  # rule 9: siblings sorted, not overlapping
+        for a, b in itertools.pairwise(spans):
+            assert a["offset"] + a["length"] <= b["offset"], (a, b)
+
+    markdown = result.get("contentFormat") == "markdown"
+    pages = result["pages"]
+    assert all(len(p["spans"]) == 1 for p in pages)  # rule 8: one span a page, tiling content
+    assert pages[0]["spans"][0]["offset"] == 0
+    for a, b in itertools.pairwise(pages):
+        assert a["spans"][0]["offset"] + a["spans"][0]["length"] == b["spans"][0]["offset"]
+    last = pages[-1]["spans"][0]
+    assert last["offset"] + last["length"] == len(units)
+    for page in pages:
+        for w in page["words"]:
+            assert text(w["span"]) == w["content"]  # rule 2
+        for ln in page["lines"]:
+            assert "".join(text(s) for s in ln["spans"]) == ln["content"]  # rule 3
+        ordered([w["span"] for w in sorted(page["words"], key=lambda w: w["span"]["offset"])])
+        for m in page["selectionMarks"]:  # rule 4
+            want = (
+                {"selected": "\u2612", "unselected": "\u2610"}
+                if markdown
+                else {"selected": ":selected:", "unselected": ":unselected:"}
+            )
+            assert text(m["span"]) == want[m["state"]]
+    for table in result["tables"]:  # rule 5
+        block = "".join(text(s) for s in table["spans"])
+        if markdown:
+            assert block.startswith("<table>") and block.endswith("</table>"), block
+        for cell in table["cells"]:
+            inner = "".join(text(s) for s in cell["spans"])
+            assert inner == cell["content"] and inner in block and "<td" not in inner
+            assert cell["spans"] or cell["content"] == ""
+    for para in result["paragraphs"]:  # rule 7: the span holds the paragraph's text
+        rendered = "".join(text(s) for s in para["spans"])
+        assert all(line in rendered for line in para["content"].split("\n")), (para, rendered)
+    for section in result.get("sections", []):
+        assert section["elements"]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "unit"), [("markdown", "textElements"), ("text", "unicodeCodePoint"), ("markdown", "utf16CodeUnit")]
+)
+def test_layout_spans_obey_the_rules(server: Server, fmt: str, unit: str) -> None:
+    base = f"{server.url}/documentintelligence/documentModels/prebuilt-layout:analyze"
+    r = httpx.post(
+        f"{base}?api-version=2024-11-30&outputContentFormat={fmt}&stringIndexType={unit}",
+        content=order_form(),
+        headers={**server.headers, "Content-Type": "application/octet-stream"},
+    )
+    assert r.status_code == 202, r.text
+    body = poll(server, r.headers["Operation-Location"], timeout=120)
+    lint_spans(body["analyzeResult"])
