@@ -104,13 +104,7 @@ def drop_noise_words(lines: list[RawLine]) -> list[RawLine]:
         if len(words) == len(line.words):
             kept.append(line)
         elif words:
-            box = (
-                min(w.box[0] for w in words),
-                min(w.box[1] for w in words),
-                max(w.box[2] for w in words),
-                max(w.box[3] for w in words),
-            )
-            kept.append(RawLine(box, line.confidence, line.block, words, line.vertical))
+            kept.append(line.with_words(words))
     return kept
 
 

@@ -4,6 +4,7 @@ parallelism comes from worker processes, so OMP_THREAD_LIMIT=1 is set before the
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
@@ -36,6 +37,17 @@ class RawLine:
     style: str | None = None  # "handwriting" or "other", set by pipeline.style once the line is read
     style_confidence: float = 0.0
     language: str | None = None  # set by pipeline.langdetect where a line's language differs from its page's
+
+    def with_words(self, words: list[RawWord]) -> RawLine:
+        """The line keeping only ``words`` (some dropped as noise or as a checkbox's outline): its box
+        shrinks to theirs, so what was dropped no longer widens it; everything else stays."""
+        box = (
+            min(w.box[0] for w in words),
+            min(w.box[1] for w in words),
+            max(w.box[2] for w in words),
+            max(w.box[3] for w in words),
+        )
+        return dataclasses.replace(self, box=box, words=words)
 
 
 def confidence_summary(lines: list[RawLine]) -> tuple[float, int, float]:

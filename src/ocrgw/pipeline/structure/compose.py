@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ocrgw.pipeline.engines.tesseract import RawLine, RawWord
-from ocrgw.pipeline.structure.marks import Mark, covered_words, find_marks
+from ocrgw.pipeline.structure.marks import Mark, drop_covered, find_marks
 from ocrgw.pipeline.structure.paragraphs import find_paragraphs
 from ocrgw.pipeline.structure.tables import Table, find_tables
 
@@ -38,7 +38,7 @@ class RawLayout:
 def analyse(image: np.ndarray, lines: list[RawLine]) -> RawLayout:
     """The structure of a page read into ``lines`` (in reading order) from its engine image."""
     marks = find_marks(image, lines)
-    lines = _without_mark_words(lines, marks)
+    lines = drop_covered(lines, marks)
     missing = None
     try:
         tables = find_tables(image, lines)
@@ -75,29 +75,6 @@ def _inside(box: Box, outer: Box) -> bool:
     return outer[0] <= x <= outer[2] and outer[1] <= y <= outer[3]
 
 
-def _without_mark_words(lines: list[RawLine], marks: list[Mark]) -> list[RawLine]:
-    """The lines without the words the engine read from a checkbox's outline (``marks.covered_words``);
-    a line left with no word goes."""
-    drop = set(covered_words(marks, lines))
-    if not drop:
-        return lines
-    out = []
-    for i, line in enumerate(lines):
-        words = [w for j, w in enumerate(line.words) if (i, j) not in drop]
-        if len(words) == len(line.words):
-            out.append(line)
-        elif words:
-            out.append(_line_of(line, words))
-    return out
-
-
-def _line_of(line: RawLine, words: list[RawWord]) -> RawLine:
-    box = (min(w.box[0] for w in words), line.box[1], max(w.box[2] for w in words), line.box[3])
-    chars = sum(len(w.text) for w in words) or 1
-    conf = sum(len(w.text) * w.confidence for w in words) / chars
-    return RawLine(box, conf, line.block, words, line.vertical, line.style, line.style_confidence, line.language)
-
-
 def _split_into_cells(lines: list[RawLine], tables: list[Table]) -> tuple[list[RawLine], list[list[list[int]]]]:
     """Lines split at cell boundaries and reordered: each table's pieces, cell by cell (row by row, top to
     bottom within a cell), take the place of the table's first line. Returns the new lines and, per table
@@ -117,7 +94,7 @@ def _split_into_cells(lines: list[RawLine], tables: list[Table]) -> tuple[list[R
                 pieces.setdefault(where, []).append((word, line))
                 first.setdefault(where[0], pos)
         if outside or not line.words:
-            keep.append((pos, line if len(outside) == len(line.words) else _line_of(line, outside), -1))
+            keep.append((pos, line if len(outside) == len(line.words) else line.with_words(outside), -1))
     keep += [(pos, None, t) for t, pos in first.items()]
     keep.sort(key=lambda k: (k[0], k[2] >= 0))
     out: list[RawLine] = []

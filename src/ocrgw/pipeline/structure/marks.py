@@ -17,7 +17,7 @@ docs/layout.md. Tesseract reads the frames as junk (``[]``, ``O``, ``0``, ``|``,
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -117,13 +117,7 @@ def drop_covered(lines: list[RawLine], marks: list[Mark]) -> list[RawLine]:
         if len(words) == len(line.words):
             out.append(line)
         elif words:
-            box = (
-                min(w.box[0] for w in words),
-                min(w.box[1] for w in words),
-                max(w.box[2] for w in words),
-                max(w.box[3] for w in words),
-            )
-            out.append(replace(line, box=box, words=words))
+            out.append(line.with_words(words))
     return out
 
 
