@@ -33,9 +33,9 @@ PARAGRAPH = [
 
 @functools.cache
 def order_form() -> bytes:
-    """A letter-sized page at 200 dpi: a bold title, a paragraph, a ruled 4x3 table with a header row, and
+    """The top of a letter-sized page at 200 dpi: a bold title, a paragraph, a ruled 4x3 table with a header row, and
     two checkboxes with labels (one ticked)."""
-    img = Image.new("L", (1700, 2200), 255)
+    img = Image.new("L", (1700, 1400), 255)  # the top of a letter page: where the content is
     draw = ImageDraw.Draw(img)
     draw.text(
         (150, 150), "Office Supplies Order", font=ImageFont.truetype(str(FONTS / "DejaVuSans-Bold.ttf"), 64), fill=0

@@ -82,7 +82,10 @@ def _born_digital_pdf() -> bytes:
 
 def _scanned_pdf() -> bytes:
     pages = [
-        text_page([f"Page {n} of the scanned letter", "The quick brown fox jumps over", "the lazy dog near the river."])
+        text_page(
+            [f"Page {n} of the scanned letter", "The quick brown fox jumps over", "the lazy dog near the river."],
+            size=(1700, 700),
+        )
         for n in (1, 2, 3)
     ]
     return pdf_bytes(pages)
