@@ -10,14 +10,14 @@ words an engine read from a checkbox's outline (`☐`, `[]`, `O`) are dropped wh
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from ocrgw.pipeline.engines.tesseract import RawLine, RawWord
 from ocrgw.pipeline.structure.marks import Mark, drop_covered, find_marks
 from ocrgw.pipeline.structure.paragraphs import find_paragraphs
-from ocrgw.pipeline.structure.tables import Table, find_tables
+from ocrgw.pipeline.structure.tables import Table, assign_words, find_tables
 
 Box = tuple[int, int, int, int]
 log = logging.getLogger(__name__)
@@ -77,22 +77,26 @@ def _inside(box: Box, outer: Box) -> bool:
 
 def _split_into_cells(lines: list[RawLine], tables: list[Table]) -> tuple[list[RawLine], list[list[list[int]]]]:
     """Lines split at cell boundaries and reordered: each table's pieces, cell by cell (row by row, top to
-    bottom within a cell), take the place of the table's first line. Returns the new lines and, per table
-    and cell, the indices of its lines."""
+    bottom within a cell), take the place of the table's first line. Words go to cells as
+    ``tables.assign_words`` puts them (a word in two overlapping tables goes to the first). Returns the
+    new lines and, per table and cell, the indices of its lines."""
     if not tables:
         return lines, []
-    pieces: dict[tuple[int, int], list[tuple[RawWord, RawLine]]] = {}
+    placed: dict[int, int] = {}  # id(word) -> its table
+    cell_words: list[list[list[RawWord]]] = []
+    for t, table in enumerate(tables):
+        assigned = assign_words(table, lines)
+        cell_words.append(
+            [[w for w in assigned[(c.row, c.col)] if placed.setdefault(id(w), t) == t] for c in table.cells]
+        )
+    source = {id(w): line for line in lines for w in line.words}
     first: dict[int, int] = {}  # table -> position of its first line in the old order
     keep: list[tuple[int, RawLine | None, int]] = []  # (old position, a line outside tables | None, table)
     for pos, line in enumerate(lines):
-        outside: list[RawWord] = []
-        for word in line.words:
-            where = _cell_of(word.box, tables)
-            if where is None:
-                outside.append(word)
-            else:
-                pieces.setdefault(where, []).append((word, line))
-                first.setdefault(where[0], pos)
+        outside = [w for w in line.words if id(w) not in placed]
+        for w in line.words:
+            if id(w) in placed:
+                first.setdefault(placed[id(w)], pos)
         if outside or not line.words:
             keep.append((pos, line if len(outside) == len(line.words) else line.with_words(outside), -1))
     keep += [(pos, None, t) for t, pos in first.items()]
@@ -103,52 +107,25 @@ def _split_into_cells(lines: list[RawLine], tables: list[Table]) -> tuple[list[R
         if kept is not None:
             out.append(kept)
             continue
-        for c in range(len(tables[t].cells)):
-            for piece in _cell_lines(pieces.get((t, c), [])):
+        for c, words in enumerate(cell_words[t]):
+            for row in _rows(words):
                 cell_lines[t][c].append(len(out))
-                out.append(piece)
+                piece = source[id(row[0])].with_words(row)  # keeps its block, style and language
+                chars = sum(len(w.text) for w in row) or 1
+                out.append(replace(piece, confidence=sum(len(w.text) * w.confidence for w in row) / chars))
     return out, cell_lines
 
 
-def _cell_of(box: Box, tables: list[Table]) -> tuple[int, int] | None:
-    for t, table in enumerate(tables):
-        if not _inside(box, table.box):
-            continue
-        for c, cell in enumerate(table.cells):
-            if _inside(box, cell.box):
-                return t, c
-    return None
-
-
-def _cell_lines(words: list[tuple[RawWord, RawLine]]) -> list[RawLine]:
-    """A cell's words as lines: grouped by vertical overlap, each left to right, top to bottom; a piece
-    keeps the block, style and language of the line its first word came from."""
-    rows: list[list[tuple[RawWord, RawLine]]] = []
-    for word, line in sorted(words, key=lambda wl: (wl[0].box[1] + wl[0].box[3]) / 2):
-        y = (word.box[1] + word.box[3]) / 2
-        if rows and rows[-1][-1][0].box[1] <= y <= max(w.box[3] for w, _ in rows[-1]):
-            rows[-1].append((word, line))
+def _rows(words: list[RawWord]) -> list[list[RawWord]]:
+    """Words in ``tables.reading_order`` (text rows top down, each left to right) cut into their rows:
+    a row ends where the next word starts left of the one before."""
+    rows: list[list[RawWord]] = []
+    for word in words:
+        if rows and word.box[0] >= rows[-1][-1].box[0]:
+            rows[-1].append(word)
         else:
-            rows.append([(word, line)])
-    out = []
-    for row in rows:
-        row.sort(key=lambda wl: wl[0].box[0])
-        ws = [w for w, _ in row]
-        source = row[0][1]
-        box = (
-            min(w.box[0] for w in ws),
-            min(w.box[1] for w in ws),
-            max(w.box[2] for w in ws),
-            max(w.box[3] for w in ws),
-        )
-        chars = sum(len(w.text) for w in ws) or 1
-        conf = sum(len(w.text) * w.confidence for w in ws) / chars
-        out.append(
-            RawLine(
-                box, conf, source.block, ws, source.vertical, source.style, source.style_confidence, source.language
-            )
-        )
-    return out
+            rows.append([word])
+    return rows
 
 
 def _before(box: Box, lines: list[RawLine]) -> int:
