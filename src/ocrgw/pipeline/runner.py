@@ -39,7 +39,6 @@ from ocrgw.pipeline.engines.tesseract import OrientationDetector, RawLine
 from ocrgw.pipeline.mrz import MrzReader
 from ocrgw.pipeline.preprocess import to_source
 from ocrgw.pipeline.structure.compose import RawLayout
-from ocrgw.render import searchable_pdf
 from ocrgw.settings import Settings
 from ocrgw.storage import BlobStore, make_blob_store
 
@@ -287,6 +286,9 @@ def _make_searchable_pdf(job_id: str, ctx: WorkerContext, path: Path, media_type
     from the stored pages, so a resumed job includes the pages an earlier attempt wrote."""
     with ctx.db() as s:
         pages = repo.load_pages_sync(s, job_id)
+    # Imported here: pikepdf and fontTools cost a worker memory it needs only for jobs that ask for a PDF.
+    from ocrgw.render import searchable_pdf
+
     key = ctx.store.put_bytes(searchable_pdf.build(path, media_type, pages))
     with ctx.db.begin() as s:
         if not repo.set_artifact(s, job_id, ctx.worker_id, key):
