@@ -154,6 +154,49 @@ def test_pdf_get_errors_are_the_service_404s(server: Server) -> None:
         client.close()
 
 
+def _broken_png() -> bytes:
+    """A PNG whose header and size are sound (intake accepts it) and whose pixel data is not: the
+    worker fails the job."""
+    buf = io.BytesIO()
+    Image.new("L", (400, 200), 255).save(buf, "PNG")
+    data = bytearray(buf.getvalue())
+    at = data.find(b"IDAT")
+    data[at + 8 : at + 20] = bytes(12)
+    return bytes(data)
+
+
+def test_pdf_of_a_failed_job_is_the_service_404_and_the_server_keeps_serving(server: Server) -> None:
+    """paperless-ngx's sequence on a file the worker cannot decode: the poller raises the operation's
+    error (not a 500), and the PDF download that follows raises ResourceNotFoundError."""
+    client = DocumentIntelligenceClient(endpoint=server.url, credential=AzureKeyCredential(server.key))
+    try:
+        poller = client.begin_analyze_document(
+            model_id="prebuilt-read",
+            body=AnalyzeDocumentRequest(bytes_source=_broken_png()),
+            output=[AnalyzeOutputOption.PDF],
+            content_type="application/json",
+        )
+        with pytest.raises(HttpResponseError) as err:
+            poller.result()
+        assert "not a valid image" in str(err.value)
+        result_id = poller.details["operation_id"]
+        with pytest.raises(ResourceNotFoundError) as missing:
+            b"".join(client.get_analyze_result_pdf(model_id="prebuilt-read", result_id=result_id))
+        assert "Analyze result does not exist" in str(missing.value)
+        r = httpx.get(
+            f"{server.url}/documentintelligence/documentModels/prebuilt-read/analyzeResults/{result_id}/pdf?{API}",
+            headers=server.headers,
+            timeout=30,
+        )
+        assert r.status_code == 404 and "Retry-After" not in r.headers
+        assert r.json()["error"]["code"] == "NotFound"
+        assert "The operation failed" in r.json()["error"]["message"]
+        content, pdf = paperless(server, doc("line/uw3_0768_010009.png").read_bytes())  # still serving
+        assert content.strip() and pdf.startswith(b"%PDF")
+    finally:
+        client.close()
+
+
 def test_output_parameter_errors(server: Server) -> None:
     def post(query: str, path: str = ANALYZE) -> httpx.Response:
         return httpx.post(
