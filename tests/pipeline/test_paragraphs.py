@@ -105,3 +105,35 @@ def test_a_line_repeated_top_and_bottom_is_a_running_head_and_foot() -> None:
     assert roles[(0,)] == "pageHeader"
     assert roles[(len(lines) - 1,)] == "pageFooter"
     assert roles[(1,)] == "title"
+
+
+def memo_lines() -> list[RawLine]:
+    """tests/data/note/memo_handwritten.jpg as the engine reads it (engine-image pixels): a bold heading,
+    three lines set with 1.75 times their height of leading, two handwritten lines, a signature line."""
+    lines = [
+        line("MEMO: copier paper", 91, 80, 585, 123),
+        line("The supplier has raised the price of copier paper by four percent from", 87, 180, 1229, 213),
+        line("the first of next month. Orders placed before then keep the old price.", 88, 238, 1212, 271),
+        line("Please check the stock in the store room and tell us what we need.", 89, 296, 1170, 322),
+        line("Call Mrs. Harper about the invoice on Monday", 129, 430, 1000, 492),
+        line("Approved, send the order before Friday", 129, 530, 938, 592),
+        line("Purchasing office, room 214", 89, 661, 544, 694),
+    ]
+    for ln in lines[4:6]:
+        ln.style = "handwriting"
+    return lines
+
+
+def test_a_short_page_set_with_open_leading_keeps_its_paragraph_and_notes_are_no_title() -> None:
+    """On a short page the steps between its few blocks outnumber the text's own leading: the page's
+    pitch must still be the text's (its three lines are one paragraph), and the handwritten note, the
+    largest text there, is neither its title nor a heading."""
+    lines = memo_lines()
+    assert group_lines(lines)[1] == [1, 2, 3]
+    paragraphs = find_paragraphs(np.full((1000, 1400), 255, np.uint8), lines)
+    roles = {tuple(p.lines): p.role for p in paragraphs}
+    assert roles[(1, 2, 3)] is None
+    assert all(roles[key] not in ("title", "sectionHeading") for key in roles if key[0] in (4, 5))
+    for ln in lines[4:6]:
+        ln.style = None  # the same lines in print: the largest text, apart, is the title
+    assert "title" in {p.role for p in find_paragraphs(np.full((1000, 1400), 255, np.uint8), lines)}

@@ -122,17 +122,24 @@ class _Page:
             if b.box[1] >= a.box[3] and min(a.box[2], b.box[2]) > max(a.box[0], b.box[0])
         ]
         self.pitch = float(np.median(gaps)) if gaps else 0.0
+        # handwriting is set larger than print and stands apart, yet is a note, not a title or heading
+        self.handwritten = [any(self.lines[i].style == "handwriting" for i in g) for g in self.groups]
 
 
 def line_pitch(lines: list[RawLine]) -> float:
     """The page's usual distance from a line's middle to the next one's below it (the median over
     consecutive lines that overlap across): its leading, wide on a double-spaced page. Middles move less
-    than box edges with ascenders and descenders."""
-    pitches = [
-        (b.box[1] + b.box[3] - a.box[1] - a.box[3]) / 2
-        for a, b in pairwise(lines)
-        if b.box[1] >= a.box[3] and min(a.box[2], b.box[2]) > max(a.box[0], b.box[0])
-    ]
+    than box edges with ascenders and descenders. Only pairs of like size at most DOUBLE_SPACED heights
+    apart count: on a short page (a memo) the steps from a heading to the text and between paragraphs
+    would otherwise outnumber the text's own leading."""
+    pitches = []
+    for i, (a, b) in enumerate(pairwise(lines)):
+        if b.box[1] < a.box[3] or min(a.box[2], b.box[2]) <= max(a.box[0], b.box[0]):
+            continue
+        h_a, h_b = _size(lines, [i]), _size(lines, [i + 1])
+        pitch = (b.box[1] + b.box[3] - a.box[1] - a.box[3]) / 2
+        if max(h_a, h_b) <= HEIGHT_CHANGE * max(1, min(h_a, h_b)) and pitch <= DOUBLE_SPACED * (h_a + h_b) / 2:
+            pitches.append(pitch)
     return float(np.median(pitches)) if pitches else 0.0
 
 
@@ -250,6 +257,8 @@ def _title(page: _Page) -> None:
     for k, para in enumerate(page.paragraphs):
         if para.role is not None or page.sizes[k] < TITLE_SIZE or len(para.lines) > 3 or not _wordy(page.texts[k]):
             continue
+        if page.handwritten[k]:
+            continue
         if len(page.texts[k].split()) > 2 * HEADING_WORDS:
             continue
         if best is None or page.sizes[k] > page.sizes[best]:
@@ -290,7 +299,7 @@ def _headings(page: _Page) -> None:
     sentence."""
     for k, para in enumerate(page.paragraphs):
         text = page.texts[k].strip()
-        if para.role is not None or len(para.lines) > 2 or not _wordy(text):
+        if para.role is not None or len(para.lines) > 2 or not _wordy(text) or page.handwritten[k]:
             continue
         if len(text.split()) > HEADING_WORDS or text.endswith((".", ",", ";")) or ":" in text:
             continue
