@@ -23,7 +23,7 @@ OPERATION_ID = re.compile(r"^[a-z][a-zA-Z0-9]*$")
 METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 NATIVE_PREFIX = "/v1/"
 ERROR_REF = "#/components/schemas/ErrorResponse"
-NATIVE_OPERATIONS = {"submitJob", "getJob", "getJobResult", "listJobs", "deleteJob", "listLanguages"}
+NATIVE_OPERATIONS = {"submitJob", "getJob", "getJobResult", "exportJobResult", "listJobs", "deleteJob", "listLanguages"}
 EXAMPLED = ("Operation", "Result", "OperationList", "ErrorResponse", "SubmitRequest")
 
 
@@ -110,6 +110,10 @@ def test_native_errors_are_documented_with_error_response(spec: dict) -> None:
         if op["operationId"] in ("getJob", "getJobResult", "deleteJob"):
             assert "404" in op["responses"], (method, path)
     assert "409" in spec["paths"]["/v1/jobs/{job_id}/result"]["get"]["responses"]
+    export = spec["paths"]["/v1/jobs/{job_id}/result/{format}"]["get"]["responses"]
+    # generated clients read a 200 by its first media type: binary, so every format comes back as a file
+    assert next(iter(export["200"]["content"])) == "application/octet-stream", export["200"]
+    assert {"text/markdown", "text/html", "application/pdf"} <= set(export["200"]["content"])
 
 
 def test_no_validation_422_and_readable_component_names(spec: dict) -> None:

@@ -91,7 +91,7 @@ def test_generated_python_client_submits_polls_and_fetches(sdk_server: Server, t
         client_mod, models, types = mod(""), mod("models"), mod("types")
         api = {
             name: mod(f"api.ocrgw_native_api.{name}")
-            for name in ("submit_job", "get_job", "get_job_result", "list_jobs", "delete_job")
+            for name in ("submit_job", "get_job", "get_job_result", "export_job_result", "list_jobs", "delete_job")
         }
         # The spec's APIKeyHeader scheme: the key as it is, in X-API-Key.
         client = client_mod.AuthenticatedClient(
@@ -127,6 +127,17 @@ def test_generated_python_client_submits_polls_and_fetches(sdk_server: Server, t
                 assert isinstance(layout, models.Layout), layout
                 covered = sorted(i for para in layout.paragraphs for i in para.lines)
                 assert covered == list(range(len(result.pages[0].lines)))
+                # exportJobResult: the export formats come back as the file's bytes, typed File
+                fmt = models.ExportJobResultFormat
+                markdown = api["export_job_result"].sync(job.id, fmt.MARKDOWN, client=client)
+                assert isinstance(markdown, types.File), markdown
+                assert cer(markdown.payload.read().decode(), truth) <= MAX_CER
+                page = api["export_job_result"].sync_detailed(job.id, fmt.HTML, client=client)
+                assert page.headers["content-type"].startswith("text/html"), page.headers
+                assert page.parsed.payload.read().decode().startswith("<!DOCTYPE html>")
+                pdf = api["export_job_result"].sync_detailed(job.id, fmt.PDF, client=client)  # not asked for
+                assert pdf.status_code == 400 and isinstance(pdf.parsed, models.ErrorResponse), pdf.content
+                assert pdf.parsed.error.code == "NotRequested"
             else:
                 assert layout is None
 

@@ -99,5 +99,6 @@ def test_generated_typescript_client_submits_polls_and_fetches(node: str, sdk_se
     assert out["location"] == f"{sdk_server.url}/v1/jobs/{out['id']}"
     assert out["progress"] == {"pages_done": 1, "pages_total": 1}
     assert cer(out["text"], truth) <= MAX_CER, out["text"]
+    assert cer(out["markdown"], truth) <= MAX_CER and out["markdownType"].startswith("text/markdown"), out
     assert out["words"] > 0 and out["listed"], out
     assert (out["deleteStatus"], out["afterDeleteStatus"], out["afterDeleteCode"]) == (204, 404, "NotFound"), out

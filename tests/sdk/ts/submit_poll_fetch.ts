@@ -1,6 +1,6 @@
 // Drives the TypeScript client that @hey-api/openapi-ts generated from a running ocrgw's /v1/openapi.json:
-// submit a document by multipart upload, poll the job until it ends, fetch the JSON result, list the
-// caller's jobs and delete the job. tests/sdk/test_generated_typescript.py generates the client next to this
+// submit a document by multipart upload, poll the job until it ends, fetch the JSON result and the markdown
+// export, list the caller's jobs and delete the job. tests/sdk/test_generated_typescript.py generates the client next to this
 // file as ./client, compiles both with tsc and runs this with node; it prints one JSON line to check.
 // Usage: node submit_poll_fetch.js <base url> <api key> <document path>
 import { readFileSync } from 'node:fs';
@@ -8,7 +8,7 @@ import { basename } from 'node:path';
 
 import { client } from './client/client.gen';
 import { formDataBodySerializer } from './client/client';
-import { deleteJob, getJob, getJobResult, listJobs, submitJob } from './client/sdk.gen';
+import { deleteJob, exportJobResult, getJob, getJobResult, listJobs, submitJob } from './client/sdk.gen';
 import type { Operation, SubmitForm, SubmitRequest } from './client/types.gen';
 
 const TERMINAL = new Set<Operation['status']>(['succeeded', 'failed']);
@@ -46,6 +46,9 @@ async function main(): Promise<void> {
 
   const result = (await getJobResult({ path: { job_id: op.id }, query: { format: 'json' }, throwOnError: true }))
     .data;
+  // The export formats, each as its file: the client parses by the response's Content-Type (text/markdown)
+  const markdown = await exportJobResult({ path: { job_id: op.id, format: 'markdown' }, throwOnError: true });
+  const markdownText = markdown.data instanceof Blob ? await markdown.data.text() : String(markdown.data);
   const listed = (await listJobs({ query: { status: 'succeeded', limit: 100 }, throwOnError: true })).data;
   const deleted = await deleteJob({ path: { job_id: op.id } });
   const after = await getJob({ path: { job_id: op.id } });
@@ -57,6 +60,8 @@ async function main(): Promise<void> {
     polls,
     progress: op.progress,
     text: result.text,
+    markdown: markdownText,
+    markdownType: markdown.response.headers.get('content-type'),
     words: result.pages.flatMap((p) => p.lines.flatMap((l) => l.words)).length,
     listed: listed.items.some((item) => item.id === op.id),
     deleteStatus: deleted.response.status,

@@ -5,7 +5,7 @@ signing secret; and the installed languages. Thin: parse -> job service -> rende
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import anyio
 from fastapi import APIRouter, Depends, Query, Request
@@ -24,6 +24,7 @@ from ocrgw.jobs.schemas import JobView
 from ocrgw.jobs.states import JobStatus
 
 TAG = "ocrgw native API"
+ExportFormat = Literal["text", "markdown", "html", "hocr", "alto", "tsv", "pdf"]
 DIALECT = "native"
 
 _key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An ocrgw API key (`ocrgw keys create`).")
@@ -119,7 +120,11 @@ async def get_result(
     ctx: Ctx,
     caller: Caller,
     format: Annotated[
-        str | None, Query(description="json (default), text, hocr, alto, tsv or pdf; overrides the Accept header.")
+        str | None,
+        Query(
+            description="json (default), text, markdown, html, hocr, alto, tsv or pdf; overrides the Accept "
+            "header. Generated clients: use exportJobResult for the other formats."
+        ),
     ] = None,
 ) -> Response:
     """The result as JSON (pages, lines, words, boxes, confidences, preprocessing) or an export format.
@@ -128,6 +133,18 @@ async def get_result(
     view = await service.get(db=ctx.db, job_id=job_id, owner_key_id=caller.key_id, dialects=(DIALECT,))
     if fmt == "json":
         return render.json(render.result(view, request, ctx))
+    return await _export(view, fmt, ctx)
+
+
+async def export_result(job_id: str, format: ExportFormat, ctx: Ctx, caller: Caller) -> Response:
+    """The result in one export format, as the bytes of that file (its `Content-Type` says which): what
+    `getJobResult?format=` gives, under an operation of its own so that generated clients, which read a
+    response by its first media type, hand back the file instead of parsing it as JSON."""
+    view = await service.get(db=ctx.db, job_id=job_id, owner_key_id=caller.key_id, dialects=(DIALECT,))
+    return await _export(view, format, ctx)
+
+
+async def _export(view: JobView, fmt: str, ctx: AppContext) -> Response:
     render.check_exportable(view, fmt)
     headers = render.disposition(view, fmt)
     if fmt == "pdf":
@@ -216,13 +233,24 @@ _ACCEPTED = {
 _EXPORTS = {
     "content": {
         "text/plain": {"schema": {"type": "string"}},
+        "text/markdown": {"schema": {"type": "string", "description": "Document Intelligence's conventions"}},
+        "text/html": {"schema": {"type": "string"}},
         "application/xhtml+xml": {"schema": {"type": "string", "description": "hOCR"}},
         "application/xml": {"schema": {"type": "string", "description": "ALTO v4"}},
         "text/tab-separated-values": {"schema": {"type": "string"}},
         "application/pdf": {"schema": {"type": "string", "format": "binary"}},
     }
 }
-_SUCCESS: dict[str, dict[int | str, dict[str, Any]]] = {"submitJob": {202: _ACCEPTED}, "getJobResult": {200: _EXPORTS}}
+# exportJobResult: binary first, so that generated clients return the file's bytes whatever the format
+_FILE = {
+    "description": "The file, in the media type of its format.",
+    "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}, **_EXPORTS["content"]},
+}
+_SUCCESS: dict[str, dict[int | str, dict[str, Any]]] = {
+    "submitJob": {202: _ACCEPTED},
+    "getJobResult": {200: _EXPORTS},
+    "exportJobResult": {200: _FILE},
+}
 
 router = APIRouter(prefix="/v1", tags=[TAG])
 # Each operation: (method, path, endpoint, operationId, summary, response model, error statuses).
@@ -232,6 +260,15 @@ for method, path, endpoint, operation_id, summary, model, errors in (
     ("GET", "/jobs", list_jobs, "listJobs", "List my jobs", S.OperationList, (400, 401)),
     ("GET", "/jobs/{job_id}", get_job, "getJob", "Get a job's status", S.Operation, (401, 404)),
     ("GET", "/jobs/{job_id}/result", get_result, "getJobResult", "Get a job's result", S.Result, (400, 401, 404, 409)),
+    (
+        "GET",
+        "/jobs/{job_id}/result/{format}",
+        export_result,
+        "exportJobResult",
+        "Get a job's result as a file (text, markdown, html, hocr, alto, tsv, pdf)",
+        None,
+        (400, 401, 404, 409),
+    ),
     (
         "GET",
         "/callbacks/secret",
@@ -253,4 +290,5 @@ for method, path, endpoint, operation_id, summary, model, errors in (
         status_code={"submitJob": 202, "deleteJob": 204}.get(operation_id),
         responses={**_SUCCESS.get(operation_id, {}), **_errors(*errors)},
         openapi_extra=_SUBMIT if operation_id == "submitJob" else None,
+        **({"response_class": Response} if operation_id == "exportJobResult" else {}),  # no JSON 200 in the spec
     )
