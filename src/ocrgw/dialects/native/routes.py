@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal
 
 import anyio
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.datastructures import Default
+from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.responses import Response, StreamingResponse
 
@@ -290,5 +292,6 @@ for method, path, endpoint, operation_id, summary, model, errors in (
         status_code={"submitJob": 202, "deleteJob": 204}.get(operation_id),
         responses={**_SUCCESS.get(operation_id, {}), **_errors(*errors)},
         openapi_extra=_SUBMIT if operation_id == "submitJob" else None,
-        **({"response_class": Response} if operation_id == "exportJobResult" else {}),  # no JSON 200 in the spec
+        # a file, not JSON: no application/json 200 in the spec
+        response_class=Response if operation_id == "exportJobResult" else Default(JSONResponse),
     )
