@@ -111,6 +111,31 @@ def test_a_page_tesseract_reads_badly_gets_the_second_opinion(rapid: RapidEngine
         pool.close()
 
 
+def test_a_page_of_one_tone_is_not_read_but_faint_text_is(rapid: RapidEngine) -> None:
+    """A blank page (white, black, or a flat grey with JPEG's +-2 levels) goes to neither engine: the first
+    reading would find nothing and the second opinion would then read it again. Text only 40 grey levels
+    darker than its paper is still read."""
+    tessdata = Settings().resolved_tessdata_dir
+    pool = Engines(tessdata, "default", second_opinion_below=0.7)
+    tess, _, second = pool.for_spec(JobSpec())
+    try:
+        rng = np.random.default_rng(0)
+        flat = (200 + rng.integers(-2, 3, (2000, 1500))).astype(np.uint8)
+        for page in (np.full((3000, 2000), 255, np.uint8), np.zeros((800, 800), np.uint8), flat):
+            busy = tess.busy_ms
+            got = reader.read(RasterPage(1, page, None), tess, None, "basic", second=second, second_below=0.7)
+            assert got.lines == [] and tess.busy_ms == busy, got.steps
+            assert got.steps[-1]["step"] == "blank" and got.steps[-1]["applied"] is True
+            laid = reader.read(RasterPage(1, page, None), tess, None, "basic", layout=True)
+            assert laid.layout is not None and laid.layout.paragraphs == [] and laid.layout.tables == []
+        faint = (215 + gray("page/tess_phototest.tif").astype(np.float32) / 255 * 40).astype(np.uint8)  # ink 215
+        got = reader.read(RasterPage(1, faint, None), tess, None, "basic")
+        text = " ".join(w.text for ln in got.lines for w in ln.words)
+        assert "quick brown dog" in text, text
+    finally:
+        pool.close()
+
+
 # ------------------------------------------------------------------------------------ the engine itself
 def test_rapid_reads_a_receipt_tesseract_struggles_with(rapid: RapidEngine) -> None:
     """A faded receipt: Tesseract through ocrgw's default path reads it at ~18 % CER; PP-OCR at ~2 %.

@@ -33,6 +33,16 @@ class PageRead:
     layout: compose.RawLayout | None = None  # paragraphs, tables, marks: only when asked for (lines are its own)
 
 
+# A page whose every pixel lies within this many grey levels holds nothing to read (a blank separator page, a
+# blank frame: a 100-megapixel one cost the engines ~20 s, the second opinion included, to find no text).
+# JPEG leaves a flat page within 1-2 levels; the faintest text the engines read is tens of levels apart.
+UNIFORM = 4
+
+
+def uniform(gray: np.ndarray) -> bool:
+    return gray.size == 0 or int(gray.max()) - int(gray.min()) <= UNIFORM
+
+
 def read(
     page: RasterPage,
     engine: Engine,
@@ -59,6 +69,10 @@ def read(
     ``layout``: also find the page's structure (``structure.compose``), whose lines then replace the
     ordered ones (split at table cells, tables moved together). ``chain`` other than ``adaptive`` is for
     the accuracy bench only."""
+    if uniform(page.gray):
+        step = {"step": "blank", "applied": True, "reason": f"one tone (within {UNIFORM} grey levels): no text"}
+        steps = [step] if engine_step is None else [engine_step, step]
+        return PageRead([], None, 0.0, steps, 0.0, compose.RawLayout([]) if layout else None)
     busy_before = engine.busy_ms
     reading = read_page(page.gray, page.dpi, engine, osd, exact_dpi=page.unit == "inch", chain=chain)
     engine_ms = engine.busy_ms - busy_before
