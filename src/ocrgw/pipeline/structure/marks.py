@@ -49,6 +49,9 @@ RUN_MIN = 0.2
 OPEN_SIDE = 0.85  # each of the three whole sides of a frame whose fourth a mark runs over
 OVERRUN = 0.6  # of the weak side's band that the mark's ink must cover
 READ_AS_TEXT = 0.7  # the engine's word confidence that makes a shape inside the word a letter
+READ_AS_LETTER = 0.86  # the same for a word of one letter
+BOX_JUNK = "Oo0Qa[(|"  # what the engine reads a frame as, at the start of a label glued to it
+WORD_SPACE = 0.4  # of the text height: a gap this wide after a shape is a space between words
 CORNER_WALK = 0.15  # of the side: how far in from a corner its ink may start
 LETTER_GAP = 0.1  # of the text height: the next ink closer than this on the left or right is a neighbour letter
 # The middle of a box (``fill_ratio``): ink covering more than SELECTED_FILL of it is a mark. On the bench
@@ -82,7 +85,7 @@ def find_marks(image: np.ndarray, lines: list[RawLine]) -> list[Mark]:
     words = [w for ln in lines for w in ln.words]
     found: list[tuple[Box, float]] = []
     for box in set(_candidates(horiz, vert, lo, hi)):
-        if _read_as_letter(box, words):
+        if _read_as_letter(box, words, lines_ink, height):
             continue
         frame = _frame(lines_ink, box, lo, hi, height)
         if frame is None:
@@ -320,11 +323,15 @@ def _longest_run(flags: np.ndarray) -> int:
     return int((edges[1::2] - edges[::2]).max()) if len(edges) else 0
 
 
-def _read_as_letter(box: Box, words: list[RawWord]) -> bool:
+def _read_as_letter(box: Box, words: list[RawWord], ink: np.ndarray, height: float) -> bool:
     """The engine read the shape as a letter of a word it is sure of: a word of two or more letters or
-    digits, read with confidence READ_AS_TEXT or more, covering the shape and running on past it. A box
-    glued to its label is read as junk at the start of the word ("OYes", "CROom"), which costs the word
-    its confidence; a box read alone ("O", "[X]") does not run on."""
+    digits, read with confidence READ_AS_TEXT or more, covering the shape and running on past it, or a
+    word of a single letter read with READ_AS_LETTER (a lone frame comes out as "O", "0", "D" at 0.2-0.85,
+    or as "&" or "[X]", which are no letters). A box
+    glued to its label is read as junk at the start of the word ("OYes", "CROom"), which mostly costs the
+    word its confidence; when it does not ("ONo" at 0.76, "Osec" at 0.89), the word starts with what the
+    engine makes of a frame (BOX_JUNK) and the rest of it starts a word space (WORD_SPACE) after the shape,
+    where a letter's neighbour is a letter space away."""
     x0, y0, x1, y1 = box
     w = x1 - x0
     cy = (y0 + y1) / 2
@@ -333,8 +340,28 @@ def _read_as_letter(box: Box, words: list[RawWord]) -> bool:
         if not (wy0 < cy < wy1) or min(wx1, x1) - max(wx0, x0) < 0.5 * w:
             continue
         if word.confidence >= READ_AS_TEXT and _is_text(word) and max(x0 - wx0, wx1 - x1) >= 0.5 * w:
+            if _glued_label(box, word, ink, height):
+                continue
+            return True
+        if word.confidence >= READ_AS_LETTER and _single_letter(word):
             return True
     return False
+
+
+def _single_letter(word: RawWord) -> bool:
+    """A word of one letter ("a", "D." of an initial) other than the "O" the engine reads a lone frame as."""
+    alnum = [ch for ch in word.text if ch.isalnum()]
+    return len(alnum) == 1 and alnum[0].isalpha() and alnum[0] not in "Oo"
+
+
+def _glued_label(box: Box, word: RawWord, ink: np.ndarray, height: float) -> bool:
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0, y1 - y0
+    if abs(x0 - word.box[0]) > 0.25 * w or not word.text or word.text[0] not in BOX_JUNK:
+        return False
+    rows = ink[y0 + h // 4 : y1 - h // 4, x1 - 1 : x1 + int(height)]
+    gap = _gaps(rows, w) if rows.size else None
+    return gap is not None and gap >= WORD_SPACE * height
 
 
 def _inked_corners(ink: np.ndarray, box: Box) -> bool:
