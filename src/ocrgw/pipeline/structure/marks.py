@@ -327,7 +327,8 @@ def _read_as_letter(box: Box, words: list[RawWord], ink: np.ndarray, height: flo
     """The engine read the shape as a letter of a word it is sure of: a word of two or more letters or
     digits, read with confidence READ_AS_TEXT or more, covering the shape and running on past it, or a
     word of a single letter read with READ_AS_LETTER (a lone frame comes out as "O", "0", "D" at 0.2-0.85,
-    or as "&" or "[X]", which are no letters). A box
+    or as "&" or "[X]", which are no letters), or any word running on past it a letter's width on both
+    sides. A box
     glued to its label is read as junk at the start of the word ("OYes", "CROom"), which mostly costs the
     word its confidence; when it does not ("ONo" at 0.76, "Osec" at 0.89), the word starts with what the
     engine makes of a frame (BOX_JUNK) and the rest of it starts a word space (WORD_SPACE) after the shape,
@@ -345,6 +346,8 @@ def _read_as_letter(box: Box, words: list[RawWord], ink: np.ndarray, height: flo
             return True
         if word.confidence >= READ_AS_LETTER and _single_letter(word):
             return True
+        if min(x0 - wx0, wx1 - x1) >= w:
+            return True  # inside a word, whatever its confidence: a glued box starts or ends its word
     return False
 
 
