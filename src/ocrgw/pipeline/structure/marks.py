@@ -6,10 +6,12 @@ scanned forms are simple shapes. A checkbox is a small closed frame of straight 
 what survives a morphological opening with a line-shaped kernel (text curves and tick diagonals do not), so
 frames are searched in the image of horizontal and vertical strokes: closed outlines whose area fills their
 bounding rectangle, and pairs of top and bottom edges (a pen stroke across a side breaks the outline). Each
-candidate must then look like a box and not like a letter: every side drawn, every corner inked, its size
-near the text's, and clear of neighbouring ink on the left or right (the "D" or square "O" inside a word sits
-a hair from the next letter; a box is a space away from its label). Its state is the share of ink inside,
-past the frame: an ``x``, a tick or a fill covers far more of the inside than scanner noise does.
+candidate must then look like a box and not like a letter: every side drawn (or three, when a mark drawn
+across the fourth hides it), every corner inked, its size near the text's, clear of neighbouring ink on the
+left or right (the "D" or square "O" inside a word sits a hair from the next letter; a box is a space away
+from its label), and not read by the engine as a letter of a word it is sure of. Its state is the share of
+ink inside, past the frame: an ``x``, a tick or a fill covers far more of the inside than scanner noise does,
+and is not the one bar across a "B".
 
 Measured on the checkbox set of ``bench/layout.py`` (real FUNSD forms, ~100 dpi, labelled by hand): see
 docs/layout.md. Tesseract reads the frames as junk (``[]``, ``O``, ``0``, ``|``, glued to a label as ``OYes``);
@@ -59,8 +61,11 @@ LETTER_GAP = 0.1  # of the text height: the next ink closer than this on the lef
 # and every ticked one 0.24 or more, but one tick drawn beside its box.
 CENTRE = 0.36
 SELECTED_FILL = 0.1
-# A ticked box's ink: diagonal for "x" and ticks (bench: 0.19-1 of the ink inside the frame is off the
-# straight strokes; letters taken for boxes 0-0.11), or solid (0.95-1; bold letters up to 0.75).
+# A ticked box's ink, of the inside past the frame's stroke: diagonal for "x" and ticks (bench: 0.19-1 of
+# the ink is off the straight strokes; letters taken for boxes 0-0.11); or solid (fills 0.71-0.75, bold
+# letters up to 0.56); or heavy, a broad-pen tick or a blurred cross whose strokes are too thick to read as
+# diagonal (0.49-0.61 of the inside), which a bold "B" or "G" (0.29-0.56) matches only with its ink in one
+# band of rows (a third of the rows holds 0.62-0.87 of a "B"'s ink, 0.38-0.54 of a tick's) or a bar across.
 MARK_DIAGONAL = 0.15
 SOLID = 0.65
 HEAVY = 0.45
