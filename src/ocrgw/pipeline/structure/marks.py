@@ -6,10 +6,12 @@ scanned forms are simple shapes. A checkbox is a small closed frame of straight 
 what survives a morphological opening with a line-shaped kernel (text curves and tick diagonals do not), so
 frames are searched in the image of horizontal and vertical strokes: closed outlines whose area fills their
 bounding rectangle, and pairs of top and bottom edges (a pen stroke across a side breaks the outline). Each
-candidate must then look like a box and not like a letter: every side drawn, every corner inked, its size
-near the text's, and clear of neighbouring ink on the left or right (the "D" or square "O" inside a word sits
-a hair from the next letter; a box is a space away from its label). Its state is the share of ink inside,
-past the frame: an ``x``, a tick or a fill covers far more of the inside than scanner noise does.
+candidate must then look like a box and not like a letter: every side drawn (or three, when a mark drawn
+across the fourth hides it), every corner inked, its size near the text's, clear of neighbouring ink on the
+left or right (the "D" or square "O" inside a word sits a hair from the next letter; a box is a space away
+from its label), and not read by the engine as a letter of a word it is sure of. Its state is the share of
+ink inside, past the frame: an ``x``, a tick or a fill covers far more of the inside than scanner noise does,
+and is not the one bar across a "B".
 
 Measured on the checkbox set of ``bench/layout.py`` (real FUNSD forms, ~100 dpi, labelled by hand): see
 docs/layout.md. Tesseract reads the frames as junk (``[]``, ``O``, ``0``, ``|``, glued to a label as ``OYes``);
@@ -46,7 +48,12 @@ STROKE = 0.45  # kernel length of the stroke images, of the smallest side looked
 RUN_MEAN = 0.85
 RUN_SECOND = 0.6
 RUN_MIN = 0.2
+OPEN_SIDE = 0.85  # each of the three whole sides of a frame whose fourth a mark runs over
+OVERRUN = 0.6  # of the weak side's band that the mark's ink must cover
 READ_AS_TEXT = 0.7  # the engine's word confidence that makes a shape inside the word a letter
+READ_AS_LETTER = 0.86  # the same for a word of one letter
+BOX_JUNK = "Oo0Qa[(|"  # what the engine reads a frame as, at the start of a label glued to it
+WORD_SPACE = 0.4  # of the text height: a gap this wide after a shape is a space between words
 CORNER_WALK = 0.15  # of the side: how far in from a corner its ink may start
 LETTER_GAP = 0.1  # of the text height: the next ink closer than this on the left or right is a neighbour letter
 # The middle of a box (``fill_ratio``): ink covering more than SELECTED_FILL of it is a mark. On the bench
@@ -54,10 +61,15 @@ LETTER_GAP = 0.1  # of the text height: the next ink closer than this on the lef
 # and every ticked one 0.24 or more, but one tick drawn beside its box.
 CENTRE = 0.36
 SELECTED_FILL = 0.1
-# A ticked box's ink: diagonal for "x" and ticks (bench: 0.19-1 of the ink inside the frame is off the
-# straight strokes; letters taken for boxes 0-0.11), or solid (0.95-1; bold letters up to 0.75).
+# A ticked box's ink, of the inside past the frame's stroke: diagonal for "x" and ticks (bench: 0.19-1 of
+# the ink is off the straight strokes; letters taken for boxes 0-0.11); or solid (fills 0.71-0.75, bold
+# letters up to 0.56); or heavy, a broad-pen tick or a blurred cross whose strokes are too thick to read as
+# diagonal (0.49-0.61 of the inside), which a bold "B" or "G" (0.29-0.56) matches only with its ink in one
+# band of rows (a third of the rows holds 0.62-0.87 of a "B"'s ink, 0.38-0.54 of a tick's) or a bar across.
 MARK_DIAGONAL = 0.15
-SOLID = 0.8
+SOLID = 0.65
+HEAVY = 0.45
+BAND = 0.6
 FAINT_MARGIN = 12  # grey levels below the local mean
 NESTED = 2.6  # area of the outer of two nested outlines: below, one frame (its outside and inside); above, a cell
 FALLBACK_TEXT_HEIGHT = 24  # px, when a page has no words to measure text by
@@ -78,14 +90,17 @@ def find_marks(image: np.ndarray, lines: list[RawLine]) -> list[Mark]:
     words = [w for ln in lines for w in ln.words]
     found: list[tuple[Box, float]] = []
     for box in set(_candidates(horiz, vert, lo, hi)):
-        if _read_as_letter(box, words) or not _is_box(lines_ink, horiz, vert, box, lo, hi, height):
+        if _read_as_letter(box, words, lines_ink, height):
+            continue
+        frame = _frame(lines_ink, box, lo, hi, height)
+        if frame is None:
             continue
         fill = fill_ratio(ink, box)
-        if fill > SELECTED_FILL and not _is_mark(ink, box):
+        if (fill > SELECTED_FILL or frame == "open") and not _is_mark(ink, box):
             continue
         found.append((box, fill))
     kept: list[tuple[Box, float]] = []
-    for box, fill in sorted(_drop_nested(found), key=lambda f: -_area(f[0])):  # one frame, two outlines
+    for box, fill in sorted(_drop_nested(ink, found), key=lambda f: -_area(f[0])):  # one frame, two outlines
         if not any(_overlap(box, other) > 0.3 for other, _ in kept):
             kept.append((box, fill))
     marks = [Mark(box, fill > SELECTED_FILL, _confidence(fill)) for box, fill in kept]
@@ -150,11 +165,32 @@ def _is_mark(ink: np.ndarray, box: Box) -> bool:
         return False
     if total >= SOLID * inside.size or _filled_square(inside):
         return True
+    if total >= HEAVY * inside.size and _band_share(inside) <= BAND and not _letter_bar(inside):
+        return True
     k = max(3, min(inside.shape) // 2)
     across = cv2.morphologyEx(inside, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (k, 1)))
     down = cv2.morphologyEx(inside, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, k)))
     straight = np.maximum(across, down)
     return int((inside & (1 - straight)).sum()) >= MARK_DIAGONAL * total
+
+
+def _band_share(inside: np.ndarray) -> float:
+    """The largest share of the ink that lies in a third of the rows: the bar across a "B", a "G" or an "e"
+    puts most of a letter's inner ink in one band; a heavy tick or a blurred cross spreads over the height."""
+    rows = inside.sum(axis=1).astype(float)
+    k = max(2, round(len(rows) / 3))
+    return float(np.convolve(rows, np.ones(k), "valid").max() / max(1.0, rows.sum())) if len(rows) >= k else 1.0
+
+
+def _letter_bar(inside: np.ndarray) -> bool:
+    """A bar across the whole inside with mostly blank rows above and below it: the middle of a "B" or an
+    "8" at a size where the band test above has only a handful of rows to go by."""
+    full = np.flatnonzero(inside.all(axis=1))
+    if not len(full):
+        return False
+    top, bottom = int(full[0]), int(full[-1]) + 1
+    above, below = inside[:top], inside[bottom:]
+    return bool(above.size and below.size and above.mean() < 0.5 and below.mean() < 0.5)
 
 
 def _filled_square(inside: np.ndarray) -> bool:
@@ -223,19 +259,42 @@ def _edge_pairs(horiz: np.ndarray, lo: float, hi: float) -> list[Box]:
     return out
 
 
-def _is_box(
-    ink: np.ndarray, horiz: np.ndarray, vert: np.ndarray, box: Box, lo: float, hi: float, height: float
-) -> bool:
+def _frame(ink: np.ndarray, box: Box, lo: float, hi: float, height: float) -> str | None:
+    """ "closed" when ``box`` is drawn as a frame on all four sides; "open" when three sides are whole and the
+    fourth is lost under ink that runs over it (a heavy "x" or tick drawn across the side: the caller then
+    asks for a mark inside); None for anything else."""
     x0, y0, x1, y1 = box
     w, h = x1 - x0, y1 - y0
     if not (lo <= min(w, h) and max(w, h) <= hi * MAX_ASPECT and max(w, h) <= MAX_ASPECT * min(w, h)):
-        return False
+        return None
     if max(w, h) > hi and min(w, h) > hi / MAX_ASPECT:
-        return False
-    runs = sorted(_straight_runs(ink, box))
-    if runs[0] < RUN_MIN or runs[1] < RUN_SECOND or sum(runs) / 4 < RUN_MEAN:
-        return False
-    return _inked_corners(ink, box) and not _inside_word(ink, box, height)
+        return None
+    runs = _straight_runs(ink, box)
+    ranked = sorted(runs)
+    if ranked[0] >= RUN_MIN and ranked[1] >= RUN_SECOND and sum(ranked) / 4 >= RUN_MEAN:
+        kind = "closed"
+    elif ranked[1] >= OPEN_SIDE and _overrun(ink, box, runs.index(ranked[0])):
+        kind = "open"
+    else:
+        return None
+    if not _inked_corners(ink, box) or _inside_word(ink, box, height):
+        return None
+    return kind
+
+
+def _overrun(ink: np.ndarray, box: Box, side: int) -> bool:
+    """The weak side (0 top, 1 bottom, 2 left, 3 right) is not missing but covered: ink lies across most of
+    the band where it should run (the arms of a heavy cross drawn over it), not a blank a letter leaves."""
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0, y1 - y0
+    bw, bh = max(2, w // 5), max(2, h // 5)
+    band = (
+        ink[y0 : y0 + bh, x0:x1].any(axis=0),
+        ink[y1 - bh : y1, x0:x1].any(axis=0),
+        ink[y0:y1, x0 : x0 + bw].any(axis=1),
+        ink[y0:y1, x1 - bw : x1].any(axis=1),
+    )[side]
+    return bool(band.mean() >= OVERRUN)
 
 
 def _straight_runs(ink: np.ndarray, box: Box) -> tuple[float, float, float, float]:
@@ -269,11 +328,16 @@ def _longest_run(flags: np.ndarray) -> int:
     return int((edges[1::2] - edges[::2]).max()) if len(edges) else 0
 
 
-def _read_as_letter(box: Box, words: list[RawWord]) -> bool:
+def _read_as_letter(box: Box, words: list[RawWord], ink: np.ndarray, height: float) -> bool:
     """The engine read the shape as a letter of a word it is sure of: a word of two or more letters or
-    digits, read with confidence READ_AS_TEXT or more, covering the shape and running on past it. A box
-    glued to its label is read as junk at the start of the word ("OYes", "CROom"), which costs the word
-    its confidence; a box read alone ("O", "[X]") does not run on."""
+    digits, read with confidence READ_AS_TEXT or more, covering the shape and running on past it, or a
+    word of a single letter read with READ_AS_LETTER (a lone frame comes out as "O", "0", "D" at 0.2-0.85,
+    or as "&" or "[X]", which are no letters), or any word running on past it a letter's width on both
+    sides. A box
+    glued to its label is read as junk at the start of the word ("OYes", "CROom"), which mostly costs the
+    word its confidence; when it does not ("ONo" at 0.76, "Osec" at 0.89), the word starts with what the
+    engine makes of a frame (BOX_JUNK) and the rest of it starts a word space (WORD_SPACE) after the shape,
+    where a letter's neighbour is a letter space away."""
     x0, y0, x1, y1 = box
     w = x1 - x0
     cy = (y0 + y1) / 2
@@ -282,8 +346,30 @@ def _read_as_letter(box: Box, words: list[RawWord]) -> bool:
         if not (wy0 < cy < wy1) or min(wx1, x1) - max(wx0, x0) < 0.5 * w:
             continue
         if word.confidence >= READ_AS_TEXT and _is_text(word) and max(x0 - wx0, wx1 - x1) >= 0.5 * w:
+            if _glued_label(box, word, ink, height):
+                continue
             return True
+        if word.confidence >= READ_AS_LETTER and _single_letter(word):
+            return True
+        if min(x0 - wx0, wx1 - x1) >= w:
+            return True  # inside a word, whatever its confidence: a glued box starts or ends its word
     return False
+
+
+def _single_letter(word: RawWord) -> bool:
+    """A word of one letter ("a", "D." of an initial) other than the "O" the engine reads a lone frame as."""
+    alnum = [ch for ch in word.text if ch.isalnum()]
+    return len(alnum) == 1 and alnum[0].isalpha() and alnum[0] not in "Oo"
+
+
+def _glued_label(box: Box, word: RawWord, ink: np.ndarray, height: float) -> bool:
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0, y1 - y0
+    if abs(x0 - word.box[0]) > 0.25 * w or not word.text or word.text[0] not in BOX_JUNK:
+        return False
+    rows = ink[y0 + h // 4 : y1 - h // 4, x1 - 1 : x1 + int(height)]
+    gap = _gaps(rows, w) if rows.size else None
+    return gap is not None and gap >= WORD_SPACE * height
 
 
 def _inked_corners(ink: np.ndarray, box: Box) -> bool:
@@ -338,21 +424,29 @@ def _gaps(strip: np.ndarray, width: int) -> float | None:
 
 
 def _stroke(ink: np.ndarray, box: Box) -> int:
-    """The frame's stroke width: the ink run met first going inward from the middle of each side."""
+    """The frame's stroke width: the ink run met first going inward from a side, at five points along the
+    middle of each side; per side the second-thinnest (a tick or a fill touching the side lengthens the run
+    where it touches, a faint spot shortens it at one point), then the median over the sides."""
     x0, y0, x1, y1 = box
     w, h = x1 - x0, y1 - y0
-    runs = []
-    for run in (
-        ink[y0 + h // 2, x0 : x0 + w // 2],
-        ink[y0 + h // 2, x0 + w // 2 : x1][::-1],
-        ink[y0 : y0 + h // 2, x0 + w // 2],
-        ink[y0 + h // 2 : y1, x0 + w // 2][::-1],
-    ):
-        on = np.flatnonzero(run)
-        if len(on) and on[0] <= 2:
-            off = np.flatnonzero(run[on[0] :] == 0)
-            runs.append(int(on[0] + (off[0] if len(off) else len(run) - on[0])))
-    return int(np.median(runs)) if runs else 2
+    sides = []
+    for k in range(4):
+        runs = []
+        for t in (0.3, 0.4, 0.5, 0.6, 0.7):
+            px, py = x0 + int(t * w), y0 + int(t * h)
+            run = (
+                ink[py, x0 : x0 + w // 2],
+                ink[py, x0 + w // 2 : x1][::-1],
+                ink[y0 : y0 + h // 2, px],
+                ink[y0 + h // 2 : y1, px][::-1],
+            )[k]
+            on = np.flatnonzero(run)
+            if len(on) and on[0] <= 2:
+                off = np.flatnonzero(run[on[0] :] == 0)
+                runs.append(int(on[0] + (off[0] if len(off) else len(run) - on[0])))
+        if len(runs) >= 2:
+            sides.append(sorted(runs)[1])
+    return int(np.median(sides)) if sides else 2
 
 
 def _confidence(fill: float) -> float:
@@ -361,20 +455,26 @@ def _confidence(fill: float) -> float:
     return round(0.5 + 0.5 * min(1.0, abs(fill - SELECTED_FILL) / (0.5 * span)), 3)
 
 
-def _drop_nested(found: list[tuple[Box, float]]) -> list[tuple[Box, float]]:
+def _drop_nested(ink: np.ndarray, found: list[tuple[Box, float]]) -> list[tuple[Box, float]]:
     """One box found twice (the outline outside its frame and the one inside it): keep the outer. A box
     inside a table cell found with the cell (NESTED times its area or more): keep the box, unless the outer one is
-    solid ink (a filled box, whose inner "boxes" are specks)."""
+    solid ink (a filled box, whose inner "boxes" are specks). The inside outline of a thick frame can be a
+    third of its area: it is the same frame when it stands no more than two strokes in from every side."""
     drop: set[int] = set()
     for i, (outer, fill) in enumerate(found):
         for j, (inner, _) in enumerate(found):
             if i == j or not _contains(outer, inner):
                 continue
-            if _area(outer) < NESTED * _area(inner) or fill > 0.35:
+            if _area(outer) < NESTED * _area(inner) or fill > 0.35 or _same_frame(ink, outer, inner):
                 drop.add(j)
             else:
                 drop.add(i)
     return [f for k, f in enumerate(found) if k not in drop]
+
+
+def _same_frame(ink: np.ndarray, outer: Box, inner: Box) -> bool:
+    reach = 2 * _stroke(ink, outer) + 2
+    return max(inner[0] - outer[0], inner[1] - outer[1], outer[2] - inner[2], outer[3] - inner[3]) <= reach
 
 
 def _area(b: Box) -> int:
