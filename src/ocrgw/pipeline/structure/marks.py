@@ -73,6 +73,16 @@ BAND = 0.6
 FAINT_MARGIN = 12  # grey levels below the local mean
 NESTED = 2.6  # area of the outer of two nested outlines: below, one frame (its outside and inside); above, a cell
 FALLBACK_TEXT_HEIGHT = 24  # px, when a page has no words to measure text by
+# Siblings (``_siblings``): a frame of a found box's size on its row (SIBLING_ALIGN of its height up or
+# down) or in its column (as far off sideways, within SIBLING_REACH heights), with ink on SIBLING_RING of
+# its ring, straight sides averaging SIBLING_RUN_MEAN, and a word read within SIBLING_LABEL text heights.
+SIBLING_ALIGN = 0.15
+SIBLING_REACH = 5
+SIBLING_RING = 0.7
+SIBLING_RUN_MEAN = 0.75
+SIBLING_LABEL = 2.5
+SIBLING_ROUNDS = 2
+SIBLING_LABEL_BOX = 1.5
 
 
 def find_marks(image: np.ndarray, lines: list[RawLine]) -> list[Mark]:
@@ -103,6 +113,7 @@ def find_marks(image: np.ndarray, lines: list[RawLine]) -> list[Mark]:
     for box, fill in sorted(_drop_nested(ink, found), key=lambda f: -_area(f[0])):  # one frame, two outlines
         if not any(_overlap(box, other) > 0.3 for other, _ in kept):
             kept.append((box, fill))
+    kept += _siblings(ink, lines_ink, [b for b, _ in kept], words, height)
     marks = [Mark(box, fill > SELECTED_FILL, _confidence(fill)) for box, fill in kept]
     return sorted(marks, key=lambda m: (m.box[1], m.box[0]))
 
@@ -453,6 +464,114 @@ def _confidence(fill: float) -> float:
     """0.5 on the threshold, rising toward 1 as the fill moves away from it on either side."""
     span = SELECTED_FILL if fill <= SELECTED_FILL else 1 - SELECTED_FILL
     return round(0.5 + 0.5 * min(1.0, abs(fill - SELECTED_FILL) / (0.5 * span)), 3)
+
+
+def _siblings(
+    ink: np.ndarray, lines_ink: np.ndarray, boxes: list[Box], words: list[RawWord], height: float
+) -> list[tuple[Box, float]]:
+    """Boxes found by a box already found: a form's boxes come in rows and columns of one size, so a frame
+    of exactly a found box's size, aligned with it (on its row, or in its column within SIBLING_REACH of
+    its height), where the frame's ring is mostly ink, is looked at again with the frame test relaxed
+    (``_vouched``). Such a frame is often missed on its own: the stroke of a tick or a cross runs over two
+    of its sides and joins the outline to the label, or a corner is broken, so no outline and no pair of
+    edges gave it as a candidate. What it found may vouch for more (a column of boxes, then their row)."""
+    out: list[tuple[Box, float]] = []
+    taken = np.zeros(ink.shape, bool)
+    for x0, y0, x1, y1 in boxes:
+        taken[y0:y1, x0:x1] = True
+    rows_done: list[Box] = []
+    sources = boxes
+    for _ in range(SIBLING_ROUNDS):
+        new: list[Box] = []
+        for src in sources:
+            w, h = src[2] - src[0], src[3] - src[1]
+            bands = []
+            if not any(_same_row(src, done) for done in rows_done):
+                rows_done.append(src)
+                bands.append(_row_band(src, ink.shape))
+            bands.append(_column_band(src, ink.shape))
+            stroke = max(2, _stroke(ink, src))
+            for band in bands:
+                for box in _ring_matches(lines_ink, band, w, h, stroke):
+                    x0, y0, x1, y1 = box
+                    if taken[y0 + h // 4 : y1 - h // 4, x0 + w // 4 : x1 - w // 4].any():
+                        continue
+                    fill = _vouched(ink, lines_ink, box, words, height)
+                    if fill is None:
+                        continue
+                    taken[y0:y1, x0:x1] = True
+                    new.append(box)
+                    out.append((box, fill))
+        sources = new
+        if not new:
+            break
+    return out
+
+
+def _same_row(a: Box, b: Box) -> bool:
+    """Two boxes whose row bands are one: same top, bottom and width (a grid's boxes, searched once)."""
+    return a[1] == b[1] and a[3] == b[3] and a[2] - a[0] == b[2] - b[0]
+
+
+def _row_band(src: Box, shape: tuple[int, ...]) -> Box:
+    """The page's width, as high as ``src`` and SIBLING_ALIGN of its height more above and below."""
+    pad = max(2, round(SIBLING_ALIGN * (src[3] - src[1])))
+    return 0, max(0, src[1] - pad), shape[1], min(shape[0], src[3] + pad)
+
+
+def _column_band(src: Box, shape: tuple[int, ...]) -> Box:
+    pad = max(2, round(SIBLING_ALIGN * (src[2] - src[0])))
+    reach = round(SIBLING_REACH * (src[3] - src[1]))
+    return max(0, src[0] - pad), max(0, src[1] - reach), min(shape[1], src[2] + pad), min(shape[0], src[3] + reach)
+
+
+def _ring_matches(ink: np.ndarray, band: Box, w: int, h: int, stroke: int) -> list[Box]:
+    """Where in ``band`` a frame of ``w`` x ``h`` and ``stroke`` finds ink on SIBLING_RING of its ring
+    (local best placements, best first)."""
+    bx0, by0, bx1, by1 = band
+    area = ink[by0:by1, bx0:bx1]
+    if area.shape[0] < h or area.shape[1] < w:
+        return []
+    ring = np.ones((h, w), np.float32)
+    ring[stroke : h - stroke, stroke : w - stroke] = 0
+    ring /= ring.sum()
+    cover = cv2.matchTemplate(area.astype(np.float32), ring, cv2.TM_CCORR)
+    peaks = (cover >= SIBLING_RING) & (cover >= cv2.dilate(cover, np.ones((5, 5), np.uint8)))
+    ys, xs = np.nonzero(peaks)
+    order = np.argsort(-cover[ys, xs], kind="stable")
+    return [(int(bx0 + xs[i]), int(by0 + ys[i]), int(bx0 + xs[i] + w), int(by0 + ys[i] + h)) for i in order]
+
+
+def _vouched(ink: np.ndarray, lines_ink: np.ndarray, box: Box, words: list[RawWord], height: float) -> float | None:
+    """The fill of a frame a sibling vouches for, or None when it is not a box after all. The tests of a
+    candidate (``_frame``, ``_read_as_letter``, a mark inside when the fill says ticked) with two relaxed:
+    the sides' straight runs need SIBLING_RUN_MEAN on average (a tick's stroke or a broken corner eats
+    into them), and the next ink a letter's spacing away counts only when it is dark (a grey speck
+    between a box and its label is not a letter). One more is asked: a label, a word the engine read on
+    the box's line within SIBLING_LABEL text heights, or over the box (glued to it): a row of letters
+    the engine did not read at all (a bold heading, the dashes of a scan's border) is no row of boxes."""
+    ranked = sorted(_straight_runs(lines_ink, box))
+    if not (ranked[0] >= RUN_MIN and ranked[1] >= RUN_SECOND and sum(ranked) / 4 >= SIBLING_RUN_MEAN):
+        return None
+    if not _inked_corners(lines_ink, box) or _inside_word(ink, box, height):
+        return None
+    if not _labelled(box, words, height) or _read_as_letter(box, words, lines_ink, height):
+        return None
+    fill = fill_ratio(ink, box)
+    if fill > SELECTED_FILL and not _is_mark(ink, box):
+        return None
+    return fill
+
+
+def _labelled(box: Box, words: list[RawWord], height: float) -> bool:
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0, y1 - y0
+    reach = max(SIBLING_LABEL * height, SIBLING_LABEL_BOX * w)
+    for word in words:
+        wx0, wy0, wx1, wy1 = word.box
+        if wy0 < y1 - h // 4 and y0 + h // 4 < wy1 and wx0 - reach <= x1 and x0 <= wx1 + reach:
+            return True
+    return False
 
 
 def _drop_nested(ink: np.ndarray, found: list[tuple[Box, float]]) -> list[tuple[Box, float]]:
