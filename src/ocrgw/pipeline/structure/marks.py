@@ -152,24 +152,24 @@ def text_height(lines: list[RawLine]) -> float | None:
     return float(np.median(heights)) if heights else None
 
 
-def fill_ratio(ink: np.ndarray, box: Box) -> float:
+def fill_ratio(ink: np.ndarray, box: Box, stroke: int | None = None) -> float:
     """Share of ink in the middle of the box: past the frame's stroke, and at least CENTRE of the side in
     from each edge. The upscale blurs a thin frame over the first pixels inside it (on 7-pixel boxes of a
     100-dpi scan that alone reads as a quarter full); an "x" or a tick crosses the middle."""
     x0, y0, x1, y1 = box
     side = min(x1 - x0, y1 - y0)
-    pad = max(round(CENTRE * side), _stroke(ink, box) + 1)
+    pad = max(round(CENTRE * side), (_stroke(ink, box) if stroke is None else stroke) + 1)
     inner = ink[y0 + pad : y1 - pad, x0 + pad : x1 - pad]
     return float(inner.mean()) if inner.size else 0.0
 
 
-def _is_mark(ink: np.ndarray, box: Box) -> bool:
+def _is_mark(ink: np.ndarray, box: Box, stroke: int | None = None) -> bool:
     """What fills a ticked box: strokes across it (an "x", a tick: at least MARK_DIAGONAL of the ink inside
     the frame is off the straight horizontal and vertical strokes) or a solid fill (SOLID of the inside).
     The ink inside a letter taken for a box is its own straight strokes (the bar of a "B", the legs of an
     "m"), and bold letters are not that solid."""
     x0, y0, x1, y1 = box
-    pad = _stroke(ink, box) + 1
+    pad = (_stroke(ink, box) if stroke is None else stroke) + 1
     inside = ink[y0 + pad : y1 - pad, x0 + pad : x1 - pad]
     total = int(inside.sum())
     if total == 0:
@@ -348,10 +348,15 @@ def _read_as_letter(box: Box, words: list[RawWord], ink: np.ndarray, height: flo
     glued to its label is read as junk at the start of the word ("OYes", "CROom"), which mostly costs the
     word its confidence; when it does not ("ONo" at 0.76, "Osec" at 0.89), the word starts with what the
     engine makes of a frame (BOX_JUNK) and the rest of it starts a word space (WORD_SPACE) after the shape,
-    where a letter's neighbour is a letter space away."""
+    where a letter's neighbour is a letter space away. When the engine also read the shape as a word of its
+    own that starts as a frame reads ("Ox" for a crossed box), a confident word running over it from one
+    side only is the label before or after it, over which the engine stretched its box ("COMBINED" at 0.89
+    over the crossed box after it), and does not count."""
     x0, y0, x1, y1 = box
     w = x1 - x0
     cy = (y0 + y1) / 2
+    if any(_read_alone(box, word) for word in words):
+        words = [wd for wd in words if not _runs_past_one_side(box, wd)]
     for word in words:
         wx0, wy0, wx1, wy1 = word.box
         if not (wy0 < cy < wy1) or min(wx1, x1) - max(wx0, x0) < 0.5 * w:
@@ -365,6 +370,29 @@ def _read_as_letter(box: Box, words: list[RawWord], ink: np.ndarray, height: flo
         if min(x0 - wx0, wx1 - x1) >= w:
             return True  # inside a word, whatever its confidence: a glued box starts or ends its word
     return False
+
+
+def _read_alone(box: Box, word: RawWord) -> bool:
+    """A word of its own starting at the shape as a frame reads (BOX_JUNK: "Ox" for a crossed box), no
+    wider than two shapes."""
+    x0, y0, x1, y1 = box
+    w = x1 - x0
+    wx0, wy0, wx1, wy1 = word.box
+    return (
+        bool(word.text)
+        and word.text[0] in BOX_JUNK
+        and abs(wx0 - x0) <= 0.25 * w
+        and wx1 - wx0 <= 2 * w
+        and wy0 < (y0 + y1) / 2 < wy1
+    )
+
+
+def _runs_past_one_side(box: Box, word: RawWord) -> bool:
+    """A word the engine is sure of that runs on past the shape to the left or to the right, not both."""
+    x0, _, x1, _ = box
+    w = x1 - x0
+    left, right = word.box[0] <= x0 - 0.5 * w, word.box[2] >= x1 + 0.5 * w
+    return word.confidence >= READ_AS_TEXT and _is_text(word) and left != right
 
 
 def _single_letter(word: RawWord) -> bool:
@@ -490,13 +518,14 @@ def _siblings(
                 rows_done.append(src)
                 bands.append(_row_band(src, ink.shape))
             bands.append(_column_band(src, ink.shape))
-            stroke = max(2, _stroke(ink, src))
+            src_stroke = _stroke(ink, src)
+            stroke = max(2, src_stroke)
             for band in bands:
                 for box in _ring_matches(lines_ink, band, w, h, stroke):
                     x0, y0, x1, y1 = box
                     if taken[y0 + h // 4 : y1 - h // 4, x0 + w // 4 : x1 - w // 4].any():
                         continue
-                    fill = _vouched(ink, lines_ink, box, words, height)
+                    fill = _vouched(ink, lines_ink, box, words, height, src_stroke)
                     if fill is None:
                         continue
                     taken[y0:y1, x0:x1] = True
@@ -542,7 +571,9 @@ def _ring_matches(ink: np.ndarray, band: Box, w: int, h: int, stroke: int) -> li
     return [(int(bx0 + xs[i]), int(by0 + ys[i]), int(bx0 + xs[i] + w), int(by0 + ys[i] + h)) for i in order]
 
 
-def _vouched(ink: np.ndarray, lines_ink: np.ndarray, box: Box, words: list[RawWord], height: float) -> float | None:
+def _vouched(
+    ink: np.ndarray, lines_ink: np.ndarray, box: Box, words: list[RawWord], height: float, stroke: int | None
+) -> float | None:
     """The fill of a frame a sibling vouches for, or None when it is not a box after all. The tests of a
     candidate (``_frame``, ``_read_as_letter``, a mark inside when the fill says ticked) with two relaxed:
     the sides' straight runs need SIBLING_RUN_MEAN on average (a tick's stroke or a broken corner eats
@@ -557,8 +588,8 @@ def _vouched(ink: np.ndarray, lines_ink: np.ndarray, box: Box, words: list[RawWo
         return None
     if not _labelled(box, words, height) or _read_as_letter(box, words, lines_ink, height):
         return None
-    fill = fill_ratio(ink, box)
-    if fill > SELECTED_FILL and not _is_mark(ink, box):
+    fill = fill_ratio(ink, box, stroke)
+    if fill > SELECTED_FILL and not _is_mark(ink, box, stroke):
         return None
     return fill
 
