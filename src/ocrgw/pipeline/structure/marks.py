@@ -11,7 +11,10 @@ across the fourth hides it), every corner inked, its size near the text's, clear
 left or right (the "D" or square "O" inside a word sits a hair from the next letter; a box is a space away
 from its label), and not read by the engine as a letter of a word it is sure of. Its state is the share of
 ink inside, past the frame: an ``x``, a tick or a fill covers far more of the inside than scanner noise does,
-and is not the one bar across a "B".
+and is not the one bar across a "B". Last, the boxes found find their siblings: a form's boxes come in rows
+and columns of one size, so a frame of a found box's size on its row or in its column, with a label read
+next to it, is a box under eased tests; that finds boxes whose tick runs over two sides, or whose corner is
+broken, which no candidate gave.
 
 Measured on the checkbox set of ``bench/layout.py`` (real FUNSD forms, ~100 dpi, labelled by hand): see
 docs/layout.md. Tesseract reads the frames as junk (``[]``, ``O``, ``0``, ``|``, glued to a label as ``OYes``);
@@ -75,14 +78,18 @@ NESTED = 2.6  # area of the outer of two nested outlines: below, one frame (its 
 FALLBACK_TEXT_HEIGHT = 24  # px, when a page has no words to measure text by
 # Siblings (``_siblings``): a frame of a found box's size on its row (SIBLING_ALIGN of its height up or
 # down) or in its column (as far off sideways, within SIBLING_REACH heights), with ink on SIBLING_RING of
-# its ring, straight sides averaging SIBLING_RUN_MEAN, and a word read within SIBLING_LABEL text heights.
+# its ring, straight sides averaging SIBLING_RUN_MEAN, and a word read within SIBLING_LABEL text heights
+# (or SIBLING_LABEL_BOX widths of a large box); the boxes it finds search again, SIBLING_ROUNDS in all.
+# On the bench's training pages: ring and mean are the strictest that keep every box found there (ring 0.6-0.7
+# and mean 0.7-0.75 find the same; ring 0.75 and mean 0.8 lose one, 0.8 and 0.85 two); align 0.1-0.25,
+# reach 3-8 and label 1.5-4 change nothing; one round loses a box (a column's box whose row finds the next).
 SIBLING_ALIGN = 0.15
 SIBLING_REACH = 5
 SIBLING_RING = 0.7
 SIBLING_RUN_MEAN = 0.75
 SIBLING_LABEL = 2.5
-SIBLING_ROUNDS = 2
 SIBLING_LABEL_BOX = 1.5
+SIBLING_ROUNDS = 2
 
 
 def find_marks(image: np.ndarray, lines: list[RawLine]) -> list[Mark]:
@@ -566,6 +573,8 @@ def _row_band(src: Box, shape: tuple[int, ...]) -> Box:
 
 
 def _column_band(src: Box, shape: tuple[int, ...]) -> Box:
+    """As wide as ``src`` and SIBLING_ALIGN of its width more on each side, SIBLING_REACH heights up and down
+    (a column of options is a list; far down the page the same x is another form's business)."""
     pad = max(2, round(SIBLING_ALIGN * (src[2] - src[0])))
     reach = round(SIBLING_REACH * (src[3] - src[1]))
     return max(0, src[0] - pad), max(0, src[1] - reach), min(shape[1], src[2] + pad), min(shape[0], src[3] + reach)
@@ -589,7 +598,7 @@ def _ring_matches(ink: np.ndarray, band: Box, w: int, h: int, stroke: int) -> li
 
 
 def _vouched(
-    ink: np.ndarray, lines_ink: np.ndarray, box: Box, words: _Words, height: float, stroke: int | None
+    ink: np.ndarray, lines_ink: np.ndarray, box: Box, words: _Words, height: float, stroke: int
 ) -> float | None:
     """The fill of a frame a sibling vouches for, or None when it is not a box after all. The tests of a
     candidate (``_frame``, ``_read_as_letter``, a mark inside when the fill says ticked) with two relaxed:
@@ -597,7 +606,9 @@ def _vouched(
     into them), and the next ink a letter's spacing away counts only when it is dark (a grey speck
     between a box and its label is not a letter). One more is asked: a label, a word the engine read on
     the box's line within SIBLING_LABEL text heights, or over the box (glued to it): a row of letters
-    the engine did not read at all (a bold heading, the dashes of a scan's border) is no row of boxes."""
+    the engine did not read at all (a bold heading, the dashes of a scan's border) is no row of boxes.
+    The fill is read past the sibling's ``stroke``: a cross heavy enough to touch every side makes the
+    box's own frame look half as thick as the box, leaving no middle to read."""
     ranked = sorted(_straight_runs(lines_ink, box))
     if not (ranked[0] >= RUN_MIN and ranked[1] >= RUN_SECOND and sum(ranked) / 4 >= SIBLING_RUN_MEAN):
         return None
