@@ -13,7 +13,8 @@ from tests.conftest import doc
 from ocrgw.pipeline.engines.tesseract import RawLine, RawWord, TesseractEngine
 from ocrgw.pipeline.layout import order_lines
 from ocrgw.pipeline.orient import read_page
-from ocrgw.pipeline.structure.marks import Mark, _drop_nested, covered_words, drop_covered, fill_ratio, find_marks
+from ocrgw.pipeline.structure.mark_state import fill_ratio
+from ocrgw.pipeline.structure.marks import Mark, _drop_nested, covered_words, drop_covered, find_marks
 from ocrgw.settings import Settings
 
 # tests/render_documents.py: CHECKBOX_STATES, top to bottom (empty, crossed, ticked, filled, empty in grey)

@@ -43,6 +43,13 @@ def uniform(gray: np.ndarray) -> bool:
     return gray.size == 0 or int(gray.max()) - int(gray.min()) <= UNIFORM
 
 
+def _blank(engine_step: dict | None, layout: bool) -> PageRead:
+    """A page of one tone: no lines, and a step that says why the engines were not asked."""
+    step = {"step": "blank", "applied": True, "reason": f"one tone (within {UNIFORM} grey levels): no text"}
+    steps = [step] if engine_step is None else [engine_step, step]
+    return PageRead([], None, 0.0, steps, 0.0, compose.RawLayout([]) if layout else None)
+
+
 def read(
     page: RasterPage,
     engine: Engine,
@@ -70,9 +77,7 @@ def read(
     ordered ones (split at table cells, tables moved together). ``chain`` other than ``adaptive`` is for
     the accuracy bench only."""
     if uniform(page.gray):
-        step = {"step": "blank", "applied": True, "reason": f"one tone (within {UNIFORM} grey levels): no text"}
-        steps = [step] if engine_step is None else [engine_step, step]
-        return PageRead([], None, 0.0, steps, 0.0, compose.RawLayout([]) if layout else None)
+        return _blank(engine_step, layout)
     busy_before = engine.busy_ms
     reading = read_page(page.gray, page.dpi, engine, osd, exact_dpi=page.unit == "inch", chain=chain)
     engine_ms = engine.busy_ms - busy_before
@@ -119,14 +124,19 @@ def read(
     steps = reading.steps if engine_step is None else [engine_step, *reading.steps]
     structure = None
     if layout and reading.image is not None:
-        started = time.perf_counter()
-        structure = compose.analyse(reading.image, ordered)
-        ordered = structure.lines
-        step = {"step": "layout", "ms": round(1000 * (time.perf_counter() - started), 1)}
-        if structure.missing:  # no table models: paragraphs and checkboxes only, and the step says why
-            step["tables"] = f"skipped: {structure.missing} is not installed"
-        steps = [*steps, step]
+        structure, step = _structure(reading.image, ordered)
+        ordered, steps = structure.lines, [*steps, step]
     return PageRead(ordered, reading.matrix, reading.angle, steps, engine_ms, structure)
+
+
+def _structure(image: np.ndarray, ordered: list[RawLine]) -> tuple[compose.RawLayout, dict]:
+    """The page's layout, and its step: how long it took, and what was skipped for want of a package."""
+    started = time.perf_counter()
+    structure = compose.analyse(image, ordered)
+    step = {"step": "layout", "ms": round(1000 * (time.perf_counter() - started), 1)}
+    if structure.missing:  # no table models: paragraphs and checkboxes only, and the step says why
+        step["tables"] = f"skipped: {structure.missing} is not installed"
+    return structure, step
 
 
 def _label_styles(image: np.ndarray | None, lines: list[RawLine], tesseract_lines: set[int], unread_page: bool) -> None:

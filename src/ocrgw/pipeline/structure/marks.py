@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 
 from ocrgw.pipeline.engines.tesseract import RawLine, RawWord
+from ocrgw.pipeline.structure import mark_state as S
 
 Box = tuple[int, int, int, int]
 
@@ -59,20 +60,6 @@ BOX_JUNK = "Oo0Qa[(|"  # what the engine reads a frame as, at the start of a lab
 WORD_SPACE = 0.4  # of the text height: a gap this wide after a shape is a space between words
 CORNER_WALK = 0.15  # of the side: how far in from a corner its ink may start
 LETTER_GAP = 0.1  # of the text height: the next ink closer than this on the left or right is a neighbour letter
-# The middle of a box (``fill_ratio``): ink covering more than SELECTED_FILL of it is a mark. On the bench
-# forms every empty box found reads 0 with CENTRE = 0.35-0.4 (0.14-0.25 for the smallest with 0.2-0.3),
-# and every ticked one 0.24 or more, but one tick drawn beside its box.
-CENTRE = 0.36
-SELECTED_FILL = 0.1
-# A ticked box's ink, of the inside past the frame's stroke: diagonal for "x" and ticks (bench: 0.19-1 of
-# the ink is off the straight strokes; letters taken for boxes 0-0.11); or solid (fills 0.71-0.75, bold
-# letters up to 0.56); or heavy, a broad-pen tick or a blurred cross whose strokes are too thick to read as
-# diagonal (0.49-0.61 of the inside), which a bold "B" or "G" (0.29-0.56) matches only with its ink in one
-# band of rows (a third of the rows holds 0.62-0.87 of a "B"'s ink, 0.38-0.54 of a tick's) or a bar across.
-MARK_DIAGONAL = 0.15
-SOLID = 0.65
-HEAVY = 0.45
-BAND = 0.6
 FAINT_MARGIN = 12  # grey levels below the local mean
 NESTED = 2.6  # area of the outer of two nested outlines: below, one frame (its outside and inside); above, a cell
 FALLBACK_TEXT_HEIGHT = 24  # px, when a page has no words to measure text by
@@ -112,8 +99,8 @@ def find_marks(image: np.ndarray, lines: list[RawLine]) -> list[Mark]:
         frame = _frame(lines_ink, box, lo, hi, height)
         if frame is None:
             continue
-        fill = fill_ratio(ink, box)
-        if (fill > SELECTED_FILL or frame == "open") and not _is_mark(ink, box):
+        fill = S.fill_ratio(ink, box)
+        if (fill > S.SELECTED_FILL or frame == "open") and not S.is_mark(ink, box):
             continue
         found.append((box, fill))
     kept: list[tuple[Box, float]] = []
@@ -121,7 +108,7 @@ def find_marks(image: np.ndarray, lines: list[RawLine]) -> list[Mark]:
         if not any(_overlap(box, other) > 0.3 for other, _ in kept):
             kept.append((box, fill))
     kept += _siblings(ink, lines_ink, [b for b, _ in kept], words, height)
-    marks = [Mark(box, fill > SELECTED_FILL, _confidence(fill)) for box, fill in kept]
+    marks = [Mark(box, fill > S.SELECTED_FILL, S.confidence(fill)) for box, fill in kept]
     return sorted(marks, key=lambda m: (m.box[1], m.box[0]))
 
 
@@ -157,71 +144,6 @@ def drop_covered(lines: list[RawLine], marks: list[Mark]) -> list[RawLine]:
 def text_height(lines: list[RawLine]) -> float | None:
     heights = [w.box[3] - w.box[1] for ln in lines for w in ln.words if _is_text(w)]
     return float(np.median(heights)) if heights else None
-
-
-def fill_ratio(ink: np.ndarray, box: Box, stroke: int | None = None) -> float:
-    """Share of ink in the middle of the box: past the frame's stroke, and at least CENTRE of the side in
-    from each edge. The upscale blurs a thin frame over the first pixels inside it (on 7-pixel boxes of a
-    100-dpi scan that alone reads as a quarter full); an "x" or a tick crosses the middle."""
-    x0, y0, x1, y1 = box
-    side = min(x1 - x0, y1 - y0)
-    pad = max(round(CENTRE * side), (_stroke(ink, box) if stroke is None else stroke) + 1)
-    inner = ink[y0 + pad : y1 - pad, x0 + pad : x1 - pad]
-    return float(inner.mean()) if inner.size else 0.0
-
-
-def _is_mark(ink: np.ndarray, box: Box, stroke: int | None = None) -> bool:
-    """What fills a ticked box: strokes across it (an "x", a tick: at least MARK_DIAGONAL of the ink inside
-    the frame is off the straight horizontal and vertical strokes) or a solid fill (SOLID of the inside).
-    The ink inside a letter taken for a box is its own straight strokes (the bar of a "B", the legs of an
-    "m"), and bold letters are not that solid."""
-    x0, y0, x1, y1 = box
-    pad = (_stroke(ink, box) if stroke is None else stroke) + 1
-    inside = ink[y0 + pad : y1 - pad, x0 + pad : x1 - pad]
-    total = int(inside.sum())
-    if total == 0:
-        return False
-    if total >= SOLID * inside.size or _filled_square(inside):
-        return True
-    if total >= HEAVY * inside.size and _band_share(inside) <= BAND and not _letter_bar(inside):
-        return True
-    k = max(3, min(inside.shape) // 2)
-    across = cv2.morphologyEx(inside, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (k, 1)))
-    down = cv2.morphologyEx(inside, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, k)))
-    straight = np.maximum(across, down)
-    return int((inside & (1 - straight)).sum()) >= MARK_DIAGONAL * total
-
-
-def _band_share(inside: np.ndarray) -> float:
-    """The largest share of the ink that lies in a third of the rows: the bar across a "B", a "G" or an "e"
-    puts most of a letter's inner ink in one band; a heavy tick or a blurred cross spreads over the height."""
-    rows = inside.sum(axis=1).astype(float)
-    k = max(2, round(len(rows) / 3))
-    return float(np.convolve(rows, np.ones(k), "valid").max() / max(1.0, rows.sum())) if len(rows) >= k else 1.0
-
-
-def _letter_bar(inside: np.ndarray) -> bool:
-    """A bar across the whole inside with mostly blank rows above and below it: the middle of a "B" or an
-    "8" at a size where the band test above has only a handful of rows to go by."""
-    full = np.flatnonzero(inside.all(axis=1))
-    if not len(full):
-        return False
-    top, bottom = int(full[0]), int(full[-1]) + 1
-    above, below = inside[:top], inside[bottom:]
-    return bool(above.size and below.size and above.mean() < 0.5 and below.mean() < 0.5)
-
-
-def _filled_square(inside: np.ndarray) -> bool:
-    """A box filled with a smaller solid square (the printed "selected" of many forms): the ink inside is
-    one square blob, a third of the inside or more, that fills its own bounding rectangle and stands clear
-    of the frame (the bars of a bold letter run into its outline)."""
-    count, _, stats, _ = cv2.connectedComponentsWithStats(inside, connectivity=8)
-    if count < 2:
-        return False
-    x, y, w, h, area = max(stats[1:], key=lambda s: s[4])
-    rows, cols = inside.shape
-    clear = x > 0 and y > 0 and x + w < cols and y + h < rows
-    return bool(clear and area >= 0.3 * inside.size and area >= 0.85 * w * h and max(w, h) <= 1.5 * min(w, h))
 
 
 class _Words:
@@ -486,38 +408,6 @@ def _gaps(strip: np.ndarray, width: int) -> float | None:
     return float(np.median(gaps))
 
 
-def _stroke(ink: np.ndarray, box: Box) -> int:
-    """The frame's stroke width: the ink run met first going inward from a side, at five points along the
-    middle of each side; per side the second-thinnest (a tick or a fill touching the side lengthens the run
-    where it touches, a faint spot shortens it at one point), then the median over the sides."""
-    x0, y0, x1, y1 = box
-    w, h = x1 - x0, y1 - y0
-    sides = []
-    for k in range(4):
-        runs = []
-        for t in (0.3, 0.4, 0.5, 0.6, 0.7):
-            px, py = x0 + int(t * w), y0 + int(t * h)
-            run = (
-                ink[py, x0 : x0 + w // 2],
-                ink[py, x0 + w // 2 : x1][::-1],
-                ink[y0 : y0 + h // 2, px],
-                ink[y0 + h // 2 : y1, px][::-1],
-            )[k]
-            on = np.flatnonzero(run)
-            if len(on) and on[0] <= 2:
-                off = np.flatnonzero(run[on[0] :] == 0)
-                runs.append(int(on[0] + (off[0] if len(off) else len(run) - on[0])))
-        if len(runs) >= 2:
-            sides.append(sorted(runs)[1])
-    return int(np.median(sides)) if sides else 2
-
-
-def _confidence(fill: float) -> float:
-    """0.5 on the threshold, rising toward 1 as the fill moves away from it on either side."""
-    span = SELECTED_FILL if fill <= SELECTED_FILL else 1 - SELECTED_FILL
-    return round(0.5 + 0.5 * min(1.0, abs(fill - SELECTED_FILL) / (0.5 * span)), 3)
-
-
 def _siblings(
     ink: np.ndarray, lines_ink: np.ndarray, boxes: list[Box], words: _Words, height: float
 ) -> list[tuple[Box, float]]:
@@ -542,7 +432,7 @@ def _siblings(
                 rows_done.append(src)
                 bands.append(_row_band(src, ink.shape))
             bands.append(_column_band(src, ink.shape))
-            src_stroke = _stroke(ink, src)
+            src_stroke = S.stroke_width(ink, src)
             stroke = max(2, src_stroke)
             for band in bands:
                 for box in _ring_matches(lines_ink, band, w, h, stroke):
@@ -616,8 +506,8 @@ def _vouched(
         return None
     if not _labelled(box, words, height) or _read_as_letter(box, words, lines_ink, height):
         return None
-    fill = fill_ratio(ink, box, stroke)
-    if fill > SELECTED_FILL and not _is_mark(ink, box, stroke):
+    fill = S.fill_ratio(ink, box, stroke)
+    if fill > S.SELECTED_FILL and not S.is_mark(ink, box, stroke):
         return None
     return fill
 
@@ -649,7 +539,7 @@ def _drop_nested(ink: np.ndarray, found: list[tuple[Box, float]]) -> list[tuple[
 
 
 def _same_frame(ink: np.ndarray, outer: Box, inner: Box) -> bool:
-    reach = 2 * _stroke(ink, outer) + 2
+    reach = 2 * S.stroke_width(ink, outer) + 2
     return max(inner[0] - outer[0], inner[1] - outer[1], outer[2] - inner[2], outer[3] - inner[3]) <= reach
 
 
