@@ -73,7 +73,11 @@ async def analyze(
     ] = None,
     output: Annotated[
         str | None,
-        Query(description="pdf: also make the searchable PDF (GET .../analyzeResults/{resultId}/pdf); 2024-11-30."),
+        Query(
+            description="pdf: also make the searchable PDF (GET .../analyzeResults/{resultId}/pdf); figures "
+            "(prebuilt-layout): a PNG of each figure (GET .../analyzeResults/{resultId}/figures/{figureId}); "
+            "2024-11-30."
+        ),
     ] = None,
     queryFields: Annotated[str | None, Query(description="Field names for features=queryFields.")] = None,
 ) -> Response:
@@ -143,6 +147,36 @@ async def get_pdf(view: Operation, ctx: Ctx) -> Response:
     return StreamingResponse(pdf, media_type="application/pdf", headers=headers)
 
 
+async def get_figure(view: Operation, ctx: Ctx, figure_id: str) -> Response:
+    """The PNG crop of one figure of a succeeded `prebuilt-layout` operation that asked for them
+    (`output=figures`); its id is the figure's `id` in the result ("{page}.{n}"). A figure the result does
+    not have, or an operation without crops (not asked for, not finished, failed), answers 404 as the PDF
+    GET does: JSON, without Retry-After."""
+    if view.status is not JobStatus.SUCCEEDED or "figures" not in view.spec.outputs:
+        why = "Analyze result does not exist."
+        if view.status is JobStatus.FAILED:
+            why += " The operation failed."
+        elif not view.status.terminal:
+            why += " The operation has not finished yet."
+        elif "figures" not in view.spec.outputs:
+            why += " The analysis was not asked for output=figures."
+        raise InnerCodeError(E.NOT_FOUND, why, inner="")
+    if figure_id not in _figure_ids(view):
+        raise InnerCodeError(E.NOT_FOUND, f"The figure {figure_id!r} does not exist in this result.", inner="")
+    png = await service.read_figure(store=ctx.store, view=view, figure_id=figure_id)
+    return StreamingResponse(png, media_type="image/png", headers={"apim-request-id": str(uuid.uuid4())})
+
+
+def _figure_ids(view: JobView) -> set[str]:
+    """The ids of the result's figures ("{page}.{n}", n from 1 on each page)."""
+    return {
+        f"{page.page_no}.{n}"
+        for page in view.pages or []
+        if page.layout is not None
+        for n in range(1, len(page.layout.figures) + 1)
+    }
+
+
 async def delete_result(view: Operation, ctx: Ctx, principal: Caller) -> Response:
     await service.delete(db=ctx.db, store=ctx.store, job_id=view.id, owner_key_id=principal.key_id)
     return Response(status_code=204, headers={"apim-request-id": str(uuid.uuid4())})
@@ -208,6 +242,23 @@ for _name, _tag in TAGS.items():
             },
         )
         router.add_api_route(
+            f"{_base}/analyzeResults/{{result_id}}/figures/{{figure_id}}",
+            get_figure,
+            methods=["GET"],
+            tags=[_tag],
+            operation_id=f"azure{_slug}GetAnalyzeResultFigure",
+            summary=f"{_tag}: get the cropped image of a figure of an analyze result (output=figures)",
+            response_class=Response,
+            responses={
+                200: {"description": "The figure, cropped from the document.", "content": {"image/png": BINARY}},
+                **error_docs(
+                    DocumentErrorResponse,
+                    e404="Unknown operation or figure, not finished, failed, or analysed without output=figures.",
+                    e401=KEY_DOC,
+                ),
+            },
+        )
+        router.add_api_route(
             f"{_base}/analyzeResults/{{result_id}}",
             delete_result,
             methods=["DELETE"],
@@ -215,7 +266,8 @@ for _name, _tag in TAGS.items():
             tags=[_tag],
             operation_id=f"azure{_slug}DeleteAnalyzeResult",
             summary=f"{_tag}: delete an analyze result",
-            description="Deletes the result and the stored document now; afterwards the id is unknown (404).",
+            description="Deletes the result, the stored document and the PDF and figure crops made for it now; "
+            "afterwards the id is unknown (404).",
             responses={
                 204: {"description": "Deleted"},
                 **error_docs(DocumentErrorResponse, e404="Unknown or expired operation.", e401=KEY_DOC),
