@@ -126,6 +126,12 @@ class FigureResult:
     before: int = 0
 
 
+def figure_id(page_no: int, n: int) -> str:
+    """Document Intelligence's figure id: the page number and the figure's place among the page's figures
+    (``LayoutResult.figures``, in reading order), from 1."""
+    return f"{page_no}.{n}"
+
+
 @dataclass(slots=True)
 class LayoutResult:
     """A page's structure, made when the job asked for layout (Document Intelligence prebuilt-layout,

@@ -20,16 +20,11 @@ import pypdfium2 as pdfium
 from PIL import Image
 
 from ocrgw.formats import PIL_FORMATS
-from ocrgw.jobs.schemas import PageResult
+from ocrgw.jobs.schemas import PageResult, figure_id
 from ocrgw.pipeline.rasterize import _to_gray, pdf_render_dpi
 from ocrgw.settings import Settings
 
 GREY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
-
-
-def figure_id(page_no: int, n: int) -> str:
-    """Document Intelligence's figure id: the page number and the figure's place on it, from 1."""
-    return f"{page_no}.{n}"
 
 
 def crops(

@@ -266,3 +266,14 @@ def test_figures_survive_the_json_round_trip_and_old_rows_read_without() -> None
     stored = layout_to_json(order_form().layout)
     del stored["figures"]  # a page stored before figures
     assert layout_from_json(stored).figures == []  # type: ignore[union-attr]
+
+
+def test_a_figures_id_is_its_place_in_the_pages_figures_whatever_the_reading_order() -> None:
+    """The id names the crop (`output=figures` stores them by the page's figure list), so it follows that
+    list even where the reading order differs (the worker stores them in reading order)."""
+    page = figure_page()
+    page.layout.figures.reverse()  # type: ignore[union-attr]
+    result = analyze_result(view({**DI, "stringIndexType": "textElements", "outputContentFormat": "markdown"}, page))
+    first, second = result["figures"]  # in reading order: the chart, then the picture
+    assert (first["id"], second["id"]) == ("1.2", "1.1")
+    assert first["boundingRegions"][0]["polygon"] == quad(90, 110, 900, 505)

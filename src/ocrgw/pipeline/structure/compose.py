@@ -103,6 +103,8 @@ def analyse(image: np.ndarray, lines: list[RawLine]) -> RawLayout:
                 raw_figures[k].paragraphs.append(n)
     for fig, caption, content in zip(raw_figures, captions, contents, strict=True):
         fig.before = min(caption + content) if caption or content else _before(fig.box, lines)
+    # in reading order, where the renderers put them: a figure's id ("{page}.{n}") counts in this order
+    raw_figures.sort(key=lambda f: f.before - (0 if f.paragraphs or f.caption is not None else 0.5))
     before = [_before(m.box, lines) for m in marks]
     cell_marks = [[[k for k, m in enumerate(marks) if _inside(m.box, c.box)] for c in t.cells] for t in tables]
     return RawLayout(

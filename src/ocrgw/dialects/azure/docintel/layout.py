@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from ocrgw.dialects.azure.docintel import render as R
 from ocrgw.dialects.azure.shared import box
-from ocrgw.jobs.schemas import FigureResult, LayoutResult, PageResult, TableResult
+from ocrgw.jobs.schemas import FigureResult, LayoutResult, PageResult, TableResult, figure_id
 from ocrgw.render.document import COMMENT, HEADING, MARK_GLYPH, figure_parts, layout_items
 
 Range = tuple[int, int]
@@ -230,17 +230,15 @@ def results(laid: Sequence[LaidPage], index: R.SpanIndex, sections: bool) -> dic
     for page in laid:
         p = page.laid.page
         region = {"pageNumber": p.page_no}
-        on_page = 0
         for el in page.elements:
             if el.kind == "paragraph":
                 top.append(add(el, region))
             elif el.kind == "figure" and not sections:
                 top += [add(part, region) for part in ([el.caption] if el.caption else []) + el.parts]
             elif el.kind == "figure":
-                on_page += 1
                 top.append(f"/figures/{len(figures)}")
                 caption = add(el.caption, region) if el.caption is not None else None  # first in content
-                figures.append(_figure_json(p, el, on_page, index, [add(part, region) for part in el.parts]))
+                figures.append(_figure_json(p, el, index, [add(part, region) for part in el.parts]))
                 if el.caption is not None and caption is not None:
                     figures[-1]["caption"] = {
                         "content": el.caption.text,
@@ -269,11 +267,12 @@ def results(laid: Sequence[LaidPage], index: R.SpanIndex, sections: bool) -> dic
     return out
 
 
-def _figure_json(page: PageResult, el: Element, n: int, index: R.SpanIndex, elements: list[str]) -> dict:
-    """A figure without its caption: its id ("{page}.{n}", the crop's name for `output=figures`), its span
-    (the whole block), its box (the figure alone, as 2024-11-30 boxes it) and its text's paragraphs."""
+def _figure_json(page: PageResult, el: Element, index: R.SpanIndex, elements: list[str]) -> dict:
+    """A figure without its caption: its id ("{page}.{n}", n its place in the page's figures, from 1: the
+    crop's name for `output=figures`), its span (the whole block), its box (the figure alone, as 2024-11-30
+    boxes it) and its text's paragraphs."""
     return {
-        "id": f"{page.page_no}.{n}",
+        "id": figure_id(page.page_no, el.table + 1),
         "boundingRegions": [{"pageNumber": page.page_no, "polygon": el.polygon}],
         "spans": [index.span(*el.span)],
         "elements": elements,

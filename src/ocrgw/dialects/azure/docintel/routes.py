@@ -31,6 +31,7 @@ from ocrgw.errors import ErrorCode as E
 from ocrgw.formats import ImageLimits
 from ocrgw.jobs import service
 from ocrgw.jobs.schemas import JobView
+from ocrgw.jobs.schemas import figure_id as make_figure_id
 from ocrgw.jobs.states import JobStatus
 
 DIALECTS = {"formrecognizer": "azure-formrecognizer", "documentintelligence": "azure-docintel"}
@@ -170,7 +171,7 @@ async def get_figure(view: Operation, ctx: Ctx, figure_id: str) -> Response:
 def _figure_ids(view: JobView) -> set[str]:
     """The ids of the result's figures ("{page}.{n}", n from 1 on each page)."""
     return {
-        f"{page.page_no}.{n}"
+        make_figure_id(page.page_no, n)
         for page in view.pages or []
         if page.layout is not None
         for n in range(1, len(page.layout.figures) + 1)
