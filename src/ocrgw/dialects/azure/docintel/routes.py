@@ -28,10 +28,10 @@ from ocrgw.dialects.azure.shared import (
     submit_errors,
 )
 from ocrgw.errors import ErrorCode as E
+from ocrgw.errors import OcrgwError
 from ocrgw.formats import ImageLimits
 from ocrgw.jobs import service
 from ocrgw.jobs.schemas import JobView
-from ocrgw.jobs.schemas import figure_id as make_figure_id
 from ocrgw.jobs.states import JobStatus
 
 DIALECTS = {"formrecognizer": "azure-formrecognizer", "documentintelligence": "azure-docintel"}
@@ -111,13 +111,14 @@ async def _operation(
     api_version: Annotated[str | None, Query(alias="api-version")] = None,
 ) -> JobView:
     """The job a result URL names, once its api-version and model are checked, if it is an FR/DI job of
-    this caller (otherwise OperationNotFound, as for an unknown id); its pages only for a GET."""
+    this caller (otherwise OperationNotFound, as for an unknown id); its pages only for the result GET (the
+    PDF and figure GETs need the job's state and blobs, not every line of a long document)."""
     _checked(request, api_version, model_id)
     return await service.get(
         db=ctx.db,
         job_id=result_id,
         owner_key_id=principal.key_id,
-        with_result=request.method == "GET",
+        with_result=request.scope["route"].endpoint is get_result,
         dialects=tuple(DIALECTS.values()),
     )
 
@@ -162,20 +163,12 @@ async def get_figure(view: Operation, ctx: Ctx, figure_id: str) -> Response:
         elif "figures" not in view.spec.outputs:
             why += " The analysis was not asked for output=figures."
         raise InnerCodeError(E.NOT_FOUND, why, inner="")
-    if figure_id not in _figure_ids(view):
-        raise InnerCodeError(E.NOT_FOUND, f"The figure {figure_id!r} does not exist in this result.", inner="")
-    png = await service.read_figure(store=ctx.store, view=view, figure_id=figure_id)
+    try:  # the worker stored a crop for every figure of the result, under its id, before it succeeded
+        png = await service.read_figure(store=ctx.store, view=view, figure_id=figure_id)
+    except OcrgwError as exc:
+        why = f"The figure {figure_id!r} does not exist in this result."
+        raise InnerCodeError(E.NOT_FOUND, why, inner="") from exc
     return StreamingResponse(png, media_type="image/png", headers={"apim-request-id": str(uuid.uuid4())})
-
-
-def _figure_ids(view: JobView) -> set[str]:
-    """The ids of the result's figures ("{page}.{n}", n from 1 on each page)."""
-    return {
-        make_figure_id(page.page_no, n)
-        for page in view.pages or []
-        if page.layout is not None
-        for n in range(1, len(page.layout.figures) + 1)
-    }
 
 
 async def delete_result(view: Operation, ctx: Ctx, principal: Caller) -> Response:
