@@ -243,3 +243,75 @@ def test_one_letter_words_and_shapes_inside_words() -> None:
     assert len(find_marks(img, lines)) == 1
     word.text, word.confidence, word.box = "2247~Dihydroxy", 0.08, (20, 148, 300, 192)
     assert find_marks(img, lines) == []
+
+
+# ----------------------------------------------------- drawn: siblings, boxes found by a box of their row
+def row_of_two(size: int = 40) -> tuple[np.ndarray, list[RawLine]]:
+    """A blank page with a clean frame at x=60 and one more of the same size at x=300 on its row (for the
+    caller to damage), each with a label the engine read to its right."""
+    img, lines = blank_page()
+    frame(img, 60, 150, size=size)
+    frame(img, 300, 150, size=size)
+    words = [RawWord("Yes", (110, 150, 200, 190), 0.95), RawWord("No", (380, 150, 450, 190), 0.95)]
+    lines.append(RawLine((110, 150, 450, 190), 0.95, 1, words))
+    return img, lines
+
+
+def test_a_sibling_vouches_for_a_box_a_cross_runs_over() -> None:
+    """A heavy cross over two corners of a box joins its outline to the cross's arms: alone, no candidate
+    is that box. Beside a box of its size on its row it is found, ticked; not without a label read next to
+    it (a row of shapes the engine did not read), nor off the row."""
+    img, lines = row_of_two()
+    cv2.line(img, (292, 198), (350, 140), 0, 7)
+    cv2.line(img, (306, 156), (334, 184), 0, 7)
+    marks = find_marks(img, lines)
+    assert [(m.box, m.selected) for m in marks] == [((60, 150, 100, 190), False), ((300, 150, 340, 190), True)]
+    alone = img.copy()
+    alone[150:190, 60:100] = 255
+    assert find_marks(alone, lines) == []
+    unlabelled = [lines[0]]
+    assert [m.box for m in find_marks(img, unlabelled)] == [(60, 150, 100, 190)]
+    off_row = np.full_like(img, 255)
+    off_row[:, :200] = img[:, :200]
+    off_row[160:, 200:] = img[150:-10, 200:]  # the crossed box 10 px (a quarter of its height) lower
+    assert [m.box for m in find_marks(off_row, lines)] == [(60, 150, 100, 190)]
+
+
+def test_a_sibling_with_a_grey_speck_before_its_label() -> None:
+    """A grey speck a hair after a box's frame, joined to its outline: the box alone is no candidate. Its
+    sibling finds it, and the speck is not a neighbour letter (it is not dark); a black one is."""
+    img, lines = row_of_two()
+    img[162:178, 342:350] = 170
+    assert [m.box for m in find_marks(img, lines)] == [(60, 150, 100, 190), (300, 150, 340, 190)]
+    img[162:178, 342:350] = 0
+    assert [m.box for m in find_marks(img, lines)] == [(60, 150, 100, 190)]
+
+
+def test_a_siblings_state_is_read_past_the_stroke_of_its_row() -> None:
+    """A cross so heavy it touches every side along most of its length reads as a frame 15 px thick, which
+    leaves no middle to read the state in. The box found by its sibling is read past the sibling's
+    stroke: ticked."""
+    img, lines = row_of_two(size=30)
+    cv2.line(img, (296, 184), (334, 146), 0, 14)
+    cv2.line(img, (296, 146), (334, 184), 0, 14)
+    marks = find_marks(img, lines)
+    assert [(m.box, m.selected) for m in marks] == [((60, 150, 90, 180), False), ((300, 150, 330, 180), True)]
+    alone = img.copy()
+    alone[150:180, 60:90] = 255
+    assert find_marks(alone, lines) == []
+
+
+def test_a_box_the_engine_read_twice() -> None:
+    """A crossed box after its label: the engine stretched the label's box over it ("COMBINED" at 0.89)
+    and read the box again as a word of its own ("Ox"). The label runs past the shape on one side only:
+    not a letter of it. Without the second reading the shape ends a word the engine is sure of."""
+    img, lines = blank_page()
+    frame(img, 300, 150)
+    cv2.line(img, (306, 156), (334, 184), 0, 5)
+    cv2.line(img, (306, 184), (334, 156), 0, 5)
+    label = RawWord("COMBINED", (150, 150, 342, 190), 0.89)
+    lines.append(RawLine(label.box, 0.89, 1, [label]))
+    assert find_marks(img, lines) == []
+    twice = RawWord("Ox", (298, 140, 344, 200), 0.44)
+    lines.append(RawLine(twice.box, 0.44, 2, [twice]))
+    assert [(m.box, m.selected) for m in find_marks(img, lines)] == [((300, 150, 340, 190), True)]
