@@ -436,6 +436,68 @@ ROLES_NOTE = (
 )
 
 
+def figure_page() -> Sheet:
+    """A report page at 150 dpi with two captioned figures between paragraphs: a bar chart with its axis
+    labels, legend and bar names (text inside the figure), and a drawn landscape (a picture without text).
+    The figures' boxes and captions are fixed in tests/pipeline/test_figures.py (FIGURES)."""
+    sheet = Sheet(1275, 1650)
+    body = font("DejaVuSerif.ttf", 22)
+    small = font("DejaVuSans.ttf", 18)
+    caption = font("DejaVuSans-Oblique.ttf", 20)
+    d = sheet.draw
+    sheet.put([("Rainfall at the Upper Basin Stations", 110, "l", font("DejaVuSans-Bold.ttf", 40))], 100)
+    y = 190
+    for line in wrap(FIGURE_TEXT[0], body, 1050):
+        sheet.put([(line, 110, "l", body)], y)
+        y += 34
+    # the bar chart: axes, ticks and their labels, three groups of three bars, names under them, a legend
+    x0, y0, x1, y1 = FIGURE_CHART
+    d.line((x0, y0, x0, y1), fill=0, width=3)
+    d.line((x0, y1, x1, y1), fill=0, width=3)
+    for n, value in enumerate((0, 50, 100, 150)):
+        ty = y1 - n * 100
+        d.line((x0 - 12, ty, x0, ty), fill=0, width=2)
+        sheet.put([(str(value), x0 - 20, "r", small)], ty - 11)
+    sheet.put([("mm", x0 - 20, "r", small)], y0 - 6)
+    for g, (name, heights) in enumerate(FIGURE_BARS):
+        gx = x0 + 60 + g * 230
+        for b, h in enumerate(heights):
+            d.rectangle((gx + b * 55, y1 - 2 * h, gx + b * 55 + 45, y1), fill=(60, 120, 180)[b], outline=0)
+        sheet.put([(name, gx + 75, "m", small)], y1 + 14)
+    for b, year in enumerate(("2023", "2024", "2025")):
+        ly = y0 + 10 + 36 * b
+        d.rectangle((x1 - 150, ly, x1 - 122, ly + 24), fill=(60, 120, 180)[b], outline=0)
+        sheet.put([(year, x1 - 110, "l", small)], ly + 2)
+    sheet.put([(FIGURE_CAPTIONS[0], 200, "l", caption)], y1 + 60)
+    y = y1 + 120
+    for line in wrap(FIGURE_TEXT[1], body, 1050):
+        sheet.put([(line, 110, "l", body)], y)
+        y += 34
+    # the picture: sky, sun, two hills and a creek, no text
+    px0, py0, px1, py1 = FIGURE_PICTURE
+    for row in range(py0, py1):
+        d.line((px0, row, px1, row), fill=200 + (row - py0) * 40 // (py1 - py0))
+    d.ellipse((px1 - 170, py0 + 30, px1 - 90, py0 + 110), fill=250)
+    d.polygon([(px0, py1 - 120), (px0 + 220, py0 + 120), (px0 + 460, py1 - 60), (px0, py1)], fill=110)
+    d.polygon([(px0 + 250, py1), (px0 + 480, py0 + 160), (px1, py1 - 90), (px1, py1)], fill=80)
+    d.polygon([(px0 + 300, py1), (px0 + 360, py1 - 70), (px0 + 420, py1 - 70), (px0 + 400, py1)], fill=170)
+    d.rectangle((px0, py0, px1, py1), outline=0, width=2)
+    sheet.put([(FIGURE_CAPTIONS[1], px0, "l", caption)], py1 + 22)
+    return sheet
+
+
+FIGURE_CHART = (260, 420, 1015, 800)  # the bar chart's axes (x0, y0, x1, y1)
+FIGURE_PICTURE = (330, 1090, 945, 1360)
+FIGURE_BARS = (("North", (120, 96, 140)), ("East", (64, 82, 58)), ("South", (30, 44, 71)))
+FIGURE_CAPTIONS = ("Figure 1: Rainfall at the three stations, 2023 to 2025.", "Figure 2: The northern creek.")
+FIGURE_TEXT = (
+    "The three stations of the upper basin recorded more rain in 2025 than in any year since they were built. "
+    "The northern station, the highest of the three, had the most, as in every year, and the southern one "
+    "the least; the chart shows the totals of the three years side by side.",
+    "Most of the rain fell in spring. The northern creek, below the new station, ran high for six weeks.",
+)
+
+
 # ------------------------------------------------------------------------------------------- text lines
 def text_line(text: str, width: int, height: int, size: int, x: int = 4) -> Sheet:
     """One printed line as a line detector crops it out of a page: a few px of paper around the ink, the
@@ -581,6 +643,16 @@ DOCUMENTS = [
         0,
         "A 150-dpi report page with a running head, a title, three numbered section headings, body text, a "
         "footnote under a rule, a running foot and a page number: the paragraph roles' test page.",
+    ),
+    Document(
+        "page/figures_report.png",
+        "page",
+        partial(figure_page),
+        {"seed": 43, "ink": 25, "paper": 242, "blur": 0.6, "noise": 0, "tint": True},
+        "PNG",
+        0,
+        "A 150-dpi report page with two captioned figures between paragraphs: a bar chart with axis labels, a "
+        "legend and bar names, and a drawn landscape without text: the figures' test page.",
     ),
     Document(
         "receipt/till_clean.jpg",

@@ -1,5 +1,5 @@
 """The job service on a real SQLite database: submit commits before it enqueues, get hides other
-owners' jobs, and wait is bounded."""
+owners' jobs, wait is bounded, and deleting or purging a job takes every blob it holds."""
 
 from __future__ import annotations
 
@@ -123,6 +123,46 @@ def test_wait_is_bounded_and_sees_completion(settings: Settings) -> None:
         threading.Thread(target=finish_later).start()
         done = await service.wait(db=db, job_id=view.id, owner_key_id=None, timeout=10)
         assert done.status is JobStatus.SUCCEEDED and done.pages == []
+        await engine.dispose()
+
+    asyncio.run(scenario())
+
+
+def test_delete_and_the_purge_take_the_figure_crops(settings: Settings) -> None:
+    """A job's blobs are its document, its artifact and its figure crops (analysis["figures"]): DELETE and
+    the retention purge remove every one."""
+
+    async def scenario() -> None:
+        engine = make_async_engine(settings)
+        db = make_async_sessionmaker(engine)
+        queue = RecordingQueue(settings)
+        store = LocalBlobStore(settings.blob_dir)
+        for purge in (False, True):
+            document = store.put_bytes(b"document")
+            view = await service.submit(
+                db=db,
+                queue=queue,
+                store=store,
+                settings=settings,
+                owner_key_id=None,
+                dialect="t",
+                spec=JobSpec(outputs=("layout", "figures")),
+                blob=StoredBlob(key=document, size=8, media_type="image/png", width=100, height=100, frames=1),
+                retention=timedelta(seconds=-1) if purge else timedelta(hours=1),
+            )
+            keys = [document, store.put_bytes(b"pdf"), store.put_bytes(b"png 1"), store.put_bytes(b"png 2")]
+            with queue.sync_db.begin() as s:
+                assert repo.claim(s, view.id, "w", lease=60) is not None
+            with queue.sync_db.begin() as s:
+                assert repo.set_artifact(s, view.id, "w", keys[1])
+                assert repo.set_analysis(s, view.id, "w", "figures", {"1.1": keys[2], "1.2": keys[3]})
+                assert repo.finish(s, view.id, "w", JobStatus.SUCCEEDED)
+            assert all(store.local_path(k).exists() for k in keys)
+            if purge:
+                assert await service.purge_expired(db=db, store=store) == 1
+            else:
+                await service.delete(db=db, store=store, job_id=view.id, owner_key_id=None)
+            assert not any(store.local_path(k).exists() for k in keys)
         await engine.dispose()
 
     asyncio.run(scenario())

@@ -1,12 +1,12 @@
 """Markdown and HTML exports (render/document.py), pure: the contract's order form (a title, a paragraph, a
 table with a header row and a ticked checkbox) reads the same in the native markdown as in Document
-Intelligence's, HTML is well-formed with the same structure, and a page without layout exports its
-paragraphs."""
+Intelligence's, HTML is well-formed with the same structure, a page with figures has the same `<figure>`
+blocks, and a page without layout exports its paragraphs."""
 
 from __future__ import annotations
 
 import lxml.html
-from tests.dialects.azure.test_render_layout import MARKDOWN, order_form
+from tests.dialects.azure.test_render_layout import FIGURE_MARKDOWN, MARKDOWN, figure_page, order_form
 
 from ocrgw.jobs.schemas import LineResult, PageResult
 from ocrgw.render.document import to_html, to_markdown
@@ -43,3 +43,13 @@ def test_a_page_without_layout_exports_its_paragraphs() -> None:
     second = PageResult(2, 600, 800, "pixel", 0, None, [], [line("Second page", 10)])
     assert to_markdown([second, first]) == "One line\ngoes on.\n\nFar below\n<!-- PageBreak -->\nSecond page\n"
     assert "<p>One line<br>\ngoes on.</p>" in to_html([first])
+
+
+def test_figures_export_as_figure_blocks() -> None:
+    assert to_markdown([figure_page()]) == FIGURE_MARKDOWN + "\n"  # Document Intelligence's markdown
+    body = lxml.html.document_fromstring(to_html([figure_page()])).body
+    chart, picture = body.find("section").findall("figure")
+    assert chart.find("figcaption").text == "Figure 1: Rain"
+    assert [p.text for p in chart.findall("p")] == ["mm", "North East"]
+    assert picture.find("figcaption").text == "Figure 2: Creek" and picture.findall("p") == []
+    assert [el.tag for el in body.find("section")] == ["h1", "figure", "p", "figure"]

@@ -331,6 +331,10 @@ def set_artifact(session: Session, job_id: str, worker: str, key: str) -> bool:
     return changed(session.execute(update(Job).where(_held(job_id, worker)).values(artifact_key=key))) == 1
 
 
+def get_analysis_sync(session: Session, job_id: str) -> dict:
+    return session.execute(select(Job.analysis).where(Job.id == job_id)).scalar_one_or_none() or {}
+
+
 def set_analysis(session: Session, job_id: str, worker: str, kind: str, value: dict) -> bool:
     """Record one kind of document-level finding (e.g. "mrz"); only the lease holder may."""
     current = session.execute(select(Job.analysis).where(Job.id == job_id)).scalar_one_or_none() or {}
@@ -377,14 +381,22 @@ async def oldest_queued_at(session: AsyncSession) -> datetime | None:
     return (await session.execute(select(func.min(Job.created_at)).where(Job.status == Q))).scalar_one()
 
 
+def blob_keys(blob: str | None, artifact: str | None, analysis: dict | None) -> list[str]:
+    """Every blob a job holds: its document, its artifact (a searchable PDF) and its figure crops."""
+    figures = (analysis or {}).get("figures") or {}
+    return [k for k in (blob, artifact, *figures.values()) if k]
+
+
 async def delete_job(session: AsyncSession, job_id: str) -> list[str]:
-    """Remove a job and its results; returns the blob keys it held (document, artifact) for deletion."""
-    row = (await session.execute(select(Job.blob_key, Job.artifact_key).where(Job.id == job_id))).one_or_none()
+    """Remove a job and its results; returns the blob keys it held (``blob_keys``) for deletion."""
+    row = (
+        await session.execute(select(Job.blob_key, Job.artifact_key, Job.analysis).where(Job.id == job_id))
+    ).one_or_none()
     if row is None:
         return []
     await _delete_results(session, [job_id])
     await session.execute(delete(Job).where(Job.id == job_id))
-    return [k for k in row if k]
+    return blob_keys(*row)
 
 
 async def _delete_results(session: AsyncSession, job_ids: list[str]) -> None:
@@ -396,14 +408,14 @@ async def _delete_results(session: AsyncSession, job_ids: list[str]) -> None:
     await session.execute(delete(Page).where(Page.job_id.in_(job_ids)))
 
 
-async def expired_jobs(session: AsyncSession, now: datetime, limit: int = 500) -> list[tuple[str, str, str | None]]:
-    """(job id, blob key, artifact key) of finished jobs past their retention; running jobs stay."""
+async def expired_jobs(session: AsyncSession, now: datetime, limit: int = 500) -> list[tuple[str, list[str]]]:
+    """(job id, its blob keys: ``blob_keys``) of finished jobs past their retention; running jobs stay."""
     rows = await session.execute(
-        select(Job.id, Job.blob_key, Job.artifact_key)
+        select(Job.id, Job.blob_key, Job.artifact_key, Job.analysis)
         .where(Job.expires_at < now, Job.status.in_((JobStatus.SUCCEEDED.value, JobStatus.FAILED.value)))
         .limit(limit)
     )
-    return [(r[0], r[1], r[2]) for r in rows.all()]
+    return [(r[0], blob_keys(r[1], r[2], r[3])) for r in rows.all()]
 
 
 async def purge_jobs(session: AsyncSession, job_ids: list[str]) -> None:

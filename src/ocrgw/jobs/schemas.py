@@ -42,8 +42,10 @@ class JobSpec(BaseModel):
     # the job so the result can be rendered as asked; the core never reads them.
     options: dict[str, str] = {}
     # Extra work the worker does once the pages are read: "searchable_pdf" (the document with an invisible
-    # text layer, stored as the job's artifact) and "mrz" (find and read a passport's or ID card's
-    # machine-readable zone on the first page, stored under JobView.analysis["mrz"]).
+    # text layer, stored as the job's artifact), "mrz" (find and read a passport's or ID card's
+    # machine-readable zone on the first page, stored under JobView.analysis["mrz"]), "layout" (each page's
+    # structure, PageResult.layout) and "figures" (with layout: a PNG of each figure, cropped from the
+    # document, its blob key under JobView.analysis["figures"][figure id]).
     outputs: tuple[str, ...] = ()
 
     @property
@@ -112,14 +114,45 @@ class ParagraphResult:
 
 
 @dataclass(slots=True)
+class FigureResult:
+    """A figure (chart, picture, diagram): its box without the caption, its text as paragraphs and its
+    caption's paragraph (indices into ``LayoutResult.paragraphs``: those paragraphs are the figure's, not the
+    body's), and ``before``: the line it precedes in reading order, so one without text has a place too.
+    Its id in Document Intelligence is "{page}.{n}", n counting the page's figures from 1 in this order."""
+
+    bbox: list[float]
+    paragraphs: list[int] = field(default_factory=list)
+    caption: int | None = None
+    before: int = 0
+
+
+def figure_id(page_no: int, n: int) -> str:
+    """Document Intelligence's figure id: the page number and the figure's place among the page's figures
+    (``LayoutResult.figures``, in reading order), from 1."""
+    return f"{page_no}.{n}"
+
+
+@dataclass(slots=True)
 class LayoutResult:
     """A page's structure, made when the job asked for layout (Document Intelligence prebuilt-layout,
-    the native API's layout option): lines grouped into paragraphs with roles, tables, selection marks.
-    Every line is in exactly one paragraph or one cell, in the page's reading order."""
+    the native API's layout option): lines grouped into paragraphs with roles, tables, selection marks,
+    figures. Every line is in exactly one paragraph or one cell, in the page's reading order; a figure's
+    paragraphs (its text and caption) follow each other."""
 
     paragraphs: list[ParagraphResult] = field(default_factory=list)
     tables: list[TableResult] = field(default_factory=list)
     marks: list[MarkResult] = field(default_factory=list)
+    figures: list[FigureResult] = field(default_factory=list)
+
+    def figure_paragraphs(self) -> dict[int, int]:
+        """Paragraph index -> the figure it belongs to (its text or its caption)."""
+        out = {}
+        for k, fig in enumerate(self.figures):
+            for p in fig.paragraphs:
+                out[p] = k
+            if fig.caption is not None:
+                out[fig.caption] = k
+        return out
 
 
 def layout_to_json(layout: LayoutResult | None) -> dict | None:
@@ -137,6 +170,7 @@ def layout_from_json(data: dict | None) -> LayoutResult | None:
             for t in data.get("tables", [])
         ],
         marks=[MarkResult(**m) for m in data.get("marks", [])],
+        figures=[FigureResult(**f) for f in data.get("figures", [])],  # none in pages stored before figures
     )
 
 

@@ -353,7 +353,22 @@ async def read_artifact(
     view = await get(db=db, job_id=job_id, owner_key_id=None, with_result=False, dialects=dialects)
     if not view.artifact_key:
         raise OcrgwError(ErrorCode.NOT_FOUND, "The job has no such rendering.")
-    chunks = store.read(view.artifact_key)
+    return view, await _stream(store, view.artifact_key)
+
+
+async def read_figure(*, store: BlobStore, view: JobView, figure_id: str) -> AsyncIterator[bytes]:
+    """The PNG crop of one of a job's figures (JobSpec.outputs "figures"), as chunks; the caller has found
+    the job (and checked its owner). NotFound when the worker made no crop of that id."""
+    key = ((view.analysis or {}).get("figures") or {}).get(figure_id)
+    if not key:
+        raise OcrgwError(ErrorCode.NOT_FOUND, f"The figure {figure_id!r} does not exist.")
+    return await _stream(store, key)
+
+
+async def _stream(store: BlobStore, key: str) -> AsyncIterator[bytes]:
+    """A stored blob's chunks, its first read now: a blob purged since its row was read is NotFound here,
+    not a broken response later."""
+    chunks = store.read(key)
     try:
         first = await anext(chunks)
     except (FileNotFoundError, StopAsyncIteration) as exc:  # purged between the row read and now
@@ -364,7 +379,7 @@ async def read_artifact(
         async for chunk in chunks:
             yield chunk
 
-    return view, body()
+    return body()
 
 
 async def purge_expired(*, db: async_sessionmaker, store: BlobStore) -> int:
@@ -374,11 +389,10 @@ async def purge_expired(*, db: async_sessionmaker, store: BlobStore) -> int:
         async with db.begin() as s:
             batch = await repo.expired_jobs(s, utcnow())
             if batch:
-                await repo.purge_jobs(s, [job_id for job_id, _, _ in batch])
-        for _, blob, artifact in batch:
-            await store.delete(blob)
-            if artifact:
-                await store.delete(artifact)
+                await repo.purge_jobs(s, [job_id for job_id, _ in batch])
+        for _, keys in batch:
+            for key in keys:
+                await store.delete(key)
         total += len(batch)
         if len(batch) < 500:
             return total

@@ -20,6 +20,7 @@ from ocrgw.jobs import repository as repo
 from ocrgw.jobs.leases import owner_id
 from ocrgw.jobs.schemas import (
     CellResult,
+    FigureResult,
     JobSpec,
     LayoutResult,
     LineResult,
@@ -154,6 +155,7 @@ def _layout_result(layout: RawLayout, quad) -> LayoutResult:
             for table, cell_lines, cell_marks in layout.tables
         ],
         marks=[MarkResult(quad(m.box), m.selected, round(m.confidence, 3), before) for m, before in layout.marks],
+        figures=[FigureResult(quad(f.box), f.paragraphs, f.caption, f.before) for f in layout.figures],
     )
 
 
@@ -279,6 +281,8 @@ def _process(
         _read_pages(job_id, ctx, spec, path, media_type, done, keeper, choice)
         if "searchable_pdf" in spec.outputs:
             _make_searchable_pdf(job_id, ctx, path, media_type)
+        if "figures" in spec.outputs and "layout" in spec.outputs:
+            _make_figure_crops(job_id, ctx, path, media_type)
 
 
 def _make_searchable_pdf(job_id: str, ctx: WorkerContext, path: Path, media_type: str) -> None:
@@ -293,6 +297,29 @@ def _make_searchable_pdf(job_id: str, ctx: WorkerContext, path: Path, media_type
     with ctx.db.begin() as s:
         if not repo.set_artifact(s, job_id, ctx.worker_id, key):
             raise repo.LeaseLost(job_id)
+
+
+def _make_figure_crops(job_id: str, ctx: WorkerContext, path: Path, media_type: str) -> None:
+    """A PNG of every figure the pages hold (Document Intelligence `output=figures`), each its own blob,
+    their keys stored by figure id under the job's "figures" analysis before the job says succeeded. Each
+    key is recorded as soon as its blob exists, so deleting the job deletes every crop; a resumed job keeps
+    the crops an earlier attempt made (its pages are not read again)."""
+    with ctx.db() as s:
+        pages = repo.load_pages_sync(s, job_id)
+        keys: dict[str, str] = dict(repo.get_analysis_sync(s, job_id).get("figures") or {})
+    from ocrgw.render import figure_crops
+
+    made = False
+    for figure_id, png in figure_crops.crops(path, media_type, pages, ctx.settings, skip=set(keys)):
+        keys[figure_id] = ctx.store.put_bytes(png)
+        made = True
+        with ctx.db.begin() as s:
+            if not repo.set_analysis(s, job_id, ctx.worker_id, "figures", keys):
+                raise repo.LeaseLost(job_id)
+    if not made:
+        with ctx.db.begin() as s:
+            if not repo.set_analysis(s, job_id, ctx.worker_id, "figures", keys):
+                raise repo.LeaseLost(job_id)
 
 
 def _read_pages(

@@ -4,15 +4,16 @@ reading order of a page's paragraphs, tables and checkboxes that Document Intell
 
 Markdown follows Document Intelligence's conventions (docintel-layout.md 2.3), so one document reads the
 same from either API: `# ` title, `## ` headings, headers, footers and page numbers as HTML comments,
-tables as HTML with `<th>` header cells, checkboxes as ☒ / ☐, `<!-- PageBreak -->` between pages. A page
-read without layout is its paragraphs (``paragraphs_of``)."""
+tables as HTML with `<th>` header cells, figures as `<figure>` blocks (the caption in `<figcaption>`, the
+figure's text as paragraphs), checkboxes as ☒ / ☐, `<!-- PageBreak -->` between pages. A page read without
+layout is its paragraphs (``paragraphs_of``)."""
 
 from __future__ import annotations
 
 import html
 from collections.abc import Sequence
 
-from ocrgw.jobs.schemas import LayoutResult, LineResult, PageResult, ParagraphResult, TableResult
+from ocrgw.jobs.schemas import FigureResult, LayoutResult, LineResult, PageResult, ParagraphResult, TableResult
 
 MARK_GLYPH = {True: "\u2612", False: "\u2610"}  # ☒ ☐
 HEADING = {"title": "# ", "sectionHeading": "## "}
@@ -52,16 +53,28 @@ def paragraphs_of(lines: Sequence[LineResult]) -> list[list[int]]:
 
 
 def layout_items(page: PageResult, lay: LayoutResult) -> list[tuple[str, int]]:
-    """The page's paragraphs, tables and loose checkboxes in reading order, as (kind, index): each where
-    its first line is, a checkbox just before the line it precedes (its label)."""
+    """The page's paragraphs, tables, figures and loose checkboxes in reading order, as (kind, index): each
+    where its first line is, a figure without text where it was on the page, a checkbox just before the line
+    it precedes (its label). A figure's paragraphs are the figure's, not items of their own."""
     in_cells = {m for t in lay.tables for c in t.cells for m in c.marks}
-    items: list[tuple[float, str, int]] = [(float(min(p.lines)), "paragraph", i) for i, p in enumerate(lay.paragraphs)]
+    in_figures = lay.figure_paragraphs()
+    items: list[tuple[float, str, int]] = [
+        (float(min(p.lines)), "paragraph", i) for i, p in enumerate(lay.paragraphs) if i not in in_figures
+    ]
     for i, table in enumerate(lay.tables):
         firsts = [ln for c in table.cells for ln in c.lines]
         marks = [lay.marks[m].before - 0.25 for c in table.cells for m in c.marks]
         items.append((float(min(firsts)) if firsts else min(marks, default=float(len(page.lines))), "table", i))
+    for i, fig in enumerate(lay.figures):
+        firsts = [ln for p in figure_parts(fig) for ln in lay.paragraphs[p].lines]
+        items.append((float(min(firsts)) if firsts else fig.before - 0.5, "figure", i))
     items += [(m.before - 0.5, "mark", i) for i, m in enumerate(lay.marks) if i not in in_cells]
     return [(kind, i) for _, kind, i in sorted(items)]
+
+
+def figure_parts(fig: FigureResult) -> list[int]:
+    """A figure's paragraphs as written: its caption first, then its text."""
+    return ([fig.caption] if fig.caption is not None else []) + list(fig.paragraphs)
 
 
 def _layout(page: PageResult) -> LayoutResult:
@@ -89,9 +102,23 @@ def _markdown_page(page: PageResult) -> str:
                 blocks.append(HEADING.get(para.role or "", "") + "\n".join(lines))
         elif kind == "table":
             blocks.append("\n" + _html_table(page, lay, lay.tables[i], markdown=True))
+        elif kind == "figure":
+            blocks.append(_markdown_figure(page, lay, lay.figures[i]))
         else:
             blocks.append(MARK_GLYPH[lay.marks[i].selected])
     return "\n\n".join(blocks)
+
+
+def _markdown_figure(page: PageResult, lay: LayoutResult, fig: FigureResult) -> str:
+    """`<figure>`, the caption in `<figcaption>`, each paragraph of the figure's text between blank lines,
+    `</figure>` (Document Intelligence's markdown-elements example)."""
+    out = "<figure>\n"
+    if fig.caption is not None:
+        out += "<figcaption>" + "\n".join(page.lines[j].text for j in lay.paragraphs[fig.caption].lines)
+        out += "</figcaption>\n"
+    for p in fig.paragraphs:
+        out += "\n" + "\n".join(page.lines[j].text for j in lay.paragraphs[p].lines) + "\n"
+    return out + "\n</figure>"
 
 
 def _html_table(page: PageResult, lay: LayoutResult, table: TableResult, markdown: bool) -> str:
@@ -122,12 +149,24 @@ def _checkbox(selected: bool) -> str:
 def to_html(pages: Sequence[PageResult], dpi: float = 300.0) -> str:
     """A standalone HTML5 document: one `<section>` per page; titles and headings as h1/h2, page headers
     and footers as header/footer, footnotes and page numbers as small print, tables with th/td and their
-    spans, checkboxes as disabled inputs."""
+    spans, figures as `<figure>` with their caption and text, checkboxes as disabled inputs."""
     body = "\n".join(_html_page(p) for p in sorted(pages, key=lambda p: p.page_no))
     return (
         '<!DOCTYPE html>\n<html>\n<head>\n<meta charset="utf-8">\n<title>OCR result</title>\n</head>\n<body>\n'
         f"{body}\n</body>\n</html>\n"
     )
+
+
+def _html_figure(page: PageResult, lay: LayoutResult, fig: FigureResult) -> str:
+    def text(p: int) -> str:
+        return "<br>\n".join(html.escape(page.lines[j].text) for j in lay.paragraphs[p].lines)
+
+    parts = ["<figure>"]
+    if fig.caption is not None:
+        parts.append(f"<figcaption>{text(fig.caption)}</figcaption>")
+    parts += [f"<p>{text(p)}</p>" for p in fig.paragraphs]
+    parts.append("</figure>")
+    return "\n".join(parts)
 
 
 def _html_page(page: PageResult) -> str:
@@ -142,6 +181,8 @@ def _html_page(page: PageResult) -> str:
             parts.append(f"<{tag}{cls}>{text}</{tag}>")
         elif kind == "table":
             parts.append(_html_table(page, lay, lay.tables[i], markdown=False))
+        elif kind == "figure":
+            parts.append(_html_figure(page, lay, lay.figures[i]))
         else:
             parts.append(f"<p>{_checkbox(lay.marks[i].selected)}</p>")
     parts.append("</section>")

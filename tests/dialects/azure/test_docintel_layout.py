@@ -1,27 +1,35 @@
 """Document Intelligence / Form Recognizer `prebuilt-layout` end to end (shared/contracts/docintel-layout.md
-§2-§4): LangChain's AzureAIDocumentIntelligenceLoader in its three modes, `azure-ai-documentintelligence`
+§1-§4): LangChain's AzureAIDocumentIntelligenceLoader in its three modes, `azure-ai-documentintelligence`
 and `azure-ai-formrecognizer` 3.3 returning tables, header cells, selection marks and a title, unchanged
-but for the endpoint, against real servers; the native API's `layout` option and its markdown export; and
-the feature errors and warnings."""
+but for the endpoint, against real servers; figures as azure-search-openai-demo asks for them (`output=
+figures`, markdown `<figure>` blocks, the crops from `get_analyze_result_figure`), the figure GET's 404s and
+DELETE taking the crops; the native API's `layout` option and its markdown and HTML exports; and the
+feature errors and warnings."""
 
 from __future__ import annotations
 
 import functools
 import io
 import itertools
+import json
+import math
 from pathlib import Path
 
 import httpx
+import lxml.html
 import numpy as np
 import pytest
 import regex
 from azure.ai.documentintelligence import DocumentIntelligenceClient
+from azure.ai.documentintelligence.models import AnalyzeDocumentRequest, AnalyzeOutputOption
 from azure.ai.formrecognizer import DocumentAnalysisClient
 from azure.core.credentials import AzureKeyCredential
+from azure.core.exceptions import ResourceNotFoundError
 from PIL import Image, ImageDraw, ImageFont
 from pypdf import PdfReader
 from tests.bodies import assert_azure_error
-from tests.conftest import Server, native_result, poll
+from tests.conftest import ScaleoutServer, Server, doc, native_result, poll
+from tests.render_documents import FIGURE_CAPTIONS, FIGURE_CHART, FIGURE_PICTURE
 
 FONTS = Path("/usr/share/fonts/truetype/dejavu")
 ROWS = [("Item", "Quantity", "Price"), ("Pencils", "12", "3.60"), ("Paper", "500", "4.25"), ("Stapler", "1", "7.90")]
@@ -187,9 +195,8 @@ def test_feature_errors_and_warnings(server: Server) -> None:
     assert [(w["code"], w["target"]) for w in result["warnings"]] == [
         ("FeatureNotSupported", "features"),
         ("FeatureNotSupported", "features"),
-        ("FeatureNotSupported", "output"),  # no figure detection: figures is empty, and says so
     ]
-    assert result["figures"] == []
+    assert result["figures"] == []  # the order form has none
     fr = f"{server.url}/formrecognizer/documentModels/prebuilt-layout:analyze?api-version=2023-07-31"
     r = httpx.post(f"{fr}&outputContentFormat=markdown", content=order_form(), headers=headers)
     assert_azure_error(r, 400, "InvalidRequest", "NotSupportedApiVersion")
@@ -269,20 +276,216 @@ def lint_spans(result: dict) -> None:
     for para in result["paragraphs"]:  # rule 7: the span holds the paragraph's text
         rendered = "".join(text(s) for s in para["spans"])
         assert all(line in rendered for line in para["content"].split("\n")), (para, rendered)
+    for figure in result.get("figures", []):  # rule 6: the whole block, its caption and text inside
+        block = "".join(text(s) for s in figure["spans"])
+        if markdown:
+            assert block.startswith("<figure>\n") and block.endswith("\n</figure>"), block
+        if "caption" in figure:
+            caption = "".join(text(s) for s in figure["caption"]["spans"])
+            assert caption == figure["caption"]["content"] and caption in block
+            if markdown:
+                assert f"<figcaption>{caption}</figcaption>" in block
+        for ref in figure["elements"]:
+            para = result["paragraphs"][int(ref.rsplit("/", 1)[1])]
+            assert "".join(text(s) for s in para["spans"]) in block
+    ordered([f["spans"][0] for f in result.get("figures", [])] + [t["spans"][0] for t in result["tables"]])
     for section in result.get("sections", []):
         assert section["elements"]
 
 
 @pytest.mark.parametrize(
-    ("fmt", "unit"), [("markdown", "textElements"), ("text", "unicodeCodePoint"), ("markdown", "utf16CodeUnit")]
+    ("fmt", "unit", "page"),
+    [
+        ("markdown", "textElements", "order"),
+        ("text", "unicodeCodePoint", "order"),
+        ("markdown", "utf16CodeUnit", "order"),
+        ("markdown", "textElements", "figures"),
+        ("text", "utf16CodeUnit", "figures"),
+    ],
 )
-def test_layout_spans_obey_the_rules(server: Server, fmt: str, unit: str) -> None:
+def test_layout_spans_obey_the_rules(server: Server, fmt: str, unit: str, page: str) -> None:
     base = f"{server.url}/documentintelligence/documentModels/prebuilt-layout:analyze"
     r = httpx.post(
         f"{base}?api-version=2024-11-30&outputContentFormat={fmt}&stringIndexType={unit}",
-        content=order_form(),
+        content=order_form() if page == "order" else doc(FIGURES_PAGE).read_bytes(),
         headers={**server.headers, "Content-Type": "application/octet-stream"},
     )
     assert r.status_code == 202, r.text
     body = poll(server, r.headers["Operation-Location"], timeout=120)
     lint_spans(body["analyzeResult"])
+    assert len(body["analyzeResult"]["figures"]) == (2 if page == "figures" else 0)
+
+
+# ---------------------------------------------------------------------------------------------- figures
+FIGURES_PAGE = "page/figures_report.png"  # tests/render_documents.py: figure_page()
+LAYOUT = "/documentintelligence/documentModels/prebuilt-layout"
+
+
+def extent(polygon: list[float]) -> tuple[int, int, int, int]:
+    """The pixel box a polygon's crop is cut to."""
+    xs, ys = polygon[0::2], polygon[1::2]
+    return math.floor(min(xs)), math.floor(min(ys)), math.ceil(max(xs)), math.ceil(max(ys))
+
+
+def covered(inner: tuple[int, ...], outer: tuple[int, ...]) -> float:
+    """Share of ``inner`` inside ``outer``."""
+    ix = max(0, min(inner[2], outer[2]) - max(inner[0], outer[0]))
+    iy = max(0, min(inner[3], outer[3]) - max(inner[1], outer[1]))
+    return ix * iy / ((inner[2] - inner[0]) * (inner[3] - inner[1]))
+
+
+def test_figures_as_the_search_demo_asks_for_them(server: Server) -> None:
+    """azure-search-openai-demo's call (bytes_source, ocrHighResolution, output=figures, markdown); the
+    figures' captions, text, boxes and ids; each crop from `get_analyze_result_figure` is a PNG of the
+    figure's box cut from the page; the markdown's `<figure>` blocks are the figures' spans."""
+    data = doc(FIGURES_PAGE).read_bytes()
+    client = DocumentIntelligenceClient(endpoint=server.url, credential=AzureKeyCredential(server.key))
+    try:
+        poller = client.begin_analyze_document(
+            model_id="prebuilt-layout",
+            body=AnalyzeDocumentRequest(bytes_source=data),
+            output=[AnalyzeOutputOption.FIGURES],
+            features=["ocrHighResolution"],
+            output_content_format="markdown",
+        )
+        result = poller.result()
+        result_id = poller.details["operation_id"]
+        crops = [
+            b"".join(client.get_analyze_result_figure(model_id=result.model_id, result_id=result_id, figure_id=f.id))
+            for f in result.figures
+        ]
+    finally:
+        client.close()
+    chart, picture = result.figures
+    assert [chart.id, picture.id] == ["1.1", "1.2"]
+    assert [f.caption.content for f in (chart, picture)] == list(FIGURE_CAPTIONS)
+    chart_text = " ".join(result.paragraphs[int(ref.rsplit("/", 1)[1])].content for ref in chart.elements)
+    assert all(name in chart_text for name in ("North", "East", "South", "2025")), chart_text
+    assert picture.elements == []
+    # boxes: the figure without its caption, in the page's pixels (the demo reads polygon[0], [1], [4], [5])
+    for fig, drawn in ((chart, FIGURE_CHART), (picture, FIGURE_PICTURE)):
+        (region,) = fig.bounding_regions
+        assert region.page_number == 1
+        box = extent(region.polygon)
+        assert covered(drawn, box) >= 0.9, (box, drawn)
+        assert box[3] <= extent(fig.caption.bounding_regions[0].polygon)[1]  # the caption is below, outside
+    # the crops: PNGs of the figures' boxes, cut from the page as submitted (in colour: the page is tinted)
+    page = Image.open(io.BytesIO(data)).convert("RGB")
+    for fig, png in zip((chart, picture), crops, strict=True):
+        assert png.startswith(b"\x89PNG\r\n\x1a\n")
+        crop = Image.open(io.BytesIO(png))
+        box = extent(fig.bounding_regions[0].polygon)
+        assert crop.size == (box[2] - box[0], box[3] - box[1]) and crop.mode == "RGB"
+        assert np.array_equal(np.asarray(crop), np.asarray(page.crop(box)))
+    # markdown: each figure's span is its <figure> block, with the caption and its text in it
+    content = result.content
+    for fig in (chart, picture):
+        (span,) = fig.spans
+        block = content[span.offset : span.offset + span.length]
+        assert block.startswith(f"<figure>\n<figcaption>{fig.caption.content}</figcaption>\n"), block
+        assert block.endswith("\n</figure>")
+    assert content.count("<figure>") == 2 and "North East South" in content
+    (section,) = result.sections
+    assert section.elements.count("/figures/0") == 1 and "/figures/1" in section.elements
+    assert not [ref for ref in section.elements for f in result.figures if ref in f.elements]
+    assert not result.warnings
+
+
+def test_figures_of_a_pdf_page_in_inches_and_their_crops(server: Server) -> None:
+    """The demo's usual input: a PDF. Polygons are in inches (the demo multiplies them by 72 to crop), ids
+    carry the page number and restart on each page, and each crop is the figure rendered at the DPI the page
+    was read at (300)."""
+    from tests.test_documents import pdf_bytes, text_page
+
+    figures_page = Image.open(doc(FIGURES_PAGE)).convert("RGB")
+    data = pdf_bytes([text_page(["A page without figures."]).convert("RGB"), figures_page], dpi=150)
+    client = DocumentIntelligenceClient(endpoint=server.url, credential=AzureKeyCredential(server.key))
+    try:
+        poller = client.begin_analyze_document(
+            "prebuilt-layout", body=data, content_type="application/pdf", output=[AnalyzeOutputOption.FIGURES]
+        )
+        result = poller.result()
+        pngs = [
+            b"".join(client.get_analyze_result_figure("prebuilt-layout", poller.details["operation_id"], f.id))
+            for f in result.figures
+        ]
+    finally:
+        client.close()
+    assert [p.unit for p in result.pages] == ["inch", "inch"]
+    assert [f.id for f in result.figures] == ["2.1", "2.2"]
+    for fig, drawn, png in zip(result.figures, (FIGURE_CHART, FIGURE_PICTURE), pngs, strict=True):
+        (region,) = fig.bounding_regions
+        assert region.page_number == 2
+        inches = list(region.polygon)
+        assert covered(drawn, extent([v * 150 for v in inches])) >= 0.9  # in the 150-dpi page's pixels
+        crop = Image.open(io.BytesIO(png))
+        x0, y0, x1, y1 = (v * 300 for v in (min(inches[0::2]), min(inches[1::2]), max(inches[0::2]), max(inches[1::2])))
+        assert abs(crop.size[0] - (x1 - x0)) <= 2 and abs(crop.size[1] - (y1 - y0)) <= 2, (crop.size, x1 - x0, y1 - y0)
+        source = figures_page.crop(extent([v * 150 for v in inches])).resize(crop.size)
+        diff = np.abs(np.asarray(crop.convert("RGB"), dtype=np.int16) - np.asarray(source, dtype=np.int16))
+        assert diff.mean() < 12, diff.mean()  # the same picture, rendered at twice the resolution
+
+
+def _blob_exists(server: Server, key: str) -> bool:
+    if isinstance(server, ScaleoutServer):  # the database blob store
+        return server.query("select count(*) from blob_chunks where key = :key", key=key) != [(0,)]
+    return (server.data_dir / "blobs" / key[:2] / key).exists()
+
+
+def test_figure_get_errors_and_delete_takes_the_crops(server: Server) -> None:
+    """Not asked for, unknown figure, deleted result: 404 JSON without Retry-After, as for the PDF GET."""
+    data = doc(FIGURES_PAGE).read_bytes()
+    headers = {**server.headers, "Content-Type": "application/octet-stream"}
+
+    def analyze(query: str) -> str:
+        r = httpx.post(f"{server.url}{LAYOUT}:analyze?api-version=2024-11-30{query}", content=data, headers=headers)
+        assert r.status_code == 202, r.text
+        assert poll(server, r.headers["Operation-Location"], timeout=120)["status"] == "succeeded"
+        return r.headers["Operation-Location"].split("/")[-1].split("?")[0]
+
+    def figure(result_id: str, figure_id: str) -> httpx.Response:
+        url = f"{server.url}{LAYOUT}/analyzeResults/{result_id}/figures/{figure_id}?api-version=2024-11-30"
+        return httpx.get(url, headers=server.headers, timeout=30)
+
+    plain = analyze("&outputContentFormat=markdown")  # figures found, no crops asked for
+    r = figure(plain, "1.1")
+    assert r.status_code == 404 and "Retry-After" not in r.headers
+    assert r.json()["error"]["code"] == "NotFound"
+    assert r.json()["error"]["message"].startswith("Analyze result does not exist.")
+    client = DocumentIntelligenceClient(endpoint=server.url, credential=AzureKeyCredential(server.key))
+    try:
+        with pytest.raises(ResourceNotFoundError):
+            b"".join(client.get_analyze_result_figure(model_id="prebuilt-layout", result_id=plain, figure_id="1.1"))
+    finally:
+        client.close()
+
+    cropped = analyze("&output=figures")
+    ok = figure(cropped, "1.2")
+    assert ok.status_code == 200 and ok.headers["content-type"] == "image/png" and ok.content.startswith(b"\x89PNG")
+    for unknown in ("1.3", "2.1", "0.1", "figure"):
+        r = figure(cropped, unknown)
+        assert r.status_code == 404 and "Retry-After" not in r.headers and r.json()["error"]["code"] == "NotFound"
+    ((analysis,),) = server.query("select analysis from jobs where id = :id", id=cropped)
+    keys = list((json.loads(analysis) if isinstance(analysis, str) else analysis)["figures"].values())
+    assert len(keys) == 2 and all(_blob_exists(server, k) for k in keys)
+    url = f"{server.url}{LAYOUT}/analyzeResults/{cropped}?api-version=2024-11-30"
+    assert httpx.delete(url, headers=server.headers, timeout=30).status_code == 204
+    assert_azure_error(figure(cropped, "1.2"), 404, "NotFound", "OperationNotFound")
+    assert not any(_blob_exists(server, k) for k in keys)
+
+
+def test_native_layout_figures_in_json_markdown_and_html(server: Server) -> None:
+    res = native_result(server, doc(FIGURES_PAGE).read_bytes(), "figures.png", layout="true")
+    (page,) = res["pages"]
+    layout = page["layout"]
+    chart, picture = layout["figures"]
+    caption_lines = [layout["paragraphs"][f["caption"]]["lines"] for f in (chart, picture)]
+    assert [" ".join(page["lines"][i]["text"] for i in lines) for lines in caption_lines] == list(FIGURE_CAPTIONS)
+    assert picture["paragraphs"] == [] and chart["paragraphs"]
+    url = f"{server.url}/v1/jobs/{res['id']}/result"
+    md = httpx.get(url, params={"format": "markdown"}, headers={"X-API-Key": server.key}, timeout=30).text
+    assert f"<figure>\n<figcaption>{FIGURE_CAPTIONS[0]}</figcaption>\n\n" in md
+    assert f"<figure>\n<figcaption>{FIGURE_CAPTIONS[1]}</figcaption>\n\n</figure>" in md
+    page_html = httpx.get(url, headers={"X-API-Key": server.key, "Accept": "text/html"}, timeout=30).text
+    body = lxml.html.document_fromstring(page_html).body
+    assert [f.find("figcaption").text for f in body.iter("figure")] == list(FIGURE_CAPTIONS)

@@ -1,7 +1,8 @@
 """Document Intelligence `prebuilt-layout` rendering, pure (no server): the contract's worked example
 (shared/contracts/docintel-layout.md §2.5: a title, a paragraph, a 3×3 table with a header row and a
 ticked checkbox) in markdown and text, its spans checked by §2.4's rules in every stringIndexType, and
-Form Recognizer 2023-07-31's shape (no sections, no figures, no contentFormat)."""
+Form Recognizer 2023-07-31's shape (no sections, no figures, no contentFormat); a page with two captioned
+figures (one with text, one without) as `<figure>` blocks, in `figures` and `sections` (§2.2-§2.4)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import regex
 from ocrgw.dialects.azure.docintel.render import analyze_result
 from ocrgw.jobs.schemas import (
     CellResult,
+    FigureResult,
     JobSpec,
     JobView,
     LayoutResult,
@@ -75,7 +77,34 @@ def order_form() -> PageResult:
     return PageResult(1, 1700, 2200, "pixel", 0.0, "en", [], lines, layout)
 
 
-def view(options: dict[str, str]) -> JobView:
+def figure_page() -> PageResult:
+    """A title, a captioned chart with two paragraphs of text in it, a body paragraph, a captioned picture
+    without text."""
+    lines = [
+        line([("Results", 100, 300)], 50, 90),
+        line([("Figure", 100, 180), ("1:", 190, 210), ("Rain", 220, 280)], 520, 550),
+        line([("mm", 100, 140)], 120, 150),
+        line([("North", 150, 230), ("East", 300, 360)], 470, 500),
+        line([("Most", 100, 170), ("rain.", 180, 250)], 600, 630),
+        line([("Figure", 100, 180), ("2:", 190, 210), ("Creek", 220, 300)], 1010, 1040),
+    ]
+    layout = LayoutResult(
+        paragraphs=[ParagraphResult([i], "title" if i == 0 else None) for i in range(6)],
+        figures=[
+            FigureResult(quad(90, 110, 900, 505), [2, 3], 1, 1),
+            FigureResult(quad(100, 700, 700, 1000), [], 5, 5),
+        ],
+    )
+    return PageResult(1, 1000, 1200, "pixel", 0.0, "en", [], lines, layout)
+
+
+FIGURE_MARKDOWN = (
+    "# Results\n\n<figure>\n<figcaption>Figure 1: Rain</figcaption>\n\nmm\n\nNorth East\n\n</figure>\n\n"
+    "Most rain.\n\n<figure>\n<figcaption>Figure 2: Creek</figcaption>\n\n</figure>"
+)
+
+
+def view(options: dict[str, str], page: PageResult | None = None) -> JobView:
     now = datetime(2025, 1, 1, 10, 0, 0, tzinfo=UTC)
     return JobView(
         id=str(uuid.uuid4()),
@@ -89,7 +118,7 @@ def view(options: dict[str, str]) -> JobView:
         pages_done=1,
         error_code=None,
         error_message=None,
-        pages=[order_form()],
+        pages=[page or order_form()],
     )
 
 
@@ -173,3 +202,78 @@ def test_layout_survives_its_json_round_trip() -> None:
     layout = order_form().layout
     assert layout_from_json(layout_to_json(layout)) == layout
     assert layout_from_json(None) is None and layout_to_json(None) is None
+
+
+@pytest.mark.parametrize("index_type", ["textElements", "utf16CodeUnit"])
+def test_figures_in_markdown_are_figure_blocks_with_their_caption_and_text(index_type: str) -> None:
+    opts = {**DI, "stringIndexType": index_type, "outputContentFormat": "markdown"}
+    result = analyze_result(view(opts, figure_page()))
+    content = result["content"]
+    assert content == FIGURE_MARKDOWN
+    chart, picture = result["figures"]
+    assert [chart["id"], picture["id"]] == ["1.1", "1.2"]
+    assert addressed(content, chart["spans"][0], index_type) == FIGURE_MARKDOWN.split("\n\nMost")[0].split("\n\n", 1)[1]
+    assert (
+        addressed(content, picture["spans"][0], index_type)
+        == "<figure>\n<figcaption>Figure 2: Creek</figcaption>\n\n</figure>"
+    )
+    assert chart["boundingRegions"] == [{"pageNumber": 1, "polygon": quad(90, 110, 900, 505)}]
+    assert chart["caption"]["content"] == "Figure 1: Rain" and chart["caption"]["elements"] == ["/paragraphs/1"]
+    assert addressed(content, chart["caption"]["spans"][0], index_type) == "Figure 1: Rain"
+    assert chart["elements"] == ["/paragraphs/2", "/paragraphs/3"]
+    assert [result["paragraphs"][i]["content"] for i in (1, 2, 3)] == ["Figure 1: Rain", "mm", "North East"]
+    assert picture["elements"] == [] and picture["caption"]["elements"] == ["/paragraphs/5"]
+    (section,) = result["sections"]
+    assert section["elements"] == ["/paragraphs/0", "/figures/0", "/paragraphs/4", "/figures/1"]
+    assert "warnings" not in result
+
+
+def test_figures_in_text_mode_and_in_form_recognizer() -> None:
+    text = "Results\nFigure 1: Rain\nmm\nNorth East\nMost rain.\nFigure 2: Creek"
+    result = analyze_result(
+        view({**DI, "stringIndexType": "textElements", "outputContentFormat": "text"}, figure_page())
+    )
+    assert result["content"] == text
+    chart, _ = result["figures"]
+    assert chart["spans"] == [{"offset": text.index("Figure 1"), "length": len("Figure 1: Rain\nmm\nNorth East")}]
+    fr = {
+        "apiVersion": "2023-07-31",
+        "modelId": "prebuilt-layout",
+        "features": "",
+        "stringIndexType": "unicodeCodePoint",
+    }
+    result = analyze_result(view(fr, figure_page()))
+    assert result["content"] == text and "figures" not in result
+    assert [p["content"] for p in result["paragraphs"]] == text.split("\n")  # a figure's paragraphs, listed plainly
+
+
+def test_a_figure_without_caption_or_text_has_an_empty_span_in_text_mode() -> None:
+    page = figure_page()
+    page.layout.figures[1].caption = None  # type: ignore[union-attr]
+    page.layout.paragraphs[5].lines = [5]  # type: ignore[union-attr]
+    result = analyze_result(view({**DI, "stringIndexType": "textElements", "outputContentFormat": "text"}, page))
+    assert result["content"] == "Results\nFigure 1: Rain\nmm\nNorth East\nMost rain.\nFigure 2: Creek"
+    picture = result["figures"][1]
+    assert picture["elements"] == [] and "caption" not in picture
+    assert picture["spans"][0]["length"] == 0
+    markdown = analyze_result(view({**DI, "stringIndexType": "textElements", "outputContentFormat": "markdown"}, page))
+    assert "Most rain.\n\n<figure>\n\n</figure>\n\nFigure 2: Creek" in markdown["content"]
+
+
+def test_figures_survive_the_json_round_trip_and_old_rows_read_without() -> None:
+    layout = figure_page().layout
+    assert layout_from_json(layout_to_json(layout)) == layout
+    stored = layout_to_json(order_form().layout)
+    del stored["figures"]  # a page stored before figures
+    assert layout_from_json(stored).figures == []  # type: ignore[union-attr]
+
+
+def test_a_figures_id_is_its_place_in_the_pages_figures_whatever_the_reading_order() -> None:
+    """The id names the crop (`output=figures` stores them by the page's figure list), so it follows that
+    list even where the reading order differs (the worker stores them in reading order)."""
+    page = figure_page()
+    page.layout.figures.reverse()  # type: ignore[union-attr]
+    result = analyze_result(view({**DI, "stringIndexType": "textElements", "outputContentFormat": "markdown"}, page))
+    first, second = result["figures"]  # in reading order: the chart, then the picture
+    assert (first["id"], second["id"]) == ("1.2", "1.1")
+    assert first["boundingRegions"][0]["polygon"] == quad(90, 110, 900, 505)

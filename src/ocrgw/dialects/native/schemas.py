@@ -83,8 +83,8 @@ class SubmitOptions(BaseModel):
     layout: bool = Field(
         False,
         description="Also find each page's structure: paragraphs with roles (title, sectionHeading, pageHeader, "
-        "pageFooter, pageNumber, footnote), tables (cells with row/column, spans, header kinds) and checkboxes; "
-        "in the result's `layout` and in the markdown and HTML exports.",
+        "pageFooter, pageNumber, footnote), tables (cells with row/column, spans, header kinds), checkboxes and "
+        "figures with their captions; in the result's `layout` and in the markdown and HTML exports.",
     )
     callback_url: str | None = Field(
         None,
@@ -248,12 +248,22 @@ class Mark(BaseModel):
     before: int = Field(description="The index of the line it precedes in reading order (its label, usually).")
 
 
+class Figure(BaseModel):
+    """A figure (chart, picture, diagram) and its caption; its text and caption are paragraphs of the layout."""
+
+    bbox: list[float] = Field(description="The figure without its caption.")
+    paragraphs: list[int] = Field(description="Indices into the layout's `paragraphs`: the figure's text.")
+    caption: int | None = Field(None, description="Index into the layout's `paragraphs`: its caption.")
+    before: int = Field(description="The index of the line it precedes in reading order.")
+
+
 class Layout(BaseModel):
     """A page's structure (jobs submitted with `layout=true`): every line is in one paragraph or one cell."""
 
     paragraphs: list[Paragraph]
     tables: list[Table]
     marks: list[Mark]
+    figures: list[Figure] = Field(default_factory=list, description="Charts, pictures, diagrams.")
 
 
 class Page(BaseModel):
@@ -270,7 +280,9 @@ class Page(BaseModel):
     )
     preprocessing: list[dict] = Field(description="Steps applied before recognition, each {step, ...}.")
     lines: list[Line]
-    layout: Layout | None = Field(None, description="Paragraphs, tables and checkboxes, when asked for (`layout`).")
+    layout: Layout | None = Field(
+        None, description="Paragraphs, tables, checkboxes and figures, when asked for (`layout`)."
+    )
 
 
 class Result(Operation):

@@ -226,6 +226,12 @@ def warm() -> None:
     _default.warm()
 
 
+def layout_model() -> LayoutModel:
+    """The workers' layout model, shared with the figure finder so a page runs it once (its last page's
+    regions are cached)."""
+    return _default.layout
+
+
 # ----------------------------------------------------------------------------- grid -> table
 def to_table(box: Box, grid: Grid, heads: int) -> Table:
     """Cells with boxes from the grid's borders; every grid position covered once (gaps get empty 1x1

@@ -1,11 +1,14 @@
 """Renders the pages of a `prebuilt-layout` job (their ``LayoutResult``: paragraphs with roles, tables,
-selection marks) as Document Intelligence does: one `content` string, text or markdown
-(shared/contracts/docintel-layout.md §2.3), and the paragraphs, tables, selection marks and sections whose
-spans index it (§2.4). Called by render.py; pure functions, no I/O.
+selection marks, figures) as Document Intelligence does: one `content` string, text or markdown
+(shared/contracts/docintel-layout.md §2.3), and the paragraphs, tables, figures, selection marks and sections
+whose spans index it (§2.4). Called by render.py; pure functions, no I/O.
 
-Text mode is one OCR line per `content` line in reading order, a table's cells row by row, a checkbox as
-`:selected:` / `:unselected:`. Markdown puts the title under `# `, headings under `## `, headers, footers and
-page numbers in HTML comments, tables as HTML with `<th>` header cells, checkboxes as ☒ / ☐."""
+Text mode is one OCR line per `content` line in reading order, a table's cells row by row, a figure's caption
+then its text, a checkbox as `:selected:` / `:unselected:`. Markdown puts the title under `# `, headings under
+`## `, headers, footers and page numbers in HTML comments, tables as HTML with `<th>` header cells, figures as
+`<figure>` blocks (`<figcaption>`, then the figure's text as paragraphs), checkboxes as ☒ / ☐. A figure's span
+is its whole block; its paragraphs are in `paragraphs` and referenced from the figure (Form Recognizer,
+which has no figures, lists them as any other paragraph)."""
 
 from __future__ import annotations
 
@@ -14,8 +17,8 @@ from dataclasses import dataclass, field
 
 from ocrgw.dialects.azure.docintel import render as R
 from ocrgw.dialects.azure.shared import box
-from ocrgw.jobs.schemas import LayoutResult, PageResult, TableResult
-from ocrgw.render.document import COMMENT, HEADING, MARK_GLYPH, layout_items
+from ocrgw.jobs.schemas import FigureResult, LayoutResult, PageResult, TableResult, figure_id
+from ocrgw.render.document import COMMENT, HEADING, MARK_GLYPH, figure_parts, layout_items
 
 Range = tuple[int, int]
 MARK_TEXT = {True: ":selected:", False: ":unselected:"}
@@ -25,13 +28,15 @@ MARK_TEXT = {True: ":selected:", False: ":unselected:"}
 class Element:
     """One paragraph, table or loose selection mark as laid in `content`: what it is and where."""
 
-    kind: str  # "paragraph" | "table"
+    kind: str  # "paragraph" | "table" | "figure"
     span: Range
     role: str | None = None
     text: str = ""  # a paragraph's plain text
-    table: int = -1  # index into the page's tables
+    table: int = -1  # index into the page's tables (a figure: into its figures)
     cells: list[Range | None] = field(default_factory=list)  # each cell's inner text (None: empty)
     polygon: list[float] = field(default_factory=list)
+    parts: list[Element] = field(default_factory=list)  # a figure's paragraphs: its text
+    caption: Element | None = None  # a figure's caption, as a paragraph
 
 
 @dataclass(slots=True)
@@ -88,13 +93,20 @@ def _page(out: _Writer, page: PageResult, lay: LayoutResult, markdown: bool) -> 
         marks[i] = out.put(MARK_GLYPH[mark.selected] if markdown else MARK_TEXT[mark.selected])
         return marks[i]
 
-    for k, (kind, i) in enumerate(layout_items(page, lay)):
-        if k:
+    wrote = False
+    for kind, i in layout_items(page, lay):
+        if kind == "figure" and not markdown and not figure_parts(lay.figures[i]):
+            elements.append(Element("figure", (out.pos, out.pos), table=i, polygon=box(lay.figures[i].bbox, page.unit)))
+            continue  # a figure without text has nothing to write in text mode, not even a line
+        if wrote:
             out.put(("\n\n\n" if kind == "table" else "\n\n") if markdown else "\n")
+        wrote = True
         if kind == "paragraph":
             elements.append(_paragraph(out, page, lay, i, markdown, put_line))
         elif kind == "table":
             elements.append(_table(out, page, lay.tables[i], i, markdown, put_line, put_mark))
+        elif kind == "figure":
+            elements.append(_figure(out, page, lay, i, markdown, put_line))
         else:
             put_mark(i)
     laid = R._Laid(page, (start, out.pos), lines, words, [])
@@ -124,6 +136,34 @@ def _paragraph(out: _Writer, page: PageResult, lay: LayoutResult, i: int, markdo
             out.put("\n")
         put_line(j)
     return Element("paragraph", (start, out.pos), role, text, -1, [], polygon)
+
+
+def _figure(out: _Writer, page: PageResult, lay: LayoutResult, i: int, markdown: bool, put_line) -> Element:
+    """A figure: in markdown `<figure>`, `<figcaption>` with the caption's lines, each paragraph of its text
+    between blank lines, `</figure>`; in text its caption's lines then its text's, one `content` line each.
+    The figure's span is the whole block, the caption's its text inside `<figcaption>`."""
+    fig: FigureResult = lay.figures[i]
+    start = out.pos
+    caption = None
+    if markdown:
+        out.put("<figure>\n")
+    if fig.caption is not None:
+        if markdown:
+            out.put("<figcaption>")
+        caption = _paragraph(out, page, lay, fig.caption, False, put_line)
+        if markdown:
+            out.put("</figcaption>\n")
+    parts = []
+    for n, p in enumerate(fig.paragraphs):
+        if markdown or n or caption is not None:
+            out.put("\n")
+        parts.append(_paragraph(out, page, lay, p, markdown, put_line))
+        if markdown:
+            out.put("\n")
+    if markdown:
+        out.put("\n</figure>")
+    polygon = box(fig.bbox, page.unit)
+    return Element("figure", (start, out.pos), None, "", i, [], polygon, parts, caption)
 
 
 def _table(out: _Writer, page: PageResult, table: TableResult, i: int, markdown: bool, put_line, put_mark) -> Element:
@@ -167,28 +207,48 @@ def _table(out: _Writer, page: PageResult, table: TableResult, i: int, markdown:
 
 # ------------------------------------------------------------------------------------------------ JSON
 def results(laid: Sequence[LaidPage], index: R.SpanIndex, sections: bool) -> dict:
-    """`paragraphs`, `tables` and (2024-11-30) `sections` of the whole document, and each page's
-    `selectionMarks` (keyed by page number): table cells with text are paragraphs of their own,
-    referenced from the cell's `elements`, as the service does."""
+    """`paragraphs`, `tables` and (2024-11-30) `figures` and `sections` of the whole document, and each
+    page's `selectionMarks` (keyed by page number): table cells with text are paragraphs of their own,
+    referenced from the cell's `elements`, as the service does; a figure's text and caption are paragraphs
+    referenced from the figure (its `elements`, its caption's `elements`), and the sections list the figure,
+    not them. Form Recognizer (``sections`` False) has no figures: their paragraphs are listed plainly."""
     paragraphs: list[dict] = []
     tables: list[dict] = []
+    figures: list[dict] = []
     top: list[str] = []
     marks: dict[int, list[dict]] = {}
+
+    def add(el: Element, region: dict) -> str:
+        para = {
+            "content": el.text,
+            "spans": [index.span(*el.span)],
+            "boundingRegions": [{**region, "polygon": el.polygon}],
+        }
+        paragraphs.append({"role": el.role, **para} if el.role else para)
+        return f"/paragraphs/{len(paragraphs) - 1}"
+
     for page in laid:
         p = page.laid.page
         region = {"pageNumber": p.page_no}
         for el in page.elements:
             if el.kind == "paragraph":
-                top.append(f"/paragraphs/{len(paragraphs)}")
-                para = {
-                    "content": el.text,
-                    "spans": [index.span(*el.span)],
-                    "boundingRegions": [{**region, "polygon": el.polygon}],
-                }
-                paragraphs.append({"role": el.role, **para} if el.role else para)
-                continue
-            top.append(f"/tables/{len(tables)}")
-            tables.append(_table_json(p, p.layout.tables[el.table], el, index, paragraphs))  # type: ignore[union-attr]
+                top.append(add(el, region))
+            elif el.kind == "figure" and not sections:
+                top += [add(part, region) for part in ([el.caption] if el.caption else []) + el.parts]
+            elif el.kind == "figure":
+                top.append(f"/figures/{len(figures)}")
+                caption = add(el.caption, region) if el.caption is not None else None  # first in content
+                figures.append(_figure_json(p, el, index, [add(part, region) for part in el.parts]))
+                if el.caption is not None and caption is not None:
+                    figures[-1]["caption"] = {
+                        "content": el.caption.text,
+                        "spans": [index.span(*el.caption.span)],
+                        "boundingRegions": [{**region, "polygon": el.caption.polygon}],
+                        "elements": [caption],
+                    }
+            else:
+                top.append(f"/tables/{len(tables)}")
+                tables.append(_table_json(p, p.layout.tables[el.table], el, index, paragraphs))  # type: ignore[union-attr]
         lay = p.layout or LayoutResult()
         marks[p.page_no] = [
             {
@@ -203,7 +263,20 @@ def results(laid: Sequence[LaidPage], index: R.SpanIndex, sections: bool) -> dic
     if sections:
         spans = [index.span(laid[0].laid.span[0], laid[-1].laid.span[1])] if laid else []
         out["sections"] = [{"spans": spans, "elements": top}]
+        out["figures"] = figures
     return out
+
+
+def _figure_json(page: PageResult, el: Element, index: R.SpanIndex, elements: list[str]) -> dict:
+    """A figure without its caption: its id ("{page}.{n}", n its place in the page's figures, from 1: the
+    crop's name for `output=figures`), its span (the whole block), its box (the figure alone, as 2024-11-30
+    boxes it) and its text's paragraphs."""
+    return {
+        "id": figure_id(page.page_no, el.table + 1),
+        "boundingRegions": [{"pageNumber": page.page_no, "polygon": el.polygon}],
+        "spans": [index.span(*el.span)],
+        "elements": elements,
+    }
 
 
 def _table_json(page: PageResult, table: TableResult, el: Element, index: R.SpanIndex, paragraphs: list[dict]) -> dict:

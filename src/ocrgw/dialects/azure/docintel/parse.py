@@ -51,9 +51,8 @@ FEATURES_SERVED = ("languages",)
 FEATURES_IGNORED = ("ocrHighResolution",)
 LAYOUT_FEATURES = ("keyValuePairs", "queryFields")
 # `output` (2024-11-30): what each model can make besides the JSON. Azure makes the searchable PDF for
-# prebuilt-read only (docintel-layout.md 1.1); figures are cropped where figures are detected (layout).
-# ocrgw detects no figures yet: `output=figures` is accepted (azure-search-openai-demo sends it with every
-# layout call), `figures` comes back empty and a FeatureNotSupported warning says so, as for features.
+# prebuilt-read only (docintel-layout.md 1.1); figures are cropped where figures are detected (layout):
+# the worker stores a PNG of each, served at GET .../analyzeResults/{id}/figures/{figureId}.
 OUTPUTS = {"prebuilt-read": ("pdf",), "prebuilt-layout": ("pdf", "figures")}
 OUTPUT_VALUES = ("pdf", "figures")
 RAW_TYPES = ("application/octet-stream", "application/pdf", "text/html")
@@ -152,8 +151,9 @@ def _features(service_name: str, model_id: str, features: str | None, query_fiel
 
 
 def _outputs(model_id: str, output: str | None) -> tuple[str, ...]:
-    """`output=pdf` asks the worker for the searchable PDF (the job's `searchable_pdf` rendering, ready
-    before the operation says succeeded); values are compared case-insensitively, as SDKs differ."""
+    """`output=pdf` asks the worker for the searchable PDF (the job's `searchable_pdf` rendering), and
+    `output=figures` for a PNG of each figure, both ready before the operation says succeeded; values are
+    compared case-insensitively, as SDKs differ."""
     wanted = [v.lower() for v in _csv(output)]
     for value in wanted:
         if value not in OUTPUT_VALUES:

@@ -262,13 +262,13 @@ def analyze_result(view: JobView) -> dict:
             page["selectionMarks"] = found["marks"].get(page["pageNumber"], [])
         result["paragraphs"], result["tables"] = found["paragraphs"], found["tables"]
         if "sections" in found:  # Document Intelligence 2024-11-30; Form Recognizer has no sections, figures
-            result["sections"], result["figures"] = found["sections"], []
+            result["sections"], result["figures"] = found["sections"], found["figures"]
     else:
         result["paragraphs"] = [para for page in laid for para in _paragraphs(page, index)]
     result["styles"] = _styles(laid, index)
     if "languages" in (opts.get("features") or "").split(","):
         result["languages"] = _languages(laid, index, view)
-    _unsupported(result, opts, "figures" in view.spec.outputs)
+    _unsupported(result, opts)
     return result
 
 
@@ -276,7 +276,7 @@ def analyze_result(view: JobView) -> dict:
 _EMPTY = {"barcodes": "page", "formulas": "page", "keyValuePairs": "keyValuePairs", "queryFields": "documents"}
 
 
-def _unsupported(result: dict, opts: dict, figures: bool = False) -> None:
+def _unsupported(result: dict, opts: dict) -> None:
     """Features asked for that this server does not do: their collections present and empty (clients
     index into them), and on Document Intelligence a FeatureNotSupported warning for each."""
     features = [f for f in (opts.get("featuresNotSupported") or "").split(",") if f]
@@ -295,14 +295,6 @@ def _unsupported(result: dict, opts: dict, figures: bool = False) -> None:
         }
         for feature in features
     ]
-    if figures:  # output=figures: no figure is detected, so there is none to crop
-        warnings.append(
-            {
-                "code": "FeatureNotSupported",
-                "message": "Figure detection is not supported by this server; figures is empty.",
-                "target": "output",
-            }
-        )
     if warnings and "contentFormat" in result:  # 2024-11-30 (Form Recognizer has no warnings)
         result["warnings"] = warnings
 

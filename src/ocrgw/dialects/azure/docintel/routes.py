@@ -28,6 +28,7 @@ from ocrgw.dialects.azure.shared import (
     submit_errors,
 )
 from ocrgw.errors import ErrorCode as E
+from ocrgw.errors import OcrgwError
 from ocrgw.formats import ImageLimits
 from ocrgw.jobs import service
 from ocrgw.jobs.schemas import JobView
@@ -73,7 +74,11 @@ async def analyze(
     ] = None,
     output: Annotated[
         str | None,
-        Query(description="pdf: also make the searchable PDF (GET .../analyzeResults/{resultId}/pdf); 2024-11-30."),
+        Query(
+            description="pdf: also make the searchable PDF (GET .../analyzeResults/{resultId}/pdf); figures "
+            "(prebuilt-layout): a PNG of each figure (GET .../analyzeResults/{resultId}/figures/{figureId}); "
+            "2024-11-30."
+        ),
     ] = None,
     queryFields: Annotated[str | None, Query(description="Field names for features=queryFields.")] = None,
 ) -> Response:
@@ -106,13 +111,14 @@ async def _operation(
     api_version: Annotated[str | None, Query(alias="api-version")] = None,
 ) -> JobView:
     """The job a result URL names, once its api-version and model are checked, if it is an FR/DI job of
-    this caller (otherwise OperationNotFound, as for an unknown id); its pages only for a GET."""
+    this caller (otherwise OperationNotFound, as for an unknown id); its pages only for the result GET (the
+    PDF and figure GETs need the job's state and blobs, not every line of a long document)."""
     _checked(request, api_version, model_id)
     return await service.get(
         db=ctx.db,
         job_id=result_id,
         owner_key_id=principal.key_id,
-        with_result=request.method == "GET",
+        with_result=request.scope["route"].endpoint is get_result,
         dialects=tuple(DIALECTS.values()),
     )
 
@@ -141,6 +147,28 @@ async def get_pdf(view: Operation, ctx: Ctx) -> Response:
     _, pdf = await service.read_artifact(db=ctx.db, store=ctx.store, job_id=view.id, dialects=tuple(DIALECTS.values()))
     headers = {"apim-request-id": str(uuid.uuid4())}
     return StreamingResponse(pdf, media_type="application/pdf", headers=headers)
+
+
+async def get_figure(view: Operation, ctx: Ctx, figure_id: str) -> Response:
+    """The PNG crop of one figure of a succeeded `prebuilt-layout` operation that asked for them
+    (`output=figures`); its id is the figure's `id` in the result ("{page}.{n}"). A figure the result does
+    not have, or an operation without crops (not asked for, not finished, failed), answers 404 as the PDF
+    GET does: JSON, without Retry-After."""
+    if view.status is not JobStatus.SUCCEEDED or "figures" not in view.spec.outputs:
+        why = "Analyze result does not exist."
+        if view.status is JobStatus.FAILED:
+            why += " The operation failed."
+        elif not view.status.terminal:
+            why += " The operation has not finished yet."
+        elif "figures" not in view.spec.outputs:
+            why += " The analysis was not asked for output=figures."
+        raise InnerCodeError(E.NOT_FOUND, why, inner="")
+    try:  # the worker stored a crop for every figure of the result, under its id, before it succeeded
+        png = await service.read_figure(store=ctx.store, view=view, figure_id=figure_id)
+    except OcrgwError as exc:
+        why = f"The figure {figure_id!r} does not exist in this result."
+        raise InnerCodeError(E.NOT_FOUND, why, inner="") from exc
+    return StreamingResponse(png, media_type="image/png", headers={"apim-request-id": str(uuid.uuid4())})
 
 
 async def delete_result(view: Operation, ctx: Ctx, principal: Caller) -> Response:
@@ -208,6 +236,23 @@ for _name, _tag in TAGS.items():
             },
         )
         router.add_api_route(
+            f"{_base}/analyzeResults/{{result_id}}/figures/{{figure_id}}",
+            get_figure,
+            methods=["GET"],
+            tags=[_tag],
+            operation_id=f"azure{_slug}GetAnalyzeResultFigure",
+            summary=f"{_tag}: get the cropped image of a figure of an analyze result (output=figures)",
+            response_class=Response,
+            responses={
+                200: {"description": "The figure, cropped from the document.", "content": {"image/png": BINARY}},
+                **error_docs(
+                    DocumentErrorResponse,
+                    e404="Unknown operation or figure, not finished, failed, or analysed without output=figures.",
+                    e401=KEY_DOC,
+                ),
+            },
+        )
+        router.add_api_route(
             f"{_base}/analyzeResults/{{result_id}}",
             delete_result,
             methods=["DELETE"],
@@ -215,7 +260,8 @@ for _name, _tag in TAGS.items():
             tags=[_tag],
             operation_id=f"azure{_slug}DeleteAnalyzeResult",
             summary=f"{_tag}: delete an analyze result",
-            description="Deletes the result and the stored document now; afterwards the id is unknown (404).",
+            description="Deletes the result, the stored document and the PDF and figure crops made for it now; "
+            "afterwards the id is unknown (404).",
             responses={
                 204: {"description": "Deleted"},
                 **error_docs(DocumentErrorResponse, e404="Unknown or expired operation.", e401=KEY_DOC),
