@@ -7,8 +7,11 @@ Check digits are computed here independently of the reader, so a wrong weighting
 from __future__ import annotations
 
 import io
+import multiprocessing
 import random
 import subprocess
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -426,3 +429,15 @@ def make_passport(
     else:
         raise ValueError(f"image_format must be 'jpeg' or 'png', not {image_format!r}")
     return Specimen(buf.getvalue(), _truth(fields, lines, fmt), lines)
+
+
+def make_passports(seeds: Iterable[int], *, processes: int = 2) -> Iterator[Specimen]:
+    """`make_passport(seed)` for each seed, in order, made by `processes` spawned processes while the caller
+    works on the ones already made. Generating a varied specimen costs more CPU than reading it, so a
+    test reading many overlaps the two instead of alternating them; the specimens are the same bytes."""
+    context = multiprocessing.get_context("spawn")  # not fork: the caller may hold threads and engines
+    pool = ProcessPoolExecutor(processes, mp_context=context)
+    try:
+        yield from pool.map(make_passport, seeds)
+    finally:  # a failing caller stops here: the specimens not yet made are not made
+        pool.shutdown(cancel_futures=True)
