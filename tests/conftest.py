@@ -1,5 +1,6 @@
 """Test fixtures: real servers (`ocrgw serve` under uvicorn on 127.0.0.1, real worker processes, real
-SQLite and Tesseract), real keys made with the real CLI, and the documents of tests/data."""
+SQLite and Tesseract), real keys (the first one a server makes, others made with the real CLI), and the
+documents of tests/data."""
 
 from __future__ import annotations
 
@@ -90,9 +91,10 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 90) -> Server:
+        """Start `ocrgw serve` and wait for /health. Without a key yet, the server's own first-start key is
+        the test key (read from its log): a `keys create` beforehand cost a second Python process (~1 s)
+        per server start."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        if not self.key and self.env.get("OCRGW_AUTH") != "off":
-            self.key = ocrgw_cli(self.data_dir, "keys", "create", "--name", "tests", "-q", env=self.env).strip()
         env = {**os.environ, "OCRGW_DATA_DIR": str(self.data_dir), "OCRGW_WORKERS": str(self.workers), **self.env}
         self.log_path = self.data_dir / f"server-{self.port}.log"
         log = open(self.log_path, "ab")  # noqa: SIM115 - kept open for the process's life
@@ -120,11 +122,21 @@ class Server:
                 raise RuntimeError(f"server exited early:\n{self.log()}")
             try:
                 if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    if not self.key and self.env.get("OCRGW_AUTH") != "off":
+                        self.key = self._first_key()
                     return self
             except httpx.HTTPError:
                 pass
-            time.sleep(0.2)
+            time.sleep(0.05)
         raise RuntimeError(f"server did not start:\n{self.log()}")
+
+    def _first_key(self) -> str:
+        """The key `serve` made and printed on its first start (before it listened); when it made none (keys
+        existed, or OCRGW_BOOTSTRAP_KEY=false), a new one from `keys create`."""
+        _, found, rest = self.log().partition("Ocp-Apim-Subscription-Key: ")
+        if found:
+            return rest.split()[0]
+        return ocrgw_cli(self.data_dir, "keys", "create", "--name", "tests", "-q", env=self.env).strip()
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path and self.log_path.exists() else ""
@@ -313,9 +325,10 @@ class ScaleoutServer(Server):
         if not self.db_name:
             self.db_name = f"ocrgw_test_{os.getpid()}_{next(_DB_COUNTER)}"
             _pg_admin(f"CREATE DATABASE {self.db_name}")
-            self.cli("migrate")
+            if self.key or self.env.get("OCRGW_AUTH") == "off":
+                self.cli("migrate")
         if not self.key and self.env.get("OCRGW_AUTH") != "off":
-            self.key = self.cli("keys", "create", "-q").strip()
+            self.key = self.cli("keys", "create", "-q").strip()  # migrates first, as `ocrgw migrate` does
         while len(self.extra_ports) < self.apis - 1:
             self.extra_ports.append(free_port())
         for port in [self.port, *self.extra_ports]:
@@ -339,14 +352,14 @@ class ScaleoutServer(Server):
                     pass
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"scale-out API did not get ready:\n{self.log()}")
-                time.sleep(0.2)
+                time.sleep(0.05)
         while not all(
             " ready." in (self.data_dir / f"worker-{i}.log").read_text(errors="replace")
             for i in range(len(self.worker_procs))
         ):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"workers did not get ready:\n{self.log()}")
-            time.sleep(0.2)
+            time.sleep(0.05)
         return self
 
     def start_worker(self, index: int) -> None:
