@@ -5,6 +5,7 @@ documents of tests/data."""
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import json
 import os
@@ -420,18 +421,39 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     srv.stop()
 
 
+SHARED_ENV = {"OCRGW_MAX_UPLOAD_BYTES": str(8 * 1024 * 1024)}
+
+
+@pytest.fixture(scope="session")
+def embedded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The shared embedded server (SQLite, two local workers, default settings but an 8 MiB upload limit):
+    `server`'s embedded deployment, and the server of tests that need the embedded default but not a
+    server of their own (a start costs seconds). Kept for the session, so `server` switching to scale-out
+    and back does not start it again."""
+    srv = Server(tmp_path_factory.mktemp("srv"), env=SHARED_ENV).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def own_key(embedded_server: Server) -> Server:
+    """The shared embedded server seen through a new key of the test's own, for a test that counts what its
+    key sees (job lists, idempotency keys) and must not see the other tests' jobs."""
+    srv = copy.copy(embedded_server)
+    srv.key = embedded_server.cli("keys", "create", "--name", "own", "-q").strip()
+    return srv
+
+
 @pytest.fixture(scope="session", params=["embedded", "scaleout"])
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One shared server per deployment for the contract tests: the embedded default (SQLite, local
     workers) and scale-out (PostgreSQL, Celery over Redis, database blobs). Loopback URL sources are
     allowed only where a test says so."""
-    env = {"OCRGW_MAX_UPLOAD_BYTES": str(8 * 1024 * 1024)}
-    srv: Server
     if request.param == "embedded":
-        srv = Server(tmp_path_factory.mktemp("srv"), env=env)
-    else:
-        redis = request.getfixturevalue("redis_server")
-        srv = ScaleoutServer(tmp_path_factory.mktemp("scaleout"), env=env, redis=redis, workers=2)
+        yield request.getfixturevalue("embedded_server")
+        return
+    redis = request.getfixturevalue("redis_server")
+    srv = ScaleoutServer(tmp_path_factory.mktemp("scaleout"), env=SHARED_ENV, redis=redis, workers=2)
     srv.start()
     yield srv
     srv.stop()
