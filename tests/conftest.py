@@ -435,6 +435,16 @@ def embedded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server
     srv.stop()
 
 
+@pytest.fixture(scope="session")
+def private_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A second shared embedded server, like `embedded_server` but fetching URL sources on loopback and
+    private addresses (OCRGW_URL_ALLOW_PRIVATE), for the tests whose sources are a local http.server."""
+    env = {**SHARED_ENV, "OCRGW_URL_ALLOW_PRIVATE": "true"}
+    srv = Server(tmp_path_factory.mktemp("private"), env=env).start()
+    yield srv
+    srv.stop()
+
+
 @pytest.fixture
 def own_key(embedded_server: Server) -> Server:
     """The shared embedded server seen through a new key of the test's own, for a test that counts what its
