@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
+import io
 import json
 import os
 import signal
@@ -21,6 +22,7 @@ from typing import NoReturn
 
 import httpx
 import pytest
+from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_DATA = REPO / "tests" / "data"
@@ -43,6 +45,24 @@ def doc(name: str) -> Path:
     if not path.is_file():
         raise FileNotFoundError(f"{path} is not in the checkout (tests/data/README.md lists the documents)")
     return path
+
+
+def slow_page_image() -> Image.Image:
+    """A page a worker reads in a second or two: the top-left quarter of the multi-column scan (1656 x 1275
+    px at 300 DPI, ~40 lines). Long enough to kill or stop a worker in the middle of it, or to keep one busy
+    while a backlog fills; the whole scan (~5 s a page now) made those tests wait for nothing."""
+    from PIL import Image
+
+    scan = Image.open(doc("multicol/tess_8071_093.3B.tif"))
+    return scan.crop((0, 0, scan.width // 2, scan.height // 2))
+
+
+@functools.cache
+def slow_page() -> bytes:
+    """`slow_page_image` as a PNG."""
+    buf = io.BytesIO()
+    slow_page_image().save(buf, "PNG", dpi=(300, 300))
+    return buf.getvalue()
 
 
 @functools.cache
