@@ -458,8 +458,10 @@ def embedded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server
 @pytest.fixture(scope="session")
 def private_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A second shared embedded server, like `embedded_server` but fetching URL sources on loopback and
-    private addresses (OCRGW_URL_ALLOW_PRIVATE), for the tests whose sources are a local http.server."""
-    env = {**SHARED_ENV, "OCRGW_URL_ALLOW_PRIVATE": "true"}
+    private addresses (OCRGW_URL_ALLOW_PRIVATE), for the tests whose sources are a local http.server. A
+    fetch gives up after 2 s (OCRGW_URL_FETCH_TIMEOUT): ample for a file on loopback, and test_bad_input's
+    sources that never answer or dribble time out in seconds, not the default 30."""
+    env = {**SHARED_ENV, "OCRGW_URL_ALLOW_PRIVATE": "true", "OCRGW_URL_FETCH_TIMEOUT": "2"}
     srv = Server(tmp_path_factory.mktemp("private"), env=env).start()
     yield srv
     srv.stop()
