@@ -460,8 +460,15 @@ def private_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]
     """A second shared embedded server, like `embedded_server` but fetching URL sources on loopback and
     private addresses (OCRGW_URL_ALLOW_PRIVATE), for the tests whose sources are a local http.server. A
     fetch gives up after 2 s (OCRGW_URL_FETCH_TIMEOUT): ample for a file on loopback, and test_bad_input's
-    sources that never answer or dribble time out in seconds, not the default 30."""
-    env = {**SHARED_ENV, "OCRGW_URL_ALLOW_PRIVATE": "true", "OCRGW_URL_FETCH_TIMEOUT": "2"}
+    sources that never answer or dribble time out in seconds, not the default 30. Callbacks are retried
+    after 0.5 s, 1 s, ... and looked for every 0.2 s (test_native_jobs' callback test, to a local receiver)."""
+    env = {
+        **SHARED_ENV,
+        "OCRGW_URL_ALLOW_PRIVATE": "true",
+        "OCRGW_URL_FETCH_TIMEOUT": "2",
+        "OCRGW_CALLBACK_RETRY_BASE_SECONDS": "0.5",
+        "OCRGW_CALLBACK_POLL_SECONDS": "0.2",
+    }
     srv = Server(tmp_path_factory.mktemp("private"), env=env).start()
     yield srv
     srv.stop()

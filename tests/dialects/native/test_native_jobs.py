@@ -276,7 +276,7 @@ class _Receiver:
 
 
 @pytest.mark.parametrize("deployment", ["embedded", "scaleout"])
-def test_callback_signed_and_retried_until_delivered(deployment: str, make_server, make_scaleout) -> None:
+def test_callback_signed_and_retried_until_delivered(deployment: str, request: pytest.FixtureRequest) -> None:
     import hashlib
     import hmac
 
@@ -287,7 +287,12 @@ def test_callback_signed_and_retried_until_delivered(deployment: str, make_serve
         "OCRGW_CALLBACK_RETRY_BASE_SECONDS": "0.5",
         "OCRGW_CALLBACK_POLL_SECONDS": "0.2",
     }
-    srv: Server = (make_server(env=env) if deployment == "embedded" else make_scaleout(env=env, apis=2)).start()
+    srv: Server
+    if deployment == "embedded":  # the shared server with these settings
+        srv = request.getfixturevalue("private_server")
+        assert env.items() <= srv.env.items(), srv.env
+    else:
+        srv = request.getfixturevalue("make_scaleout")(env=env, apis=2).start()
     receiver = _Receiver(failures=2)
     try:
         r = submit_file(srv, PNG, callback_url=receiver.url)
