@@ -1,10 +1,13 @@
 """Test fixtures: real servers (`ocrgw serve` under uvicorn on 127.0.0.1, real worker processes, real
-SQLite and Tesseract), real keys made with the real CLI, and the documents of tests/data."""
+SQLite and Tesseract), real keys (the first one a server makes, others made with the real CLI), and the
+documents of tests/data."""
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
+import io
 import json
 import os
 import signal
@@ -19,6 +22,7 @@ from typing import NoReturn
 
 import httpx
 import pytest
+from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_DATA = REPO / "tests" / "data"
@@ -41,6 +45,24 @@ def doc(name: str) -> Path:
     if not path.is_file():
         raise FileNotFoundError(f"{path} is not in the checkout (tests/data/README.md lists the documents)")
     return path
+
+
+def slow_page_image() -> Image.Image:
+    """A page a worker reads in a second or two: the top-left quarter of the multi-column scan (1656 x 1275
+    px at 300 DPI, ~40 lines). Long enough to kill or stop a worker in the middle of it, or to keep one busy
+    while a backlog fills; the whole scan (~5 s a page now) made those tests wait for nothing."""
+    from PIL import Image
+
+    scan = Image.open(doc("multicol/tess_8071_093.3B.tif"))
+    return scan.crop((0, 0, scan.width // 2, scan.height // 2))
+
+
+@functools.cache
+def slow_page() -> bytes:
+    """`slow_page_image` as a PNG."""
+    buf = io.BytesIO()
+    slow_page_image().save(buf, "PNG", dpi=(300, 300))
+    return buf.getvalue()
 
 
 @functools.cache
@@ -90,9 +112,10 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 90) -> Server:
+        """Start `ocrgw serve` and wait for /health. Without a key yet, the server's own first-start key is
+        the test key (read from its log): a `keys create` beforehand cost a second Python process (~1 s)
+        per server start."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        if not self.key and self.env.get("OCRGW_AUTH") != "off":
-            self.key = ocrgw_cli(self.data_dir, "keys", "create", "--name", "tests", "-q", env=self.env).strip()
         env = {**os.environ, "OCRGW_DATA_DIR": str(self.data_dir), "OCRGW_WORKERS": str(self.workers), **self.env}
         self.log_path = self.data_dir / f"server-{self.port}.log"
         log = open(self.log_path, "ab")  # noqa: SIM115 - kept open for the process's life
@@ -120,11 +143,21 @@ class Server:
                 raise RuntimeError(f"server exited early:\n{self.log()}")
             try:
                 if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    if not self.key and self.env.get("OCRGW_AUTH") != "off":
+                        self.key = self._first_key()
                     return self
             except httpx.HTTPError:
                 pass
-            time.sleep(0.2)
+            time.sleep(0.05)
         raise RuntimeError(f"server did not start:\n{self.log()}")
+
+    def _first_key(self) -> str:
+        """The key `serve` made and printed on its first start (before it listened); when it made none (keys
+        existed, or OCRGW_BOOTSTRAP_KEY=false), a new one from `keys create`."""
+        _, found, rest = self.log().partition("Ocp-Apim-Subscription-Key: ")
+        if found:
+            return rest.split()[0]
+        return ocrgw_cli(self.data_dir, "keys", "create", "--name", "tests", "-q", env=self.env).strip()
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path and self.log_path.exists() else ""
@@ -313,9 +346,10 @@ class ScaleoutServer(Server):
         if not self.db_name:
             self.db_name = f"ocrgw_test_{os.getpid()}_{next(_DB_COUNTER)}"
             _pg_admin(f"CREATE DATABASE {self.db_name}")
-            self.cli("migrate")
+            if self.key or self.env.get("OCRGW_AUTH") == "off":
+                self.cli("migrate")
         if not self.key and self.env.get("OCRGW_AUTH") != "off":
-            self.key = self.cli("keys", "create", "-q").strip()
+            self.key = self.cli("keys", "create", "-q").strip()  # migrates first, as `ocrgw migrate` does
         while len(self.extra_ports) < self.apis - 1:
             self.extra_ports.append(free_port())
         for port in [self.port, *self.extra_ports]:
@@ -339,14 +373,14 @@ class ScaleoutServer(Server):
                     pass
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"scale-out API did not get ready:\n{self.log()}")
-                time.sleep(0.2)
+                time.sleep(0.05)
         while not all(
             " ready." in (self.data_dir / f"worker-{i}.log").read_text(errors="replace")
             for i in range(len(self.worker_procs))
         ):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"workers did not get ready:\n{self.log()}")
-            time.sleep(0.2)
+            time.sleep(0.05)
         return self
 
     def start_worker(self, index: int) -> None:
@@ -407,18 +441,58 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     srv.stop()
 
 
+SHARED_ENV = {"OCRGW_MAX_UPLOAD_BYTES": str(8 * 1024 * 1024)}
+
+
+@pytest.fixture(scope="session")
+def embedded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The shared embedded server (SQLite, two local workers, default settings but an 8 MiB upload limit):
+    `server`'s embedded deployment, and the server of tests that need the embedded default but not a
+    server of their own (a start costs seconds). Kept for the session, so `server` switching to scale-out
+    and back does not start it again."""
+    srv = Server(tmp_path_factory.mktemp("srv"), env=SHARED_ENV).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="session")
+def private_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A second shared embedded server, like `embedded_server` but fetching URL sources on loopback and
+    private addresses (OCRGW_URL_ALLOW_PRIVATE), for the tests whose sources are a local http.server. A
+    fetch gives up after 2 s (OCRGW_URL_FETCH_TIMEOUT): ample for a file on loopback, and test_bad_input's
+    sources that never answer or dribble time out in seconds, not the default 30. Callbacks are retried
+    after 0.5 s, 1 s, ... and looked for every 0.2 s (test_native_jobs' callback test, to a local receiver)."""
+    env = {
+        **SHARED_ENV,
+        "OCRGW_URL_ALLOW_PRIVATE": "true",
+        "OCRGW_URL_FETCH_TIMEOUT": "2",
+        "OCRGW_CALLBACK_RETRY_BASE_SECONDS": "0.5",
+        "OCRGW_CALLBACK_POLL_SECONDS": "0.2",
+    }
+    srv = Server(tmp_path_factory.mktemp("private"), env=env).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def own_key(embedded_server: Server) -> Server:
+    """The shared embedded server seen through a new key of the test's own, for a test that counts what its
+    key sees (job lists, idempotency keys) and must not see the other tests' jobs."""
+    srv = copy.copy(embedded_server)
+    srv.key = embedded_server.cli("keys", "create", "--name", "own", "-q").strip()
+    return srv
+
+
 @pytest.fixture(scope="session", params=["embedded", "scaleout"])
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One shared server per deployment for the contract tests: the embedded default (SQLite, local
     workers) and scale-out (PostgreSQL, Celery over Redis, database blobs). Loopback URL sources are
     allowed only where a test says so."""
-    env = {"OCRGW_MAX_UPLOAD_BYTES": str(8 * 1024 * 1024)}
-    srv: Server
     if request.param == "embedded":
-        srv = Server(tmp_path_factory.mktemp("srv"), env=env)
-    else:
-        redis = request.getfixturevalue("redis_server")
-        srv = ScaleoutServer(tmp_path_factory.mktemp("scaleout"), env=env, redis=redis, workers=2)
+        yield request.getfixturevalue("embedded_server")
+        return
+    redis = request.getfixturevalue("redis_server")
+    srv = ScaleoutServer(tmp_path_factory.mktemp("scaleout"), env=SHARED_ENV, redis=redis, workers=2)
     srv.start()
     yield srv
     srv.stop()

@@ -316,9 +316,8 @@ def test_unsupported_content_type(server: Server, ctype: str) -> None:
     assert_error(r, 415, "UnsupportedMediaType")
 
 
-def test_url_sources_with_private_targets_allowed(make_server, file_server: str) -> None:
-    env = {"OCRGW_URL_ALLOW_PRIVATE": "true", "OCRGW_URL_FETCH_TIMEOUT": "2", "OCRGW_MAX_UPLOAD_BYTES": str(8 * MIB)}
-    srv = make_server(env=env, workers=1).start()
+def test_url_sources_with_private_targets_allowed(private_server: Server, file_server: str) -> None:
+    srv = private_server  # OCRGW_URL_ALLOW_PRIVATE, OCRGW_URL_FETCH_TIMEOUT=2, an 8 MiB upload limit
 
     def by_url(url: str) -> httpx.Response:
         return httpx.post(f"{srv.url}/vision/v3.2/read/analyze", json={"url": url}, headers=srv.headers, timeout=30)

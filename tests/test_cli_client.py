@@ -96,8 +96,8 @@ def test_batch_to_text_with_a_busy_server_and_a_bad_file(make_server, tmp_path: 
     assert sorted(p.name for p in out.iterdir()) == sorted([f"doc{i}.txt" for i in range(6)] + ["doc0-2.txt"])
 
 
-def test_formats_json_hocr_pdf(make_server, tmp_path: Path) -> None:
-    srv: Server = make_server().start()
+def test_formats_json_hocr_pdf(own_key: Server, tmp_path: Path) -> None:
+    srv = own_key
     doc = _image("Searchable words here", tmp_path / "page.png")
     for fmt, name in (("json", "page.json"), ("hocr", "page.hocr"), ("pdf", "page.pdf")):
         proc = _run(srv, str(doc), "--format", fmt, "--out", str(tmp_path / fmt))
@@ -123,10 +123,10 @@ def test_formats_json_hocr_pdf(make_server, tmp_path: Path) -> None:
     assert b'"name":"rapidocr"' in data and b"Searchable words here" in data
 
 
-def test_a_missing_or_refused_key_stops_at_once(make_server, tmp_path: Path) -> None:
+def test_a_missing_or_refused_key_stops_at_once(embedded_server: Server, tmp_path: Path) -> None:
     """Every file would be refused the same way: one message, exit status 2, and the files not yet sent stay
     unsent (at most --concurrency submits reach the server), rather than one MissingKey per file."""
-    srv: Server = make_server(workers=1).start()
+    srv = embedded_server
     files = [_image(w, tmp_path / f"doc{i}.png") for i, w in enumerate(WORDS)]
     env = {k: v for k, v in os.environ.items() if k not in ("OCRGW_API_KEY", "OCRGW_SERVER")}
     for key_args, code in (([], "MissingKey"), (["--key", "not-a-key"], "InvalidKey")):

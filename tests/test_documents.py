@@ -19,7 +19,7 @@ from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 
 from tests.bodies import assert_azure_error
-from tests.conftest import Server, doc, manifest_row, poll, submit_and_wait
+from tests.conftest import Server, doc, manifest_row, poll, slow_page_image, submit_and_wait
 
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 PAGE_TEXTS = [
@@ -255,8 +255,7 @@ def test_both_reading_orders_read_columns_one_after_another(server: Server) -> N
 
 # ------------------------------------------------------------------------------------------ resume
 def test_worker_killed_mid_document_resumes_at_the_first_unfinished_page(make_server) -> None:
-    page = doc("multicol/tess_8071_093.3B.tif")
-    pages = [Image.open(page).convert("L")] * 4
+    pages = [slow_page_image().convert("L")] * 4
     srv = make_server(workers=1).start()
     r = httpx.post(
         f"{srv.url}/vision/v3.2/read/analyze",

@@ -14,7 +14,6 @@ import shlex
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -150,10 +149,10 @@ def words(text: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    server = Server(tmp_path_factory.mktemp("readme"), workers=2).start()
-    yield server
-    server.stop()
+def srv(embedded_server: Server) -> Server:
+    """The shared embedded server (two workers, default settings but an 8 MiB upload limit; the README's
+    large page is ~1.5 MB): the README's commands need a running server, not one of their own."""
+    return embedded_server
 
 
 @pytest.fixture

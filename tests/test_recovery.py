@@ -11,7 +11,7 @@ import httpx
 import psutil
 import pytest
 
-from tests.conftest import Server, doc, poll
+from tests.conftest import Server, doc, poll, slow_page
 
 
 def _submit(srv: Server, body: bytes) -> str:
@@ -50,7 +50,7 @@ def test_queued_jobs_complete_after_restart(make_server, how: int) -> None:
 
 
 def test_worker_killed_mid_job_costs_one_attempt(make_server) -> None:
-    page = doc("multicol/tess_8071_093.3B.tif").read_bytes()
+    page = slow_page()
     srv = make_server(workers=1).start()
     loc = _submit(srv, page)
     deadline = time.monotonic() + 30
@@ -90,7 +90,7 @@ def test_job_that_always_overruns_fails_after_max_attempts(make_server) -> None:
 
 def test_shutdown_hands_back_a_running_job_without_spending_an_attempt(make_server) -> None:
     """A graceful stop that cannot wait for a long job returns it to the queue at no cost."""
-    page = doc("multicol/tess_8071_093.3B.tif").read_bytes()
+    page = slow_page()
     srv = make_server(workers=1, env={"OCRGW_SHUTDOWN_GRACE_SECONDS": "0"}).start()
     loc = _submit(srv, page)
     deadline = time.monotonic() + 30

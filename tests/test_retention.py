@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 
 from tests.bodies import assert_azure_error
-from tests.conftest import doc, poll
+from tests.conftest import doc, poll, slow_page
 
 
 def _submit(srv, body: bytes) -> httpx.Response:
@@ -49,7 +49,7 @@ def test_expired_read_result_is_404_and_purged_with_its_document(make_server) ->
 
 def test_full_backlog_answers_429_and_accepted_jobs_complete(make_server) -> None:
     srv = make_server(workers=1, env={"OCRGW_MAX_BACKLOG": "2", "OCRGW_BACKLOG_RETRY_AFTER_SECONDS": "3"}).start()
-    page = doc("multicol/tess_8071_093.3B.tif").read_bytes()
+    page = slow_page()
     with ThreadPoolExecutor(8) as pool:
         responses = list(pool.map(lambda _: _submit(srv, page), range(10)))
     accepted = [r for r in responses if r.status_code == 202]

@@ -13,7 +13,7 @@ import httpx
 import psutil
 from PIL import Image, ImageDraw
 
-from tests.conftest import RedisServer, ScaleoutServer, doc, poll, unavailable
+from tests.conftest import RedisServer, ScaleoutServer, doc, poll, slow_page_image, unavailable
 from tests.test_documents import font, tiff_bytes
 
 
@@ -50,7 +50,7 @@ def _lease_pid(srv: ScaleoutServer, job_id: str) -> int | None:
 
 
 def test_worker_child_killed_mid_document_completes_elsewhere_without_duplicates(make_scaleout) -> None:
-    page = Image.open(doc("multicol/tess_8071_093.3B.tif")).convert("L")
+    page = slow_page_image().convert("L")
     srv = make_scaleout(worker_processes=2, workers=1).start()
     loc = _submit(srv, tiff_bytes([page] * 3))
     job_id = _job(loc)

@@ -361,14 +361,14 @@ def files(tmp_path: Path) -> Iterator[str]:
     httpd.server_close()
 
 
-def test_url_and_base64_sources(make_server, files: str, tmp_path: Path) -> None:
+def test_url_and_base64_sources(private_server: Server, files: str, tmp_path: Path) -> None:
     from azure.ai.documentintelligence import DocumentIntelligenceClient
     from azure.ai.documentintelligence.models import AnalyzeDocumentRequest
     from azure.ai.formrecognizer import DocumentAnalysisClient
     from azure.core.credentials import AzureKeyCredential
     from azure.core.exceptions import HttpResponseError
 
-    srv = make_server(env={"OCRGW_URL_ALLOW_PRIVATE": "true"}).start()
+    srv = private_server
     (tmp_path / "page.png").write_bytes(small_page())
     url = f"{files}/page.png"
     fr = DocumentAnalysisClient(srv.url, AzureKeyCredential(srv.key))

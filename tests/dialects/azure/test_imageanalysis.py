@@ -149,8 +149,8 @@ def test_sdk_endpoint_with_trailing_slash(server: Server) -> None:
     assert "Hello World" in check_result(result, width=640, height=120)
 
 
-def test_sdk_analyze_from_url(make_server) -> None:
-    srv = make_server(env={"OCRGW_URL_ALLOW_PRIVATE": "true"}, workers=1).start()
+def test_sdk_analyze_from_url(private_server: Server) -> None:
+    srv = private_server
     path = doc(IMAGE)
     with serve_directory(path.parent) as base:
         result = client(srv.url, srv.key).analyze_from_url(f"{base}/{path.name}", read_features())

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -25,7 +24,7 @@ from huaweicloudsdkocr.v1 import (
 )
 from PIL import Image
 from rapidfuzz.distance import Levenshtein
-from tests.conftest import Server, doc, manifest_row
+from tests.conftest import SHARED_ENV, Server, doc, manifest_row
 
 IMAGE = "page/tess_phototest.tif"
 PROJECT = "0a1b2c3d4e5f"
@@ -212,14 +211,9 @@ def test_x_auth_token(server: Server) -> None:
 
 # ----------------------------------------------------------------------------------------- options
 @pytest.fixture(scope="module")
-def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """An embedded server of this module's own, with a 4 MiB upload limit for the oversize case."""
-    srv = Server(
-        tmp_path_factory.mktemp("huawei"),
-        env={"OCRGW_URL_ALLOW_PRIVATE": "false", "OCRGW_MAX_UPLOAD_BYTES": str(4 * 1024 * 1024)},
-    ).start()
-    yield srv
-    srv.stop()
+def embedded(embedded_server: Server) -> Server:
+    """The shared embedded server: private URLs refused, an 8 MiB upload limit for the oversize case."""
+    return embedded_server
 
 
 def test_character_mode_and_rotation(embedded: Server) -> None:
@@ -290,8 +284,9 @@ def test_bad_input_in_huawei_shapes(embedded: Server) -> None:
     for raw in (b"{not json", b"[1, 2]"):
         r = httpx.post(f"{embedded.url}/v2/{PROJECT}/ocr/general-text", content=raw, headers=headers)
         huawei_error(r, 400, "ModelArts.4105")
-    # Too big for the server's limit (4 MiB here).
-    huawei_error(token_post(embedded, "general-text", {"image": "A" * (7 * 1024 * 1024)}), 413, "APIG.0201")
+    # Too big for the server's limit (8 MiB here, so a body past 8 MiB as base64 plus 1 MiB of JSON).
+    too_big = int(SHARED_ENV["OCRGW_MAX_UPLOAD_BYTES"]) * 4 // 3 + 2 * 1024 * 1024
+    huawei_error(token_post(embedded, "general-text", {"image": "A" * too_big}), 413, "APIG.0201")
     # Wrong paths and methods are the gateway's 404.
     huawei_error(token_post(embedded, "no-such-api", {"image": good}), 404, "APIG.0101")
     huawei_error(httpx.get(f"{embedded.url}/v2/{PROJECT}/ocr/general-text"), 404, "APIG.0101")

@@ -127,8 +127,8 @@ def test_json_base64_with_searchable_pdf_and_raw_body(server: Server) -> None:
     assert wait_done(server, raw.headers["location"])["status"] == "succeeded"
 
 
-def test_list_pagination_status_filter_and_delete(make_server) -> None:
-    srv: Server = make_server().start()
+def test_list_pagination_status_filter_and_delete(own_key: Server) -> None:
+    srv = own_key
     from tests.dialects.ocrspace.test_ocrspace import PNG
 
     ids = []
@@ -160,8 +160,8 @@ def test_list_pagination_status_filter_and_delete(make_server) -> None:
     native_error(httpx.delete(f"{srv.url}/v1/jobs/{ids[0]}", headers=headers(srv)), 404, "NotFound")
 
 
-def test_native_errors(make_server) -> None:
-    srv: Server = make_server().start()
+def test_native_errors(embedded_server: Server) -> None:
+    srv = embedded_server
     native_error(httpx.post(srv.url + "/v1/jobs", files={"file": ("a", b"x")}), 401, "MissingKey")
     native_error(
         httpx.post(srv.url + "/v1/jobs", headers={"X-API-Key": "0" * 32}, files={"file": ("a", b"x")}),
@@ -207,12 +207,12 @@ def test_native_errors(make_server) -> None:
     assert submit_file(srv, PNG).status_code == 202  # still serving
 
 
-def test_idempotency_key_returns_the_original_operation(make_server) -> None:
+def test_idempotency_key_returns_the_original_operation(own_key: Server) -> None:
     import concurrent.futures
 
     from tests.dialects.ocrspace.test_ocrspace import PNG
 
-    srv: Server = make_server().start()
+    srv = own_key
 
     def submit(key: str) -> httpx.Response:
         return httpx.post(
@@ -276,7 +276,7 @@ class _Receiver:
 
 
 @pytest.mark.parametrize("deployment", ["embedded", "scaleout"])
-def test_callback_signed_and_retried_until_delivered(deployment: str, make_server, make_scaleout) -> None:
+def test_callback_signed_and_retried_until_delivered(deployment: str, request: pytest.FixtureRequest) -> None:
     import hashlib
     import hmac
 
@@ -287,7 +287,12 @@ def test_callback_signed_and_retried_until_delivered(deployment: str, make_serve
         "OCRGW_CALLBACK_RETRY_BASE_SECONDS": "0.5",
         "OCRGW_CALLBACK_POLL_SECONDS": "0.2",
     }
-    srv: Server = (make_server(env=env) if deployment == "embedded" else make_scaleout(env=env, apis=2)).start()
+    srv: Server
+    if deployment == "embedded":  # the shared server with these settings
+        srv = request.getfixturevalue("private_server")
+        assert env.items() <= srv.env.items(), srv.env
+    else:
+        srv = request.getfixturevalue("make_scaleout")(env=env, apis=2).start()
     receiver = _Receiver(failures=2)
     try:
         r = submit_file(srv, PNG, callback_url=receiver.url)
@@ -324,10 +329,10 @@ def test_callback_signed_and_retried_until_delivered(deployment: str, make_serve
         receiver.close()
 
 
-def test_callback_url_is_ssrf_guarded(make_server) -> None:
+def test_callback_url_is_ssrf_guarded(embedded_server: Server) -> None:
     from tests.dialects.ocrspace.test_ocrspace import PNG
 
-    srv: Server = make_server().start()  # private addresses not allowed (the default)
+    srv = embedded_server  # private addresses not allowed (the default)
     for url in ("http://127.0.0.1:9/hook", "http://169.254.169.254/latest", "ftp://example.com/x", "not a url"):
         err = native_error(
             submit_file(srv, PNG, callback_url=url), 400, "UrlForbidden" if url.startswith("http://1") else "InvalidUrl"

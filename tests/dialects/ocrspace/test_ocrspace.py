@@ -83,16 +83,11 @@ def errored(r: httpx.Response, exit_code: int, status: int = 200) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """An embedded server with loopback URL sources allowed (for GET /parse/imageurl). Scale-out is covered
-    by test_ocrspace_clients.py (the real clients on both deployments) and the searchable-PDF artifact test
-    on PostgreSQL's blob store; running these too on scale-out cost 46 s of the suite's 15-minute budget."""
-    env = {"OCRGW_MAX_UPLOAD_BYTES": str(8 * 1024 * 1024), "OCRGW_URL_ALLOW_PRIVATE": "true"}
-    server = Server(tmp_path_factory.mktemp("ocrspace"), env=env)
-    server.start()
-    yield server
-    server.stop()
-    server.cleanup()
+def srv(private_server: Server) -> Server:
+    """The shared embedded server with loopback URL sources allowed (for GET /parse/imageurl). Scale-out is
+    covered by test_ocrspace_clients.py (the real clients on both deployments) and the searchable-PDF artifact
+    test on PostgreSQL's blob store; running these too on scale-out cost 46 s of the suite's 15-minute budget."""
+    return private_server
 
 
 # ------------------------------------------------------------------------------------ real clients

@@ -37,19 +37,19 @@ Box = tuple[float, float, float, float]  # x0, y0, x1, y1
 
 @pytest.fixture(scope="module", params=["embedded", "scaleout"])
 def deployment(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """One server per deployment for this module, with loopback URL sources allowed (the npm `url` mode
-    fetches the receipt from a local http.server), which the shared `server` fixture does not allow."""
-    env = {"OCRGW_MAX_UPLOAD_BYTES": str(8 * 1024 * 1024), "OCRGW_URL_ALLOW_PRIVATE": "true"}
-    srv: Server
+    """A server per deployment with loopback URL sources allowed (the npm `url` mode fetches the receipt from a
+    local http.server), which the shared `server` fixture does not allow: the shared `private_server` on
+    embedded, one of this module's own on scale-out."""
     if request.param == "embedded":
-        srv = Server(tmp_path_factory.mktemp("ocrspace-clients"), env=env)
-    else:
-        srv = ScaleoutServer(
-            tmp_path_factory.mktemp("ocrspace-clients-scaleout"),
-            env=env,
-            redis=request.getfixturevalue("redis_server"),
-            workers=2,
-        )
+        yield request.getfixturevalue("private_server")
+        return
+    env = {"OCRGW_MAX_UPLOAD_BYTES": str(8 * 1024 * 1024), "OCRGW_URL_ALLOW_PRIVATE": "true"}
+    srv = ScaleoutServer(
+        tmp_path_factory.mktemp("ocrspace-clients-scaleout"),
+        env=env,
+        redis=request.getfixturevalue("redis_server"),
+        workers=2,
+    )
     srv.start()
     yield srv
     srv.stop()

@@ -18,7 +18,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 from rapidfuzz.distance import Levenshtein
 from tests.bodies import png_header_only
-from tests.conftest import Server, doc, manifest_row
+from tests.conftest import SHARED_ENV, Server, doc, manifest_row
 
 from ocrgw.dialects.tesseract_style import status_of
 from ocrgw.errors import ErrorCode, OcrgwError
@@ -49,7 +49,8 @@ PNG = text_png()
 CORRUPT = PNG[:300]  # a valid header, truncated data: only decoding finds out
 BAD_HEADER = b"\x89PNG\r\n\x1a\n" + b"garbage" * 40  # a PNG signature and nothing valid after it
 NOT_IMAGE = b"hello, this is plain text and no image at all\n" * 20
-OVERSIZE = b"\x89PNG\r\n\x1a\n" + b"\0" * (4 * MIB)  # past the 3 MiB limit of these servers
+# past the upload limit of both servers (8 MiB on the shared one, 3 MiB on srv2)
+OVERSIZE = b"\x89PNG\r\n\x1a\n" + b"\0" * (int(SHARED_ENV["OCRGW_MAX_UPLOAD_BYTES"]) + MIB)
 BOMB = png_header_only(20000, 20000)
 
 
@@ -97,11 +98,10 @@ def file_server(directory: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """Default settings (private URLs refused, api_name `ocr`), a 3 MiB upload limit."""
-    server = Server(tmp_path_factory.mktemp("seed"), env={"OCRGW_MAX_UPLOAD_BYTES": str(3 * MIB)}).start()
-    yield server
-    server.stop()
+def srv(embedded_server: Server) -> Server:
+    """The shared embedded server: default settings (private URLs refused, api_name `ocr`), an 8 MiB upload
+    limit."""
+    return embedded_server
 
 
 @pytest.fixture(scope="module")
