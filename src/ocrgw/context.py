@@ -4,7 +4,7 @@ the app's lifespan and handed to routes as a dependency: nothing is built per re
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends
@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from starlette.requests import Request
 
 from ocrgw.auth import KeyResolver
+from ocrgw.jobs.backlog import Backlog
 from ocrgw.queue import JobQueue
 from ocrgw.settings import Settings
 from ocrgw.storage import BlobStore
@@ -24,6 +25,10 @@ class AppContext:
     queue: JobQueue
     store: BlobStore
     keys: KeyResolver
+    backlog: Backlog = field(init=False)  # the bound's figure, kept for the process's life
+
+    def __post_init__(self) -> None:
+        self.backlog = Backlog(self.db, self.settings.max_backlog, self.settings.backlog_retry_after_seconds)
 
 
 def app_context(request: Request) -> AppContext:

@@ -25,6 +25,7 @@ from ocrgw.errors import ErrorCode, OcrgwError
 from ocrgw.formats import ImageLimits
 from ocrgw.jobs import engine_choice
 from ocrgw.jobs import repository as repo
+from ocrgw.jobs.backlog import Backlog
 from ocrgw.jobs.models import Job
 from ocrgw.jobs.schemas import JobSpec, JobView, StoredBlob
 from ocrgw.jobs.states import JobStatus
@@ -48,6 +49,7 @@ class Core(Protocol):
     db: async_sessionmaker
     queue: JobQueue
     store: BlobStore
+    backlog: Backlog
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +89,40 @@ async def accept(
     ``limits`` are the pixel sizes the dialect's API takes (its vendor's, or the engine's own), checked
     from the image's headers as it is stored."""
     if backlog:
-        await check_backlog(db=ctx.db, settings=ctx.settings)
+        await ctx.backlog.admit()
+    try:
+        view, principal = await _create(
+            ctx, dialect, owner, order, source, limits, retention_hours, idempotency_key, callback
+        )
+    except BaseException:
+        if backlog:
+            ctx.backlog.settle(created=False)
+        raise
+    if backlog:
+        ctx.backlog.settle(created=True)
+    else:
+        ctx.backlog.created()
+    if wait is None:
+        return view
+    done = await _wait(db=ctx.db, job_id=view.id, owner_key_id=principal.key_id, timeout=wait)
+    if done.status is not JobStatus.SUCCEEDED:
+        raise wait_error(done, wait)
+    return done
+
+
+async def _create(
+    ctx: Core,
+    dialect: str,
+    owner: Principal | Callable[[], Awaitable[Principal]],
+    order: Order | Deferred,
+    source: Source,
+    limits: ImageLimits,
+    retention_hours: float,
+    idempotency_key: str | None,
+    callback: tuple[str, str] | Callable[[], Awaitable[tuple[str, str] | None]] | None,
+) -> tuple[JobView, Principal]:
+    """accept's steps up to the queued job: the order checked, the body stored, the deferred parts
+    awaited, then ``submit``; the stored body is deleted if a step after it fails."""
     ready = await check_order(order, ctx.settings) if isinstance(order, Order) else None
     blob = await source.save(ctx.store, ctx.settings, limits)
     try:
@@ -113,12 +148,7 @@ async def accept(
         idempotency_key=idempotency_key,
         callback=notify,
     )
-    if wait is None:
-        return view
-    done = await _wait(db=ctx.db, job_id=view.id, owner_key_id=principal.key_id, timeout=wait)
-    if done.status is not JobStatus.SUCCEEDED:
-        raise wait_error(done, wait)
-    return done
+    return view, principal
 
 
 async def check_order(order: Order, settings: Settings) -> Order:
@@ -321,19 +351,11 @@ def wait_error(view: JobView, waited: float) -> OcrgwError:
     return OcrgwError(code, view.error_message or "The document could not be read.")
 
 
-async def check_backlog(*, db: async_sessionmaker, settings: Settings) -> None:
-    """Refuse new work (BacklogFull, with a Retry-After) while the backlog is at its bound. Called before
-    the body is read, so a refused upload costs nothing; jobs already accepted are not affected."""
-    if not settings.max_backlog:
-        return
-    async with db() as s:
-        waiting = await repo.count_queued(s)
-    if waiting >= settings.max_backlog:
-        raise OcrgwError(
-            ErrorCode.BACKLOG_FULL,
-            f"Too many documents are waiting ({waiting}); retry after a few seconds.",
-            retry_after=settings.backlog_retry_after_seconds,
-        )
+async def check_backlog(ctx: Core) -> None:
+    """Refuse new work (BacklogFull, with a Retry-After) while the backlog is at its bound, for a request
+    whose documents then skip the check (``accept(backlog=False)``: a batch that stores its files as they
+    stream in). Called before the body is read, so a refused upload costs nothing."""
+    await ctx.backlog.check()
 
 
 async def delete(*, db: async_sessionmaker, store: BlobStore, job_id: str, owner_key_id: str | None) -> None:
