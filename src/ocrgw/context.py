@@ -13,6 +13,7 @@ from starlette.requests import Request
 
 from ocrgw.auth import KeyResolver
 from ocrgw.jobs.backlog import Backlog
+from ocrgw.jobs.inserts import Inserts
 from ocrgw.queue import JobQueue
 from ocrgw.settings import Settings
 from ocrgw.storage import BlobStore
@@ -26,9 +27,11 @@ class AppContext:
     store: BlobStore
     keys: KeyResolver
     backlog: Backlog = field(init=False)  # the bound's figure, kept for the process's life
+    inserts: Inserts = field(init=False)  # the group commit of new jobs
 
     def __post_init__(self) -> None:
         self.backlog = Backlog(self.db, self.settings.max_backlog, self.settings.backlog_retry_after_seconds)
+        self.inserts = Inserts(self.db)
 
 
 def app_context(request: Request) -> AppContext:

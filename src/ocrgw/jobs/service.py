@@ -12,7 +12,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 import anyio
 from sqlalchemy.exc import IntegrityError
@@ -26,7 +26,7 @@ from ocrgw.formats import ImageLimits
 from ocrgw.jobs import engine_choice
 from ocrgw.jobs import repository as repo
 from ocrgw.jobs.backlog import Backlog
-from ocrgw.jobs.models import Job
+from ocrgw.jobs.inserts import Entry, Inserts
 from ocrgw.jobs.schemas import JobSpec, JobView, StoredBlob
 from ocrgw.jobs.states import JobStatus
 from ocrgw.ops.context import current_request_id
@@ -50,6 +50,7 @@ class Core(Protocol):
     queue: JobQueue
     store: BlobStore
     backlog: Backlog
+    inserts: Inserts
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +148,7 @@ async def _create(
         retention=timedelta(hours=retention_hours),
         idempotency_key=idempotency_key,
         callback=notify,
+        inserts=ctx.inserts,
     )
     return view, principal
 
@@ -181,12 +183,15 @@ async def submit(
     retention: timedelta,
     idempotency_key: str | None = None,
     callback: tuple[str, str] | None = None,
+    inserts: Inserts | None = None,
 ) -> JobView:
     """A stored blob becomes a queued job; if it cannot (a bad page selection, a database error), the
     blob is deleted here. With ``idempotency_key`` (see ``idempotency_digest``), a second submit that
     loses the race to the first gets the first's job. ``callback`` is (URL, public base URL): the
     delivery loop POSTs to the URL once the job ends. The id is enqueued after the commit; if that is
-    lost, the reaper re-enqueues it."""
+    lost, the reaper re-enqueues it. With ``inserts`` (the API process's), the row is committed together
+    with those of concurrent submits (``jobs.inserts``); without, in a transaction of its own."""
+    entry = None
     try:
         selected = spec.selection.count(blob.frames)
         if selected == 0:
@@ -196,32 +201,37 @@ async def submit(
                 param="pages",
             )
         now = utcnow()
-        job = Job(
-            id=str(uuid.uuid4()),
-            owner_key_id=owner_key_id,
-            dialect=dialect,
-            status=JobStatus.QUEUED.value,
-            spec=spec.model_dump(mode="json"),
-            blob_key=blob.key,
-            media_type=blob.media_type,
-            size_bytes=blob.size,
-            created_at=now,
-            updated_at=now,
-            attempts=0,
-            max_attempts=settings.max_attempts,
-            pages_total=selected,
-            pages_done=0,
-            expires_at=now + retention,
-            idempotency_key=idempotency_key,
-            callback_url=callback[0] if callback else None,
-            callback_base=callback[1] if callback else None,
-            callback_state="pending" if callback else None,
-            callback_attempts=0,
-            callback_next_at=now if callback else None,
-            request_id=current_request_id(),  # set by ops.http; None outside a request
-        )
-        async with db.begin() as s:
-            await repo.insert_job(s, job)
+        job_id = str(uuid.uuid4())
+        row: dict[str, Any] = {
+            "id": job_id,
+            "owner_key_id": owner_key_id,
+            "dialect": dialect,
+            "status": JobStatus.QUEUED.value,
+            "spec": spec.model_dump(mode="json"),
+            "blob_key": blob.key,
+            "media_type": blob.media_type,
+            "size_bytes": blob.size,
+            "created_at": now,
+            "updated_at": now,
+            "attempts": 0,
+            "max_attempts": settings.max_attempts,
+            "pages_total": selected,
+            "pages_done": 0,
+            "expires_at": now + retention,
+            "idempotency_key": idempotency_key,
+            "callback_url": callback[0] if callback else None,
+            "callback_base": callback[1] if callback else None,
+            "callback_state": "pending" if callback else None,
+            "callback_attempts": 0,
+            "callback_next_at": now if callback else None,
+            "request_id": current_request_id(),  # set by ops.http; None outside a request
+        }
+        if inserts is not None:
+            entry = Entry(row)
+            await inserts.add(entry)
+        else:
+            async with db.begin() as s:
+                await repo.insert_jobs(s, [row])
     except IntegrityError:
         await store.delete(blob.key)
         existing = await find_idempotent(db=db, digest=idempotency_key) if idempotency_key else None
@@ -229,10 +239,11 @@ async def submit(
             raise
         return existing
     except BaseException:
-        await store.delete(blob.key)
+        if entry is None or not entry.committed:  # else cancelled with its job in: the reaper queues it
+            await store.delete(blob.key)
         raise
-    await queue.enqueue(job.id)
-    return repo.job_view(job)
+    await queue.enqueue(job_id)
+    return repo.queued_view(row, spec)
 
 
 def check_engine(spec: JobSpec, settings: Settings) -> None:
