@@ -310,6 +310,7 @@ class Run:
     socket_errors: int
     api_cpu: float  # share of one core, all API processes together
     workers_cpu: float
+    api_cpu_ms: float  # API CPU per request: steadier than req/s on a machine shared with other work
     load: list[float] | None = None
 
 
@@ -333,20 +334,21 @@ def measure(
     api, wk = (_cpu(dep.api_pids) - before_api) / wall, (_cpu(wpids) - before_w) / wall
     errs = res.errors
     return Run(
-        design,
-        state,
-        r,
-        round(res.rps, 1),
-        round(res.pct(50), 1),
-        round(res.pct(90), 1),
-        round(res.pct(99), 1),
-        round(res.pct(100), 1),
-        res.requests,
-        errs.get("status", 0),
-        sum(v for k, v in errs.items() if k != "status"),
-        round(api, 2),
-        round(wk, 2),
-        load_avg,
+        design=design,
+        workers=state,
+        round=r,
+        rps=round(res.rps, 1),
+        p50_ms=round(res.pct(50), 1),
+        p90_ms=round(res.pct(90), 1),
+        p99_ms=round(res.pct(99), 1),
+        max_ms=round(res.pct(100), 1),
+        requests=res.requests,
+        non_2xx=errs.get("status", 0),
+        socket_errors=sum(v for k, v in errs.items() if k != "status"),
+        api_cpu=round(api, 2),
+        workers_cpu=round(wk, 2),
+        api_cpu_ms=round(api * wall * 1000 / max(res.requests, 1), 3),
+        load=load_avg,
     )
 
 
@@ -412,7 +414,7 @@ def summarize(runs: list[Run], paths: list[str]) -> dict:
             mine = [r for r in rows if r.design == design]
             per[design] = {
                 k: round(median([getattr(r, k) for r in mine]), 2)
-                for k in ("rps", "p50_ms", "p99_ms", "api_cpu", "workers_cpu")
+                for k in ("rps", "p50_ms", "p99_ms", "api_cpu", "workers_cpu", "api_cpu_ms")
             } | {"non_2xx": sum(r.non_2xx for r in mine), "socket_errors": sum(r.socket_errors for r in mine)}
             if design != "naive":
                 naive_by_round = {r.round: r for r in rows if r.design == "naive"}
@@ -464,7 +466,7 @@ def report(res: dict) -> None:
         print(f"\n{label}")
         print(
             f"{'workers':9} {'design':14} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'api CPU':>8} {'wkr CPU':>8}"
-            "  ocrgw/naive req/s"
+            f" {'CPU ms/req':>10}  ocrgw/naive req/s"
         )
         for state, per in dep["summary"].items():
             for design, s in per.items():
@@ -477,9 +479,12 @@ def report(res: dict) -> None:
                 bad += f"  socket errors {s['socket_errors']}" if s["socket_errors"] else ""
                 print(
                     f"{state:9} {design:14} {s['rps']:8.1f} {s['p50_ms']:8.1f} {s['p99_ms']:8.1f} {s['api_cpu']:8.2f}"
-                    f" {s['workers_cpu']:8.2f}  {ratio}{bad}"
+                    f" {s['workers_cpu']:8.2f} {s['api_cpu_ms']:10.2f}  {ratio}{bad}"
                 )
-    print("(api CPU: the design's API process(es), wkr CPU: ocrgw's worker processes; both in cores)")
+    print(
+        "(api CPU: the design's API process(es), wkr CPU: ocrgw's worker processes, both in cores; CPU ms/req: "
+        "the API process(es)' CPU per request)"
+    )
 
 
 def main() -> int:

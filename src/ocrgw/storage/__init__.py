@@ -38,6 +38,7 @@ class BlobWriter(Protocol):
 
 class BlobStore(Protocol):
     async def writer(self) -> BlobWriter: ...  # API side: a request body as it streams in
+    async def put(self, data: bytes) -> str: ...  # API side: a small body already in memory, in one go
     def read(self, key: str) -> AsyncIterator[bytes]: ...  # API side: a stored blob, chunk by chunk
     async def delete(self, key: str) -> None: ...
     def materialize(self, key: str) -> AbstractContextManager[Path]: ...  # worker side: a local file

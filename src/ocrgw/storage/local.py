@@ -43,15 +43,14 @@ class SpoolWriter:
 
 
 class _LocalWriter(SpoolWriter):
-    def __init__(self, root: Path) -> None:
-        super().__init__(root / "tmp")
-        self._final = root / self.key[:2] / self.key
+    def __init__(self, store: LocalBlobStore) -> None:
+        super().__init__(store.root / "tmp")
+        self._store = store
 
     async def commit(self) -> str:
         """Rename into place: readers never see half a blob."""
         await self.close()
-        await anyio.to_thread.run_sync(lambda: self._final.parent.mkdir(0o755, parents=True, exist_ok=True))
-        await anyio.to_thread.run_sync(os.replace, self._tmp, self._final)
+        await anyio.to_thread.run_sync(self._store.keep, self._tmp, self.key)
         return self.key
 
 
@@ -59,11 +58,23 @@ class LocalBlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         (root / "tmp").mkdir(parents=True, exist_ok=True)
+        self._dirs: set[str] = set()  # the key-prefix folders known to exist: no mkdir per blob
 
     async def writer(self) -> _LocalWriter:
-        w = _LocalWriter(self.root)
+        w = _LocalWriter(self)
         await w.open()
         return w
+
+    async def put(self, data: bytes) -> str:
+        """A small body in one thread hop (write, rename), where streaming costs a hop per chunk."""
+        return await anyio.to_thread.run_sync(self.put_bytes, data)
+
+    def keep(self, tmp: Path, key: str) -> None:
+        """Move a finished temp file to its key's place (blocking)."""
+        if key[:2] not in self._dirs:
+            (self.root / key[:2]).mkdir(0o755, parents=True, exist_ok=True)
+            self._dirs.add(key[:2])
+        os.replace(tmp, self.local_path(key))
 
     def local_path(self, key: str) -> Path:
         if not key.isalnum():
@@ -87,7 +98,5 @@ class LocalBlobStore:
         key = uuid.uuid4().hex
         tmp = self.root / "tmp" / (key + ".part")
         tmp.write_bytes(data)
-        final = self.local_path(key)
-        final.parent.mkdir(0o755, parents=True, exist_ok=True)
-        os.replace(tmp, final)
+        self.keep(tmp, key)
         return key
