@@ -154,9 +154,10 @@ async def _create(
 
 
 async def check_order(order: Order, settings: Settings) -> Order:
-    """The order with its languages resolved into the spec and its engine checked, off the event loop.
-    ``accept`` calls it; a request of several documents calls it once first, so that a bad option fails
-    the request instead of each document, and hands every ``accept`` the checked order."""
+    """The order with its languages resolved into the spec and its engine checked: on the event loop while
+    the installed models are known (``languages.cached``), else in a thread, since finding them lists
+    folders. ``accept`` calls it; a request of several documents calls it once first, so that a bad option
+    fails the request instead of each document, and hands every ``accept`` the checked order."""
 
     def check() -> Order:
         spec = order.spec
@@ -167,6 +168,8 @@ async def check_order(order: Order, settings: Settings) -> Order:
         check_engine(spec, settings)
         return Order(spec)
 
+    if order.languages is None or languages.cached(settings):
+        return check()
     return await anyio.to_thread.run_sync(check)
 
 
