@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import NoReturn
 
 import anyio
@@ -38,8 +39,8 @@ async def from_stream(
 ) -> StoredBlob:
     """Store a body as it arrives; refuse it as soon as it passes the size limit, and an image outside the
     API's pixel ``limits`` once its headers are in. A body that ends within ``SMALL_BODY`` bytes is kept in
-    memory and then inspected and stored in one go (two thread hops in all); a larger one is spooled to
-    the store's writer as it arrives."""
+    memory and then inspected and stored in one go (one thread hop on the local store); a larger one is
+    spooled to the store's writer as it arrives."""
     stream = aiter(chunks)
     buf = bytearray()
     async for chunk in stream:
@@ -52,8 +53,7 @@ async def from_stream(
         raise OcrgwError(ErrorCode.EMPTY_BODY, "The request body is empty: send the image bytes.")
     data = bytes(buf)
     media_type = check_type(data[:HEAD_BYTES])
-    width, height, frames = await anyio.to_thread.run_sync(inspect_document, data, media_type, settings, limits)
-    key = await store.put(data)
+    key, (width, height, frames) = await store.put(data, partial(inspect_document, data, media_type, settings, limits))
     return StoredBlob(key=key, size=len(data), media_type=media_type, width=width, height=height, frames=frames)
 
 

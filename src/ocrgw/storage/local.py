@@ -5,10 +5,13 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import anyio
+
+T = TypeVar("T")
 
 
 class SpoolWriter:
@@ -65,9 +68,15 @@ class LocalBlobStore:
         await w.open()
         return w
 
-    async def put(self, data: bytes) -> str:
-        """A small body in one thread hop (write, rename), where streaming costs a hop per chunk."""
-        return await anyio.to_thread.run_sync(self.put_bytes, data)
+    async def put(self, data: bytes, check: Callable[[], T]) -> tuple[str, T]:
+        """A small body checked and stored in one thread hop (check, write, rename), where streaming it
+        cost a hop per chunk and per step."""
+
+        def check_and_put() -> tuple[str, T]:
+            checked = check()
+            return self.put_bytes(data), checked
+
+        return await anyio.to_thread.run_sync(check_and_put)
 
     def keep(self, tmp: Path, key: str) -> None:
         """Move a finished temp file to its key's place (blocking)."""
