@@ -8,7 +8,7 @@
 set -euo pipefail
 
 APT_PACKAGES=(tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd)
-TEST_APT_PACKAGES=(tesseract-ocr-deu tesseract-ocr-fra fonts-dejavu-core fonts-ocr-b docker-compose chromium chromium-driver qpdf poppler-utils)  # German and French test documents; OCR-B for passport specimens; the compose file check; headless Chromium for tests/web; qpdf --check and pdftotext for tests/render
+TEST_APT_PACKAGES=(tesseract-ocr-deu tesseract-ocr-fra fonts-dejavu-core fonts-ocr-b docker-compose chromium chromium-driver qpdf poppler-utils wrk)  # German and French test documents; OCR-B for passport specimens; the compose file check; headless Chromium for tests/web; qpdf --check and pdftotext for tests/render; wrk for bench/submit.py
 VENV=${VENV:-.venv}
 
 # Bold only for a person at a terminal: logs and CI output get no escape codes (nor with NO_COLOR set).

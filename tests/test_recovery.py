@@ -1,5 +1,6 @@
 """No accepted job is lost: jobs queued when the server stops complete after it restarts; a worker
-killed mid-job costs one attempt, not the job; a job that keeps killing its worker ends failed."""
+killed mid-job costs one attempt, not the job; a job that keeps killing its worker ends failed. Workers
+read at a lower CPU priority than the API, so that a busy queue does not starve it."""
 
 from __future__ import annotations
 
@@ -103,3 +104,17 @@ def test_shutdown_hands_back_a_running_job_without_spending_an_attempt(make_serv
     srv.start()
     assert poll(srv, loc, timeout=120)["status"] == "succeeded"
     assert _db_rows(srv, "select attempts from jobs where id = ?", job_id) == [(1,)]
+
+
+def test_workers_read_at_a_lower_cpu_priority_than_the_api(server: Server) -> None:
+    """OCR on every core must not starve the API's event loop: worker processes (local ones, or Celery's
+    pool children) run OCRGW_WORKER_NICE (default 10) below the API process."""
+    assert server.proc is not None
+    api = psutil.Process(server.proc.pid).nice()
+    deadline = time.monotonic() + 60
+    while True:
+        nice = {pid: psutil.Process(pid).nice() for pid in server.worker_pids()}
+        if nice and set(nice.values()) == {min(api + 10, 19)}:
+            break
+        assert time.monotonic() < deadline, f"API at {api}, workers at {nice}"
+        time.sleep(0.2)

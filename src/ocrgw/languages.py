@@ -5,6 +5,7 @@ a directory listing). A code we know but whose model is missing is an error at s
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -122,6 +123,7 @@ BCP47_TO_TESSERACT: dict[str, str] = {
 
 _CACHE_SECONDS = 30.0
 _cache: tuple[float, Path, frozenset[str]] | None = None
+_dirs: dict[tuple[str | None, str | None], tuple[float, Path]] = {}
 
 
 def installed(tessdata: Path) -> frozenset[str]:
@@ -133,6 +135,28 @@ def installed(tessdata: Path) -> frozenset[str]:
         names = frozenset(p.name.removesuffix(".traineddata") for p in tessdata.glob("*.traineddata")) - {"osd"}
         _cache = (now + _CACHE_SECONDS, tessdata, names)
     return _cache[2]
+
+
+def _dir_key(settings: Settings) -> tuple[str | None, str | None]:
+    return (str(settings.tessdata_dir) if settings.tessdata_dir else None, os.environ.get("TESSDATA_PREFIX"))
+
+
+def tessdata_dir(settings: Settings) -> Path:
+    """``settings.resolved_tessdata_dir``, found again at most every 30 s: finding it lists the candidate
+    folders, which every submit that named a language used to do."""
+    now = time.monotonic()
+    hit = _dirs.get(_dir_key(settings))
+    if hit is None or hit[0] < now:
+        hit = _dirs[_dir_key(settings)] = (now + _CACHE_SECONDS, settings.resolved_tessdata_dir)
+    return hit[1]
+
+
+def cached(settings: Settings) -> bool:
+    """Whether resolving languages now reads nothing from disk (both caches are current), so that it may
+    run on the event loop; else it belongs in a thread."""
+    now = time.monotonic()
+    hit = _dirs.get(_dir_key(settings))
+    return hit is not None and hit[0] >= now and _cache is not None and _cache[0] >= now and _cache[1] == hit[1]
 
 
 def canonical_bcp47(code: str) -> str:
@@ -178,7 +202,7 @@ def offered(settings: Settings) -> dict[str, list[str]]:
     codes: dict[str, set[str]] = {}
     for code, model in BCP47_TO_TESSERACT.items():
         codes.setdefault(model, set()).add(canonical_bcp47(code))
-    return {m: sorted(codes.get(m, ())) for m in sorted(installed(settings.resolved_tessdata_dir))}
+    return {m: sorted(codes.get(m, ())) for m in sorted(installed(tessdata_dir(settings)))}
 
 
 def debian_package(model: str) -> str:
@@ -270,7 +294,7 @@ def _models_of(code: str, vocab: Vocabulary, have: frozenset[str]) -> tuple[str,
 def resolve(ask: Ask, settings: Settings) -> tuple[str, ...]:
     """The Tesseract models for what the caller asked, in its order, each installed; blocking (it may
     list the tessdata directory), so the API process calls it in a thread."""
-    vocab, tessdata = ask.vocabulary, settings.resolved_tessdata_dir
+    vocab, tessdata = ask.vocabulary, tessdata_dir(settings)
     text = (ask.codes or "").strip()
     have = installed(tessdata)
     if not ask.given:

@@ -1,11 +1,14 @@
-"""Body -> blob: streams chunks into the blob store while counting bytes, then sniffs the type and checks
-the headers. The size limit holds for chunked uploads that carry no Content-Length."""
+"""Body -> blob: reads chunks while counting bytes (a small body into memory, a large one streamed into the
+blob store), then sniffs the type and checks the headers. The size limit holds for chunked uploads that
+carry no Content-Length."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 from collections.abc import AsyncIterator
+from functools import partial
+from typing import NoReturn
 
 import anyio
 import httpx
@@ -18,6 +21,9 @@ from ocrgw.settings import Settings
 from ocrgw.storage import BlobStore, StoredBlob
 
 HEAD_BYTES = 64
+# Bodies up to this size are read into memory and stored in one go: streaming them through the store's
+# writer cost a thread hop per chunk, plus open, close, inspect, mkdir and rename hops, per submit.
+SMALL_BODY = 1024 * 1024
 # After the limit is passed we keep reading (and dropping) this much more, so a client that is still
 # uploading gets to read our error instead of a reset connection; beyond it we stop reading.
 DRAIN_BYTES = 64 * 1024 * 1024
@@ -32,29 +38,51 @@ async def from_stream(
     chunks: AsyncIterator[bytes], *, store: BlobStore, settings: Settings, limits: ImageLimits
 ) -> StoredBlob:
     """Store a body as it arrives; refuse it as soon as it passes the size limit, and an image outside the
-    API's pixel ``limits`` once its headers are in."""
+    API's pixel ``limits`` once its headers are in. A body that ends within ``SMALL_BODY`` bytes is kept in
+    memory and then inspected and stored in one go (one thread hop on the local store); a larger one is
+    spooled to the store's writer as it arrives."""
+    stream = aiter(chunks)
+    buf = bytearray()
+    async for chunk in stream:
+        buf += chunk
+        if len(buf) > settings.max_upload_bytes:
+            await _drain(stream, len(buf), settings)
+        if len(buf) > SMALL_BODY:
+            return await _spool(bytes(buf), stream, store=store, settings=settings, limits=limits)
+    if not buf:
+        raise OcrgwError(ErrorCode.EMPTY_BODY, "The request body is empty: send the image bytes.")
+    data = bytes(buf)
+    media_type = check_type(data[:HEAD_BYTES])
+    key, (width, height, frames) = await store.put(data, partial(inspect_document, data, media_type, settings, limits))
+    return StoredBlob(key=key, size=len(data), media_type=media_type, width=width, height=height, frames=frames)
+
+
+async def _drain(stream: AsyncIterator[bytes], size: int, settings: Settings) -> NoReturn:
+    """Past the size limit: read (and drop) up to DRAIN_BYTES more, then refuse the body."""
+    async for more in stream:
+        size += len(more)
+        if size > settings.max_upload_bytes + DRAIN_BYTES:
+            break
+    raise _too_large(settings)
+
+
+async def _spool(
+    first: bytes, stream: AsyncIterator[bytes], *, store: BlobStore, settings: Settings, limits: ImageLimits
+) -> StoredBlob:
+    """A large body: written to the store's writer as it arrives, inspected from its file, then kept."""
     writer = await store.writer()
-    size = 0
-    head = b""
+    size = len(first)
     try:
-        async for chunk in chunks:
+        await writer.write(first)
+        async for chunk in stream:
             if not chunk:
                 continue
             size += len(chunk)
             if size > settings.max_upload_bytes:
-                drained = size
-                async for more in chunks:
-                    drained += len(more)
-                    if drained > settings.max_upload_bytes + DRAIN_BYTES:
-                        break
-                raise _too_large(settings)
-            if len(head) < HEAD_BYTES:
-                head += chunk[: HEAD_BYTES - len(head)]
+                await _drain(stream, size, settings)
             await writer.write(chunk)
-        if size == 0:
-            raise OcrgwError(ErrorCode.EMPTY_BODY, "The request body is empty: send the image bytes.")
         await writer.close()
-        media_type = check_type(head)
+        media_type = check_type(first[:HEAD_BYTES])
         width, height, frames = await anyio.to_thread.run_sync(
             inspect_document, writer.path, media_type, settings, limits
         )

@@ -3,6 +3,7 @@ this is where corrupt files, wrong types and pixel bombs are turned away."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pypdfium2 as pdfium
@@ -27,15 +28,17 @@ def check_type(head: bytes) -> str:
     return media_type
 
 
-def inspect_document(path: Path, media_type: str, settings: Settings, limits: ImageLimits) -> tuple[int, int, int]:
-    """(width, height, pages) of an image or PDF from its headers/structure only, an image checked against
-    the API's ``limits``. Blocking: run it in a thread."""
+def inspect_document(
+    path: Path | bytes, media_type: str, settings: Settings, limits: ImageLimits
+) -> tuple[int, int, int]:
+    """(width, height, pages) of an image or PDF (a file, or a small one's bytes) from its headers and
+    structure only, an image checked against the API's ``limits``. Blocking: run it in a thread."""
     if media_type == "application/pdf":
         return inspect_pdf(path, settings)
     return inspect_image(path, media_type, settings, limits)
 
 
-def inspect_pdf(path: Path, settings: Settings) -> tuple[int, int, int]:
+def inspect_pdf(path: Path | bytes, settings: Settings) -> tuple[int, int, int]:
     """Page count and first page size in points. PDFium parses the cross-reference table and the page
     tree here; nothing is rendered (that happens page by page in a worker)."""
     try:
@@ -62,14 +65,15 @@ def inspect_pdf(path: Path, settings: Settings) -> tuple[int, int, int]:
     return round(width), round(height), pages
 
 
-def inspect_image(path: Path, media_type: str, settings: Settings, limits: ImageLimits) -> tuple[int, int, int]:
+def inspect_image(path: Path | bytes, media_type: str, settings: Settings, limits: ImageLimits) -> tuple[int, int, int]:
     """(width, height, pages) read from the headers only, checked against the API's ``limits`` and the
     server's caps. Blocking: run it in a thread. Only TIFF is a multi-page document (as for Azure); its
     pages each have a header, and seeking to one reads just that IFD, so every page is checked. An
     animated GIF/PNG/WEBP is read as its first frame: counting or seeking its frames makes Pillow decode
     them, a pixel bomb in itself."""
     try:
-        with Image.open(path, formats=[PIL_FORMATS[media_type]]) as im:
+        source = io.BytesIO(path) if isinstance(path, bytes) else path
+        with Image.open(source, formats=[PIL_FORMATS[media_type]]) as im:
             width, height = im.size
             frames = getattr(im, "n_frames", 1) if media_type == "image/tiff" else 1
             if frames > settings.max_pages:

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 import anyio
 from sqlalchemy.exc import IntegrityError
@@ -25,7 +25,8 @@ from ocrgw.errors import ErrorCode, OcrgwError
 from ocrgw.formats import ImageLimits
 from ocrgw.jobs import engine_choice
 from ocrgw.jobs import repository as repo
-from ocrgw.jobs.models import Job
+from ocrgw.jobs.backlog import Backlog
+from ocrgw.jobs.inserts import Entry, Inserts
 from ocrgw.jobs.schemas import JobSpec, JobView, StoredBlob
 from ocrgw.jobs.states import JobStatus
 from ocrgw.ops.context import current_request_id
@@ -48,6 +49,8 @@ class Core(Protocol):
     db: async_sessionmaker
     queue: JobQueue
     store: BlobStore
+    backlog: Backlog
+    inserts: Inserts
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +90,40 @@ async def accept(
     ``limits`` are the pixel sizes the dialect's API takes (its vendor's, or the engine's own), checked
     from the image's headers as it is stored."""
     if backlog:
-        await check_backlog(db=ctx.db, settings=ctx.settings)
+        await ctx.backlog.admit()
+    try:
+        view, principal = await _create(
+            ctx, dialect, owner, order, source, limits, retention_hours, idempotency_key, callback
+        )
+    except BaseException:
+        if backlog:
+            ctx.backlog.settle(created=False)
+        raise
+    if backlog:
+        ctx.backlog.settle(created=True)
+    else:
+        ctx.backlog.created()
+    if wait is None:
+        return view
+    done = await _wait(db=ctx.db, job_id=view.id, owner_key_id=principal.key_id, timeout=wait)
+    if done.status is not JobStatus.SUCCEEDED:
+        raise wait_error(done, wait)
+    return done
+
+
+async def _create(
+    ctx: Core,
+    dialect: str,
+    owner: Principal | Callable[[], Awaitable[Principal]],
+    order: Order | Deferred,
+    source: Source,
+    limits: ImageLimits,
+    retention_hours: float,
+    idempotency_key: str | None,
+    callback: tuple[str, str] | Callable[[], Awaitable[tuple[str, str] | None]] | None,
+) -> tuple[JobView, Principal]:
+    """accept's steps up to the queued job: the order checked, the body stored, the deferred parts
+    awaited, then ``submit``; the stored body is deleted if a step after it fails."""
     ready = await check_order(order, ctx.settings) if isinstance(order, Order) else None
     blob = await source.save(ctx.store, ctx.settings, limits)
     try:
@@ -112,19 +148,16 @@ async def accept(
         retention=timedelta(hours=retention_hours),
         idempotency_key=idempotency_key,
         callback=notify,
+        inserts=ctx.inserts,
     )
-    if wait is None:
-        return view
-    done = await _wait(db=ctx.db, job_id=view.id, owner_key_id=principal.key_id, timeout=wait)
-    if done.status is not JobStatus.SUCCEEDED:
-        raise wait_error(done, wait)
-    return done
+    return view, principal
 
 
 async def check_order(order: Order, settings: Settings) -> Order:
-    """The order with its languages resolved into the spec and its engine checked, off the event loop.
-    ``accept`` calls it; a request of several documents calls it once first, so that a bad option fails
-    the request instead of each document, and hands every ``accept`` the checked order."""
+    """The order with its languages resolved into the spec and its engine checked: on the event loop while
+    the installed models are known (``languages.cached``), else in a thread, since finding them lists
+    folders. ``accept`` calls it; a request of several documents calls it once first, so that a bad option
+    fails the request instead of each document, and hands every ``accept`` the checked order."""
 
     def check() -> Order:
         spec = order.spec
@@ -135,6 +168,8 @@ async def check_order(order: Order, settings: Settings) -> Order:
         check_engine(spec, settings)
         return Order(spec)
 
+    if order.languages is None or languages.cached(settings):
+        return check()
     return await anyio.to_thread.run_sync(check)
 
 
@@ -151,12 +186,15 @@ async def submit(
     retention: timedelta,
     idempotency_key: str | None = None,
     callback: tuple[str, str] | None = None,
+    inserts: Inserts | None = None,
 ) -> JobView:
     """A stored blob becomes a queued job; if it cannot (a bad page selection, a database error), the
     blob is deleted here. With ``idempotency_key`` (see ``idempotency_digest``), a second submit that
     loses the race to the first gets the first's job. ``callback`` is (URL, public base URL): the
     delivery loop POSTs to the URL once the job ends. The id is enqueued after the commit; if that is
-    lost, the reaper re-enqueues it."""
+    lost, the reaper re-enqueues it. With ``inserts`` (the API process's), the row is committed together
+    with those of concurrent submits (``jobs.inserts``); without, in a transaction of its own."""
+    entry = None
     try:
         selected = spec.selection.count(blob.frames)
         if selected == 0:
@@ -166,32 +204,37 @@ async def submit(
                 param="pages",
             )
         now = utcnow()
-        job = Job(
-            id=str(uuid.uuid4()),
-            owner_key_id=owner_key_id,
-            dialect=dialect,
-            status=JobStatus.QUEUED.value,
-            spec=spec.model_dump(mode="json"),
-            blob_key=blob.key,
-            media_type=blob.media_type,
-            size_bytes=blob.size,
-            created_at=now,
-            updated_at=now,
-            attempts=0,
-            max_attempts=settings.max_attempts,
-            pages_total=selected,
-            pages_done=0,
-            expires_at=now + retention,
-            idempotency_key=idempotency_key,
-            callback_url=callback[0] if callback else None,
-            callback_base=callback[1] if callback else None,
-            callback_state="pending" if callback else None,
-            callback_attempts=0,
-            callback_next_at=now if callback else None,
-            request_id=current_request_id(),  # set by ops.http; None outside a request
-        )
-        async with db.begin() as s:
-            await repo.insert_job(s, job)
+        job_id = str(uuid.uuid4())
+        row: dict[str, Any] = {
+            "id": job_id,
+            "owner_key_id": owner_key_id,
+            "dialect": dialect,
+            "status": JobStatus.QUEUED.value,
+            "spec": spec.model_dump(mode="json"),
+            "blob_key": blob.key,
+            "media_type": blob.media_type,
+            "size_bytes": blob.size,
+            "created_at": now,
+            "updated_at": now,
+            "attempts": 0,
+            "max_attempts": settings.max_attempts,
+            "pages_total": selected,
+            "pages_done": 0,
+            "expires_at": now + retention,
+            "idempotency_key": idempotency_key,
+            "callback_url": callback[0] if callback else None,
+            "callback_base": callback[1] if callback else None,
+            "callback_state": "pending" if callback else None,
+            "callback_attempts": 0,
+            "callback_next_at": now if callback else None,
+            "request_id": current_request_id(),  # set by ops.http; None outside a request
+        }
+        if inserts is not None:
+            entry = Entry(row)
+            await inserts.add(entry)
+        else:
+            async with db.begin() as s:
+                await repo.insert_jobs(s, [row])
     except IntegrityError:
         await store.delete(blob.key)
         existing = await find_idempotent(db=db, digest=idempotency_key) if idempotency_key else None
@@ -199,10 +242,11 @@ async def submit(
             raise
         return existing
     except BaseException:
-        await store.delete(blob.key)
+        if entry is None or not entry.committed:  # else cancelled with its job in: the reaper queues it
+            await store.delete(blob.key)
         raise
-    await queue.enqueue(job.id)
-    return repo.job_view(job)
+    await queue.enqueue(job_id)
+    return repo.queued_view(row, spec)
 
 
 def check_engine(spec: JobSpec, settings: Settings) -> None:
@@ -321,19 +365,11 @@ def wait_error(view: JobView, waited: float) -> OcrgwError:
     return OcrgwError(code, view.error_message or "The document could not be read.")
 
 
-async def check_backlog(*, db: async_sessionmaker, settings: Settings) -> None:
-    """Refuse new work (BacklogFull, with a Retry-After) while the backlog is at its bound. Called before
-    the body is read, so a refused upload costs nothing; jobs already accepted are not affected."""
-    if not settings.max_backlog:
-        return
-    async with db() as s:
-        waiting = await repo.count_queued(s)
-    if waiting >= settings.max_backlog:
-        raise OcrgwError(
-            ErrorCode.BACKLOG_FULL,
-            f"Too many documents are waiting ({waiting}); retry after a few seconds.",
-            retry_after=settings.backlog_retry_after_seconds,
-        )
+async def check_backlog(ctx: Core) -> None:
+    """Refuse new work (BacklogFull, with a Retry-After) while the backlog is at its bound, for a request
+    whose documents then skip the check (``accept(backlog=False)``: a batch that stores its files as they
+    stream in). Called before the body is read, so a refused upload costs nothing."""
+    await ctx.backlog.check()
 
 
 async def delete(*, db: async_sessionmaker, store: BlobStore, job_id: str, owner_key_id: str | None) -> None:

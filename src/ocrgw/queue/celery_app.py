@@ -11,6 +11,7 @@ import anyio
 from celery import Celery, signals
 from celery.exceptions import SoftTimeLimitExceeded
 
+from ocrgw.queue.worker_process import lower_priority
 from ocrgw.settings import Settings, get_settings
 
 log = logging.getLogger("ocrgw.celery")
@@ -88,6 +89,7 @@ def _warm_child(**_: object) -> None:
     from ocrgw.pipeline.runner import WorkerContext
 
     settings = get_settings()
+    lower_priority(settings)  # an API process on the same host keeps answering while the pool reads
     _ctx = WorkerContext(settings, timeout_errors=(SoftTimeLimitExceeded,))
     _ctx.warm()  # the models a default job reads with, now rather than on the first job
 

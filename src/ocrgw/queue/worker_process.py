@@ -1,6 +1,6 @@
 """A local worker process: receives job ids over a pipe from the dispatcher in the API process and runs
-them with warm engines. It ignores Ctrl-C (the parent decides when it stops) and exits when the pipe
-closes, which is also what happens when the parent dies."""
+them with warm engines, at a lower CPU priority than the API. It ignores Ctrl-C (the parent decides when
+it stops) and exits when the pipe closes, which is also what happens when the parent dies."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from ocrgw.settings import Settings
 def main(conn: Connection, settings: Settings) -> None:
     os.environ["OMP_THREAD_LIMIT"] = "1"
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    lower_priority(settings)
     from ocrgw.ops.logs import configure_logging
 
     configure_logging(settings.log_format, settings.log_level, settings.access_log)  # as the API process's
@@ -39,3 +40,12 @@ def main(conn: Connection, settings: Settings) -> None:
             conn.send(("done", job_id, status))
         except (BrokenPipeError, OSError):
             return
+
+
+def lower_priority(settings: Settings) -> None:
+    """Yield the CPU to the API process (``OCRGW_WORKER_NICE``): with every core reading documents, the
+    API's event loop otherwise waits its turn behind them and a submit's p99 grew to seconds. Niceness
+    only weighs against processes of the same session on Linux's autogroup scheduler, which is what the
+    API and the workers it starts are; Celery workers run it in each pool child (``celery_app``)."""
+    if settings.worker_nice:
+        os.nice(settings.worker_nice)

@@ -4,15 +4,17 @@ the embedded default; the database store serves hosts that share no disk."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from ocrgw.settings import Settings
+
+T = TypeVar("T")
 
 
 @dataclass(slots=True, frozen=True)
@@ -38,6 +40,9 @@ class BlobWriter(Protocol):
 
 class BlobStore(Protocol):
     async def writer(self) -> BlobWriter: ...  # API side: a request body as it streams in
+    # API side: a small body already in memory, stored in one go once ``check`` (blocking: intake's header
+    # inspection) has passed; returns the key and what check returned.
+    async def put(self, data: bytes, check: Callable[[], T]) -> tuple[str, T]: ...
     def read(self, key: str) -> AsyncIterator[bytes]: ...  # API side: a stored blob, chunk by chunk
     async def delete(self, key: str) -> None: ...
     def materialize(self, key: str) -> AbstractContextManager[Path]: ...  # worker side: a local file

@@ -5,10 +5,13 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import anyio
+
+T = TypeVar("T")
 
 
 class SpoolWriter:
@@ -43,15 +46,14 @@ class SpoolWriter:
 
 
 class _LocalWriter(SpoolWriter):
-    def __init__(self, root: Path) -> None:
-        super().__init__(root / "tmp")
-        self._final = root / self.key[:2] / self.key
+    def __init__(self, store: LocalBlobStore) -> None:
+        super().__init__(store.root / "tmp")
+        self._store = store
 
     async def commit(self) -> str:
         """Rename into place: readers never see half a blob."""
         await self.close()
-        await anyio.to_thread.run_sync(lambda: self._final.parent.mkdir(0o755, parents=True, exist_ok=True))
-        await anyio.to_thread.run_sync(os.replace, self._tmp, self._final)
+        await anyio.to_thread.run_sync(self._store.keep, self._tmp, self.key)
         return self.key
 
 
@@ -59,11 +61,29 @@ class LocalBlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         (root / "tmp").mkdir(parents=True, exist_ok=True)
+        self._dirs: set[str] = set()  # the key-prefix folders known to exist: no mkdir per blob
 
     async def writer(self) -> _LocalWriter:
-        w = _LocalWriter(self.root)
+        w = _LocalWriter(self)
         await w.open()
         return w
+
+    async def put(self, data: bytes, check: Callable[[], T]) -> tuple[str, T]:
+        """A small body checked and stored in one thread hop (check, write, rename), where streaming it
+        cost a hop per chunk and per step."""
+
+        def check_and_put() -> tuple[str, T]:
+            checked = check()
+            return self.put_bytes(data), checked
+
+        return await anyio.to_thread.run_sync(check_and_put)
+
+    def keep(self, tmp: Path, key: str) -> None:
+        """Move a finished temp file to its key's place (blocking)."""
+        if key[:2] not in self._dirs:
+            (self.root / key[:2]).mkdir(0o755, parents=True, exist_ok=True)
+            self._dirs.add(key[:2])
+        os.replace(tmp, self.local_path(key))
 
     def local_path(self, key: str) -> Path:
         if not key.isalnum():
@@ -87,7 +107,5 @@ class LocalBlobStore:
         key = uuid.uuid4().hex
         tmp = self.root / "tmp" / (key + ".part")
         tmp.write_bytes(data)
-        final = self.local_path(key)
-        final.parent.mkdir(0o755, parents=True, exist_ok=True)
-        os.replace(tmp, final)
+        self.keep(tmp, key)
         return key
