@@ -177,3 +177,28 @@ def test_words_go_to_the_cell_holding_their_centre_in_reading_order() -> None:
     got = tables.assign_words(table, [RawLine((0, 0, 200, 40), 0.9, 0, words)])
     assert [w.text for w in got[(0, 0)]] == ["one", "two"] and [w.text for w in got[(1, 1)]] == ["x"]
     assert got[(0, 1)] == []
+
+
+# ------------------------------------------------------------------------- the structure model's input
+def test_a_grainy_crop_is_cleaned_keeping_light_text_beside_bold_rules() -> None:
+    """Scan grain is whitened and light thin text survives next to black rules (a global threshold put
+    itself between the two and erased the text); a clean rendering goes to the model untouched."""
+    from ocrgw.pipeline.structure import models
+
+    clean = np.full((120, 400), 255, np.uint8)
+    clean[10:16, 10:390] = 0  # a bold rule
+    strokes = np.zeros_like(clean, dtype=bool)
+    for x in range(20, 200, 6):
+        strokes[40:52, x : x + 2] = True  # light thin strokes: text set in grey
+    clean[strokes] = 150
+    assert models.grain(clean) < models.GRAINY
+    assert models.prepare(clean) is clean
+    rng = np.random.default_rng(0)
+    grainy = np.clip(clean * 0.92 + 10 + rng.normal(0, 9, clean.shape), 0, 255).astype(np.uint8)
+    assert models.grain(grainy) >= models.GRAINY
+    out = models.prepare(grainy)
+    assert np.mean(out[70:110, :] > 230) > 0.98  # the background: white
+    assert np.mean(out[11:15, 20:380] < 60) > 0.95  # the rule: black
+    assert np.mean(out[strokes] < 215) > 0.9  # the light strokes: still ink
+    _, otsu = cv2.threshold(cv2.GaussianBlur(grainy, (3, 3), 0), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    assert np.mean(otsu[strokes] == 0) < 0.1  # what the global threshold used before kept of them
