@@ -312,7 +312,7 @@ def aligned_regions(words: list[RawWord], skip: list[Box]) -> list[Box]:
         return []
     char_h = float(np.median([w.box[3] - w.box[1] for w in words]))
     bands, rows = text_rows(words)
-    cells = [_phrases(row, char_h, CELL_GAP) for row in rows]
+    cells = [phrases(row, char_h, CELL_GAP) for row in rows]
     out: list[Box] = []
     run: list[int] = []
     for i in range(len(rows) + 1):
@@ -333,7 +333,7 @@ def tabular_rows(words: list[RawWord]) -> int:
     if not words:
         return 0
     char_h = float(np.median([w.box[3] - w.box[1] for w in words]))
-    return sum(len(_phrases(row, char_h, CELL_GAP)) >= 3 for row in text_rows(words)[1])
+    return sum(len(phrases(row, char_h, CELL_GAP)) >= 3 for row in text_rows(words)[1])
 
 
 def _aligned_box(
@@ -408,7 +408,7 @@ def column_borders(box: Box, rows: list[list[RawWord]], char_h: float) -> list[i
     cover = np.zeros(x1 - x0 + 1, dtype=np.int32)
     for row in rows:
         mark = np.zeros_like(cover, dtype=bool)
-        for a, b in _phrases(row, char_h):
+        for a, b in phrases(row, char_h):
             mark[max(0, a - x0) : max(0, b - x0) + 1] = True
         cover += mark
     free = cover <= GAP_CROSSING * len(rows)
@@ -424,7 +424,7 @@ def column_borders(box: Box, rows: list[list[RawWord]], char_h: float) -> list[i
     return borders
 
 
-def _phrases(row: list[RawWord], char_h: float, gap: float = 0.55) -> list[tuple[int, int]]:
+def phrases(row: list[RawWord], char_h: float, gap: float = 0.55) -> list[tuple[int, int]]:
     """Horizontal extents of a row's phrases: words joined across gaps narrower than ``gap`` character
     heights (a word space is about 0.3)."""
     out: list[list[int]] = []
@@ -441,7 +441,7 @@ def _row_cells(r: int, row: list[RawWord], xs: list[int], char_h: float) -> list
     the first and last); empty columns stay single empty cells."""
     nc = len(xs) - 1
     owner = [-1] * nc
-    for k, (a, b) in enumerate(_phrases(row, char_h)):
+    for k, (a, b) in enumerate(phrases(row, char_h)):
         cols = [c for c in range(nc) if min(b, xs[c + 1]) - max(a, xs[c]) > 0.25 * char_h]
         if not cols:
             cols = [min(range(nc), key=lambda c: abs((xs[c] + xs[c + 1]) / 2 - (a + b) / 2))]
