@@ -120,6 +120,7 @@ class Design:
     stack: Any
     client: httpx.Client | None = None
     lat: dict[tuple[str, int], list[float]] = field(default_factory=dict)  # (route, concurrency) -> ms
+    spans: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # route -> sequential (sent, answered)
     cpu: dict[str, float] = field(default_factory=dict)  # process group -> CPU seconds in timed rounds
     n: int = 0  # timed requests
 
@@ -176,12 +177,15 @@ def _job_rows(d: Design) -> list[tuple]:
 # --------------------------------------------------------------------------------------------- run
 def _one(d: Design, route: str, body: bytes, name: str) -> tuple[float, str]:
     assert d.client is not None
+    sent = time.time()
     t0 = time.perf_counter()
     try:
         text = CALLS[route](d.client, body, name)
     except BenchError as exc:
         raise BenchError(f"{d.name} {route}: {exc}\n{d.stack.logtail()}") from None
-    return (time.perf_counter() - t0) * 1000, text
+    ms = (time.perf_counter() - t0) * 1000
+    d.spans.setdefault(route, []).append((sent, sent + ms / 1000))
+    return ms, text
 
 
 def _burst(d: Design, route: str, body: bytes, name: str, conc: int, pool: ThreadPoolExecutor) -> list[float]:
@@ -298,12 +302,18 @@ def _summarize(
         for route in routes:
             # The timed jobs of this route in creation order: the warm-up's come first.
             jobs = [r for r in rows[d.name] if r[0] == ROUTES[route]][args.warm :]
-            eng, work, queue = [], [], []
-            for _, c, s, f, e in jobs:
+            eng, work, queue, before, after = [], [], [], [], []
+            # With only sequential requests, each request's (sent, answered) pairs with its job's own
+            # clock: the time before the row exists (parse, store) and after its end (wake, read, render).
+            spans = d.spans.get(route, [])[args.warm :] if concs == [1] else []
+            for k, (_, c, s, f, e) in enumerate(jobs):
                 c, s, f = parse_ts(c), parse_ts(s), parse_ts(f)
                 eng.append(float(e or 0.0))
                 work.append((f - s).total_seconds() * 1000 if s and f else float("nan"))
                 queue.append((s - c).total_seconds() * 1000 if s and c else float("nan"))
+                if k < len(spans) and c and f:
+                    before.append((c.timestamp() - spans[k][0]) * 1000)
+                    after.append((spans[k][1] - f.timestamp()) * 1000)
             # Requests and jobs pair up in order only where requests ran one at a time, and the rounds of
             # each concurrency are interleaved; so the sequential requests are matched by their position.
             seq_lat = d.lat.get((route, 1), [])
@@ -323,6 +333,8 @@ def _summarize(
                         overhead_p90=_pct([a - b for a, b in zip(seq_lat, e, strict=True)], 0.9),
                         outside_worker_p50=median([a - b for a, b in zip(seq_lat, w, strict=True)]),
                         bare_overhead_p50=median(lat) - median(bare_ms),
+                        before_row_p50=median(before),
+                        after_end_p50=median(after),
                     )
                 per_route[f"{route}@{conc}"] = fig
         cpu = {k: round(v / max(d.n, 1) * 1000, 1) for k, v in d.cpu.items()}
@@ -353,7 +365,7 @@ def report(res: dict) -> None:
     )
     head = (
         f"{'design':<16} {'route@conc':<17} {'n':>3} {'p50':>7} {'p90':>7} {'engine':>7} {'worker':>7} "
-        f"{'queue':>6} {'overhd':>7} {'ovh p90':>7} {'out-wkr':>7} {'-bare':>7}"
+        f"{'queue':>6} {'overhd':>7} {'ovh p90':>7} {'out-wkr':>7} {'-bare':>7} {'pre':>6} {'post':>6}"
     )
     print(head)
     print("-" * len(head))
@@ -367,11 +379,13 @@ def report(res: dict) -> None:
                 f"{name:<16} {rc:<17} {fig['n']:>3} {f(fig['p50'])} {f(fig['p90'])} {f(fig.get('engine_p50'))} "
                 f"{f(fig.get('worker_p50'))} {f(fig.get('queue_p50'))[1:]} {f(fig.get('overhead_p50'))} "
                 f"{f(fig.get('overhead_p90'))} {f(fig.get('outside_worker_p50'))} {f(fig.get('bare_overhead_p50'))}"
+                f"{f(fig.get('before_row_p50'))[1:]}{f(fig.get('after_end_p50'))[1:]}"
             )
         print(f"{'':<16} CPU ms/request: {d['cpu_ms_per_request']}")
     print(
         "\nms; engine = the pages' engine_ms in SQL, worker = claim -> finished, queue = created -> claimed;"
-        "\noverhd = latency - engine (per request, median), out-wkr = latency - worker, -bare = p50 - bare p50"
+        "\noverhd = latency - engine (per request, median), out-wkr = latency - worker, -bare = p50 - bare p50;"
+        "\npre = request sent -> job row created, post = job finished -> answer received (sequential runs only)"
     )
 
 

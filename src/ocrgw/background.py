@@ -15,6 +15,7 @@ from ocrgw.auth import KeyResolver
 from ocrgw.context import AppContext
 from ocrgw.db import make_async_engine, make_async_sessionmaker
 from ocrgw.jobs import callbacks
+from ocrgw.jobs.endings import Endings
 from ocrgw.queue import JobQueue, reaper
 from ocrgw.queue.local import LocalDispatcher
 from ocrgw.settings import Settings
@@ -29,13 +30,18 @@ def lifespan(settings: Settings) -> Callable[[FastAPI], contextlib.AbstractAsync
         store = make_blob_store(settings, db)
         dispatcher: LocalDispatcher | None = None
         queue: JobQueue
+        endings = Endings()
+        listen: list = []
         if settings.queue == "celery":
+            from ocrgw.queue import notices
             from ocrgw.queue.celery_app import CeleryQueue
 
             queue = CeleryQueue(settings)
+            if notices.supported(settings):
+                listen.append(notices.listen_forever(settings, endings))
         else:
-            queue = dispatcher = LocalDispatcher(settings, db)
-        app.state.ctx = AppContext(settings, db, queue, store, KeyResolver(settings, db))
+            queue = dispatcher = LocalDispatcher(settings, db, endings)
+        app.state.ctx = AppContext(settings, db, queue, store, KeyResolver(settings, db), endings)
         app.state.dispatcher = dispatcher
         if dispatcher is not None:
             await dispatcher.start()
@@ -46,6 +52,7 @@ def lifespan(settings: Settings) -> Callable[[FastAPI], contextlib.AbstractAsync
             asyncio.create_task(reaper.run_forever(db, queue, settings)),
             asyncio.create_task(reaper.purge_forever(db, store, settings)),
             asyncio.create_task(callbacks.deliver_forever(db, settings)),
+            *(asyncio.create_task(c) for c in listen),
         ]
         try:
             yield

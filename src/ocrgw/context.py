@@ -13,6 +13,7 @@ from starlette.requests import Request
 
 from ocrgw.auth import KeyResolver
 from ocrgw.jobs.backlog import Backlog
+from ocrgw.jobs.endings import Endings
 from ocrgw.jobs.inserts import Inserts
 from ocrgw.queue import JobQueue
 from ocrgw.settings import Settings
@@ -26,6 +27,7 @@ class AppContext:
     queue: JobQueue
     store: BlobStore
     keys: KeyResolver
+    endings: Endings = field(default_factory=Endings)  # notices of job ends, for synchronous APIs' waits
     backlog: Backlog = field(init=False)  # the bound's figure, kept for the process's life
     inserts: Inserts = field(init=False)  # the group commit of new jobs
 

@@ -77,6 +77,13 @@ class Settings(BaseSettings):
 
     # Synchronous APIs (Image Analysis) wait this long for a job before answering a timeout error.
     sync_wait_seconds: float = Field(default=120.0, gt=0)
+    # A waiting synchronous request wakes on a notice of its job's end (the embedded dispatcher's, or the
+    # Celery workers' on the broker's Redis: ``jobs.endings``) and reads SQL this often besides, in case a
+    # notice was lost. Without notices (another broker, Redis unreachable) it polls SQL every 20-500 ms.
+    sync_poll_seconds: float = Field(default=1.0, gt=0)
+    # Give those notices (the dispatcher, the Celery workers). False only to see the SQL poll alone work
+    # (tests, diagnosis): waiters then learn of each end up to sync_poll_seconds late.
+    job_end_notify: bool = True
 
     # The seed systems' own APIs: the streaming-server route is `POST /{stream_api_name}` (checked at
     # startup against every other route), and `/batch_process` takes at most this many files and URLs.

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -26,6 +27,7 @@ from ocrgw.formats import ImageLimits
 from ocrgw.jobs import engine_choice
 from ocrgw.jobs import repository as repo
 from ocrgw.jobs.backlog import Backlog
+from ocrgw.jobs.endings import Endings
 from ocrgw.jobs.inserts import Entry, Inserts
 from ocrgw.jobs.schemas import JobSpec, JobView, StoredBlob
 from ocrgw.jobs.states import JobStatus
@@ -51,6 +53,7 @@ class Core(Protocol):
     store: BlobStore
     backlog: Backlog
     inserts: Inserts
+    endings: Endings
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +108,14 @@ async def accept(
         ctx.backlog.created()
     if wait is None:
         return view
-    done = await _wait(db=ctx.db, job_id=view.id, owner_key_id=principal.key_id, timeout=wait)
+    done = await _wait(
+        db=ctx.db,
+        job_id=view.id,
+        owner_key_id=principal.key_id,
+        timeout=wait,
+        endings=ctx.endings,
+        fallback_seconds=ctx.settings.sync_poll_seconds,
+    )
     if done.status is not JobStatus.SUCCEEDED:
         raise wait_error(done, wait)
     return done
@@ -434,18 +444,40 @@ async def purge_expired(*, db: async_sessionmaker, store: BlobStore) -> int:
             return total
 
 
-async def wait(*, db: async_sessionmaker, job_id: str, owner_key_id: str | None, timeout: float) -> JobView:
-    """Poll SQL until the job ends or ``timeout`` passes; returns the job as it then is."""
+async def wait(
+    *,
+    db: async_sessionmaker,
+    job_id: str,
+    owner_key_id: str | None,
+    timeout: float,
+    endings: Endings | None = None,
+    fallback_seconds: float = 1.0,
+) -> JobView:
+    """Until the job ends or ``timeout`` passes; returns the job as it then is (with its result if it
+    succeeded). With ``endings`` live, the waiter sleeps until a notice for the job (``jobs.endings``)
+    and reads SQL again every ``fallback_seconds`` in case one was lost; otherwise it polls SQL with a
+    delay growing from 20 ms to 500 ms."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     delay = 0.02
-    while True:
-        view = await get(db=db, job_id=job_id, owner_key_id=owner_key_id, with_result=False)
-        if view.status.terminal or loop.time() >= deadline:
-            break
-        await asyncio.sleep(min(delay, max(0.0, deadline - loop.time())))
-        delay = min(delay * 1.5, 0.5)
-    if view.status == JobStatus.SUCCEEDED:
+    with endings.watch(job_id) if endings is not None else contextlib.nullcontext() as event:
+        with_result = False  # the first read finds a job that has only just been queued
+        while True:
+            if event is not None:
+                event.clear()  # before the read: a notice that comes during it still wakes the wait below
+            view = await get(db=db, job_id=job_id, owner_key_id=owner_key_id, with_result=with_result)
+            left = deadline - loop.time()
+            if view.status.terminal or left <= 0:
+                break
+            if event is not None and endings is not None and endings.live:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(min(fallback_seconds, left)):
+                        await event.wait()
+                with_result = True  # woken: most likely it ended, so read its result in the same session
+            else:
+                await asyncio.sleep(min(delay, left))
+                delay = min(delay * 1.5, 0.5)
+    if view.status == JobStatus.SUCCEEDED and not with_result:
         return await get(db=db, job_id=job_id, owner_key_id=owner_key_id)
     return view
 

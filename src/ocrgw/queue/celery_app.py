@@ -11,6 +11,7 @@ import anyio
 from celery import Celery, signals
 from celery.exceptions import SoftTimeLimitExceeded
 
+from ocrgw.queue import notices
 from ocrgw.queue.worker_process import lower_priority
 from ocrgw.settings import Settings, get_settings
 
@@ -105,3 +106,5 @@ def run_job(job_id: str) -> str:
         return run(job_id, _ctx)
     except SoftTimeLimitExceeded:  # raised between pages; the runner has already marked the job
         return "timeout"
+    finally:  # the job's end is committed (or it was not ours): wake the API's waiters on it
+        notices.publish(_ctx.settings, job_id)

@@ -1,6 +1,8 @@
 """The embedded queue: an in-process dispatcher in the API process feeding N local worker processes.
 Each slot owns one process and sends it one job id at a time; a process that dies or overruns the time
-limit is replaced, and its job goes back to SQL as queued (one attempt spent) or failed when none remain."""
+limit is replaced, and its job goes back to SQL as queued (one attempt spent) or failed when none remain.
+The slot that hears a job end gives the notice a synchronous API's waiting request sleeps on
+(``jobs.endings``): the worker has committed the job's end before it replies."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from multiprocessing.connection import Connection
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from ocrgw.jobs import repository as repo
+from ocrgw.jobs.endings import Endings
 from ocrgw.queue import worker_process
 from ocrgw.settings import Settings
 
@@ -30,9 +33,12 @@ class _Worker:
 
 
 class LocalDispatcher:
-    def __init__(self, settings: Settings, db: async_sessionmaker) -> None:
+    def __init__(self, settings: Settings, db: async_sessionmaker, endings: Endings | None = None) -> None:
         self.settings = settings
         self.db = db
+        self.endings = endings
+        if endings is not None:
+            endings.live = True  # the slots below give every notice, from the process's start
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._known: set[str] = set()  # queued here or in flight: the reaper must not add them twice
         self._slots: list[asyncio.Task] = []
@@ -148,6 +154,7 @@ class LocalDispatcher:
                     msg = None
                 self._known.discard(job_id)
                 if msg and msg[0] == "done":
+                    self._ended(job_id)
                     w.tasks += 1
                     if self.settings.worker_max_tasks and w.tasks >= self.settings.worker_max_tasks:
                         await self._terminate(w)
@@ -157,6 +164,7 @@ class LocalDispatcher:
                 log.warning("worker %s lost while running job %s; replacing it", w.worker_id, job_id)
                 await self._terminate(w)
                 await self._release(job_id, w, refund=False)
+                self._ended(job_id)  # failed now if it has no attempt left; else queued again below
                 self._workers[i] = await self._respawn()
                 async with self.db() as s:
                     job = await repo.get_job(s, job_id)
@@ -168,6 +176,10 @@ class LocalDispatcher:
                 log.exception("dispatcher slot %d: error after job %s", i, job_id)
             finally:
                 self._inflight.pop(i, None)
+
+    def _ended(self, job_id: str) -> None:
+        if self.endings is not None and self.settings.job_end_notify:
+            self.endings.ended(job_id)
 
     async def _respawn(self) -> _Worker:
         delay = 0.5
