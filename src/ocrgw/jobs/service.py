@@ -31,6 +31,7 @@ from ocrgw.jobs.endings import Endings
 from ocrgw.jobs.inserts import Entry, Inserts
 from ocrgw.jobs.schemas import JobSpec, JobView, StoredBlob
 from ocrgw.jobs.states import JobStatus
+from ocrgw.ops import metrics
 from ocrgw.ops.context import current_request_id
 from ocrgw.queue import JobQueue
 from ocrgw.settings import Settings
@@ -460,6 +461,7 @@ async def wait(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     delay = 0.02
+    woken = False  # the read below follows a notice
     with endings.watch(job_id) if endings is not None else contextlib.nullcontext() as event:
         with_result = False  # the first read finds a job that has only just been queued
         while True:
@@ -473,10 +475,13 @@ async def wait(
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(min(fallback_seconds, left)):
                         await event.wait()
-                with_result = True  # woken: most likely it ended, so read its result in the same session
+                woken = event.is_set()
+                with_result = True  # most likely it ended: read its result in the same session
             else:
                 await asyncio.sleep(min(delay, left))
                 delay = min(delay * 1.5, 0.5)
+                woken = False
+    metrics.SYNC_WAITS.labels("timeout" if not view.status.terminal else "notice" if woken else "poll").inc()
     if view.status == JobStatus.SUCCEEDED and not with_result:
         return await get(db=db, job_id=job_id, owner_key_id=owner_key_id)
     return view

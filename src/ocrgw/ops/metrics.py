@@ -60,6 +60,13 @@ JOBS_FINISHED = Counter(
     ["status"],
 )
 
+SYNC_WAITS = Counter(
+    "ocrgw_sync_waits_total",
+    "Synchronous requests' waits for their job, by how they ended: notice (woken by the job-end notice), "
+    "poll (the SQL poll found it ended: notices lost, off, or not available), timeout.",
+    ["ended_by"],
+)
+
 
 def observe_page(wall_seconds: float, engine_ms: float) -> None:
     PAGE_SECONDS.observe(wall_seconds)
