@@ -12,7 +12,8 @@ and local worker processes) and ``scaleout`` (a fresh PostgreSQL database at 127
 and ``ocrgw worker --concurrency W`` over a private Redis), started as bench/scaleout.py starts them
 (_stacks.py). With ``--compare SRC`` every deployment is started twice, once from this checkout and once
 from the ``src`` folder SRC (e.g. ``/work/main/src``) by PYTHONPATH, so a change is measured against its
-base side by side in one run.
+base side by side in one run; ``--variant K=V[,K=V]`` starts each deployment once more from this
+checkout with those settings (e.g. ``OCRGW_WORKER_SYNCHRONOUS_COMMIT=true``).
 
 Requests are sequential (one at a time, the latency a lone caller sees); ``--concurrency 1,2`` adds
 rounds of 2 requests at once. Rounds interleave the designs and routes (the order rotated each round).
@@ -129,17 +130,21 @@ class Design:
 
 
 def _make_stacks(args: argparse.Namespace, tmp: Path, redis: Redis | None) -> list[Design]:
-    sources = [("", None)] + ([("base", args.compare)] if args.compare else [])
+    common = dict(kv.split("=", 1) for kv in args.env)
+    sources: list[tuple[str, str | None, dict[str, str]]] = [("", None, common)]
+    if args.compare:
+        sources.append(("base", args.compare, common))
+    for i, kv in enumerate(args.variant):  # this checkout again, with some settings changed
+        sources.append((f"v{i + 1}", None, {**common, **dict(x.split("=", 1) for x in kv.split(","))}))
     out = []
     broker_db = 0
     for kind in args.deploy.split(","):
-        for tag, src in sources:
+        for tag, src, env in sources:
             name = kind + (f"-{tag}" if tag else "")
             sub = tmp / name
             sub.mkdir()
             pypath = str(Path(src).resolve()) if src else str(Path(__file__).resolve().parents[1] / "src")
-            extra = {"PYTHONPATH": pypath + os.pathsep + os.environ.get("PYTHONPATH", "")}
-            extra.update(dict(kv.split("=", 1) for kv in args.env))
+            extra = {"PYTHONPATH": pypath + os.pathsep + os.environ.get("PYTHONPATH", ""), **env}
             if kind == "embedded":
                 stack = EmbeddedStack(args.workers, sub)
                 stack.server.extra_env.update(extra)
@@ -289,6 +294,7 @@ def _summarize(
             "per_round": args.per_round,
             "warm": args.warm,
             "compare": args.compare,
+            "variants": args.variant,
             "load_start": load_start,
             "load_end": load_end,
             "cores": os.cpu_count(),
@@ -401,6 +407,13 @@ def main() -> int:
     p.add_argument("--warm", type=int, default=3, help="untimed requests per route and design (3)")
     p.add_argument("--compare", metavar="SRC", help="also start each deployment from this src folder")
     p.add_argument("--env", action="append", default=[], metavar="K=V", help="extra environment for the servers")
+    p.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="K=V[,K=V]",
+        help="also start each deployment from this checkout with these settings (designs -v1, -v2, ...)",
+    )
     p.add_argument("--json", help="write the results here")
     args = p.parse_args()
     return drive(lambda: run(args), report, args.json, failed="latency bench failed")
