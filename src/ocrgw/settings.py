@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     # Worker processes run at this lower CPU priority (os.nice; 0: as the API), so that OCR filling every
     # core does not starve the API's event loop: submits and polls stay quick while the queue drains.
     worker_nice: int = Field(default=10, ge=0, le=19)
+    # PostgreSQL: workers' commits wait for the WAL flush (true), or not (false: as SQLite's WAL mode does;
+    # a database crash may lose the last moment of worker commits, which redelivery redoes; see db.py).
+    worker_synchronous_commit: bool = False
 
     # Server secret: Huawei-style SKs are derived from it (HMAC of the AK), so it must be the same on every
     # API host and must not change, or issued SKs stop verifying. Default: a random one kept in

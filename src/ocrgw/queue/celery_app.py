@@ -11,6 +11,7 @@ import anyio
 from celery import Celery, signals
 from celery.exceptions import SoftTimeLimitExceeded
 
+from ocrgw.db import worker_commits
 from ocrgw.queue import notices
 from ocrgw.queue.worker_process import lower_priority
 from ocrgw.settings import Settings, get_settings
@@ -91,6 +92,7 @@ def _warm_child(**_: object) -> None:
 
     settings = get_settings()
     lower_priority(settings)  # an API process on the same host keeps answering while the pool reads
+    worker_commits(settings)
     _ctx = WorkerContext(settings, timeout_errors=(SoftTimeLimitExceeded,))
     _ctx.warm()  # the models a default job reads with, now rather than on the first job
 
@@ -101,6 +103,7 @@ def run_job(job_id: str) -> str:
 
     global _ctx
     if _ctx is None:  # a solo pool or an eager call: no worker_process_init
+        worker_commits(get_settings())
         _ctx = WorkerContext(get_settings(), timeout_errors=(SoftTimeLimitExceeded,))
     try:
         return run(job_id, _ctx)

@@ -19,8 +19,10 @@ def main(conn: Connection, settings: Settings) -> None:
     from ocrgw.ops.logs import configure_logging
 
     configure_logging(settings.log_format, settings.log_level, settings.access_log)  # as the API process's
+    from ocrgw.db import worker_commits
     from ocrgw.pipeline.runner import WorkerContext, run
 
+    worker_commits(settings)  # PostgreSQL only: SQLite's WAL mode commits so already
     ctx = WorkerContext(settings)
     ctx.warm()  # the models a default job reads with, loaded before the first job arrives
     conn.send(("ready", ctx.worker_id))
