@@ -1,18 +1,20 @@
 """Synchronous APIs' waits (``jobs.endings``; scale-out's ``queue.notices``) on real deployments, embedded
 and scale-out: OCR.space ``/parse/image`` and Image Analysis 4.0 ``analyze`` answer with the right text
 when the waiting request is woken by the job-end notice alone (the SQL fallback set to an hour), and when
-no notice comes (``OCRGW_JOB_END_NOTIFY=false``) the SQL fallback still ends the wait. How each wait
-ended is read from ``ocrgw_sync_waits_total`` on /metrics."""
+no notice comes (``OCRGW_JOB_END_NOTIFY=false``) the SQL fallback still ends the wait; scale-out's
+notices come back after Redis restarts. How each wait ended is read from ``ocrgw_sync_waits_total`` on
+/metrics."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from tests.conftest import Server, doc, scaleout_available, unavailable
+from tests.conftest import RedisServer, Server, doc, scaleout_available, unavailable
 
 IMAGE = "line/uw3_0768_010009.png"  # one text line, 1051 x 53 px: Image Analysis takes sides >= 50 px
 WORD = "stability"  # its first word, which both routes must return
@@ -86,3 +88,26 @@ def test_a_missed_notice_still_ends_the_wait_by_the_sql_fallback(deploy: Callabl
     read_twice_each(srv)
     got = waits(srv)
     assert got.get("poll") == 4 and not got.get("notice"), got
+
+
+def test_the_notices_come_back_after_a_redis_restart(make_scaleout: Callable[..., Server], tmp_path: Path) -> None:
+    # The API's subscription and the workers' connections are lost with Redis; a wait meanwhile falls back
+    # to SQL, and once both have reconnected, notices wake the waits again.
+    if not scaleout_available():
+        unavailable("scale-out needs PostgreSQL on 127.0.0.1:5432 and redis-server")
+    redis = RedisServer(tmp_path / "redis").start()
+    try:
+        env = {"OCRGW_AUTH": "off", "OCRGW_SYNC_WAIT_SECONDS": str(SYNC_WAIT), "OCRGW_SYNC_POLL_SECONDS": "1"}
+        srv = make_scaleout(redis=redis, workers=1, env=env).start()
+        body = doc(IMAGE).read_bytes()
+        assert WORD in image_analysis(srv, body)
+        assert waits(srv).get("notice") == 1, waits(srv)
+        redis.stop()
+        time.sleep(1)
+        redis.start()
+        deadline = time.monotonic() + 90
+        while waits(srv).get("notice", 0) < 2:  # until a wait is woken by a notice again
+            assert time.monotonic() < deadline, ("no notice since the restart", waits(srv), srv.log())
+            assert WORD in image_analysis(srv, body)
+    finally:
+        redis.stop()
