@@ -35,8 +35,9 @@ def worker_commits(settings: Settings) -> None:
     (``synchronous_commit=off``), as every SQLite commit does in WAL mode with ``synchronous=NORMAL``. A
     database crash can then lose the last fraction of a second of worker commits, which the lease and
     redelivery redo (rule 2: every job may run twice); a job's insert, in the API, stays durable, and any
-    later durable commit flushes the earlier ones with it. Each flush cost a small image's synchronous
-    request ~5 ms (median, 13 ms p90 on this machine's disk), three of them on its path."""
+    later durable commit flushes the earlier ones with it. A commit waiting for the flush took 7.6 ms
+    (median; 17 ms p90) on the development machine's disk against 0.5 ms without, and a small image's
+    synchronous request has three worker commits on its path."""
     global _worker_commits
     _worker_commits = not settings.worker_synchronous_commit
 
