@@ -35,15 +35,25 @@ def _jobs(settings: Settings) -> int:
         return s.execute(select(func.count()).select_from(Job)).scalar_one()
 
 
-def test_concurrent_submits_share_commits_and_each_is_committed_before_it_is_queued(settings: Settings) -> None:
+# The API process writes new rows to SQLite from a thread of its own ("thread"); the session path ("session")
+# is PostgreSQL's, run here on SQLite so that both paths of the group commit are tested on a real database.
+PATHS = pytest.mark.parametrize("path", ["thread", "session"])
+
+
+@PATHS
+def test_concurrent_submits_share_commits_and_each_is_committed_before_it_is_queued(
+    settings: Settings, path: str
+) -> None:
     async def scenario() -> None:
         engine = make_async_engine(settings)
-        commits: list[int] = []
-        event.listen(engine.sync_engine, "commit", lambda _conn: commits.append(1))
         db = make_async_sessionmaker(engine)
         queue = RecordingQueue(settings)
         store = LocalBlobStore(settings.blob_dir)
-        inserts = Inserts(db)
+        inserts = Inserts(db, settings if path == "thread" else None)
+        assert (inserts.rows is not None) == (path == "thread")
+        commits: list[int] = []
+        watched = inserts.rows.engine if inserts.rows is not None else engine.sync_engine
+        event.listen(watched, "commit", lambda _conn: commits.append(1))
 
         async def one(i: int) -> str:
             key = store.put_bytes(b"document %d" % i)
@@ -69,16 +79,18 @@ def test_concurrent_submits_share_commits_and_each_is_committed_before_it_is_que
         assert len(set(ids)) == 29 == _jobs(settings)
         assert sorted(queue.seen) == sorted((i, "queued") for i in set(ids))  # committed before queued
         assert len(commits) <= 3, len(commits)  # the 28 plain rows in one (a commit per submit made 29)
+        inserts.close()
         await engine.dispose()
 
     asyncio.run(scenario())
 
 
-def test_a_submit_cancelled_before_its_row_is_taken_leaves_no_job(settings: Settings) -> None:
+@PATHS
+def test_a_submit_cancelled_before_its_row_is_taken_leaves_no_job(settings: Settings, path: str) -> None:
     async def scenario() -> None:
         engine = make_async_engine(settings)
         db = make_async_sessionmaker(engine)
-        inserts = Inserts(db)
+        inserts = Inserts(db, settings if path == "thread" else None)
         now = utcnow()
 
         def row(i: int) -> dict:
@@ -119,6 +131,7 @@ def test_a_submit_cancelled_before_its_row_is_taken_leaves_no_job(settings: Sett
             await b
         assert first.committed and third.committed and not second.committed
         assert _jobs(settings) == 2
+        inserts.close()
         await engine.dispose()
 
     asyncio.run(scenario())
