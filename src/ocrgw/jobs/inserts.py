@@ -15,7 +15,10 @@ knows whether the job exists before it cleans up.
 On SQLite a batch is written by one thread holding one plain sqlite3 connection (``SqliteRows``): the async
 driver (aiosqlite) hops to its thread and back for every statement of a transaction (begin, insert, commit,
 cursor close), and those hops were the API process's largest cost after the HTTP stack itself.
-PostgreSQL's driver is natively async and keeps the session path."""
+PostgreSQL's driver is natively async and keeps the session path.
+
+With the database blob store, a small body's chunks go into the same transaction as its job's row
+(``storage.database``: ``put`` holds them until then), so concurrent submits also share that write."""
 
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ import contextlib
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Engine, insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -33,6 +36,7 @@ from ocrgw.db import make_sqlite_writer
 from ocrgw.jobs import repository as repo
 from ocrgw.jobs.models import Job
 from ocrgw.settings import Settings
+from ocrgw.storage.models import BlobChunk
 
 log = logging.getLogger("ocrgw.inserts")
 MAX_BATCH = 500  # rows per transaction
@@ -51,6 +55,16 @@ class Entry:
         return self.done.done() and not self.done.cancelled() and self.done.exception() is None
 
 
+class HeldBlobs(Protocol):
+    """A blob store that holds small bodies for their job's transaction (``storage.database``)."""
+
+    defer: bool
+
+    def pending_rows(self, key: str) -> list[dict]: ...
+
+    def written(self, key: str) -> None: ...
+
+
 class SqliteRows:
     """New job rows written to SQLite by one thread of its own over one connection: a batch costs one hop."""
 
@@ -58,11 +72,13 @@ class SqliteRows:
         self.engine: Engine = make_sqlite_writer(settings)
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="ocrgw-inserts")
 
-    async def insert(self, rows: list[dict[str, Any]]) -> None:
-        await asyncio.get_running_loop().run_in_executor(self._thread, self._insert, rows)
+    async def insert(self, rows: list[dict[str, Any]], chunks: list[dict[str, Any]]) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._thread, self._insert, rows, chunks)
 
-    def _insert(self, rows: list[dict[str, Any]]) -> None:
+    def _insert(self, rows: list[dict[str, Any]], chunks: list[dict[str, Any]]) -> None:
         with self.engine.begin() as conn:
+            if chunks:
+                conn.execute(insert(BlobChunk), chunks)
             conn.execute(insert(Job), rows)
 
     def close(self) -> None:
@@ -71,9 +87,13 @@ class SqliteRows:
 
 
 class Inserts:
-    def __init__(self, db: async_sessionmaker, settings: Settings | None = None) -> None:
+    def __init__(self, db: async_sessionmaker, settings: Settings | None = None, store: object = None) -> None:
         self.db = db
         self.rows = SqliteRows(settings) if settings is not None and settings.is_sqlite else None
+        self.blobs: HeldBlobs | None = None
+        if hasattr(store, "pending_rows"):  # the database blob store: its small bodies come in with their rows
+            self.blobs = store  # type: ignore[assignment]
+            self.blobs.defer = True
         self._waiting: list[Entry] = []
         self._writer: asyncio.Task[None] | None = None
 
@@ -121,12 +141,17 @@ class Inserts:
                     e.done.cancel()
 
     async def _commit(self, batch: list[Entry]) -> None:
+        rows = [e.row for e in batch]
+        blobs = self.blobs
+        chunks = [c for r in rows for c in blobs.pending_rows(r["blob_key"])] if blobs is not None else []
         try:
             if self.rows is not None:
-                await self.rows.insert([e.row for e in batch])
+                await self.rows.insert(rows, chunks)
             else:
                 async with self.db.begin() as s:
-                    await repo.insert_jobs(s, [e.row for e in batch])
+                    if chunks:
+                        await (await s.connection()).execute(insert(BlobChunk), chunks)
+                    await repo.insert_jobs(s, rows)
         except Exception as exc:
             if len(batch) == 1:
                 _settle(batch[0], exc)
@@ -136,6 +161,8 @@ class Inserts:
                 await self._commit([e])
             return
         for e in batch:
+            if blobs is not None:
+                blobs.written(e.row["blob_key"])
             _settle(e, None)
 
 
