@@ -61,6 +61,7 @@ def lifespan(settings: Settings) -> Callable[[FastAPI], contextlib.AbstractAsync
                 task.cancel()
             if dispatcher is not None:
                 await dispatcher.stop(settings.shutdown_grace_seconds)
+            app.state.ctx.inserts.close()
             await engine.dispose()
 
     return run

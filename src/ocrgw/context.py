@@ -33,7 +33,7 @@ class AppContext:
 
     def __post_init__(self) -> None:
         self.backlog = Backlog(self.db, self.settings.max_backlog, self.settings.backlog_retry_after_seconds)
-        self.inserts = Inserts(self.db)
+        self.inserts = Inserts(self.db, self.settings, self.store)
 
 
 async def app_context(request: Request) -> AppContext:

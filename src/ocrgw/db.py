@@ -53,6 +53,15 @@ def make_sync_engine(settings: Settings) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=4, connect_args=args)
 
 
+def make_sqlite_writer(settings: Settings) -> Engine:
+    """A SQLite engine with one pooled connection, for a single thread that writes through it
+    (``jobs.inserts.SqliteRows``): connected once with its pragmas, not per transaction."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(settings.sync_database_url, pool_size=1, max_overflow=0, connect_args={"timeout": 30})
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
 def make_async_engine(settings: Settings) -> AsyncEngine:
     url = settings.async_database_url
     if settings.is_sqlite:

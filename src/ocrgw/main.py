@@ -101,6 +101,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=background.lifespan(settings),
         redirect_slashes=False,  # a stray trailing slash gets the dialect's 404, not a bare redirect
+        # FastAPI's own OpenTelemetry hooks off: ocrgw reports through /metrics and its access log, and the
+        # hooks asked the environment for a tracer provider on every request (~3 % of the submit path).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     ops_http.install(app, settings)  # request ids, access log, /metrics; inside CollapseSlashes
     app.add_middleware(CollapseSlashes)

@@ -5,22 +5,29 @@ submit cancelled before its row was taken leaves no job behind."""
 from __future__ import annotations
 
 import asyncio
+import io
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from sqlalchemy import event, func, select
 from tests.jobs.test_service import RecordingQueue
 
 from ocrgw.clock import utcnow
 from ocrgw.db import make_async_engine, make_async_sessionmaker, sync_sessionmaker
+from ocrgw.errors import OcrgwError
+from ocrgw.formats import ENGINE_LIMITS
+from ocrgw.intake.core import from_bytes
 from ocrgw.jobs import service
 from ocrgw.jobs.inserts import Entry, Inserts
 from ocrgw.jobs.models import Job
 from ocrgw.jobs.schemas import JobSpec, StoredBlob
 from ocrgw.migrate import upgrade
 from ocrgw.settings import Settings
+from ocrgw.storage.database import DatabaseBlobStore
 from ocrgw.storage.local import LocalBlobStore
+from ocrgw.storage.models import BlobChunk
 
 
 @pytest.fixture
@@ -35,15 +42,25 @@ def _jobs(settings: Settings) -> int:
         return s.execute(select(func.count()).select_from(Job)).scalar_one()
 
 
-def test_concurrent_submits_share_commits_and_each_is_committed_before_it_is_queued(settings: Settings) -> None:
+# The API process writes new rows to SQLite from a thread of its own ("thread"); the session path ("session")
+# is PostgreSQL's, run here on SQLite so that both paths of the group commit are tested on a real database.
+PATHS = pytest.mark.parametrize("path", ["thread", "session"])
+
+
+@PATHS
+def test_concurrent_submits_share_commits_and_each_is_committed_before_it_is_queued(
+    settings: Settings, path: str
+) -> None:
     async def scenario() -> None:
         engine = make_async_engine(settings)
-        commits: list[int] = []
-        event.listen(engine.sync_engine, "commit", lambda _conn: commits.append(1))
         db = make_async_sessionmaker(engine)
         queue = RecordingQueue(settings)
         store = LocalBlobStore(settings.blob_dir)
-        inserts = Inserts(db)
+        inserts = Inserts(db, settings if path == "thread" else None)
+        assert (inserts.rows is not None) == (path == "thread")
+        commits: list[int] = []
+        watched = inserts.rows.engine if inserts.rows is not None else engine.sync_engine
+        event.listen(watched, "commit", lambda _conn: commits.append(1))
 
         async def one(i: int) -> str:
             key = store.put_bytes(b"document %d" % i)
@@ -69,16 +86,18 @@ def test_concurrent_submits_share_commits_and_each_is_committed_before_it_is_que
         assert len(set(ids)) == 29 == _jobs(settings)
         assert sorted(queue.seen) == sorted((i, "queued") for i in set(ids))  # committed before queued
         assert len(commits) <= 3, len(commits)  # the 28 plain rows in one (a commit per submit made 29)
+        inserts.close()
         await engine.dispose()
 
     asyncio.run(scenario())
 
 
-def test_a_submit_cancelled_before_its_row_is_taken_leaves_no_job(settings: Settings) -> None:
+@PATHS
+def test_a_submit_cancelled_before_its_row_is_taken_leaves_no_job(settings: Settings, path: str) -> None:
     async def scenario() -> None:
         engine = make_async_engine(settings)
         db = make_async_sessionmaker(engine)
-        inserts = Inserts(db)
+        inserts = Inserts(db, settings if path == "thread" else None)
         now = utcnow()
 
         def row(i: int) -> dict:
@@ -119,6 +138,89 @@ def test_a_submit_cancelled_before_its_row_is_taken_leaves_no_job(settings: Sett
             await b
         assert first.committed and third.committed and not second.committed
         assert _jobs(settings) == 2
+        inserts.close()
         await engine.dispose()
 
     asyncio.run(scenario())
+
+
+@PATHS
+def test_database_store_bodies_go_in_with_their_jobs_rows(tmp_path: Path, path: str) -> None:
+    """With the database blob store, a small body is written by its job's transaction: N concurrent submits
+    share commits, every job's bytes are in before its id is queued, and a submit that fails (a page
+    selection matching no page) or a body stored and dropped leaves no chunk behind."""
+    settings = Settings(data_dir=tmp_path, blob_store="database")
+    upgrade(settings)
+    sync_db = sync_sessionmaker(settings)
+
+    def chunks_of(key: str) -> bytes:
+        with sync_db() as s:
+            rows = s.execute(select(BlobChunk.data).where(BlobChunk.key == key).order_by(BlobChunk.seq))
+            return b"".join(r[0] for r in rows)
+
+    class CheckingQueue:
+        def __init__(self) -> None:
+            self.seen: list[tuple[str, bool]] = []
+
+        async def enqueue(self, job_id: str) -> None:
+            def look() -> bool:
+                with sync_db() as s:  # another connection: only committed rows
+                    job = s.get(Job, job_id)
+                    return job is not None and chunks_of(job.blob_key) == bodies[job.blob_key]
+
+            self.seen.append((job_id, await asyncio.to_thread(look)))
+
+    bodies: dict[str, bytes] = {}
+
+    async def scenario() -> None:
+        engine = make_async_engine(settings)
+        db = make_async_sessionmaker(engine)
+        store = DatabaseBlobStore(settings, db)
+        inserts = Inserts(db, settings if path == "thread" else None, store)
+        assert store.defer
+        commits: list[int] = []
+        watched = inserts.rows.engine if inserts.rows is not None else engine.sync_engine
+        event.listen(watched, "commit", lambda _conn: commits.append(1))
+        queue = CheckingQueue()
+
+        async def one(i: int) -> str:
+            data = _png(40 + i)
+            blob = await from_bytes(data, store=store, settings=settings, limits=ENGINE_LIMITS)
+            bodies[blob.key] = data
+            assert chunks_of(blob.key) == b""  # held for the job's transaction
+            spec = JobSpec(pages=((5, 5),)) if i == 7 else JobSpec()  # a one-page image has no page 5
+            view = await service.submit(
+                db=db,
+                queue=queue,  # type: ignore[arg-type]
+                store=store,
+                settings=settings,
+                owner_key_id=None,
+                dialect="t",
+                spec=spec,
+                blob=blob,
+                retention=timedelta(hours=1),
+                inserts=inserts,
+            )
+            return view.id
+
+        results = await asyncio.gather(*(one(i) for i in range(20)), return_exceptions=True)
+        failed = [r for r in results if isinstance(r, BaseException)]
+        assert len(failed) == 1 and isinstance(failed[0], OcrgwError), failed
+        assert len(queue.seen) == 19 and all(ok for _, ok in queue.seen), queue.seen
+        assert len(commits) <= 3, len(commits)  # 19 bodies and rows together (a commit each made 38)
+        dropped = await from_bytes(_png(99), store=store, settings=settings, limits=ENGINE_LIMITS)
+        await store.delete(dropped.key)  # stored, then the request failed before its submit
+        assert store.pending_rows(dropped.key) == []
+        with sync_db() as s:
+            keys = {k for (k,) in s.execute(select(BlobChunk.key).distinct())}
+        assert keys == {k for k in bodies if chunks_of(k)} and len(keys) == 19  # the failed one's too is gone
+        inserts.close()
+        await engine.dispose()
+
+    asyncio.run(scenario())
+
+
+def _png(width: int) -> bytes:
+    buf = io.BytesIO()
+    Image.new("L", (width, 30), 255).save(buf, "PNG")
+    return buf.getvalue()

@@ -10,19 +10,33 @@ Nothing waits for a batch to fill: an idle server commits a lone row at once. A 
 key commits alone (a duplicate key is an expected failure); a batch that fails anyway (a lost connection)
 is retried a row per transaction, so each submit gets its own row's outcome. A submit cancelled while
 its row waits takes it back; once its row is in a transaction, it waits for the outcome, so the caller
-knows whether the job exists before it cleans up."""
+knows whether the job exists before it cleans up.
+
+On SQLite a batch is written by one thread holding one plain sqlite3 connection (``SqliteRows``): the async
+driver (aiosqlite) hops to its thread and back for every statement of a transaction (begin, insert, commit,
+cursor close), and those hops were the API process's largest cost after the HTTP stack itself.
+PostgreSQL's driver is natively async and keeps the session path.
+
+With the database blob store, a small body's chunks go into the same transaction as its job's row
+(``storage.database``: ``put`` holds them until then), so concurrent submits also share that write."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
+from sqlalchemy import Engine, insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from ocrgw.db import make_sqlite_writer
 from ocrgw.jobs import repository as repo
+from ocrgw.jobs.models import Job
+from ocrgw.settings import Settings
+from ocrgw.storage.models import BlobChunk
 
 log = logging.getLogger("ocrgw.inserts")
 MAX_BATCH = 500  # rows per transaction
@@ -41,11 +55,52 @@ class Entry:
         return self.done.done() and not self.done.cancelled() and self.done.exception() is None
 
 
+class HeldBlobs(Protocol):
+    """A blob store that holds small bodies for their job's transaction (``storage.database``)."""
+
+    defer: bool
+
+    def pending_rows(self, key: str) -> list[dict]: ...
+
+    def written(self, key: str) -> None: ...
+
+
+class SqliteRows:
+    """New job rows written to SQLite by one thread of its own over one connection: a batch costs one hop."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.engine: Engine = make_sqlite_writer(settings)
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="ocrgw-inserts")
+
+    async def insert(self, rows: list[dict[str, Any]], chunks: list[dict[str, Any]]) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._thread, self._insert, rows, chunks)
+
+    def _insert(self, rows: list[dict[str, Any]], chunks: list[dict[str, Any]]) -> None:
+        with self.engine.begin() as conn:
+            if chunks:
+                conn.execute(insert(BlobChunk), chunks)
+            conn.execute(insert(Job), rows)
+
+    def close(self) -> None:
+        self._thread.submit(self.engine.dispose)  # its connection belongs to that thread
+        self._thread.shutdown(wait=True)
+
+
 class Inserts:
-    def __init__(self, db: async_sessionmaker) -> None:
+    def __init__(self, db: async_sessionmaker, settings: Settings | None = None, store: object = None) -> None:
         self.db = db
+        self.rows = SqliteRows(settings) if settings is not None and settings.is_sqlite else None
+        self.blobs: HeldBlobs | None = None
+        if hasattr(store, "pending_rows"):  # the database blob store: its small bodies come in with their rows
+            self.blobs = store  # type: ignore[assignment]
+            self.blobs.defer = True
         self._waiting: list[Entry] = []
         self._writer: asyncio.Task[None] | None = None
+
+    def close(self) -> None:
+        """Release the SQLite writer's connection and thread (the app's lifespan, at shutdown)."""
+        if self.rows is not None:
+            self.rows.close()
 
     async def add(self, entry: Entry) -> None:
         """Insert ``entry.row`` into the jobs table; returns once it is committed, or raises its error."""
@@ -86,9 +141,17 @@ class Inserts:
                     e.done.cancel()
 
     async def _commit(self, batch: list[Entry]) -> None:
+        rows = [e.row for e in batch]
+        blobs = self.blobs
+        chunks = [c for r in rows for c in blobs.pending_rows(r["blob_key"])] if blobs is not None else []
         try:
-            async with self.db.begin() as s:
-                await repo.insert_jobs(s, [e.row for e in batch])
+            if self.rows is not None:
+                await self.rows.insert(rows, chunks)
+            else:
+                async with self.db.begin() as s:
+                    if chunks:
+                        await (await s.connection()).execute(insert(BlobChunk), chunks)
+                    await repo.insert_jobs(s, rows)
         except Exception as exc:
             if len(batch) == 1:
                 _settle(batch[0], exc)
@@ -98,6 +161,8 @@ class Inserts:
                 await self._commit([e])
             return
         for e in batch:
+            if blobs is not None:
+                blobs.written(e.row["blob_key"])
             _settle(e, None)
 
 

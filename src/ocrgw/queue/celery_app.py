@@ -4,6 +4,7 @@ SQL, so redelivery after a lost worker is harmless and bounded by the job's atte
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 
@@ -47,16 +48,48 @@ def make_celery(settings: Settings) -> Celery:
 
 class CeleryQueue:
     """The API side: publish a committed job's id. Publishing is blocking network I/O, so it runs in a
-    thread; a broker that is down costs nothing but time, because the reaper publishes again later."""
+    thread; a broker that is down costs nothing but time, because the reaper publishes again later.
+
+    The ids of concurrent submits are published together, a message each but one thread hop and one
+    producer for all (as ``jobs.inserts`` commits their rows together): a hop and a producer per id cost
+    about a fifth more CPU per submit on the API process than the publish itself. Each ``enqueue`` still
+    returns only once its id was handed to the broker (or that failed)."""
 
     def __init__(self, settings: Settings) -> None:
         self.app = make_celery(settings)
+        self._ids: list[tuple[str, asyncio.Future[None]]] = []
+        self._publisher: asyncio.Task[None] | None = None
 
     async def enqueue(self, job_id: str) -> None:
+        done = asyncio.get_running_loop().create_future()
+        self._ids.append((job_id, done))
+        if self._publisher is None:
+            self._publisher = asyncio.create_task(self._publish())
+        await asyncio.shield(done)
+
+    async def _publish(self) -> None:
+        batch: list[tuple[str, asyncio.Future[None]]] = []
         try:
-            await anyio.to_thread.run_sync(lambda: self.app.send_task(TASK, args=[job_id]))
-        except Exception as exc:  # broker down: the job is safe in SQL, the reaper re-publishes it
-            log.warning("could not publish job %s (%s); the reaper will retry", job_id, exc)
+            while self._ids:
+                batch, self._ids = self._ids, []
+                ids = [job_id for job_id, _ in batch]
+                try:
+                    await anyio.to_thread.run_sync(self._send, ids)
+                except Exception as exc:  # broker down: the jobs are safe in SQL, the reaper re-publishes them
+                    log.warning("could not publish %d job(s) (%s); the reaper will retry", len(ids), exc)
+                for _, done in batch:
+                    if not done.done():
+                        done.set_result(None)
+        finally:
+            self._publisher = None
+            for _, done in batch + self._ids:  # only when this task was cancelled (the process is stopping)
+                if not done.done():
+                    done.cancel()
+
+    def _send(self, ids: list[str]) -> None:
+        with self.app.producer_or_acquire() as producer:
+            for job_id in ids:
+                self.app.send_task(TASK, args=[job_id], producer=producer)
 
     def knows(self, job_id: str) -> bool:
         return False
