@@ -26,9 +26,41 @@ METADATA_ADDRESSES = {
 }
 
 
-def address_allowed(addr: ipaddress.IPv4Address | ipaddress.IPv6Address, settings: Settings) -> bool:
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-        addr = addr.ipv4_mapped
+# IPv6 prefixes whose addresses carry an IPv4 address in their last 32 bits and reach it: IPv4-compatible
+# (::/96, deprecated but still routed to the IPv4 host by some stacks), SIIT's IPv4-translated (::ffff:0:0:0/96)
+# and NAT64's well-known and local-use prefixes. Python calls most of them global, so each is judged by the
+# IPv4 address inside: ::127.0.0.1 or 64:ff9b::a9fe:a9fe (169.254.169.254) must not pass as public.
+_EMBEDDING_V4 = (
+    ipaddress.ip_network("::/96"),
+    ipaddress.ip_network("::ffff:0:0:0/96"),
+    ipaddress.ip_network("64:ff9b::/96"),
+    ipaddress.ip_network("64:ff9b:1::/48"),
+)
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def _reached(addr: Address) -> list[Address]:
+    """The address, or the IPv4 addresses an IPv6 form leads to (mapped, compatible, SIIT, NAT64, 6to4, and
+    both ends of Teredo), which the guard judges instead."""
+    if isinstance(addr, ipaddress.IPv4Address) or addr in (ipaddress.IPv6Address("::"), ipaddress.IPv6Address("::1")):
+        return [addr]
+    if addr.ipv4_mapped is not None:
+        return [addr.ipv4_mapped]
+    if addr.sixtofour is not None:
+        return [addr.sixtofour]
+    if addr.teredo is not None:
+        return list(addr.teredo)
+    if any(addr in net for net in _EMBEDDING_V4):
+        return [ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)]
+    return [addr]
+
+
+def address_allowed(addr: Address, settings: Settings) -> bool:
+    return all(_one_allowed(a, settings) for a in _reached(addr))
+
+
+def _one_allowed(addr: Address, settings: Settings) -> bool:
     if addr in METADATA_ADDRESSES or addr.is_multicast or addr.is_unspecified:
         return settings.url_allow_private and not addr.is_multicast and not addr.is_unspecified
     return addr.is_global or settings.url_allow_private
@@ -56,7 +88,8 @@ async def resolve_checked(url: str, settings: Settings) -> tuple[httpx.URL, str]
     if refused:
         raise OcrgwError(
             ErrorCode.URL_FORBIDDEN,
-            f"Image URL is not accessible: {host} resolves to a non-public address ({refused[0]}), "
+            # The address is not named: echoing it would let a caller map internal host names.
+            f"Image URL is not accessible: {host} resolves to a non-public address, "
             "which this server does not fetch from.",
         )
     return httpx.URL(url), str(addrs[0])

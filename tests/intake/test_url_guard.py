@@ -50,8 +50,31 @@ NON_PUBLIC = [
     "255.255.255.255",  # broadcast
     "192.0.2.10",  # TEST-NET-1 (documentation)
     "198.18.0.1",  # benchmarking 198.18/15
+    # IPv6 forms that carry an IPv4 address and reach it (Python calls most of them global):
+    "::127.0.0.1",  # IPv4-compatible loopback
+    "::10.0.0.1",  # IPv4-compatible private
+    "::ffff:0:7f00:1",  # SIIT IPv4-translated 127.0.0.1
+    "::ffff:0:a9fe:a9fe",  # SIIT IPv4-translated 169.254.169.254
+    "64:ff9b::a9fe:a9fe",  # NAT64 well-known prefix to 169.254.169.254
+    "64:ff9b::7f00:1",  # NAT64 to 127.0.0.1
+    "64:ff9b:1::a00:1",  # NAT64 local-use prefix (RFC 8215) to 10.0.0.1
+    "2002:a9fe:a9fe::",  # 6to4 of 169.254.169.254
+    "2002:7f00:1::1",  # 6to4 of 127.0.0.1
+    "2002:c0a8:101::",  # 6to4 of 192.168.1.1
+    "2001:0:4136:e378:8000:63bf:3fff:fdd2",  # Teredo (its client end is 192.0.2.45, documentation space)
+    "2001:0:a00:1:8000:63bf:3fff:fdd2",  # Teredo whose server end is 10.0.0.1
 ]
-PUBLIC = ["93.184.216.34", "8.8.8.8", "1.1.1.1", "2606:2800:220:1:248:1893:25c7:1946", "2001:4860:4860::8888"]
+PUBLIC = [
+    "93.184.216.34",
+    "8.8.8.8",
+    "1.1.1.1",
+    "2606:2800:220:1:248:1893:25c7:1946",
+    "2001:4860:4860::8888",
+    # the same forms, judged by the public IPv4 inside them
+    "64:ff9b::808:808",  # NAT64 to 8.8.8.8
+    "2002:808:808::1",  # 6to4 of 8.8.8.8
+    "::ffff:0:808:808",  # SIIT to 8.8.8.8
+]
 # Even the operator's "allow private" switch must not make these targets: they are not hosts.
 NEVER = ["0.0.0.0", "::", "::ffff:0.0.0.0", "224.0.0.1", "239.255.255.250", "ff02::1"]
 
@@ -141,12 +164,22 @@ def test_mapped_public_address_is_judged_by_its_ipv4() -> None:
         # credentials that look like a host do not change the host
         "http://93.184.216.34@127.0.0.1/x.png",
         "http://93.184.216.34:80@[::1]/x.png",
+        # IPv6 forms of internal IPv4 addresses that Python's is_global calls public
+        "http://[::127.0.0.1]/x.png",
+        "http://[::ffff:0:7f00:1]/x.png",
+        "http://[64:ff9b::a9fe:a9fe]/latest/meta-data/",
+        "http://[2002:a9fe:a9fe::]/latest/meta-data/",
     ],
 )
 def test_resolve_refuses_non_public_targets(url: str) -> None:
     err = _refused(url)
     assert err.code is ErrorCode.URL_FORBIDDEN
     assert "non-public" in err.message
+    # The message names the host as the caller wrote it, never the address it resolved to: echoing that
+    # would let a caller map internal host names.
+    for shown in ("127.0.0.1", "::1", "169.254.169.254", "10.0.0.1", "0.0.0.0", "224.0.0.1", "100.64.1.1"):
+        if shown not in url:
+            assert shown not in err.message, err.message
 
 
 @pytest.mark.parametrize(
