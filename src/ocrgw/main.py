@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import iter_route_contexts
 from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ocrgw import __version__, background, health, openapi
@@ -61,6 +64,18 @@ def _http_error(exc: StarletteHTTPException) -> OcrgwError:
     return OcrgwError(code, str(exc.detail))
 
 
+def allowed_methods(routes: Sequence[BaseRoute], path: str) -> str:
+    """RFC 9110 §15.5.6: a 405's Allow lists every method the target resource takes. Starlette's names
+    only the methods of the first route whose path matched; a path served by several routes (GET and
+    DELETE of `/v1/jobs/{id}`) needs them all. The routes as mounted (included routers flattened)."""
+    methods: set[str] = set()
+    for route in iter_route_contexts(routes):
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and route.methods and regex.match(path):
+            methods.update(route.methods)
+    return ", ".join(sorted(methods))
+
+
 def _install_error_handlers(app: FastAPI, routing: ErrorRouting) -> None:
     def render(request: Request, exc: OcrgwError) -> Response:
         return routing.renderer_for(request.url.path)(request, exc)
@@ -72,6 +87,8 @@ def _install_error_handlers(app: FastAPI, routing: ErrorRouting) -> None:
     async def on_http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         response = render(request, _http_error(exc))
+        if exc.status_code == 405 and (allow := allowed_methods(request.app.router.routes, request.scope["path"])):
+            response.headers["Allow"] = allow
         for name, value in (exc.headers or {}).items():  # e.g. Allow on a 405
             response.headers.setdefault(name, value)
         return response
