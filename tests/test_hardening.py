@@ -86,3 +86,29 @@ def test_ocrspace_endpoints_take_only_their_documented_method(
     body = r.json()
     assert body["IsErroredOnProcessing"] is True and body["OCRExitCode"] == 99
     assert "does not support http method" in body["ErrorMessage"][0]
+
+
+# ------------------------------------------------------------------------------------------- spec
+def test_api_version_is_required_in_the_spec_as_on_the_server(embedded_server: Server) -> None:
+    """Every `api-version` query parameter in the document is required, and the server does refuse a
+    request without one on each of those routes' APIs (Image Analysis, Form Recognizer, DI)."""
+    spec = httpx.get(embedded_server.url + "/openapi.json", timeout=30).json()
+    seen = []
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            for param in op.get("parameters", ()):
+                if param["name"] == "api-version":
+                    assert param["required"] is True and param["schema"]["type"] == "string", (method, path)
+                    seen.append(path)
+    assert any(p.startswith("/formrecognizer/") for p in seen)
+    assert any(p.startswith("/documentintelligence/") for p in seen)
+    assert "/computervision/imageanalysis:analyze" in seen
+    headers = {**embedded_server.headers, "Content-Type": "application/octet-stream"}
+    for path in (
+        "/computervision/imageanalysis:analyze?features=read",
+        "/formrecognizer/documentModels/prebuilt-read:analyze",
+        "/documentintelligence/documentModels/prebuilt-read:analyze",
+    ):
+        r = httpx.post(embedded_server.url + path, headers=headers, content=b"x", timeout=30)
+        assert r.status_code in (400, 404), (path, r.status_code, r.text)
+        assert "api-version" in r.text, r.text
