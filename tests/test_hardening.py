@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import select
+import socket
 from pathlib import Path
 
 import httpx
@@ -112,3 +114,166 @@ def test_api_version_is_required_in_the_spec_as_on_the_server(embedded_server: S
         r = httpx.post(embedded_server.url + path, headers=headers, content=b"x", timeout=30)
         assert r.status_code in (400, 404), (path, r.status_code, r.text)
         assert "api-version" in r.text, r.text
+
+
+# ------------------------------------------------------------------------------------------- refusal before reading
+MIB = 1024 * 1024
+CHUNK = 256 * 1024
+BOUNDARY = b"hardening-boundary"
+FILE_PART = (
+    b"--" + BOUNDARY + b'\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n'
+    b"Content-Type: image/png\r\n\r\n\x89PNG\r\n\x1a\n"
+)
+MULTIPART = b"multipart/form-data; boundary=" + BOUNDARY
+# What the kernel takes in before the server reads a byte (our 64 KiB send buffer, the server's receive
+# buffer, autotuned up to a few MB on loopback) plus the first chunks the server does read.
+IN_FLIGHT = 16 * MIB
+
+
+def send_until_answered(
+    port: int, head: bytes, *, prefix: bytes = b"", chunked: bool = False, limit: int = 1024 * MIB
+) -> tuple[int, int, bytes]:
+    """Post ``head`` then an endless body (``prefix`` then zeros, chunk-framed when ``chunked``) on a raw
+    socket, watching for the answer between sends; the body bytes the kernel took before the answer
+    began (or before the server shut the connection), the answer's status and its body. A server that
+    reads the whole body would take ``limit`` bytes."""
+    zeros = b"\0" * CHUNK
+    frame = b"%x\r\n%s\r\n" % (len(zeros), zeros) if chunked else zeros
+    first = b"%x\r\n%s\r\n" % (len(prefix), prefix) if chunked and prefix else prefix
+    sock = socket.create_connection(("127.0.0.1", port), timeout=60)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 64 * 1024)
+    try:
+        sock.sendall(head + b"\r\n" + first)
+        sent, at, view = len(first), 0, memoryview(frame)
+        while sent < limit:
+            readable, _, _ = select.select([sock], [sock], [], 60)
+            if readable:
+                break
+            try:
+                n = sock.send(view[at:])
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            sent, at = sent + n, (at + n) % len(view)
+        raw = b""
+        while True:
+            got = sock.recv(65536)
+            raw += got
+            head_end = raw.find(b"\r\n\r\n")
+            if not got or (head_end >= 0 and _complete(raw, head_end)):
+                break
+    finally:
+        sock.close()
+    status_line, _, _ = raw.partition(b"\r\n")
+    return sent, int(status_line.split()[1]), raw[raw.find(b"\r\n\r\n") + 4 :]
+
+
+def _complete(raw: bytes, head_end: int) -> bool:
+    for line in raw[:head_end].split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return len(raw) - head_end - 4 >= int(value)
+    return False
+
+
+def request_head(path: str, content_type: bytes, *headers: str, declared: int | None = None) -> bytes:
+    lines = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", *headers]
+    lines.append(f"Content-Length: {declared}" if declared is not None else "Transfer-Encoding: chunked")
+    return "\r\n".join(lines).encode() + b"\r\nContent-Type: " + content_type + b"\r\n"
+
+
+OCTET = b"application/octet-stream"
+JSON = b"application/json"
+URLENCODED = b"application/x-www-form-urlencoded"
+DECLARED = [  # path, Content-Type, key header ("{key}" filled in), body prefix, status, a mark of the envelope
+    ("/v1/jobs", OCTET, "X-API-Key", b"", 413, b'"code": "TooLarge"'),
+    ("/v1/jobs", MULTIPART, "X-API-Key", FILE_PART, 413, b'"code": "TooLarge"'),
+    ("/v1/jobs", JSON, "X-API-Key", b'{"base64": "', 413, b'"code": "TooLarge"'),
+    ("/vision/v3.2/read/analyze", OCTET, "Ocp-Apim-Subscription-Key", b"", 400, b"InvalidImageSize"),
+    ("/vision/v2.1/read/core/asyncBatchAnalyze", OCTET, "Ocp-Apim-Subscription-Key", b"", 400, b"InvalidImageSize"),
+    (
+        "/computervision/imageanalysis:analyze?features=read&api-version=2024-02-01",
+        MULTIPART,
+        "Ocp-Apim-Subscription-Key",
+        FILE_PART,
+        400,
+        b"InvalidImageSize",
+    ),
+    (
+        "/formrecognizer/documentModels/prebuilt-read:analyze?api-version=2023-07-31",
+        OCTET,
+        "Ocp-Apim-Subscription-Key",
+        b"",
+        400,
+        b"InvalidContentLength",
+    ),
+    (
+        "/documentintelligence/documentModels/prebuilt-read:analyze?api-version=2024-11-30",
+        JSON,
+        "Ocp-Apim-Subscription-Key",
+        b'{"base64Source": "',
+        400,
+        b"InvalidContentLength",
+    ),
+    ("/parse/image", MULTIPART, "apikey", FILE_PART, 200, b"File failed validation. The request is too large"),
+    ("/parse/image", URLENCODED, "apikey", b"base64Image=", 200, b"File failed validation. The request is too large"),
+    ("/parse/image", MULTIPART, None, FILE_PART, 200, b"File failed validation. The request is too large"),
+    ("/v2/0123456789abcdef/ocr/general-text", JSON, "X-Auth-Token", b'{"image": "', 413, b"APIG.0201"),
+    ("/ocr_process", MULTIPART, "X-API-Key", FILE_PART, 413, b'"success": false'),
+    ("/batch_process", MULTIPART, "X-API-Key", FILE_PART, 413, b'"success": false'),
+    ("/ocr", JSON, "X-API-Key", b'{"image": "', 413, b"large"),
+]
+
+
+@pytest.mark.parametrize(("path", "ctype", "key_header", "prefix", "status", "mark"), DECLARED)
+def test_declared_size_over_the_limit_is_refused_before_the_body_is_read(
+    embedded_server: Server, path: str, ctype: bytes, key_header: str | None, prefix: bytes, status: int, mark: bytes
+) -> None:
+    """A declared Content-Length of 10 GiB: the dialect's too-large answer (its status and envelope: Azure's
+    400 InvalidImageSize, OCR.space's HTTP 200 "File failed validation", Huawei's APIG 413, ...) arrives
+    while the client has sent no more than what sits in socket buffers, and the connection is closed
+    rather than drained. OCR.space with no key anywhere visible is told the size: the key could only be
+    in the body, which is not read."""
+    headers = [f"{key_header}: {embedded_server.key}"] if key_header else []
+    head = request_head(path, ctype, *headers, declared=10 * 1024 * MIB)
+    sent, got, body = send_until_answered(embedded_server.port, head, prefix=prefix)
+    assert (got, mark in body) == (status, True), (got, body[:300])
+    assert sent < IN_FLIGHT, sent
+
+
+def test_ocrspace_with_no_key_stops_reading_a_chunked_body_after_a_few_mb(embedded_server: Server) -> None:
+    """The probe's 6 GB stream to /parse/image with no key: the key can only be in the body, so at most
+    KEYLESS_BYTES of it are read looking for one; then OCR.space's 403, not the upload read to its end."""
+    from ocrgw.dialects.ocrspace.parse import KEYLESS_BYTES
+
+    for ctype, prefix in ((MULTIPART, FILE_PART), (URLENCODED, b"language=eng&base64Image=")):
+        sent, got, body = send_until_answered(
+            embedded_server.port, request_head("/parse/image", ctype), prefix=prefix, chunked=True
+        )
+        assert got == 403 and b"No API key was provided" in body, (got, body[:300])
+        assert KEYLESS_BYTES <= sent < KEYLESS_BYTES + IN_FLIGHT, sent
+
+
+def test_ocrspace_key_in_the_query_is_checked_before_the_body(embedded_server: Server) -> None:
+    sent, got, body = send_until_answered(
+        embedded_server.port, request_head("/parse/image?apikey=not-a-key", MULTIPART), prefix=FILE_PART, chunked=True
+    )
+    assert got == 403 and b"The API key is invalid" in body, (got, body[:300])
+    assert sent < IN_FLIGHT, sent
+
+
+def test_oversized_chunked_bodies_are_not_read_to_their_end(embedded_server: Server) -> None:
+    """No Content-Length: the limit (8 MiB here) is found while reading, the answer comes after at most
+    DRAIN_BYTES more (so a client still uploading reads it), and the connection is then closed, not
+    drained: a batch with one file over the limit is refused whole (413) rather than skipped by reading
+    up to its ~1 GB cap."""
+    from ocrgw.intake.core import DRAIN_BYTES
+
+    bound = 8 * MIB + DRAIN_BYTES + IN_FLIGHT
+    key = f"X-API-Key: {embedded_server.key}"
+    for path, ctype, prefix in (("/v1/jobs", OCTET, b"\x89PNG\r\n\x1a\n"), ("/batch_process", MULTIPART, FILE_PART)):
+        sent, got, body = send_until_answered(
+            embedded_server.port, request_head(path, ctype, key), prefix=prefix, chunked=True
+        )
+        assert got == 413, (path, got, body[:300])
+        assert sent < bound, (path, sent)
+    assert httpx.get(embedded_server.url + "/health", timeout=10).status_code == 200

@@ -16,7 +16,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import BaseRoute
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ocrgw import __version__, background, health, openapi
 from ocrgw.dialects import ErrorRouting, registry
@@ -51,6 +51,42 @@ class CollapseSlashes:
             if scope.get("raw_path"):
                 scope["raw_path"] = _RAW_SLASHES.sub(b"/", scope["raw_path"])
         await self.app(scope, receive, send)
+
+
+class CloseUnreadBodies:
+    """An answer given before the request's body was read to its end (a refusal: too large, no key, a full
+    backlog) closes the connection. Otherwise uvicorn keeps it alive by reading and dropping the rest of
+    the body after the answer: gigabytes, for a hostile client. Small bodies keep their keep-alive."""
+
+    SMALL = 64 * 1024
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length", b"").strip()
+        chunked = b"chunked" in headers.get(b"transfer-encoding", b"").lower()
+        if not chunked and not (declared.isdigit() and int(declared) > self.SMALL):
+            await self.app(scope, receive, send)
+            return
+        read = False
+
+        async def receiving() -> Message:
+            nonlocal read
+            message = await receive()
+            read = read or message["type"] == "http.disconnect" or not message.get("more_body", False)
+            return message
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start" and not read:
+                message = {**message, "headers": [*message.get("headers", ()), (b"connection", b"close")]}
+            await send(message)
+
+        await self.app(scope, receiving, sending)
 
 
 def _http_error(exc: StarletteHTTPException) -> OcrgwError:
@@ -121,6 +157,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     ops_http.install(app, settings)  # request ids, access log, /metrics; inside CollapseSlashes
     app.add_middleware(CollapseSlashes)
+    app.add_middleware(CloseUnreadBodies)
     fixed = [d for d in registry.DIALECTS if isinstance(d.prefixes, tuple)]
     for dialect in registry.DIALECTS:
         if dialect in fixed:
