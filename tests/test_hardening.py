@@ -277,3 +277,79 @@ def test_oversized_chunked_bodies_are_not_read_to_their_end(embedded_server: Ser
         assert got == 413, (path, got, body[:300])
         assert sent < bound, (path, sent)
     assert httpx.get(embedded_server.url + "/health", timeout=10).status_code == 200
+
+
+# ------------------------------------------------------------------------------------------- Idempotency-Key
+def test_idempotency_key_reused_for_another_request_is_refused(own_key: Server) -> None:
+    """A retry (same document, same options; a multipart retry has a new random boundary) replays the
+    first job; the same key with another document or other options is a 422 in the native envelope."""
+    from tests.dialects.ocrspace.test_ocrspace import PNG
+
+    srv = own_key
+
+    def submit(key: str, **kw: object) -> httpx.Response:
+        hdrs = {"X-API-Key": srv.key, "Idempotency-Key": key, **kw.pop("headers", {})}  # type: ignore[dict-item]
+        return httpx.post(srv.url + "/v1/jobs", headers=hdrs, timeout=60, **kw)  # type: ignore[arg-type]
+
+    first = submit("pay-1", files={"file": ("doc.png", PNG)}, data={"language": "eng"})
+    assert first.status_code == 202, first.text
+    again = submit("pay-1", files={"file": ("doc.png", PNG)}, data={"language": "eng"})
+    assert (again.status_code, again.json()["id"]) == (202, first.json()["id"])
+    assert again.headers["idempotent-replayed"] == "true"
+    for other in (
+        {"files": {"file": ("doc.png", PNG + b"\0")}, "data": {"language": "eng"}},  # another document
+        {"files": {"file": ("doc.png", PNG)}, "data": {"language": "deu"}},  # other options
+        {"content": PNG, "headers": {"Content-Type": "image/png"}},  # the bytes, sent another way
+    ):
+        r = submit("pay-1", **other)
+        assert r.status_code == 422, r.text
+        err = r.json()["error"]
+        assert err["code"] == "IdempotencyKeyReused" and err["param"] == "Idempotency-Key", err
+        assert "can only be reused with the same request" in err["message"]
+    # Raw bodies and their query options too; the original is still what a true retry gets.
+    raw = submit("pay-2", content=PNG, headers={"Content-Type": "image/png"}, params={"language": "eng"})
+    assert raw.status_code == 202
+    same = submit("pay-2", content=PNG, headers={"Content-Type": "image/png"}, params={"language": "eng"})
+    assert same.json()["id"] == raw.json()["id"]
+    assert submit("pay-2", content=PNG, headers={"Content-Type": "image/png"}).status_code == 422
+    listed = httpx.get(srv.url + "/v1/jobs", params={"limit": 100}, headers={"X-API-Key": srv.key}).json()["items"]
+    assert len(listed) == 2
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_request_fingerprint_migration_up_down_up(tmp_path: Path, backend: str) -> None:
+    """0012 adds jobs.request_fingerprint and takes it away again, on both databases."""
+    import sqlalchemy as sa
+
+    from ocrgw.migrate import alembic_config
+    from tests.conftest import _pg_admin
+
+    env: dict[str, object] = {"data_dir": tmp_path}
+    name = f"ocrgw_fp_{secrets.token_hex(4)}"
+    if backend == "postgresql":
+        try:
+            _pg_admin(f"CREATE DATABASE {name}")
+        except Exception as exc:
+            pytest.skip(f"PostgreSQL unavailable: {exc}")
+        env["database_url"] = f"postgresql://postgres@127.0.0.1:5432/{name}"
+    settings = Settings(**env)  # type: ignore[arg-type]
+    try:
+        from alembic import command
+
+        def columns() -> set[str]:
+            url = str(env.get("database_url") or f"sqlite:///{tmp_path / 'ocrgw.db'}")
+            engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+            try:
+                return {c["name"] for c in sa.inspect(engine).get_columns("jobs")}
+            finally:
+                engine.dispose()
+
+        upgrade(settings)
+        assert "request_fingerprint" in columns()
+        command.downgrade(alembic_config(settings), "0011")
+        assert "request_fingerprint" not in columns() and "idempotency_key" in columns()
+        upgrade(settings)
+        assert "request_fingerprint" in columns()
+    finally:
+        if backend == "postgresql":
+            _pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -38,6 +38,7 @@ class ErrorCode(StrEnum):
     NOT_READY = "NotReady"  # a result asked for before the job has succeeded
     NOT_REQUESTED = "NotRequested"  # a rendering the job was not asked at submit to make (waiting will not help)
     PROCESSING_FAILED = "ProcessingFailed"
+    IDEMPOTENCY_KEY_REUSED = "IdempotencyKeyReused"  # the same Idempotency-Key with another request
     INTERNAL = "InternalError"
 
 
@@ -52,6 +53,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.NOT_READY: 409,
     ErrorCode.TOO_LARGE: 413,
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
+    ErrorCode.IDEMPOTENCY_KEY_REUSED: 422,  # as draft-ietf-httpapi-idempotency-key-header says
     ErrorCode.BACKLOG_FULL: 429,
     ErrorCode.TIMEOUT: 504,
     ErrorCode.INTERNAL: 500,
