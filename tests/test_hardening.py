@@ -282,7 +282,8 @@ def test_oversized_chunked_bodies_are_not_read_to_their_end(embedded_server: Ser
 # ------------------------------------------------------------------------------------------- Idempotency-Key
 def test_idempotency_key_reused_for_another_request_is_refused(own_key: Server) -> None:
     """A retry (same document, same options; a multipart retry has a new random boundary) replays the
-    first job; the same key with another document or other options is a 422 in the native envelope."""
+    first job; the same key with another document or other options is a 400 IdempotencyKeyReused in the
+    native envelope (as Stripe answers)."""
     from tests.dialects.ocrspace.test_ocrspace import PNG
 
     srv = own_key
@@ -302,7 +303,7 @@ def test_idempotency_key_reused_for_another_request_is_refused(own_key: Server) 
         {"content": PNG, "headers": {"Content-Type": "image/png"}},  # the bytes, sent another way
     ):
         r = submit("pay-1", **other)
-        assert r.status_code == 422, r.text
+        assert r.status_code == 400, r.text
         err = r.json()["error"]
         assert err["code"] == "IdempotencyKeyReused" and err["param"] == "Idempotency-Key", err
         assert "can only be reused with the same request" in err["message"]
@@ -311,7 +312,7 @@ def test_idempotency_key_reused_for_another_request_is_refused(own_key: Server) 
     assert raw.status_code == 202
     same = submit("pay-2", content=PNG, headers={"Content-Type": "image/png"}, params={"language": "eng"})
     assert same.json()["id"] == raw.json()["id"]
-    assert submit("pay-2", content=PNG, headers={"Content-Type": "image/png"}).status_code == 422
+    assert submit("pay-2", content=PNG, headers={"Content-Type": "image/png"}).status_code == 400
     listed = httpx.get(srv.url + "/v1/jobs", params={"limit": 100}, headers={"X-API-Key": srv.key}).json()["items"]
     assert len(listed) == 2
 

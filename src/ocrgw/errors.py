@@ -53,7 +53,6 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.NOT_READY: 409,
     ErrorCode.TOO_LARGE: 413,
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
-    ErrorCode.IDEMPOTENCY_KEY_REUSED: 422,  # as draft-ietf-httpapi-idempotency-key-header says
     ErrorCode.BACKLOG_FULL: 429,
     ErrorCode.TIMEOUT: 504,
     ErrorCode.INTERNAL: 500,

@@ -1,6 +1,7 @@
 """Idempotency-Key fingerprints (native API, between the route and the job row): what a submit sent, so a
 retry with the same key is told apart from a different request reusing it. A retry replays the original
-job; a reuse is refused (422, as draft-ietf-httpapi-idempotency-key-header and payment APIs answer).
+job; a reuse is refused (400 IdempotencyKeyReused, as Stripe answers; the IETF draft's 422 would be a
+status the native API documents nowhere else, and the spec keeps 422 for no route).
 
 The fingerprint is of the request as the client meant it, not of its bytes on the wire: the media type,
 the query parameters, and the body, where a multipart body counts by its parts (headers and data) and

@@ -62,7 +62,7 @@ async def submit_job(request: Request, ctx: Ctx, caller: Caller) -> Response:
     send JSON with `url` or `base64`. Answers 202 at once; the document is read in the background.
     With an `Idempotency-Key` header, a retry with the same key and the same request (document and
     options) returns the original operation (header `Idempotent-Replayed: true`) instead of creating a
-    second job; the same key with a different request is a 422."""
+    second job; the same key with a different request is a 400 (`IdempotencyKeyReused`)."""
     digest = fingerprint = None
     client_key = request.headers.get("idempotency-key")
     if client_key is not None:
