@@ -38,6 +38,7 @@ class ErrorCode(StrEnum):
     NOT_READY = "NotReady"  # a result asked for before the job has succeeded
     NOT_REQUESTED = "NotRequested"  # a rendering the job was not asked at submit to make (waiting will not help)
     PROCESSING_FAILED = "ProcessingFailed"
+    IDEMPOTENCY_KEY_REUSED = "IdempotencyKeyReused"  # the same Idempotency-Key with another request
     INTERNAL = "InternalError"
 
 

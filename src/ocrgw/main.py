@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import iter_route_contexts
 from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ocrgw import __version__, background, health, openapi
 from ocrgw.dialects import ErrorRouting, registry
@@ -50,6 +53,42 @@ class CollapseSlashes:
         await self.app(scope, receive, send)
 
 
+class CloseUnreadBodies:
+    """An answer given before the request's body was read to its end (a refusal: too large, no key, a full
+    backlog) closes the connection. Otherwise uvicorn keeps it alive by reading and dropping the rest of
+    the body after the answer: gigabytes, for a hostile client. Small bodies keep their keep-alive."""
+
+    SMALL = 64 * 1024
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length", b"").strip()
+        chunked = b"chunked" in headers.get(b"transfer-encoding", b"").lower()
+        if not chunked and not (declared.isdigit() and int(declared) > self.SMALL):
+            await self.app(scope, receive, send)
+            return
+        read = False
+
+        async def receiving() -> Message:
+            nonlocal read
+            message = await receive()
+            read = read or message["type"] == "http.disconnect" or not message.get("more_body", False)
+            return message
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start" and not read:
+                message = {**message, "headers": [*message.get("headers", ()), (b"connection", b"close")]}
+            await send(message)
+
+        await self.app(scope, receiving, sending)
+
+
 def _http_error(exc: StarletteHTTPException) -> OcrgwError:
     code = {
         404: ErrorCode.ROUTE_NOT_FOUND,
@@ -59,6 +98,18 @@ def _http_error(exc: StarletteHTTPException) -> OcrgwError:
         401: ErrorCode.MISSING_KEY,
     }.get(exc.status_code, ErrorCode.INVALID_PARAMETER if exc.status_code < 500 else ErrorCode.INTERNAL)
     return OcrgwError(code, str(exc.detail))
+
+
+def allowed_methods(routes: Sequence[BaseRoute], path: str) -> str:
+    """RFC 9110 §15.5.6: a 405's Allow lists every method the target resource takes. Starlette's names
+    only the methods of the first route whose path matched; a path served by several routes (GET and
+    DELETE of `/v1/jobs/{id}`) needs them all. The routes as mounted (included routers flattened)."""
+    methods: set[str] = set()
+    for route in iter_route_contexts(routes):
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and route.methods and regex.match(path):
+            methods.update(route.methods)
+    return ", ".join(sorted(methods))
 
 
 def _install_error_handlers(app: FastAPI, routing: ErrorRouting) -> None:
@@ -72,6 +123,8 @@ def _install_error_handlers(app: FastAPI, routing: ErrorRouting) -> None:
     async def on_http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         response = render(request, _http_error(exc))
+        if exc.status_code == 405 and (allow := allowed_methods(request.app.router.routes, request.scope["path"])):
+            response.headers["Allow"] = allow
         for name, value in (exc.headers or {}).items():  # e.g. Allow on a 405
             response.headers.setdefault(name, value)
         return response
@@ -107,6 +160,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     ops_http.install(app, settings)  # request ids, access log, /metrics; inside CollapseSlashes
     app.add_middleware(CollapseSlashes)
+    app.add_middleware(CloseUnreadBodies)
     fixed = [d for d in registry.DIALECTS if isinstance(d.prefixes, tuple)]
     for dialect in registry.DIALECTS:
         if dialect in fixed:

@@ -36,6 +36,7 @@ def install(app: FastAPI, dialects: Sequence[Dialect], *, native: Dialect) -> No
             for name, model in d.schemas.items():
                 comps.setdefault(name, model.model_json_schema(ref_template="#/components/schemas/{model}"))
         _drop_validation_422(schema)
+        _required_api_version(schema)
         _readable_schema_names(schema)
         app.openapi_schema = schema
         return schema
@@ -100,6 +101,20 @@ def _drop_validation_422(schema: dict) -> None:
         comps.pop("HTTPValidationError", None)
         if "/ValidationError" not in json.dumps(comps):
             comps.pop("ValidationError", None)
+
+
+def _required_api_version(schema: dict) -> None:
+    """Azure's `api-version` query parameter is required wherever a route takes one (Document Intelligence,
+    Form Recognizer, Image Analysis), and the server refuses a request without it. The routes declare it
+    optional only so that its absence gets the vendor's own error (`ParameterMissing`, ...) rather than a
+    generic validation error: the document says what the server enforces."""
+    for ops in schema.get("paths", {}).values():
+        for op in ops.values():
+            for param in op.get("parameters", ()):
+                if param.get("in") == "query" and param.get("name") == "api-version":
+                    param["required"] = True
+                    param["schema"] = {k: v for k, v in param.get("schema", {}).items() if k != "anyOf"}
+                    param["schema"]["type"] = "string"
 
 
 def _readable_schema_names(schema: dict) -> None:

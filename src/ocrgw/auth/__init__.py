@@ -9,6 +9,7 @@ import secrets
 import string
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -20,6 +21,9 @@ from ocrgw.errors import ErrorCode, OcrgwError
 from ocrgw.settings import Settings
 
 CACHE_SECONDS = 5.0  # a revoked key stops working within this long
+# Entries kept, least recently used dropped first: keys and AKs a caller makes up (every unknown one is
+# cached too, as a miss) must not grow the API process, nor evict every good key at once.
+CACHE_ENTRIES = 10_000
 
 
 def hash_key(secret: str) -> str:
@@ -66,7 +70,20 @@ class KeyResolver:
     def __init__(self, settings: Settings, db: async_sessionmaker) -> None:
         self.settings = settings
         self.db = db
-        self._cache: dict[str, tuple[float, Principal | None]] = {}
+        self._cache: OrderedDict[str, tuple[float, Principal | None]] = OrderedDict()
+
+    def _cached(self, key: str, now: float) -> tuple[float, Principal | None] | None:
+        hit = self._cache.get(key)
+        if hit is None or hit[0] < now:
+            return None
+        self._cache.move_to_end(key)
+        return hit
+
+    def _remember(self, key: str, hit: tuple[float, Principal | None]) -> None:
+        self._cache[key] = hit
+        self._cache.move_to_end(key)
+        while len(self._cache) > CACHE_ENTRIES:
+            self._cache.popitem(last=False)
 
     async def resolve(self, secret: str | None) -> Principal:
         if self.settings.auth == "off":
@@ -75,14 +92,12 @@ class KeyResolver:
             raise OcrgwError(ErrorCode.MISSING_KEY, "No API key was sent with the request.")
         digest = hash_key(secret.strip())
         now = time.monotonic()
-        hit = self._cache.get(digest)
-        if hit is None or hit[0] < now:
+        hit = self._cached(digest, now)
+        if hit is None:
             async with self.db() as s:
                 row = await repo.find_key(s, digest)
             hit = (now + CACHE_SECONDS, Principal(row.id, row.is_admin) if row else None)
-            if len(self._cache) > 10000:
-                self._cache.clear()
-            self._cache[digest] = hit
+            self._remember(digest, hit)
         if hit[1] is None:
             raise OcrgwError(ErrorCode.INVALID_KEY, "The API key is not valid or has been revoked.")
         return hit[1]
@@ -92,13 +107,13 @@ class KeyResolver:
         is unknown or revoked. Unlike ``resolve`` this ignores ``auth=off``: a signature is either valid
         or not, and the caller decides what an unsigned request gets."""
         now = time.monotonic()
-        cache_key = "ak:" + access_key
-        hit = self._cache.get(cache_key)
-        if hit is None or hit[0] < now:
+        cache_key = "ak:" + hash_key(access_key)  # a fixed size whatever the AK header held
+        hit = self._cached(cache_key, now)
+        if hit is None:
             async with self.db() as s:
                 row = await repo.find_access_key(s, access_key)
             hit = (now + CACHE_SECONDS, Principal(row.id, row.is_admin) if row else None)
-            self._cache[cache_key] = hit
+            self._remember(cache_key, hit)
         if hit[1] is None:
             return None
         return hit[1], derive_sk(self.settings.resolved_secret_key, access_key)

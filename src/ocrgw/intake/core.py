@@ -12,6 +12,7 @@ from typing import NoReturn
 
 import anyio
 import httpx
+from starlette.requests import Request
 
 from ocrgw.errors import ErrorCode, OcrgwError
 from ocrgw.formats import ImageLimits
@@ -34,13 +35,42 @@ def _too_large(settings: Settings) -> OcrgwError:
     return OcrgwError(ErrorCode.TOO_LARGE, f"Input image is too large: at most {mb:g} MB are accepted.")
 
 
+def declared_size(request: Request) -> int | None:
+    """The body size a request declares (Content-Length), None when it declares none (chunked)."""
+    value = request.headers.get("content-length", "").strip()
+    return int(value) if value.isdigit() else None
+
+
+async def body(request: Request, cap: int) -> AsyncIterator[bytes]:
+    """The request body as it arrives, for a reader that refuses it past ``cap`` bytes; a body whose
+    Content-Length already says it is over ``cap`` is refused before a byte of it is read (the check runs
+    when the reader first asks for a chunk, so a key in a header is still told first). The connection is
+    then closed rather than drained (``main.CloseUnreadBodies``)."""
+    declared = declared_size(request)
+    if declared is not None and declared > cap:
+        raise OcrgwError(
+            ErrorCode.TOO_LARGE,
+            f"The request is too large: its body declares {declared:,} bytes; at most {cap:,} are accepted.",
+        )
+    async for chunk in request.stream():
+        yield chunk
+
+
 async def from_stream(
-    chunks: AsyncIterator[bytes], *, store: BlobStore, settings: Settings, limits: ImageLimits
+    chunks: AsyncIterator[bytes],
+    *,
+    store: BlobStore,
+    settings: Settings,
+    limits: ImageLimits,
+    declared: int | None = None,
 ) -> StoredBlob:
-    """Store a body as it arrives; refuse it as soon as it passes the size limit, and an image outside the
-    API's pixel ``limits`` once its headers are in. A body that ends within ``SMALL_BODY`` bytes is kept in
+    """Store a body as it arrives; refuse it as soon as it passes the size limit (before reading any of it
+    when its ``declared`` size already does), and an image outside the API's pixel ``limits`` once its
+    headers are in. A body that ends within ``SMALL_BODY`` bytes is kept in
     memory and then inspected and stored in one go (one thread hop on the local store); a larger one is
     spooled to the store's writer as it arrives."""
+    if declared is not None and declared > settings.max_upload_bytes:
+        raise _too_large(settings)
     stream = aiter(chunks)
     buf = bytearray()
     async for chunk in stream:

@@ -9,22 +9,30 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+from starlette.requests import Request
+
 from ocrgw.errors import ErrorCode, OcrgwError
 from ocrgw.formats import ImageLimits
 from ocrgw.intake import multipart
-from ocrgw.intake.core import from_bytes, from_stream, from_url
+from ocrgw.intake.core import declared_size, from_bytes, from_stream, from_url
 from ocrgw.settings import Settings
 from ocrgw.storage import BlobStore, StoredBlob
 
 
 @dataclass(slots=True)
 class StreamSource:
-    """A raw request body (application/octet-stream, image/*), stored while it arrives."""
+    """A raw request body (application/octet-stream, image/*), stored while it arrives; refused unread
+    when its ``declared`` size (Content-Length) is over the limit."""
 
     chunks: AsyncIterator[bytes]
+    declared: int | None = None
+
+    @classmethod
+    def of(cls, request: Request) -> StreamSource:
+        return cls(request.stream(), declared_size(request))
 
     async def save(self, store: BlobStore, settings: Settings, limits: ImageLimits) -> StoredBlob:
-        return await from_stream(self.chunks, store=store, settings=settings, limits=limits)
+        return await from_stream(self.chunks, store=store, settings=settings, limits=limits, declared=self.declared)
 
 
 @dataclass(slots=True)

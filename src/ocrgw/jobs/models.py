@@ -54,6 +54,9 @@ class Job(Base):
     analysis: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     # sha256 of (dialect, owner, client's Idempotency-Key): a retried submit finds the job it already made.
     idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    # sha256 of that submit's document and options (jobs.idempotency): a reuse of the key for another
+    # request is refused. None for jobs made before it was recorded (replayed as before).
+    request_fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # A signed POST to callback_url when the job ends (native API); callback_base is the public base URL
     # seen at submit, for the links in the payload. State: pending -> delivered | failed.
     callback_url: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -62,7 +62,7 @@ async def image_source(request: Request) -> Source:
     `{"url": "..."}` (read whole here: it is small)."""
     ctype = request.headers.get("content-type", "application/octet-stream").split(";")[0].strip().lower()
     if ctype == "application/json":
-        raw = await intake.read_capped(request.stream(), JSON_BODY_CAP)
+        raw = await intake.read_capped(intake.body(request, JSON_BODY_CAP), JSON_BODY_CAP)
         try:
             url = json.loads(raw).get("url")
         except (ValueError, AttributeError):  # not JSON, or not an object
@@ -71,7 +71,7 @@ async def image_source(request: Request) -> Source:
             raise OcrgwError(ErrorCode.INVALID_URL, 'The JSON body must be {"url": "<image URL>"}.', param="url")
         return UrlSource(url, invalid="Image URL is badly formatted: only http(s) URLs are accepted.")
     if ctype in ("application/octet-stream", "") or ctype.startswith("image/"):
-        return StreamSource(request.stream())
+        return StreamSource.of(request)
     raise OcrgwError(
         ErrorCode.UNSUPPORTED_MEDIA_TYPE,
         f"Content-Type {ctype!r} is not supported; send application/octet-stream with the image "

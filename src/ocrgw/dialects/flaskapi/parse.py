@@ -57,7 +57,8 @@ def upload(request: Request, settings: Settings) -> FormSource:
     """The image or PDF: the form's first file part, under any name (`file`, `image`, ...)."""
     boundary = _boundary(request, "with the image as a file part named 'file'")
     no_file = "No image uploaded: send it as a multipart file part named 'file' (or 'image')."
-    return FormSource(request.stream(), boundary, settings.max_upload_bytes + multipart.OVERHEAD, no_file=no_file)
+    cap = settings.max_upload_bytes + multipart.OVERHEAD
+    return FormSource(intake.body(request, cap), boundary, cap, no_file=no_file)
 
 
 async def upload_order(query: Mapping[str, str], form: FormSource) -> Order:
@@ -89,7 +90,7 @@ async def members(
     says what object). An empty body has none; any other type is refused, telling what to ``send``."""
     ctype = parse_options_header(request.headers.get("content-type", ""))[0].decode("latin-1").lower()
     if ctype == "multipart/form-data":
-        events = form_events(request.stream(), _boundary(request, ""), cap)
+        events = form_events(intake.body(request, cap), _boundary(request, ""), cap)
         async for event in events:
             if isinstance(event, Field):
                 yield event.name, event.value
@@ -99,7 +100,7 @@ async def members(
     is_json = ctype == "application/json" or ctype.endswith("+json")
     if not is_json and ctype not in ("application/x-www-form-urlencoded", ""):
         raise OcrgwError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, f"Unsupported Content-Type {ctype!r}: send {send}.")
-    raw = await intake.read_capped(request.stream(), multipart.OVERHEAD)
+    raw = await intake.read_capped(intake.body(request, multipart.OVERHEAD), multipart.OVERHEAD)
     if not raw.strip():
         return
     if not is_json:
@@ -156,7 +157,9 @@ class Batch:
                 self.add(url=url)
 
     async def add_file(self, part: FilePart, events: AsyncIterator[Event]) -> None:
-        """Store one upload as it streams in; a bad file fails only its item."""
+        """Store one upload as it streams in; a bad file fails only its item, except one over the size
+        limit: the parts after it are reached only by reading it to its end (up to the batch's cap of about
+        1 GB), so it refuses the batch (413) and the rest is never read."""
         item = self.add(filename=part.filename or part.name)
         reader = FileReader(events)
         try:
@@ -164,6 +167,8 @@ class Batch:
         except FormError:
             raise
         except OcrgwError as exc:
+            if exc.code is ErrorCode.TOO_LARGE:  # skipping the rest of it means reading it: refuse the batch
+                raise FormError(ErrorCode.TOO_LARGE, f"{item.filename}: {exc.message}") from exc
             item.error = exc
         await reader.skip()
 

@@ -179,7 +179,8 @@ class Body:
     blob: StoredBlob | None = None
 
     async def save(self, store: BlobStore, settings: Settings, limits: ImageLimits) -> StoredBlob:
-        raw = await intake.read_capped(self.request.stream(), settings.max_upload_bytes * 4 // 3 + multipart.OVERHEAD)
+        cap = settings.max_upload_bytes * 4 // 3 + multipart.OVERHEAD
+        raw = await intake.read_capped(intake.body(self.request, cap), cap)
         if self.principal is None:
             signed = settings.auth != "off"
             self.principal = await signed_principal(self.request, self.keys, raw, settings) if signed else ANONYMOUS

@@ -114,12 +114,13 @@ async def submission(request: Request, settings: Settings) -> Submission:
     boundary = multipart.boundary_of(ctype)
     media = ctype.split(";")[0].strip().lower()
     if boundary is not None:
-        form = FormSource(request.stream(), boundary, settings.max_upload_bytes + multipart.OVERHEAD)
+        cap = settings.max_upload_bytes + multipart.OVERHEAD
+        form = FormSource(intake.body(request, cap), boundary, cap)
         return Submission(form, partial(_form_order, form), partial(_form_callback, form, request, settings))
     if media == "application/json":
         return await _json_submission(request, settings)
     if media in RAW_TYPES or media.startswith("image/"):
-        return _known(options(dict(request.query_params)), StreamSource(request.stream()), request, settings)
+        return _known(options(dict(request.query_params)), StreamSource.of(request), request, settings)
     raise OcrgwError(
         ErrorCode.UNSUPPORTED_MEDIA_TYPE,
         f"Content-Type {media!r} is not supported: send multipart/form-data, application/json "
@@ -128,7 +129,8 @@ async def submission(request: Request, settings: Settings) -> Submission:
 
 
 async def _json_submission(request: Request, settings: Settings) -> Submission:
-    raw = await intake.read_capped(request.stream(), settings.max_upload_bytes * 4 // 3 + JSON_CAP_OVERHEAD)
+    cap = settings.max_upload_bytes * 4 // 3 + JSON_CAP_OVERHEAD
+    raw = await intake.read_capped(intake.body(request, cap), cap)
     try:
         body = await anyio.to_thread.run_sync(S.SubmitRequest.model_validate_json, raw)  # up to ~27 MB of JSON
     except ValidationError as exc:

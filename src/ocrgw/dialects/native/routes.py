@@ -14,13 +14,14 @@ from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.responses import Response, StreamingResponse
 
-from ocrgw import languages
+from ocrgw import intake, languages
 from ocrgw.auth import Principal
 from ocrgw.context import AppContext, Ctx
 from ocrgw.dialects.native import parse, render
 from ocrgw.dialects.native import schemas as S
 from ocrgw.formats import ENGINE_LIMITS
-from ocrgw.jobs import service
+from ocrgw.intake import multipart
+from ocrgw.jobs import idempotency, service
 from ocrgw.jobs.callbacks import callback_secret
 from ocrgw.jobs.schemas import JobView
 from ocrgw.jobs.states import JobStatus
@@ -59,15 +60,21 @@ async def list_languages(ctx: Ctx) -> S.LanguageList:
 async def submit_job(request: Request, ctx: Ctx, caller: Caller) -> Response:
     """Upload a document (multipart `file`, or the raw bytes with options in the query string), or
     send JSON with `url` or `base64`. Answers 202 at once; the document is read in the background.
-    With an `Idempotency-Key` header, a retry with the same key returns the original operation
-    (header `Idempotent-Replayed: true`) instead of creating a second job."""
-    digest = None
+    With an `Idempotency-Key` header, a retry with the same key and the same request (document and
+    options) returns the original operation (header `Idempotent-Replayed: true`) instead of creating a
+    second job; the same key with a different request is a 400 (`IdempotencyKeyReused`)."""
+    digest = fingerprint = None
     client_key = request.headers.get("idempotency-key")
     if client_key is not None:
         digest = service.idempotency_digest(DIALECT, caller.key_id, parse.idempotency_key(client_key))
+        fingerprint = idempotency.Fingerprint(request)
         earlier = await service.find_idempotent(db=ctx.db, digest=digest)
-        if earlier is not None:  # a retry: the original operation, and the body is not read at all
+        if earlier is not None:  # a retry, or a reuse: the body is hashed (never stored) to tell which
+            cap = ctx.settings.max_upload_bytes * 4 // 3 + multipart.OVERHEAD
+            await fingerprint.consume(intake.body(request, cap), cap)
+            idempotency.check(await idempotency.recorded(ctx.db, earlier.id), fingerprint.hexdigest())
             return render.accepted(earlier, request, ctx, replayed=True)
+        request = Request(request.scope, fingerprint.receive(request.receive))
     body = await parse.submission(request, ctx.settings)
     view = await service.accept(
         ctx,
@@ -80,6 +87,8 @@ async def submit_job(request: Request, ctx: Ctx, caller: Caller) -> Response:
         idempotency_key=digest,
         callback=body.callback,
     )
+    if fingerprint is not None:
+        await idempotency.record(ctx.db, view.id, fingerprint.hexdigest())
     return render.accepted(view, request, ctx)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
@@ -115,6 +116,36 @@ def decode_data_uri(value: str) -> bytes:
 
 
 # -------------------------------------------------------------------------------------------- the request
+# A request with no key in its header or query may carry it in its body (a form field); at most this much
+# of the body is read looking for it before the key error is told. Clients send the key before the file
+# (requests, which the PyPI and official Python clients use, puts fields first) or in the header.
+KEYLESS_BYTES = 4 * 1024 * 1024
+
+
+async def _key_within(
+    chunks: AsyncIterator[bytes], has_key: Callable[[bytes], bool], *, keep_head: bool
+) -> AsyncIterator[bytes]:
+    """The body's chunks, refused with the missing-key error once more than KEYLESS_BYTES went by and
+    ``has_key`` (given the first KEYLESS_BYTES when ``keep_head``) found no key in them."""
+    seen, head = 0, bytearray()
+    async for chunk in chunks:
+        if seen <= KEYLESS_BYTES:
+            seen += len(chunk)
+            if keep_head:
+                head += chunk
+            if seen > KEYLESS_BYTES:
+                if not has_key(bytes(head[:KEYLESS_BYTES])):
+                    raise OcrgwError(ErrorCode.MISSING_KEY, "No API key in the first part of the body.")
+                head = bytearray()
+        yield chunk
+
+
+def _urlencoded_key(head: bytes) -> bool:
+    """Whether an urlencoded body's head holds a whole `apikey` field (one followed by `&`)."""
+    complete = head.rpartition(b"&")[0].decode("utf-8", "replace")
+    return any(name.lower() == "apikey" for name, _ in parse_qsl(complete, keep_blank_values=True))
+
+
 @dataclass(slots=True)
 class Call:
     """One parse request as the Source ``accept`` stores, with its deferred owner and order. A form's first
@@ -131,6 +162,8 @@ class Call:
 
     async def save(self, store: BlobStore, settings: Settings, limits: ImageLimits) -> StoredBlob:
         self.params = {k.lower(): v for k, v in self.request.query_params.multi_items()}
+        if "apikey" in self.params:
+            await self.owner()  # a key in the query is checked before the body is read
         uploaded = await self._read_body(store, settings, limits) if self.request.method == "POST" else None
         if uploaded is not None:
             return uploaded
@@ -150,8 +183,11 @@ class Call:
         content_type = self.request.headers.get("content-type", "")
         cap = settings.max_upload_bytes * 4 // 3 + multipart.OVERHEAD
         boundary = multipart.boundary_of(content_type)
+        keyless = self.principal is None and settings.auth != "off"  # the key can only be in the body
         if boundary is not None:
-            form = FormSource(self.request.stream(), boundary, cap)
+            form = FormSource(intake.body(self.request, cap), boundary, cap)
+            if keyless:
+                form.chunks = _key_within(form.chunks, lambda _: "apikey" in form.form.fields, keep_head=False)
             try:
                 return await form.save(store, settings, limits)
             except OcrgwError as exc:
@@ -170,7 +206,10 @@ class Call:
                 ErrorCode.UNSUPPORTED_MEDIA_TYPE,
                 f"Unsupported Content-Type '{ctype}': send multipart/form-data or application/x-www-form-urlencoded.",
             )
-        body = await intake.read_capped(self.request.stream(), cap)
+        chunks = intake.body(self.request, cap)
+        if keyless:
+            chunks = _key_within(chunks, _urlencoded_key, keep_head=True)
+        body = await intake.read_capped(chunks, cap)
         fields = await anyio.to_thread.run_sync(
             lambda: parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
         )

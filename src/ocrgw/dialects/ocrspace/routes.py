@@ -12,7 +12,7 @@ from starlette.responses import Response, StreamingResponse
 
 from ocrgw.context import AppContext, Ctx, public_base_url
 from ocrgw.dialects.ocrspace import parse, render
-from ocrgw.dialects.ocrspace.errors import OcrSpaceError, elapsed_ms, json_response
+from ocrgw.dialects.ocrspace.errors import OcrSpaceError, elapsed_ms, json_response, render_error
 from ocrgw.errors import ErrorCode, OcrgwError
 from ocrgw.formats import ENGINE_LIMITS
 from ocrgw.jobs import service
@@ -22,6 +22,7 @@ DIALECT = "ocrspace"
 PDF_ROUTE = "/parse/searchablepdf"
 # OCR.space documents limits on file size and PDF pages only, none on pixels: the engine's own apply.
 LIMITS = ENGINE_LIMITS
+METHODS = {"image": "POST", "imageurl": "GET"}  # endpoint (any case) -> the one method it takes
 
 
 async def _parse(request: Request, ctx: AppContext) -> Response:
@@ -72,18 +73,23 @@ async def get_searchable_pdf(name: str, ctx: Ctx) -> Response:
 
 
 async def any_case(endpoint: str, request: Request, ctx: Ctx) -> Response:
-    """`/parse/ImageUrl` and other casings (C# clients), and OCR.space-shaped 404/405 for the rest."""
+    """`/parse/ImageUrl` and other casings (C# clients), and OCR.space-shaped 404/405 for the rest. Each
+    endpoint takes the one method OCR.space documents for it (the contract's routes): `POST /parse/image`,
+    `GET /parse/imageurl`; any other method is a 405 whose Allow names that one."""
     name = endpoint.lower()
-    if name not in ("image", "imageurl"):
+    if name not in METHODS:
         raise OcrSpaceError(
             ErrorCode.ROUTE_NOT_FOUND,
             f"Resource not found: {request.url.path}. Use POST /parse/image or GET /parse/imageurl.",
         )
-    if request.method == "POST" or name == "imageurl":  # also POST to /parse/imageurl, as OCR.space allows
+    if request.method in (METHODS[name], "HEAD" if METHODS[name] == "GET" else None):
         return await _parse(request, ctx)
-    raise OcrSpaceError(
+    refusal = OcrSpaceError(
         ErrorCode.METHOD_NOT_ALLOWED, f"The requested resource does not support http method '{request.method}'."
     )
+    response = render_error(request, refusal)
+    response.headers["Allow"] = METHODS[name]
+    return response
 
 
 def _form(**properties: dict) -> dict:
@@ -129,4 +135,7 @@ for _path, _endpoint, _method, _id, _summary, _extra in (
         response_class=Response,
         description=PARSE_DOC if _endpoint is parse_image else None,
     )
-router.add_api_route("/parse/{endpoint}", any_case, methods=["GET", "POST"], include_in_schema=False)
+# Every method, so that this route (not Starlette's, whose Allow would name this route's methods too)
+# answers each 405 under /parse/ with the endpoint's own Allow.
+_ANY = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+router.add_api_route("/parse/{endpoint}", any_case, methods=_ANY, include_in_schema=False)

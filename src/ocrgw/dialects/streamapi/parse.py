@@ -69,7 +69,8 @@ async def json_body(request: Request, settings: Settings) -> dict:
         raise OcrgwError(
             ErrorCode.UNSUPPORTED_MEDIA_TYPE, f'Unsupported Content-Type {ctype!r}: send JSON {{"image": "<base64>"}}.'
         )
-    raw = await intake.read_capped(request.stream(), settings.max_upload_bytes * 4 // 3 + multipart.OVERHEAD)
+    cap = settings.max_upload_bytes * 4 // 3 + multipart.OVERHEAD
+    raw = await intake.read_capped(intake.body(request, cap), cap)
     try:
         body = await anyio.to_thread.run_sync(json.loads, raw) if raw.strip() else None
     except ValueError as exc:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
-from collections.abc import AsyncIterator
 
 import anyio
 from starlette.requests import Request
@@ -167,9 +166,9 @@ def source(request: Request) -> Source:
     """The document as FR/DI take it: its bytes (PDF, images, Office documents, HTML), or JSON."""
     ctype = request.headers.get("content-type", "application/octet-stream").split(";")[0].strip().lower()
     if ctype == "application/json":
-        return JsonSource(request.stream())
+        return JsonSource(request)
     if ctype in (*RAW_TYPES, "") or ctype.startswith(("image/", "application/vnd.openxmlformats-officedocument.")):
-        return StreamSource(request.stream())
+        return StreamSource.of(request)
     why = (
         f"Content-Type {ctype!r} is not supported; send the document bytes as application/octet-stream (or "
         'application/pdf, image/*), or application/json with {"urlSource": ...} or {"base64Source": ...}.'
@@ -182,11 +181,11 @@ class JsonSource:
     """`{"urlSource": ...}` or `{"base64Source": ...}`, read whole (base64 of up to the upload limit) only
     when accept stores it, so a full backlog refuses it unread."""
 
-    chunks: AsyncIterator[bytes]
+    request: Request
 
     async def save(self, store: BlobStore, settings: Settings, limits: ImageLimits) -> StoredBlob:
         cap = settings.max_upload_bytes * 4 // 3 + JSON_OVERHEAD
-        raw = await intake.read_capped(self.chunks, cap)
+        raw = await intake.read_capped(intake.body(self.request, cap), cap)
         # Parsing and decoding up to ~27 MB of JSON and base64 is CPU work: off the event loop.
         inner = await anyio.to_thread.run_sync(_json_source, raw, settings.max_upload_bytes)
         return await inner.save(store, settings, limits)  # the JSON text is garbage by now: only the bytes are held

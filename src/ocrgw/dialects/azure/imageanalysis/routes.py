@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
+from ocrgw import intake
 from ocrgw.context import Ctx
 from ocrgw.dialects.azure.imageanalysis import parse, render
 from ocrgw.dialects.azure.imageanalysis.schemas import ImageAnalysisResult
@@ -36,7 +37,8 @@ async def _source(request: Request, settings: Settings) -> Source:
     if boundary is None:
         return await image_source(request)
     no_file = "The multipart/form-data body has no file part with the image."
-    return FormSource(request.stream(), boundary, settings.max_upload_bytes + multipart.OVERHEAD, no_file=no_file)
+    cap = settings.max_upload_bytes + multipart.OVERHEAD
+    return FormSource(intake.body(request, cap), boundary, cap, no_file=no_file)
 
 
 async def analyze(
