@@ -79,7 +79,9 @@ def read(
     if uniform(page.gray):
         return _blank(engine_step, layout)
     busy_before = engine.busy_ms
+    started = time.perf_counter()
     reading = read_page(page.gray, page.dpi, engine, osd, exact_dpi=page.unit == "inch", chain=chain)
+    first_ms = round(1000 * (time.perf_counter() - started), 1)
     engine_ms = engine.busy_ms - busy_before
     again = None
     tesseract_lines = {id(ln) for ln in reading.lines} if engine.name == "tesseract" else set()
@@ -88,6 +90,7 @@ def read(
         if conf < second_below:
             other = second()
             other_before = other.busy_ms
+            started = time.perf_counter()
             again = read_page(page.gray, page.dpi, other, osd, exact_dpi=page.unit == "inch", chain=chain)
             engine_ms += other.busy_ms - other_before
             conf2 = confidence_summary(again.lines)[0]
@@ -97,10 +100,12 @@ def read(
                 "confidence_before": round(conf, 3),
                 "confidence_after": round(conf2, 3),
                 "threshold": second_below,
+                "ms": round(1000 * (time.perf_counter() - started), 1),  # the second reading, whole
             }
             if conf2 > conf:
                 reading = again
-                again.steps.insert(0, {**check, "applied": True})
+                # the steps that follow are the second reading's; the one it replaced took replaced_ms
+                again.steps.insert(0, {**check, "applied": True, "replaced_ms": first_ms})
             else:
                 reading.steps.append({**check, "applied": False})
         if reading is not again and reread_below > 0 and reading.image is not None:
@@ -120,8 +125,10 @@ def read(
             reading.lines = [*got.lines, *added]
             reading.steps += [got.step] if found is None else [found, got.step]
     ordered = order_lines(reading.lines, reading_order)  # may split lines: labelled after
-    _label_styles(reading.image, ordered, tesseract_lines, unread_page=reading is again)
+    style_step = _label_styles(reading.image, ordered, tesseract_lines, unread_page=reading is again)
     steps = reading.steps if engine_step is None else [engine_step, *reading.steps]
+    if style_step is not None:
+        steps = [*steps, style_step]
     structure = None
     if layout and reading.image is not None:
         structure, step = _structure(reading.image, ordered)
@@ -139,10 +146,23 @@ def _structure(image: np.ndarray, ordered: list[RawLine]) -> tuple[compose.RawLa
     return structure, step
 
 
-def _label_styles(image: np.ndarray | None, lines: list[RawLine], tesseract_lines: set[int], unread_page: bool) -> None:
-    """Each line's style (``pipeline.style``); a line still as Tesseract read it brings its confidence."""
-    if image is None:
-        return
+def _label_styles(
+    image: np.ndarray | None, lines: list[RawLine], tesseract_lines: set[int], unread_page: bool
+) -> dict | None:
+    """Each line's style (``pipeline.style``); a line still as Tesseract read it brings its confidence.
+    The step records how many lines were measured (the others Tesseract read surely as print) and the time."""
+    if image is None or not lines:
+        return None
+    started = time.perf_counter()
+    measured = handwritten = 0
     for line in lines:
         conf = confidence_summary([line])[0] if id(line) in tesseract_lines else None
         line.style, line.style_confidence = style.label(image, line, conf, unread_page)
+        measured += conf is None or conf < style.CONFIDENT_PRINT
+        handwritten += line.style == style.HANDWRITING
+    return {
+        "step": "style",
+        "measured": measured,
+        "handwriting": handwritten,
+        "ms": round(1000 * (time.perf_counter() - started), 1),
+    }
