@@ -289,7 +289,11 @@ class OcrgwClient:
         return asyncio.run(self._run(images, data))
 
     async def _run(self, images: list[Img], data: list[bytes]) -> tuple[float, list[float], list[dict]]:
-        limits = httpx.Limits(max_connections=self.concurrency + 4, max_keepalive_connections=self.concurrency + 4)
+        # Idle connections are dropped after 1 s, before the server's own keep-alive timeout (uvicorn: 5 s)
+        # can close one just as a request goes out on it ("Server disconnected without sending a response").
+        limits = httpx.Limits(
+            max_connections=self.concurrency + 4, max_keepalive_connections=self.concurrency + 4, keepalive_expiry=1.0
+        )
         async with httpx.AsyncClient(base_url=self.server.url, timeout=120, limits=limits) as client:
             sem = asyncio.Semaphore(self.concurrency)
 

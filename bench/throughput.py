@@ -612,6 +612,9 @@ def _ratios(summary: dict) -> dict:
         ratios[f"best {a}/{b}"] = summary[a]["img_per_s_max"] / summary[b]["img_per_s_max"]
         if summary[a]["cpu_s_per_img"] and summary[b]["cpu_s_per_img"]:
             ratios[f"cpu {a}/{b}"] = summary[b]["cpu_s_per_img"] / summary[a]["cpu_s_per_img"]
+            api = summary[a].get("api_cpu_s_per_img")
+            if api is not None and summary[a]["cpu_s_per_img"] > api:  # the pipeline alone, without HTTP and polls
+                ratios[f"workers {a}/{b}"] = summary[b]["cpu_s_per_img"] / (summary[a]["cpu_s_per_img"] - api)
     return ratios
 
 
@@ -680,16 +683,21 @@ def _print_table(meta: dict, summary: dict) -> None:
 
 
 def _print_ratios(ratios: dict) -> None:
-    print(f"{'ratio (docs/s)':32} {'median':>7} {'best round':>11} {'by CPU s/doc':>13}  goal")
+    head = f"{'ratio (docs/s)':32} {'median':>7} {'best round':>11} {'by CPU s/doc':>13} {'workers only':>13}"
+    print(head + "  goal")
     for key, value in ratios.items():
-        if key.startswith(("best ", "cpu ")):
+        if key.startswith(("best ", "cpu ", "workers ")):
             continue
         goal = GOALS.get(key)
         verdict = f">= {goal}: {'ok' if value >= goal else 'BELOW'}" if goal else ""
-        cpu = ratios.get(f"cpu {key}")
+        cpu, workers = ratios.get(f"cpu {key}"), ratios.get(f"workers {key}")
         cpu_txt = f"{cpu:13.2f}" if cpu is not None else f"{'n/a':>13}"
-        print(f"{key:32} {value:7.2f} {ratios[f'best {key}']:11.2f} {cpu_txt}  {verdict}")
-    print("(by CPU s/doc = the baseline's CPU s/doc / the design's: the ratio docs/s would have on idle cores)")
+        workers_txt = f"{workers:13.2f}" if workers is not None else f"{'':>13}"
+        print(f"{key:32} {value:7.2f} {ratios[f'best {key}']:11.2f} {cpu_txt} {workers_txt}  {verdict}")
+    print(
+        "(by CPU s/doc = the baseline's CPU s/doc / the design's: the ratio docs/s would have on idle cores; "
+        "workers only = the same without ocrgw's API process, which answers the submits and polls)"
+    )
 
 
 def _print_breakdown(design: str, bd: dict, summary: dict, meta: dict) -> None:
