@@ -5,12 +5,13 @@ be reported in them, and tells the engine the resolution the page's text height 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
+
+from ocrgw.pipeline.stepclock import Clock
 
 # Measurements run on copies this big at most: skew needs text lines still resolved (a 10-12 pt line
 # on a 300 dpi page keeps ~15 px pitch at 1024), the background only needs the page's large-scale shape.
@@ -119,22 +120,6 @@ class Preprocessed:
 CHAINS = ("adaptive", "seed")
 
 
-class _Clock:
-    """Puts each stage's wall time, as ``ms``, on the first step the stage recorded: the throughput bench
-    reads the stored steps to tell where a page's time went (decode, border, denoise, deskew, upscale...)."""
-
-    def __init__(self, steps: list[dict]) -> None:
-        self.steps = steps
-        self.since = time.perf_counter()
-        self.seen = len(steps)
-
-    def mark(self) -> None:
-        now = time.perf_counter()
-        if len(self.steps) > self.seen:
-            self.steps[self.seen]["ms"] = round(1000 * (now - self.since), 1)
-        self.since, self.seen = now, len(self.steps)
-
-
 def preprocess(
     img: np.ndarray,
     dpi: int | None = None,
@@ -158,18 +143,14 @@ def preprocess(
         return _seed_chain(gray, dpi, steps)
     if chain != "adaptive":
         raise ValueError(f"unknown preprocessing chain {chain!r}")
-    clock = _Clock(steps)
-    gray = _dark_border(gray, steps)
-    clock.mark()
-    gray = _contrast(gray, steps)
-    clock.mark()
-    gray = _denoise(gray, steps)
-    clock.mark()
+    clock = Clock(steps)  # each step's wall time, for bench/throughput.py
+    gray = clock.run(_dark_border, gray, steps)
+    gray = clock.run(_contrast, gray, steps)
+    gray = clock.run(_denoise, gray, steps)
     h = gray.shape[0]
     if h < _MIN_HEIGHT:
         # Too small for several lines: neither a skew estimate nor a page background means anything.
         steps.append({"step": "deskew", "applied": False, "reason": f"height {h} px < {_MIN_HEIGHT}"})
-        clock.mark()
         return _for_engine(Preprocessed(gray, 0.0, steps, None), dpi, exact_dpi, engine, clock)
 
     small, _ = _downscale(gray, _MEASURE_SIDE)
@@ -191,12 +172,7 @@ def preprocess(
     if shading > _MAX_SHADING and fit >= _MIN_SHADING_FIT:
         gray = _binarize(gray)
         steps.append(
-            {
-                "step": "binarize",
-                "method": "background-normalised-otsu",
-                "reason": "uneven illumination",
-                **measured,
-            }
+            {"step": "binarize", "method": "background-normalised-otsu", "reason": "uneven illumination", **measured}
         )
     elif shading > _MAX_SHADING:
         steps.append(
@@ -209,24 +185,17 @@ def preprocess(
         )
     else:
         steps.append({"step": "binarize", "applied": False, "reason": "even illumination", **measured})
-    clock.mark()
     return _for_engine(Preprocessed(gray, angle, steps, matrix), dpi, exact_dpi, engine, clock)
 
 
-def _for_engine(
-    pre: Preprocessed, dpi: int | None, exact_dpi: bool, engine: str, clock: _Clock | None = None
-) -> Preprocessed:
+def _for_engine(pre: Preprocessed, dpi: int | None, exact_dpi: bool, engine: str, clock: Clock) -> Preprocessed:
     """Text size, resolution and segmentation are Tesseract's needs. The second engine's detector scales
     every page to its own working size and its recogniser every line to a fixed height, so enlarging small
     text only costs it: on ocr-dev's 100-dpi forms, reading them enlarged gave line-aligned CER 7.6 % at
     0.5 pages/s against 5.0 % at 0.9 pages/s as scanned."""
-    clock = clock or _Clock(pre.steps)
+    clock.mark()  # the step before (binarize, or deskew skipped on a short image)
     if engine == "tesseract":
-        pre = _text_size(pre, dpi, exact_dpi)
-        clock.mark()
-        pre = _segmentation(pre)
-        clock.mark()
-        return pre
+        return clock.run(_segmentation, clock.run(_text_size, pre, dpi, exact_dpi))
     pre.dpi = dpi
     pre.steps.append({"step": "upscale", "applied": False, "reason": f"{engine} scales pages itself"})
     return pre
