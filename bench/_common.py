@@ -191,12 +191,22 @@ class OcrgwServer:
 
 # -------------------------------------------------------------------------------------- dev images
 # How many images of each group a set takes: evenly spaced over the manifest rows of that group, sorted
-# by path, so the selection is fixed for a given dev set. "page" covers the kinds page and multicol.
+# by path, so the selection is fixed for a given dev set. A group is one or more manifest kinds ("page"
+# covers the kinds page and multicol). ``documents`` is issue 16's mix: receipts, forms, a page, a
+# multi-column page and text-line crops.
 SETS = {
     "mixed": {"page": 3, "receipt": 6, "line": 8},
     "quick": {"page": 1, "receipt": 2, "line": 3},
+    "documents": {"plain page": 1, "multicol": 1, "form": 5, "receipt": 5, "line": 6},
 }
-GROUP_OF_KIND = {"line": "line", "receipt": "receipt", "page": "page", "multicol": "page"}
+GROUPS = {
+    "page": ("page", "multicol"),
+    "plain page": ("page",),
+    "multicol": ("multicol",),
+    "form": ("form",),
+    "receipt": ("receipt",),
+    "line": ("line",),
+}
 
 
 @dataclass(frozen=True)
@@ -213,10 +223,10 @@ def select_images(set_name: str) -> list[Img]:
         raise BenchError(f"dev data not found: {manifest} (set OCRGW_SHARED_DIR)")
     rows = [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
     chosen: list[Img] = []
-    # Long images first (pages, receipts, lines): every design then ends on short jobs, so the wall time
+    # Long images first (pages, forms, receipts, lines): every design then ends on short jobs, so the wall time
     # measures throughput rather than how one long page happens to straggle at the end.
     for group, count in SETS[set_name].items():
-        pool = sorted((r for r in rows if GROUP_OF_KIND.get(r["kind"]) == group), key=lambda r: r["image"])
+        pool = sorted((r for r in rows if r["kind"] in GROUPS[group]), key=lambda r: r["image"])
         if len(pool) < count:
             raise BenchError(f"dev data has {len(pool)} {group} images, the set wants {count}")
         for i in range(count):
@@ -258,13 +268,16 @@ class OcrgwClient:
     """Keeps C jobs in flight against one server: POSTs each image to the native API (`/v1/jobs`, the
     bytes as the body) and polls its Location (poll_min, growing x1.5 up to poll_max) until ``succeeded``,
     then fetches the result; a ``failed`` job or any unexpected status aborts the run. ``server`` needs
-    ``.url`` (and ``.proc`` for ``cpu``)."""
+    ``.url`` (and ``.proc`` for ``cpu``); ``params`` go on every submit's query string (``mode=accurate``)."""
 
-    def __init__(self, server: Any, concurrency: int, poll_min: float, poll_max: float) -> None:
+    def __init__(
+        self, server: Any, concurrency: int, poll_min: float, poll_max: float, params: dict[str, str] | None = None
+    ) -> None:
         self.server = server
         self.concurrency = concurrency
         self.poll_min = poll_min
         self.poll_max = poll_max
+        self.params = params or {}
 
     def cpu(self) -> dict[int, float] | None:
         """The server process and its workers (not this client: its CPU is counted separately)."""
@@ -276,7 +289,11 @@ class OcrgwClient:
         return asyncio.run(self._run(images, data))
 
     async def _run(self, images: list[Img], data: list[bytes]) -> tuple[float, list[float], list[dict]]:
-        limits = httpx.Limits(max_connections=self.concurrency + 4, max_keepalive_connections=self.concurrency + 4)
+        # Idle connections are dropped after 1 s, before the server's own keep-alive timeout (uvicorn: 5 s)
+        # can close one just as a request goes out on it ("Server disconnected without sending a response").
+        limits = httpx.Limits(
+            max_connections=self.concurrency + 4, max_keepalive_connections=self.concurrency + 4, keepalive_expiry=1.0
+        )
         async with httpx.AsyncClient(base_url=self.server.url, timeout=120, limits=limits) as client:
             sem = asyncio.Semaphore(self.concurrency)
 
@@ -291,7 +308,7 @@ class OcrgwClient:
 
     async def _one(self, client: httpx.AsyncClient, img: Img, body: bytes) -> tuple[float, dict]:
         t0 = time.perf_counter()
-        r = await client.post(JOBS, content=body, headers=OCTET_STREAM)
+        r = await client.post(JOBS, content=body, headers=OCTET_STREAM, params=self.params)
         if r.status_code != 202:
             raise BenchError(f"{img.rel}: submit answered {r.status_code}: {r.text[:300]}")
         location = r.headers["Location"]
@@ -412,9 +429,9 @@ def run_meta(images: list[Img]) -> dict:
     }
 
 
-def add_client_args(p: argparse.ArgumentParser) -> None:
+def add_client_args(p: argparse.ArgumentParser, default_set: str = "mixed") -> None:
     """The image set and the client's poll timing, as throughput.py and scaleout.py take them."""
-    p.add_argument("--set", choices=sorted(SETS), default="mixed", help="image set (mixed)")
+    p.add_argument("--set", choices=sorted(SETS), default=default_set, help=f"image set ({default_set})")
     p.add_argument("--poll-min", type=float, default=0.05, help="first poll delay, seconds (0.05)")
     p.add_argument("--poll-max", type=float, default=0.25, help="poll delay cap, seconds (0.25)")
 

@@ -1,27 +1,35 @@
-"""Throughput benchmark: images per second through ocrgw's HTTP submit-and-poll path, side by side with
-the designs it is measured against, on the same cores and the same image list, in one run:
+"""Throughput benchmark: documents per second through ocrgw's HTTP submit-and-poll path, in its default
+and its accurate mode, side by side with the bare engines they are measured against, on the same cores and
+the same document list, in one run (issue 16):
 
-* ``ocrgw`` - a real ``ocrgw serve`` (auth off, temporary data dir, ``--workers N``) started as a
-  subprocess on 127.0.0.1; an httpx client keeps C jobs in flight (default 2*N+2), POSTs each image to
-  the native API (``/v1/jobs``, which takes single text lines under Azure's 50 px minimum), polls its
-  Location (0.05 s, growing x1.5 up to 0.25 s) until ``succeeded`` and fetches the result.
-* ``bare`` - "the limit": N processes, each with one warm ``tesserocr.PyTessBaseAPI`` (eng, PSM.AUTO,
-  OEM.LSTM_ONLY) doing SetImageFile + Recognize + walking the words with boxes and confidences (the
-  same engine work ocrgw does, minus decode/preprocess/SQL/HTTP).
-* ``cli`` - process-per-request: ``tesseract IMG stdout --psm 3 --oem 1 tsv`` run once per image,
-  N at a time, OMP_THREAD_LIMIT=1.
+* ``ocrgw`` - the default mode: a real ``ocrgw serve`` (auth off, temporary data dir, ``--workers N``)
+  started as a subprocess on 127.0.0.1; an httpx client keeps C jobs in flight (default 2*N+2), POSTs each
+  image to the native API (``/v1/jobs``, which takes text lines from 10 px high), polls its Location
+  (0.05 s, growing x1.5 up to 0.25 s) until ``succeeded`` and fetches the result.
+* ``ocrgw-accurate`` - the same server, each job submitted with ``mode=accurate`` (PP-OCR via RapidOCR).
+* ``bare`` - "the limit" of the default mode: N processes (at the workers' niceness, OCRGW_WORKER_NICE),
+  each with one warm ``tesserocr.PyTessBaseAPI``
+  (eng, PSM.AUTO, OEM.LSTM_ONLY) doing SetImageFile + Recognize + walking the words with boxes and
+  confidences (the engine work ocrgw does, minus decode/preprocess/second engine/SQL/HTTP).
+* ``bare-rapid`` - the same for the accurate mode: N processes, each with one warm ``rapidocr.RapidOCR``
+  (the PP-OCR models ocrgw ships, one ONNX Runtime thread, no line classifier) reading the file, its
+  lines, boxes and scores walked; for reference.
+* ``cli`` (optional) - process-per-request: ``tesseract IMG stdout --psm 3 --oem 1 tsv`` run once per
+  image, N at a time, OMP_THREAD_LIMIT=1.
 * ``bare-gray`` (optional) - as ``bare``, but the image is decoded with Pillow to 8-bit grey and handed
-  over with SetImageBytes, as ocrgw's worker does; Tesseract is cheaper on grey than on colour input,
-  so this is the stricter limit.
+  over with SetImageBytes, as ocrgw's worker does; the stricter limit.
 
-Throughput = images / wall time from the first submit to the last result. Each design is warmed up once,
+Throughput = documents / wall time from the first submit to the last result. Each design is warmed up,
 then timed R times (rounds interleaved and rotated so machine noise hits all designs alike); the median
-img/s over the rounds is reported, with ratios ocrgw/bare (goal >= 0.85) and ocrgw/cli. CPU seconds per
-image of each design's own processes are reported too: on a shared, busy machine they are far steadier
-than wall-clock img/s. After the runs the server's SQLite database is read to split ocrgw's worker time
-into queue wait, engine and the rest.
+docs/s over the rounds is reported, with the ratios the issue sets goals for (default/bare >= 0.95,
+accurate/bare >= 0.67). CPU seconds per document of each design's own processes are reported too: on a
+shared, busy machine they are far steadier than wall-clock rates. After the runs the server's SQLite
+database is read for each ocrgw design: queue wait, worker time, and the time per stage of every page
+from the steps stored with it (decode, border, contrast, denoise, deskew, binarize, upscale, recognize,
+orientation, second opinion, rereads, style, language, layout; the rest of the worker's time is claiming,
+building and writing results).
 
-Run (from the repository root; on a 2-core box about 1-2 minutes for the default set):
+Run (from the repository root; on a 2-core box about 3-5 minutes for the default set):
 
     .venv/bin/python bench/throughput.py
     .venv/bin/python bench/throughput.py --set quick --repeat 1 --designs ocrgw,bare
@@ -35,22 +43,18 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import multiprocessing as mp
+import json
 import os
-import resource
-import shutil
-import signal
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from _bare import BareEngine, TesseractCli, _bare_gray_one, _rapid_init, _rapid_one
 from _common import (
     BenchError,
     Img,
@@ -58,7 +62,6 @@ from _common import (
     OcrgwServer,
     TimedRound,
     add_client_args,
-    cpu_of,
     describe_set,
     drive,
     job_durations,
@@ -72,9 +75,11 @@ from _common import (
 )
 
 TESSDATA = "/usr/share/tesseract-ocr/5/tessdata/"
-DESIGNS = ("ocrgw", "bare", "cli", "bare-gray")
-DEFAULT_DESIGNS = ("ocrgw", "bare", "cli")
-GOAL = 0.85
+DESIGNS = ("ocrgw", "ocrgw-accurate", "bare", "bare-rapid", "cli", "bare-gray")
+DEFAULT_DESIGNS = ("ocrgw", "ocrgw-accurate", "bare", "bare-rapid")
+OCRGW_DESIGNS = {"ocrgw": {}, "ocrgw-accurate": {"mode": "accurate"}}  # design -> submit query parameters
+# Issue 16's goals, documents/s against the bare Tesseract engine on the same cores.
+GOALS = {"ocrgw/bare": 0.95, "ocrgw-accurate/bare": 0.67}
 
 
 # ------------------------------------------------------------------------------------- CPU accounting
@@ -84,171 +89,87 @@ def cpu_delta(before: dict[int, float] | None, after: dict[int, float] | None) -
     return sum(v - before.get(pid, 0.0) for pid, v in after.items())
 
 
-def children_cpu() -> dict[int, float]:
-    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return {0: ru.ru_utime + ru.ru_stime}
-
-
 @dataclass
 class Round(TimedRound):
     extra: dict = field(default_factory=dict)
 
 
-# ------------------------------------------------------------------------------------- bare engine
-_API = None
-
-
-def _bare_init(tessdata: str) -> None:
-    os.environ["OMP_THREAD_LIMIT"] = "1"
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when the pool stops
-    global _API
-    from tesserocr import OEM, PSM, PyTessBaseAPI
-
-    _API = PyTessBaseAPI(path=tessdata, lang="eng", psm=PSM.AUTO, oem=OEM.LSTM_ONLY)
-
-
-def _bare_one(path: str) -> tuple[float, int]:
-    """One image on this process's warm API: (ms, words). Leptonica decodes the file (colour stays
-    colour); then Recognize and a walk over lines and words with boxes and confidences, as ocrgw's
-    engine adapter does, so the result extraction costs the same."""
-    t0 = time.perf_counter()
-    _API.SetImageFile(path)
-    return _recognize_and_walk(t0)
-
-
-def _bare_gray_one(path: str) -> tuple[float, int]:
-    """As ``_bare_one``, but decoded the way ocrgw's worker feeds the engine: Pillow -> 8-bit grey (alpha
-    over white) -> SetImageBytes, with the file's dpi only when it is >= 100. Tesseract then thresholds
-    one grey channel instead of a colour image, which is cheaper; this is the stricter limit."""
-    import numpy as np
-    from PIL import Image
-
-    t0 = time.perf_counter()
-    with Image.open(path) as im:
-        im.load()
-        dpi = im.info.get("dpi")
-        if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-            rgba = im.convert("RGBA")
-            im = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
-        gray = np.ascontiguousarray(np.asarray(im.convert("L")))
-    h, w = gray.shape
-    _API.SetImageBytes(gray.tobytes(), w, h, 1, w)
-    try:
-        res = round(float(dpi[0])) if dpi else 0
-    except (TypeError, ValueError, IndexError):
-        res = 0
-    if res >= 100:
-        _API.SetSourceResolution(res)
-    return _recognize_and_walk(t0)
-
-
-def _recognize_and_walk(t0: float) -> tuple[float, int]:
-    from tesserocr import RIL, iterate_level
-
-    api = _API
-    api.Recognize()
-    words = 0
-    ri = api.GetIterator()
-    if ri is not None:
-        for it in iterate_level(ri, RIL.WORD):
-            if it.Empty(RIL.WORD):
-                continue
-            if it.IsAtBeginningOf(RIL.TEXTLINE):
-                it.BoundingBox(RIL.TEXTLINE)
-                it.Confidence(RIL.TEXTLINE)
-            text = it.GetUTF8Text(RIL.WORD)
-            box = it.BoundingBox(RIL.WORD)
-            it.Confidence(RIL.WORD)
-            if text and text.strip() and box:
-                words += 1
-    return (time.perf_counter() - t0) * 1000, words
-
-
-def _bare_pid(_: int) -> int:
-    time.sleep(0.2)  # keeps each process busy long enough that every process gets one
-    return os.getpid()
-
-
-class BareEngine:
-    """N spawned processes, each with one warm API; a shared task queue hands out one image at a time
-    (the same dynamic scheduling as ocrgw's dispatcher). ``bare`` and ``bare-gray`` share the pool."""
-
-    def __init__(self, workers: int, tessdata: str, fn=_bare_one, share: BareEngine | None = None) -> None:
-        self.fn = fn
-        self.workers = workers
-        self.owner = share is None
-        if share is None:
-            self.pool = mp.get_context("spawn").Pool(workers, initializer=_bare_init, initargs=(tessdata,))
-        else:
-            self.pool = share.pool
-        self.pids: set[int] = set()
-
-    def cpu(self) -> dict[int, float] | None:
-        if not Path("/proc/self/stat").exists():
-            return None
-        return cpu_of(self.pids)
-
-    def run(self, images: list[Img]) -> tuple[float, list[float], list[int]]:
-        t0 = time.perf_counter()
-        out = self.pool.map(self.fn, [str(i.path) for i in images], chunksize=1)
-        wall = time.perf_counter() - t0
-        return wall, [ms for ms, _ in out], [w for _, w in out]
-
-    def warm(self, images: list[Img]) -> None:
-        self.pids = set(self.pool.map(_bare_pid, range(self.workers * 2), chunksize=1))  # all initialised
-        if len(self.pids) < self.workers:
-            raise BenchError(f"bare pool has {len(self.pids)} of {self.workers} processes running")
-        self.pool.map(self.fn, [str(i.path) for i in images] * self.workers, chunksize=1)
-
-    def close(self) -> None:
-        if self.owner:
-            self.pool.terminate()
-            self.pool.join()
-
-
-# -------------------------------------------------------------------------------------------- CLI
-class TesseractCli:
-    def __init__(self, workers: int, tessdata: str) -> None:
-        exe = shutil.which("tesseract")
-        if not exe:
-            raise BenchError("the tesseract CLI is not installed")
-        self.cmd = [exe, "--tessdata-dir", tessdata]
-        self.env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
-        self.workers = workers
-
-    def _one(self, path: Path) -> tuple[float, int]:
-        t0 = time.perf_counter()
-        out = subprocess.run(
-            [*self.cmd, str(path), "stdout", "-l", "eng", "--psm", "3", "--oem", "1", "tsv"],
-            env=self.env,
-            capture_output=True,
-            check=False,
-        )
-        ms = (time.perf_counter() - t0) * 1000
-        if out.returncode != 0:
-            raise BenchError(f"tesseract failed on {path}: {out.stderr.decode(errors='replace')[-400:]}")
-        words = sum(1 for ln in out.stdout.splitlines()[1:] if ln.startswith(b"5\t") and ln.split(b"\t")[-1].strip())
-        return ms, words
-
-    def run(self, images: list[Img]) -> tuple[float, list[float], list[int]]:
-        with ThreadPoolExecutor(self.workers) as ex:
-            t0 = time.perf_counter()
-            out = list(ex.map(self._one, [i.path for i in images]))
-            wall = time.perf_counter() - t0
-        return wall, [ms for ms, _ in out], [w for _, w in out]
-
-    def cpu(self) -> dict[int, float]:
-        return children_cpu()  # the CLI processes are reaped by their threads: all their CPU lands here
-
-    def version(self) -> str:
-        out = subprocess.run([self.cmd[0], "--version"], capture_output=True, text=True, check=False)
-        return (out.stdout or out.stderr).splitlines()[0].strip()
-
-
 # --------------------------------------------------------------------------------- server-side split
+# The steps of a reading (preprocess, recognise, turn): after an applied second opinion they are the second
+# reading's, whose whole time the second_opinion step holds already.
+READING_STEPS = frozenset(
+    {
+        "border",
+        "contrast",
+        "denoise",
+        "deskew",
+        "binarize",
+        "upscale",
+        "segmentation",
+        "margin",
+        "recognize",
+        "orientation",
+    }
+)
+STAGE_NAMES = {
+    "replaced_reading": "first reading, replaced by the second opinion",
+    "reread_lines": "reread (second engine, doubtful runs)",
+    "missed_text": "missed text (second engine, uncovered ink)",
+    "second_opinion": "second opinion (whole page, second engine)",
+}
+
+
+def page_stages(steps: list[dict]) -> dict[str, float]:
+    """A page's ms by stage, from the steps stored with it (each stage's ``ms``; see READING_STEPS)."""
+    out: dict[str, float] = {}
+    second = False
+    for step in steps:
+        name = step.get("step", "?")
+        if name == "second_opinion" and step.get("applied", True):
+            second = True
+            out["replaced_reading"] = out.get("replaced_reading", 0.0) + float(step.get("replaced_ms") or 0.0)
+        elif second and name in READING_STEPS:
+            continue
+        if step.get("ms") is not None:
+            key = f"recognize ({step.get('engine')})" if name == "recognize" else name
+            out[key] = out.get(key, 0.0) + float(step["ms"])
+    return out
+
+
+def stage_breakdown(db_path: Path, job_ids: list[str], worker_ms: dict[str, float]) -> dict:
+    """Per stage over the jobs' pages: pages it ran on, mean ms per page, share of the worker time; and
+    the worker time outside every stage (claim, building and writing results, finish)."""
+    con = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10)
+    try:
+        marks = ",".join("?" * len(job_ids))
+        rows = con.execute(f"SELECT job_id, preprocessing FROM pages WHERE job_id IN ({marks})", job_ids).fetchall()
+    finally:
+        con.close()
+    total: dict[str, float] = {}
+    ran: dict[str, int] = {}
+    for _, raw in rows:
+        for key, ms in page_stages(json.loads(raw) if isinstance(raw, str) else raw or []).items():
+            total[key] = total.get(key, 0.0) + ms
+            ran[key] = ran.get(key, 0) + 1
+    pages = max(1, len(rows))
+    worker = sum(worker_ms.get(j, 0.0) for j in set(j for j, _ in rows))
+    stages = {
+        k: {"pages": ran[k], "ms_per_page": v / pages, "share": v / worker if worker else None}
+        for k, v in sorted(total.items(), key=lambda kv: -kv[1])
+    }
+    rest = worker - sum(total.values())
+    return {
+        "pages": len(rows),
+        "stages": stages,
+        "outside_ms_per_page": rest / pages,
+        "outside_share": rest / worker if worker else None,
+    }
+
+
 def server_breakdown(db_path: Path, job_ids: list[str]) -> dict | None:
     """Per-job times from ocrgw's own database: created -> started (queue), started -> finished (worker),
-    and the engine's share of that (pages.engine_ms). Medians and sums in ms; None if unreadable."""
+    and the engine's share of that (pages.engine_ms); the time per stage of the pages. Medians and sums in
+    ms; None if unreadable."""
     if not db_path.exists() or not job_ids:
         return None
     try:
@@ -263,6 +184,10 @@ def server_breakdown(db_path: Path, job_ids: list[str]) -> dict | None:
     def stats(xs: list[float]) -> dict:
         return {"median": statistics.median(xs), "sum": sum(xs)}
 
+    try:
+        stages = stage_breakdown(db_path, job_ids, per_job)
+    except (sqlite3.Error, ValueError) as exc:
+        stages = {"error": str(exc)}
     return {
         "jobs": len(worker),
         "queue_ms": stats(queue),
@@ -270,6 +195,7 @@ def server_breakdown(db_path: Path, job_ids: list[str]) -> dict | None:
         "engine_ms": stats(engine),
         "worker_minus_engine_ms": stats(rest),
         "per_job_worker_ms": per_job,
+        "stages": stages,
     }
 
 
@@ -285,6 +211,7 @@ def parse_designs(arg: str) -> list[str]:
 def run_bench(args: argparse.Namespace) -> dict:
     designs = parse_designs(args.designs)
     images = select_images(args.set)
+    ocrgw_designs = [d for d in designs if d in OCRGW_DESIGNS]
     concurrency = args.concurrency or 2 * args.workers + 2
     os.environ["OMP_THREAD_LIMIT"] = "1"  # inherited by the bare pool's processes
 
@@ -295,6 +222,7 @@ def run_bench(args: argparse.Namespace) -> dict:
     )
     meta: dict = {
         "set": args.set,
+        "designs": designs,
         "workers": args.workers,
         "repeat": args.repeat,
         "concurrency": concurrency,
@@ -306,14 +234,14 @@ def run_bench(args: argparse.Namespace) -> dict:
     tmp = tempfile.TemporaryDirectory(prefix="ocrgw-bench-")
     server: OcrgwServer | None = None
     try:
-        if "ocrgw" in designs:
+        if ocrgw_designs:
             server = OcrgwServer(args.workers, Path(tmp.name) / "data")
         _start_designs(designs, args, server, runners, meta)
-        _warm_up(designs, runners, warm_images(images))
+        _warm_up(designs, runners, warm_images(images), args.workers)
         rounds, job_ids = _timed_rounds(designs, runners, images, args.repeat, server)
-        breakdown = _breakdown(server, job_ids, rounds, args.workers)
+        breakdown = {d: _breakdown(server, job_ids[d], rounds, args.workers, d) for d in ocrgw_designs}
     finally:
-        for name in ("bare-gray", "bare"):  # the sharer first, the pool's owner last
+        for name in ("bare-gray", "bare", "bare-rapid"):  # the sharer first, the pool's owner last
             if name in runners:
                 runners[name].close()
         if server:
@@ -340,7 +268,11 @@ def _start_designs(
         t0 = time.perf_counter()
         server.start()
         print(f"  ocrgw serve up on {server.url} in {time.perf_counter() - t0:.1f}s", flush=True)
-        runners["ocrgw"] = OcrgwClient(server, meta["concurrency"], args.poll_min, args.poll_max)
+        for name, params in OCRGW_DESIGNS.items():
+            if name in designs:
+                runners[name] = OcrgwClient(server, meta["concurrency"], args.poll_min, args.poll_max, params)
+    if "bare-rapid" in designs:
+        runners["bare-rapid"] = BareEngine(args.workers, args.tessdata, _rapid_one, init=_rapid_init)
     if "bare" in designs:
         runners["bare"] = BareEngine(args.workers, args.tessdata)
     if "bare-gray" in designs:
@@ -354,30 +286,30 @@ def _start_designs(
         meta["tesserocr_version"] = f"{tesserocr.__version__} ({tesserocr.tesseract_version().split()[1]})"
 
 
-def _warm_up(designs: list[str], runners: dict, images: list[Img]) -> None:
-    """One pass over a couple of images per design, not timed."""
+def _warm_up(designs: list[str], runners: dict, images: list[Img], workers: int) -> None:
+    """One pass over a couple of images per design and process, not timed."""
     for name in designs:
         t0 = time.perf_counter()
         if name.startswith("bare"):
             runners[name].warm(images)
-        else:
-            runners[name].run(images)
+        else:  # enough jobs that every worker reads one (the accurate mode's models load on first use)
+            runners[name].run(images * workers)
         print(f"  warmed up {name} ({time.perf_counter() - t0:.1f}s)", flush=True)
 
 
 def _timed_rounds(
     designs: list[str], runners: dict, images: list[Img], repeat: int, server: OcrgwServer | None
-) -> tuple[list[Round], list[str]]:
+) -> tuple[list[Round], dict[str, list[str]]]:
     """``repeat`` rounds of every design over all images, the order rotated each round; and the ids of
-    ocrgw's jobs, for the server-side split."""
+    each ocrgw design's jobs, for the server-side split."""
     rounds: list[Round] = []
-    job_ids: list[str] = []
+    job_ids: dict[str, list[str]] = {d: [] for d in designs if d in OCRGW_DESIGNS}
     for r in range(repeat):
         for name in rotated(designs, r):
             rnd = _one_round(name, r, repeat, runners[name], images, server)
             rounds.append(rnd)
-            if name == "ocrgw":
-                job_ids += rnd.extra["jobs"]
+            if name in OCRGW_DESIGNS:
+                job_ids[name] += rnd.extra["jobs"]
     return rounds, job_ids
 
 
@@ -389,7 +321,7 @@ def _one_round(name: str, r: int, repeat: int, runner: Any, images: list[Img], s
     cpu = cpu_delta(cpu0, cpu1)
     client_cpu = time.process_time() - own0
     extra: dict = {}
-    if name == "ocrgw":
+    if name in OCRGW_DESIGNS:
         extra = {
             "polls_median": median([x["polls"] for x in info]),
             "polls_total": sum(x["polls"] for x in info),
@@ -405,24 +337,26 @@ def _one_round(name: str, r: int, repeat: int, runner: Any, images: list[Img], s
     extra["cpu_s"] = cpu
     extra["load_before"] = load
     rnd = Round(name, r + 1, len(images), wall, len(images) / wall, lat, extra)
-    cpu_txt = f", {cpu / len(images):.3f} CPU s/img" if cpu is not None else ""
+    cpu_txt = f", {cpu / len(images):.3f} CPU s/doc" if cpu is not None else ""
     print(
-        f"  round {r + 1}/{repeat} {name:9}: {rnd.img_per_s:6.2f} img/s "
+        f"  round {r + 1}/{repeat} {name:14}: {rnd.img_per_s:6.2f} docs/s "
         f"({wall:5.2f}s, {extra['words']} words{cpu_txt}; load avg before {load and load[0]})",
         flush=True,
     )
     return rnd
 
 
-def _breakdown(server: OcrgwServer | None, job_ids: list[str], rounds: list[Round], workers: int) -> dict | None:
-    """server_breakdown, with each ocrgw round's share of worker time busy."""
+def _breakdown(
+    server: OcrgwServer | None, job_ids: list[str], rounds: list[Round], workers: int, design: str
+) -> dict | None:
+    """server_breakdown of one ocrgw design's jobs, with each of its rounds' share of worker time busy."""
     breakdown = server_breakdown(server.data_dir / "ocrgw.db", job_ids) if server else None
     if breakdown and "per_job_worker_ms" in breakdown:
         per_job = breakdown.pop("per_job_worker_ms")
         breakdown["busy_share"] = [
             sum(per_job.get(j, 0.0) for j in x.extra["jobs"]) / 1000 / (workers * x.wall_s)
             for x in rounds
-            if x.design == "ocrgw"
+            if x.design == design
         ]
     return breakdown
 
@@ -444,7 +378,7 @@ def _summary(designs: list[str], rounds: list[Round], images: list[Img]) -> dict
                 img.rel: median([x.latency_ms[k] for x in rs]) for k, img in enumerate(images)
             },
         }
-        if name == "ocrgw":
+        if name in OCRGW_DESIGNS:
             summary[name]["client_cpu_s_per_img"] = median([x.extra["client_cpu_s"] / x.images for x in rs])
             api = [x.extra["api_cpu_s"] / x.images for x in rs if "api_cpu_s" in x.extra]
             summary[name]["api_cpu_s_per_img"] = median(api) if api else None
@@ -452,35 +386,45 @@ def _summary(designs: list[str], rounds: list[Round], images: list[Img]) -> dict
 
 
 def _ratios(summary: dict) -> dict:
-    ratios = {}
-    if "ocrgw" in summary and "bare" in summary:
-        ratios["ocrgw/bare"] = summary["ocrgw"]["img_per_s"] / summary["bare"]["img_per_s"]
-        if summary["ocrgw"]["cpu_s_per_img"] and summary["bare"]["cpu_s_per_img"]:
-            ratios["cpu bare/ocrgw"] = summary["bare"]["cpu_s_per_img"] / summary["ocrgw"]["cpu_s_per_img"]
-    if "ocrgw" in summary and "cli" in summary:
-        ratios["ocrgw/cli"] = summary["ocrgw"]["img_per_s"] / summary["cli"]["img_per_s"]
-    if "bare" in summary and "cli" in summary:
-        ratios["cli/bare"] = summary["cli"]["img_per_s"] / summary["bare"]["img_per_s"]
-    for base in ("bare", "bare-gray", "cli"):  # least-disturbed rounds: a second view on a busy machine
-        if "ocrgw" in summary and base in summary:
-            ratios[f"best ocrgw/{base}"] = summary["ocrgw"]["img_per_s_max"] / summary[base]["img_per_s_max"]
-    if "ocrgw" in summary and "bare-gray" in summary:
-        ratios["ocrgw/bare-gray"] = summary["ocrgw"]["img_per_s"] / summary["bare-gray"]["img_per_s"]
-        if summary["ocrgw"]["cpu_s_per_img"] and summary["bare-gray"]["cpu_s_per_img"]:
-            ratios["cpu bare-gray/ocrgw"] = summary["bare-gray"]["cpu_s_per_img"] / summary["ocrgw"]["cpu_s_per_img"]
+    """docs/s of each ocrgw design against each baseline (and the baselines against each other), the same by
+    CPU s/doc (baseline CPU / ocrgw CPU: above 1 means ocrgw spends less per document), best rounds too."""
+    ratios: dict = {}
+    pairs = [
+        ("ocrgw", "bare"),
+        ("ocrgw-accurate", "bare"),
+        ("ocrgw-accurate", "bare-rapid"),
+        ("bare-rapid", "bare"),
+        ("ocrgw", "bare-gray"),
+        ("ocrgw", "cli"),
+        ("cli", "bare"),
+    ]
+    for a, b in pairs:
+        if a not in summary or b not in summary:
+            continue
+        ratios[f"{a}/{b}"] = summary[a]["img_per_s"] / summary[b]["img_per_s"]
+        ratios[f"best {a}/{b}"] = summary[a]["img_per_s_max"] / summary[b]["img_per_s_max"]
+        if summary[a]["cpu_s_per_img"] and summary[b]["cpu_s_per_img"]:
+            ratios[f"cpu {a}/{b}"] = summary[b]["cpu_s_per_img"] / summary[a]["cpu_s_per_img"]
+            api = summary[a].get("api_cpu_s_per_img")
+            if api is not None and summary[a]["cpu_s_per_img"] > api:  # the pipeline alone, without HTTP and polls
+                ratios[f"workers {a}/{b}"] = summary[b]["cpu_s_per_img"] / (summary[a]["cpu_s_per_img"] - api)
     return ratios
 
 
 # ------------------------------------------------------------------------------------------ report
 LABELS = {
-    "ocrgw": "ocrgw HTTP submit+poll",
+    "ocrgw": "ocrgw default mode",
+    "ocrgw-accurate": "ocrgw mode=accurate",
     "bare": "bare warm tesserocr",
+    "bare-rapid": "bare warm RapidOCR",
     "bare-gray": "bare, Pillow grey input",
     "cli": "tesseract CLI per image",
 }
 NOTES = {
     "ocrgw": "submit -> result fetched, incl. queue wait",
+    "ocrgw-accurate": "submit -> result fetched, incl. queue wait",
     "bare": "engine call only",
+    "bare-rapid": "engine call only",
     "bare-gray": "decode + engine call",
     "cli": "process start to exit",
 }
@@ -493,85 +437,91 @@ def print_report(res: dict) -> None:
     spread = max((s["img_per_s_max"] / s["img_per_s_min"] for s in res["summary"].values()), default=1.0)
     if spread > 1.2:
         print(
-            f"note: img/s varied up to {100 * (spread - 1):.0f}% between rounds of one design (load average "
-            f"at start {res['meta'].get('load_at_start')}): the machine is busy; compare the medians, CPU s/img, "
-            "or re-run with more --repeat"
+            f"note: docs/s varied up to {100 * (spread - 1):.0f}% between rounds of one design (load average "
+            f"at start {res['meta'].get('load_at_start')}): the machine is busy; compare CPU s/doc, the best "
+            "rounds, or re-run with more --repeat"
         )
-    bd = res.get("server_breakdown")
-    if bd and "error" not in bd:
-        print()
-        _print_breakdown(bd, res["summary"], res["meta"])
-    elif bd:
-        print(f"(could not read ocrgw's database: {bd['error']})")
+    for design, bd in (res.get("server_breakdown") or {}).items():
+        if bd and "error" not in bd:
+            print()
+            _print_breakdown(design, bd, res["summary"], res["meta"])
+        elif bd:
+            print(f"(could not read ocrgw's database: {bd['error']})")
 
 
 def _print_table(meta: dict, summary: dict) -> None:
     print()
-    head = f"{'design':26} {'img/s (median)':>14} {'min..max':>13} {'CPU s/img':>10} {'median latency':>15}"
+    head = f"{'design':26} {'docs/s (median)':>15} {'min..max':>13} {'CPU s/doc':>10} {'median latency':>15}"
     print(head + "  latency is")
     print("-" * 118)
     for name, s in summary.items():
         span = f"{s['img_per_s_min']:.2f}..{s['img_per_s_max']:.2f}"
         cpu = f"{s['cpu_s_per_img']:.3f}" if s.get("cpu_s_per_img") is not None else "n/a"
         print(
-            f"{LABELS[name]:26} {s['img_per_s']:14.2f} {span:>13} {cpu:>10} "
+            f"{LABELS[name]:26} {s['img_per_s']:15.2f} {span:>13} {cpu:>10} "
             f"{s['latency_ms_median']:12.0f} ms  {NOTES[name]}"
         )
     print(
-        f"({len(meta['images'])} images, {meta['workers']} worker(s)/process(es), "
-        f"{meta['repeat']} round(s) each, {meta['cores']} cores; CPU s/img = CPU of the design's own "
+        f"({len(meta['images'])} documents, {meta['workers']} worker(s)/process(es), "
+        f"{meta['repeat']} round(s) each, {meta['cores']} cores; CPU s/doc = CPU of the design's own "
         "processes (ocrgw: server + workers, not the bench client))"
     )
-    if "ocrgw" in summary and summary["ocrgw"].get("client_cpu_s_per_img") is not None:
-        api = summary["ocrgw"].get("api_cpu_s_per_img")
-        api_txt = f"; of ocrgw's CPU s/img the API process took {api:.3f}, its workers the rest" if api else ""
-        print(
-            f"(the bench's HTTP client used {summary['ocrgw']['client_cpu_s_per_img']:.3f} CPU s/img on top{api_txt})"
-        )
+    for name in OCRGW_DESIGNS:
+        if name in summary and summary[name].get("client_cpu_s_per_img") is not None:
+            api = summary[name].get("api_cpu_s_per_img")
+            api_txt = f"; of its CPU s/doc the API process took {api:.3f}, the workers the rest" if api else ""
+            print(
+                f"({name}: the bench's HTTP client used {summary[name]['client_cpu_s_per_img']:.3f} CPU s/doc{api_txt})"
+            )
 
 
 def _print_ratios(ratios: dict) -> None:
-    if "ocrgw/bare" in ratios:
-        verdict = "ok" if ratios["ocrgw/bare"] >= GOAL else "BELOW GOAL"
-        print(f"ocrgw / bare engine = {ratios['ocrgw/bare']:.2f}  (goal >= {GOAL}: {verdict})")
-    if "ocrgw/cli" in ratios:
-        print(f"ocrgw / CLI per image = {ratios['ocrgw/cli']:.2f}")
-    if "cli/bare" in ratios:
-        print(f"CLI / bare engine = {ratios['cli/bare']:.2f}")
-    if "ocrgw/bare-gray" in ratios:
-        print(f"ocrgw / bare engine on grey input = {ratios['ocrgw/bare-gray']:.2f}  (the stricter limit)")
-    if "cpu bare/ocrgw" in ratios:
-        print(
-            f"CPU efficiency, bare CPU s/img / ocrgw CPU s/img = {ratios['cpu bare/ocrgw']:.2f}  "
-            "(less sensitive to other load)"
-        )
-    if "cpu bare-gray/ocrgw" in ratios:
-        print(f"CPU efficiency, bare-gray CPU s/img / ocrgw CPU s/img = {ratios['cpu bare-gray/ocrgw']:.2f}")
-    best = [
-        f"ocrgw/{b} = {ratios[f'best ocrgw/{b}']:.2f}"
-        for b in ("bare", "bare-gray", "cli")
-        if f"best ocrgw/{b}" in ratios
-    ]
-    if best:
-        print("best round against best round: " + ", ".join(best))
+    head = f"{'ratio (docs/s)':32} {'median':>7} {'best round':>11} {'by CPU s/doc':>13} {'workers only':>13}"
+    print(head + "  goal")
+    for key, value in ratios.items():
+        if key.startswith(("best ", "cpu ", "workers ")):
+            continue
+        goal = GOALS.get(key)
+        verdict = f">= {goal}: {'ok' if value >= goal else 'BELOW'}" if goal else ""
+        cpu, workers = ratios.get(f"cpu {key}"), ratios.get(f"workers {key}")
+        cpu_txt = f"{cpu:13.2f}" if cpu is not None else f"{'n/a':>13}"
+        workers_txt = f"{workers:13.2f}" if workers is not None else f"{'':>13}"
+        print(f"{key:32} {value:7.2f} {ratios[f'best {key}']:11.2f} {cpu_txt} {workers_txt}  {verdict}")
+    print(
+        "(by CPU s/doc = the baseline's CPU s/doc / the design's: the ratio docs/s would have on idle cores; "
+        "workers only = the same without ocrgw's API process, which answers the submits and polls)"
+    )
 
 
-def _print_breakdown(bd: dict, summary: dict, meta: dict) -> None:
+def _print_breakdown(design: str, bd: dict, summary: dict, meta: dict) -> None:
     n = bd["jobs"]
-    print(f"ocrgw server side, from its database ({n} timed jobs; medians per job, sums over all):")
+    print(f"{design} server side, from its database ({n} timed jobs; medians per job, sums over all):")
     for key, label in (
         ("queue_ms", "queued (created -> claimed)"),
         ("worker_ms", "worker (claimed -> finished)"),
-        ("engine_ms", "  of which engine (Recognize+walk)"),
-        ("worker_minus_engine_ms", "  of which the rest (decode, preprocess, SQL)"),
+        ("engine_ms", "  of which engines (pages.engine_ms)"),
+        ("worker_minus_engine_ms", "  of which the rest"),
     ):
         print(f"  {label:46} median {bd[key]['median']:8.1f} ms   sum {bd[key]['sum'] / 1000:7.2f} s")
-    if "bare" in summary:
-        bare_sum = sum(summary["bare"]["per_image_latency_ms_median"].values()) * n / len(meta["images"])
-        print(f"  {'bare engine calls (wall), same images':46} {'':15}   sum {bare_sum / 1000:7.2f} s")
+    base = "bare" if design == "ocrgw" else "bare-rapid"
+    if base in summary:
+        bare_sum = sum(summary[base]["per_image_latency_ms_median"].values()) * n / len(meta["images"])
+        print(f"  {base + ' engine calls (wall), same documents':46} {'':15}   sum {bare_sum / 1000:7.2f} s")
     if bd.get("busy_share"):
         shares = ", ".join(f"{x:.0%}" for x in bd["busy_share"])
         print(f"  workers busy (sum of claimed -> finished / (workers x wall)) per round: {shares}")
+    st = bd.get("stages")
+    if not st or "error" in st:
+        print(f"  (no per-stage times: {st and st.get('error')})")
+        return
+    print(f"  time per stage, from the steps stored with its {st['pages']} pages:")
+    print(f"    {'stage':50} {'pages':>6} {'ms/page':>9} {'of worker':>10}")
+    for key, v in st["stages"].items():
+        share = f"{v['share']:.1%}" if v["share"] is not None else "n/a"
+        print(f"    {STAGE_NAMES.get(key, key):50} {v['pages']:6d} {v['ms_per_page']:9.1f} {share:>10}")
+    share = f"{st['outside_share']:.1%}" if st["outside_share"] is not None else "n/a"
+    label = "outside the steps (claim, result, SQL writes, finish)"
+    print(f"    {label:50} {'':6} {st['outside_ms_per_page']:9.1f} {share:>10}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -584,7 +534,7 @@ def main(argv: list[str] | None = None) -> int:
         help=f"comma list of {','.join(DESIGNS)} (default {','.join(DEFAULT_DESIGNS)})",
     )
     p.add_argument("--concurrency", type=int, default=0, help="ocrgw jobs in flight (default 2*workers+2)")
-    add_client_args(p)
+    add_client_args(p, default_set="documents")
     p.add_argument("--tessdata", default=TESSDATA, help=f"tessdata folder for bare and cli ({TESSDATA})")
     p.add_argument("--json", metavar="OUT", help="also write the results as JSON to OUT")
     args = p.parse_args(argv)

@@ -128,6 +128,8 @@ def test_the_second_engine_improves_what_tesseract_read(pool: Engines, name: str
     both = read_default(pool, name)
     found = [s for s in both.steps if s["step"] == step]
     assert found and found[0].get("replaced", found[0].get("lines")) >= 1, both.steps
+    # the step's wall time holds the recogniser's, and says how many runs were read of those found
+    assert found[0]["ms"] >= found[0]["engine_ms"] > 0 and 1 <= found[0]["tried"] <= found[0]["candidates"]
     ref = manifest_row(name)["text"]
     text = lambda got: "\n".join(" ".join(w.text for w in ln.words) for ln in got.lines)  # noqa: E731
     assert cer(text(both), ref) <= cer(text(alone), ref) - gain

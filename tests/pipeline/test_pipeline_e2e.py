@@ -57,3 +57,23 @@ def test_upright_page_reports_no_rotation(server: Server) -> None:
     assert [ln["text"] for ln in page["lines"]] == LINES
     first = page["lines"][0]["boundingBox"]
     assert first[1] == first[3] and first[0] == first[6]  # axis-aligned when nothing was turned
+
+
+def test_stored_steps_say_where_the_time_went(server: Server) -> None:
+    """Every stage a worker runs on a page is stored with its wall time (``ms``), so the throughput bench
+    can split a page's time by stage: decoding first, the preprocessing steps, the engine's reading, and
+    the line styles after it. A step the clean page does not need is recorded as skipped, with the time
+    its measurement took."""
+    body, (width, height) = _page(0.0)
+    assert submit_and_wait(server, body)["status"] == "succeeded"
+    rows = server.query(
+        "select preprocessing from pages where width = :w and height = :h order by id", w=width, h=height
+    )
+    steps = rows[-1][0] if isinstance(rows[-1][0], list) else json.loads(rows[-1][0])  # this test's page
+    by_name = {s["step"]: s for s in steps}
+    assert steps[0]["step"] == "decode", steps
+    for name in ("decode", "border", "contrast", "denoise", "deskew", "binarize", "upscale", "recognize", "style"):
+        assert name in by_name and by_name[name]["ms"] >= 0, (name, steps)
+    assert by_name["recognize"]["engine"] == "tesseract"
+    assert by_name["border"]["applied"] is False and by_name["contrast"]["applied"] is False, steps
+    assert [s["step"] for s in steps].index("recognize") > [s["step"] for s in steps].index("deskew")

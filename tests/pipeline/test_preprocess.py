@@ -168,6 +168,20 @@ def test_clean_page_is_left_alone() -> None:
     assert np.array_equal(result.image, page)
 
 
+def test_each_step_carries_its_time_and_skipped_ones_say_so() -> None:
+    """The throughput bench splits a page's time by the steps' ``ms``: every stage run on a page records
+    one, a stage the page does not need included (measured, then skipped), and the grayscale conversion
+    of colour input stays the plain first step."""
+    result = preprocess(np.asarray(_page().convert("RGB")))
+
+    assert result.steps[0] == {"step": "grayscale"}
+    timed = {s["step"]: s for s in result.steps if "ms" in s}
+    assert {"border", "contrast", "denoise", "deskew", "binarize", "upscale", "segmentation"} <= set(timed)
+    assert all(s["ms"] >= 0 for s in timed.values())
+    assert timed["border"]["applied"] is False and timed["contrast"]["applied"] is False
+    assert "span" in timed["contrast"]  # what the decision was made on
+
+
 # ---------------------------------------------------------------------------- contrast, binarise
 def test_low_contrast_page_gets_stretched(ocr: object) -> None:
     faded = np.asarray(_page(ink=150, paper=205))

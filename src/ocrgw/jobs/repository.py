@@ -489,9 +489,17 @@ def write_page(
     session: Session, job_id: str, worker: str, page: PageResult, lease: float, engine_ms: float = 0.0
 ) -> None:
     """Store one finished page, replacing any copy a crashed earlier attempt left (idempotent).
-    The lease check is the first statement, so SQLite takes the write lock before anything is read."""
+    The lease check is the first statement, so SQLite takes the write lock before anything is read; it
+    also sets the job's page count as it will be once this page is in (the other pages stored, plus this
+    one), which saves a statement per page."""
     now = utcnow()
-    if changed(session.execute(renew_stmt(job_id, worker, now, lease))) != 1:
+    others = (
+        select(func.count())
+        .select_from(Page)
+        .where(Page.job_id == job_id, Page.page_no != page.page_no)
+        .scalar_subquery()
+    )
+    if changed(session.execute(renew_stmt(job_id, worker, now, lease).values(pages_done=others + 1))) != 1:
         raise LeaseLost(job_id)
     session.execute(delete(Page).where(Page.job_id == job_id, Page.page_no == page.page_no))
     page_id = session.execute(
@@ -539,8 +547,3 @@ def write_page(
         ]
         if words:
             session.execute(insert(Word), words)
-    session.execute(
-        update(Job)
-        .where(Job.id == job_id)
-        .values(pages_done=select(func.count()).select_from(Page).where(Page.job_id == job_id).scalar_subquery())
-    )

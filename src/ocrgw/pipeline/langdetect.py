@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -131,6 +132,7 @@ class Detector:
         self.spec, self.engines, self.osd, self.tessdata = spec, engines, osd, tessdata
         self.base = spec.languages  # the server's default models, resolved at submit
         self.models = spec.languages
+        self._identify_ms = 0.0
 
     @property
     def installed(self) -> frozenset[str]:
@@ -145,12 +147,17 @@ class Detector:
         if another installed model fits it; returns the reading kept and the language to report, with
         each line whose own language differs from it labelled (``label_lines``)."""
         got, code = self._read(page, read)
+        started = time.perf_counter()
         label_lines(got.lines, code)
+        if got.steps and got.steps[-1]["step"] == "language":  # identifying the page and its lines
+            got.steps[-1]["ms"] = round(self._identify_ms + 1000 * (time.perf_counter() - started), 1)
         return got, code
 
     def _read(self, page: RasterPage, read: Read) -> tuple[PageRead, str | None]:
         got = read(self.choice())
+        started = time.perf_counter()
         best = identify(page_text(got.lines))
+        self._identify_ms = 1000 * (time.perf_counter() - started)
         guess = _confident(best)
         if guess is not None:
             step = {"step": "language", "detected": guess.code, "confidence": round(guess.confidence, 3)}
@@ -161,7 +168,9 @@ class Detector:
             if model in self.models:
                 return _with_step(got, {**step, "models": "+".join(self.models)}), guess.code
             return self._switch(read, got, step, model)
+        started = time.perf_counter()
         found = _script(got.steps) or (self._osd_script(page) if best is None else None)
+        self._identify_ms += 1000 * (time.perf_counter() - started)  # OSD's script for a page of little text
         if found is not None and found[0] in SCRIPT_MODELS and found[1] >= MIN_SCRIPT_CONFIDENCE:
             step = {"step": "language", "detected": None, "script": found[0]}
             step["script_confidence"] = round(found[1], 2)

@@ -5,6 +5,7 @@ every box in the coordinates of the page as submitted."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,6 +59,14 @@ def compose(outer: np.ndarray | None, inner: np.ndarray | None) -> np.ndarray | 
     return (o @ i)[:2]
 
 
+def _recognize(engine: Engine, pre: Preprocessed) -> list[RawLine]:
+    """The engine's reading of the preprocessed page; its time is recorded as the ``recognize`` step."""
+    before = engine.busy_ms
+    lines = engine.recognize(pre.image, pre.dpi, pre.psm)
+    pre.steps.append({"step": "recognize", "engine": engine.name, "ms": round(engine.busy_ms - before, 1)})
+    return lines
+
+
 def read_page(
     gray: np.ndarray,
     dpi: int | None,
@@ -71,13 +80,14 @@ def read_page(
     ``dpi`` is the file's (``exact_dpi``: a PDF's render resolution); preprocessing decides what the
     engine is told."""
     pre: Preprocessed = preprocess(gray, dpi, exact_dpi=exact_dpi, chain=chain, engine=engine.name)
-    lines = engine.recognize(pre.image, pre.dpi, pre.psm)
+    lines = _recognize(engine, pre)
     reading = PageReading(lines, pre.matrix, normalize_angle(pre.angle), list(pre.steps), pre.image)
     if osd is None:
         return reading
     conf, words, vertical = confidence_summary(lines)
     if words and conf >= SUSPECT_CONFIDENCE and vertical < SUSPECT_VERTICAL_SHARE:
         return reading
+    started = time.perf_counter()
     found = osd.detect(pre.image)
     check: dict = {
         "step": "orientation",
@@ -97,13 +107,14 @@ def read_page(
     for turned_by in candidates:
         upright = np.ascontiguousarray(np.rot90(gray, turned_by // 90))  # rot90 turns anticlockwise
         pre2 = preprocess(upright, dpi, exact_dpi=exact_dpi, chain=chain, engine=engine.name)
-        lines2 = engine.recognize(pre2.image, pre2.dpi, pre2.psm)
+        lines2 = _recognize(engine, pre2)
         conf2 = confidence_summary(lines2)[0]
         check[f"confidence_turned_{turned_by}"] = round(conf2, 3)
         if best is None or conf2 > best[0]:
             best = (conf2, turned_by, pre2, lines2)
     # A sideways page Tesseract read anyway is turned if the upright reading is as good (its boxes and
     # angle are then right); otherwise the turned reading must be clearly better.
+    check["ms"] = round(1000 * (time.perf_counter() - started), 1)  # OSD and the turned readings
     if best is None or best[0] < conf + (-MIN_GAIN if sideways else MIN_GAIN):
         check["applied"] = False
         reading.steps.append(check)

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from ocrgw.pipeline.stepclock import Clock
+
 # Measurements run on copies this big at most: skew needs text lines still resolved (a 10-12 pt line
 # on a 300 dpi page keeps ~15 px pitch at 1024), the background only needs the page's large-scale shape.
 _MEASURE_SIDE = 1024
@@ -141,14 +143,15 @@ def preprocess(
         return _seed_chain(gray, dpi, steps)
     if chain != "adaptive":
         raise ValueError(f"unknown preprocessing chain {chain!r}")
-    gray = _dark_border(gray, steps)
-    gray = _contrast(gray, steps)
-    gray = _denoise(gray, steps)
+    clock = Clock(steps)  # each step's wall time, for bench/throughput.py
+    gray = clock.run(_dark_border, gray, steps)
+    gray = clock.run(_contrast, gray, steps)
+    gray = clock.run(_denoise, gray, steps)
     h = gray.shape[0]
     if h < _MIN_HEIGHT:
         # Too small for several lines: neither a skew estimate nor a page background means anything.
         steps.append({"step": "deskew", "applied": False, "reason": f"height {h} px < {_MIN_HEIGHT}"})
-        return _for_engine(Preprocessed(gray, 0.0, steps, None), dpi, exact_dpi, engine)
+        return _for_engine(Preprocessed(gray, 0.0, steps, None), dpi, exact_dpi, engine, clock)
 
     small, _ = _downscale(gray, _MEASURE_SIDE)
     bg = _background(small)
@@ -163,17 +166,13 @@ def preprocess(
     else:
         gray, matrix = _rotate(gray, angle)
         steps.append({"step": "deskew", "angle": angle})
+    clock.mark()  # the deskew step's time includes measuring the page (downscale, background, shading)
 
     measured = {"shading": round(shading, 2), "fit": round(fit, 2)}
     if shading > _MAX_SHADING and fit >= _MIN_SHADING_FIT:
         gray = _binarize(gray)
         steps.append(
-            {
-                "step": "binarize",
-                "method": "background-normalised-otsu",
-                "reason": "uneven illumination",
-                **measured,
-            }
+            {"step": "binarize", "method": "background-normalised-otsu", "reason": "uneven illumination", **measured}
         )
     elif shading > _MAX_SHADING:
         steps.append(
@@ -186,16 +185,17 @@ def preprocess(
         )
     else:
         steps.append({"step": "binarize", "applied": False, "reason": "even illumination", **measured})
-    return _for_engine(Preprocessed(gray, angle, steps, matrix), dpi, exact_dpi, engine)
+    return _for_engine(Preprocessed(gray, angle, steps, matrix), dpi, exact_dpi, engine, clock)
 
 
-def _for_engine(pre: Preprocessed, dpi: int | None, exact_dpi: bool, engine: str) -> Preprocessed:
+def _for_engine(pre: Preprocessed, dpi: int | None, exact_dpi: bool, engine: str, clock: Clock) -> Preprocessed:
     """Text size, resolution and segmentation are Tesseract's needs. The second engine's detector scales
     every page to its own working size and its recogniser every line to a fixed height, so enlarging small
     text only costs it: on ocr-dev's 100-dpi forms, reading them enlarged gave line-aligned CER 7.6 % at
     0.5 pages/s against 5.0 % at 0.9 pages/s as scanned."""
+    clock.mark()  # the step before (binarize, or deskew skipped on a short image)
     if engine == "tesseract":
-        return _segmentation(_text_size(pre, dpi, exact_dpi))
+        return clock.run(_segmentation, clock.run(_text_size, pre, dpi, exact_dpi))
     pre.dpi = dpi
     pre.steps.append({"step": "upscale", "applied": False, "reason": f"{engine} scales pages itself"})
     return pre
@@ -401,6 +401,7 @@ def _dark_border(gray: np.ndarray, steps: list[dict]) -> np.ndarray:
         )
     ]
     if not keep or stats[keep, cv2.CC_STAT_AREA].sum() < _MIN_BORDER_SHARE * h * w:
+        steps.append({"step": "border", "applied": False})
         return gray
     _, whole = cv2.connectedComponents(dark, connectivity=8)
     seeds = np.unique(whole[np.isin(labels, keep)])
@@ -453,6 +454,7 @@ def _contrast(gray: np.ndarray, steps: list[dict]) -> np.ndarray:
     high = cut + _quantile(paper, 0.98)
     ink_level, paper_level = _quantile(ink, 0.5), cut + _quantile(paper, 0.5)
     if paper_level - ink_level >= _MIN_SPAN or high - low < 8:
+        steps.append({"step": "contrast", "applied": False, "span": paper_level - ink_level})
         return gray
     lut = np.clip((np.arange(256, dtype=np.float32) - low) * (255.0 / (high - low)), 0, 255)
     steps.append({"step": "contrast", "low": low, "high": high})

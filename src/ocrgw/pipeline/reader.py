@@ -15,9 +15,10 @@ from ocrgw.pipeline import style
 from ocrgw.pipeline.engines import Engine
 from ocrgw.pipeline.engines.tesseract import OrientationDetector, RawLine, confidence_summary
 from ocrgw.pipeline.layout import order_lines
-from ocrgw.pipeline.orient import read_page
+from ocrgw.pipeline.orient import PageReading, read_page
 from ocrgw.pipeline.rasterize import RasterPage
 from ocrgw.pipeline.reread import REREAD_BUDGET, missed_lines, reread
+from ocrgw.pipeline.stepclock import ms_since
 from ocrgw.pipeline.structure import compose
 
 
@@ -79,30 +80,17 @@ def read(
     if uniform(page.gray):
         return _blank(engine_step, layout)
     busy_before = engine.busy_ms
+    started = time.perf_counter()
     reading = read_page(page.gray, page.dpi, engine, osd, exact_dpi=page.unit == "inch", chain=chain)
+    first_ms = ms_since(started)
     engine_ms = engine.busy_ms - busy_before
-    again = None
+    again: PageReading | None = None
     tesseract_lines = {id(ln) for ln in reading.lines} if engine.name == "tesseract" else set()
     if second is not None:
         conf = confidence_summary(reading.lines)[0]
         if conf < second_below:
-            other = second()
-            other_before = other.busy_ms
-            again = read_page(page.gray, page.dpi, other, osd, exact_dpi=page.unit == "inch", chain=chain)
-            engine_ms += other.busy_ms - other_before
-            conf2 = confidence_summary(again.lines)[0]
-            check = {
-                "step": "second_opinion",
-                "engine": other.name,
-                "confidence_before": round(conf, 3),
-                "confidence_after": round(conf2, 3),
-                "threshold": second_below,
-            }
-            if conf2 > conf:
-                reading = again
-                again.steps.insert(0, {**check, "applied": True})
-            else:
-                reading.steps.append({**check, "applied": False})
+            reading, again, ms = _second_opinion(page, reading, conf, second(), osd, chain, second_below, first_ms)
+            engine_ms += ms
         if reading is not again and reread_below > 0 and reading.image is not None:
             other = second()
             before = other.busy_ms
@@ -120,8 +108,10 @@ def read(
             reading.lines = [*got.lines, *added]
             reading.steps += [got.step] if found is None else [found, got.step]
     ordered = order_lines(reading.lines, reading_order)  # may split lines: labelled after
-    _label_styles(reading.image, ordered, tesseract_lines, unread_page=reading is again)
+    style_step = _label_styles(reading.image, ordered, tesseract_lines, unread_page=reading is again)
     steps = reading.steps if engine_step is None else [engine_step, *reading.steps]
+    if style_step is not None:
+        steps = [*steps, style_step]
     structure = None
     if layout and reading.image is not None:
         structure, step = _structure(reading.image, ordered)
@@ -129,20 +119,64 @@ def read(
     return PageRead(ordered, reading.matrix, reading.angle, steps, engine_ms, structure)
 
 
+def _second_opinion(
+    page: RasterPage,
+    reading: PageReading,
+    conf: float,
+    other: Engine,
+    osd: OrientationDetector | None,
+    chain: str,
+    threshold: float,
+    first_ms: float,
+) -> tuple[PageReading, PageReading, float]:
+    """The page read again by ``other``; the more confident reading is kept, and its step says which (``ms``:
+    the second reading, whole; ``replaced_ms``: the reading it replaced, whose steps are dropped). Returns
+    (the reading kept, the second reading, the other engine's time)."""
+    before, started = other.busy_ms, time.perf_counter()
+    again = read_page(page.gray, page.dpi, other, osd, exact_dpi=page.unit == "inch", chain=chain)
+    conf2 = confidence_summary(again.lines)[0]
+    check = {
+        "step": "second_opinion",
+        "engine": other.name,
+        "confidence_before": round(conf, 3),
+        "confidence_after": round(conf2, 3),
+        "threshold": threshold,
+        "ms": ms_since(started),
+    }
+    if conf2 > conf:
+        again.steps.insert(0, {**check, "applied": True, "replaced_ms": first_ms})
+        return again, again, other.busy_ms - before
+    reading.steps.append({**check, "applied": False})
+    return reading, again, other.busy_ms - before
+
+
 def _structure(image: np.ndarray, ordered: list[RawLine]) -> tuple[compose.RawLayout, dict]:
     """The page's layout, and its step: how long it took, and what was skipped for want of a package."""
     started = time.perf_counter()
     structure = compose.analyse(image, ordered)
-    step = {"step": "layout", "ms": round(1000 * (time.perf_counter() - started), 1)}
+    step = {"step": "layout", "ms": ms_since(started)}
     if structure.missing:  # no table models: paragraphs and checkboxes only, and the step says why
         step["tables"] = f"skipped: {structure.missing} is not installed"
     return structure, step
 
 
-def _label_styles(image: np.ndarray | None, lines: list[RawLine], tesseract_lines: set[int], unread_page: bool) -> None:
-    """Each line's style (``pipeline.style``); a line still as Tesseract read it brings its confidence."""
-    if image is None:
-        return
+def _label_styles(
+    image: np.ndarray | None, lines: list[RawLine], tesseract_lines: set[int], unread_page: bool
+) -> dict | None:
+    """Each line's style (``pipeline.style``); a line still as Tesseract read it brings its confidence.
+    The step records how many lines were measured (the others Tesseract read surely as print) and the time."""
+    if image is None or not lines:
+        return None
+    started = time.perf_counter()
+    measured = handwritten = 0
     for line in lines:
         conf = confidence_summary([line])[0] if id(line) in tesseract_lines else None
         line.style, line.style_confidence = style.label(image, line, conf, unread_page)
+        measured += conf is None or conf < style.CONFIDENT_PRINT
+        handwritten += line.style == style.HANDWRITING
+    return {
+        "step": "style",
+        "measured": measured,
+        "handwriting": handwritten,
+        "ms": ms_since(started),
+    }

@@ -336,8 +336,13 @@ def _read_pages(
     detect = spec.languages_detect
     detector = langdetect.Detector(spec, ctx.engines, ctx.osd, settings.resolved_tessdata_dir) if detect else None
     first = True
-    page_started = time.perf_counter()  # the page's wall time includes rasterizing it (the iterator)
-    for page in rasterize.iter_pages(path, media_type, spec.selection, skip=done, settings=settings):
+    pages = rasterize.iter_pages(path, media_type, spec.selection, skip=done, settings=settings)
+    while True:
+        page_started = time.perf_counter()  # the page's wall time includes rasterizing it (the iterator)
+        page = next(pages, None)
+        if page is None:
+            break
+        decode = {"step": "decode", "ms": round(1000 * (time.perf_counter() - page_started), 1)}
         if keeper.lost:
             raise repo.LeaseLost(job_id)
         if first and "mrz" in spec.outputs and (not done or page.page_no <= min(done)):
@@ -345,11 +350,18 @@ def _read_pages(
         first = False
         read = partial(_read, ctx, spec, page)
         got, language = detector.read(page, read) if detector else (read(choice), spec.language_hint)
-        result = _page_result(page, got.lines, got.matrix, got.angle, got.steps, language, got.layout)
+        result = _page_result(
+            page, got.lines, got.matrix, got.angle, _with_decode(got.steps, decode), language, got.layout
+        )
         metrics.observe_page(time.perf_counter() - page_started, got.engine_ms)
         with ctx.db.begin() as s:
             repo.write_page(s, job_id, ctx.worker_id, result, settings.lease_seconds, got.engine_ms)
-        page_started = time.perf_counter()
+
+
+def _with_decode(steps: list[dict], decode: dict) -> list[dict]:
+    """The page's steps with its decoding first, after the step that says which engine read the job."""
+    at = 1 if steps and steps[0]["step"] == "engine" else 0
+    return [*steps[:at], decode, *steps[at:]]
 
 
 def _read(ctx: WorkerContext, spec: JobSpec, page: rasterize.RasterPage, choice: Choice) -> reader.PageRead:

@@ -278,7 +278,11 @@ class Page(BaseModel):
         description="The page's language: identified on the page (BCP-47, e.g. `de`) when the job named none, "
         "else the languages as asked; null when it could not be told (see the `language` step)."
     )
-    preprocessing: list[dict] = Field(description="Steps applied before recognition, each {step, ...}.")
+    preprocessing: list[dict] = Field(
+        description="The steps the page went through (decoding, preprocessing, recognition, second engine, "
+        "styles, language), each {step, ...}; `ms` is a step's wall time, `applied: false` a step measured "
+        "and skipped."
+    )
     lines: list[Line]
     layout: Layout | None = Field(
         None, description="Paragraphs, tables, checkboxes and figures, when asked for (`layout`)."
