@@ -18,6 +18,7 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from ocrgw.pipeline.engines.tesseract import RawLine, RawWord
@@ -79,6 +80,17 @@ class RapidEngine:
         )
         self._lock = threading.Lock()
         self.busy_ms = 0.0
+        self.warm()
+
+    def warm(self) -> None:
+        """Make both ONNX sessions and run each once, here rather than on the first page: the library
+        creates a session on its first use (0.3-0.5 s each, more on a busy machine), so without this the
+        first accurate job of a worker, or its first second opinion, paid for the detector inside its
+        time. A line of drawn text takes the whole path (detection, crops, recognition, word boxes)."""
+        page = np.full((64, 320), 255, np.uint8)
+        cv2.putText(page, "Warm 0123", (12, 44), cv2.FONT_HERSHEY_SIMPLEX, 1.2, 0, 2, cv2.LINE_AA)
+        self.recognize(page)
+        self.busy_ms = 0.0  # not a page's time
 
     def close(self) -> None:
         self._ocr = None
