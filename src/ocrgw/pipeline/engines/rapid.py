@@ -34,6 +34,15 @@ _DET_LIMIT_SIDE = 1280
 SPLIT_GAP = 0.9
 # Lines the recogniser scores below this are dropped (the library's own default threshold).
 MIN_LINE_SCORE = 0.5
+# The recogniser pads every line image to at least this width at its 48 px height. The library pads to 320
+# (PaddleOCR's training shape), so a word, a price or a date on a receipt cost as much as a line of 6.7
+# heights; the model's width is dynamic and it reads a crop as narrow as it is.
+REC_MIN_WIDTH = 48
+# An image this short (px), wider than _ONE_LINE_ASPECT heights, whose ink lies in one band of rows is one
+# line of text (a crop from a form or a book): the recogniser alone reads it, without the detector (which
+# cost more than the recognition: on ocr-dev's line crops PP-OCR took 13x Tesseract's time).
+_ONE_LINE_HEIGHT = 96
+_ONE_LINE_ASPECT = 3.0
 
 
 def models_dir() -> Path:
@@ -76,6 +85,7 @@ class RapidEngine:
                 # library's defaults (no arena, batches of 6 padded to the widest line) on ocr-dev pages.
                 "EngineConfig.onnxruntime.enable_cpu_mem_arena": True,
                 "Rec.rec_batch_num": 1,
+                "Rec.rec_img_shape": [3, 48, REC_MIN_WIDTH],
             }
         )
         self._lock = threading.Lock()
@@ -98,6 +108,11 @@ class RapidEngine:
     def recognize(self, gray: np.ndarray, dpi: int | None = None, psm: int | None = None) -> list[RawLine]:
         """Lines top to bottom as the detector found them, each with its words. ``dpi`` and ``psm`` are
         Tesseract's knobs: the detector measures the page itself, so both are ignored."""
+        band = one_line(gray)
+        if band is not None:
+            line = self._read_one_line(gray, band)
+            if line is not None:
+                return line
         img = np.ascontiguousarray(gray, dtype=np.uint8)
         if img.ndim == 2:
             img = np.repeat(img[:, :, None], 3, axis=2)
@@ -132,6 +147,20 @@ class RapidEngine:
             lines += _split_at_gaps(words, box, float(score))
         return lines
 
+    def _read_one_line(self, gray: np.ndarray, band: tuple[int, int, int, int]) -> list[RawLine] | None:
+        """A one-line image read by the recogniser alone (see ``one_line``), its words boxed from the
+        columns they were read at within the ink's band; None when the recogniser doubts it (score under
+        ``MIN_LINE_SCORE``), so the detector then looks at the image as at any page."""
+        _, score, tokens = self.read_line(gray)
+        if score < MIN_LINE_SCORE or not tokens:
+            return None
+        x0, y0, x1, y1 = band
+        words = [
+            RawWord(tok, (max(x0, int(a)), y0, max(min(x1, int(np.ceil(b))), max(x0, int(a)) + 1), y1), conf)
+            for tok, a, b, conf in tokens
+        ]
+        return [RawLine((words[0].box[0], y0, max(w.box[2] for w in words), y1), score, 0, words)]
+
     def read_line(self, crop: np.ndarray) -> tuple[str, float, list[tuple[str, float, float, float]]]:
         """The recogniser alone on one text-line image (no detection): (text, score, tokens), each token
         ``(text, x0, x1, confidence)`` with x in the crop's pixels, from the columns its characters were
@@ -154,6 +183,30 @@ class RapidEngine:
         score = float(out.scores[0])
         info = out.word_results[0] if getattr(out, "word_results", None) else None
         return text, score, _line_tokens(text, info, img.shape[1], score)
+
+
+def one_line(gray: np.ndarray) -> tuple[int, int, int, int] | None:
+    """The ink's box when a short, wide image holds one band of text rows, else None. Otsu separates ink
+    from paper; rows holding ink form bands, and a gap of paper rows between two bands means two lines.
+    Two lines set so close that no paper row parts them make a band over 3 glyph heights (the median
+    height of the ink's connected components; one line with ascenders and descenders is ~2 x-heights)."""
+    if gray.ndim != 2:
+        return None
+    h, w = gray.shape
+    if h > _ONE_LINE_HEIGHT or w < _ONE_LINE_ASPECT * h or h < 8:
+        return None
+    _, ink = cv2.threshold(np.ascontiguousarray(gray), 0, 1, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    if ink.mean() > 0.5:  # light text on a dark ground: the ink is the minority
+        ink = 1 - ink
+    rows = np.flatnonzero(ink.sum(axis=1) > max(1, w // 400))
+    cols = np.flatnonzero(ink.sum(axis=0))
+    if rows.size == 0 or cols.size == 0 or np.any(np.diff(rows) > 1):
+        return None
+    _, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    heights = stats[1:, cv2.CC_STAT_HEIGHT][stats[1:, cv2.CC_STAT_AREA] >= 4]
+    if heights.size == 0 or rows.size > 3 * float(np.median(heights)):
+        return None
+    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
 
 
 def _line_tokens(text: str, info: Any, width: int, score: float) -> list[tuple[str, float, float, float]]:
