@@ -128,7 +128,9 @@ class RapidEngine:
         with self._lock:
             t0 = time.perf_counter()
             try:  # every flag on each call: the library keeps a call's flags for the next one
-                self._ocr._load_det_model().limit_side_len = side  # read by each call's resize
+                # The detector object (made by warm(); the library has no per-call size) reads its
+                # limit on each call's resize.
+                self._ocr._load_det_model().limit_side_len = side
                 out = self._ocr(img, use_det=True, use_cls=False, use_rec=True, return_word_box=True)
             finally:
                 self.busy_ms += (time.perf_counter() - t0) * 1000
