@@ -104,9 +104,11 @@ class RapidEngine:
         """Make both ONNX sessions and run each once, here rather than on the first page: the library
         creates a session on its first use (0.3-0.5 s each, more on a busy machine), so without this the
         first accurate job of a worker, or its first second opinion, paid for the detector inside its
-        time. A line of drawn text takes the whole path (detection, crops, recognition, word boxes)."""
-        page = np.full((64, 320), 255, np.uint8)
-        cv2.putText(page, "Warm 0123", (12, 44), cv2.FONT_HERSHEY_SIMPLEX, 1.2, 0, 2, cv2.LINE_AA)
+        time. Two lines of drawn text take the whole path (detection, crops, recognition, word boxes);
+        one line alone would go to the recogniser only (``one_line``)."""
+        page = np.full((128, 320), 255, np.uint8)
+        for y in (44, 104):
+            cv2.putText(page, "Warm 0123", (12, y), cv2.FONT_HERSHEY_SIMPLEX, 1.2, 0, 2, cv2.LINE_AA)
         self.recognize(page)
         self.busy_ms = 0.0  # not a page's time
 
