@@ -13,7 +13,7 @@ from tests.conftest import doc, manifest_row
 from ocrgw.jobs.schemas import JobSpec
 from ocrgw.pipeline import reader
 from ocrgw.pipeline.engines import Engines, UnsupportedLanguages, choose
-from ocrgw.pipeline.engines.rapid import RapidEngine, _split_at_gaps
+from ocrgw.pipeline.engines.rapid import RapidEngine, _split_at_gaps, one_line
 from ocrgw.pipeline.engines.tesseract import RawWord
 from ocrgw.pipeline.orient import read_page
 from ocrgw.pipeline.rasterize import RasterPage
@@ -164,6 +164,26 @@ def test_rapid_reads_a_single_text_line_upright(rapid: RapidEngine) -> None:
     image = "line/uw3_0225_010074.png"
     lines = rapid.recognize(gray(image))
     assert cer(" ".join(w.text for ln in lines for w in ln.words), manifest_row(image)["text"]) <= 0.03
+
+
+def test_a_one_line_image_is_read_without_the_detector(rapid: RapidEngine) -> None:
+    """A book line (one band of ink) goes to the recogniser alone and reads as through the detector, boxed
+    to its ink; two lines stacked in a short image, or one with paper between, are not taken for one."""
+    image = "line/uw3_0768_010009.png"
+    img = gray(image)
+    band = one_line(img)
+    assert band is not None
+    (line,) = rapid.recognize(img)
+    assert cer(" ".join(w.text for w in line.words), manifest_row(image)["text"]) <= 0.03
+    assert line.box[1] == band[1] and line.box[3] == band[3] and line.confidence >= 0.5
+    assert all(line.box[0] <= w.box[0] < w.box[2] <= line.box[2] for w in line.words)
+    assert [w.box[0] for w in line.words] == sorted(w.box[0] for w in line.words)
+    small = cv2.resize(img, None, fx=0.6, fy=0.6, interpolation=cv2.INTER_AREA)  # 32 px: two fit under 96
+    assert one_line(small) is not None
+    assert one_line(np.vstack([small, small])) is None  # paper rows between: two bands
+    tight = small[3:-3]
+    assert one_line(tight) is not None and one_line(np.vstack([tight, tight])) is None  # one band, 2 lines high
+    assert len(rapid.recognize(np.vstack([small, small]))) == 2  # the detector finds both
 
 
 def test_a_line_joined_across_a_gutter_is_split_there() -> None:

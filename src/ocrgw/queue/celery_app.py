@@ -14,7 +14,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from ocrgw.db import worker_commits
 from ocrgw.queue import notices
-from ocrgw.queue.worker_process import lower_priority
+from ocrgw.queue.worker_process import lower_priority, warm
 from ocrgw.settings import Settings, get_settings
 
 log = logging.getLogger("ocrgw.celery")
@@ -127,7 +127,7 @@ def _warm_child(**_: object) -> None:
     lower_priority(settings)  # an API process on the same host keeps answering while the pool reads
     worker_commits(settings)
     _ctx = WorkerContext(settings, timeout_errors=(SoftTimeLimitExceeded,))
-    _ctx.warm()  # the models a default job reads with, now rather than on the first job
+    warm(_ctx)  # the models jobs read with, now rather than on the first job
 
 
 @celery_app.task(name=TASK)

@@ -7,9 +7,14 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import time
 from multiprocessing.connection import Connection
+from typing import TYPE_CHECKING
 
 from ocrgw.settings import Settings
+
+if TYPE_CHECKING:
+    from ocrgw.pipeline.runner import WorkerContext
 
 
 def main(conn: Connection, settings: Settings) -> None:
@@ -24,7 +29,7 @@ def main(conn: Connection, settings: Settings) -> None:
 
     worker_commits(settings)  # PostgreSQL only: SQLite's WAL mode commits so already
     ctx = WorkerContext(settings)
-    ctx.warm()  # the models a default job reads with, loaded before the first job arrives
+    warm(ctx)
     conn.send(("ready", ctx.worker_id))
     while True:
         try:
@@ -42,6 +47,24 @@ def main(conn: Connection, settings: Settings) -> None:
             conn.send(("done", job_id, status))
         except (BrokenPipeError, OSError):
             return
+
+
+def warm(ctx: WorkerContext) -> None:
+    """Load what jobs read with before the first one arrives: the context's own models (Tesseract, the
+    orientation and language models) and the engines of the server's mode, PP-OCR's detector and
+    recogniser included when the mode or the second opinion uses them. Logged with what it cost, since
+    it delays the worker's readiness."""
+    started = time.perf_counter()
+    ctx.warm()
+    settings = ctx.settings
+    languages = tuple(m for m in settings.default_language.replace(",", "+").split("+") if m)
+    engines = ctx.engines.warm(languages, second=settings.reread_below > 0)
+    logging.getLogger("ocrgw.worker").info(
+        "engines warm: %s in %.2f s",
+        ", ".join(f"{e.name}:{e.languages}" for e in engines),
+        time.perf_counter() - started,
+        extra={"engines": [e.name for e in engines]},
+    )
 
 
 def lower_priority(settings: Settings) -> None:

@@ -72,6 +72,14 @@ class Engines:
             second = lambda: self.get("rapidocr", languages)  # noqa: E731 - a deferred load
         return self.get(name, spec.languages), step, second
 
+    def warm(self, languages: tuple[str, ...], second: bool = True) -> list[Engine]:
+        """Load, at worker start, the engine a job that asks for nothing reads with under the server's
+        mode (PP-OCR when ``OCRGW_MODE=accurate``) and, when ``second``, the second opinion's engine, so
+        neither model load (PP-OCR's two sessions: ~0.5-1 s, seconds on a busy machine) lands inside the
+        first job's time. Each engine is warm once made (``RapidEngine.warm``)."""
+        engine, _, other = self.for_spec(JobSpec(languages=languages))
+        return [engine] if other is None or not second else [engine, other()]
+
     def close(self) -> None:
         for eng in self._warm.values():
             eng.close()

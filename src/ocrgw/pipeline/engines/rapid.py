@@ -18,6 +18,7 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from ocrgw.pipeline.engines.tesseract import RawLine, RawWord
@@ -28,11 +29,28 @@ _CJK = frozenset({"chi_sim", "chi_tra", "jpn", "kor"})
 # accuracy of the library's default (shorter side to 736 at least) on ocr-dev at about 60 % of its time,
 # and large pages no longer blow up (a 3300 px page is not enlarged further).
 _DET_LIMIT_SIDE = 1280
+# Below that, the detector works at the size the page's text needs: scaled so the median glyph height
+# (measured on a <= _GLYPH_SIDE px copy) comes to DET_GLYPH px, never enlarged and never under
+# _DET_MIN_SIDE. ocr-dev's pages and multi-column pages are read well at 7-11 px glyphs at 1280, while
+# receipts reached 14-20 px there: their detection cost up to 2.3x the pixels it needed.
+DET_GLYPH = 12.0
+_DET_MIN_SIDE = 640
+_GLYPH_SIDE = 1024
+_MIN_GLYPHS = 10
 # A gap between words wider than this many line heights splits a detected line (see _split_at_gaps);
 # word spaces, even in justified text, stay under about two thirds of the line's height.
 SPLIT_GAP = 0.9
 # Lines the recogniser scores below this are dropped (the library's own default threshold).
 MIN_LINE_SCORE = 0.5
+# The recogniser pads every line image to at least this width at its 48 px height. The library pads to 320
+# (PaddleOCR's training shape), so a word, a price or a date on a receipt cost as much as a line of 6.7
+# heights; the model's width is dynamic and it reads a crop as narrow as it is.
+REC_MIN_WIDTH = 48
+# An image this short (px), wider than _ONE_LINE_ASPECT heights, whose ink lies in one band of rows is one
+# line of text (a crop from a form or a book): the recogniser alone reads it, without the detector (which
+# cost more than the recognition: on ocr-dev's line crops PP-OCR took 13x Tesseract's time).
+_ONE_LINE_HEIGHT = 96
+_ONE_LINE_ASPECT = 3.0
 
 
 def models_dir() -> Path:
@@ -75,10 +93,24 @@ class RapidEngine:
                 # library's defaults (no arena, batches of 6 padded to the widest line) on ocr-dev pages.
                 "EngineConfig.onnxruntime.enable_cpu_mem_arena": True,
                 "Rec.rec_batch_num": 1,
+                "Rec.rec_img_shape": [3, 48, REC_MIN_WIDTH],
             }
         )
         self._lock = threading.Lock()
         self.busy_ms = 0.0
+        self.warm()
+
+    def warm(self) -> None:
+        """Make both ONNX sessions and run each once, here rather than on the first page: the library
+        creates a session on its first use (0.3-0.5 s each, more on a busy machine), so without this the
+        first accurate job of a worker, or its first second opinion, paid for the detector inside its
+        time. Two lines of drawn text take the whole path (detection, crops, recognition, word boxes);
+        one line alone would go to the recogniser only (``one_line``)."""
+        page = np.full((128, 320), 255, np.uint8)
+        for y in (44, 104):
+            cv2.putText(page, "Warm 0123", (12, y), cv2.FONT_HERSHEY_SIMPLEX, 1.2, 0, 2, cv2.LINE_AA)
+        self.recognize(page)
+        self.busy_ms = 0.0  # not a page's time
 
     def close(self) -> None:
         self._ocr = None
@@ -86,12 +118,21 @@ class RapidEngine:
     def recognize(self, gray: np.ndarray, dpi: int | None = None, psm: int | None = None) -> list[RawLine]:
         """Lines top to bottom as the detector found them, each with its words. ``dpi`` and ``psm`` are
         Tesseract's knobs: the detector measures the page itself, so both are ignored."""
+        band = one_line(gray)
+        if band is not None:
+            line = self._read_one_line(gray, band)
+            if line is not None:
+                return line
         img = np.ascontiguousarray(gray, dtype=np.uint8)
+        side = det_side(img if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_BGR2GRAY))
         if img.ndim == 2:
             img = np.repeat(img[:, :, None], 3, axis=2)
         with self._lock:
             t0 = time.perf_counter()
             try:  # every flag on each call: the library keeps a call's flags for the next one
+                # The detector object (made by warm(); the library has no per-call size) reads its
+                # limit on each call's resize.
+                self._ocr._load_det_model().limit_side_len = side
                 out = self._ocr(img, use_det=True, use_cls=False, use_rec=True, return_word_box=True)
             finally:
                 self.busy_ms += (time.perf_counter() - t0) * 1000
@@ -120,6 +161,20 @@ class RapidEngine:
             lines += _split_at_gaps(words, box, float(score))
         return lines
 
+    def _read_one_line(self, gray: np.ndarray, band: tuple[int, int, int, int]) -> list[RawLine] | None:
+        """A one-line image read by the recogniser alone (see ``one_line``), its words boxed from the
+        columns they were read at within the ink's band; None when the recogniser doubts it (score under
+        ``MIN_LINE_SCORE``), so the detector then looks at the image as at any page."""
+        _, score, tokens = self.read_line(gray)
+        if score < MIN_LINE_SCORE or not tokens:
+            return None
+        x0, y0, x1, y1 = band
+        words = [
+            RawWord(tok, (max(x0, int(a)), y0, max(min(x1, int(np.ceil(b))), max(x0, int(a)) + 1), y1), conf)
+            for tok, a, b, conf in tokens
+        ]
+        return [RawLine((words[0].box[0], y0, max(w.box[2] for w in words), y1), score, 0, words)]
+
     def read_line(self, crop: np.ndarray) -> tuple[str, float, list[tuple[str, float, float, float]]]:
         """The recogniser alone on one text-line image (no detection): (text, score, tokens), each token
         ``(text, x0, x1, confidence)`` with x in the crop's pixels, from the columns its characters were
@@ -142,6 +197,54 @@ class RapidEngine:
         score = float(out.scores[0])
         info = out.word_results[0] if getattr(out, "word_results", None) else None
         return text, score, _line_tokens(text, info, img.shape[1], score)
+
+
+def glyph_height(gray: np.ndarray) -> float | None:
+    """The median height of the page's glyphs (connected components of Otsu's ink on a copy at most
+    ``_GLYPH_SIDE`` px), in the page's pixels; None with fewer than ``_MIN_GLYPHS`` to measure."""
+    h, w = gray.shape
+    scale = min(1.0, _GLYPH_SIDE / max(h, w))
+    small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
+    _, ink = cv2.threshold(np.ascontiguousarray(small), 0, 1, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    if ink.mean() > 0.5:
+        ink = 1 - ink
+    _, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    hs, area = stats[1:, cv2.CC_STAT_HEIGHT], stats[1:, cv2.CC_STAT_AREA]
+    glyphs = hs[(area >= 4) & (hs >= 3) & (hs <= small.shape[0] / 8)]
+    return float(np.median(glyphs)) / scale if glyphs.size >= _MIN_GLYPHS else None
+
+
+def det_side(gray: np.ndarray) -> int:
+    """The longer side the detector reads the page at (see ``DET_GLYPH``)."""
+    longest = max(gray.shape[:2])
+    glyph = glyph_height(gray)
+    if not glyph:
+        return _DET_LIMIT_SIDE
+    return int(min(_DET_LIMIT_SIDE, max(_DET_MIN_SIDE, longest * DET_GLYPH / glyph)))
+
+
+def one_line(gray: np.ndarray) -> tuple[int, int, int, int] | None:
+    """The ink's box when a short, wide image holds one band of text rows, else None. Otsu separates ink
+    from paper; rows holding ink form bands, and a gap of paper rows between two bands means two lines.
+    Two lines set so close that no paper row parts them make a band over 3 glyph heights (the median
+    height of the ink's connected components; one line with ascenders and descenders is ~2 x-heights)."""
+    if gray.ndim != 2:
+        return None
+    h, w = gray.shape
+    if h > _ONE_LINE_HEIGHT or w < _ONE_LINE_ASPECT * h or h < 8:
+        return None
+    _, ink = cv2.threshold(np.ascontiguousarray(gray), 0, 1, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    if ink.mean() > 0.5:  # light text on a dark ground: the ink is the minority
+        ink = 1 - ink
+    rows = np.flatnonzero(ink.sum(axis=1) > max(1, w // 400))
+    cols = np.flatnonzero(ink.sum(axis=0))
+    if rows.size == 0 or cols.size == 0 or np.any(np.diff(rows) > 1):
+        return None
+    _, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    heights = stats[1:, cv2.CC_STAT_HEIGHT][stats[1:, cv2.CC_STAT_AREA] >= 4]
+    if heights.size == 0 or rows.size > 3 * float(np.median(heights)):
+        return None
+    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
 
 
 def _line_tokens(text: str, info: Any, width: int, score: float) -> list[tuple[str, float, float, float]]:
