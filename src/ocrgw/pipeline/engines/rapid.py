@@ -29,14 +29,6 @@ _CJK = frozenset({"chi_sim", "chi_tra", "jpn", "kor"})
 # accuracy of the library's default (shorter side to 736 at least) on ocr-dev at about 60 % of its time,
 # and large pages no longer blow up (a 3300 px page is not enlarged further).
 _DET_LIMIT_SIDE = 1280
-# Below that, the detector works at the size the page's text needs: scaled so the median glyph height
-# (measured on a <= _GLYPH_SIDE px copy) comes to DET_GLYPH px, never enlarged and never under
-# _DET_MIN_SIDE. ocr-dev's pages and multi-column pages are read well at 7-11 px glyphs at 1280, while
-# receipts reached 14-20 px there: their detection cost up to 2.3x the pixels it needed.
-DET_GLYPH = 12.0
-_DET_MIN_SIDE = 640
-_GLYPH_SIDE = 1024
-_MIN_GLYPHS = 10
 # A gap between words wider than this many line heights splits a detected line (see _split_at_gaps);
 # word spaces, even in justified text, stay under about two thirds of the line's height.
 SPLIT_GAP = 0.9
@@ -124,15 +116,11 @@ class RapidEngine:
             if line is not None:
                 return line
         img = np.ascontiguousarray(gray, dtype=np.uint8)
-        side = det_side(img if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_BGR2GRAY))
         if img.ndim == 2:
             img = np.repeat(img[:, :, None], 3, axis=2)
         with self._lock:
             t0 = time.perf_counter()
             try:  # every flag on each call: the library keeps a call's flags for the next one
-                # The detector object (made by warm(); the library has no per-call size) reads its
-                # limit on each call's resize.
-                self._ocr._load_det_model().limit_side_len = side
                 out = self._ocr(img, use_det=True, use_cls=False, use_rec=True, return_word_box=True)
             finally:
                 self.busy_ms += (time.perf_counter() - t0) * 1000
@@ -197,30 +185,6 @@ class RapidEngine:
         score = float(out.scores[0])
         info = out.word_results[0] if getattr(out, "word_results", None) else None
         return text, score, _line_tokens(text, info, img.shape[1], score)
-
-
-def glyph_height(gray: np.ndarray) -> float | None:
-    """The median height of the page's glyphs (connected components of Otsu's ink on a copy at most
-    ``_GLYPH_SIDE`` px), in the page's pixels; None with fewer than ``_MIN_GLYPHS`` to measure."""
-    h, w = gray.shape
-    scale = min(1.0, _GLYPH_SIDE / max(h, w))
-    small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
-    _, ink = cv2.threshold(np.ascontiguousarray(small), 0, 1, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
-    if ink.mean() > 0.5:
-        ink = 1 - ink
-    _, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
-    hs, area = stats[1:, cv2.CC_STAT_HEIGHT], stats[1:, cv2.CC_STAT_AREA]
-    glyphs = hs[(area >= 4) & (hs >= 3) & (hs <= small.shape[0] / 8)]
-    return float(np.median(glyphs)) / scale if glyphs.size >= _MIN_GLYPHS else None
-
-
-def det_side(gray: np.ndarray) -> int:
-    """The longer side the detector reads the page at (see ``DET_GLYPH``)."""
-    longest = max(gray.shape[:2])
-    glyph = glyph_height(gray)
-    if not glyph:
-        return _DET_LIMIT_SIDE
-    return int(min(_DET_LIMIT_SIDE, max(_DET_MIN_SIDE, longest * DET_GLYPH / glyph)))
 
 
 def one_line(gray: np.ndarray) -> tuple[int, int, int, int] | None:
