@@ -92,8 +92,9 @@ class Inserts:
         self.rows = SqliteRows(settings) if settings is not None and settings.is_sqlite else None
         self.blobs: HeldBlobs | None = None
         if hasattr(store, "pending_rows"):  # the database blob store: its small bodies come in with their rows
-            self.blobs = store  # type: ignore[assignment]
-            self.blobs.defer = True
+            held: HeldBlobs = store  # type: ignore[assignment]
+            held.defer = True
+            self.blobs = held
         self._waiting: list[Entry] = []
         self._writer: asyncio.Task[None] | None = None
 
