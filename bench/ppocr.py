@@ -144,22 +144,8 @@ def load_ocr_eval() -> ModuleType:
     return ocr_eval
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--set", choices=sorted(SETS), default="mixed")
-    ap.add_argument("--repeat", type=int, default=3, help="timed rounds per design (median reported)")
-    ap.add_argument("--workers", type=int, default=2, help="processes reading in parallel (as worker processes)")
-    ap.add_argument("--baseline", default="main", help="git ref whose rapid.py is the 'main' design")
-    ap.add_argument("--json", type=Path, default=None)
-    a = ap.parse_args(argv)
-    ev = load_ocr_eval()
-    recs = select(a.set)
-    paths = [str(DEV_DATA / r["image"]) for r in recs]
-    load0 = os.getloadavg()
-    counts = {k: sum(1 for r in recs if r["kind"] == k) for k in KINDS}
-    print(f"# ppocr bench: set={a.set} {len(recs)} images {counts}, {a.workers} processes, {a.repeat} rounds")
-    print(f"# baseline=rapid.py at {a.baseline}, cpus={os.cpu_count()}, load at start {load0[0]:.1f}")
-
+def _measure(a: argparse.Namespace, recs: list[dict], paths: list[str]) -> tuple[dict, dict]:
+    """Every design's timed rounds and its first round's readings, from ``a.workers`` warm processes."""
     ctx = multiprocessing.get_context("spawn")
     tasks, results = ctx.Queue(), ctx.Queue()
     procs = [
@@ -167,12 +153,12 @@ def main(argv: list[str] | None = None) -> int:
     ]
     for p in procs:
         p.start()
+    rounds: dict[str, list[dict]] = {d: [] for d in DESIGNS}
+    readings: dict[str, dict[int, tuple[str, str]]] = {d: {} for d in DESIGNS}
     try:
         for _ in procs:
             msg = results.get(timeout=600)
             assert msg[0] == "ready", msg
-        rounds: dict[str, list[dict]] = {d: [] for d in DESIGNS}
-        readings: dict[str, dict[int, tuple[str, str]]] = {d: {} for d in DESIGNS}
         for r in range(a.repeat):
             order = DESIGNS[r % 3 :] + DESIGNS[: r % 3]
             for design in order:
@@ -190,8 +176,11 @@ def main(argv: list[str] | None = None) -> int:
             p.join(30)
             if p.is_alive():
                 p.kill()
-    load1 = os.getloadavg()
+    return rounds, readings
 
+
+def _summarize(rounds: dict[str, list[dict]], recs: list[dict]) -> dict[str, dict]:
+    """Per design: median docs/s, CPU s/doc, and each kind's median per-page CPU and wall ms."""
     summary: dict[str, dict] = {}
     for design, rs in rounds.items():
         rate = statistics.median(len(recs) / x["wall"] for x in rs)
@@ -205,7 +194,10 @@ def main(argv: list[str] | None = None) -> int:
                     "wall_ms": 1000 * statistics.median(x["per"][i][0] for x in rs for i in idx),
                 }
         summary[design] = {"docs_per_s": rate, "cpu_per_doc": cpu, "kinds": kinds}
+    return summary
 
+
+def _print_speed(summary: dict[str, dict]) -> None:
     print(
         f"\n{'design':<10} {'docs/s':>8} {'CPU s/doc':>10}   per-page CPU ms (median): "
         + " ".join(f"{k:>9}" for k in KINDS)
@@ -229,7 +221,9 @@ def main(argv: list[str] | None = None) -> int:
         w, c = ratio(x, y)
         print(f"  {x:>4} / {y:<9} = {w:5.2f}   by CPU {c:5.2f}   ({note})")
 
-    # accuracy of the two PP-OCR configurations, scored by ocr_eval
+
+def _accuracy(ev: Any, readings: dict[str, dict], recs: list[dict]) -> dict[str, dict]:
+    """Each design's first-round readings scored by ocr_eval, per kind and over all; printed and returned."""
     scores: dict[str, dict] = {}
     print(f"\naccuracy (ocr_eval.py micro averages)   {'CERci':>7} {'lnCER':>7} {'BoW-F1':>7}")
     for design in ("main", "this", "tesseract"):
@@ -248,6 +242,29 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"  {design:<9} {kind:<9} n={agg['n']:<3}{'':14} {100 * cer:6.1f}% {100 * ln:6.1f}% {100 * bow:6.1f}%"
             )
+    return scores
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--set", choices=sorted(SETS), default="mixed")
+    ap.add_argument("--repeat", type=int, default=3, help="timed rounds per design (median reported)")
+    ap.add_argument("--workers", type=int, default=2, help="processes reading in parallel (as worker processes)")
+    ap.add_argument("--baseline", default="main", help="git ref whose rapid.py is the 'main' design")
+    ap.add_argument("--json", type=Path, default=None)
+    a = ap.parse_args(argv)
+    ev = load_ocr_eval()
+    recs = select(a.set)
+    paths = [str(DEV_DATA / r["image"]) for r in recs]
+    load0 = os.getloadavg()
+    counts = {k: sum(1 for r in recs if r["kind"] == k) for k in KINDS}
+    print(f"# ppocr bench: set={a.set} {len(recs)} images {counts}, {a.workers} processes, {a.repeat} rounds")
+    print(f"# baseline=rapid.py at {a.baseline}, cpus={os.cpu_count()}, load at start {load0[0]:.1f}")
+    rounds, readings = _measure(a, recs, paths)
+    load1 = os.getloadavg()
+    summary = _summarize(rounds, recs)
+    _print_speed(summary)
+    scores = _accuracy(ev, readings, recs)
     print(f"\n(load average {load0[0]:.1f} at start, {load1[0]:.1f} at end; times are engine calls on grey pixels)")
     if a.json:
         out = {"set": a.set, "images": [r["image"] for r in recs], "rounds": rounds, "summary": summary}
