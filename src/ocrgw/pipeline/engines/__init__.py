@@ -41,14 +41,16 @@ class Engines:
         self.second_opinion_below = second_opinion_below  # 0: no second opinions
         self._warm: dict[tuple[str, str], Engine] = {}
 
-    def get(self, name: str, languages: tuple[str, ...]) -> Engine:
+    def get(self, name: str, languages: tuple[str, ...], detector: bool = True) -> Engine:
+        """The warm engine, made on first use; ``detector=False``: PP-OCR made with its recogniser warm only
+        (the second opinion's engine, ``RapidEngine.warm``)."""
         key = (name, "+".join(languages))
         eng = self._warm.get(key)
         if eng is None:
             if name == "rapidocr":
                 from ocrgw.pipeline.engines.rapid import RapidEngine
 
-                eng = RapidEngine(key[1])
+                eng = RapidEngine(key[1], detector=detector)
             else:
                 eng = TesseractEngine(self.tessdata, key[1])
             self._warm[key] = eng
@@ -69,7 +71,7 @@ class Engines:
             and not unread_languages(spec.languages)
         ):
             languages = spec.languages
-            second = lambda: self.get("rapidocr", languages)  # noqa: E731 - a deferred load
+            second = lambda: self.get("rapidocr", languages, detector=False)  # noqa: E731 - a deferred load
         return self.get(name, spec.languages), step, second
 
     def warm(self, languages: tuple[str, ...], second: bool = True) -> list[Engine]:

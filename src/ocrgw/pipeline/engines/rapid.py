@@ -58,7 +58,7 @@ class RapidEngine:
 
     name = "rapidocr"
 
-    def __init__(self, languages: str = "eng") -> None:
+    def __init__(self, languages: str = "eng", detector: bool = True) -> None:
         import onnxruntime
         from rapidocr import RapidOCR
 
@@ -90,14 +90,20 @@ class RapidEngine:
         )
         self._lock = threading.Lock()
         self.busy_ms = 0.0
-        self.warm()
+        self.warm(detector)
 
-    def warm(self) -> None:
+    def warm(self, detector: bool = True) -> None:
         """Make both ONNX sessions and run each once, here rather than on the first page: the library
         creates a session on its first use (0.3-0.5 s each, more on a busy machine), so without this the
         first accurate job of a worker, or its first second opinion, paid for the detector inside its
         time. Two lines of drawn text take the whole path (detection, crops, recognition, word boxes);
-        one line alone would go to the recogniser only (``one_line``)."""
+        one line alone would go to the recogniser only (``one_line``). ``detector=False`` (the default
+        mode's second engine, whose detector reads only the few pages a second opinion takes) makes the
+        recogniser's alone: the detector's session would cost every worker ~26 MB it seldom uses."""
+        if not detector:
+            self.read_line(np.full((32, 96), 255, np.uint8))
+            self.busy_ms = 0.0
+            return
         page = np.full((128, 320), 255, np.uint8)
         for y in (44, 104):
             cv2.putText(page, "Warm 0123", (12, y), cv2.FONT_HERSHEY_SIMPLEX, 1.2, 0, 2, cv2.LINE_AA)
