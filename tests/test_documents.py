@@ -327,3 +327,20 @@ def test_long_pdf_and_big_upload_stay_within_memory_bounds(make_server, tmp_path
     body = submit_and_wait(srv, big.getvalue(), timeout=180)
     assert body["analyzeResult"]["readResults"][0]["lines"][0]["text"] == "One very large uncompressed scan"
     assert _peak_mb(srv.proc.pid) - api_before < 30, "the API process grew with the upload"
+
+
+def test_a_local_worker_over_its_memory_limit_is_replaced_after_its_job(make_server) -> None:
+    """OCRGW_WORKER_MAX_MEMORY_MB applies to local workers as to Celery's children: a worker holding more
+    than the limit after a job is replaced by a fresh process, and the next job is read by that one. The
+    limit here is under any warm worker's size, so every job ends its worker."""
+    srv = make_server(workers=1, env={"OCRGW_WORKER_MAX_MEMORY_MB": "50"}).start()
+    first = srv.worker_pids()
+    body = submit_and_wait(srv, doc("receipt/till_clean.jpg").read_bytes(), timeout=120)
+    assert body["status"] == "succeeded"
+    deadline = time.monotonic() + 60
+    while (now := srv.worker_pids()) == first or not now:
+        assert time.monotonic() < deadline, "the worker was not replaced"
+        time.sleep(0.2)
+    assert not psutil.pid_exists(first[0]) or psutil.Process(first[0]).status() == psutil.STATUS_ZOMBIE
+    again = submit_and_wait(srv, doc("receipt/till_clean.jpg").read_bytes(), timeout=120)
+    assert again["status"] == "succeeded"  # the replacement reads the next job

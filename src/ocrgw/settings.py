@@ -99,7 +99,7 @@ class Settings(BaseSettings):
     reaper_interval_seconds: float = 10.0
     shutdown_grace_seconds: float = 10.0  # on stop, running jobs get this long before they are handed back
     worker_max_tasks: int = 500  # recycle a worker process after this many jobs (0: never)
-    worker_max_memory_mb: int = 1500  # Celery: recycle a worker child whose memory passes this
+    worker_max_memory_mb: int = 1500  # recycle a worker (local or Celery child) whose memory passes this
     # Worker processes run at this lower CPU priority (os.nice; 0: as the API), so that OCR filling every
     # core does not starve the API's event loop: submits and polls stay quick while the queue drains.
     worker_nice: int = Field(default=10, ge=0, le=19)

@@ -156,7 +156,7 @@ class LocalDispatcher:
                 if msg and msg[0] == "done":
                     self._ended(job_id)
                     w.tasks += 1
-                    if self.settings.worker_max_tasks and w.tasks >= self.settings.worker_max_tasks:
+                    if self._worn(w):
                         await self._terminate(w)
                         self._workers[i] = await self._respawn()
                     continue
@@ -177,6 +177,25 @@ class LocalDispatcher:
             finally:
                 self._inflight.pop(i, None)
 
+    def _worn(self, w: _Worker) -> bool:
+        """Recycle a worker after ``worker_max_tasks`` jobs, or once its resident memory is over
+        ``worker_max_memory_mb`` after a job (as Celery's pool does with its children): a page that
+        inflated a worker to gigabytes leaves most of it held by the allocator, and N such workers
+        would hold N times that."""
+        s = self.settings
+        if s.worker_max_tasks and w.tasks >= s.worker_max_tasks:
+            return True
+        rss = resident_mb(w.process.pid)
+        if s.worker_max_memory_mb and rss > s.worker_max_memory_mb:
+            log.info(
+                "worker %s holds %.0f MB after a job (limit %d MB); replacing it",
+                w.worker_id,
+                rss,
+                s.worker_max_memory_mb,
+            )
+            return True
+        return False
+
     def _ended(self, job_id: str) -> None:
         if self.endings is not None and self.settings.job_end_notify:
             self.endings.ended(job_id)
@@ -190,3 +209,15 @@ class LocalDispatcher:
                 log.exception("could not start a worker process; retrying in %.1fs", delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30)
+
+
+def resident_mb(pid: int | None) -> float:
+    """A process's resident memory from procfs (a small in-memory read, no disk); 0 when it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
+    return 0.0
