@@ -242,15 +242,15 @@ def test_declared_size_over_the_limit_is_refused_before_the_body_is_read(
 
 def test_ocrspace_with_no_key_stops_reading_a_chunked_body_after_a_few_mb(embedded_server: Server) -> None:
     """The probe's 6 GB stream to /parse/image with no key: the key can only be in the body, so at most
-    KEYLESS_BYTES of it are read looking for one; then OCR.space's 403, not the upload read to its end."""
-    from ocrgw.dialects.ocrspace.parse import KEYLESS_BYTES
+    KEY_WITHIN of it are read looking for one; then OCR.space's 403, not the upload read to its end."""
+    from ocrgw.intake.core import KEY_WITHIN
 
     for ctype, prefix in ((MULTIPART, FILE_PART), (URLENCODED, b"language=eng&base64Image=")):
         sent, got, body = send_until_answered(
             embedded_server.port, request_head("/parse/image", ctype), prefix=prefix, chunked=True
         )
         assert got == 403 and b"No API key was provided" in body, (got, body[:300])
-        assert KEYLESS_BYTES <= sent < KEYLESS_BYTES + IN_FLIGHT, sent
+        assert KEY_WITHIN <= sent < KEY_WITHIN + IN_FLIGHT, sent
 
 
 def test_ocrspace_key_in_the_query_is_checked_before_the_body(embedded_server: Server) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from functools import partial
 from typing import NoReturn
 
@@ -28,6 +28,10 @@ SMALL_BODY = 1024 * 1024
 # After the limit is passed we keep reading (and dropping) this much more, so a client that is still
 # uploading gets to read our error instead of a reset connection; beyond it we stop reading.
 DRAIN_BYTES = 64 * 1024 * 1024
+# A request with no key in its headers or query may carry it in its body (a form field, a JSON member); at
+# most this much of the body is read looking for it before the key error is told. Clients send the key
+# before the file (requests puts form fields first) or in a header.
+KEY_WITHIN = 1024 * 1024
 
 
 def _too_large(settings: Settings) -> OcrgwError:
@@ -158,6 +162,24 @@ async def from_url(url: str, *, store: BlobStore, settings: Settings, limits: Im
         raise OcrgwError(ErrorCode.DOWNLOAD_TIMEOUT, "Timed out downloading the image URL.") from exc
     except httpx.HTTPError as exc:
         raise OcrgwError(ErrorCode.DOWNLOAD_FAILED, f"Image URL is not accessible: {exc}.") from exc
+
+
+async def key_within(
+    chunks: AsyncIterator[bytes], has_key: Callable[[bytes], bool], *, keep_head: bool
+) -> AsyncIterator[bytes]:
+    """The body's chunks, refused with the missing-key error once more than KEY_WITHIN bytes went by and
+    ``has_key`` (given the first KEY_WITHIN bytes when ``keep_head``, else b"") found no key in them."""
+    seen, head = 0, bytearray()
+    async for chunk in chunks:
+        if seen <= KEY_WITHIN:
+            seen += len(chunk)
+            if keep_head:
+                head += chunk
+            if seen > KEY_WITHIN:
+                if not has_key(bytes(head[:KEY_WITHIN])):
+                    raise OcrgwError(ErrorCode.MISSING_KEY, "No API key in the first MB of the body.")
+                head = bytearray()
+        yield chunk
 
 
 async def read_capped(chunks: AsyncIterator[bytes], cap: int) -> bytes:

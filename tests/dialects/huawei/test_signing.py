@@ -3,6 +3,7 @@ Huawei's documentation) and the ways a signature must fail: wrong SK, stale date
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -40,7 +41,7 @@ def _verify(
         path=path,
         query=[],
         headers=headers or HEADERS,
-        body=body,
+        body_sha256=hashlib.sha256(body).hexdigest(),
         now=now,
         max_skew_seconds=900,
     )

@@ -31,6 +31,7 @@ PATH_FIELDS = frozenset(
 )
 URL_FIELDS = frozenset({"url", "urls"})
 NAME_MAX = 100
+KEY_FIELD = "api_key"  # the form field a key can be in (tesseract_style.key_from)
 
 
 def bad(message: str, param: str | None = None) -> OcrgwError:
@@ -53,12 +54,16 @@ def _boundary(request: Request, hint: str) -> bytes:
 
 
 # -------------------------------------------------------------------------------------------- /ocr_process
-def upload(request: Request, settings: Settings) -> FormSource:
-    """The image or PDF: the form's first file part, under any name (`file`, `image`, ...)."""
+def upload(request: Request, settings: Settings, *, keyless: bool) -> FormSource:
+    """The image or PDF: the form's first file part, under any name (`file`, `image`, ...). ``keyless``:
+    the key can only be an `api_key` field, looked for in the body's first MB."""
     boundary = _boundary(request, "with the image as a file part named 'file'")
     no_file = "No image uploaded: send it as a multipart file part named 'file' (or 'image')."
     cap = settings.max_upload_bytes + multipart.OVERHEAD
-    return FormSource(intake.body(request, cap), boundary, cap, no_file=no_file)
+    form = FormSource(intake.body(request, cap), boundary, cap, no_file=no_file)
+    if keyless:
+        form.chunks = intake.key_within(form.chunks, lambda _: KEY_FIELD in form.form.fields, keep_head=False)
+    return form
 
 
 async def upload_order(query: Mapping[str, str], form: FormSource) -> Order:
@@ -84,15 +89,22 @@ async def members(
     example: str,
     send: str,
     on_file: Callable[[FilePart, AsyncIterator[Event]], Awaitable[None]] | None = None,
+    keyless: bool = False,
 ) -> AsyncIterator[tuple[str, object]]:
     """A form's or a JSON object's members (name, value) in body order: multipart/form-data
     (streamed; each file part to ``on_file`` as it arrives, or skipped), form-encoded, or JSON (``example``
-    says what object). An empty body has none; any other type is refused, telling what to ``send``."""
+    says what object). An empty body has none; any other type is refused, telling what to ``send``.
+    ``keyless``: the key can only be an `api_key` field, looked for in a form's first MB."""
     ctype = parse_options_header(request.headers.get("content-type", ""))[0].decode("latin-1").lower()
     if ctype == "multipart/form-data":
-        events = form_events(intake.body(request, cap), _boundary(request, ""), cap)
+        names: set[str] = set()
+        chunks = intake.body(request, cap)
+        if keyless:
+            chunks = intake.key_within(chunks, lambda _: KEY_FIELD in names, keep_head=False)
+        events = form_events(chunks, _boundary(request, ""), cap)
         async for event in events:
             if isinstance(event, Field):
+                names.add(event.name.lower())
                 yield event.name, event.value
             elif isinstance(event, FilePart) and on_file is not None:
                 await on_file(event, events)
@@ -172,7 +184,7 @@ class Batch:
             item.error = exc
         await reader.skip()
 
-    async def read(self, request: Request) -> dict[str, str]:
+    async def read(self, request: Request, *, keyless: bool) -> dict[str, str]:
         """The body's items and, with the query string's, its other fields."""
         self.fields.update({k.lower(): v for k, v in request.query_params.items()})
         async for name, value in members(
@@ -181,6 +193,7 @@ class Batch:
             example='{"urls": ["https://..."]}',
             send='multipart/form-data (files and/or urls fields) or JSON {"urls": [...]}',
             on_file=self.add_file,
+            keyless=keyless,
         ):
             self.add_field(name, value)
         return self.fields

@@ -29,7 +29,7 @@ async def ocr_process(request: Request, ctx: Ctx) -> Response:
     """OCR one uploaded image or PDF (the file under `file`, `image` or any part name) with Tesseract."""
     started = time.monotonic()
     early = await shared.principal_early(ctx, request)
-    form = parse.upload(request, ctx.settings)
+    form = parse.upload(request, ctx.settings, keyless=early is None)
     view = await service.accept(
         ctx,
         dialect=DIALECT,
@@ -76,7 +76,7 @@ async def batch_process(request: Request, ctx: Ctx) -> Response:
     await service.check_backlog(ctx)
     batch = parse.Batch(ctx.settings, ctx.store)
     try:
-        fields = await batch.read(request)
+        fields = await batch.read(request, keyless=early is None)
         principal = early or await shared.principal(ctx, request, fields)
         if not batch.items:
             raise OcrgwError(

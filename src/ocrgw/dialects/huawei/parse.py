@@ -5,12 +5,10 @@ Vocabulary), then the image (plain base64) or url, stored under the endpoint's p
 
 from __future__ import annotations
 
-import contextlib
-import json
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-import anyio
 from starlette.requests import Request
 
 from ocrgw import intake, languages
@@ -21,8 +19,8 @@ from ocrgw.dialects.huawei import signing
 from ocrgw.dialects.huawei.errors import AUTH_FAILED, AUTH_PREFIX, HuaweiError
 from ocrgw.errors import ErrorCode, OcrgwError
 from ocrgw.formats import ImageLimits
-from ocrgw.intake import multipart
-from ocrgw.intake.sources import BytesSource, UrlSource
+from ocrgw.intake import jsonbody, multipart
+from ocrgw.intake.sources import UrlSource
 from ocrgw.jobs.schemas import JobSpec, StoredBlob
 from ocrgw.jobs.service import Order, Source
 from ocrgw.settings import Settings
@@ -73,7 +71,7 @@ async def token_principal(request: Request, ctx: AppContext) -> Principal | None
         raise _auth_error("decrypt token fail: the X-Auth-Token is not a valid ocrgw key") from None
 
 
-async def signed_principal(request: Request, keys: KeyResolver, body: bytes, settings: Settings) -> Principal:
+async def signed_principal(request: Request, keys: KeyResolver, body_sha256: str, settings: Settings) -> Principal:
     """Verify an SDK-HMAC-SHA256 signature against the received request (Host with port, raw body)."""
     try:
         auth = signing.parse_authorization(request.headers["authorization"])
@@ -89,7 +87,7 @@ async def signed_principal(request: Request, keys: KeyResolver, body: bytes, set
             path=raw_path.decode("latin-1").split("?", 1)[0],
             query=request.query_params.multi_items(),
             headers=request.headers,
-            body=body,
+            body_sha256=body_sha256,
             now=utcnow(),
             max_skew_seconds=settings.huawei_clock_skew_seconds,
         )
@@ -99,12 +97,8 @@ async def signed_principal(request: Request, keys: KeyResolver, body: bytes, set
 
 
 # ------------------------------------------------------------------------------------------- body
-def parse_json(body: bytes) -> dict[str, Any]:
-    with contextlib.suppress(ValueError):  # UnicodeDecodeError is one
-        data = json.loads(body)
-        if isinstance(data, dict):
-            return data
-    raise HuaweiError(
+def _not_json() -> HuaweiError:
+    return HuaweiError(
         ErrorCode.INVALID_PARAMETER,
         "ModelArts.4105",
         'The JSON format of the input data is incorrect: send a JSON object such as {"image": "<base64>"}.',
@@ -133,13 +127,9 @@ def _str(data: dict[str, Any], name: str) -> str | None:
     return value.strip() or None
 
 
-def decode_image(value: str) -> bytes:
-    """Plain base64, as Huawei wants; a `data:` URI prefix (which Huawei refuses) is forgiven."""
-    with contextlib.suppress(ValueError):
-        raw = intake.decode_base64(value)
-        if raw:
-            return raw
-    raise HuaweiError(
+def _bad_image() -> HuaweiError:
+    """Plain base64 is what Huawei wants; a `data:` URI prefix (which Huawei refuses) is forgiven."""
+    return HuaweiError(
         ErrorCode.INVALID_IMAGE, "AIS.0102", "The image format is not supported: `image` is not valid base64."
     )
 
@@ -180,21 +170,44 @@ class Body:
 
     async def save(self, store: BlobStore, settings: Settings, limits: ImageLimits) -> StoredBlob:
         cap = settings.max_upload_bytes * 4 // 3 + multipart.OVERHEAD
-        raw = await intake.read_capped(intake.body(self.request, cap), cap)
-        if self.principal is None:
-            signed = settings.auth != "off"
-            self.principal = await signed_principal(self.request, self.keys, raw, settings) if signed else ANONYMOUS
-        self.data = data = await anyio.to_thread.run_sync(parse_json, raw)
+        digest = hashlib.sha256()
+        try:
+            doc = await jsonbody.read(intake.body(self.request, cap), cap=cap, settings=settings, digest=digest)
+        except jsonbody.JsonSyntaxError:
+            doc = None
+        try:
+            if self.principal is None:
+                signed = settings.auth != "off"
+                self.principal = (
+                    await signed_principal(self.request, self.keys, digest.hexdigest(), settings)
+                    if signed
+                    else ANONYMOUS
+                )
+            source = self._source(doc)
+        except BaseException:
+            if doc is not None:
+                doc.close()
+            raise
+        self.blob = await source.save(store, settings, limits)
+        return self.blob
+
+    def _source(self, doc: jsonbody.JsonBody | None) -> Source:
+        """The options checked, then exactly one of `image` (a long one spooled) and `url`."""
+        data = doc.members() if doc is not None else None
+        if doc is None or data is None:
+            raise _not_json()
+        self.data = data
         self.spec = spec_of(data, self.passport)
-        image, url = _str(data, "image"), _str(data, "url")
+        image, url = doc.text(data.get("image")), _str(data, "url")
+        if data.get("image") is not None and image is None:
+            raise _invalid("image must be a string.", "image")
+        if isinstance(image, str):
+            image = image.strip() or None
         if bool(image) == bool(url):
             raise _invalid("Send either image or url, not both." if image else "image or url is required.")
         if image:
-            source: Source = BytesSource(await anyio.to_thread.run_sync(decode_image, image))
-        else:
-            source = UrlSource(str(url), invalid="url must be an http or https URL.")
-        self.blob = await source.save(store, settings, limits)
-        return self.blob
+            return jsonbody.Base64Source(image, invalid=_bad_image)
+        return UrlSource(str(url), invalid="url must be an http or https URL.")
 
     async def owner(self) -> Principal:
         assert self.principal is not None  # known once the body is saved

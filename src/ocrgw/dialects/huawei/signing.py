@@ -104,12 +104,13 @@ def verify(
     path: str,
     query: Iterable[tuple[str, str]],
     headers: Mapping[str, str],
-    body: bytes,
+    body_sha256: str,
     now: datetime,
     max_skew_seconds: float,
 ) -> None:
     """Raise SignatureError unless the request carries a valid, fresh signature. ``headers`` must be keyed
-    by lower-case name (Starlette's Headers are)."""
+    by lower-case name (Starlette's Headers are); ``body_sha256`` is the hex SHA-256 of the raw body, hashed
+    as it streamed in (the body itself is never held whole)."""
     signed = auth.signed_headers
     if "host" not in signed or "x-sdk-date" not in signed:
         raise SignatureError("host and x-sdk-date must be signed headers")
@@ -123,7 +124,7 @@ def verify(
             f"the request time (X-Sdk-Date {sdk_date}) is more than "
             f"{max_skew_seconds / 60:g} minutes from the server's clock"
         )
-    body_hash = hashlib.sha256(body).hexdigest()
+    body_hash = body_sha256.lower()
     declared = headers.get(CONTENT_SHA256)
     if declared is None:
         payload_hash = body_hash

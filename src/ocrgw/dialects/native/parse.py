@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-import anyio
 from pydantic import ValidationError
 from starlette.requests import Request
 
@@ -18,8 +17,8 @@ from ocrgw import intake, languages, net
 from ocrgw.context import public_base_url
 from ocrgw.dialects.native import schemas as S
 from ocrgw.errors import ErrorCode, OcrgwError
-from ocrgw.intake import multipart
-from ocrgw.intake.sources import BytesSource, FormSource, StreamSource, UrlSource
+from ocrgw.intake import jsonbody, multipart
+from ocrgw.intake.sources import FormSource, StreamSource, UrlSource
 from ocrgw.jobs.pages import PageSelection
 from ocrgw.jobs.schemas import JobSpec
 from ocrgw.jobs.service import Deferred, Order, Source
@@ -130,22 +129,30 @@ async def submission(request: Request, settings: Settings) -> Submission:
 
 async def _json_submission(request: Request, settings: Settings) -> Submission:
     cap = settings.max_upload_bytes * 4 // 3 + JSON_CAP_OVERHEAD
-    raw = await intake.read_capped(intake.body(request, cap), cap)
     try:
-        body = await anyio.to_thread.run_sync(S.SubmitRequest.model_validate_json, raw)  # up to ~27 MB of JSON
+        doc = await jsonbody.read(intake.body(request, cap), cap=cap, settings=settings)
+    except jsonbody.JsonSyntaxError as exc:
+        raise OcrgwError(ErrorCode.INVALID_PARAMETER, f"Invalid JSON body: {exc}.", param="body") from None
+    try:
+        body = S.SubmitRequest.model_validate(doc.value)
+        if (body.url is None) == (body.base64 is None):
+            raise OcrgwError(ErrorCode.INVALID_PARAMETER, "Send exactly one of url and base64.")
+        opts = S.SubmitOptions.model_validate(body.model_dump(include=set(S.SubmitOptions.model_fields)))
     except ValidationError as exc:
+        doc.close()
         raise _invalid(exc, "Invalid JSON body: ", "body") from None
-    if (body.url is None) == (body.base64 is None):
-        raise OcrgwError(ErrorCode.INVALID_PARAMETER, "Send exactly one of url and base64.")
-    opts = S.SubmitOptions.model_validate(body.model_dump(include=set(S.SubmitOptions.model_fields)))
+    except BaseException:
+        doc.close()
+        raise
     if body.url is not None:
         source: Source = UrlSource(body.url, invalid="url must be an http or https URL.")
     else:
-        try:
-            source = BytesSource(await anyio.to_thread.run_sync(intake.decode_base64, body.base64 or ""))
-        except ValueError as exc:
-            raise OcrgwError(ErrorCode.INVALID_PARAMETER, "base64 is not valid base64.", param="base64") from exc
+        source = jsonbody.Base64Source(doc.text(body.base64) or "", invalid=_bad_base64)
     return _known(opts, source, request, settings)
+
+
+def _bad_base64() -> OcrgwError:
+    return OcrgwError(ErrorCode.INVALID_PARAMETER, "base64 is not valid base64.", param="base64")
 
 
 def idempotency_key(value: str) -> str:

@@ -6,13 +6,9 @@ so the request is read as one Source (``Call``) whose owner and order are known 
 
 from __future__ import annotations
 
-import base64
-import contextlib
-from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
-import anyio
 from python_multipart.multipart import parse_options_header
 from starlette.requests import Request
 
@@ -21,8 +17,8 @@ from ocrgw.auth import KeyResolver, Principal
 from ocrgw.dialects.ocrspace.errors import VALID_PARAMETERS, OcrSpaceError, invalid_parameter_name, invalid_value
 from ocrgw.errors import ErrorCode, OcrgwError
 from ocrgw.formats import ImageLimits
-from ocrgw.intake import multipart
-from ocrgw.intake.sources import BytesSource, FormSource, UrlSource
+from ocrgw.intake import jsonbody, multipart, urlencoded
+from ocrgw.intake.sources import FormSource, UrlSource
 from ocrgw.jobs.schemas import JobSpec, Mode, StoredBlob
 from ocrgw.jobs.service import Order
 from ocrgw.settings import Settings
@@ -105,41 +101,20 @@ def parse_options(params: dict[str, str]) -> Options:
     )
 
 
-def decode_data_uri(value: str) -> bytes:
-    """OCR.space takes base64 only as a data URI (`data:<type>;base64,...`); plain base64 is refused."""
-    head, sep, payload = value.strip().partition(",")
-    if sep and head.lower().startswith("data:") and head.lower().endswith(";base64"):
-        with contextlib.suppress(ValueError):  # binascii.Error is one
-            if raw := base64.b64decode("".join(payload.split()), validate=True):
-                return raw
-    raise OcrSpaceError(ErrorCode.INVALID_PARAMETER, MSG_BAD_BASE64, param="base64Image")
+def _bad_base64() -> OcrSpaceError:
+    return OcrSpaceError(ErrorCode.INVALID_PARAMETER, MSG_BAD_BASE64, param="base64Image")
+
+
+def data_uri_source(value: str | jsonbody.Spooled) -> jsonbody.Base64Source:
+    """OCR.space takes base64 only as a data URI (`data:<type>;base64,...`); plain base64 is refused. A long
+    one was spooled to a file as it arrived, and is decoded from there a block at a time."""
+    head, sep, _ = jsonbody.head_of(value).strip().partition(",")
+    if not (sep and head.lower().startswith("data:") and head.lower().endswith(";base64")):
+        raise _bad_base64()
+    return jsonbody.Base64Source(value, invalid=_bad_base64)
 
 
 # -------------------------------------------------------------------------------------------- the request
-# A request with no key in its header or query may carry it in its body (a form field); at most this much
-# of the body is read looking for it before the key error is told. Clients send the key before the file
-# (requests, which the PyPI and official Python clients use, puts fields first) or in the header.
-KEYLESS_BYTES = 4 * 1024 * 1024
-
-
-async def _key_within(
-    chunks: AsyncIterator[bytes], has_key: Callable[[bytes], bool], *, keep_head: bool
-) -> AsyncIterator[bytes]:
-    """The body's chunks, refused with the missing-key error once more than KEYLESS_BYTES went by and
-    ``has_key`` (given the first KEYLESS_BYTES when ``keep_head``) found no key in them."""
-    seen, head = 0, bytearray()
-    async for chunk in chunks:
-        if seen <= KEYLESS_BYTES:
-            seen += len(chunk)
-            if keep_head:
-                head += chunk
-            if seen > KEYLESS_BYTES:
-                if not has_key(bytes(head[:KEYLESS_BYTES])):
-                    raise OcrgwError(ErrorCode.MISSING_KEY, "No API key in the first part of the body.")
-                head = bytearray()
-        yield chunk
-
-
 def _urlencoded_key(head: bytes) -> bool:
     """Whether an urlencoded body's head holds a whole `apikey` field (one followed by `&`)."""
     complete = head.rpartition(b"&")[0].decode("utf-8", "replace")
@@ -159,6 +134,7 @@ class Call:
     params: dict[str, str] = field(default_factory=dict)
     files: int = 0
     options: Options | None = None
+    image: jsonbody.Spooled | None = None  # a long urlencoded base64Image, in a file
 
     async def save(self, store: BlobStore, settings: Settings, limits: ImageLimits) -> StoredBlob:
         self.params = {k.lower(): v for k, v in self.request.query_params.multi_items()}
@@ -168,11 +144,9 @@ class Call:
         if uploaded is not None:
             return uploaded
         await self.order()  # the key and the parameters before anything is fetched
-        data_uri, url = self._param("base64image"), self._param("url")
-        if data_uri:
-            return await BytesSource(await anyio.to_thread.run_sync(decode_data_uri, data_uri)).save(
-                store, settings, limits
-            )
+        url = self._param("url")
+        if self._param("base64image") or self.image is not None:
+            return await data_uri_source(self.image or self._param("base64image")).save(store, settings, limits)
         if not url.lower().startswith(("http://", "https://")):
             raise invalid_value("url", "Send an http or https URL.")
         return await UrlSource(url).save(store, settings, limits)
@@ -187,7 +161,7 @@ class Call:
         if boundary is not None:
             form = FormSource(intake.body(self.request, cap), boundary, cap)
             if keyless:
-                form.chunks = _key_within(form.chunks, lambda _: "apikey" in form.form.fields, keep_head=False)
+                form.chunks = intake.key_within(form.chunks, lambda _: "apikey" in form.form.fields, keep_head=False)
             try:
                 return await form.save(store, settings, limits)
             except OcrgwError as exc:
@@ -208,12 +182,15 @@ class Call:
             )
         chunks = intake.body(self.request, cap)
         if keyless:
-            chunks = _key_within(chunks, _urlencoded_key, keep_head=True)
-        body = await intake.read_capped(chunks, cap)
-        fields = await anyio.to_thread.run_sync(
-            lambda: parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
-        )
-        self.params.update((k.lower(), v) for k, v in fields)
+            chunks = intake.key_within(chunks, _urlencoded_key, keep_head=True)
+        for name, value in (await urlencoded.read(chunks, cap=cap, settings=settings)).items():
+            if isinstance(value, str):
+                self.params[name] = value
+            elif name == "base64image":  # a long one, spooled
+                self.image = value
+            else:
+                value.close()
+                raise invalid_value(name, "The value is too long.")
         return None
 
     def _param(self, name: str) -> str:
@@ -229,7 +206,7 @@ class Call:
         """In OCR.space's order: the key, the parameters, then exactly one source."""
         await self.owner()
         opts = self.options = parse_options(self.params)
-        given = self.files + bool(self._param("url")) + bool(self._param("base64image"))
+        given = self.files + bool(self._param("url")) + bool(self._param("base64image") or self.image)
         if given == 0:
             raise OcrSpaceError(ErrorCode.EMPTY_BODY, MSG_NO_SOURCE)
         if given > 1:

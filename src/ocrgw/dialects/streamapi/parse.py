@@ -4,24 +4,17 @@ and its image as a Source that decodes only once the backlog has been checked.""
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 
-import anyio
 from python_multipart.multipart import parse_options_header
 from starlette.requests import Request
 from starlette.routing import BaseRoute
 
 from ocrgw import intake
 from ocrgw.errors import ErrorCode, OcrgwError
-from ocrgw.formats import ImageLimits
-from ocrgw.intake import multipart
-from ocrgw.intake.sources import BytesSource
-from ocrgw.jobs.schemas import StoredBlob
+from ocrgw.intake import jsonbody, multipart
 from ocrgw.settings import Settings
-from ocrgw.storage import BlobStore
 
 # Paths of this server and of dialects mounted in other deployments or later (Huawei's /v2), so a name
 # that works today does not start shadowing one after an upgrade.
@@ -62,51 +55,44 @@ def api_path(settings: Settings, routes: Iterable[BaseRoute]) -> str:
     return "/" + name
 
 
-async def json_body(request: Request, settings: Settings) -> dict:
-    """The JSON object the tutorials' clients post (their Content-Type is JSON, text/plain or none)."""
+async def json_body(
+    request: Request, settings: Settings, head: Callable[[dict[str, object]], Awaitable[None]] | None
+) -> tuple[dict[str, object], jsonbody.JsonBody]:
+    """The JSON object the tutorials' clients post (their Content-Type is JSON, text/plain or none),
+    streamed (a long `image` to a file); ``head`` is given the members of its first MB (a key that can
+    only be in the body is looked for there)."""
     ctype = parse_options_header(request.headers.get("content-type", ""))[0].decode("latin-1").lower()
     if ctype not in _JSON_TYPES and not ctype.endswith("+json"):
         raise OcrgwError(
             ErrorCode.UNSUPPORTED_MEDIA_TYPE, f'Unsupported Content-Type {ctype!r}: send JSON {{"image": "<base64>"}}.'
         )
     cap = settings.max_upload_bytes * 4 // 3 + multipart.OVERHEAD
-    raw = await intake.read_capped(intake.body(request, cap), cap)
     try:
-        body = await anyio.to_thread.run_sync(json.loads, raw) if raw.strip() else None
-    except ValueError as exc:
-        raise OcrgwError(ErrorCode.INVALID_PARAMETER, f"The body is not valid JSON: {exc}.") from exc
-    if not isinstance(body, dict):
+        doc = await jsonbody.read(intake.body(request, cap), cap=cap, settings=settings, head=head)
+    except jsonbody.JsonSyntaxError as exc:
+        raise OcrgwError(ErrorCode.INVALID_PARAMETER, f"The body is not valid JSON: {exc}.") from None
+    body = doc.members()
+    if body is None:
         raise OcrgwError(ErrorCode.INVALID_PARAMETER, 'Send a JSON object: {"image": "<base64>"}.')
-    return body
+    return body, doc
 
 
-def decode_base64_image(value: object, name: str = "image") -> bytes:
-    """Plain base64 or a `data:<type>;base64,` URI (what browser code sends); whitespace is ignored."""
-    if not isinstance(value, str) or not value.strip():
+def image_source(doc: jsonbody.JsonBody, value: object, name: str = "image") -> jsonbody.Base64Source:
+    """Plain base64 or a `data:<type>;base64,` URI (what browser code sends); whitespace is ignored. Decoded
+    (in a thread, a block at a time) only when ``accept`` stores it: after the backlog check, so a server
+    that is too busy says so before it spends time on the image."""
+    text = doc.text(value)
+    if text is None or (isinstance(text, str) and not text.strip()):
         raise OcrgwError(ErrorCode.EMPTY_BODY, f"'{name}' is missing: send the image as a base64 string.", param=name)
-    head, sep, _ = value.strip().partition(",")
+    head, sep, _ = jsonbody.head_of(text).strip().partition(",")
     if head[:5].lower() == "data:" and not (sep and head.lower().endswith(";base64")):
         raise OcrgwError(
             ErrorCode.INVALID_PARAMETER,
             f"'{name}' is not a valid data URI: expected data:<type>;base64,<data>.",
             param=name,
         )
-    try:
-        raw = intake.decode_base64(value.strip())
-    except ValueError as exc:
-        raise OcrgwError(ErrorCode.INVALID_PARAMETER, f"'{name}' is not valid base64.", param=name) from exc
-    if not raw:
-        raise OcrgwError(ErrorCode.EMPTY_BODY, f"'{name}' is empty.", param=name)
-    return raw
-
-
-@dataclass(slots=True)
-class ImageSource:
-    """The body's `image` member, decoded (in a thread) only when ``accept`` stores it: after the backlog
-    check, so a server that is too busy says so before it spends time on the image."""
-
-    value: object
-
-    async def save(self, store: BlobStore, settings: Settings, limits: ImageLimits) -> StoredBlob:
-        data = await anyio.to_thread.run_sync(decode_base64_image, self.value)
-        return await BytesSource(data).save(store, settings, limits)
+    return jsonbody.Base64Source(
+        text,
+        invalid=lambda: OcrgwError(ErrorCode.INVALID_PARAMETER, f"'{name}' is not valid base64.", param=name),
+        empty=lambda: OcrgwError(ErrorCode.EMPTY_BODY, f"'{name}' is empty.", param=name),
+    )

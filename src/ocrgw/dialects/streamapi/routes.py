@@ -24,14 +24,26 @@ DIALECT = "seed-stream"  # the name its jobs are stored under (kept: existing ro
 
 async def recognise(request: Request, ctx: Ctx) -> Response:
     """Read the base64 image (plain or a data: URI) under `image`; answer its recognised text."""
-    early = await shared.principal_early(ctx, request)
-    body = await parse.json_body(request, ctx.settings)
+    owner = await shared.principal_early(ctx, request)
+
+    async def key_in_body(members: dict[str, object]) -> None:  # no key outside the body: in its first MB
+        nonlocal owner
+        owner = await shared.principal(ctx, request, members)
+
+    body, doc = await parse.json_body(request, ctx.settings, None if owner else key_in_body)
+    assert owner is not None  # from a header, or from the body's head
+    try:
+        source = parse.image_source(doc, body.get("image"))
+        order = shared.order(body.get("lang") or body.get("language"))
+    except BaseException:
+        doc.close()
+        raise
     view = await service.accept(
         ctx,
         dialect=DIALECT,
-        owner=early or await shared.principal(ctx, request, body),
-        order=shared.order(body.get("lang") or body.get("language")),
-        source=parse.ImageSource(body.get("image")),
+        owner=owner,
+        order=order,
+        source=source,
         limits=shared.LIMITS,
         retention_hours=ctx.settings.retention_sync_hours,
         wait=ctx.settings.sync_wait_seconds,

@@ -4,11 +4,8 @@ body (the document's bytes, or JSON with `urlSource` or `base64Source`), each re
 
 from __future__ import annotations
 
-import base64
 import dataclasses
-import json
 
-import anyio
 from starlette.requests import Request
 
 from ocrgw import intake
@@ -18,7 +15,8 @@ from ocrgw.dialects.azure.shared import LANGUAGES as BCP47
 from ocrgw.errors import ErrorCode as E
 from ocrgw.errors import OcrgwError
 from ocrgw.formats import ImageLimits
-from ocrgw.intake.sources import BytesSource, StreamSource, UrlSource
+from ocrgw.intake import jsonbody
+from ocrgw.intake.sources import StreamSource, UrlSource
 from ocrgw.jobs.pages import PageSelection
 from ocrgw.jobs.schemas import JobSpec, StoredBlob
 from ocrgw.jobs.service import Order, Source
@@ -178,41 +176,50 @@ def source(request: Request) -> Source:
 
 @dataclasses.dataclass(slots=True)
 class JsonSource:
-    """`{"urlSource": ...}` or `{"base64Source": ...}`, read whole (base64 of up to the upload limit) only
-    when accept stores it, so a full backlog refuses it unread."""
+    """`{"urlSource": ...}` or `{"base64Source": ...}`, read only when accept stores it (so a full backlog
+    refuses it unread) and streamed: a long base64Source goes to a file and is decoded from there."""
 
     request: Request
 
     async def save(self, store: BlobStore, settings: Settings, limits: ImageLimits) -> StoredBlob:
         cap = settings.max_upload_bytes * 4 // 3 + JSON_OVERHEAD
-        raw = await intake.read_capped(intake.body(self.request, cap), cap)
-        # Parsing and decoding up to ~27 MB of JSON and base64 is CPU work: off the event loop.
-        inner = await anyio.to_thread.run_sync(_json_source, raw, settings.max_upload_bytes)
-        return await inner.save(store, settings, limits)  # the JSON text is garbage by now: only the bytes are held
+        try:
+            doc = await jsonbody.read(intake.body(self.request, cap), cap=cap, settings=settings)
+        except jsonbody.JsonSyntaxError:
+            raise _not_json() from None
+        try:
+            inner = _json_source(doc, settings.max_upload_bytes)
+        except BaseException:
+            doc.close()
+            raise
+        return await inner.save(store, settings, limits)
 
 
-def _json_source(raw: bytes, max_bytes: int) -> Source:
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        why = 'The request body must be JSON: {"urlSource": ...} or {"base64Source": ...}.'
-        raise InnerCodeError(E.INVALID_URL, why, inner="InvalidContentSourceFormat")
+def _not_json() -> OcrgwError:
+    why = 'The request body must be JSON: {"urlSource": ...} or {"base64Source": ...}.'
+    return InnerCodeError(E.INVALID_URL, why, inner="InvalidContentSourceFormat")
+
+
+def _bad_base64() -> OcrgwError:
+    return OcrgwError(E.INVALID_URL, "base64Source is not valid base64.", param="base64Source")
+
+
+def _json_source(doc: jsonbody.JsonBody, max_bytes: int) -> Source:
+    body = doc.members()
+    if body is None:
+        raise _not_json()
     url, b64 = body.get("urlSource"), body.get("base64Source")
     if (url is None) == (b64 is None):
         why = "Exactly one of urlSource and base64Source must be given."
         raise InnerCodeError(E.INVALID_PARAMETER, why, inner="ParameterMissing" if url is None else "InvalidParameter")
     if url is not None:
-        if not isinstance(url, str) or not url.strip():
+        if not isinstance(url, str) or not url.strip() or isinstance(doc.text(url), jsonbody.Spooled):
             raise OcrgwError(E.INVALID_URL, "urlSource must be an http(s) URL.", param="urlSource")
         return UrlSource(url, invalid="Image URL is badly formatted: only http(s) URLs are accepted.")
-    if not isinstance(b64, str):
+    text = doc.text(b64)
+    if text is None:
         raise OcrgwError(E.INVALID_URL, "base64Source must be a base64 string.", param="base64Source")
-    if len(b64) * 3 // 4 > max_bytes + 3:
+    if (len(text) if isinstance(text, str) else text.size) * 3 // 4 > max_bytes + 3:
         why = f"The input image is too large: at most {max_bytes / (1024 * 1024):g} MB are accepted."
         raise OcrgwError(E.TOO_LARGE, why)
-    try:
-        return BytesSource(base64.b64decode("".join(b64.split()), validate=True))
-    except ValueError as exc:  # binascii.Error is one
-        raise OcrgwError(E.INVALID_URL, "base64Source is not valid base64.", param="base64Source") from exc
+    return jsonbody.Base64Source(text, invalid=_bad_base64, data_uri=False)
