@@ -359,6 +359,7 @@ def _read_pages(
         metrics.observe_page(time.perf_counter() - page_started, got.engine_ms)
         with ctx.db.begin() as s:
             repo.write_page(s, job_id, ctx.worker_id, result, settings.lease_seconds, got.engine_ms)
+        del page, got, read  # not held while the next page is decoded (a page is up to the pixel budget)
 
 
 def _with_decode(steps: list[dict], decode: dict, page: rasterize.RasterPage) -> list[dict]:
