@@ -10,8 +10,6 @@ the page's size and boxes stay in the units of the page as submitted (``RasterPa
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -141,30 +139,6 @@ def _reduce_note(size: tuple[int, int], to: tuple[int, int], budget_px: float) -
     }
 
 
-# A page this large leaves its decoding buffers (PIL allocates a frame in 16 MB blocks, which glibc serves
-# from the heap once it has freed one such block) resident after they are freed, where the engines'
-# buffers cannot reuse them (those are mmapped): a 100-megapixel PNG's 300 MB of RGB stayed in the worker.
-# After such a page is decoded, the freed heap is handed back to the system.
-_TRIM_ABOVE_PX = 16_000_000
-
-
-def _libc() -> ctypes.CDLL | None:
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return libc if hasattr(libc, "malloc_trim") else None  # glibc only (musl has no malloc_trim)
-    except OSError:
-        return None
-
-
-_LIBC = _libc()
-
-
-def release_freed_memory() -> None:
-    """Give memory freed to the C heap back to the system (glibc's ``malloc_trim``; elsewhere nothing)."""
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
-
-
 def _budget_size(w: int, h: int, budget_px: float) -> tuple[int, int]:
     f = math.sqrt(budget_px / (w * h))
     return max(1, math.floor(w * f)), max(1, math.floor(h * f))
@@ -222,8 +196,6 @@ def iter_pages(
                 # RGB one is 300 MB) while the engines read this page: a frame that no longer fits the buffer
                 # is decoded into a new one (PIL's TIFF seek).
                 im.im = Image.core.new("1", (1, 1))
-                if size[0] * size[1] > _TRIM_ABOVE_PX:
-                    release_freed_memory()
                 dpi = _dpi(im)
                 if steps:  # what the file says is of its own pixels; the engine is told the reduced page's
                     dpi = round(dpi * gray.shape[1] / size[0]) if dpi else None
