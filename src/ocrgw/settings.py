@@ -47,6 +47,13 @@ class Settings(BaseSettings):
     max_megapixels: float = 100.0
     max_pages: int = 2000
     pdf_dpi: int = Field(default=300, ge=50, le=1200)  # PDF pages render at this, lowered for huge pages
+    # The worker's per-page pixel budget: a larger image page is reduced after decoding (area average), a
+    # larger PDF page rendered at a lower DPI, and the page's preprocessing says so; its size and boxes stay
+    # in the page's own units. The pipeline holds ~6-10 bytes per page pixel at its peaks, so this bounds a
+    # worker's memory per page (README "Image sizes"). 50 leaves every ordinary page as it is (A4/letter at
+    # 600 dpi: 35 MP; 48-50 MP phone photos), and the intake cap of 100 MP is then reduced by at most 1/1.41
+    # a side: text 23 px high keeps the 16 px Tesseract is given at least (preprocess._TARGET_TEXT).
+    max_read_megapixels: float = Field(default=50.0, gt=0)
 
     # URL sources.
     url_fetch_timeout: float = 30.0

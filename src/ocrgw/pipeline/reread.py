@@ -207,6 +207,7 @@ def _uncovered_runs(image: np.ndarray, lines: list[RawLine], line_height: float)
         pad = max(2, (y1 - y0) // 4)
         ink[max(0, y0 - pad) : y1 + pad, max(0, x0 - pad) : x1 + pad] = 0
     n, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    del ink  # the label image is 4 bytes a pixel: each full-page buffer goes as soon as it is used
     if n < 2:
         return []
     h, w = stats[1:, cv2.CC_STAT_HEIGHT], stats[1:, cv2.CC_STAT_WIDTH]
@@ -219,6 +220,7 @@ def _uncovered_runs(image: np.ndarray, lines: list[RawLine], line_height: float)
     keep = np.zeros(n, np.uint8)  # a lookup by label: np.isin sorts the whole label image
     keep[np.flatnonzero(glyph) + 1] = 1
     mask = keep[labels]
+    del labels
     joined = cv2.dilate(mask, np.ones((max(1, int(unit // 4)), max(3, int(unit))), np.uint8))
     _, _, runs, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
     boxes = []

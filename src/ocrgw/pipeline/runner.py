@@ -168,12 +168,15 @@ def _page_result(
     language: str | None,
     layout: RawLayout | None = None,
 ) -> PageResult:
-    scale = page.unit_per_px
+    sx, sy = page.scales()
 
     def quad(box: tuple[int, int, int, int]) -> list[float]:
         x0, y0, x1, y1 = box
         pts = to_source([x0, y0, x1, y0, x1, y1, x0, y1], matrix)
-        return pts if scale == 1.0 else [round(v * scale, 4) for v in pts]
+        if sx == sy == 1.0:
+            return pts
+        digits = 1 if page.unit == "pixel" else 4  # a reduced image's pixels, as to_source rounds them
+        return [round(v * (sy if i % 2 else sx), digits) for i, v in enumerate(pts)]
 
     lines = [
         LineResult(
@@ -187,11 +190,11 @@ def _page_result(
         )
         for ln in raw
     ]
-    height, width = page.gray.shape
+    width, height = page.result_size()
     return PageResult(
         page.page_no,
-        round(width * scale, 4),
-        round(height * scale, 4),
+        width,
+        height,
         page.unit,
         round(angle, 2),
         language,
@@ -351,17 +354,19 @@ def _read_pages(
         read = partial(_read, ctx, spec, page)
         got, language = detector.read(page, read) if detector else (read(choice), spec.language_hint)
         result = _page_result(
-            page, got.lines, got.matrix, got.angle, _with_decode(got.steps, decode), language, got.layout
+            page, got.lines, got.matrix, got.angle, _with_decode(got.steps, decode, page), language, got.layout
         )
         metrics.observe_page(time.perf_counter() - page_started, got.engine_ms)
         with ctx.db.begin() as s:
             repo.write_page(s, job_id, ctx.worker_id, result, settings.lease_seconds, got.engine_ms)
+        del page, got, read  # not held while the next page is decoded (a page is up to the pixel budget)
 
 
-def _with_decode(steps: list[dict], decode: dict) -> list[dict]:
-    """The page's steps with its decoding first, after the step that says which engine read the job."""
+def _with_decode(steps: list[dict], decode: dict, page: rasterize.RasterPage) -> list[dict]:
+    """The page's steps with its decoding first (and what decoding did: a reduction to the pixel budget),
+    after the step that says which engine read the job."""
     at = 1 if steps and steps[0]["step"] == "engine" else 0
-    return [*steps[:at], decode, *steps[at:]]
+    return [*steps[:at], decode, *page.steps, *steps[at:]]
 
 
 def _read(ctx: WorkerContext, spec: JobSpec, page: rasterize.RasterPage, choice: Choice) -> reader.PageRead:
@@ -389,8 +394,9 @@ def _read_mrz(job_id: str, ctx: WorkerContext, page: rasterize.RasterPage) -> No
         value: dict = {"found": False}
     else:
         value = {"found": True, **found}
-        if page.unit_per_px != 1.0:
-            value["box"] = [round(v * page.unit_per_px, 4) for v in found["box"]]
+        sx, sy = page.scales()
+        if (sx, sy) != (1.0, 1.0):
+            value["box"] = [round(v * (sy if i % 2 else sx), 4) for i, v in enumerate(found["box"])]
     with ctx.db.begin() as s:
         if not repo.set_analysis(s, job_id, ctx.worker_id, "mrz", value):
             raise repo.LeaseLost(job_id)

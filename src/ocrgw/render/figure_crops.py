@@ -46,12 +46,15 @@ def crops(
         for page in wanted:
             im.seek(page.page_no - 1)
             im.load()
-            full = _visible(im)
+            # Grey frames are made grey whole (a 16-bit one is stretched page-wide, as it was read); a colour
+            # frame is cut first and only the crop composited, never the whole frame (a 100-megapixel RGBA
+            # one took 1.6 GB to composite whole).
+            grey = Image.fromarray(_to_gray(im)) if im.mode in GREY_MODES else None
             for n, fig in enumerate(page.layout.figures, start=1):  # type: ignore[union-attr]
                 if figure_id(page.page_no, n) in skip:
                     continue
-                box = _pixels(fig.bbox, 1.0, full.width, full.height)
-                yield figure_id(page.page_no, n), _png(full.crop(box))
+                box = _pixels(fig.bbox, 1.0, im.width, im.height)
+                yield figure_id(page.page_no, n), _png(grey.crop(box) if grey else _visible(im.crop(box)))
 
 
 def _pdf_crops(

@@ -105,6 +105,7 @@ class TesseractEngine:
                 api.Recognize()
                 lines = _collect(api)
             finally:
+                api.Clear()  # its copies of the page (grey, thresholded, ~2 bytes a pixel) until the next one
                 if psm is not None:
                     api.SetPageSegMode(PSM.AUTO)
             self.busy_ms += (time.perf_counter() - t0) * 1000
@@ -164,6 +165,7 @@ class OrientationDetector:
         h, w = img.shape
         self._api.SetImageBytes(img.tobytes(), w, h, 1, w)
         found = self._api.DetectOrientationScript()
+        self._api.Clear()
         if not found:
             return None
         return Osd(
