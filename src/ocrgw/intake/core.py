@@ -4,8 +4,6 @@ carry no Content-Length."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import AsyncIterator, Callable
 from functools import partial
 from typing import NoReturn
@@ -135,18 +133,6 @@ async def from_bytes(data: bytes, *, store: BlobStore, settings: Settings, limit
             yield data[i : i + 256 * 1024]
 
     return await from_stream(chunks(), store=store, settings=settings, limits=limits)
-
-
-def decode_base64(value: str) -> bytes:
-    """Base64 as JSON APIs send it: whitespace ignored, a `data:<type>;base64,` prefix forgiven. Raises
-    ValueError on anything else (the dialect says so in its own words); b"" for an empty payload."""
-    head, sep, rest = value.partition(",")
-    if sep and head.lower().startswith("data:"):
-        value = rest
-    try:
-        return base64.b64decode("".join(value.split()), validate=True)
-    except binascii.Error as exc:
-        raise ValueError(str(exc)) from exc
 
 
 async def from_url(url: str, *, store: BlobStore, settings: Settings, limits: ImageLimits) -> StoredBlob:

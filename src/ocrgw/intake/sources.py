@@ -1,8 +1,8 @@
-"""Where a document comes from, as the one object ``jobs.service.accept`` stores: a streamed body, bytes
-already in memory (base64 in JSON or a form), a URL (fetched under the SSRF guard), the first file of a
-multipart form, or a blob already stored. Each ``save`` goes through the same intake steps (size limit,
-type sniff, header checks against the API's pixel limits), and ``accept`` deletes what was saved when the
-submit fails later on."""
+"""Where a document comes from, as the one object ``jobs.service.accept`` stores: a streamed body, a URL
+(fetched under the SSRF guard), the first file of a multipart form, or a blob already stored (base64 in
+JSON or a form is ``intake.jsonbody.Base64Source``). Each ``save`` goes through the same intake steps
+(size limit, type sniff, header checks against the API's pixel limits), and ``accept`` deletes what was
+saved when the submit fails later on."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from starlette.requests import Request
 from ocrgw.errors import ErrorCode, OcrgwError
 from ocrgw.formats import ImageLimits
 from ocrgw.intake import multipart
-from ocrgw.intake.core import declared_size, from_bytes, from_stream, from_url
+from ocrgw.intake.core import declared_size, from_stream, from_url
 from ocrgw.settings import Settings
 from ocrgw.storage import BlobStore, StoredBlob
 
@@ -33,16 +33,6 @@ class StreamSource:
 
     async def save(self, store: BlobStore, settings: Settings, limits: ImageLimits) -> StoredBlob:
         return await from_stream(self.chunks, store=store, settings=settings, limits=limits, declared=self.declared)
-
-
-@dataclass(slots=True)
-class BytesSource:
-    """A document that arrived inside JSON or a form field (base64, already decoded)."""
-
-    data: bytes
-
-    async def save(self, store: BlobStore, settings: Settings, limits: ImageLimits) -> StoredBlob:
-        return await from_bytes(self.data, store=store, settings=settings, limits=limits)
 
 
 @dataclass(slots=True)
