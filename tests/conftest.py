@@ -374,8 +374,9 @@ class ScaleoutServer(Server):
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"scale-out API did not get ready:\n{self.log()}")
                 time.sleep(0.05)
-        while not all(
-            " ready." in (self.data_dir / f"worker-{i}.log").read_text(errors="replace")
+        while not all(  # Celery's " ready.", then each child's warm-up (the first job otherwise waits for it)
+            " ready." in (text := (self.data_dir / f"worker-{i}.log").read_text(errors="replace"))
+            and text.count(" warmed in ") >= self.workers
             for i in range(len(self.worker_procs))
         ):
             if time.monotonic() > deadline:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 
 import anyio
 from celery import Celery, signals
@@ -127,7 +128,10 @@ def _warm_child(**_: object) -> None:
     lower_priority(settings)  # an API process on the same host keeps answering while the pool reads
     worker_commits(settings)
     _ctx = WorkerContext(settings, timeout_errors=(SoftTimeLimitExceeded,))
+    started = time.monotonic()
     warm(_ctx)  # the models jobs read with, now rather than on the first job
+    # Celery's " ready." comes before its children have warmed: this line says when one can read at full pace.
+    log.info("worker child %d warmed in %.1f s", os.getpid(), time.monotonic() - started)
 
 
 @celery_app.task(name=TASK)
