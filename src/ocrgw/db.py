@@ -8,7 +8,6 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, Engine, Result, create_engine, event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
-from sqlalchemy.pool import NullPool
 
 from ocrgw.settings import Settings
 
@@ -45,8 +44,12 @@ def worker_commits(settings: Settings) -> None:
 def make_sync_engine(settings: Settings) -> Engine:
     url = settings.sync_database_url
     if settings.is_sqlite:
+        # Pooled: a new connection per transaction (NullPool, as before) opened the file and ran the four
+        # pragmas each time, 8.5 ms a transaction against 0.25 ms on a kept one (a worker has several per
+        # job: claim, each page, the end). Workers are spawned, never forked, so no connection is shared; past
+        # four at once (the API's blob-store threads) a connection is made and closed, as before.
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": 30})
+        engine = create_engine(url, pool_size=4, max_overflow=-1, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     args = {"options": "-c synchronous_commit=off"} if _worker_commits else {}
