@@ -15,6 +15,7 @@ from ocrgw.context import Ctx
 from ocrgw.dialects import tesseract_style as shared
 from ocrgw.dialects.streamapi import parse, render
 from ocrgw.dialects.streamapi.schemas import BODY
+from ocrgw.errors import ErrorCode, OcrgwError
 from ocrgw.jobs import service
 from ocrgw.settings import Settings
 
@@ -26,8 +27,11 @@ async def recognise(request: Request, ctx: Ctx) -> Response:
     """Read the base64 image (plain or a data: URI) under `image`; answer its recognised text."""
     owner = await shared.principal_early(ctx, request)
 
-    async def key_in_body(members: dict[str, object]) -> None:  # no key outside the body: in its first MB
+    async def key_in_body(members: dict[str, object]) -> None:  # no key outside the body: in its first MiB
         nonlocal owner
+        if shared.key_from(request, members) is None:
+            why = "No API key: send it in X-API-Key (or Authorization: Bearer), or as api_key before the image."
+            raise OcrgwError(ErrorCode.MISSING_KEY, why)
         owner = await shared.principal(ctx, request, members)
 
     body, doc = await parse.json_body(request, ctx.settings, None if owner else key_in_body)
