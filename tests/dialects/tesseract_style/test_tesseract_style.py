@@ -277,6 +277,10 @@ def test_batch_refuses_paths_caps_and_empty(srv: Server, srv2: Server) -> None:
         "server-side file paths are not accepted",
     )
     flask_error(httpx.post(srv.url + "/batch_process", json={"urls": []}, headers=hdr, timeout=30), 400, "no images")
+    # A file field sent as text (a file name, a path) is refused, not dropped while the other items run.
+    for body in ({"data": {"files": "scan.png", "urls": "http://127.0.0.1:9/a.png"}}, {"json": {"image": "x"}}):
+        r = httpx.post(srv.url + "/batch_process", **body, headers=hdr, timeout=30)  # type: ignore[arg-type]
+        flask_error(r, 400, "must be an uploaded file")
     flask_error(httpx.post(srv.url + "/batch_process", files={"files": ("a.png", PNG)}, timeout=30), 401)
     flask_error(
         httpx.post(

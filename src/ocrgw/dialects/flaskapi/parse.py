@@ -30,6 +30,7 @@ PATH_FIELDS = frozenset(
     {"path", "paths", "file_path", "file_paths", "filepath", "filepaths", "directory", "dir", "folder"}
 )
 URL_FIELDS = frozenset({"url", "urls"})
+FILE_FIELDS = frozenset({"file", "files", "image", "images"})  # reach add_field only when not uploads
 NAME_MAX = 100
 KEY_FIELD = "api_key"  # the form field a key can be in (tesseract_style.key_from)
 
@@ -156,6 +157,11 @@ class Batch:
             raise bad(
                 f"Field {name!r}: server-side file paths are not accepted. Upload the files, or send "
                 "http(s) URLs under 'urls'.",
+                name,
+            )
+        if key in FILE_FIELDS:  # a text part or JSON member where a file was meant: not silently dropped
+            raise bad(
+                f"Field {name!r} must be an uploaded file (a multipart part with a filename); send URLs under 'urls'.",
                 name,
             )
         if key not in URL_FIELDS:

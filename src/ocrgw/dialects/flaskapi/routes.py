@@ -107,10 +107,10 @@ async def generate_api_key(request: Request, ctx: Ctx) -> Response:
 
 
 router = APIRouter(tags=[TAG])
-for endpoint, operation_id, summary, body, status in (
-    (ocr_process, "flaskOcrProcess", "OCR one uploaded image", schemas.UPLOAD, None),
-    (batch_process, "flaskBatchProcess", "OCR several uploads and/or URLs", schemas.BATCH, None),
-    (generate_api_key, "flaskGenerateApiKey", "issue an API key (admin)", schemas.KEY, 201),
+for endpoint, operation_id, summary, body, status, errors in (
+    (ocr_process, "flaskOcrProcess", "OCR one uploaded image", schemas.UPLOAD, None, schemas.ERRORS),
+    (batch_process, "flaskBatchProcess", "OCR several uploads and/or URLs", schemas.BATCH, None, schemas.ERRORS),
+    (generate_api_key, "flaskGenerateApiKey", "issue an API key (admin)", schemas.KEY, 201, schemas.KEY_ERRORS),
 ):
     router.add_api_route(
         f"/{endpoint.__name__}",  # the endpoints are named as the tutorials' routes
@@ -121,4 +121,5 @@ for endpoint, operation_id, summary, body, status in (
         openapi_extra=body,
         response_class=Response,
         status_code=status,
+        responses=errors,
     )

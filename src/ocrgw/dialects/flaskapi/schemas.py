@@ -4,10 +4,11 @@ clients are hand-written; these only document what they send). Answers are plain
 from __future__ import annotations
 
 from ocrgw.dialects.flaskapi.parse import METHODS
-from ocrgw.dialects.tesseract_style import object_schema, request_body
+from ocrgw.dialects.tesseract_style import error_responses, object_schema, request_body
 
 _STRING = {"type": "string"}
-_URLS = {"type": "array", "items": _STRING}
+# A list, or one string of URLs separated by whitespace (as a textarea sends them): the server takes both.
+_URLS = {"anyOf": [{"type": "array", "items": _STRING}, _STRING]}
 _FILE = {"type": "string", "format": "binary"}
 _FILES = {"type": "array", "items": _FILE}
 
@@ -25,4 +26,15 @@ BATCH = request_body(
         "application/json": object_schema({"urls": _URLS, "lang": _STRING}),
     }
 )
-KEY = request_body({"application/json": object_schema({"name": _STRING})}, required=False)
+# `name`: printable, at most 100 characters; absent, empty or null: "generated".
+_NAME = {"type": ["string", "null"], "maxLength": 100, "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"}
+KEY = request_body({"application/json": object_schema({"name": _NAME})}, required=False)
+
+# Every error is `{"error": msg, "success": false}`.
+ERROR = {
+    "type": "object",
+    "required": ["error", "success"],
+    "properties": {"error": _STRING, "success": {"type": "boolean", "enum": [False]}},
+}
+ERRORS = error_responses(ERROR)
+KEY_ERRORS = error_responses(ERROR, e403="The key is not an admin key.")

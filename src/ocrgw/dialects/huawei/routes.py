@@ -53,6 +53,23 @@ AUTH_DOC = (
     '`{"error_code": "AIS.xxxx", "error_msg": ...}`.'
 )
 
+_ERROR = {
+    "type": "object",
+    "required": ["error_code", "error_msg"],
+    "properties": {"error_code": {"type": "string"}, "error_msg": {"type": "string"}},
+}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"description": text, "content": {"application/json": {"schema": _ERROR}}}
+    for status, text in (
+        (400, "Bad input (AIS.*, ModelArts.*): no or an unreadable image, a refused URL, a bad option."),
+        (401, "Missing or invalid X-Auth-Token or AK/SK signature (APIG.0301)."),
+        (413, "The body is over the upload limit (APIG.0201)."),
+        (429, "Backlog full (APIG.0308)."),
+        (500, "Recognition failed (AIS.0105)."),
+        (504, "Reading took longer than the server waits (APIG.0201)."),
+    )
+}
+
 router = APIRouter(tags=[TAG])
 for _api, _endpoint, _id, _summary, _schema in (
     ("general-text", general_text, "huaweiRecognizeGeneralText", "Huawei: general text", "GeneralText"),
@@ -67,5 +84,6 @@ for _api, _endpoint, _id, _summary, _schema in (
         summary=_summary,
         openapi_extra={"requestBody": {"required": True, "content": {"application/json": _body}}},
         response_class=Response,
+        responses=ERRORS,
         description=AUTH_DOC,
     )

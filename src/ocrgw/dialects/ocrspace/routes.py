@@ -99,7 +99,9 @@ def _form(**properties: dict) -> dict:
 _TEXT, _FLAG = {"type": "string"}, {"type": "boolean"}
 PARSE_BODY = {
     "requestBody": {
-        "required": True,
+        # Not required: OCR.space answers a POST without a body as any request without a document, HTTP 200
+        # with `IsErroredOnProcessing` ("No file uploaded or URL or base64 provided"), and so does this server.
+        "required": False,
         "content": {
             "multipart/form-data": _form(
                 file={"type": "string", "format": "binary", "description": "The image or PDF, under any part name."},
@@ -119,11 +121,46 @@ PARSE_DOC = (
     "a bad `apikey` is HTTP 403 with a JSON string."
 )
 
+_JSON = "application/json"
+PARSE_RESPONSES: dict[int | str, dict] = {
+    200: {
+        "description": "The result, or an error with `IsErroredOnProcessing: true` and `ErrorMessage`.",
+        "content": {_JSON: {"schema": {"type": "object"}}},
+    },
+    403: {
+        "description": "Missing or invalid `apikey`, or the backlog is full (then with `Retry-After`).",
+        "content": {_JSON: {"schema": {"type": "string"}}},
+    },
+}
+PDF_RESPONSES: dict[int | str, dict] = {
+    200: {"description": "The searchable PDF.", "content": {"application/pdf": {"schema": {"type": "string"}}}},
+    404: {
+        "description": "Unknown or expired PDF, with `IsErroredOnProcessing: true`.",
+        "content": {_JSON: {"schema": {"type": "object"}}},
+    },
+}
+
 router = APIRouter(tags=[TAG])
-for _path, _endpoint, _method, _id, _summary, _extra in (
-    ("/parse/image", parse_image, "POST", "ocrSpaceParseImage", "parse an image or PDF", PARSE_BODY),
-    ("/parse/imageurl", parse_image_url, "GET", "ocrSpaceParseImageUrl", "parse the file at a URL", None),
-    (PDF_ROUTE + "/{name}", get_searchable_pdf, "GET", "ocrSpaceSearchablePdf", "a searchable PDF", None),
+for _path, _endpoint, _method, _id, _summary, _extra, _responses in (
+    ("/parse/image", parse_image, "POST", "ocrSpaceParseImage", "parse an image or PDF", PARSE_BODY, PARSE_RESPONSES),
+    (
+        "/parse/imageurl",
+        parse_image_url,
+        "GET",
+        "ocrSpaceParseImageUrl",
+        "parse the file at a URL",
+        None,
+        PARSE_RESPONSES,
+    ),
+    (
+        PDF_ROUTE + "/{name}",
+        get_searchable_pdf,
+        "GET",
+        "ocrSpaceSearchablePdf",
+        "a searchable PDF",
+        None,
+        PDF_RESPONSES,
+    ),
 ):
     router.add_api_route(
         _path,
@@ -133,6 +170,7 @@ for _path, _endpoint, _method, _id, _summary, _extra in (
         summary=f"OCR.space: {_summary}",
         openapi_extra=_extra,
         response_class=Response,
+        responses=_responses,
         description=PARSE_DOC if _endpoint is parse_image else None,
     )
 # Every method, so that this route (not Starlette's, whose Allow would name this route's methods too)

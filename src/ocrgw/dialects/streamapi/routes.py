@@ -14,7 +14,7 @@ from starlette.routing import BaseRoute
 from ocrgw.context import Ctx
 from ocrgw.dialects import tesseract_style as shared
 from ocrgw.dialects.streamapi import parse, render
-from ocrgw.dialects.streamapi.schemas import BODY
+from ocrgw.dialects.streamapi.schemas import BODY, ERRORS
 from ocrgw.jobs import service
 from ocrgw.settings import Settings
 
@@ -62,5 +62,6 @@ def router(settings: Settings, mounted: Sequence[BaseRoute]) -> APIRouter:
         summary="Streaming-server style: OCR a base64 image",
         response_class=Response,
         openapi_extra=BODY,
+        responses=ERRORS,
     )
     return api

@@ -92,6 +92,9 @@ router.add_api_route(
             e500="Reading failed, or took longer than the wait bound (innererror `Timeout`).",
         ),
     },
-    openapi_extra=body_doc({**IMAGE_BODY, "multipart/form-data": {"schema": {"type": "object", "properties": FORM}}}),
+    openapi_extra={
+        **body_doc({**IMAGE_BODY, "multipart/form-data": {"schema": {"type": "object", "properties": FORM}}}),
+        "x-api-versions": parse.API_VERSIONS,
+    },
     response_class=Response,
 )
