@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from fastapi.security import APIKeyHeader, HTTPBearer
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -129,6 +130,19 @@ ERROR_STATUSES = {
     500: "Reading the image failed.",
     504: "Reading took longer than the server waits.",
 }
+
+
+# The spec's security schemes of both APIs (``key_from`` reads the key itself, also from the query or the
+# body): route dependencies that only document where the key goes.
+KEY_SCHEMES = (
+    APIKeyHeader(
+        name="X-API-Key",
+        scheme_name="TesseractStyleApiKey",
+        auto_error=False,
+        description="An ocrgw API key; also `?api_key=` or an `api_key` form field or JSON member.",
+    ),
+    HTTPBearer(scheme_name="TesseractStyleBearer", auto_error=False, description="`Authorization: Bearer <key>`."),
+)
 
 
 def error_responses(error: dict[str, Any], **more: str) -> dict[int | str, dict[str, Any]]:

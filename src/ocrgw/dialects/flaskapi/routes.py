@@ -8,7 +8,7 @@ import asyncio
 import time
 from functools import partial
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from ocrgw.auth import Principal
@@ -106,7 +106,7 @@ async def generate_api_key(request: Request, ctx: Ctx) -> Response:
     return render.new_key(secret, row.name, row.id)
 
 
-router = APIRouter(tags=[TAG])
+router = APIRouter(tags=[TAG], dependencies=[Depends(scheme) for scheme in shared.KEY_SCHEMES])
 for endpoint, operation_id, summary, body, status, errors in (
     (ocr_process, "flaskOcrProcess", "OCR one uploaded image", schemas.UPLOAD, None, schemas.ERRORS),
     (batch_process, "flaskBatchProcess", "OCR several uploads and/or URLs", schemas.BATCH, None, schemas.ERRORS),

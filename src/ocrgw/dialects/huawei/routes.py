@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
+from fastapi.security import APIKeyHeader
 from starlette.responses import Response
 
 from ocrgw.context import AppContext, Ctx
@@ -70,7 +71,16 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     )
 }
 
-router = APIRouter(tags=[TAG])
+# The spec's security scheme for X-Auth-Token (parse.token_principal reads it; an AK/SK signature in
+# Authorization is the other way in, which no OpenAPI scheme describes): the dependency only documents it.
+_TOKEN = APIKeyHeader(
+    name="X-Auth-Token",
+    scheme_name="HuaweiAuthToken",
+    auto_error=False,
+    description="An ocrgw API key, or sign the request with an AK/SK pair (SDK-HMAC-SHA256) instead.",
+)
+
+router = APIRouter(tags=[TAG], dependencies=[Depends(_TOKEN)])
 for _api, _endpoint, _id, _summary, _schema in (
     ("general-text", general_text, "huaweiRecognizeGeneralText", "Huawei: general text", "GeneralText"),
     ("passport", passport, "huaweiRecognizePassport", "Huawei: passport", "Passport"),

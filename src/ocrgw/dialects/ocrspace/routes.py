@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import time
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
+from fastapi.security import APIKeyHeader
 from starlette.responses import Response, StreamingResponse
 
 from ocrgw.context import AppContext, Ctx, public_base_url
@@ -140,6 +141,15 @@ PDF_RESPONSES: dict[int | str, dict] = {
     },
 }
 
+# The spec's security scheme: `_parse` reads the header itself (the key may also be a form field or in
+# the query), so the dependency only documents it.
+_KEY = APIKeyHeader(
+    name="apikey",
+    scheme_name="OcrSpaceApiKey",
+    auto_error=False,
+    description="An ocrgw API key; also accepted as the `apikey` form field or query parameter.",
+)
+
 router = APIRouter(tags=[TAG])
 for _path, _endpoint, _method, _id, _summary, _extra, _responses in (
     ("/parse/image", parse_image, "POST", "ocrSpaceParseImage", "parse an image or PDF", PARSE_BODY, PARSE_RESPONSES),
@@ -171,6 +181,7 @@ for _path, _endpoint, _method, _id, _summary, _extra, _responses in (
         openapi_extra=_extra,
         response_class=Response,
         responses=_responses,
+        dependencies=[] if _endpoint is get_searchable_pdf else [Depends(_KEY)],  # the PDF link needs no key
         description=PARSE_DOC if _endpoint is parse_image else None,
     )
 # Every method, so that this route (not Starlette's, whose Allow would name this route's methods too)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
@@ -53,7 +53,7 @@ async def recognise(request: Request, ctx: Ctx) -> Response:
 
 def router(settings: Settings, mounted: Sequence[BaseRoute]) -> APIRouter:
     """The one route, at the configured path (checked against the routes already ``mounted``)."""
-    api = APIRouter(tags=[TAG])
+    api = APIRouter(tags=[TAG], dependencies=[Depends(scheme) for scheme in shared.KEY_SCHEMES])
     api.add_api_route(
         parse.api_path(settings, mounted),
         recognise,
