@@ -117,6 +117,20 @@ PARSE_BODY = {
         },
     }
 }
+# GET /parse/imageurl takes the parameters in the query (names in any case, as OCR.space's do).
+URL_QUERY = {
+    "parameters": [
+        {"name": name, "in": "query", "required": False, "schema": schema}
+        for name, schema in (
+            ("url", {"type": "string", "description": "The http(s) URL of the image or PDF."}),
+            ("apikey", _TEXT),
+            ("language", {"type": "string", "example": "eng"}),
+            ("filetype", {"type": "string", "enum": sorted(parse.FILETYPES)}),
+            *((flag, _FLAG) for flag in ("isOverlayRequired", "isTable", "detectOrientation", "isCreateSearchablePdf")),
+            ("OCREngine", {"type": "string", "enum": list(parse.ENGINE_MODES)}),
+        )
+    ]
+}
 PARSE_DOC = (
     "Synchronous; errors are HTTP 200 with `IsErroredOnProcessing: true`, "
     "a bad `apikey` is HTTP 403 with a JSON string."
@@ -159,7 +173,7 @@ for _path, _endpoint, _method, _id, _summary, _extra, _responses in (
         "GET",
         "ocrSpaceParseImageUrl",
         "parse the file at a URL",
-        None,
+        URL_QUERY,
         PARSE_RESPONSES,
     ),
     (
