@@ -1,5 +1,6 @@
 """Outbound HTTP under an SSRF guard, a leaf module: intake fetches URL sources with it and the callback
-loop posts with it. An SSRF guard and a bounded fetch. The guard resolves the host once, refuses addresses
+loop posts with it. An SSRF guard and a bounded fetch. The guard refuses a host outside the operator's
+list (OCRGW_URL_ALLOWED_HOSTS, when set) before resolving it, resolves the host once, refuses addresses
 that are not public (loopback, private, link-local, cloud metadata, ...) unless the operator allows
 them, and the fetch then connects to that very address, so DNS rebinding cannot swap it."""
 
@@ -77,6 +78,12 @@ async def resolve_checked(url: str, settings: Settings) -> tuple[httpx.URL, str]
         raise OcrgwError(ErrorCode.INVALID_URL, "Image URL is badly formatted: only http(s) URLs are accepted.")
     host = parts.hostname
     port = port or (443 if parts.scheme == "https" else 80)
+    allowed = {h.strip().lower().strip("[]") for h in settings.url_allowed_hosts.split(",") if h.strip()}
+    if allowed and host.lower() not in allowed:
+        # Before getaddrinfo: a host outside the list costs no DNS query.
+        raise OcrgwError(
+            ErrorCode.URL_FORBIDDEN, f"Image URL is not accessible: this server does not fetch from {host}."
+        )
     try:
         infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as exc:

@@ -107,14 +107,19 @@ def _required_api_version(schema: dict) -> None:
     """Azure's `api-version` query parameter is required wherever a route takes one (Document Intelligence,
     Form Recognizer, Image Analysis), and the server refuses a request without it. The routes declare it
     optional only so that its absence gets the vendor's own error (`ParameterMissing`, ...) rather than a
-    generic validation error: the document says what the server enforces."""
+    generic validation error: the document says what the server enforces. The versions a route serves
+    (its `x-api-versions`, which one function serving two services cannot put on its parameter) become the
+    parameter's enum: any other value is refused too."""
     for ops in schema.get("paths", {}).values():
         for op in ops.values():
+            versions = op.pop("x-api-versions", None)
             for param in op.get("parameters", ()):
                 if param.get("in") == "query" and param.get("name") == "api-version":
                     param["required"] = True
                     param["schema"] = {k: v for k, v in param.get("schema", {}).items() if k != "anyOf"}
                     param["schema"]["type"] = "string"
+                    if versions:
+                        param["schema"]["enum"] = list(versions)
 
 
 def _readable_schema_names(schema: dict) -> None:

@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     # URL sources.
     url_fetch_timeout: float = 30.0
     url_allow_private: bool = False  # allow loopback/private/link-local/metadata targets (tests, intranets)
+    # Comma-separated host names (or IP literals) URL sources and callbacks may name; empty: any host the
+    # address guard allows. A host not listed is refused before it is resolved, so no DNS query leaves for
+    # it: for servers that fetch from known hosts only, and for tests that send generated URLs.
+    url_allowed_hosts: str = ""
 
     # Externally visible base URL for Operation-Location; else derived from the request.
     public_base_url: str | None = None

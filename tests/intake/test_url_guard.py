@@ -245,3 +245,37 @@ def test_resolve_refuses_malformed_urls_and_other_schemes(url: str) -> None:
 def test_scheme_is_case_insensitive() -> None:
     _, addr = _resolve("HTTP://93.184.216.34/x.png")
     assert addr == "93.184.216.34"
+
+
+# --- OCRGW_URL_ALLOWED_HOSTS ------------------------------------------------------------------------
+
+
+def test_allowed_hosts_refuse_any_other_host_before_resolving_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A host outside the list is refused without a lookup: no DNS query leaves for a name a caller made
+    up (test_spec_conformance sends thousands). The lookup is anyio's, watched here, not ours."""
+    import anyio
+
+    looked_up: list[str] = []
+    real = anyio.getaddrinfo
+
+    async def watched(host, *args, **kwargs):  # type: ignore[no-untyped-def]
+        looked_up.append(host)
+        return await real(host, *args, **kwargs)
+
+    monkeypatch.setattr(anyio, "getaddrinfo", watched)
+    only_loopback = Settings(url_allow_private=True, url_allowed_hosts=" 127.0.0.1 , [::1]")
+    for url in ("http://example.com/x.png", "https://LOCALHOST/x.png", "http://93.184.216.34/x.png"):
+        err = _refused(url, only_loopback)
+        assert err.code is ErrorCode.URL_FORBIDDEN
+        assert "does not fetch from" in err.message
+    assert looked_up == []
+    assert _resolve("http://127.0.0.1:8080/x.png", only_loopback)[1] == "127.0.0.1"
+    assert _resolve("http://[::1]/x.png", only_loopback)[1] == "::1"
+    assert looked_up == ["127.0.0.1", "::1"]
+
+
+def test_allowed_hosts_do_not_lift_the_address_guard() -> None:
+    """Listing a host does not make a private address public: both must pass."""
+    err = _refused("http://127.0.0.1/x.png", Settings(url_allow_private=False, url_allowed_hosts="127.0.0.1"))
+    assert err.code is ErrorCode.URL_FORBIDDEN
+    assert "non-public" in err.message

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from fastapi.security import APIKeyHeader, HTTPBearer
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -116,3 +117,39 @@ def request_body(content: dict[str, Any], required: bool = True) -> dict[str, An
 
 def object_schema(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
     return {"schema": {"type": "object", **({"required": required} if required else {}), "properties": properties}}
+
+
+# What each status of ``status_of`` means to a caller of either API; every route can answer them all (a
+# route whose statuses these are not names its own, as generate_api_key's 403).
+ERROR_STATUSES = {
+    400: "Bad input: no or an unreadable image, a bad option, a bad or refused URL.",
+    401: "Missing or invalid API key.",
+    413: "The body or a file is over the upload limit.",
+    415: "Not a media type or image format the route takes.",
+    429: "Backlog full: retry after `Retry-After` seconds.",
+    500: "Reading the image failed.",
+    504: "Reading took longer than the server waits.",
+}
+
+
+# The spec's security schemes of both APIs (``key_from`` reads the key itself, also from the query or the
+# body): route dependencies that only document where the key goes.
+KEY_SCHEMES = (
+    APIKeyHeader(
+        name="X-API-Key",
+        scheme_name="TesseractStyleApiKey",
+        auto_error=False,
+        description="An ocrgw API key; also `?api_key=` or an `api_key` form field or JSON member.",
+    ),
+    HTTPBearer(scheme_name="TesseractStyleBearer", auto_error=False, description="`Authorization: Bearer <key>`."),
+)
+
+
+def error_responses(error: dict[str, Any], **more: str) -> dict[int | str, dict[str, Any]]:
+    """An operation's `responses` for its errors, each in the API's plain JSON ``error`` schema; ``more``
+    adds statuses (``e403="..."``)."""
+    extra = {int(k.removeprefix("e")): text for k, text in more.items()}
+    return {
+        status: {"description": text, "content": {"application/json": {"schema": error}}}
+        for status, text in sorted({**ERROR_STATUSES, **extra}.items())
+    }

@@ -202,6 +202,10 @@ def test_native_errors(embedded_server: Server) -> None:
     native_error(submit_file(srv, PNG, languages="xx"), 400, "UnsupportedLanguage")
     native_error(submit_file(srv, PNG, pages="0-"), 400, "InvalidPageRange")
     native_error(submit_file(srv, PNG, reading_order="sideways"), 400, "InvalidParameter")
+    # Options in the query of a multipart or JSON submit would go unread: refused, the body carries them.
+    for body in ({"files": {"file": ("a.png", PNG)}}, {"json": {"url": "http://127.0.0.1:9/a.png"}}):
+        r = httpx.post(srv.url + "/v1/jobs?languages=deu", headers=headers(srv), timeout=30, **body)  # type: ignore[arg-type]
+        assert "goes in the body" in native_error(r, 400, "InvalidParameter")["message"]
     native_error(httpx.get(srv.url + "/v1/jobs/not-a-uuid", headers=headers(srv)), 404, "NotFound")
     native_error(httpx.get(srv.url + "/v1/nothing-here", headers=headers(srv)), 404, "RouteNotFound")
     assert submit_file(srv, PNG).status_code == 202  # still serving

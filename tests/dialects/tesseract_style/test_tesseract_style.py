@@ -277,6 +277,14 @@ def test_batch_refuses_paths_caps_and_empty(srv: Server, srv2: Server) -> None:
         "server-side file paths are not accepted",
     )
     flask_error(httpx.post(srv.url + "/batch_process", json={"urls": []}, headers=hdr, timeout=30), 400, "no images")
+    # A file field sent as text (a file name, a path) is refused, not dropped while the other items run.
+    for body in ({"data": {"files": "scan.png", "urls": "http://127.0.0.1:9/a.png"}}, {"json": {"image": "x"}}):
+        r = httpx.post(srv.url + "/batch_process", **body, headers=hdr, timeout=30)  # type: ignore[arg-type]
+        flask_error(r, 400, "must be an uploaded file")
+    r = httpx.post(
+        srv.url + "/batch_process", json={"urls": ["http://127.0.0.1:9/a.png"], "lang": ["deu"]}, headers=hdr
+    )
+    flask_error(r, 400, "'lang' must be a string")
     flask_error(httpx.post(srv.url + "/batch_process", files={"files": ("a.png", PNG)}, timeout=30), 401)
     flask_error(
         httpx.post(
@@ -329,11 +337,14 @@ def test_generate_api_key_admin_only_and_the_key_works_everywhere(srv: Server) -
     assert r.status_code == 201 and r.json()["name"] == "form-made", r.text
     r = httpx.post(srv.url + "/generate_api_key", headers={"Authorization": f"Bearer {admin}"}, timeout=30)
     assert r.status_code == 201 and r.json()["name"], r.text
-    flask_error(
-        httpx.post(srv.url + "/generate_api_key", json={"name": "x" * 500}, headers={"X-API-Key": admin}, timeout=30),
-        400,
-        "name",
-    )
+    # The name: at most 100 characters, none a control, bidi override or line separator (the spec's
+    # pattern); null is the default name, as absent is.
+    for name in ("x" * 500, "\x1b[31mred", "admin\u202eyek", "two\u2028lines"):
+        r = httpx.post(srv.url + "/generate_api_key", json={"name": name}, headers={"X-API-Key": admin}, timeout=30)
+        flask_error(r, 400, "name")
+    for name, stored in (("Zürich 東京", "Zürich 東京"), (None, "generated")):
+        r = httpx.post(srv.url + "/generate_api_key", json={"name": name}, headers={"X-API-Key": admin}, timeout=30)
+        assert r.status_code == 201 and r.json()["name"] == stored, r.text
     # The new key is an ordinary key, at once, on every dialect.
     flask_error(httpx.post(srv.url + "/generate_api_key", headers={"X-API-Key": new}, timeout=30), 403)
     r = ocr(srv, {"file": ("h.png", PNG)}, key=False, headers={"X-API-Key": new})

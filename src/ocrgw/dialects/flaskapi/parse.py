@@ -6,6 +6,7 @@ server-side paths; the small body of `/generate_api_key`."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from urllib.parse import parse_qsl
 
@@ -30,8 +31,15 @@ PATH_FIELDS = frozenset(
     {"path", "paths", "file_path", "file_paths", "filepath", "filepaths", "directory", "dir", "folder"}
 )
 URL_FIELDS = frozenset({"url", "urls"})
+FILE_FIELDS = frozenset({"file", "files", "image", "images"})  # reach add_field only when not uploads
+OPTION_FIELDS = frozenset({"lang", "language", "method", "api_key"})
 NAME_MAX = 100
 KEY_FIELD = "api_key"  # the form field a key can be in (tesseract_style.key_from)
+# What a key's name may hold: no control, format (bidi overrides, zero-width), line or paragraph separator
+# code points, so that it prints as one honest line in `ocrgw keys list` and the logs. The one definition:
+# the check below and the OpenAPI document (schemas.py) both use it, so the spec says what is refused.
+NAME_PATTERN = r"^[^\x00-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]*$"
+_NAME_OK = re.compile(NAME_PATTERN)
 
 
 def bad(message: str, param: str | None = None) -> OcrgwError:
@@ -158,9 +166,16 @@ class Batch:
                 "http(s) URLs under 'urls'.",
                 name,
             )
+        if key in FILE_FIELDS:  # a text part or JSON member where a file was meant: not silently dropped
+            raise bad(
+                f"Field {name!r} must be an uploaded file (a multipart part with a filename); send URLs under 'urls'.",
+                name,
+            )
         if key not in URL_FIELDS:
             if isinstance(value, str):
                 self.fields[name.lower()] = value
+            elif value is not None and key in OPTION_FIELDS:  # JSON's {"lang": ["eng"]}: not silently unread
+                raise bad(f"{name!r} must be a string.", name)
             return
         for v in value if isinstance(value, list) else [value]:
             if not isinstance(v, str):
@@ -215,6 +230,12 @@ async def key_fields(request: Request) -> dict[str, object]:
 def key_name(fields: Mapping[str, object]) -> str:
     name = fields.get("name")
     name = "generated" if name is None or name == "" else name
-    if not isinstance(name, str) or len(name.strip()) > NAME_MAX or not name.strip().isprintable():
+    # Lone surrogates (JSON's "\ud800") cannot be stored as UTF-8; no portable pattern can name them.
+    if (
+        not isinstance(name, str)
+        or len(name) > NAME_MAX
+        or not _NAME_OK.match(name)
+        or any("\ud800" <= c <= "\udfff" for c in name)
+    ):
         raise bad(f"'name' must be a printable string of at most {NAME_MAX} characters.", "name")
-    return name.strip()
+    return name.strip() or "generated"

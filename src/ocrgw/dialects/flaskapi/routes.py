@@ -8,7 +8,7 @@ import asyncio
 import time
 from functools import partial
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from ocrgw.auth import Principal
@@ -106,11 +106,11 @@ async def generate_api_key(request: Request, ctx: Ctx) -> Response:
     return render.new_key(secret, row.name, row.id)
 
 
-router = APIRouter(tags=[TAG])
-for endpoint, operation_id, summary, body, status in (
-    (ocr_process, "flaskOcrProcess", "OCR one uploaded image", schemas.UPLOAD, None),
-    (batch_process, "flaskBatchProcess", "OCR several uploads and/or URLs", schemas.BATCH, None),
-    (generate_api_key, "flaskGenerateApiKey", "issue an API key (admin)", schemas.KEY, 201),
+router = APIRouter(tags=[TAG], dependencies=[Depends(scheme) for scheme in shared.KEY_SCHEMES])
+for endpoint, operation_id, summary, body, status, errors in (
+    (ocr_process, "flaskOcrProcess", "OCR one uploaded image", schemas.UPLOAD, None, schemas.ERRORS),
+    (batch_process, "flaskBatchProcess", "OCR several uploads and/or URLs", schemas.BATCH, None, schemas.ERRORS),
+    (generate_api_key, "flaskGenerateApiKey", "issue an API key (admin)", schemas.KEY, 201, schemas.KEY_ERRORS),
 ):
     router.add_api_route(
         f"/{endpoint.__name__}",  # the endpoints are named as the tutorials' routes
@@ -121,4 +121,5 @@ for endpoint, operation_id, summary, body, status in (
         openapi_extra=body,
         response_class=Response,
         status_code=status,
+        responses=errors,
     )

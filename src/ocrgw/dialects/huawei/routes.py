@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
+from fastapi.security import APIKeyHeader
 from starlette.responses import Response
 
 from ocrgw.context import AppContext, Ctx
@@ -53,7 +54,33 @@ AUTH_DOC = (
     '`{"error_code": "AIS.xxxx", "error_msg": ...}`.'
 )
 
-router = APIRouter(tags=[TAG])
+_ERROR = {
+    "type": "object",
+    "required": ["error_code", "error_msg"],
+    "properties": {"error_code": {"type": "string"}, "error_msg": {"type": "string"}},
+}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"description": text, "content": {"application/json": {"schema": _ERROR}}}
+    for status, text in (
+        (400, "Bad input (AIS.*, ModelArts.*): no or an unreadable image, a refused URL, a bad option."),
+        (401, "Missing or invalid X-Auth-Token or AK/SK signature (APIG.0301)."),
+        (413, "The body is over the upload limit (APIG.0201)."),
+        (429, "Backlog full (APIG.0308)."),
+        (500, "Recognition failed (AIS.0105)."),
+        (504, "Reading took longer than the server waits (APIG.0201)."),
+    )
+}
+
+# The spec's security scheme for X-Auth-Token (parse.token_principal reads it; an AK/SK signature in
+# Authorization is the other way in, which no OpenAPI scheme describes): the dependency only documents it.
+_TOKEN = APIKeyHeader(
+    name="X-Auth-Token",
+    scheme_name="HuaweiAuthToken",
+    auto_error=False,
+    description="An ocrgw API key, or sign the request with an AK/SK pair (SDK-HMAC-SHA256) instead.",
+)
+
+router = APIRouter(tags=[TAG], dependencies=[Depends(_TOKEN)])
 for _api, _endpoint, _id, _summary, _schema in (
     ("general-text", general_text, "huaweiRecognizeGeneralText", "Huawei: general text", "GeneralText"),
     ("passport", passport, "huaweiRecognizePassport", "Huawei: passport", "Passport"),
@@ -67,5 +94,6 @@ for _api, _endpoint, _id, _summary, _schema in (
         summary=_summary,
         openapi_extra={"requestBody": {"required": True, "content": {"application/json": _body}}},
         response_class=Response,
+        responses=ERRORS,
         description=AUTH_DOC,
     )

@@ -112,6 +112,8 @@ async def submission(request: Request, settings: Settings) -> Submission:
     ctype = request.headers.get("content-type", "")
     boundary = multipart.boundary_of(ctype)
     media = ctype.split(";")[0].strip().lower()
+    if boundary is not None or media == "application/json":
+        _no_query_options(request)
     if boundary is not None:
         cap = settings.max_upload_bytes + multipart.OVERHEAD
         form = FormSource(intake.body(request, cap), boundary, cap)
@@ -125,6 +127,19 @@ async def submission(request: Request, settings: Settings) -> Submission:
         f"Content-Type {media!r} is not supported: send multipart/form-data, application/json "
         "or the document's bytes (application/octet-stream, application/pdf, image/*).",
     )
+
+
+def _no_query_options(request: Request) -> None:
+    """A multipart or JSON submit carries its options in the body; one in the query string would be
+    silently unread (a job read in the wrong language), so it is refused."""
+    for name in request.query_params:
+        if name in S.SubmitOptions.model_fields:
+            raise OcrgwError(
+                ErrorCode.INVALID_PARAMETER,
+                f"{name} goes in the body of a multipart or JSON submit; the query string carries the options "
+                "of raw-body uploads only.",
+                param=name,
+            )
 
 
 async def _json_submission(request: Request, settings: Settings) -> Submission:

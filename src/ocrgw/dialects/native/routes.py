@@ -5,7 +5,7 @@ signing secret; and the installed languages. Thin: parse -> job service -> rende
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import anyio
 from fastapi import APIRouter, Depends, Query, Request
@@ -134,7 +134,10 @@ async def get_result(
         str | None,
         Query(
             description="json (default), text, markdown, html, hocr, alto, tsv or pdf; overrides the Accept "
-            "header. Generated clients: use exportJobResult for the other formats."
+            "header. Generated clients: use exportJobResult for the other formats.",
+            # A pattern, not an enum: generated clients keep taking a plain string (an enum would change
+            # their signature). Documented only (the server also takes the names in any case).
+            json_schema_extra={"pattern": f"^({'|'.join(('json', 'txt', *get_args(ExportFormat)))})$"},
         ),
     ] = None,
 ) -> Response:
@@ -287,7 +290,7 @@ for method, path, endpoint, operation_id, summary, model, errors in (
         "getCallbackSecret",
         "Get the secret your callbacks are signed with",
         S.CallbackSecret,
-        (400, 401, 404, 413, 415, 429),
+        (401,),
     ),
     ("DELETE", "/jobs/{job_id}", delete_job, "deleteJob", "Delete a job", None, (401, 404)),
 ):

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import time
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
+from fastapi.security import APIKeyHeader
 from starlette.responses import Response, StreamingResponse
 
 from ocrgw.context import AppContext, Ctx, public_base_url
@@ -99,7 +100,9 @@ def _form(**properties: dict) -> dict:
 _TEXT, _FLAG = {"type": "string"}, {"type": "boolean"}
 PARSE_BODY = {
     "requestBody": {
-        "required": True,
+        # Not required: OCR.space answers a POST without a body as any request without a document, HTTP 200
+        # with `IsErroredOnProcessing` ("No file uploaded or URL or base64 provided"), and so does this server.
+        "required": False,
         "content": {
             "multipart/form-data": _form(
                 file={"type": "string", "format": "binary", "description": "The image or PDF, under any part name."},
@@ -114,16 +117,74 @@ PARSE_BODY = {
         },
     }
 }
+# GET /parse/imageurl takes the parameters in the query (names in any case, as OCR.space's do).
+URL_QUERY = {
+    "parameters": [
+        {"name": name, "in": "query", "required": False, "schema": schema}
+        for name, schema in (
+            ("url", {"type": "string", "description": "The http(s) URL of the image or PDF."}),
+            ("apikey", _TEXT),
+            ("language", {"type": "string", "example": "eng"}),
+            ("filetype", {"type": "string", "enum": sorted(parse.FILETYPES)}),
+            *((flag, _FLAG) for flag in ("isOverlayRequired", "isTable", "detectOrientation", "isCreateSearchablePdf")),
+            ("OCREngine", {"type": "string", "enum": list(parse.ENGINE_MODES)}),
+        )
+    ]
+}
 PARSE_DOC = (
     "Synchronous; errors are HTTP 200 with `IsErroredOnProcessing: true`, "
     "a bad `apikey` is HTTP 403 with a JSON string."
 )
 
+_JSON = "application/json"
+PARSE_RESPONSES: dict[int | str, dict] = {
+    200: {
+        "description": "The result, or an error with `IsErroredOnProcessing: true` and `ErrorMessage`.",
+        "content": {_JSON: {"schema": {"type": "object"}}},
+    },
+    403: {
+        "description": "Missing or invalid `apikey`, or the backlog is full (then with `Retry-After`).",
+        "content": {_JSON: {"schema": {"type": "string"}}},
+    },
+}
+PDF_RESPONSES: dict[int | str, dict] = {
+    200: {"description": "The searchable PDF.", "content": {"application/pdf": {"schema": {"type": "string"}}}},
+    404: {
+        "description": "Unknown or expired PDF, with `IsErroredOnProcessing: true`.",
+        "content": {_JSON: {"schema": {"type": "object"}}},
+    },
+}
+
+# The spec's security scheme: `_parse` reads the header itself (the key may also be a form field or in
+# the query), so the dependency only documents it.
+_KEY = APIKeyHeader(
+    name="apikey",
+    scheme_name="OcrSpaceApiKey",
+    auto_error=False,
+    description="An ocrgw API key; also accepted as the `apikey` form field or query parameter.",
+)
+
 router = APIRouter(tags=[TAG])
-for _path, _endpoint, _method, _id, _summary, _extra in (
-    ("/parse/image", parse_image, "POST", "ocrSpaceParseImage", "parse an image or PDF", PARSE_BODY),
-    ("/parse/imageurl", parse_image_url, "GET", "ocrSpaceParseImageUrl", "parse the file at a URL", None),
-    (PDF_ROUTE + "/{name}", get_searchable_pdf, "GET", "ocrSpaceSearchablePdf", "a searchable PDF", None),
+for _path, _endpoint, _method, _id, _summary, _extra, _responses in (
+    ("/parse/image", parse_image, "POST", "ocrSpaceParseImage", "parse an image or PDF", PARSE_BODY, PARSE_RESPONSES),
+    (
+        "/parse/imageurl",
+        parse_image_url,
+        "GET",
+        "ocrSpaceParseImageUrl",
+        "parse the file at a URL",
+        URL_QUERY,
+        PARSE_RESPONSES,
+    ),
+    (
+        PDF_ROUTE + "/{name}",
+        get_searchable_pdf,
+        "GET",
+        "ocrSpaceSearchablePdf",
+        "a searchable PDF",
+        None,
+        PDF_RESPONSES,
+    ),
 ):
     router.add_api_route(
         _path,
@@ -133,6 +194,8 @@ for _path, _endpoint, _method, _id, _summary, _extra in (
         summary=f"OCR.space: {_summary}",
         openapi_extra=_extra,
         response_class=Response,
+        responses=_responses,
+        dependencies=[] if _endpoint is get_searchable_pdf else [Depends(_KEY)],  # the PDF link needs no key
         description=PARSE_DOC if _endpoint is parse_image else None,
     )
 # Every method, so that this route (not Starlette's, whose Allow would name this route's methods too)

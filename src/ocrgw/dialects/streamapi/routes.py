@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from ocrgw.context import Ctx
 from ocrgw.dialects import tesseract_style as shared
 from ocrgw.dialects.streamapi import parse, render
-from ocrgw.dialects.streamapi.schemas import BODY
+from ocrgw.dialects.streamapi.schemas import BODY, ERRORS
 from ocrgw.errors import ErrorCode, OcrgwError
 from ocrgw.jobs import service
 from ocrgw.settings import Settings
@@ -57,7 +57,7 @@ async def recognise(request: Request, ctx: Ctx) -> Response:
 
 def router(settings: Settings, mounted: Sequence[BaseRoute]) -> APIRouter:
     """The one route, at the configured path (checked against the routes already ``mounted``)."""
-    api = APIRouter(tags=[TAG])
+    api = APIRouter(tags=[TAG], dependencies=[Depends(scheme) for scheme in shared.KEY_SCHEMES])
     api.add_api_route(
         parse.api_path(settings, mounted),
         recognise,
@@ -66,5 +66,6 @@ def router(settings: Settings, mounted: Sequence[BaseRoute]) -> APIRouter:
         summary="Streaming-server style: OCR a base64 image",
         response_class=Response,
         openapi_extra=BODY,
+        responses=ERRORS,
     )
     return api

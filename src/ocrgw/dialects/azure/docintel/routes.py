@@ -180,11 +180,14 @@ FIRST_POLL = {"Retry-After": {"schema": {"type": "integer"}, "description": "Sec
 BODY = {media: BINARY for media in ("application/octet-stream", "application/pdf", "image/*")}
 BODY["application/json"] = {"schema": AnalyzeDocumentRequest.model_json_schema()}
 
+# The result routes check the api-version (and model) as the submit does, before the operation is looked up.
+BAD_VERSION = error_docs(DocumentErrorResponse, e400="Missing or unsupported api-version.")
 router = APIRouter(default_response_class=Response)
 for _name, _tag in TAGS.items():
     _slug = "FormRecognizer" if _name == "formrecognizer" else "DocumentIntelligence"
     _is_di = _name == "documentintelligence"
     _base = f"/{_name}/documentModels/{{model_id}}"
+    _versions = {"x-api-versions": parse.API_VERSIONS[_name]}
     router.add_api_route(
         f"{_base}:analyze",
         analyze,
@@ -201,7 +204,7 @@ for _name, _tag in TAGS.items():
                 DocumentErrorResponse, "Invalid document, source or parameter.", e404="Unknown model (ModelNotFound)."
             ),
         },
-        openapi_extra=body_doc(BODY),
+        openapi_extra={**body_doc(BODY), "x-api-versions": parse.API_VERSIONS[_name]},
     )
     router.add_api_route(
         f"{_base}/analyzeResults/{{result_id}}",
@@ -210,12 +213,16 @@ for _name, _tag in TAGS.items():
         tags=[_tag],
         operation_id=f"azure{_slug}GetAnalyzeResult",
         summary=f"{_tag}: get the analyze result",
-        responses=result_docs(
-            AnalyzeResultOperation,
-            DocumentErrorResponse,
-            "Unknown, expired, deleted or someone else's operation.",
-            "The operation in any state; `Retry-After` while not finished.",
-        ),
+        responses={
+            **result_docs(
+                AnalyzeResultOperation,
+                DocumentErrorResponse,
+                "Unknown, expired, deleted or someone else's operation.",
+                "The operation in any state; `Retry-After` while not finished.",
+            ),
+            **BAD_VERSION,
+        },
+        openapi_extra=_versions,
     )
     if _is_di:
         router.add_api_route(
@@ -233,7 +240,9 @@ for _name, _tag in TAGS.items():
                     e404="Unknown operation, not finished, failed, or analysed without output=pdf.",
                     e401=KEY_DOC,
                 ),
+                **BAD_VERSION,
             },
+            openapi_extra=_versions,
         )
         router.add_api_route(
             f"{_base}/analyzeResults/{{result_id}}/figures/{{figure_id}}",
@@ -250,7 +259,9 @@ for _name, _tag in TAGS.items():
                     e404="Unknown operation or figure, not finished, failed, or analysed without output=figures.",
                     e401=KEY_DOC,
                 ),
+                **BAD_VERSION,
             },
+            openapi_extra=_versions,
         )
         router.add_api_route(
             f"{_base}/analyzeResults/{{result_id}}",
@@ -265,5 +276,7 @@ for _name, _tag in TAGS.items():
             responses={
                 204: {"description": "Deleted"},
                 **error_docs(DocumentErrorResponse, e404="Unknown or expired operation.", e401=KEY_DOC),
+                **BAD_VERSION,
             },
+            openapi_extra=_versions,
         )

@@ -89,9 +89,14 @@ router.add_api_route(
             ErrorResponse,
             "Invalid image, URL, feature or parameter (Azure error codes).",
             e404="Unknown custom model (`model-name`).",
-            e500="Reading failed, or took longer than the wait bound (innererror `Timeout`).",
+            # 408, not 500: azure-core retries a POST that gets a 500, and each retry would be a new job.
+            e408="Reading took longer than the wait bound (innererror `Timeout`).",
+            e500="Reading failed.",
         ),
     },
-    openapi_extra=body_doc({**IMAGE_BODY, "multipart/form-data": {"schema": {"type": "object", "properties": FORM}}}),
+    openapi_extra={
+        **body_doc({**IMAGE_BODY, "multipart/form-data": {"schema": {"type": "object", "properties": FORM}}}),
+        "x-api-versions": parse.API_VERSIONS,
+    },
     response_class=Response,
 )
