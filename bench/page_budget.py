@@ -30,6 +30,9 @@ from PIL import Image, ImageDraw, ImageFont
 from _common import OCTET_STREAM, READ_ANALYZE, OcrgwServer, peak_rss_mb
 from memory import worker_pid
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: tests.bodies
+from tests.bodies import poster_pdf
+
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 TEXT = ["A very large page of a few lines", "drawn on a mostly white canvas", "to see the worker memory"]
 
@@ -43,26 +46,6 @@ def png_bomb() -> bytes:
     buf = io.BytesIO()
     img.save(buf, "PNG", compress_level=9)
     return buf.getvalue()
-
-
-def poster_pdf() -> bytes:
-    content = b"BT /F1 1000 Tf 500 12000 Td (Huge page text) Tj ET"
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 14400 14400] /Contents 4 0 R"
-        b" /Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(content), content),
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    out, offsets = b"%PDF-1.4\n", []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % at for at in offsets)
-    return out + b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
 
 
 def _rss_mb(pid: int) -> float:

@@ -1,5 +1,6 @@
 """Crafted request bodies shared by the intake and bad-input tests: PNGs whose headers lie about their
-size, cheap animations of huge frames, and the Azure error-envelope check every dialect test uses."""
+size, cheap animations of huge frames, a PDF page of 200 x 200 inches (also bench/page_budget.py's), and
+the Azure error-envelope check every dialect test uses."""
 
 from __future__ import annotations
 
@@ -70,3 +71,25 @@ def assert_azure_error(r: httpx.Response, status: int, code: str, inner: str | N
     if status != 429 and status < 500:
         assert "retry-after" not in r.headers
     return err
+
+
+def poster_pdf() -> bytes:
+    """A one-page PDF of a few hundred bytes whose page is 200 x 200 inches (PDF's largest), one line of
+    1000-point Helvetica near its top left: 3600 megapixels at the default 300 DPI."""
+    content = b"BT /F1 1000 Tf 500 12500 Td (Huge page text) Tj ET"
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 14400 14400] /Contents 4 0 R"
+        b" /Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(content), content),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out, offsets = b"%PDF-1.4\n", []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % at for at in offsets)
+    return out + b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
+from tests.bodies import poster_pdf
 from tests.conftest import Server, native_result
 
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
@@ -37,28 +38,6 @@ def _png_bomb() -> bytes:
     buf = io.BytesIO()
     img.save(buf, "PNG", compress_level=1)
     return buf.getvalue()
-
-
-def _poster_pdf() -> bytes:
-    """A one-page PDF of a few hundred bytes whose page is 200 x 200 inches (PDF's largest), one line of
-    1000-point Helvetica near its top left: 3600 megapixels at the default 300 DPI."""
-    content = b"BT /F1 1000 Tf 500 12500 Td (Huge page text) Tj ET"
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 14400 14400] /Contents 4 0 R"
-        b" /Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(content), content),
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    out, offsets = b"%PDF-1.4\n", []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % at for at in offsets)
-    return out + b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
 
 
 @pytest.fixture
@@ -102,7 +81,7 @@ def test_a_200_inch_pdf_page_is_rendered_under_the_budget_within_the_worker_budg
     lowered to 50 DPI and 100 MP before): the job succeeds in the page's own 200 x 200 inches with the text
     near its top left, the lowered DPI is a step of the page, and the worker's peak stays under 1.2 GB."""
     (worker,) = budget_server.worker_pids()
-    pdf = _poster_pdf()
+    pdf = poster_pdf()
     assert len(pdf) < 1000
     result = native_result(budget_server, pdf, "poster.pdf", timeout=120)
     peak = _peak_mb(worker)

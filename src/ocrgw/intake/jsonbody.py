@@ -291,23 +291,16 @@ async def read(
     in the first KEY_WITHIN bytes (or in the whole body when it is shorter), and raises to refuse it.
     ``digest`` is fed the raw body (for a signature over it) in the same thread hops."""
     scanner = Scanner(settings.data_dir / "tmp")
-    pending, size, waiting = bytearray(), 0, head
+    waiting = head
+
+    async def after(size: int) -> None:
+        nonlocal waiting
+        if waiting is not None and size >= KEY_WITHIN:
+            await waiting(scanner.head())
+            waiting = None
+
     try:
-        async for chunk in chunks:
-            size += len(chunk)
-            if size > cap:
-                raise OcrgwError(ErrorCode.TOO_LARGE, f"The request body is larger than {cap:,} bytes.")
-            pending += chunk
-            if len(pending) >= BATCH:
-                await anyio.to_thread.run_sync(_feed, scanner, bytes(pending), digest)
-                pending.clear()
-                if waiting is not None and size >= KEY_WITHIN:
-                    await waiting(scanner.head())
-                    waiting = None
-        if size <= INLINE:
-            _feed(scanner, bytes(pending), digest)
-        else:
-            await anyio.to_thread.run_sync(_feed, scanner, bytes(pending), digest)
+        await feed_batches(chunks, cap, partial(_feed, scanner, digest=digest), after)
         body = scanner.finish()
     except BaseException:
         scanner.close()
@@ -319,6 +312,32 @@ async def read(
             body.close()
             raise
     return body
+
+
+async def feed_batches(
+    chunks: AsyncIterator[bytes],
+    cap: int,
+    feed: Callable[[bytes], object],
+    after: Callable[[int], Awaitable[None]] | None = None,
+) -> int:
+    """Hand a body of at most ``cap`` bytes to ``feed`` a BATCH at a time, in a thread (on the event loop
+    when the whole body is under INLINE); ``after`` hears the bytes read so far after each batch."""
+    pending, size = bytearray(), 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > cap:
+            raise OcrgwError(ErrorCode.TOO_LARGE, f"The request body is larger than {cap:,} bytes.")
+        pending += chunk
+        if len(pending) >= BATCH:
+            await anyio.to_thread.run_sync(feed, bytes(pending))
+            pending.clear()
+            if after is not None:
+                await after(size)
+    if size <= INLINE:
+        feed(bytes(pending))
+    else:
+        await anyio.to_thread.run_sync(feed, bytes(pending))
+    return size
 
 
 def _feed(scanner: Scanner, data: bytes, digest: Hash | None) -> None:

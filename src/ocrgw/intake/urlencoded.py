@@ -15,7 +15,7 @@ import anyio
 from python_multipart.multipart import QuerystringParser
 
 from ocrgw.errors import ErrorCode, OcrgwError
-from ocrgw.intake.jsonbody import BATCH, INLINE, SKELETON_CAP, SPOOL_AT, Spooled, spool_file
+from ocrgw.intake.jsonbody import INLINE, SKELETON_CAP, SPOOL_AT, Spooled, feed_batches, spool_file
 from ocrgw.settings import Settings
 
 
@@ -90,21 +90,10 @@ async def read(chunks: AsyncIterator[bytes], *, cap: int, settings: Settings) ->
         "on_field_end": state.on_field_end,
     }
     parser = QuerystringParser(callbacks)
-    pending, size = bytearray(), 0
     try:
-        async for chunk in chunks:
-            size += len(chunk)
-            if size > cap:
-                raise OcrgwError(ErrorCode.TOO_LARGE, f"The request body is larger than {cap:,} bytes.")
-            pending += chunk
-            if len(pending) >= BATCH:
-                await anyio.to_thread.run_sync(parser.write, bytes(pending))
-                pending.clear()
-        if size <= INLINE:
-            parser.write(bytes(pending))
+        if await feed_batches(chunks, cap, parser.write) <= INLINE:
             parser.finalize()
         else:
-            await anyio.to_thread.run_sync(parser.write, bytes(pending))
             await anyio.to_thread.run_sync(parser.finalize)
     except BaseException:
         state.close()
