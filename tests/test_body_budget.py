@@ -114,3 +114,27 @@ def test_a_key_only_the_body_can_hold_is_looked_for_in_its_first_mb(
     sent, got, body = send_until_answered(embedded_server.port, request_head(path, ctype), prefix=prefix, chunked=True)
     assert got == 401 and mark in body, (got, body[:300])
     assert sent < KEY_WITHIN + IN_FLIGHT, sent
+
+
+def test_ocrspace_multipart_base64image_may_be_longer_than_the_form_fields_cap(embedded_server: Server) -> None:
+    """The OCR.space npm wrapper posts a base64 image as a multipart text field `base64Image`: past the 1 MiB
+    all text fields may hold, that one field is spooled to a file (as a JSON member is) and read."""
+    from ocrgw.intake.multipart import FIELD_BYTES
+
+    data = PNG + random.Random(5).randbytes(2 * FIELD_BYTES)
+    uri = "data:image/png;base64," + base64.b64encode(data).decode()
+    r = httpx.post(
+        embedded_server.url + "/parse/image",
+        headers={"apikey": embedded_server.key},
+        files={"base64Image": (None, uri), "language": (None, "eng")},
+        timeout=120,
+    )
+    assert r.status_code == 200 and r.json()["OCRExitCode"] == 1, r.text[:300]
+    assert "Hello" in r.json()["ParsedResults"][0]["ParsedText"]
+    bad = httpx.post(
+        embedded_server.url + "/parse/image",
+        headers={"apikey": embedded_server.key},
+        files={"base64Image": (None, uri[:-5] + "*" * 5)},
+        timeout=120,
+    )
+    assert bad.json()["OCRExitCode"] != 1 and "base64" in bad.text, bad.text[:300]

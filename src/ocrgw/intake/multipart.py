@@ -5,13 +5,16 @@ Vendor-neutral: Image Analysis, OCR.space, the native API and the Flask-style ba
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from ocrgw.errors import ErrorCode, OcrgwError
+from ocrgw.intake.jsonbody import SPOOL_AT, Spooled, spool_file
 
 OVERHEAD = 1024 * 1024  # form fields and part headers allowed on top of the upload limit
 FIELD_BYTES = 1024 * 1024  # all text fields of one form together
@@ -25,6 +28,7 @@ class MultipartForm:
     fields: dict[str, str] = field(default_factory=dict)
     files: int = 0
     first: FilePart | None = None
+    long: dict[str, Spooled] = field(default_factory=dict)  # fields allowed to be long, spooled to files
 
 
 def boundary_of(content_type: str) -> bytes | None:
@@ -50,6 +54,14 @@ class Field:
     value: str
 
 
+@dataclass(frozen=True, slots=True)
+class LongField:
+    """A text part allowed to be long (OCR.space's base64Image) that was: its value in a file."""
+
+    name: str
+    value: Spooled
+
+
 @dataclass(slots=True)
 class FilePart:
     """The start of a file part; its ``Data`` chunks and an ``End`` follow."""
@@ -68,13 +80,21 @@ class End:
     """The end of the current file part."""
 
 
-Event = Field | FilePart | Data | End
+Event = Field | LongField | FilePart | Data | End
 
 
-async def form_events(chunks: AsyncIterator[bytes], boundary: bytes, cap: int) -> AsyncIterator[Event]:
+async def form_events(
+    chunks: AsyncIterator[bytes],
+    boundary: bytes,
+    cap: int,
+    long: frozenset[str] = frozenset(),
+    spool_dir: Path | None = None,
+) -> AsyncIterator[Event]:
     """A multipart body as events, streamed: every file part (any name; one with a filename or a non-text
     type, as intake.multipart decides) arrives as a FilePart, its Data chunks and an End, so each can go to
-    intake in turn without the body ever being held whole. Text fields come whole (bounded)."""
+    intake in turn without the body ever being held whole. Text fields come whole (bounded), but for the
+    ``long`` ones (lower-case names), which come as LongFields: spooled to a file in ``spool_dir`` past
+    SPOOL_AT, and not counted in FIELD_BYTES."""
     st: dict = {"headers": {}, "field": b"", "value": b"", "kind": None, "name": "", "buf": bytearray(), "fields": 0}
     out: list[Event] = []
 
@@ -105,15 +125,14 @@ async def form_events(chunks: AsyncIterator[bytes], boundary: bytes, cap: int) -
     def on_part_data(data: bytes, start: int, end: int) -> None:
         if st["kind"] == "file":
             out.append(Data(data[start:end]))
-        elif st["kind"] == "field":
-            st["buf"] += data[start:end]
-            st["fields"] += end - start
-            if st["fields"] > FIELD_BYTES:
-                raise FormError(ErrorCode.TOO_LARGE, "The form's text fields are too large.")
+        elif st["kind"] is not None:
+            _text_data(st, data[start:end], long, spool_dir)
 
     def on_part_end() -> None:
         if st["kind"] == "file":
             out.append(End())
+        elif st["kind"] == "spool":
+            out.append(LongField(st["name"].lower(), st["spool"]))
         elif st["kind"] == "field":
             out.append(Field(st["name"].lower(), st["buf"].decode("utf-8", "replace")))
 
@@ -145,6 +164,21 @@ async def form_events(chunks: AsyncIterator[bytes], boundary: bytes, cap: int) -
         yield out.pop(0)
 
 
+def _text_data(st: dict, chunk: bytes, long: frozenset[str], spool_dir: Path | None) -> None:
+    """A text part's data: kept (all fields together at most FIELD_BYTES), or for a ``long`` field past
+    SPOOL_AT, written to its file."""
+    if st["kind"] == "spool":
+        st["spool"].write(chunk)
+    elif st["name"].lower() in long and len(st["buf"]) + len(chunk) > SPOOL_AT:
+        st["kind"], st["spool"] = "spool", Spooled(spool_file(spool_dir or Path(tempfile.gettempdir())))
+        st["spool"].write(bytes(st["buf"]) + chunk)
+    else:
+        st["buf"] += chunk
+        st["fields"] += len(chunk)
+        if st["fields"] > FIELD_BYTES:
+            raise FormError(ErrorCode.TOO_LARGE, "The form's text fields are too large.")
+
+
 class FileReader:
     """One file part of a ``form_events`` stream, as a body for intake (forms with several documents);
     remembers whether its end was reached, so what intake left unread (it stops early on an oversize
@@ -169,13 +203,21 @@ class FileReader:
 
 
 async def stream_first_file(
-    chunks: AsyncIterator[bytes], boundary: bytes, cap: int, form: MultipartForm
+    chunks: AsyncIterator[bytes],
+    boundary: bytes,
+    cap: int,
+    form: MultipartForm,
+    long: frozenset[str] = frozenset(),
+    spool_dir: Path | None = None,
 ) -> AsyncIterator[bytes]:
     """Streams the first file part (any name: one with a filename or a non-text type) as it arrives and
-    collects the other parts as fields; counts the file parts."""
+    collects the other parts as fields (the ``long`` ones that were long in ``form.long``); counts the
+    file parts."""
     first = False
-    async for event in form_events(chunks, boundary, cap):
-        if isinstance(event, Field):
+    async for event in form_events(chunks, boundary, cap, long, spool_dir):
+        if isinstance(event, LongField):
+            form.long[event.name] = event.value
+        elif isinstance(event, Field):
             form.fields[event.name] = event.value
         elif isinstance(event, FilePart):
             form.files += 1

@@ -70,9 +70,11 @@ class FormSource:
     cap: int
     no_file: str = "The multipart/form-data body has no file part with the document."
     form: multipart.MultipartForm = field(default_factory=multipart.MultipartForm)
+    long: frozenset[str] = frozenset()  # text fields that may be long (a base64 document): spooled to files
 
     async def save(self, store: BlobStore, settings: Settings, limits: ImageLimits) -> StoredBlob:
-        body = multipart.stream_first_file(self.chunks, self.boundary, self.cap, self.form)
+        tmp = settings.data_dir / "tmp"
+        body = multipart.stream_first_file(self.chunks, self.boundary, self.cap, self.form, self.long, tmp)
         try:
             return await from_stream(body, store=store, settings=settings, limits=limits)
         except OcrgwError as exc:

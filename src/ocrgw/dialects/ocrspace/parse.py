@@ -159,7 +159,7 @@ class Call:
         boundary = multipart.boundary_of(content_type)
         keyless = self.principal is None and settings.auth != "off"  # the key can only be in the body
         if boundary is not None:
-            form = FormSource(intake.body(self.request, cap), boundary, cap)
+            form = FormSource(intake.body(self.request, cap), boundary, cap, long=frozenset({"base64image"}))
             if keyless:
                 form.chunks = intake.key_within(form.chunks, lambda _: "apikey" in form.form.fields, keep_head=False)
             try:
@@ -174,6 +174,9 @@ class Call:
             finally:
                 self.params.update(form.form.fields)
                 self.files = form.form.files
+                self.image = form.form.long.pop("base64image", None)  # the npm wrapper's base64, when long
+                for spooled in form.form.long.values():
+                    spooled.close()
         ctype = parse_options_header(content_type)[0].lower().decode("latin-1")
         if ctype not in ("application/x-www-form-urlencoded", ""):
             raise OcrSpaceError(
