@@ -133,6 +133,7 @@ def test_usage_matches_the_answers(server: Server) -> None:
     failed = _huawei(server, key, _truncated(), ledger)  # the synchronous job fails: not billed
     assert failed.status_code >= 400, failed.text
     _ocrspace(server, key, LINE, ledger)
+    _ocrspace(server, key, _truncated(), ledger)  # fails, answered 200 as OCR.space does: billed per request
     _native(server, key, LINE, ledger)
     _native(server, key, LINE, ledger, languages="xx-not-a-language")  # 400
     assert ledger.statuses[400] >= 3 and ledger.statuses[200] >= 5, ledger.statuses
@@ -141,7 +142,7 @@ def test_usage_matches_the_answers(server: Server) -> None:
     assert calls == +ledger.calls, (calls, ledger.calls)
     assert pages == +ledger.pages, (pages, ledger.pages)
     assert calls["azure-read"] == 3 and pages["azure-read"] == 3  # the failed job: a call, no pages
-    assert "huawei-general-text" in calls and calls["huawei-general-text"] == 1
+    assert calls["huawei-general-text"] == 1 and calls["ocrspace"] == 2 and pages["ocrspace"] == 1
     assert body["calls"] == sum(ledger.calls.values()) and body["pages"] == sum(ledger.pages.values())
     key_id = body["items"][0]["key_id"]
     assert {i["key_id"] for i in body["items"]} == {key_id} and body["items"][0]["key_name"] == name

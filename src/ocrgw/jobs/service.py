@@ -109,6 +109,7 @@ async def accept(
         ctx.backlog.created()
     if wait is None:
         return view
+    await _bill_answer(ctx, principal.key_id, usage.service_of(dialect, view.spec.outputs))
     done = await _wait(
         db=ctx.db,
         job_id=view.id,
@@ -119,13 +120,14 @@ async def accept(
     )
     if done.status is not JobStatus.SUCCEEDED:
         raise wait_error(done, wait)
-    await _bill_answer(ctx, principal.key_id, usage.service_of(dialect, done.spec.outputs))
     return done
 
 
 async def _bill_answer(ctx: Core, key_id: str | None, service: str) -> None:
-    """A synchronous API's call is billed when its 2xx answer starts (``ops.http``), once per request
-    (a batch of documents is one call); not when the route then fails. Outside a request, at once."""
+    """A synchronous API's call that made a job is billed if its answer is a 2xx, when that answer starts
+    (``ops.http``), once per request (a batch of documents is one call). So a job that fails or outlasts the
+    wait bills nothing where the vendor answers it with an error status (Huawei, Image Analysis), and bills
+    the call where the vendor answers errors 200 (OCR.space: billed per request). Outside a request, at once."""
 
     async def bill() -> None:
         await ctx.inserts.bill([usage.Bump(utcnow().date(), key_id, service, calls=1)])

@@ -3,8 +3,9 @@ service) and all its SQL. Counters are bumped inside the transaction that makes 
 record is never lost and never made twice:
 - an asynchronous API's accepted call (Azure Read and Document Intelligence's 202, the native 202) in the
   transaction that inserts its job (``jobs.inserts``);
-- a synchronous API's call (Huawei, OCR.space, Image Analysis, the tutorial APIs) when its 2xx answer
-  starts (``ops.http``, through the same group commit): a sync call that fails or times out is not billed;
+- a synchronous API's call (Huawei, OCR.space, Image Analysis, the tutorial APIs) that made a job, when
+  its answer starts if that is a 2xx (``ops.http``, through the same group commit): Huawei's failed or
+  timed-out call is an error status and bills nothing, OCR.space's is a 200 and is billed per request;
 - pages read, at the worker's one transition of a job to succeeded (``pipeline.runner``): a job whose
   worker died and was retried is counted once. Polls and result reads are never billed.
 Rows are never deleted (job retention does not touch them) and carry no foreign key, so they outlive the

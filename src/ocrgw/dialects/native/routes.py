@@ -189,9 +189,10 @@ async def get_usage(
     since: Annotated[date | None, Query(description="From this UTC day (YYYY-MM-DD), inclusive.")] = None,
     until: Annotated[date | None, Query(description="Up to this UTC day (YYYY-MM-DD), inclusive.")] = None,
 ) -> S.UsageReport:
-    """Billable calls and pages read per API key, service and UTC day, billed as the vendors bill: a 2xx
-    submit is a call (a synchronous call that fails is not), every page of a job that succeeded is read
-    once, and polls are free. Admin keys only (`ocrgw keys create --admin`); others get 403."""
+    """Billable calls and pages read per API key, service and UTC day, billed as the vendors bill: a call
+    that made a job and was answered 2xx (a Huawei call whose job fails is an error, and free), every page
+    of a job that succeeded once, polls never. Admin keys only (`ocrgw keys create --admin`); others get
+    403."""
     if not caller.is_admin:
         raise OcrgwError(ErrorCode.FORBIDDEN, "Only an admin key may read usage (`ocrgw keys create --admin`).")
     rows = await usage.report(ctx.db, key=key, service=service_name, since=since, until=until)

@@ -334,8 +334,9 @@ class UsageRecord(BaseModel):
     key_name: str | None = Field(description="The key's name (null if the key no longer exists).")
     service: str = Field(description="The vendor API billed, e.g. azure-read, azure-docintel, huawei-general-text.")
     calls: int = Field(
-        description="Billable calls: 2xx answers of submits (asynchronous APIs: each 202 that made a job; "
-        "synchronous APIs: each 2xx answer). Polls, result reads and idempotent replays are not billed."
+        description="Billable calls: 2xx answers of submits that made a job (asynchronous APIs: the 202; "
+        "synchronous APIs: the answer, whatever became of the job). Polls, result reads, idempotent replays "
+        "and requests refused before a job was made are not billed."
     )
     pages: int = Field(description="Pages read by this key's jobs that succeeded, counted once per job.")
 
