@@ -168,6 +168,22 @@ def test_usage_matches_the_answers(server: Server) -> None:
         assert f'ocrgw_billed_pages_total{{key_id="{key_id}",service="{service}"}} {float(n)}' in metrics
 
     _check_cli(server, name, body)
+    _replay_and_delete(server, key, admin, name, calls, pages)
+
+
+def _replay_and_delete(server: Server, key: str, admin: str, name: str, calls: Counter, pages: Counter) -> None:
+    """An idempotent replay makes no job and bills nothing; deleting a job keeps its usage."""
+    headers = {"X-API-Key": key, "Idempotency-Key": name}
+    first, again = (
+        httpx.post(server.url + "/v1/jobs", headers=headers, files={"file": ("a.png", LINE)}, timeout=60)
+        for _ in range(2)
+    )
+    assert first.status_code == again.status_code == 202 and again.headers["Idempotent-Replayed"] == "true"
+    assert httpx.delete(first.json()["links"]["self"], headers=headers, timeout=30).status_code == 204
+    after_calls, after_pages, _ = _billed(server, admin, name)
+    assert after_calls == calls + Counter(native=1), after_calls
+    # Its page is billed if the job succeeded before it was deleted, else never.
+    assert after_pages - Counter(native=1) == pages or after_pages == pages, after_pages
 
 
 def _check_cli(server: Server, name: str, body: dict) -> None:

@@ -90,13 +90,15 @@ def call_of_row(row: Mapping) -> Bump:
 
 
 def _merged(bumps: Iterable[Bump]) -> list[dict]:
-    """One parameter set per row: PostgreSQL refuses a statement that updates one row twice."""
+    """One parameter set per row (PostgreSQL refuses a statement that updates one row twice), in key
+    order, so two processes' batches lock the rows they share in the same order and cannot deadlock."""
     acc: dict[tuple[date, str, str], list[int]] = {}
     for b in bumps:
         n = acc.setdefault((b.day, b.key_id or NO_KEY, b.service), [0, 0])
         n[0] += b.calls
         n[1] += b.pages
-    return [{"day": d, "key_id": k, "service": s, "calls": c, "pages": p} for (d, k, s), (c, p) in acc.items()]
+    rows = sorted(acc.items())
+    return [{"day": d, "key_id": k, "service": s, "calls": c, "pages": p} for (d, k, s), (c, p) in rows]
 
 
 def _upsert(dialect_name: str):
