@@ -9,7 +9,12 @@ service, and (2) what the client saw, per key and service: 2xx submits, and the 
 succeeded (each accepted operation read once more at the end, outside the mix). Prints both and exits 1
 on any difference.
 
+With ``--deploy scaleout`` the same runs against PostgreSQL, a Celery worker and two ``ocrgw api``
+processes (calls alternate between them), so usage rows are upserted by two processes and the workers at
+once.
+
     .venv/bin/python bench/usage.py --calls 1000     # ~1 min on 2 busy cores
+    .venv/bin/python bench/usage.py --calls 1000 --deploy scaleout
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import base64
 import json
 import os
 import random
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -32,6 +38,7 @@ from pathlib import Path
 import httpx
 
 from _common import REPO, free_port, spawn, stop_process, wait_http
+from _stacks import PG_URL, Redis, ScaleoutStack, _pg_admin
 
 LINE = (REPO / "tests/data/line/uw3_0768_010009.png").read_bytes()
 _FIG = (REPO / "tests/data/page/figures_report.png").read_bytes()
@@ -58,8 +65,9 @@ MIX = {  # kind -> weight
 
 
 class Run:
-    def __init__(self, url: str, keys: dict[str, str], admin: str) -> None:
-        self.url, self.keys, self.admin = url, keys, admin
+    def __init__(self, urls: list[str], keys: dict[str, str], admin: str) -> None:
+        self.urls, self.keys, self.admin = urls, keys, admin
+        self.sent = 0
         self.client = httpx.Client(timeout=120)
         self.operations: list[tuple[str, str, str, str]] = []  # (key name, service, poll URL, header name)
         self.calls: Counter = Counter()  # (key name, service) -> 2xx submits
@@ -77,7 +85,8 @@ class Run:
                 self.operations.append((who, service, r.json()["links"]["self"], "X-API-Key"))
 
     def _send(self, kind: str, key: str) -> tuple[httpx.Response, str | None]:
-        c, url = self.client, self.url
+        self.sent += 1
+        c, url = self.client, self.urls[self.sent % len(self.urls)]
         if kind in ("azure", "azure_bad"):
             body = LINE if kind == "azure" else b"not an image" * 20
             h = {"Ocp-Apim-Subscription-Key": key, "Content-Type": "application/octet-stream"}
@@ -115,9 +124,10 @@ class Run:
 
 
 def _cli(env: dict[str, str], *args: str) -> str:
-    return subprocess.run(
-        [sys.executable, "-m", "ocrgw.cli", *args], env=env, check=True, capture_output=True, text=True
-    ).stdout
+    out = subprocess.run([sys.executable, "-m", "ocrgw.cli", *args], env=env, capture_output=True, text=True)
+    if out.returncode:
+        raise SystemExit(f"ocrgw {' '.join(args)} failed:\n{out.stderr[-3000:]}")
+    return out.stdout
 
 
 def _log_calls(log: Path) -> Counter:
@@ -134,15 +144,86 @@ def _log_calls(log: Path) -> Counter:
     return out
 
 
-def _wait_jobs(db: Path, timeout: float = 600) -> None:
+class Embedded:
+    """`ocrgw serve` (SQLite, local workers), auth on, JSON access log at info."""
+
+    def __init__(self, data: Path, workers: int) -> None:
+        self.data, self.workers = data, workers
+        self.env = {**os.environ, "OCRGW_DATA_DIR": str(data), "OCRGW_LOG_FORMAT": "json"}
+        self.logs = [data / "server.log"]
+        self.proc: subprocess.Popen | None = None
+        self.urls: list[str] = []
+
+    def prepare(self) -> None:
+        """Nothing: the CLI creates the SQLite database as it makes the keys."""
+
+    def start(self) -> None:
+        port = free_port()
+        args = ["serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(self.workers)]
+        self.proc = spawn([sys.executable, "-m", "ocrgw.cli", *args, "--log-level", "info"], self.logs[0], self.env)
+        self.urls = [f"http://127.0.0.1:{port}"]
+        wait_http(self.urls[0] + "/health", self.proc, self.logs[0], "ocrgw")
+
+    def active_jobs(self) -> int:
+        with sqlite3.connect(self.data / "ocrgw.db") as con:
+            return con.execute("select count(*) from jobs where status in ('queued', 'running')").fetchone()[0]
+
+    def stop(self) -> None:
+        stop_process(self.proc)
+
+
+class Scaleout:
+    """A fresh PostgreSQL database, a private Redis, a Celery worker and two `ocrgw api` processes."""
+
+    def __init__(self, data: Path, workers: int) -> None:
+        self.redis = Redis(data)
+        self.stack = ScaleoutStack(workers, data, self.redis, 0)
+        self.stack.env.update({"OCRGW_AUTH": "key", "OCRGW_LOG_FORMAT": "json"})
+        self.env = self.stack.env
+        self.apis: list[subprocess.Popen] = []
+        self.logs: list[Path] = []
+        self.urls: list[str] = []
+
+    def prepare(self) -> None:
+        """Redis and an empty database, which the CLI migrates as it makes the keys."""
+        self.redis.start()
+        with _pg_admin() as con:
+            con.execute(f'CREATE DATABASE "{self.stack.db}"')
+        self.stack.db_created = True
+
+    def start(self) -> None:
+        for i in range(2):
+            port = free_port()
+            self.urls.append(f"http://127.0.0.1:{port}")
+            self.logs.append(self.stack.data_dir / f"api-{i}.log")
+            args = ["api", "--host", "127.0.0.1", "--port", str(port), "--log-level", "info"]
+            self.apis.append(self.stack._spawn(args, f"api-{i}.log"))
+        self.stack.worker = self.stack._spawn(["worker", "--concurrency", str(self.stack.workers)], "worker.log")
+        for url, proc, log in zip(self.urls, self.apis, self.logs, strict=True):
+            wait_http(url + "/ready", proc, log, "ocrgw api")
+        self.stack._wait_worker(120)
+
+    def active_jobs(self) -> int:
+        import psycopg
+
+        with psycopg.connect(PG_URL.format(db=self.stack.db)) as con:
+            row = con.execute("select count(*) from jobs where status in ('queued', 'running')").fetchone()
+            return row[0] if row else 0
+
+    def stop(self) -> None:
+        for proc in self.apis:
+            stop_process(proc)
+        self.stack.stop()
+        self.stack.drop_db()
+        self.redis.stop()
+
+
+def _wait_jobs(deploy: Embedded | Scaleout, timeout: float = 600) -> None:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with sqlite3.connect(db) as con:
-            (n,) = con.execute("select count(*) from jobs where status in ('queued', 'running')").fetchone()
-        if n == 0:
-            return
+    while deploy.active_jobs():
+        if time.monotonic() > deadline:
+            raise SystemExit("jobs did not end in time")
         time.sleep(0.2)
-    raise SystemExit("jobs did not end in time")
 
 
 def main() -> int:
@@ -151,31 +232,30 @@ def main() -> int:
     ap.add_argument("--concurrency", type=int, default=6)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=18)
+    ap.add_argument("--deploy", choices=("embedded", "scaleout"), default="embedded")
     a = ap.parse_args()
     random.seed(a.seed)
     data = Path(tempfile.mkdtemp(prefix="ocrgw-usage-"))
-    env = {**os.environ, "OCRGW_DATA_DIR": str(data), "OCRGW_LOG_FORMAT": "json"}
-    keys = {who: _cli(env, "keys", "create", "--name", who, "-q").strip() for who in ("alice", "bob")}
-    admin = _cli(env, "keys", "create", "--name", "ops", "--admin", "-q").strip()
-    port = free_port()
-    log = data / "server.log"
-    args = ["serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(a.workers), "--log-level", "info"]
-    proc = spawn([sys.executable, "-m", "ocrgw.cli", *args], log, env)
+    deploy = Embedded(data, a.workers) if a.deploy == "embedded" else Scaleout(data, a.workers)
     try:
-        url = f"http://127.0.0.1:{port}"
-        wait_http(url + "/health", proc, log, "ocrgw")
-        run = Run(url, keys, admin)
+        deploy.prepare()
+        keys = {who: _cli(deploy.env, "keys", "create", "--name", who, "-q").strip() for who in ("alice", "bob")}
+        admin = _cli(deploy.env, "keys", "create", "--name", "ops", "--admin", "-q").strip()
+        deploy.start()
+        run = Run(deploy.urls, keys, admin)
         plan = random.choices(list(MIX), weights=list(MIX.values()), k=a.calls)
         who = random.choices(list(keys), k=a.calls)
         started = time.monotonic()
         with ThreadPoolExecutor(a.concurrency) as pool:
             list(pool.map(run.one, plan, who))
         sent = time.monotonic() - started
-        _wait_jobs(data / "ocrgw.db")
+        _wait_jobs(deploy)
         pages = run.pages()
+        logged = sum((_log_calls(log) for log in deploy.logs), Counter())
+        return _report(a, deploy.env, run, pages, logged, sent)
     finally:
-        stop_process(proc)
-    return _report(a, env, run, pages, _log_calls(log), sent)
+        deploy.stop()
+        shutil.rmtree(data, ignore_errors=True)
 
 
 def _report(a: argparse.Namespace, env: dict[str, str], run: Run, pages: Counter, logged: Counter, sent: float) -> int:
