@@ -10,10 +10,14 @@ import base64
 import csv
 import io
 import json
+import os
+import subprocess
+import sys
 import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 import psutil
@@ -222,3 +226,39 @@ def test_worker_killed_mid_job_bills_its_pages_once(make_server) -> None:
     assert done["status"] == "succeeded", done
     assert srv.query("select attempts from jobs where id = :id", id=job_id) == [(2,)]
     assert srv.query("select service, calls, pages from usage") == [("azure-read", 1, 3)]
+
+
+def test_every_stored_dialect_bills_as_a_listed_service() -> None:
+    """Each name jobs are stored under maps to a service the usage filters accept, API versions folded."""
+    from ocrgw.dialects.azure.docintel.routes import DIALECTS as DOCINTEL
+    from ocrgw.dialects.azure.imageanalysis.routes import DIALECT as IMAGEANALYSIS
+    from ocrgw.dialects.azure.v21.routes import DIALECT as V21
+    from ocrgw.dialects.flaskapi.routes import DIALECT as FLASK
+    from ocrgw.dialects.huawei.routes import DIALECT as HUAWEI
+    from ocrgw.dialects.native.routes import DIALECT as NATIVE
+    from ocrgw.dialects.ocrspace.routes import DIALECT as OCRSPACE
+    from ocrgw.dialects.streamapi.routes import DIALECT as STREAM
+    from ocrgw.jobs.usage import SERVICES, service_of
+
+    stored = [NATIVE, V21, "azure-read-v3.0", "azure-read-v3.2", IMAGEANALYSIS, *DOCINTEL.values()]
+    stored += [OCRSPACE, HUAWEI, FLASK, STREAM]
+    billed = {name: service_of(name, ()) for name in stored}
+    assert set(billed.values()) <= set(SERVICES), billed
+    assert billed[V21] == billed["azure-read-v3.2"] == "azure-read"
+    assert {billed[n] for n in DOCINTEL.values()} == {"azure-docintel"}
+    assert service_of(HUAWEI, ("mrz",)) == "huawei-passport" and billed[HUAWEI] == "huawei-general-text"
+    assert set(SERVICES) == set(billed.values()) | {"huawei-passport"}
+
+
+def test_usage_cli_refuses_bad_filters(tmp_path: Path) -> None:
+    env = {**os.environ, "OCRGW_DATA_DIR": str(tmp_path)}
+    for args, said in (
+        (["--service", "azure"], "Unknown service 'azure'"),
+        (["--since", "yesterday"], "is not a day"),
+        (["--since", "2026-02-01", "--until", "2026-01-01"], "`since` is after `until`"),
+        (["--key", "nobody"], "no key matches 'nobody'"),
+    ):
+        out = subprocess.run(
+            [sys.executable, "-m", "ocrgw.cli", "usage", *args], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert out.returncode != 0 and said in out.stderr, (args, out.returncode, out.stderr)
