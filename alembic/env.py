@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 import ocrgw.jobs.models
+import ocrgw.jobs.usage  # registers the usage table
 import ocrgw.storage.models  # noqa: F401 - registers the blob chunk table
 from ocrgw.db import Base, make_sync_engine
 from ocrgw.settings import Settings

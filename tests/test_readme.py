@@ -42,6 +42,7 @@ MARKERS = [
     "ocr/general-text",
     "--data-binary @- http://127.0.0.1:8000/ocr",
     "/v1/languages",
+    ".venv/bin/ocrgw usage --since 7d",
 ]
 
 # sh blocks this file does not run, each by a line it contains, and why. Every other sh block must be run.
@@ -319,3 +320,13 @@ def test_languages_curl(shell: Shell) -> None:
     (languages,) = commands(block("/v1/languages"))
     body = json.loads(shell.run(languages))
     assert {"model": "eng", "codes": ["en"]} in body["languages"] and body["default"] == "eng", body
+
+
+def test_usage_commands(shell: Shell) -> None:
+    table, to_csv, admin, curl = commands(block(".venv/bin/ocrgw usage --since 7d"))
+    assert shell.run(table).splitlines()[-1].split()[0] == "total"
+    shell.run(to_csv)
+    assert (shell.cwd / "usage.csv").read_text().startswith("day,key_id,key_name,service,calls,pages")
+    shell.run(admin)
+    body = json.loads(shell.run(curl))
+    assert set(body) == {"items", "calls", "pages"} and all(i["service"] == "azure-read" for i in body["items"])

@@ -1,6 +1,7 @@
 """The `ocrgw` command: `serve` (API + local workers on the embedded default), `api` and `worker` (scale-out
-on Celery), `migrate`, `keys`, and `ocr` (a client: OCR files through a running server's native API).
-Every command reads the same OCRGW_* settings, so they all act on the same data dir and database."""
+on Celery), `migrate`, `keys`, `usage` (billing records), and `ocr` (a client: OCR files through a running
+server's native API). Every command reads the same OCRGW_* settings, so they all act on the same data dir
+and database."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import argparse
 import os
 import shutil
 import sys
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -220,6 +222,74 @@ def cmd_keys(args: argparse.Namespace) -> int:
     return 2
 
 
+def _day(text: str) -> date:
+    """A UTC day for --since/--until: YYYY-MM-DD, `today`, or `Nd` (N days before today)."""
+    from ocrgw.clock import utcnow
+
+    today = utcnow().date()
+    try:
+        if text == "today":
+            return today
+        if text.endswith("d") and text[:-1].isdigit():
+            return today - timedelta(days=int(text[:-1]))
+        return date.fromisoformat(text)
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(f"{text!r} is not a day: give YYYY-MM-DD, today, or Nd (N days ago)")
+
+
+def cmd_usage(args: argparse.Namespace) -> int:
+    from ocrgw.db import sync_sessionmaker
+    from ocrgw.errors import OcrgwError
+    from ocrgw.jobs import usage
+    from ocrgw.migrate import upgrade
+
+    settings = _settings(args)
+    upgrade(settings)
+    try:
+        usage.check_filters(args.service, args.since, args.until)
+    except OcrgwError as exc:
+        print(exc.message, file=sys.stderr)
+        return 2
+    with sync_sessionmaker(settings)() as s:
+        key_ids = None
+        if args.key is not None:
+            key_ids = list(s.execute(usage.matching_keys_stmt(args.key)).scalars())
+            if not key_ids:
+                print(f"no key matches {args.key!r} (give its id, name, prefix or AK)", file=sys.stderr)
+                return 1
+        stmt = usage.report_stmt(key_ids=key_ids, service=args.service, since=args.since, until=args.until)
+        rows = usage.to_rows(s.execute(stmt).all())
+    print(_usage_text(rows, args.format), end="")
+    return 0
+
+
+def _usage_text(rows: list, fmt: str) -> str:
+    """Usage rows (jobs.usage.UsageRow) as a table with a total line, CSV with a header, or JSON
+    (the shape of GET /v1/usage)."""
+    import csv
+    import io
+    import json
+
+    fields = ("day", "key_id", "key_name", "service", "calls", "pages")
+    records = [{f: getattr(r, f) for f in fields} | {"day": r.day.isoformat()} for r in rows]
+    calls, pages = sum(r.calls for r in rows), sum(r.pages for r in rows)
+    if fmt == "json":
+        return json.dumps({"items": records, "calls": calls, "pages": pages}, indent=2) + "\n"
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fields, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(records)
+        return out.getvalue()
+    line = "{:10}  {:36}  {:16}  {:20}  {:>10}  {:>10}\n"
+    text = line.format("day", "key_id", "key name", "service", "calls", "pages")
+    for r in records:
+        name = (r["key_name"] or "-")[:16]
+        text += line.format(r["day"], r["key_id"] or "-", name, r["service"], r["calls"], r["pages"])
+    return text + line.format("total", "", "", "", calls, pages)
+
+
 def cmd_ocr(args: argparse.Namespace) -> int:
     from ocrgw import client
 
@@ -276,6 +346,14 @@ def build_parser() -> argparse.ArgumentParser:
     kr = ks.add_parser("revoke", help="revoke a key by id, name, prefix or AK")
     kr.add_argument("key")
     kp.set_defaults(func=cmd_keys)
+
+    up = sub.add_parser("usage", help="billable calls and pages read per key, service and UTC day")
+    up.add_argument("--key", help="only this key: its id, name, prefix or AK")
+    up.add_argument("--service", help="only this service, e.g. azure-read, huawei-general-text, native")
+    up.add_argument("--since", type=_day, help="from this UTC day, inclusive: YYYY-MM-DD, today, or Nd (N days ago)")
+    up.add_argument("--until", type=_day, help="up to this UTC day, inclusive (same forms)")
+    up.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    up.set_defaults(func=cmd_usage)
 
     op = sub.add_parser("ocr", help="OCR files through a running ocrgw server (native API), one output per input")
     op.add_argument("files", nargs="+", metavar="FILE")

@@ -9,6 +9,7 @@ from enum import StrEnum
 class ErrorCode(StrEnum):
     MISSING_KEY = "MissingKey"
     INVALID_KEY = "InvalidKey"
+    FORBIDDEN = "Forbidden"  # a valid key that may not do this (an admin-only operation)
     NOT_FOUND = "NotFound"
     ROUTE_NOT_FOUND = "RouteNotFound"
     METHOD_NOT_ALLOWED = "MethodNotAllowed"
@@ -47,6 +48,7 @@ class ErrorCode(StrEnum):
 HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.MISSING_KEY: 401,
     ErrorCode.INVALID_KEY: 401,
+    ErrorCode.FORBIDDEN: 403,
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.ROUTE_NOT_FOUND: 404,
     ErrorCode.METHOD_NOT_ALLOWED: 405,

@@ -18,13 +18,17 @@ cursor close), and those hops were the API process's largest cost after the HTTP
 PostgreSQL's driver is natively async and keeps the session path.
 
 With the database blob store, a small body's chunks go into the same transaction as its job's row
-(``storage.database``: ``put`` holds them until then), so concurrent submits also share that write."""
+(``storage.database``: ``put`` holds them until then), so concurrent submits also share that write.
+Usage counters (``jobs.usage``) ride along the same way: an asynchronous API's billable call goes into
+its job's own transaction, and a synchronous API's (``bill``: an entry with counters and no row) into the
+next batch, so metering costs no transaction of its own."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -34,19 +38,23 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from ocrgw.db import make_sqlite_writer
 from ocrgw.jobs import repository as repo
+from ocrgw.jobs import usage
 from ocrgw.jobs.models import Job
 from ocrgw.settings import Settings
 from ocrgw.storage.models import BlobChunk
 
 log = logging.getLogger("ocrgw.inserts")
 MAX_BATCH = 500  # rows per transaction
+Row = dict[str, Any]
 
 
 @dataclass(eq=False)
 class Entry:
-    """One row on its way in: ``committed`` once the transaction holding it has."""
+    """One row on its way in, with the usage it bills (or only usage, with no row): ``committed`` once the
+    transaction holding it has."""
 
-    row: dict[str, Any]
+    row: dict[str, Any] | None
+    bumps: list[usage.Bump] = field(default_factory=list)
     done: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
     taken: bool = False  # in a transaction now: no longer withdrawn on cancellation
 
@@ -72,14 +80,20 @@ class SqliteRows:
         self.engine: Engine = make_sqlite_writer(settings)
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="ocrgw-inserts")
 
-    async def insert(self, rows: list[dict[str, Any]], chunks: list[dict[str, Any]]) -> None:
-        await asyncio.get_running_loop().run_in_executor(self._thread, self._insert, rows, chunks)
+    async def insert(
+        self, rows: list[dict[str, Any]], chunks: list[dict[str, Any]], bumps: Sequence[usage.Bump] = ()
+    ) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._thread, self._insert, rows, chunks, bumps)
 
-    def _insert(self, rows: list[dict[str, Any]], chunks: list[dict[str, Any]]) -> None:
+    def _insert(
+        self, rows: list[dict[str, Any]], chunks: list[dict[str, Any]], bumps: Sequence[usage.Bump] = ()
+    ) -> None:
         with self.engine.begin() as conn:
             if chunks:
                 conn.execute(insert(BlobChunk), chunks)
-            conn.execute(insert(Job), rows)
+            if rows:
+                conn.execute(insert(Job), rows)
+            usage.bump_sync(conn, bumps)
 
     def close(self) -> None:
         self._thread.submit(self.engine.dispose)  # its connection belongs to that thread
@@ -103,8 +117,13 @@ class Inserts:
         if self.rows is not None:
             self.rows.close()
 
+    async def bill(self, bumps: list[usage.Bump]) -> None:
+        """Add usage counters in the next batch's transaction; returns once committed, or raises its error."""
+        await self.add(Entry(None, bumps))
+
     async def add(self, entry: Entry) -> None:
-        """Insert ``entry.row`` into the jobs table; returns once it is committed, or raises its error."""
+        """Insert ``entry.row`` into the jobs table and its ``bumps`` into usage; returns once they are
+        committed, or raises their error."""
         self._waiting.append(entry)
         if self._writer is None:
             self._writer = asyncio.create_task(self._write())
@@ -127,11 +146,11 @@ class Inserts:
                     e.taken = True
                 # A row with an idempotency key may collide with another submit's, and a failed batch
                 # is retried row by row: such rows (few) commit alone so they never break a batch.
-                plain = [e for e in batch if not e.row.get("idempotency_key")]
+                plain = [e for e in batch if not _keyed(e)]
                 if plain:
                     await self._commit(plain)
                 for e in batch:
-                    if e.row.get("idempotency_key"):
+                    if _keyed(e):
                         await self._commit([e])
         finally:
             self._writer = None
@@ -142,17 +161,20 @@ class Inserts:
                     e.done.cancel()
 
     async def _commit(self, batch: list[Entry]) -> None:
-        rows = [e.row for e in batch]
+        rows = [e.row for e in batch if e.row is not None]
+        bumps = [b for e in batch for b in e.bumps]
         blobs = self.blobs
         chunks = [c for r in rows for c in blobs.pending_rows(r["blob_key"])] if blobs is not None else []
         try:
             if self.rows is not None:
-                await self.rows.insert(rows, chunks)
+                await self.rows.insert(rows, chunks, bumps)
             else:
                 async with self.db.begin() as s:
                     if chunks:
                         await (await s.connection()).execute(insert(BlobChunk), chunks)
-                    await repo.insert_jobs(s, rows)
+                    if rows:
+                        await repo.insert_jobs(s, rows)
+                    await usage.bump(s, bumps)
         except Exception as exc:
             if len(batch) == 1:
                 _settle(batch[0], exc)
@@ -162,9 +184,13 @@ class Inserts:
                 await self._commit([e])
             return
         for e in batch:
-            if blobs is not None:
+            if blobs is not None and e.row is not None:
                 blobs.written(e.row["blob_key"])
             _settle(e, None)
+
+
+def _keyed(entry: Entry) -> bool:
+    return entry.row is not None and bool(entry.row.get("idempotency_key"))
 
 
 def _settle(entry: Entry, exc: BaseException | None) -> None:

@@ -24,7 +24,7 @@ from ocrgw.auth import Principal
 from ocrgw.clock import as_utc, utcnow
 from ocrgw.errors import ErrorCode, OcrgwError
 from ocrgw.formats import ImageLimits
-from ocrgw.jobs import engine_choice
+from ocrgw.jobs import engine_choice, usage
 from ocrgw.jobs import repository as repo
 from ocrgw.jobs.backlog import Backlog
 from ocrgw.jobs.endings import Endings
@@ -32,7 +32,7 @@ from ocrgw.jobs.inserts import Entry, Inserts
 from ocrgw.jobs.schemas import JobSpec, JobView, StoredBlob
 from ocrgw.jobs.states import JobStatus
 from ocrgw.ops import metrics
-from ocrgw.ops.context import current_request_id
+from ocrgw.ops.context import current_request_id, on_success_answer
 from ocrgw.queue import JobQueue
 from ocrgw.settings import Settings
 from ocrgw.storage import BlobStore
@@ -97,7 +97,7 @@ async def accept(
         await ctx.backlog.admit()
     try:
         view, principal = await _create(
-            ctx, dialect, owner, order, source, limits, retention_hours, idempotency_key, callback
+            ctx, dialect, owner, order, source, limits, retention_hours, idempotency_key, callback, wait is None
         )
     except BaseException:
         if backlog:
@@ -109,6 +109,7 @@ async def accept(
         ctx.backlog.created()
     if wait is None:
         return view
+    await _bill_answer(ctx, principal.key_id, usage.service_of(dialect, view.spec.outputs))
     done = await _wait(
         db=ctx.db,
         job_id=view.id,
@@ -122,6 +123,19 @@ async def accept(
     return done
 
 
+async def _bill_answer(ctx: Core, key_id: str | None, service: str) -> None:
+    """A synchronous API's call that made a job is billed if its answer is a 2xx, when that answer starts
+    (``ops.http``), once per request (a batch of documents is one call). So a job that fails or outlasts the
+    wait bills nothing where the vendor answers it with an error status (Huawei, Image Analysis), and bills
+    the call where the vendor answers errors 200 (OCR.space: billed per request). Outside a request, at once."""
+
+    async def bill() -> None:
+        await ctx.inserts.bill([usage.Bump(utcnow().date(), key_id, service, calls=1)])
+
+    if not on_success_answer(("usage", key_id, service), bill):
+        await bill()
+
+
 async def _create(
     ctx: Core,
     dialect: str,
@@ -132,6 +146,7 @@ async def _create(
     retention_hours: float,
     idempotency_key: str | None,
     callback: tuple[str, str] | Callable[[], Awaitable[tuple[str, str] | None]] | None,
+    bill_call: bool,
 ) -> tuple[JobView, Principal]:
     """accept's steps up to the queued job: the order checked, the body stored, the deferred parts
     awaited, then ``submit``; the stored body is deleted if a step after it fails."""
@@ -160,6 +175,7 @@ async def _create(
         idempotency_key=idempotency_key,
         callback=notify,
         inserts=ctx.inserts,
+        bill_call=bill_call,
     )
     return view, principal
 
@@ -198,13 +214,16 @@ async def submit(
     idempotency_key: str | None = None,
     callback: tuple[str, str] | None = None,
     inserts: Inserts | None = None,
+    bill_call: bool = False,
 ) -> JobView:
     """A stored blob becomes a queued job; if it cannot (a bad page selection, a database error), the
     blob is deleted here. With ``idempotency_key`` (see ``idempotency_digest``), a second submit that
     loses the race to the first gets the first's job. ``callback`` is (URL, public base URL): the
     delivery loop POSTs to the URL once the job ends. The id is enqueued after the commit; if that is
     lost, the reaper re-enqueues it. With ``inserts`` (the API process's), the row is committed together
-    with those of concurrent submits (``jobs.inserts``); without, in a transaction of its own."""
+    with those of concurrent submits (``jobs.inserts``); without, in a transaction of its own. With
+    ``bill_call`` (an asynchronous API: its 202 is the billable call) the usage counter is bumped in the
+    same transaction; an idempotent replay makes no job and bills nothing."""
     entry = None
     try:
         selected = spec.selection.count(blob.frames)
@@ -240,12 +259,14 @@ async def submit(
             "callback_next_at": now if callback else None,
             "request_id": current_request_id(),  # set by ops.http; None outside a request
         }
+        bumps = [usage.call_of_row(row)] if bill_call else []
         if inserts is not None:
-            entry = Entry(row)
+            entry = Entry(row, bumps)
             await inserts.add(entry)
         else:
             async with db.begin() as s:
                 await repo.insert_jobs(s, [row])
+                await usage.bump(s, bumps)
     except IntegrityError:
         await store.delete(blob.key)
         existing = await find_idempotent(db=db, digest=idempotency_key) if idempotency_key else None

@@ -7,17 +7,30 @@ from __future__ import annotations
 import contextlib
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Hashable, Iterator
 from contextvars import ContextVar
 
 request_id_var: ContextVar[str | None] = ContextVar("ocrgw_request_id", default=None)
 job_id_var: ContextVar[str | None] = ContextVar("ocrgw_job_id", default=None)
+# What must be done before a 2xx answer starts (``ops.http`` runs it): a synchronous call's usage record.
+AnswerHooks = dict[Hashable, Callable[[], Awaitable[None]]]
+answer_hooks_var: ContextVar[AnswerHooks | None] = ContextVar("ocrgw_answer_hooks", default=None)
 
 _SANE = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 def current_request_id() -> str | None:
     return request_id_var.get()
+
+
+def on_success_answer(key: Hashable, hook: Callable[[], Awaitable[None]]) -> bool:
+    """Run ``hook`` just before this request's answer starts, if it is a 2xx; once per ``key`` however
+    often it is asked. False outside an HTTP request (no one would run it)."""
+    hooks = answer_hooks_var.get()
+    if hooks is None:
+        return False
+    hooks.setdefault(key, hook)
+    return True
 
 
 def accept_request_id(header: str | None) -> str:

@@ -15,7 +15,7 @@ from starlette.routing import Match, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ocrgw.ops import metrics
-from ocrgw.ops.context import accept_request_id, request_id_var
+from ocrgw.ops.context import AnswerHooks, accept_request_id, answer_hooks_var, request_id_var
 from ocrgw.ops.logs import ACCESS_LOGGER
 from ocrgw.settings import Settings
 
@@ -60,12 +60,16 @@ class OperationsMiddleware:
         root_path = scope.get("root_path", "")
         rid = accept_request_id(_header(scope, b"x-request-id"))
         token = request_id_var.set(rid)
+        hooks: AnswerHooks = {}
+        answer_hooks_var.set(hooks)
         status = 500  # what the client gets if the app raises before answering
         vendor_rid: str | None = None
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status, vendor_rid
             if message["type"] == "http.response.start":
+                if hooks and 200 <= message["status"] < 300:
+                    await _run_hooks(hooks)  # a failure (no usage record) fails the answer: a 500
                 status = message["status"]
                 headers = MutableHeaders(scope=message)
                 if "x-request-id" in headers:
@@ -102,6 +106,13 @@ class OperationsMiddleware:
         if vendor_rid:
             fields["vendor_request_id"] = vendor_rid
         access_log.info("%s %s %d %.1fms", method, scope["path"], status, elapsed * 1000, extra=fields)
+
+
+async def _run_hooks(hooks: AnswerHooks) -> None:
+    """What a 2xx answer owes before it starts (``ops.context.on_success_answer``), each once."""
+    while hooks:
+        _, hook = hooks.popitem()
+        await hook()
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

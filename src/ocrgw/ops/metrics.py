@@ -16,13 +16,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest, start_http_server
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from ocrgw import __version__
 from ocrgw.clock import as_utc, utcnow
 from ocrgw.jobs import repository as repo
+from ocrgw.jobs import usage
 from ocrgw.jobs.states import JobStatus
 from ocrgw.ops import multiproc
 
@@ -83,6 +84,9 @@ def job_finished(status: str) -> None:
 class JobSnapshot:
     by_state: dict[str, int]
     oldest_queued_age: float  # seconds; 0 when nothing waits
+    # (key id, service, billable calls, pages billed) since the beginning: the usage table (jobs.usage) is
+    # the count, so the counters are right across processes, hosts and restarts.
+    usage: list[tuple[str, str, int, int]]
 
 
 class JobStats:
@@ -103,11 +107,12 @@ class JobStats:
                 async with asyncio.timeout(self.timeout), self.db() as s:
                     by_state = await repo.count_by_status(s)
                     oldest = await repo.oldest_queued_at(s)
+                    billed = await usage.totals(s)
             except Exception as exc:
                 log.warning("metrics: could not read job counts (%s)", type(exc).__name__)
                 return None
             age = max(0.0, (utcnow() - as_utc(oldest)).total_seconds()) if oldest else 0.0
-            snap = JobSnapshot(by_state, age)
+            snap = JobSnapshot(by_state, age, billed)
             self._cached = (now, snap)
             return snap
 
@@ -144,10 +149,26 @@ class _ScrapeCollector:
                 "Age of the oldest queued job (0: none).",
                 value=self.snap.oldest_queued_age,
             )
+            yield from _usage_counters(self.snap.usage)
         if self.workers_live is not None:
             yield GaugeMetricFamily(
                 "ocrgw_workers_live", "Local worker processes alive (embedded deployment).", value=self.workers_live
             )
+
+
+def _usage_counters(rows: list[tuple[str, str, int, int]]) -> Iterator[Metric]:
+    labels = ["key_id", "service"]
+    calls = CounterMetricFamily(
+        "ocrgw_billable_calls", "Billable calls (2xx) by API key id and service (jobs.usage).", labels=labels
+    )
+    pages = CounterMetricFamily(
+        "ocrgw_billed_pages", "Pages read by jobs that succeeded, by API key id and service.", labels=labels
+    )
+    for key_id, service, n_calls, n_pages in rows:
+        calls.add_metric([key_id or "-", service], n_calls)
+        pages.add_metric([key_id or "-", service], n_pages)
+    yield calls
+    yield pages
 
 
 def _process_samples() -> bytes:

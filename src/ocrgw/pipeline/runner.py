@@ -14,9 +14,11 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy.orm import sessionmaker
 
+from ocrgw.clock import utcnow
 from ocrgw.db import sync_sessionmaker
 from ocrgw.errors import ErrorCode, OcrgwError
 from ocrgw.jobs import repository as repo
+from ocrgw.jobs import usage
 from ocrgw.jobs.leases import owner_id
 from ocrgw.jobs.schemas import (
     CellResult,
@@ -272,6 +274,8 @@ def _run(job_id: str, ctx: WorkerContext) -> str:
         keeper.stop.set()
     with ctx.db.begin() as s:
         finished = repo.finish(s, job_id, ctx.worker_id, JobStatus.SUCCEEDED)
+        if finished:  # the job's one transition to succeeded: its pages are billed here, and only here
+            usage.bill_pages(s, job_id, utcnow().date())
     return JobStatus.SUCCEEDED.value if finished else "lost"
 
 

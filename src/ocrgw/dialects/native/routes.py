@@ -5,6 +5,7 @@ signing secret; and the installed languages. Thin: parse -> job service -> rende
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any, Literal, get_args
 
 import anyio
@@ -19,9 +20,10 @@ from ocrgw.auth import Principal
 from ocrgw.context import AppContext, Ctx
 from ocrgw.dialects.native import parse, render
 from ocrgw.dialects.native import schemas as S
+from ocrgw.errors import ErrorCode, OcrgwError
 from ocrgw.formats import ENGINE_LIMITS
 from ocrgw.intake import multipart
-from ocrgw.jobs import idempotency, service
+from ocrgw.jobs import idempotency, service, usage
 from ocrgw.jobs.callbacks import callback_secret
 from ocrgw.jobs.schemas import JobView
 from ocrgw.jobs.states import JobStatus
@@ -180,10 +182,35 @@ async def delete_job(job_id: str, ctx: Ctx, caller: Caller) -> Response:
     return Response(status_code=204)
 
 
+async def get_usage(
+    ctx: Ctx,
+    caller: Caller,
+    key: Annotated[str | None, Query(description="Only this API key: its id, name, prefix or AK.")] = None,
+    service_name: Annotated[
+        str | None, Query(alias="service", description=f"Only this service: {', '.join(usage.SERVICES)}.")
+    ] = None,
+    since: Annotated[date | None, Query(description="From this UTC day (YYYY-MM-DD), inclusive.")] = None,
+    until: Annotated[date | None, Query(description="Up to this UTC day (YYYY-MM-DD), inclusive.")] = None,
+) -> S.UsageReport:
+    """Billable calls and pages read per API key, service and UTC day, billed as the vendors bill: a call
+    that made a job and was answered 2xx (a Huawei call whose job fails is an error, and free), every page
+    of a job that succeeded once, polls never. Admin keys only (`ocrgw keys create --admin`); others get
+    403."""
+    if not caller.is_admin:
+        raise OcrgwError(ErrorCode.FORBIDDEN, "Only an admin key may read usage (`ocrgw keys create --admin`).")
+    rows = await usage.report(ctx.db, key=key, service=service_name, since=since, until=until)
+    items = [
+        S.UsageRecord(day=r.day, key_id=r.key_id, key_name=r.key_name, service=r.service, calls=r.calls, pages=r.pages)
+        for r in rows
+    ]
+    return S.UsageReport(items=items, calls=sum(r.calls for r in rows), pages=sum(r.pages for r in rows))
+
+
 # ------------------------------------------------------------------------------------------- OpenAPI
 _ERROR_TEXT: dict[int | str, str] = {
     400: "Bad input: a corrupt or unsupported document, an invalid option.",
     401: "No API key, or an invalid one.",
+    403: "The key may not do this (an admin-only operation).",
     404: "No such job (or not yours, or expired).",
     409: "Not finished (NotReady), or failed.",
     413: "The document is larger than the server accepts.",
@@ -293,6 +320,15 @@ for method, path, endpoint, operation_id, summary, model, errors in (
         (401,),
     ),
     ("DELETE", "/jobs/{job_id}", delete_job, "deleteJob", "Delete a job", None, (401, 404)),
+    (
+        "GET",
+        "/usage",
+        get_usage,
+        "getUsage",
+        "Get usage per key, service and day (admin)",
+        S.UsageReport,
+        (400, 401, 403),
+    ),
 ):
     router.add_api_route(
         path,

@@ -4,7 +4,7 @@ in /docs and in the generated SDKs' docstrings."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -324,3 +324,26 @@ class LanguageList(BaseModel):
         "`default` first, then with the model of the language found); OCRGW_DETECT_LANGUAGE."
     )
     install_hint: str = Field(description="How an operator adds a language.")
+
+
+class UsageRecord(BaseModel):
+    """One key's billable use of one service on one UTC day."""
+
+    day: date
+    key_id: str | None = Field(description="The API key's id; null for calls made while auth was off.")
+    key_name: str | None = Field(description="The key's name (null if the key no longer exists).")
+    service: str = Field(description="The vendor API billed, e.g. azure-read, azure-docintel, huawei-general-text.")
+    calls: int = Field(
+        description="Billable calls: 2xx answers of submits that made a job (asynchronous APIs: the 202; "
+        "synchronous APIs: the answer, whatever became of the job). Polls, result reads, idempotent replays "
+        "and requests refused before a job was made are not billed."
+    )
+    pages: int = Field(description="Pages read by this key's jobs that succeeded, counted once per job.")
+
+
+class UsageReport(BaseModel):
+    """Usage records, oldest day first, and their sums."""
+
+    items: list[UsageRecord]
+    calls: int
+    pages: int
