@@ -160,7 +160,7 @@ def test_usage_matches_the_answers(server: Server) -> None:
     r = _usage(server, admin, service="nope")
     assert r.status_code == 400 and r.json()["error"]["param"] == "service", r.text
     r = _usage(server, admin, key="no-such-key")
-    assert r.status_code == 400 and r.json()["error"]["param"] == "key", r.text
+    assert r.status_code == 404 and r.json()["error"]["param"] == "key", r.text
     assert _usage(server, admin, key=name, service="ocrspace").json()["calls"] == ledger.calls["ocrspace"]
     assert _usage(server, admin, key=name, since="2000-01-01", until="2000-01-02").json()["items"] == []
 

@@ -251,6 +251,9 @@ def cmd_usage(args: argparse.Namespace) -> int:
     except OcrgwError as exc:
         print(exc.message, file=sys.stderr)
         return 2
+    if args.since and args.until and args.since > args.until:  # an operator's typo (the API answers no days)
+        print("`since` is after `until`.", file=sys.stderr)
+        return 2
     with sync_sessionmaker(settings)() as s:
         key_ids = None
         if args.key is not None:

@@ -178,29 +178,28 @@ def matching_keys_stmt(ref: str):
 
 
 def check_filters(service: str | None, since: date | None, until: date | None) -> None:
-    """Refuse a filter that can only match nothing by mistake: an unknown service, or days out of order."""
+    """Refuse a service filter that can only match nothing by mistake (a typo); days out of order simply
+    match no day."""
     if service is not None and service not in SERVICES:
         raise OcrgwError(
             ErrorCode.INVALID_PARAMETER,
             f"Unknown service {service!r}; the services are: {', '.join(SERVICES)}.",
             param="service",
         )
-    if since is not None and until is not None and since > until:
-        raise OcrgwError(ErrorCode.INVALID_PARAMETER, "`since` is after `until`.", param="since")
 
 
 async def report(
     db: async_sessionmaker, *, key: str | None, service: str | None, since: date | None, until: date | None
 ) -> list[UsageRow]:
-    """Usage rows matching the filters (``key``: a key's id, name, prefix or AK); InvalidParameter for an
-    unknown key or service."""
+    """Usage rows matching the filters (``key``: a key's id, name, prefix or AK); NotFound for a key that
+    matches none, InvalidParameter for an unknown service."""
     check_filters(service, since, until)
     async with db() as s:
         key_ids = None
         if key is not None:
             key_ids = list((await s.execute(matching_keys_stmt(key))).scalars())
             if not key_ids:
-                raise OcrgwError(ErrorCode.INVALID_PARAMETER, f"No API key matches {key!r}.", param="key")
+                raise OcrgwError(ErrorCode.NOT_FOUND, f"No API key matches {key!r}.", param="key")
         stmt = report_stmt(key_ids=key_ids, service=service, since=since, until=until)
         return to_rows((await s.execute(stmt)).all())
 

@@ -182,15 +182,27 @@ async def delete_job(job_id: str, ctx: Ctx, caller: Caller) -> Response:
     return Response(status_code=204)
 
 
+# A day as YYYY-MM-DD only: pydantic's lax date would also take a Unix time ("0") the spec does not allow.
+_DAY: dict[str, Any] = {"pattern": r"^\d{4}-\d{2}-\d{2}$", "json_schema_extra": {"format": "date"}}
+
+
+def _day(value: str | None, name: str) -> date | None:
+    try:
+        return None if value is None else date.fromisoformat(value)
+    except ValueError:
+        raise OcrgwError(ErrorCode.INVALID_PARAMETER, f"`{name}` is not a day (YYYY-MM-DD).", param=name) from None
+
+
 async def get_usage(
     ctx: Ctx,
     caller: Caller,
     key: Annotated[str | None, Query(description="Only this API key: its id, name, prefix or AK.")] = None,
     service_name: Annotated[
-        str | None, Query(alias="service", description=f"Only this service: {', '.join(usage.SERVICES)}.")
+        str | None,
+        Query(alias="service", description="Only this service.", json_schema_extra={"enum": list(usage.SERVICES)}),
     ] = None,
-    since: Annotated[date | None, Query(description="From this UTC day (YYYY-MM-DD), inclusive.")] = None,
-    until: Annotated[date | None, Query(description="Up to this UTC day (YYYY-MM-DD), inclusive.")] = None,
+    since: Annotated[str | None, Query(description="From this UTC day (YYYY-MM-DD), inclusive.", **_DAY)] = None,
+    until: Annotated[str | None, Query(description="Up to this UTC day (YYYY-MM-DD), inclusive.", **_DAY)] = None,
 ) -> S.UsageReport:
     """Billable calls and pages read per API key, service and UTC day, billed as the vendors bill: a call
     that made a job and was answered 2xx (a Huawei call whose job fails is an error, and free), every page
@@ -198,7 +210,9 @@ async def get_usage(
     403."""
     if not caller.is_admin:
         raise OcrgwError(ErrorCode.FORBIDDEN, "Only an admin key may read usage (`ocrgw keys create --admin`).")
-    rows = await usage.report(ctx.db, key=key, service=service_name, since=since, until=until)
+    rows = await usage.report(
+        ctx.db, key=key, service=service_name, since=_day(since, "since"), until=_day(until, "until")
+    )
     items = [
         S.UsageRecord(day=r.day, key_id=r.key_id, key_name=r.key_name, service=r.service, calls=r.calls, pages=r.pages)
         for r in rows
@@ -327,7 +341,7 @@ for method, path, endpoint, operation_id, summary, model, errors in (
         "getUsage",
         "Get usage per key, service and day (admin)",
         S.UsageReport,
-        (400, 401, 403),
+        (400, 401, 403, 404),
     ),
 ):
     router.add_api_route(
