@@ -33,6 +33,7 @@ from sqlalchemy import Engine, insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from ocrgw.db import make_sqlite_writer
+from ocrgw.jobs import fairness
 from ocrgw.jobs import repository as repo
 from ocrgw.jobs.models import Job
 from ocrgw.settings import Settings
@@ -77,6 +78,7 @@ class SqliteRows:
 
     def _insert(self, rows: list[dict[str, Any]], chunks: list[dict[str, Any]]) -> None:
         with self.engine.begin() as conn:
+            fairness.tag_rows_sync(conn, rows)  # a read before the first write: pysqlite begins at the write
             if chunks:
                 conn.execute(insert(BlobChunk), chunks)
             conn.execute(insert(Job), rows)

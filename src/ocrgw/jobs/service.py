@@ -26,7 +26,7 @@ from ocrgw.errors import ErrorCode, OcrgwError
 from ocrgw.formats import ImageLimits
 from ocrgw.jobs import engine_choice
 from ocrgw.jobs import repository as repo
-from ocrgw.jobs.backlog import Backlog
+from ocrgw.jobs.backlog import UNKNOWN, Backlog
 from ocrgw.jobs.endings import Endings
 from ocrgw.jobs.inserts import Entry, Inserts
 from ocrgw.jobs.schemas import JobSpec, JobView, StoredBlob
@@ -69,6 +69,14 @@ class Order:
 Deferred = Callable[[], Awaitable[Order]]
 
 
+@dataclass(slots=True)
+class Held:
+    """The key a submit's backlog place is held for (``Backlog.admit``): UNKNOWN until a deferred owner is
+    known and checked against its share (``Backlog.admit_key``)."""
+
+    key: str | None
+
+
 async def accept(
     ctx: Core,
     *,
@@ -93,20 +101,30 @@ async def accept(
     (a bad key is told before a bad option), and a deferred ``callback`` (its URL in the body) last.
     ``limits`` are the pixel sizes the dialect's API takes (its vendor's, or the engine's own), checked
     from the image's headers as it is stored."""
+    held = Held(owner.key_id if isinstance(owner, Principal) else UNKNOWN)
     if backlog:
-        await ctx.backlog.admit()
+        await ctx.backlog.admit(held.key)
     try:
         view, principal = await _create(
-            ctx, dialect, owner, order, source, limits, retention_hours, idempotency_key, callback
+            ctx,
+            dialect,
+            owner,
+            order,
+            source,
+            limits,
+            retention_hours,
+            idempotency_key,
+            callback,
+            held if backlog else None,
         )
     except BaseException:
         if backlog:
-            ctx.backlog.settle(created=False)
+            ctx.backlog.settle(created=False, key=held.key)
         raise
     if backlog:
-        ctx.backlog.settle(created=True)
+        ctx.backlog.settle(created=True, key=held.key)
     else:
-        ctx.backlog.created()
+        ctx.backlog.created(principal.key_id)
     if wait is None:
         return view
     done = await _wait(
@@ -132,13 +150,18 @@ async def _create(
     retention_hours: float,
     idempotency_key: str | None,
     callback: tuple[str, str] | Callable[[], Awaitable[tuple[str, str] | None]] | None,
+    held: Held | None,
 ) -> tuple[JobView, Principal]:
     """accept's steps up to the queued job: the order checked, the body stored, the deferred parts
-    awaited, then ``submit``; the stored body is deleted if a step after it fails."""
+    awaited, then ``submit``; the stored body is deleted if a step after it fails. A deferred owner's
+    share of the backlog is checked as soon as it is known (``held``: the backlog place accept holds)."""
     ready = await check_order(order, ctx.settings) if isinstance(order, Order) else None
     blob = await source.save(ctx.store, ctx.settings, limits)
     try:
         principal = owner if isinstance(owner, Principal) else await owner()
+        if held is not None and held.key == UNKNOWN:
+            await ctx.backlog.admit_key(principal.key_id)
+            held.key = principal.key_id
         if ready is None:
             assert not isinstance(order, Order)  # a deferred order, known now that the body is stored
             ready = await check_order(await order(), ctx.settings)
