@@ -80,6 +80,12 @@ class Backlog:
             self._key_pending[key] += 1
         self._pending += 1
 
+    async def check_key(self, key: str | None) -> None:
+        """Refuse while the bound is full or ``key`` holds its share, holding nothing (a batch's check)."""
+        await self.check()
+        if self._keyed(key):
+            await self._check_key(key)
+
     async def admit_key(self, key: str | None) -> None:
         """Hold a place for ``key`` (refused at its share) for a submit admitted before its key was known."""
         if self._keyed(key):

@@ -20,7 +20,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, or_, select, text, update
+from sqlalchemy import Connection, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
 
@@ -40,17 +40,25 @@ def virtual_time_stmt():
     return select(func.coalesce(running, queued, 0.0))
 
 
-def last_tags_stmt(keys: set[str | None]):
-    """Each key's largest tag among its waiting and running jobs (a key with none is absent)."""
-    named = [k for k in keys if k is not None]
-    who = [Job.owner_key_id.in_(named)] if named else []
-    if None in keys:
-        who.append(Job.owner_key_id.is_(None))
-    return (
-        select(Job.owner_key_id, func.max(Job.fair_tag))
-        .where(or_(*who), Job.status.in_((Q, R)))
-        .group_by(Job.owner_key_id)
-    )
+def last_tags_stmt(keys: list[str | None]):
+    """Each key's largest tag among its waiting jobs, then among its running ones (NULL for none): one
+    row of two columns a key, each an index lookup (``ix_jobs_owner_status_tag``), however many jobs the
+    key has waiting."""
+    cols = []
+    for key in keys:
+        who = Job.owner_key_id.is_(None) if key is None else Job.owner_key_id == key
+        for status in (Q, R):
+            cols.append(select(func.max(Job.fair_tag)).where(who, Job.status == status).scalar_subquery())
+    return select(*cols)
+
+
+def _last_tags(keys: list[str | None], row) -> dict[str | None, float]:
+    last: dict[str | None, float] = {}
+    for i, key in enumerate(keys):
+        tags = [float(t) for t in row[2 * i : 2 * i + 2] if t is not None]
+        if tags:
+            last[key] = max(tags)
+    return last
 
 
 def assign(rows: list[dict[str, Any]], vtime: float, last: dict[str | None, float]) -> None:
@@ -63,8 +71,8 @@ def assign(rows: list[dict[str, Any]], vtime: float, last: dict[str | None, floa
 
 def tag_rows_sync(conn: Connection, rows: list[dict[str, Any]]) -> None:
     vtime = float(conn.execute(virtual_time_stmt()).scalar_one())
-    last = {k: float(t) for k, t in conn.execute(last_tags_stmt({r["owner_key_id"] for r in rows})).all()}
-    assign(rows, vtime, last)
+    keys = list({r["owner_key_id"]: None for r in rows})
+    assign(rows, vtime, _last_tags(keys, conn.execute(last_tags_stmt(keys)).one()))
 
 
 async def tag_rows(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
@@ -72,8 +80,8 @@ async def tag_rows(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
     if conn.dialect.name == "postgresql":
         await conn.execute(text(_LOCK))  # held to the commit: other API processes tag after this batch
     vtime = float((await conn.execute(virtual_time_stmt())).scalar_one())
-    last = {k: float(t) for k, t in (await conn.execute(last_tags_stmt({r["owner_key_id"] for r in rows}))).all()}
-    assign(rows, vtime, last)
+    keys = list({r["owner_key_id"]: None for r in rows})
+    assign(rows, vtime, _last_tags(keys, (await conn.execute(last_tags_stmt(keys))).one()))
 
 
 def _take(where, worker: str, now: datetime, lease: float):

@@ -399,11 +399,12 @@ def wait_error(view: JobView, waited: float) -> OcrgwError:
     return OcrgwError(code, view.error_message or "The document could not be read.")
 
 
-async def check_backlog(ctx: Core) -> None:
-    """Refuse new work (BacklogFull, with a Retry-After) while the backlog is at its bound, for a request
-    whose documents then skip the check (``accept(backlog=False)``: a batch that stores its files as they
-    stream in). Called before the body is read, so a refused upload costs nothing."""
-    await ctx.backlog.check()
+async def check_backlog(ctx: Core, key: str | None = UNKNOWN) -> None:
+    """Refuse new work (BacklogFull, with a Retry-After) while the backlog is at its bound, or the key
+    (when known from the headers) holds its share, for a request whose documents then skip the check
+    (``accept(backlog=False)``: a batch that stores its files as they stream in). Called before the body
+    is read, so a refused upload costs nothing."""
+    await ctx.backlog.check_key(key)
 
 
 async def delete(*, db: async_sessionmaker, store: BlobStore, job_id: str, owner_key_id: str | None) -> None:
