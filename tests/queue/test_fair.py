@@ -5,12 +5,13 @@ it after all of them. The servers are stopped without draining A's backlog once 
 
 from __future__ import annotations
 
+import os
 import time
 
 import httpx
 from tests.conftest import Server, slow_page
 
-A_JOBS = 20
+A_JOBS = int(os.environ.get("OCRGW_TEST_FAIR_JOBS", "20"))  # 60 for the issue's own figure
 
 
 def _post(client: httpx.Client, srv: Server, key: str, body: bytes) -> httpx.Response:
@@ -71,8 +72,10 @@ def test_one_key_fills_only_its_share_of_the_backlog(make_server) -> None:
     page = slow_page()
     with httpx.Client(timeout=60) as client:
         codes = [_post(client, srv, srv.key, page).status_code for _ in range(8)]
-        assert codes.count(202) in (3, 4), codes  # 3 waiting, plus perhaps the one the worker took
-        assert codes[-1] == 429, codes
+        # 3 waiting, plus the one or two the worker took meanwhile (a recount before refusing sees them go)
+        assert 3 <= codes.count(202) <= 5 and codes[-1] == 429, codes
+        waiting = srv.query("select count(*) from jobs where status = 'queued'")[0][0]
+        assert waiting <= 3
         assert _post(client, srv, key_b, page).status_code == 202
         refused = _post(client, srv, srv.key, page)
     assert refused.status_code == 429
