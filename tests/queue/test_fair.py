@@ -1,7 +1,9 @@
 """Fair scheduling across keys on both deployments (``jobs.fairness``), and the per-key share of the
 backlog: real servers, real databases, real workers. With one worker, key A queues a burst of slow pages,
 then key B submits one: B's job must end after at most 3 of A's, where first-come, first-served ended
-it after all of them. The servers are stopped without draining A's backlog once B's job has ended."""
+it after all of them. Then B's synchronous call (Image Analysis), run on the message of one of A's jobs,
+must be answered through the job-end notice of the job run (the SQL fallback is set to an hour). The
+servers are stopped without draining A's backlog."""
 
 from __future__ import annotations
 
@@ -12,6 +14,9 @@ import httpx
 from tests.conftest import Server, slow_page
 
 A_JOBS = int(os.environ.get("OCRGW_TEST_FAIR_JOBS", "20"))  # 60 for the issue's own figure
+IA = "/computervision/imageanalysis:analyze?api-version=2024-02-01&features=read"
+SYNC_WAIT = 60
+ENV = {"OCRGW_SYNC_WAIT_SECONDS": str(SYNC_WAIT), "OCRGW_SYNC_POLL_SECONDS": "3600"}
 
 
 def _post(client: httpx.Client, srv: Server, key: str, body: bytes) -> httpx.Response:
@@ -45,18 +50,26 @@ def _b_after_a(srv: Server) -> tuple[int, int]:
     b_owner, b_end = next((owner, end) for job, owner, end in rows if job == b_id)
     a_rows = [end for job, owner, end in rows if owner != b_owner]
     assert len(a_rows) == A_JOBS
-    print(f"key B's job ended after {sum(1 for e in a_rows if e is not None and e <= b_end)} of key A's {A_JOBS}")
-    return sum(1 for end in a_rows if end is not None and end <= b_end), A_JOBS
+    before = sum(1 for end in a_rows if end is not None and end <= b_end)
+    print(f"key B's job ended after {before} of key A's {A_JOBS}")
+    assert sum(1 for end in a_rows if end is None) >= 3  # A still has a backlog for the synchronous call
+    started = time.monotonic()
+    r = httpx.post(srv.url + IA, content=page, headers={"Ocp-Apim-Subscription-Key": key_b}, timeout=120)
+    assert r.status_code == 200, r.text
+    # Its job runs next (about 2 pages' time); a notice naming the message's job instead would leave it
+    # waiting for its own message behind A's (~17 pages) or the end of the wait.
+    assert time.monotonic() - started < 15
+    return before, A_JOBS
 
 
 def test_one_job_of_a_second_key_waits_behind_few_of_a_busy_keys_embedded(make_server) -> None:
-    srv = make_server(workers=1).start()
+    srv = make_server(workers=1, env=ENV).start()
     before, queued = _b_after_a(srv)
     assert before <= 3, f"key B's job ended after {before} of key A's {queued}"
 
 
 def test_one_job_of_a_second_key_waits_behind_few_of_a_busy_keys_scaleout(make_scaleout) -> None:
-    srv = make_scaleout(worker_processes=1, workers=1).start()
+    srv = make_scaleout(worker_processes=1, workers=1, env=ENV).start()
     before, queued = _b_after_a(srv)
     assert before <= 3, f"key B's job ended after {before} of key A's {queued}"
 

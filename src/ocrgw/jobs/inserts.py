@@ -17,6 +17,9 @@ driver (aiosqlite) hops to its thread and back for every statement of a transact
 cursor close), and those hops were the API process's largest cost after the HTTP stack itself.
 PostgreSQL's driver is natively async and keeps the session path.
 
+Each batch's rows get their fair-queueing tags (``jobs.fairness``) in its transaction, in the order the
+submits came, just before the insert.
+
 With the database blob store, a small body's chunks go into the same transaction as its job's row
 (``storage.database``: ``put`` holds them until then), so concurrent submits also share that write."""
 
