@@ -346,11 +346,13 @@ def test_request_fingerprint_migration_up_down_up(tmp_path: Path, backend: str) 
                 engine.dispose()
 
         upgrade(settings)
-        assert "request_fingerprint" in columns()
+        assert {"request_fingerprint", "fair_tag"} <= columns()
+        command.downgrade(alembic_config(settings), "0012")
+        assert "fair_tag" not in columns() and "request_fingerprint" in columns()
         command.downgrade(alembic_config(settings), "0011")
         assert "request_fingerprint" not in columns() and "idempotency_key" in columns()
         upgrade(settings)
-        assert "request_fingerprint" in columns()
+        assert {"request_fingerprint", "fair_tag"} <= columns()
     finally:
         if backend == "postgresql":
             _pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -32,7 +32,12 @@ class AppContext:
     inserts: Inserts = field(init=False)  # the group commit of new jobs
 
     def __post_init__(self) -> None:
-        self.backlog = Backlog(self.db, self.settings.max_backlog, self.settings.backlog_retry_after_seconds)
+        self.backlog = Backlog(
+            self.db,
+            self.settings.max_backlog,
+            self.settings.backlog_retry_after_seconds,
+            self.settings.backlog_key_share,
+        )
         self.inserts = Inserts(self.db, self.settings, self.store)
 
 

@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     # Backpressure: submits answer 429 + Retry-After while this many jobs wait (0: no bound).
     max_backlog: int = Field(default=10000, ge=0)
     backlog_retry_after_seconds: int = Field(default=5, ge=1)
+    # One key may hold at most this share of max_backlog waiting (``jobs.backlog``), so its burst cannot lock
+    # other keys out; 1: no per-key bound. Keyless jobs (auth off) only meet max_backlog.
+    backlog_key_share: float = Field(default=0.5, gt=0, le=1)
 
     # Synchronous APIs (Image Analysis) wait this long for a job before answering a timeout error.
     sync_wait_seconds: float = Field(default=120.0, gt=0)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, update
 
+from ocrgw.auth.models import ApiKey
 from ocrgw.clock import utcnow
 from ocrgw.db import make_async_engine, make_async_sessionmaker, sync_sessionmaker
 from ocrgw.errors import ErrorCode, OcrgwError
@@ -31,15 +32,19 @@ def settings(tmp_path: Path) -> Settings:
     return s
 
 
-def _insert_queued(settings: Settings, n: int) -> list[str]:
+def _insert_queued(settings: Settings, n: int, owner: str | None = None) -> list[str]:
     """Jobs as another API process would have created them: committed rows this process never saw."""
     ids = [str(uuid.uuid4()) for _ in range(n)]
     now = utcnow()
     with sync_sessionmaker(settings).begin() as s:
+        if owner is not None and s.get(ApiKey, owner) is None:
+            s.add(ApiKey(id=owner, name=owner, key_hash=owner, prefix=owner, created_at=now))
+            s.flush()
         for job_id in ids:
             s.add(
                 Job(
                     id=job_id,
+                    owner_key_id=owner,
                     dialect="t",
                     status=JobStatus.QUEUED.value,
                     spec={},
@@ -95,6 +100,39 @@ def test_bound_holds_for_concurrent_submits_and_counts_once_a_second(settings: S
         with pytest.raises(OcrgwError):  # refused again on that fresh count, without another
             await backlog.admit()
         assert len(counts) == 2
+        await engine.dispose()
+
+    asyncio.run(scenario())
+
+
+def test_one_key_holds_at_most_its_share_under_concurrent_submits(settings: Settings) -> None:
+    """A bound of 10 with a share of 0.5: key "a" (2 waiting) gets exactly 3 of 10 concurrent submits in,
+    then is refused, while key "b" and keyless jobs (auth off) are still admitted."""
+
+    async def scenario() -> None:
+        engine = make_async_engine(settings)
+        backlog = Backlog(make_async_sessionmaker(engine), bound=10, retry_after=3, share=0.5)
+        _insert_queued(settings, 2, owner="a")
+        _insert_queued(settings, 1, owner="b")
+
+        async def submit(key: str | None) -> bool:
+            try:
+                await backlog.admit(key)
+            except OcrgwError as exc:
+                assert exc.code is ErrorCode.BACKLOG_FULL and exc.retry_after == 3
+                assert "share of the backlog (5)" in exc.message
+                return False
+            await asyncio.sleep(0.05)  # the upload, while others arrive
+            await asyncio.to_thread(_insert_queued, settings, 1, key)
+            backlog.settle(created=True, key=key)
+            return True
+
+        results = await asyncio.gather(*(submit("a") for _ in range(10)))
+        assert results.count(True) == 3  # 2 waiting + 3 admitted = the key's share of 5
+        assert await submit("b")
+        assert await submit(None)
+        assert not await submit("a")
+        assert backlog.figure == 2 + 1 + 3 + 1 + 1
         await engine.dispose()
 
     asyncio.run(scenario())

@@ -11,13 +11,22 @@ bound can be passed by what the others accept in about a second. A stale figure 
 submit through and counts again in the background. A figure that says "full" is counted again before the
 submit is refused if it is stale or holds jobs created here since its count (which workers may have taken
 already), so a drained backlog takes work again at once; while the backlog stays full, refusals cost a
-COUNT only as often as jobs are still admitted, or once a second."""
+COUNT only as often as jobs are still admitted, or once a second.
+
+Each key may hold at most a share of the bound (``backlog_key_share``), so one key's burst cannot lock
+the others out: the same figure is kept per key (one grouped COUNT gives both), and a key over its share
+is refused while others are still admitted. Keyless jobs (auth off: one tenant) only meet the bound.
+Within one API process both figures are exact under concurrency (a submit holds its place from the
+check on, with no await in between); across API processes each can be passed by what the others accept
+between two counts (about a second), as before."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
+from collections import Counter
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -26,16 +35,22 @@ from ocrgw.jobs import repository as repo
 
 log = logging.getLogger("ocrgw.backlog")
 RECOUNT_SECONDS = 1.0  # how old the count may get before a submit asks for a new one
+UNKNOWN = "\0unknown"  # a submit whose key is not known yet (it is in the body): only the bound applies
 
 
 class Backlog:
-    def __init__(self, db: async_sessionmaker, bound: int, retry_after: int) -> None:
+    def __init__(self, db: async_sessionmaker, bound: int, retry_after: int, share: float = 1.0) -> None:
         self.db = db
         self.bound = bound  # 0: no bound, and nothing is ever counted
         self.retry_after = retry_after
+        # A key's most waiting jobs (0: no per-key bound, a share of 1 included).
+        self.key_bound = max(1, math.floor(bound * share)) if bound and share < 1 else 0
         self._counted = 0  # queued jobs at the last count
         self._created = 0  # jobs this process created since that count began
         self._pending = 0  # submits admitted here and not yet settled
+        self._key_counted: dict[str | None, int] = {}  # the same three, per key
+        self._key_created: Counter[str | None] = Counter()
+        self._key_pending: Counter[str | None] = Counter()
         self._counted_at = float("-inf")  # time.monotonic() when the last count began (never: stale)
         self._counting: asyncio.Task[None] | None = None
 
@@ -43,21 +58,67 @@ class Backlog:
     def figure(self) -> int:
         return self._counted + self._created + self._pending
 
-    async def admit(self) -> None:
-        """Refuse (BacklogFull, with a Retry-After) while the backlog is at its bound; else hold a place
-        for one submit until ``settle``."""
-        await self.check()
+    def key_figure(self, key: str | None) -> int:
+        return self._key_counted.get(key, 0) + self._key_created[key] + self._key_pending[key]
+
+    def _keyed(self, key: str | None) -> bool:
+        return bool(self.key_bound) and key is not None and key != UNKNOWN
+
+    async def admit(self, key: str | None = UNKNOWN) -> None:
+        """Refuse (BacklogFull, with a Retry-After) while the backlog is at its bound, or ``key`` at its
+        share; else hold a place for one submit until ``settle``. A key known only later is held by
+        ``admit_key``."""
+        keyed = self._keyed(key)
+        while True:
+            await self.check()
+            if not keyed:
+                break
+            await self._check_key(key)
+            if self.figure < self.bound:  # else the key's recount let others fill the bound: check again
+                break
+        if keyed:
+            self._key_pending[key] += 1
         self._pending += 1
 
-    def settle(self, *, created: bool) -> None:
-        """An admitted submit ended: its job was created (committed), or it failed and its place is free."""
-        self._pending -= 1
-        if created:
-            self.created()
+    async def check_key(self, key: str | None) -> None:
+        """Refuse while the bound is full or ``key`` holds its share, holding nothing (a batch's check)."""
+        await self.check()
+        if self._keyed(key):
+            await self._check_key(key)
 
-    def created(self) -> None:
+    async def admit_key(self, key: str | None) -> None:
+        """Hold a place for ``key`` (refused at its share) for a submit admitted before its key was known."""
+        if self._keyed(key):
+            await self._check_key(key)
+            self._key_pending[key] += 1
+
+    def settle(self, *, created: bool, key: str | None = UNKNOWN) -> None:
+        """An admitted submit ended: its job was created (committed), or it failed and its place is free.
+        ``key`` as held (``admit`` or ``admit_key``), else UNKNOWN."""
+        self._pending -= 1
+        if self._keyed(key):
+            self._key_pending[key] -= 1
+        if created:
+            self.created(key)
+
+    def created(self, key: str | None = UNKNOWN) -> None:
         """A job was committed (admitted here, or part of a batch that checked the bound once)."""
         self._created += 1
+        if self._keyed(key):
+            self._key_created[key] += 1
+
+    async def _check_key(self, key: str | None) -> None:
+        """As ``check``, against the key's share (the global count is fresh: ``check`` just ran)."""
+        stale = time.monotonic() - self._counted_at >= RECOUNT_SECONDS
+        if self.key_figure(key) >= self.key_bound and (stale or self._key_created[key]):
+            await asyncio.shield(self._start_count())  # jobs it made may have been taken since
+        if (n := self.key_figure(key)) >= self.key_bound:
+            raise OcrgwError(
+                ErrorCode.BACKLOG_FULL,
+                f"This key has {n} documents waiting, its share of the backlog ({self.key_bound}); "
+                "retry after a few seconds.",
+                retry_after=self.retry_after,
+            )
 
     async def check(self) -> None:
         """Refuse while the backlog is at its bound, holding nothing (a batch checks once for its items)."""
@@ -93,11 +154,17 @@ class Backlog:
 
     async def _count(self) -> None:
         started = time.monotonic()
-        created_before = self._created
+        created_before, key_created_before = self._created, self._key_created.copy()
         async with self.db() as s:
-            waiting = await repo.count_queued(s)
+            if self.key_bound:
+                by_key = await repo.count_queued_by_key(s)
+                waiting = sum(by_key.values())
+            else:
+                by_key, waiting = {}, await repo.count_queued(s)
         # Jobs created while the COUNT ran may be in it and are kept in _created too: the figure may
         # run ahead by those until the next count, never behind.
         self._counted = waiting
         self._created -= created_before
+        self._key_counted = by_key
+        self._key_created -= key_created_before  # Counter subtraction keeps only what is left (> 0)
         self._counted_at = started

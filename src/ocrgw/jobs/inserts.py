@@ -17,6 +17,9 @@ driver (aiosqlite) hops to its thread and back for every statement of a transact
 cursor close), and those hops were the API process's largest cost after the HTTP stack itself.
 PostgreSQL's driver is natively async and keeps the session path.
 
+Each batch's rows get their fair-queueing tags (``jobs.fairness``) in its transaction, in the order the
+submits came, just before the insert.
+
 With the database blob store, a small body's chunks go into the same transaction as its job's row
 (``storage.database``: ``put`` holds them until then), so concurrent submits also share that write.
 Usage counters (``jobs.usage``) ride along the same way: an asynchronous API's billable call goes into
@@ -37,8 +40,8 @@ from sqlalchemy import Engine, insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from ocrgw.db import make_sqlite_writer
+from ocrgw.jobs import fairness, usage
 from ocrgw.jobs import repository as repo
-from ocrgw.jobs import usage
 from ocrgw.jobs.models import Job
 from ocrgw.settings import Settings
 from ocrgw.storage.models import BlobChunk
@@ -89,6 +92,7 @@ class SqliteRows:
         self, rows: list[dict[str, Any]], chunks: list[dict[str, Any]], bumps: Sequence[usage.Bump] = ()
     ) -> None:
         with self.engine.begin() as conn:
+            fairness.tag_rows_sync(conn, rows)  # a read before the first write: pysqlite begins at the write
             if chunks:
                 conn.execute(insert(BlobChunk), chunks)
             if rows:

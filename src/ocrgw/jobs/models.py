@@ -67,12 +67,17 @@ class Job(Base):
     callback_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     # X-Request-Id of the submitting request: worker log lines for this job carry it (ops.context).
     request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Start-time fair queueing across keys (``jobs.fairness``): set at submit, the claim takes the queued job
+    # with the smallest (fair_tag, created_at). A float so that weighted keys can step by 1/weight.
+    fair_tag: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
 
     __table_args__ = (
         Index("ix_jobs_status_updated", "status", "updated_at"),
         Index("ix_jobs_owner_created", "owner_key_id", "created_at"),
         Index("ix_jobs_expires_at", "expires_at"),
         Index("ix_jobs_callback_due", "callback_state", "callback_next_at"),
+        Index("ix_jobs_fair_claim", "status", "fair_tag", "created_at"),  # the claim's order
+        Index("ix_jobs_owner_status_tag", "owner_key_id", "status", "fair_tag"),  # a key's last tag, its backlog
     )
 
 

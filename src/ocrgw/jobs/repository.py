@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from ocrgw.clock import as_utc, utcnow
 from ocrgw.db import changed
 from ocrgw.errors import ErrorCode
+from ocrgw.jobs import fairness
 from ocrgw.jobs.leases import owner_is_dead
 from ocrgw.jobs.models import Job, Line, Page, Word
 from ocrgw.jobs.schemas import (
@@ -80,26 +81,6 @@ def queued_view(row: dict, spec: JobSpec) -> JobView:
 
 
 # ----------------------------------------------------------------------------------------- statements
-def claim_stmt(job_id: str, worker: str, now: datetime, lease: float):
-    """Take a job that is queued, or running under an expired lease; each take costs one attempt."""
-    return (
-        update(Job)
-        .where(
-            Job.id == job_id,
-            Job.attempts < Job.max_attempts,
-            or_(Job.status == Q, and_(Job.status == R, Job.lease_expires_at < now)),
-        )
-        .values(
-            status=R,
-            attempts=Job.attempts + 1,
-            lease_owner=worker,
-            lease_expires_at=now + timedelta(seconds=lease),
-            started_at=func.coalesce(Job.started_at, now),
-            updated_at=now,
-        )
-    )
-
-
 def exhaust_stmt(job_id: str, now: datetime):
     """Fail a job that is due to run again but has used every attempt (it keeps killing its worker)."""
     return (
@@ -194,6 +175,7 @@ async def insert_jobs(session: AsyncSession, rows: list[dict]) -> None:
     session's connection, as a Core insert into the table: the ORM's bulk-insert path cost more CPU than
     the rest of the commit."""
     conn = await session.connection()
+    await fairness.tag_rows(conn, rows)
     await conn.execute(insert(Job), rows)
 
 
@@ -382,6 +364,11 @@ async def release(session: AsyncSession, job_id: str, worker: str, *, refund: bo
     return changed(res) == 1
 
 
+async def held_by(session: AsyncSession, worker: str) -> str | None:
+    """The job a worker process holds (it runs one at a time), whatever message it was handed."""
+    return (await session.execute(select(Job.id).where(Job.lease_owner == worker, Job.status == R).limit(1))).scalar()
+
+
 async def expire_lease(session: AsyncSession, job_id: str, owner: str) -> bool:
     """Mark a lease held by a process known to be dead as expired, so the normal claim takes over."""
     res = await session.execute(
@@ -392,6 +379,14 @@ async def expire_lease(session: AsyncSession, job_id: str, owner: str) -> bool:
 
 async def count_queued(session: AsyncSession) -> int:
     return (await session.execute(select(func.count()).select_from(Job).where(Job.status == Q))).scalar_one()
+
+
+async def count_queued_by_key(session: AsyncSession) -> dict[str | None, int]:
+    """Queued jobs per owning key (``jobs.backlog``'s per-key share); keys with none are absent."""
+    rows = await session.execute(
+        select(Job.owner_key_id, func.count()).where(Job.status == Q).group_by(Job.owner_key_id)
+    )
+    return {key: n for key, n in rows.all()}
 
 
 async def count_by_status(session: AsyncSession) -> dict[str, int]:
@@ -448,17 +443,19 @@ async def purge_jobs(session: AsyncSession, job_ids: list[str]) -> None:
 
 # ---------------------------------------------------------------------------------- sync (worker side)
 def claim(session: Session, job_id: str, worker: str, lease: float) -> Job | None:
-    """Take the job (see claim_stmt). A lease held by a dead process on this host is ended first, so a
-    redelivery after a worker crash goes ahead at once instead of waiting for the lease to run out."""
+    """Take a job for the message ``job_id``: not necessarily that one (``jobs.fairness``). First a job
+    whose run was lost (a lease held by a dead process on this host is ended first, so a redelivery after
+    a worker crash goes ahead at once instead of waiting for the lease to run out), then the queued job
+    first in fair order. The message's own job is failed instead if it is due with no attempt left."""
     now = utcnow()
-    if changed(session.execute(claim_stmt(job_id, worker, now, lease))) == 1:
-        return session.get(Job, job_id, populate_existing=True)
-    owner = session.execute(select(Job.lease_owner).where(Job.id == job_id, Job.status == R)).scalar()
-    if owner is not None and owner_is_dead(owner):
-        session.execute(update(Job).where(_held(job_id, owner)).values(lease_expires_at=now - timedelta(seconds=1)))
-        if changed(session.execute(claim_stmt(job_id, worker, now, lease))) == 1:
-            return session.get(Job, job_id, populate_existing=True)
+    for held, owner in session.execute(running_leases_stmt()).all():
+        if owner is not None and owner_is_dead(owner):
+            session.execute(update(Job).where(_held(held, owner)).values(lease_expires_at=now - timedelta(seconds=1)))
     session.execute(exhaust_stmt(job_id, now))
+    for stmt in (fairness.retake_stmt(worker, now, lease), fairness.claim_next_stmt(worker, now, lease)):
+        taken = session.execute(stmt).scalar()
+        if taken is not None:
+            return session.get(Job, taken, populate_existing=True)
     return None
 
 

@@ -26,7 +26,7 @@ from ocrgw.errors import ErrorCode, OcrgwError
 from ocrgw.formats import ImageLimits
 from ocrgw.jobs import engine_choice, usage
 from ocrgw.jobs import repository as repo
-from ocrgw.jobs.backlog import Backlog
+from ocrgw.jobs.backlog import UNKNOWN, Backlog
 from ocrgw.jobs.endings import Endings
 from ocrgw.jobs.inserts import Entry, Inserts
 from ocrgw.jobs.schemas import JobSpec, JobView, StoredBlob
@@ -69,6 +69,14 @@ class Order:
 Deferred = Callable[[], Awaitable[Order]]
 
 
+@dataclass(slots=True)
+class Held:
+    """The key a submit's backlog place is held for (``Backlog.admit``): UNKNOWN until a deferred owner is
+    known and checked against its share (``Backlog.admit_key``)."""
+
+    key: str | None
+
+
 async def accept(
     ctx: Core,
     *,
@@ -93,20 +101,31 @@ async def accept(
     (a bad key is told before a bad option), and a deferred ``callback`` (its URL in the body) last.
     ``limits`` are the pixel sizes the dialect's API takes (its vendor's, or the engine's own), checked
     from the image's headers as it is stored."""
+    held = Held(owner.key_id if isinstance(owner, Principal) else UNKNOWN)
     if backlog:
-        await ctx.backlog.admit()
+        await ctx.backlog.admit(held.key)
     try:
         view, principal = await _create(
-            ctx, dialect, owner, order, source, limits, retention_hours, idempotency_key, callback, wait is None
+            ctx,
+            dialect,
+            owner,
+            order,
+            source,
+            limits,
+            retention_hours,
+            idempotency_key,
+            callback,
+            wait is None,
+            held if backlog else None,
         )
     except BaseException:
         if backlog:
-            ctx.backlog.settle(created=False)
+            ctx.backlog.settle(created=False, key=held.key)
         raise
     if backlog:
-        ctx.backlog.settle(created=True)
+        ctx.backlog.settle(created=True, key=held.key)
     else:
-        ctx.backlog.created()
+        ctx.backlog.created(principal.key_id)
     if wait is None:
         return view
     await _bill_answer(ctx, principal.key_id, usage.service_of(dialect, view.spec.outputs))
@@ -147,13 +166,18 @@ async def _create(
     idempotency_key: str | None,
     callback: tuple[str, str] | Callable[[], Awaitable[tuple[str, str] | None]] | None,
     bill_call: bool,
+    held: Held | None,
 ) -> tuple[JobView, Principal]:
     """accept's steps up to the queued job: the order checked, the body stored, the deferred parts
-    awaited, then ``submit``; the stored body is deleted if a step after it fails."""
+    awaited, then ``submit``; the stored body is deleted if a step after it fails. A deferred owner's
+    share of the backlog is checked as soon as it is known (``held``: the backlog place accept holds)."""
     ready = await check_order(order, ctx.settings) if isinstance(order, Order) else None
     blob = await source.save(ctx.store, ctx.settings, limits)
     try:
         principal = owner if isinstance(owner, Principal) else await owner()
+        if held is not None and held.key == UNKNOWN:
+            await ctx.backlog.admit_key(principal.key_id)
+            held.key = principal.key_id
         if ready is None:
             assert not isinstance(order, Order)  # a deferred order, known now that the body is stored
             ready = await check_order(await order(), ctx.settings)
@@ -397,11 +421,12 @@ def wait_error(view: JobView, waited: float) -> OcrgwError:
     return OcrgwError(code, view.error_message or "The document could not be read.")
 
 
-async def check_backlog(ctx: Core) -> None:
-    """Refuse new work (BacklogFull, with a Retry-After) while the backlog is at its bound, for a request
-    whose documents then skip the check (``accept(backlog=False)``: a batch that stores its files as they
-    stream in). Called before the body is read, so a refused upload costs nothing."""
-    await ctx.backlog.check()
+async def check_backlog(ctx: Core, key: str | None = UNKNOWN) -> None:
+    """Refuse new work (BacklogFull, with a Retry-After) while the backlog is at its bound, or the key
+    (when known from the headers) holds its share, for a request whose documents then skip the check
+    (``accept(backlog=False)``: a batch that stores its files as they stream in). Called before the body
+    is read, so a refused upload costs nothing."""
+    await ctx.backlog.check_key(key)
 
 
 async def delete(*, db: async_sessionmaker, store: BlobStore, job_id: str, owner_key_id: str | None) -> None:

@@ -62,6 +62,7 @@ class WorkerContext:
     timeout_errors: tuple[type[BaseException], ...] = ()
     _db: sessionmaker | None = None
     _store: BlobStore | None = None
+    ran: str | None = None  # the job the last ``run`` claimed, whatever message it was handed
 
     @property
     def db(self) -> sessionmaker:
@@ -206,13 +207,32 @@ def _page_result(
     )
 
 
-def run(job_id: str, ctx: WorkerContext) -> str:
-    """Process one job if it can be claimed; returns the status it ended in ("skipped" if not claimed).
-    Log lines meanwhile carry the job id and the submitting request's id; one job-log line and the
-    finished-jobs counter record the outcome."""
+@dataclass(frozen=True)
+class _Claimed:
+    """What a run needs of the job it claimed, read in the claim's transaction."""
+
+    job_id: str
+    request_id: str | None
+    spec: JobSpec
+    blob_key: str
+    media_type: str
+    done: set[int]  # pages an interrupted attempt already wrote
+
+
+def run(message_id: str, ctx: WorkerContext) -> str:
+    """Claim a job for the queue's message ``message_id`` (the queued job first in fair order across keys,
+    not necessarily that one: ``jobs.fairness``) and process it; returns the status it ended in ("skipped"
+    if none could be claimed). ``ctx.ran`` is then the id of the job run (None if none), whose end the
+    queue announces. Log lines meanwhile carry the job's id and its submitting request's id; one job-log
+    line and the finished-jobs counter record the outcome."""
     started = time.perf_counter()
+    ctx.ran = None
+    with job_scope(message_id):
+        claimed = _claim(message_id, ctx)
+    job_id = message_id if claimed is None else claimed.job_id
+    ctx.ran = None if claimed is None else job_id
     with job_scope(job_id):
-        status = _run(job_id, ctx)
+        status = "skipped" if claimed is None else _run(claimed, ctx)
         metrics.job_finished(status)
         ms = (time.perf_counter() - started) * 1000
         job_log.log(
@@ -226,20 +246,22 @@ def run(job_id: str, ctx: WorkerContext) -> str:
     return status
 
 
-def _run(job_id: str, ctx: WorkerContext) -> str:
-    settings = ctx.settings
+def _claim(message_id: str, ctx: WorkerContext) -> _Claimed | None:
     with ctx.db.begin() as s:
-        job = repo.claim(s, job_id, ctx.worker_id, settings.lease_seconds)
+        job = repo.claim(s, message_id, ctx.worker_id, ctx.settings.lease_seconds)
         if job is None:
-            return "skipped"
-        set_job_request_id(job.request_id)
-        spec = JobSpec.model_validate(job.spec)
-        blob_key, media_type = job.blob_key, job.media_type
-        done = repo.done_page_numbers(s, job_id) if job.pages_done else set()  # an interrupted attempt's pages
+            return None
+        done = repo.done_page_numbers(s, job.id) if job.pages_done else set()
+        return _Claimed(job.id, job.request_id, JobSpec.model_validate(job.spec), job.blob_key, job.media_type, done)
+
+
+def _run(claimed: _Claimed, ctx: WorkerContext) -> str:
+    set_job_request_id(claimed.request_id)
+    job_id = claimed.job_id
     keeper = _LeaseKeeper(ctx, job_id)
     keeper.start()
     try:
-        _process(job_id, ctx, spec, blob_key, media_type, done, keeper)
+        _process(job_id, ctx, claimed.spec, claimed.blob_key, claimed.media_type, claimed.done, keeper)
     except repo.LeaseLost:
         log.warning("job %s: lease lost to another worker; stopping", job_id)
         return "lost"

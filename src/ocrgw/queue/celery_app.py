@@ -146,5 +146,5 @@ def run_job(job_id: str) -> str:
         return run(job_id, _ctx)
     except SoftTimeLimitExceeded:  # raised between pages; the runner has already marked the job
         return "timeout"
-    finally:  # the job's end is committed (or it was not ours): wake the API's waiters on it
-        notices.publish(_ctx.settings, job_id)
+    finally:  # the job's end is committed (or it was not ours): wake the API's waiters on the job run
+        notices.publish(_ctx.settings, _ctx.ran or job_id)

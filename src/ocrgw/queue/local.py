@@ -1,5 +1,6 @@
 """The embedded queue: an in-process dispatcher in the API process feeding N local worker processes.
-Each slot owns one process and sends it one job id at a time; a process that dies or overruns the time
+Each slot owns one process and sends it one job id at a time, for which it runs the queued job first
+in fair order across keys (``jobs.fairness``, not necessarily that one); a process that dies or overruns the time
 limit is replaced, and its job goes back to SQL as queued (one attempt spent) or failed when none remain.
 The slot that hears a job end gives the notice a synchronous API's waiting request sleeps on
 (``jobs.endings``): the worker has committed the job's end before it replies."""
@@ -86,7 +87,7 @@ class LocalDispatcher:
         for i, w in list(self._workers.items()):
             await self._terminate(w)
             if i in unfinished:
-                await self._release(unfinished[i], w, refund=True)
+                await self._release(w, refund=True)
 
     # ------------------------------------------------------------------------------------ internals
     async def _spawn(self) -> _Worker:
@@ -135,9 +136,14 @@ class LocalDispatcher:
             w.process.kill()
         await asyncio.to_thread(w.process.join, 5)
 
-    async def _release(self, job_id: str, w: _Worker, *, refund: bool) -> None:
+    async def _release(self, w: _Worker, *, refund: bool) -> str | None:
+        """Hand back the job a stopped or lost worker held: found by its lease, since the fair claim
+        may have taken another job than the message named. Returns its id (None if it held none)."""
         async with self.db.begin() as s:
-            await repo.release(s, job_id, w.worker_id, refund=refund)
+            job_id = await repo.held_by(s, w.worker_id)
+            if job_id is not None:
+                await repo.release(s, job_id, w.worker_id, refund=refund)
+        return job_id
 
     async def _slot(self, i: int) -> None:
         while True:
@@ -154,7 +160,7 @@ class LocalDispatcher:
                     msg = None
                 self._known.discard(job_id)
                 if msg and msg[0] == "done":
-                    self._ended(job_id)
+                    self._ended(msg[1])  # the job run, not necessarily the message's (``jobs.fairness``)
                     w.tasks += 1
                     if self._worn(w):
                         await self._terminate(w)
@@ -163,13 +169,16 @@ class LocalDispatcher:
                 # The process died (crash, OOM kill, SIGKILL) or overran the time limit.
                 log.warning("worker %s lost while running job %s; replacing it", w.worker_id, job_id)
                 await self._terminate(w)
-                await self._release(job_id, w, refund=False)
-                self._ended(job_id)  # failed now if it has no attempt left; else queued again below
+                held = await self._release(w, refund=False)
+                if held is not None:
+                    self._ended(held)  # failed now if it has no attempt left; else queued again below
                 self._workers[i] = await self._respawn()
+                # The message was spent without a run to its end: the jobs it concerned get one again.
                 async with self.db() as s:
-                    job = await repo.get_job(s, job_id)
-                    if job is not None and job.status == repo.Q:
-                        await self.enqueue(job_id)
+                    for again in {job_id} if held is None else {job_id, held}:
+                        job = await repo.get_job(s, again)
+                        if job is not None and job.status == repo.Q:
+                            await self.enqueue(job.id)
             except asyncio.CancelledError:
                 raise
             except Exception:  # the reaper will find the job again; the slot must live on

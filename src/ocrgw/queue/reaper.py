@@ -1,6 +1,8 @@
 """The reaper: finds jobs a queue may have lost (queued too long, or running under an expired lease)
 and enqueues them again. At start-up it also frees jobs whose lease belongs to a dead process on this
-host, so an embedded server that was killed picks its work up at once instead of after the lease."""
+host, so an embedded server that was killed picks its work up at once instead of after the lease.
+An id enqueued again is one more message: the worker handed it runs a lost run first, else the queued
+job first in fair order (``jobs.fairness``), so an extra message costs at most a claim that finds none."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """A local worker process: receives job ids over a pipe from the dispatcher in the API process and runs
-them with warm engines, at a lower CPU priority than the API. It ignores Ctrl-C (the parent decides when
-it stops) and exits when the pipe closes, which is also what happens when the parent dies."""
+a job for each (the queued one first in fair order: ``jobs.fairness``) with warm engines, at a lower CPU
+priority than the API. It ignores Ctrl-C (the parent decides when it stops) and exits when the pipe
+closes, which is also what happens when the parent dies."""
 
 from __future__ import annotations
 
@@ -43,8 +44,8 @@ def main(conn: Connection, settings: Settings) -> None:
         except Exception:
             logging.getLogger("ocrgw.worker").exception("job %s: runner error", job_id)
             status = "error"
-        try:
-            conn.send(("done", job_id, status))
+        try:  # the job run, which the fair claim may have chosen over the one the message named
+            conn.send(("done", ctx.ran or job_id, status))
         except (BrokenPipeError, OSError):
             return
 

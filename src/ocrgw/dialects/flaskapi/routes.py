@@ -73,7 +73,7 @@ async def batch_process(request: Request, ctx: Ctx) -> Response:
     early = await shared.principal_early(ctx, request)
     # The uploads are stored as they stream in, before the options and key after them are known: so the
     # backlog is checked here, once for the batch, and each item's accept is told not to check it again.
-    await service.check_backlog(ctx)
+    await service.check_backlog(ctx, early.key_id if early else service.UNKNOWN)
     batch = parse.Batch(ctx.settings, ctx.store)
     try:
         fields = await batch.read(request, keyless=early is None)

@@ -1,0 +1,122 @@
+"""Fair scheduling across keys, in SQL (the repository's statements for it, kept apart for their size):
+start-time fair queueing. A new job's ``fair_tag`` (its start tag) is the virtual time for a key with no
+job waiting or running, else max(virtual time, that key's last tag + 1/weight); the virtual time is the
+largest tag running (the job in service), or the smallest still queued when none runs (0 when idle).
+A worker handed any job id claims the queued job with the smallest (fair_tag, created_at)
+(``claim_next_stmt``): one message, one claim, so every queued job still has a message left for it.
+
+So a key with one job waits behind about one job of each other busy key, never behind another key's
+whole backlog: with key A's 60 jobs tagged 0..59 and job 4 running, key B's first job is tagged 4 and
+runs next (ties go to the job created first). A key whose jobs all ended starts again from the virtual
+time, never from its old tags. Jobs handed back after a lost run keep their tag, which is below the
+virtual time: they go first.
+
+Tags are assigned by the API process as it inserts rows (``jobs.inserts``): SQLite rows are written by
+one thread of the one API process, so its reads are exact; on PostgreSQL the insert transaction takes a
+transaction-level advisory lock first, so concurrent API processes assign tags one batch at a time."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.orm import aliased
+
+from ocrgw.jobs.models import Job
+from ocrgw.jobs.states import JobStatus
+
+Q = JobStatus.QUEUED.value
+R = JobStatus.RUNNING.value
+STEP = 1.0  # 1/weight: every key weighs the same for now
+_J = aliased(Job)  # the claim's inner select, apart from the row it updates
+_LOCK = "SELECT pg_advisory_xact_lock(7219034811)"  # ocrgw's fair-tag lock (an arbitrary constant)
+
+
+def virtual_time_stmt():
+    running = select(func.max(Job.fair_tag)).where(Job.status == R).scalar_subquery()
+    queued = select(func.min(Job.fair_tag)).where(Job.status == Q).scalar_subquery()
+    return select(func.coalesce(running, queued, 0.0))
+
+
+def last_tags_stmt(keys: list[str | None]):
+    """Each key's largest tag among its waiting jobs, then among its running ones (NULL for none): one
+    row of two columns a key, each an index lookup (``ix_jobs_owner_status_tag``), however many jobs the
+    key has waiting."""
+    cols = []
+    for key in keys:
+        who = Job.owner_key_id.is_(None) if key is None else Job.owner_key_id == key
+        for status in (Q, R):
+            cols.append(select(func.max(Job.fair_tag)).where(who, Job.status == status).scalar_subquery())
+    return select(*cols)
+
+
+def _last_tags(keys: list[str | None], row) -> dict[str | None, float]:
+    last: dict[str | None, float] = {}
+    for i, key in enumerate(keys):
+        tags = [float(t) for t in row[2 * i : 2 * i + 2] if t is not None]
+        if tags:
+            last[key] = max(tags)
+    return last
+
+
+def assign(rows: list[dict[str, Any]], vtime: float, last: dict[str | None, float]) -> None:
+    """Give each new row its tag, in the order the rows came (a key's own jobs stay first-come)."""
+    for row in rows:
+        key = row["owner_key_id"]
+        tag = max(vtime, last[key] + STEP) if key in last else vtime
+        last[key] = row["fair_tag"] = tag
+
+
+def tag_rows_sync(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    vtime = float(conn.execute(virtual_time_stmt()).scalar_one())
+    keys = list({r["owner_key_id"]: None for r in rows})
+    assign(rows, vtime, _last_tags(keys, conn.execute(last_tags_stmt(keys)).one()))
+
+
+async def tag_rows(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    """As ``tag_rows_sync``, on the API's async connection, inside the insert's transaction."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text(_LOCK))  # held to the commit: other API processes tag after this batch
+    vtime = float((await conn.execute(virtual_time_stmt())).scalar_one())
+    keys = list({r["owner_key_id"]: None for r in rows})
+    assign(rows, vtime, _last_tags(keys, (await conn.execute(last_tags_stmt(keys))).one()))
+
+
+def _take(where, worker: str, now: datetime, lease: float):
+    """Claim the first job (of the alias ``_J``) matching ``where`` in one statement; concurrent claimers on
+    PostgreSQL skip a row another holds instead of waiting for it; SQLite has one writer at a time."""
+    first = (
+        select(_J.id)
+        .where(*where)
+        .order_by(_J.fair_tag, _J.created_at)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    return (
+        update(Job)
+        .where(Job.id == first)
+        .values(
+            status=R,
+            attempts=Job.attempts + 1,
+            lease_owner=worker,
+            lease_expires_at=now + timedelta(seconds=lease),
+            started_at=func.coalesce(Job.started_at, now),
+            updated_at=now,
+        )
+        .returning(Job.id)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def claim_next_stmt(worker: str, now: datetime, lease: float):
+    """The queued job first in fair order, with an attempt left (each take costs one)."""
+    return _take((_J.status == Q, _J.attempts < _J.max_attempts), worker, now, lease)
+
+
+def retake_stmt(worker: str, now: datetime, lease: float):
+    """A job whose run was lost (its lease ran out, or was ended because its process died), with an
+    attempt left: taken before any queued job, as it was claimed before them."""
+    return _take((_J.status == R, _J.lease_expires_at < now, _J.attempts < _J.max_attempts), worker, now, lease)
