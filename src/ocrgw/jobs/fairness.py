@@ -70,6 +70,8 @@ def assign(rows: list[dict[str, Any]], vtime: float, last: dict[str | None, floa
 
 
 def tag_rows_sync(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if not rows:  # a batch of usage records only (a synchronous call billed at its answer)
+        return
     vtime = float(conn.execute(virtual_time_stmt()).scalar_one())
     keys = list({r["owner_key_id"]: None for r in rows})
     assign(rows, vtime, _last_tags(keys, conn.execute(last_tags_stmt(keys)).one()))
@@ -77,6 +79,8 @@ def tag_rows_sync(conn: Connection, rows: list[dict[str, Any]]) -> None:
 
 async def tag_rows(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
     """As ``tag_rows_sync``, on the API's async connection, inside the insert's transaction."""
+    if not rows:
+        return
     if conn.dialect.name == "postgresql":
         await conn.execute(text(_LOCK))  # held to the commit: other API processes tag after this batch
     vtime = float((await conn.execute(virtual_time_stmt())).scalar_one())
