@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from ocrgw.clock import utcnow
 from ocrgw.db import make_async_engine, make_async_sessionmaker, sync_sessionmaker
 from ocrgw.errors import OcrgwError
 from ocrgw.formats import ENGINE_LIMITS
-from ocrgw.intake.core import from_bytes
+from ocrgw.intake.core import from_stream
 from ocrgw.jobs import service
 from ocrgw.jobs.inserts import Entry, Inserts
 from ocrgw.jobs.models import Job
@@ -35,6 +36,11 @@ def settings(tmp_path: Path) -> Settings:
     s = Settings(data_dir=tmp_path)
     upgrade(s)
     return s
+
+
+async def _chunks(data: bytes) -> AsyncIterator[bytes]:
+    """A small body as a request's stream gives it (one chunk)."""
+    yield data
 
 
 def _jobs(settings: Settings) -> int:
@@ -185,7 +191,7 @@ def test_database_store_bodies_go_in_with_their_jobs_rows(tmp_path: Path, path: 
 
         async def one(i: int) -> str:
             data = _png(40 + i)
-            blob = await from_bytes(data, store=store, settings=settings, limits=ENGINE_LIMITS)
+            blob = await from_stream(_chunks(data), store=store, settings=settings, limits=ENGINE_LIMITS)
             bodies[blob.key] = data
             assert chunks_of(blob.key) == b""  # held for the job's transaction
             spec = JobSpec(pages=((5, 5),)) if i == 7 else JobSpec()  # a one-page image has no page 5
@@ -208,7 +214,7 @@ def test_database_store_bodies_go_in_with_their_jobs_rows(tmp_path: Path, path: 
         assert len(failed) == 1 and isinstance(failed[0], OcrgwError), failed
         assert len(queue.seen) == 19 and all(ok for _, ok in queue.seen), queue.seen
         assert len(commits) <= 3, len(commits)  # 19 bodies and rows together (a commit each made 38)
-        dropped = await from_bytes(_png(99), store=store, settings=settings, limits=ENGINE_LIMITS)
+        dropped = await from_stream(_chunks(_png(99)), store=store, settings=settings, limits=ENGINE_LIMITS)
         await store.delete(dropped.key)  # stored, then the request failed before its submit
         assert store.pending_rows(dropped.key) == []
         with sync_db() as s:

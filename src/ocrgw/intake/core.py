@@ -125,16 +125,6 @@ async def _spool(
     return StoredBlob(key=key, size=size, media_type=media_type, width=width, height=height, frames=frames)
 
 
-async def from_bytes(data: bytes, *, store: BlobStore, settings: Settings, limits: ImageLimits) -> StoredBlob:
-    """A body that arrived inside JSON or a form (base64) and is already in memory."""
-
-    async def chunks() -> AsyncIterator[bytes]:
-        for i in range(0, len(data), 256 * 1024):
-            yield data[i : i + 256 * 1024]
-
-    return await from_stream(chunks(), store=store, settings=settings, limits=limits)
-
-
 async def from_url(url: str, *, store: BlobStore, settings: Settings, limits: ImageLimits) -> StoredBlob:
     """Fetch a URL source under the SSRF guard, the size limit and an overall time limit."""
     try:
