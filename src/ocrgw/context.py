@@ -18,6 +18,8 @@ from ocrgw.jobs.inserts import Inserts
 from ocrgw.queue import JobQueue
 from ocrgw.settings import Settings
 from ocrgw.storage import BlobStore
+from ocrgw.tenancy.gate import Gate
+from ocrgw.tenancy.policy import Policies
 
 
 @dataclass
@@ -30,6 +32,7 @@ class AppContext:
     endings: Endings = field(default_factory=Endings)  # notices of job ends, for synchronous APIs' waits
     backlog: Backlog = field(init=False)  # the bound's figure, kept for the process's life
     inserts: Inserts = field(init=False)  # the group commit of new jobs
+    gate: Gate = field(init=False)  # per-key limits (``tenancy``), their policies cached
 
     def __post_init__(self) -> None:
         self.backlog = Backlog(
@@ -39,6 +42,7 @@ class AppContext:
             self.settings.backlog_key_share,
         )
         self.inserts = Inserts(self.db, self.settings, self.store)
+        self.gate = Gate(self.db, Policies(self.db))
 
 
 async def app_context(request: Request) -> AppContext:

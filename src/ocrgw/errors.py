@@ -3,6 +3,7 @@ code to its vendor's status, error code and envelope, so vendor wording never le
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -34,6 +35,12 @@ class ErrorCode(StrEnum):
     DOWNLOAD_FAILED = "DownloadFailed"
     DOWNLOAD_TIMEOUT = "DownloadTimeout"
     BACKLOG_FULL = "BacklogFull"
+    # A key's own limits (``tenancy``): ``OcrgwError.limit`` says which figure was met, for dialects whose
+    # vendor names it in the message (Huawei's "limit:XX,time:1 minute", OCR.space's "upto maximum N").
+    RATE_LIMITED = "RateLimited"  # its request rate (429, Retry-After)
+    CONCURRENCY_LIMITED = "ConcurrencyLimited"  # its jobs not yet ended (429, Retry-After)
+    QUOTA_EXCEEDED = "QuotaExceeded"  # its pages for the period (Azure: 403; Retry-After: the period's end)
+    NOT_SUBSCRIBED = "NotSubscribed"  # a service the key is not subscribed to (Huawei ModelArts.4204)
     WORKER_CRASHED = "WorkerCrashed"
     TIMEOUT = "Timeout"
     NOT_READY = "NotReady"  # a result asked for before the job has succeeded
@@ -56,6 +63,10 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.TOO_LARGE: 413,
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
     ErrorCode.BACKLOG_FULL: 429,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.CONCURRENCY_LIMITED: 429,
+    ErrorCode.QUOTA_EXCEEDED: 429,
+    ErrorCode.NOT_SUBSCRIBED: 403,
     ErrorCode.TIMEOUT: 504,
     ErrorCode.INTERNAL: 500,
     ErrorCode.WORKER_CRASHED: 500,
@@ -63,17 +74,36 @@ HTTP_STATUS: dict[ErrorCode, int] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class Limited:
+    """The limit a refused call met: ``count`` per ``seconds`` (a rate), ``count`` jobs (concurrency),
+    ``count`` pages per ``period`` (a quota), the tier it was copied from and the service."""
+
+    service: str
+    count: int
+    seconds: int | None = None
+    period: str | None = None
+    tier: str | None = None
+
+
 class OcrgwError(Exception):
     """An error with a stable code; ``param`` names the offending request parameter when there is one."""
 
     def __init__(
-        self, code: ErrorCode, message: str, *, param: str | None = None, retry_after: int | None = None
+        self,
+        code: ErrorCode,
+        message: str,
+        *,
+        param: str | None = None,
+        retry_after: int | None = None,
+        limit: Limited | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.param = param
         self.retry_after = retry_after  # whole seconds, for 429s
+        self.limit = limit
 
     def __repr__(self) -> str:
         return f"OcrgwError({self.code.value!r}, {self.message!r})"

@@ -25,3 +25,5 @@ class ApiKey(Base):
     # Huawei-style AK of this key's AK/SK pair, if one was issued. The SK is never stored: it is derived
     # from the AK and the server secret (see ``ocrgw.auth.derive_sk``), so a database dump reveals no SK.
     access_key: Mapped[str | None] = mapped_column(String(40), unique=True, nullable=True)
+    # May call only the services it is subscribed to (``tenancy.models.Subscription``), as Huawei's keys.
+    subscription_required: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")

@@ -51,6 +51,7 @@ class Backlog:
         self._key_counted: dict[str | None, int] = {}  # the same three, per key
         self._key_created: Counter[str | None] = Counter()
         self._key_pending: Counter[str | None] = Counter()
+        self._key_bounds: dict[str, int] = {}  # keys with a share of their own (``share``)
         self._counted_at = float("-inf")  # time.monotonic() when the last count began (never: stale)
         self._counting: asyncio.Task[None] | None = None
 
@@ -61,8 +62,21 @@ class Backlog:
     def key_figure(self, key: str | None) -> int:
         return self._key_counted.get(key, 0) + self._key_created[key] + self._key_pending[key]
 
+    def share(self, key: str | None, share: float | None) -> None:
+        """The key's own share of the bound (an operator's ``backlog_share``, ``tenancy``), or None for the
+        deployment's; told before each of the key's submits, from the cached policy."""
+        if key is None or key == UNKNOWN:
+            return
+        if share is None:
+            self._key_bounds.pop(key, None)
+        elif self.bound:
+            self._key_bounds[key] = max(1, math.floor(self.bound * share))
+
+    def key_bound_of(self, key: str | None) -> int:
+        return self._key_bounds.get(key, self.key_bound) if key is not None else self.key_bound
+
     def _keyed(self, key: str | None) -> bool:
-        return bool(self.key_bound) and key is not None and key != UNKNOWN
+        return key is not None and key != UNKNOWN and bool(self.key_bound_of(key))
 
     async def admit(self, key: str | None = UNKNOWN) -> None:
         """Refuse (BacklogFull, with a Retry-After) while the backlog is at its bound, or ``key`` at its
@@ -96,7 +110,7 @@ class Backlog:
         """An admitted submit ended: its job was created (committed), or it failed and its place is free.
         ``key`` as held (``admit`` or ``admit_key``), else UNKNOWN."""
         self._pending -= 1
-        if self._keyed(key):
+        if key is not None and self._key_pending[key] > 0:  # held when admitted, whatever the share is now
             self._key_pending[key] -= 1
         if created:
             self.created(key)
@@ -110,13 +124,13 @@ class Backlog:
     async def _check_key(self, key: str | None) -> None:
         """As ``check``, against the key's share (the global count is fresh: ``check`` just ran)."""
         stale = time.monotonic() - self._counted_at >= RECOUNT_SECONDS
-        if self.key_figure(key) >= self.key_bound and (stale or self._key_created[key]):
+        bound = self.key_bound_of(key)
+        if self.key_figure(key) >= bound and (stale or self._key_created[key]):
             await asyncio.shield(self._start_count())  # jobs it made may have been taken since
-        if (n := self.key_figure(key)) >= self.key_bound:
+        if (n := self.key_figure(key)) >= bound:
             raise OcrgwError(
                 ErrorCode.BACKLOG_FULL,
-                f"This key has {n} documents waiting, its share of the backlog ({self.key_bound}); "
-                "retry after a few seconds.",
+                f"This key has {n} documents waiting, its share of the backlog ({bound}); retry after a few seconds.",
                 retry_after=self.retry_after,
             )
 
@@ -156,7 +170,7 @@ class Backlog:
         started = time.monotonic()
         created_before, key_created_before = self._created, self._key_created.copy()
         async with self.db() as s:
-            if self.key_bound:
+            if self.key_bound or self._key_bounds:
                 by_key = await repo.count_queued_by_key(s)
                 waiting = sum(by_key.values())
             else:

@@ -36,6 +36,7 @@ from ocrgw.ops.context import current_request_id, on_success_answer
 from ocrgw.queue import JobQueue
 from ocrgw.settings import Settings
 from ocrgw.storage import BlobStore
+from ocrgw.tenancy.gate import Gate, Ticket
 
 
 class Source(Protocol):
@@ -55,6 +56,7 @@ class Core(Protocol):
     backlog: Backlog
     inserts: Inserts
     endings: Endings
+    gate: Gate
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +105,13 @@ async def accept(
     from the image's headers as it is stored."""
     held = Held(owner.key_id if isinstance(owner, Principal) else UNKNOWN)
     if backlog:
+        if isinstance(owner, Principal):
+            ctx.backlog.share(owner.key_id, (await ctx.gate.policies.get(owner.key_id)).backlog_share)
         await ctx.backlog.admit(held.key)
     try:
+        ticket = None
+        if isinstance(owner, Principal) and isinstance(order, Order):  # the key's limits, before the body
+            ticket = await ctx.gate.admit(owner, usage.service_of(dialect, order.spec.outputs))
         view, principal = await _create(
             ctx,
             dialect,
@@ -117,6 +124,7 @@ async def accept(
             callback,
             wait is None,
             held if backlog else None,
+            ticket,
         )
     except BaseException:
         if backlog:
@@ -167,26 +175,66 @@ async def _create(
     callback: tuple[str, str] | Callable[[], Awaitable[tuple[str, str] | None]] | None,
     bill_call: bool,
     held: Held | None,
+    ticket: Ticket | None,
 ) -> tuple[JobView, Principal]:
     """accept's steps up to the queued job: the order checked, the body stored, the deferred parts
     awaited, then ``submit``; the stored body is deleted if a step after it fails. A deferred owner's
-    share of the backlog is checked as soon as it is known (``held``: the backlog place accept holds)."""
-    ready = await check_order(order, ctx.settings) if isinstance(order, Order) else None
-    blob = await source.save(ctx.store, ctx.settings, limits)
+    share of the backlog is checked as soon as it is known (``held``: the backlog place accept holds),
+    and the key's limits (``tenancy.gate``) once the owner and the order are, if ``ticket`` (admitted
+    before the body) is None; the stored document is then held against them (``Gate.settle``). A
+    failure after the admission gives it back."""
+    try:
+        ready = await check_order(order, ctx.settings) if isinstance(order, Order) else None
+        blob = await source.save(ctx.store, ctx.settings, limits)
+    except BaseException:
+        await ctx.gate.release(ticket)
+        raise
     try:
         principal = owner if isinstance(owner, Principal) else await owner()
         if held is not None and held.key == UNKNOWN:
+            policy = await ctx.gate.policies.get(principal.key_id)
+            ctx.backlog.share(principal.key_id, policy.backlog_share)
             await ctx.backlog.admit_key(principal.key_id)
             held.key = principal.key_id
         if ready is None:
             assert not isinstance(order, Order)  # a deferred order, known now that the body is stored
             ready = await check_order(await order(), ctx.settings)
         spec = ready.spec
+        if ticket is None:
+            ticket = await ctx.gate.admit(principal, usage.service_of(dialect, spec.outputs))
+        pages = await ctx.gate.settle(ticket, frames=blob.frames, pages=spec.pages, size=blob.size)
+        if pages != spec.pages:
+            spec = spec.model_copy(update={"pages": pages})
         notify = await callback() if callable(callback) else callback
     except BaseException:
+        await ctx.gate.release(ticket)
         await ctx.store.delete(blob.key)
         raise
-    view = await submit(
+    try:
+        view = await _submit_admitted(
+            ctx, principal, dialect, spec, blob, retention_hours, idempotency_key, notify, bill_call, ticket
+        )
+    except BaseException:
+        await ctx.gate.release(ticket)
+        raise
+    if view.id != ticket.job_id:  # an idempotent replay: the earlier job, none made
+        await ctx.gate.release(ticket)
+    return view, principal
+
+
+async def _submit_admitted(
+    ctx: Core,
+    principal: Principal,
+    dialect: str,
+    spec: JobSpec,
+    blob: StoredBlob,
+    retention_hours: float,
+    idempotency_key: str | None,
+    notify: tuple[str, str] | None,
+    bill_call: bool,
+    ticket: Ticket,
+) -> JobView:
+    return await submit(
         db=ctx.db,
         queue=ctx.queue,
         store=ctx.store,
@@ -200,8 +248,8 @@ async def _create(
         callback=notify,
         inserts=ctx.inserts,
         bill_call=bill_call,
+        job_id=ticket.job_id,
     )
-    return view, principal
 
 
 async def check_order(order: Order, settings: Settings) -> Order:
@@ -239,6 +287,7 @@ async def submit(
     callback: tuple[str, str] | None = None,
     inserts: Inserts | None = None,
     bill_call: bool = False,
+    job_id: str | None = None,
 ) -> JobView:
     """A stored blob becomes a queued job; if it cannot (a bad page selection, a database error), the
     blob is deleted here. With ``idempotency_key`` (see ``idempotency_digest``), a second submit that
@@ -258,7 +307,7 @@ async def submit(
                 param="pages",
             )
         now = utcnow()
-        job_id = str(uuid.uuid4())
+        job_id = job_id or str(uuid.uuid4())  # accept's: the id its admission reserved (tenancy.gate)
         row: dict[str, Any] = {
             "id": job_id,
             "owner_key_id": owner_key_id,
