@@ -6,7 +6,7 @@ from alembic import context
 
 import ocrgw.jobs.models
 import ocrgw.jobs.usage  # registers the usage table
-import ocrgw.storage.models  # noqa: F401 - registers the blob chunk table
+import ocrgw.storage.models  # registers the blob chunk table
 import ocrgw.tenancy.models  # noqa: F401 - registers the limit, subscription and admission tables
 from ocrgw.db import Base, make_sync_engine
 from ocrgw.settings import Settings
