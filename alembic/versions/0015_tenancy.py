@@ -58,7 +58,7 @@ def upgrade() -> None:
         sa.Column("scope", sa.String(length=40), nullable=False),
         sa.Column("pages", sa.Integer(), server_default="0", nullable=False),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("job_id"),
+        sa.PrimaryKeyConstraint("job_id", "scope"),
     )
     op.create_index("ix_admissions_key_scope", "admissions", ["key_id", "scope"])
 

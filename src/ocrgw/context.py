@@ -42,7 +42,12 @@ class AppContext:
             self.settings.backlog_key_share,
         )
         self.inserts = Inserts(self.db, self.settings, self.store)
-        self.gate = Gate(self.db, Policies(self.db))
+        self.gate = Gate(
+            self.db,
+            Policies(self.db),
+            max_backlog=self.settings.max_backlog,
+            retry_after=self.settings.backlog_retry_after_seconds,
+        )
 
 
 async def app_context(request: Request) -> AppContext:

@@ -88,7 +88,8 @@ def _end(settings: Settings, job_id: str) -> None:
 def _run(settings: Settings, scenario) -> None:  # type: ignore[no-untyped-def]
     async def main() -> None:
         engines = [make_async_engine(settings) for _ in range(2)]
-        gates = [Gate(db, Policies(db)) for db in map(make_async_sessionmaker, engines)]
+        makers = map(make_async_sessionmaker, engines)
+        gates = [Gate(db, Policies(db), max_backlog=10, retry_after=4) for db in makers]
         try:
             await scenario(*gates)
         finally:
@@ -235,6 +236,31 @@ def test_admissions_of_ended_jobs_are_deleted_by_the_next_admission(settings: Se
         await gate.admit(key, "native")
         with sync_sessionmaker(settings)() as s:
             assert s.query(Admission).count() == 1
+
+    _run(settings, scenario)
+
+
+def test_an_operators_backlog_share_is_exact_across_two_gates(settings: Settings) -> None:
+    """A share of 0.3 of a bound of 10: 3 waiting jobs, however many submits two processes admit at once;
+    a job a worker took (running) no longer waits, so it frees a place."""
+    key = _key(settings, backlog_share=0.3)
+
+    async def scenario(gate: Gate, other: Gate) -> None:
+        async def one(g: Gate) -> str | None:
+            try:
+                return (await g.admit(key, "native")).job_id
+            except OcrgwError as exc:
+                assert exc.code is ErrorCode.BACKLOG_FULL and exc.retry_after == 4
+                return None
+
+        admitted = [i for i in await asyncio.gather(*(one(g) for _ in range(6) for g in (gate, other))) if i]
+        assert len(admitted) == 3
+        for job_id in admitted:
+            await asyncio.to_thread(_job, settings, job_id, key.key_id or "")
+        await _refused(gate.admit(key, "azure-read"), ErrorCode.BACKLOG_FULL)  # key-wide, every service
+        with sync_sessionmaker(settings).begin() as s:
+            s.execute(update(Job).where(Job.id == admitted[0]).values(status=JobStatus.RUNNING.value))
+        await other.admit(key, "native")
 
     _run(settings, scenario)
 

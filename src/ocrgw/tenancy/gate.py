@@ -40,6 +40,7 @@ from ocrgw.jobs.usage import Usage
 from ocrgw.tenancy.models import EVERY_SERVICE, Admission, LimitState
 from ocrgw.tenancy.policy import Limit, Policies
 
+BACKLOG = "backlog"  # the scope of a key's share of the backlog (not a service name)
 GRACE = timedelta(seconds=120)  # an admission whose job row is not there yet counts this long
 _LIVE = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 
@@ -52,7 +53,7 @@ class Ticket:
     service: str
     job_id: str
     limit: Limit | None = None
-    counted: bool = False  # an admission row was written (concurrency or quota)
+    counted: bool = False  # an admission row was written (concurrency, quota or backlog share)
 
 
 def period_start(period: str, today: date) -> date:
@@ -72,45 +73,73 @@ def capped(pages: tuple[tuple[int | None, int | None], ...] | None, cap: int) ->
 
 
 class Gate:
-    def __init__(self, db: async_sessionmaker, policies: Policies) -> None:
+    def __init__(
+        self, db: async_sessionmaker, policies: Policies, *, max_backlog: int = 0, retry_after: int = 5
+    ) -> None:
         self.db = db
         self.policies = policies
+        self.max_backlog = max_backlog  # the deployment's bound, which a key's backlog_share is a share of
+        self.retry_after = retry_after  # BacklogFull's, as ``jobs.backlog`` answers it
 
     async def admit(self, principal: Principal, service: str) -> Ticket:
-        """Refuse a call the key's subscriptions, rate, concurrency or quota do not allow; else the ticket
-        the submit goes on with. Nothing is kept of a refused call."""
+        """Refuse a call the key's subscriptions, rate, concurrency, quota or share of the backlog do not
+        allow; else the ticket the submit goes on with. Nothing is kept of a refused call."""
         ticket = Ticket(principal.key_id, service, str(uuid.uuid4()))
         if principal.key_id is None:
             return ticket
         policy = await self.policies.get(principal.key_id)
         policy.check_subscribed(service)
         limit = ticket.limit = policy.limit_for(service)
-        if limit is None or not limit.admits:
+        share = policy.backlog_share if self.max_backlog else None
+        if (limit is None or not limit.admits) and share is None:
             return ticket
         async with self.db.begin() as s:
-            tat = await _lock(s, principal.key_id, limit.scope)
-            now = time.time()
-            new_tat = _rate(limit, service, tat, now) if limit.rate else None
-            if limit.counted:
-                live = await _live(s, principal.key_id, limit.scope)
-                if limit.concurrent_jobs is not None and len(live) >= limit.concurrent_jobs:
-                    raise OcrgwError(
-                        ErrorCode.CONCURRENCY_LIMITED,
-                        f"The key has {len(live)} jobs not yet ended, its limit for {service}.",
-                        retry_after=1,
-                        limit=limit.limited(service, limit.concurrent_jobs),
-                    )
-                if limit.pages_quota is not None:
-                    await _check_quota(s, principal.key_id, limit, service, sum(live.values()), 0)
-                s.add(Admission(job_id=ticket.job_id, key_id=principal.key_id, scope=limit.scope, at=utcnow()))
-                ticket.counted = True
-            if new_tat is not None:
-                await s.execute(
-                    update(LimitState)
-                    .where(LimitState.key_id == principal.key_id, LimitState.scope == limit.scope)
-                    .values(tat=new_tat)
-                )
+            if limit is not None and limit.admits:  # its scope's row is locked first, the backlog's second
+                await self._limit(s, ticket, principal.key_id, limit)
+            if share is not None:
+                await self._share(s, ticket, principal.key_id, max(1, math.floor(self.max_backlog * share)))
         return ticket
+
+    async def _limit(self, s: AsyncSession, ticket: Ticket, key_id: str, limit: Limit) -> None:
+        service = ticket.service
+        tat = await _lock(s, key_id, limit.scope)
+        now = time.time()
+        new_tat = _rate(limit, service, tat, now) if limit.rate else None
+        if limit.counted:
+            live = await _live(s, key_id, limit.scope)
+            if limit.concurrent_jobs is not None and len(live) >= limit.concurrent_jobs:
+                raise OcrgwError(
+                    ErrorCode.CONCURRENCY_LIMITED,
+                    f"The key has {len(live)} jobs not yet ended, its limit for {service}.",
+                    retry_after=1,
+                    limit=limit.limited(service, limit.concurrent_jobs),
+                )
+            if limit.pages_quota is not None:
+                await _check_quota(s, key_id, limit, service, sum(p for p, _ in live.values()), 0)
+            s.add(Admission(job_id=ticket.job_id, key_id=key_id, scope=limit.scope, at=utcnow()))
+            ticket.counted = True
+        if new_tat is not None:
+            await s.execute(
+                update(LimitState)
+                .where(LimitState.key_id == key_id, LimitState.scope == limit.scope)
+                .values(tat=new_tat)
+            )
+
+    async def _share(self, s: AsyncSession, ticket: Ticket, key_id: str, bound: int) -> None:
+        """An operator's ``backlog_share`` for the key, exact across API processes: its waiting jobs (queued,
+        or admitted and not inserted yet) are counted under the lock. The deployment's default share stays
+        with ``jobs.backlog`` (per process, no query per submit)."""
+        await _lock(s, key_id, BACKLOG)
+        waiting = sum(1 for _, status in (await _live(s, key_id, BACKLOG)).values() if status != JobStatus.RUNNING)
+        if waiting >= bound:
+            raise OcrgwError(
+                ErrorCode.BACKLOG_FULL,
+                f"This key has {waiting} documents waiting, its share of the backlog ({bound}); "
+                "retry after a few seconds.",
+                retry_after=self.retry_after,
+            )
+        s.add(Admission(job_id=ticket.job_id, key_id=key_id, scope=BACKLOG, at=utcnow()))
+        ticket.counted = True
 
     async def settle(self, ticket: Ticket, *, frames: int, pages: tuple | None, size: int) -> tuple | None:
         """The stored document against the key's file size, pages per document and page quota; returns
@@ -139,8 +168,13 @@ class Gate:
             await _lock(s, ticket.key_id or "", limit.scope)
             live = await _live(s, ticket.key_id or "", limit.scope)
             live.pop(ticket.job_id, None)
-            await _check_quota(s, ticket.key_id or "", limit, ticket.service, sum(live.values()), count)
-            await s.execute(update(Admission).where(Admission.job_id == ticket.job_id).values(pages=count, at=utcnow()))
+            reserved = sum(p for p, _ in live.values())
+            await _check_quota(s, ticket.key_id or "", limit, ticket.service, reserved, count)
+            await s.execute(
+                update(Admission)
+                .where(Admission.job_id == ticket.job_id, Admission.scope == limit.scope)
+                .values(pages=count, at=utcnow())
+            )
         return pages
 
     async def release(self, ticket: Ticket | None) -> None:
@@ -178,8 +212,9 @@ def _rate(limit: Limit, service: str, tat: float, now: float) -> float:
     return start + interval
 
 
-async def _live(s: AsyncSession, key_id: str, scope: str) -> dict[str, int]:
-    """The key's admissions that still count, job id -> pages reserved; the others are deleted."""
+async def _live(s: AsyncSession, key_id: str, scope: str) -> dict[str, tuple[int, str | None]]:
+    """The key's admissions that still count, job id -> (pages reserved, job status or None while its row is
+    not there); the others are deleted."""
     rows = (
         await s.execute(
             select(Admission.job_id, Admission.pages, Admission.at, Job.status)
@@ -188,15 +223,15 @@ async def _live(s: AsyncSession, key_id: str, scope: str) -> dict[str, int]:
         )
     ).all()
     since = utcnow() - GRACE
-    live: dict[str, int] = {}
+    live: dict[str, tuple[int, str | None]] = {}
     dead: list[str] = []
     for job_id, pages, at, status in rows:
         if status in _LIVE if status is not None else as_utc(at) > since:
-            live[job_id] = pages
+            live[job_id] = (pages, status)
         else:
             dead.append(job_id)
     if dead:
-        await s.execute(delete(Admission).where(Admission.job_id.in_(dead)))
+        await s.execute(delete(Admission).where(Admission.scope == scope, Admission.job_id.in_(dead)))
     return live
 
 

@@ -68,8 +68,8 @@ class Admission(Base):
     __tablename__ = "admissions"
 
     job_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(40), primary_key=True)  # a limit's, or gate.BACKLOG
     key_id: Mapped[str] = mapped_column(String(36))
-    scope: Mapped[str] = mapped_column(String(40))
     pages: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
