@@ -126,6 +126,19 @@ class Settings(BaseSettings):
     # data_dir/secret.key (fine on one machine; scale-out sets OCRGW_SECRET_KEY on every host).
     secret_key: str | None = None
     huawei_clock_skew_seconds: float = 900.0  # AK/SK signatures older or newer than this are refused
+    # AWS Textract (dialects/textract): SigV4 signatures older or newer than this are refused (AWS: 5 min);
+    # a synchronous call waits at most this long (botocore's read timeout is 60 s and it retries a timeout);
+    # asynchronous jobs and their results are kept this long (Textract: 7 days).
+    aws_clock_skew_seconds: float = 900.0
+    textract_sync_wait_seconds: float = Field(default=55.0, gt=0)
+    retention_textract_hours: float = 168.0
+    # The S3-compatible store Textract's S3Object documents are read from (MinIO, Ceph, AWS): path-style
+    # addressing; unset, S3Object requests answer InvalidS3ObjectException.
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+    s3_timeout_seconds: float = Field(default=30.0, gt=0)
 
     # Callbacks (native API callback_url): a signed POST when a job ends, retried with exponential backoff.
     callback_max_attempts: int = Field(default=10, ge=1)

@@ -3,13 +3,14 @@ generate clients from), then the vendors'. A new vendor API is one more package 
 
 from __future__ import annotations
 
-from ocrgw.dialects import Dialect, azure, flaskapi, huawei, native, ocrspace, streamapi
+from ocrgw.dialects import Dialect, azure, flaskapi, huawei, native, ocrspace, streamapi, textract
 
 DIALECTS: tuple[Dialect, ...] = (
     *native.DIALECTS,
     *azure.DIALECTS,
     *ocrspace.DIALECTS,
     *huawei.DIALECTS,
+    *textract.DIALECTS,
     *flaskapi.DIALECTS,
     *streamapi.DIALECTS,
 )

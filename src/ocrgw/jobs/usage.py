@@ -45,6 +45,7 @@ SERVICES = (
     "ocrspace",
     "huawei-general-text",
     "huawei-passport",
+    "aws-textract",
     "seed-flask",
     "seed-stream",
 )
