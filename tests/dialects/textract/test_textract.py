@@ -44,7 +44,7 @@ def s3_url() -> Iterator[str]:
     moto.stop()
 
 
-def s3(url: str):  # noqa: ANN201 - botocore's generated client class
+def s3(url: str):
     return boto3.client(
         "s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test"
     )
@@ -73,7 +73,7 @@ def srv(request: pytest.FixtureRequest, s3_url: str, tmp_path_factory: pytest.Te
         server.cleanup()
 
 
-def textract(srv: Server, sk: str | None = None, ak: str | None = None, **config):  # noqa: ANN201
+def textract(srv: Server, sk: str | None = None, ak: str | None = None, **config):
     a, s = srv._aksk  # type: ignore[attr-defined]
     return boto3.client(
         "textract",
@@ -110,7 +110,7 @@ def multipage(kind: str) -> bytes:
     return buf.getvalue()
 
 
-def wait_job(get, job_id: str, timeout: float = 120) -> dict:  # noqa: ANN001
+def wait_job(get, job_id: str, timeout: float = 120) -> dict:
     deadline = time.monotonic() + timeout
     while True:
         r = get(JobId=job_id)
@@ -120,7 +120,7 @@ def wait_job(get, job_id: str, timeout: float = 120) -> dict:  # noqa: ANN001
         time.sleep(0.2)
 
 
-def all_blocks(get, job_id: str, max_results: int) -> tuple[list[dict], int]:  # noqa: ANN001
+def all_blocks(get, job_id: str, max_results: int) -> tuple[list[dict], int]:
     """Every result page joined through NextToken; and how many pages there were."""
     r, blocks, n = get(JobId=job_id, MaxResults=max_results), [], 1
     blocks += r["Blocks"]
