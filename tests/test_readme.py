@@ -40,6 +40,7 @@ MARKERS = [
     "prebuilt-layout:analyze",
     "/parse/image",
     "ocr/general-text",
+    "Textract.DetectDocumentText",
     "--data-binary @- http://127.0.0.1:8000/ocr",
     "/v1/languages",
     ".venv/bin/ocrgw usage --since 7d",
@@ -307,6 +308,13 @@ def test_huawei_curl_with_a_large_image(shell: Shell) -> None:
     body = json.loads(shell.run(recognise))
     assert [w["words"] for w in body["result"]["words_block_list"]] == BIG, body
     assert body["result"]["direction"] != -1, body  # detect_direction=true reached the server
+
+
+def test_textract_curl_signed_with_sigv4(shell: Shell) -> None:
+    """curl's own SigV4 (`--aws-sigv4`) with the AK/SK pair a fresh `keys create --aksk` prints."""
+    page(shell.cwd / "scan.png", SCAN)
+    body = json.loads(shell.run(block("Textract.DetectDocumentText")))
+    assert [b["Text"] for b in body["Blocks"] if b["BlockType"] == "LINE"] == SCAN, body
 
 
 def test_streaming_server_curl_with_a_large_image(shell: Shell) -> None:

@@ -238,10 +238,12 @@ def test_every_stored_dialect_bills_as_a_listed_service() -> None:
     from ocrgw.dialects.native.routes import DIALECT as NATIVE
     from ocrgw.dialects.ocrspace.routes import DIALECT as OCRSPACE
     from ocrgw.dialects.streamapi.routes import DIALECT as STREAM
+    from ocrgw.dialects.textract.routes import DIALECT as TEXTRACT
     from ocrgw.jobs.usage import SERVICES, service_of
 
     stored = [NATIVE, V21, "azure-read-v3.0", "azure-read-v3.2", IMAGEANALYSIS, *DOCINTEL.values()]
     stored += [OCRSPACE, HUAWEI, FLASK, STREAM]
+    stored += [TEXTRACT]
     billed = {name: service_of(name, ()) for name in stored}
     assert set(billed.values()) <= set(SERVICES), billed
     assert billed[V21] == billed["azure-read-v3.2"] == "azure-read"

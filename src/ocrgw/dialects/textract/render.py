@@ -264,8 +264,10 @@ def page_blocks(job_id: str, page: PageResult, features: Sequence[str]) -> list[
         if "LAYOUT" in features:
             _layout(out, lay, line_ids)
     children = line_ids + out.top
-    if children:
-        out.blocks[0]["Relationships"] = [{"Type": "CHILD", "Ids": children}]
+    if children:  # before "Page", where every other block has it
+        head = out.blocks[0]
+        head.pop("Page")
+        head.update({"Relationships": [{"Type": "CHILD", "Ids": children}], "Page": page.page_no})
     return out.blocks
 
 
