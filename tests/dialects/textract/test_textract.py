@@ -235,6 +235,32 @@ def test_analyze_document_forms_and_layout(srv: Server) -> None:
     assert "TABLE" not in {b["BlockType"] for b in blocks}  # not asked for
 
 
+def test_a_retried_call_reads_the_page_once(srv: Server) -> None:
+    """botocore retries a timed-out call with the same amz-sdk-invocation-id: the retry answers from the
+    job the first attempt made (block ids are the job's), a new call makes a new job."""
+    client = textract(srv)
+    pinned = {"id": "0b4bfc4e-9d1c-4c3e-8d55-6f2f0a1e9c01"}
+
+    def pin(request, **_: object) -> None:
+        request.headers["amz-sdk-invocation-id"] = pinned["id"]
+
+    client.meta.events.register("before-send.textract.*", pin)
+    data = {"Bytes": doc(TABLE).read_bytes()}
+    first = client.detect_document_text(Document=data)["Blocks"]
+    again = client.detect_document_text(Document=data)["Blocks"]
+    assert [b["Id"] for b in again] == [b["Id"] for b in first]
+    pinned["id"] = "0b4bfc4e-9d1c-4c3e-8d55-6f2f0a1e9c02"
+    other = client.detect_document_text(Document=data)["Blocks"]
+    assert [b["Text"] for b in other if "Text" in b] == [b["Text"] for b in first if "Text" in b]
+    assert {b["Id"] for b in other}.isdisjoint(b["Id"] for b in first)
+
+
+def test_sync_call_with_an_s3_object(srv: Server, s3_url: str) -> None:
+    data = doc(TABLE).read_bytes()
+    r = textract(srv).detect_document_text(Document=put(s3_url, "sync/ruled.png", data))
+    assert lines(r["Blocks"]) == lines(textract(srv).detect_document_text(Document={"Bytes": data})["Blocks"])
+
+
 def test_sync_refusals(srv: Server) -> None:
     client = textract(srv)
     png = doc(TABLE).read_bytes()
@@ -322,10 +348,14 @@ def test_async_text_detection_over_s3_with_paging(srv: Server, s3_url: str) -> N
     client = textract(srv)
     data = multipage("pdf")
     location = put(s3_url, "scans/two pages.pdf", data)
-    job = client.start_document_text_detection(DocumentLocation=location, ClientRequestToken="tok-1", JobTag="t:1")
+    job = client.start_document_text_detection(DocumentLocation=location, ClientRequestToken="tok-1")
     assert job["JobId"]
     again = client.start_document_text_detection(DocumentLocation=location, ClientRequestToken="tok-1")
     assert again["JobId"] == job["JobId"]  # the idempotency key
+    with pytest.raises(client.exceptions.IdempotentParameterMismatchException):
+        client.start_document_text_detection(
+            DocumentLocation=put(s3_url, "other.png", b"x"), ClientRequestToken="tok-1"
+        )
     done = wait_job(client.get_document_text_detection, job["JobId"])
     assert done["JobStatus"] == "SUCCEEDED" and done["DocumentMetadata"] == {"Pages": 2}, done
     whole = done["Blocks"]
@@ -345,7 +375,7 @@ def test_async_text_detection_over_s3_with_paging(srv: Server, s3_url: str) -> N
 def test_async_analysis_of_a_tiff(srv: Server, s3_url: str) -> None:
     client = textract(srv)
     location = put(s3_url, "scans/two.tiff", multipage("tiff"))
-    job = client.start_document_analysis(DocumentLocation=location, FeatureTypes=["TABLES", "LAYOUT"])
+    job = client.start_document_analysis(DocumentLocation=location, FeatureTypes=["TABLES", "LAYOUT"], JobTag="batch:7")
     done = wait_job(client.get_document_analysis, job["JobId"])
     assert done["JobStatus"] == "SUCCEEDED" and done["DocumentMetadata"] == {"Pages": 2}
     assert done["AnalyzeDocumentModelVersion"] == "1.0"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -180,6 +181,9 @@ def order(op: str, data: dict[str, Any]) -> Order:
     tag = _string(data, "JobTag", _TAG, 64)
     if tag:
         options["jobTag"] = tag
+    if op in START_OPS:  # what a ClientRequestToken promises to mean (IdempotentParameterMismatchException)
+        asked = {k: data.get(k) for k in ("DocumentLocation", "FeatureTypes", "JobTag")}
+        options["request"] = hashlib.sha256(json.dumps(asked, sort_keys=True).encode()).hexdigest()[:32]
     spec = JobSpec(options=options, outputs=("layout",) if wanted else ())
     return Order(spec, VOCABULARY.ask(None))
 

@@ -55,6 +55,9 @@ async def _start(call: parse.Call, request: Request, ctx: AppContext) -> dict[st
     token = parse.client_token(call.data)
     key = service.idempotency_digest(DIALECT, call.principal.key_id, f"{call.op}:{token}") if token else None
     if key is not None and (earlier := await service.find_idempotent(db=ctx.db, digest=key)) is not None:
+        if earlier.spec.options.get("request") != order.spec.options.get("request"):
+            why = f"The ClientRequestToken {token!r} was used with other parameters (job {earlier.id})."
+            raise TextractError(E.IDEMPOTENCY_KEY_REUSED, "IdempotentParameterMismatchException", why)
         return {"JobId": earlier.id}
     view = await service.accept(
         ctx,
