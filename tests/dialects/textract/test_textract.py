@@ -320,6 +320,28 @@ def test_signatures(srv: Server, monkeypatch: pytest.MonkeyPatch) -> None:
     assert "Signature expired" in exc.value.response["Error"]["Message"]
 
 
+def test_a_key_over_its_rate_gets_a_throttle(srv: Server) -> None:
+    """A key's own request rate (tenancy) answers ProvisionedThroughputExceededException, which botocore
+    retries, with the wait in x-amz-retry-after (milliseconds: what its standard retry mode reads)."""
+    import sqlalchemy as sa
+
+    _, ak, sk = srv.cli("keys", "create", "--name", "textract-limited", "--aksk", "-q").split()
+    engine = sa.create_engine(srv.database_url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.begin() as conn:
+        key_id = conn.execute(sa.text("select id from api_keys where access_key = :ak"), {"ak": ak}).scalar_one()
+        conn.execute(
+            sa.text("insert into key_limits (key_id, service, rate, rate_seconds, burst) values (:k, :s, 1, 60, 1)"),
+            {"k": key_id, "s": "aws-textract"},
+        )
+    engine.dispose()
+    client = textract(srv, ak=ak, sk=sk, retries={"max_attempts": 1})
+    data = {"Bytes": doc(TABLE).read_bytes()}
+    client.detect_document_text(Document=data)
+    with pytest.raises(client.exceptions.ProvisionedThroughputExceededException) as exc:
+        client.detect_document_text(Document=data)
+    assert int(exc.value.response["ResponseMetadata"]["HTTPHeaders"]["x-amz-retry-after"]) > 0
+
+
 def test_raw_requests(srv: Server) -> None:
     """Without an SDK: an unknown X-Amz-Target, a body that is not JSON, a GET of / (the playground)."""
     r = httpx.post(srv.url + "/", content=b"{}", headers={"X-Amz-Target": "Textract.DetectDocumentText"})
