@@ -442,7 +442,26 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     srv.stop()
 
 
-SHARED_ENV = {"OCRGW_MAX_UPLOAD_BYTES": str(8 * 1024 * 1024)}
+# The S3-compatible store the shared servers' Textract reads S3Object documents from: moto's S3 on loopback,
+# started on this port by the `s3_url` fixture only when a test needs it (a server connects per request).
+S3_PORT = free_port()
+SHARED_ENV = {
+    "OCRGW_MAX_UPLOAD_BYTES": str(8 * 1024 * 1024),
+    "OCRGW_S3_ENDPOINT_URL": f"http://127.0.0.1:{S3_PORT}",
+    "OCRGW_S3_ACCESS_KEY_ID": "test",
+    "OCRGW_S3_SECRET_ACCESS_KEY": "test",
+}
+
+
+@pytest.fixture(scope="session")
+def s3_url() -> Iterator[str]:
+    """moto's S3 server (in a thread of the test process) at the shared servers' OCRGW_S3_ENDPOINT_URL."""
+    from moto.server import ThreadedMotoServer
+
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=S3_PORT, verbose=False)
+    moto.start()
+    yield f"http://127.0.0.1:{S3_PORT}"
+    moto.stop()
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import boto3
@@ -20,7 +19,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from PIL import Image
-from tests.conftest import SHARED_ENV, ScaleoutServer, Server, doc, free_port, native_result
+from tests.conftest import Server, doc, native_result
 
 PHOTOTEST = "page/tess_phototest.tif"
 TABLE = "table/ruled.png"
@@ -31,17 +30,10 @@ REGION = "eu-west-1"
 
 # ------------------------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
-def s3_url() -> Iterator[str]:
-    """moto's S3 on loopback, with the bucket the tests put their documents in."""
-    from moto.server import ThreadedMotoServer
-
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
-    moto.start()
-    host, port = moto.get_host_and_port()
-    url = f"http://{host}:{port}"
-    s3(url).create_bucket(Bucket=BUCKET)
-    yield url
-    moto.stop()
+def bucket(s3_url: str) -> str:
+    """moto's S3 (conftest's `s3_url`, the shared servers' OCRGW_S3_ENDPOINT_URL) with the tests' bucket."""
+    s3(s3_url).create_bucket(Bucket=BUCKET)
+    return s3_url
 
 
 def s3(url: str):
@@ -50,31 +42,17 @@ def s3(url: str):
     )
 
 
-@pytest.fixture(scope="module", params=["embedded", "scaleout"])
-def srv(request: pytest.FixtureRequest, s3_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A server of each deployment whose Textract reads S3Object documents from moto's S3."""
-    env = {
-        **SHARED_ENV,
-        "OCRGW_S3_ENDPOINT_URL": s3_url,
-        "OCRGW_S3_ACCESS_KEY_ID": "test",
-        "OCRGW_S3_SECRET_ACCESS_KEY": "test",
-    }
-    if request.param == "embedded":
-        server: Server = Server(tmp_path_factory.mktemp("textract"), env=env)
-    else:
-        redis = request.getfixturevalue("redis_server")
-        server = ScaleoutServer(tmp_path_factory.mktemp("textract-so"), env=env, redis=redis, workers=2)
-    server.start()
-    _, ak, sk = server.cli("keys", "create", "--name", "textract", "--aksk", "-q").split()
-    server._aksk = (ak, sk)  # type: ignore[attr-defined]
-    yield server
-    server.stop()
-    if isinstance(server, ScaleoutServer):
-        server.cleanup()
+@pytest.fixture
+def srv(server: Server) -> Server:
+    """The shared server of each deployment, with an AK/SK pair of its own (made once per server)."""
+    if not hasattr(server, "_textract_aksk"):
+        _, ak, sk = server.cli("keys", "create", "--name", "textract", "--aksk", "-q").split()
+        server._textract_aksk = (ak, sk)  # type: ignore[attr-defined]
+    return server
 
 
 def textract(srv: Server, sk: str | None = None, ak: str | None = None, **config):
-    a, s = srv._aksk  # type: ignore[attr-defined]
+    a, s = srv._textract_aksk  # type: ignore[attr-defined]
     return boto3.client(
         "textract",
         endpoint_url=srv.url,
@@ -255,9 +233,9 @@ def test_a_retried_call_reads_the_page_once(srv: Server) -> None:
     assert {b["Id"] for b in other}.isdisjoint(b["Id"] for b in first)
 
 
-def test_sync_call_with_an_s3_object(srv: Server, s3_url: str) -> None:
+def test_sync_call_with_an_s3_object(srv: Server, bucket: str) -> None:
     data = doc(TABLE).read_bytes()
-    r = textract(srv).detect_document_text(Document=put(s3_url, "sync/ruled.png", data))
+    r = textract(srv).detect_document_text(Document=put(bucket, "sync/ruled.png", data))
     assert lines(r["Blocks"]) == lines(textract(srv).detect_document_text(Document={"Bytes": data})["Blocks"])
 
 
@@ -293,7 +271,7 @@ def test_sync_refusals(srv: Server) -> None:
 
 def test_signatures(srv: Server, monkeypatch: pytest.MonkeyPatch) -> None:
     png = {"Bytes": doc(TABLE).read_bytes()}
-    ak, sk = srv._aksk  # type: ignore[attr-defined]
+    ak, sk = srv._textract_aksk  # type: ignore[attr-defined]
     with pytest.raises(ClientError) as exc:
         textract(srv, sk=sk[:-1] + ("0" if sk[-1] != "0" else "1")).detect_document_text(Document=png)
     assert code_of(exc) == ("InvalidSignatureException", 400)
@@ -354,7 +332,7 @@ def test_one_aksk_pair_for_huawei_and_textract(srv: Server) -> None:
     from huaweicloudsdkcore.auth.credentials import BasicCredentials
     from huaweicloudsdkocr.v1 import GeneralTextRequestBody, OcrClient, RecognizeGeneralTextRequest
 
-    ak, sk = srv._aksk  # type: ignore[attr-defined]
+    ak, sk = srv._textract_aksk  # type: ignore[attr-defined]
     import base64
 
     data = doc(PHOTOTEST).read_bytes()
@@ -366,17 +344,17 @@ def test_one_aksk_pair_for_huawei_and_textract(srv: Server) -> None:
 
 
 # ----------------------------------------------------------------------------------------- async calls
-def test_async_text_detection_over_s3_with_paging(srv: Server, s3_url: str) -> None:
+def test_async_text_detection_over_s3_with_paging(srv: Server, bucket: str) -> None:
     client = textract(srv)
     data = multipage("pdf")
-    location = put(s3_url, "scans/two pages.pdf", data)
+    location = put(bucket, "scans/two pages.pdf", data)
     job = client.start_document_text_detection(DocumentLocation=location, ClientRequestToken="tok-1")
     assert job["JobId"]
     again = client.start_document_text_detection(DocumentLocation=location, ClientRequestToken="tok-1")
     assert again["JobId"] == job["JobId"]  # the idempotency key
     with pytest.raises(client.exceptions.IdempotentParameterMismatchException):
         client.start_document_text_detection(
-            DocumentLocation=put(s3_url, "other.png", b"x"), ClientRequestToken="tok-1"
+            DocumentLocation=put(bucket, "other.png", b"x"), ClientRequestToken="tok-1"
         )
     done = wait_job(client.get_document_text_detection, job["JobId"])
     assert done["JobStatus"] == "SUCCEEDED" and done["DocumentMetadata"] == {"Pages": 2}, done
@@ -394,9 +372,9 @@ def test_async_text_detection_over_s3_with_paging(srv: Server, s3_url: str) -> N
     assert code_of(exc) == ("InvalidParameterException", 400)
 
 
-def test_async_analysis_of_a_tiff(srv: Server, s3_url: str) -> None:
+def test_async_analysis_of_a_tiff(srv: Server, bucket: str) -> None:
     client = textract(srv)
-    location = put(s3_url, "scans/two.tiff", multipage("tiff"))
+    location = put(bucket, "scans/two.tiff", multipage("tiff"))
     job = client.start_document_analysis(DocumentLocation=location, FeatureTypes=["TABLES", "LAYOUT"], JobTag="batch:7")
     done = wait_job(client.get_document_analysis, job["JobId"])
     assert done["JobStatus"] == "SUCCEEDED" and done["DocumentMetadata"] == {"Pages": 2}
@@ -405,7 +383,7 @@ def test_async_analysis_of_a_tiff(srv: Server, s3_url: str) -> None:
     assert kinds["PAGE"] == 2 and any(k.startswith("LAYOUT_") for k in kinds)
 
 
-def test_async_refusals(srv: Server, s3_url: str) -> None:
+def test_async_refusals(srv: Server, bucket: str) -> None:
     client = textract(srv)
     cases = [
         (
@@ -422,18 +400,18 @@ def test_async_refusals(srv: Server, s3_url: str) -> None:
         ),
         (
             lambda: client.start_document_analysis(
-                DocumentLocation=put(s3_url, "a.png", b"x"), FeatureTypes=["QUERIES"]
+                DocumentLocation=put(bucket, "a.png", b"x"), FeatureTypes=["QUERIES"]
             ),
             "InvalidParameterException",
         ),
         (
             lambda: client.start_document_text_detection(
-                DocumentLocation=put(s3_url, "b.png", doc(TABLE).read_bytes()), ClientRequestToken="bad token!"
+                DocumentLocation=put(bucket, "b.png", doc(TABLE).read_bytes()), ClientRequestToken="bad token!"
             ),
             "InvalidParameterException",
         ),
         (
-            lambda: client.start_document_analysis(DocumentLocation=put(s3_url, "c.png", b"x"), FeatureTypes=[]),
+            lambda: client.start_document_analysis(DocumentLocation=put(bucket, "c.png", b"x"), FeatureTypes=[]),
             "InvalidParameterException",
         ),
     ]
@@ -442,6 +420,6 @@ def test_async_refusals(srv: Server, s3_url: str) -> None:
             call()
         assert code_of(exc) == (expected, 400), exc.value
     # a document that cannot be read fails the job, reported as FAILED with a StatusMessage
-    job = client.start_document_text_detection(DocumentLocation=put(s3_url, "cut.png", doc(TABLE).read_bytes()[:300]))
+    job = client.start_document_text_detection(DocumentLocation=put(bucket, "cut.png", doc(TABLE).read_bytes()[:300]))
     done = wait_job(client.get_document_text_detection, job["JobId"])
     assert done["JobStatus"] == "FAILED" and done["StatusMessage"] and "Blocks" not in done
