@@ -73,7 +73,13 @@ def lines(blocks: list[dict]) -> list[str]:
 
 
 def native_text(srv: Server, data: bytes, **fields: str) -> str:
-    return "\n".join(line["text"] for page in native_result(srv, data, **fields)["pages"] for line in page["lines"])
+    """The native API's lines in Textract's order: rows across the page (`basic`), as Textract's LINEs come
+    (its columns are told apart by LAYOUT, not by the order of LINEs)."""
+    return "\n".join(
+        line["text"]
+        for page in native_result(srv, data, reading_order="basic", **fields)["pages"]
+        for line in page["lines"]
+    )
 
 
 def multipage(kind: str) -> bytes:
@@ -150,7 +156,7 @@ def test_analyze_document_tables_are_the_layout_cells(srv: Server) -> None:
     r = textract(srv).analyze_document(Document={"Bytes": data}, FeatureTypes=["TABLES"])
     assert r["AnalyzeDocumentModelVersion"] == "1.0"
     blocks, by_id = r["Blocks"], {b["Id"]: b for b in r["Blocks"]}
-    native = native_result(srv, data, layout="true")["pages"][0]
+    native = native_result(srv, data, layout="true", reading_order="basic")["pages"][0]
     assert "\n".join(lines(blocks)) == "\n".join(line["text"] for line in native["lines"])
     tables = [b for b in blocks if b["BlockType"] == "TABLE"]
     assert len(tables) == len(native["layout"]["tables"]) >= 1
@@ -187,7 +193,7 @@ def test_analyze_document_forms_and_layout(srv: Server) -> None:
     data = doc(FORM).read_bytes()
     r = textract(srv).analyze_document(Document={"Bytes": data}, FeatureTypes=["FORMS", "LAYOUT"])
     blocks, by_id = r["Blocks"], {b["Id"]: b for b in r["Blocks"]}
-    native = native_result(srv, data, layout="true")["pages"][0]
+    native = native_result(srv, data, layout="true", reading_order="basic")["pages"][0]
     marks = [b for b in blocks if b["BlockType"] == "SELECTION_ELEMENT"]
     assert [m["SelectionStatus"] == "SELECTED" for m in marks] == [m["selected"] for m in native["layout"]["marks"]]
     keys = [b for b in blocks if b["BlockType"] == "KEY_VALUE_SET" and b["EntityTypes"] == ["KEY"]]
@@ -326,6 +332,28 @@ def test_raw_requests(srv: Server) -> None:
     assert r.status_code == 400 and r.json()["__type"] == "MissingAuthenticationTokenException"
     assert r.headers["content-type"] == "application/x-amz-json-1.1" and r.headers["x-amzn-requestid"]
     assert httpx.get(srv.url + "/").status_code == 200
+    r = httpx.post(srv.url + "/", content=b"{}", headers={"X-Amz-Target": "Textract.Nope", "Authorization": "AWS4"})
+    assert r.status_code == 400 and r.json()["__type"] == "IncompleteSignatureException"
+    r = httpx.post(srv.url + "/service/Textract/operation/DetectDocumentText", content=b"\xa0")
+    assert r.status_code == 400 and r.json()["__type"] == "UnknownOperationException"  # CBOR: refused
+
+
+def test_handwriting_is_the_words_text_type(srv: Server) -> None:
+    data = doc("note/memo_handwritten.jpg").read_bytes()
+    blocks = textract(srv).detect_document_text(Document={"Bytes": data})["Blocks"]
+    by_id = {b["Id"]: b for b in blocks}
+    native = [
+        (line["text"], line["style"])
+        for page in native_result(srv, data, reading_order="basic")["pages"]
+        for line in page["lines"]
+    ]
+    kinds = [
+        (b["Text"], {by_id[i]["TextType"] for i in b.get("Relationships", [{"Ids": []}])[0]["Ids"]})
+        for b in blocks
+        if b["BlockType"] == "LINE"
+    ]
+    assert kinds == [(text, {"HANDWRITING" if style == "handwriting" else "PRINTED"}) for text, style in native]
+    assert any(kind == {"HANDWRITING"} for _, kind in kinds)
 
 
 def test_one_aksk_pair_for_huawei_and_textract(srv: Server) -> None:

@@ -129,5 +129,16 @@ async def textract(request: Request, ctx: Ctx) -> Response:
         return render_error(request, OcrgwError(E.INTERNAL, "An internal error occurred."))
 
 
+async def cbor(operation: str, request: Request) -> Response:
+    """Smithy RPC v2 CBOR, which Textract's model lists first and a future SDK may pick (contract §A.1):
+    refused, and logged, so that a client that switched protocol is seen at once."""
+    log.warning("Textract %s sent as smithy-rpc-v2-cbor, which this server does not speak", operation)
+    why = f"Textract.{operation} over smithy-rpc-v2-cbor is not supported here: use the JSON 1.1 protocol."
+    return render_error(request, TextractError(E.ROUTE_NOT_FOUND, "UnknownOperationException", why))
+
+
 router = APIRouter()
 router.add_api_route("/", textract, methods=["POST"], include_in_schema=False, response_class=Response)
+router.add_api_route(
+    "/service/Textract/operation/{operation}", cbor, methods=["POST"], include_in_schema=False, response_class=Response
+)
