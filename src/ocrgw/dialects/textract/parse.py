@@ -24,6 +24,7 @@ from ocrgw.dialects.textract import sigv4
 from ocrgw.dialects.textract.errors import TOO_LARGE, UNSUPPORTED, TextractError, invalid
 from ocrgw.dialects.textract.s3 import S3Source, check_location
 from ocrgw.errors import ErrorCode as E
+from ocrgw.errors import OcrgwError
 from ocrgw.formats import ImageLimits
 from ocrgw.intake import jsonbody
 from ocrgw.jobs.schemas import JobSpec, StoredBlob
@@ -103,10 +104,8 @@ async def read_call(request: Request, ctx: AppContext) -> Call:
         body = await jsonbody.read(intake.body(request, cap), cap=cap, settings=ctx.settings, digest=digest)
     except jsonbody.JsonSyntaxError:
         body = None
-    except TextractError:
-        raise
-    except Exception as exc:
-        if getattr(exc, "code", None) is E.TOO_LARGE:
+    except OcrgwError as exc:
+        if exc.code is E.TOO_LARGE and not isinstance(exc, TextractError):
             why = f"The request is over {cap:,} bytes: a synchronous document may be at most 10 MB."
             raise TextractError(E.TOO_LARGE, TOO_LARGE, why) from None
         raise
@@ -232,11 +231,9 @@ class Checked:
             capped = settings.model_copy(update={"max_upload_bytes": self.max_bytes})
         try:
             blob = await self.inner.save(store, capped, limits)
-        except TextractError:
-            raise
-        except Exception as exc:
-            if getattr(exc, "code", None) is E.TOO_LARGE:
-                raise TextractError(E.TOO_LARGE, TOO_LARGE, str(exc)) from None
+        except OcrgwError as exc:
+            if exc.code is E.TOO_LARGE and not isinstance(exc, TextractError):
+                raise TextractError(E.TOO_LARGE, TOO_LARGE, exc.message) from None
             raise
         why = None
         if blob.media_type not in TYPES:

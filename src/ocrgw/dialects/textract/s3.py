@@ -18,7 +18,7 @@ from typing import Any
 
 import anyio
 
-from ocrgw.dialects.textract.errors import INVALID_S3, S3_MESSAGE, TOO_LARGE, TextractError
+from ocrgw.dialects.textract.errors import INVALID_S3, S3_MESSAGE, TOO_LARGE, TextractError, invalid
 from ocrgw.errors import ErrorCode as E
 from ocrgw.formats import ImageLimits
 from ocrgw.intake.core import from_stream
@@ -71,8 +71,6 @@ def client(settings: Settings) -> Any:
 
 def check_location(value: object) -> tuple[str, str, str | None]:
     """`{"Bucket", "Name", "Version"}` checked as Textract's model says (bucket 1-255, name 1-1024)."""
-    from ocrgw.dialects.textract.errors import invalid
-
     if not isinstance(value, dict):
         raise invalid("S3Object must be an object with Bucket and Name.")
     bucket, name, version = value.get("Bucket"), value.get("Name"), value.get("Version")
