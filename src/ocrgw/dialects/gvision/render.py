@@ -79,7 +79,8 @@ def frame_of(page: PageResult, pdf_dpi: int, normalized: bool) -> Frame:
 def locale_of(page: PageResult, view: JobView) -> str:
     """The page's language as a BCP-47 code: the identified one, else the first hint, else the model's."""
     if page.language:
-        return languages.canonical_bcp47(page.language.split(",")[0].split("+")[0].strip())
+        code = page.language.split(",")[0].split("+")[0].strip()
+        return _MODEL_TO_BCP47.get(code) or languages.canonical_bcp47(code)  # a model name (`eng`) as its code
     model = view.spec.languages[0] if view.spec.languages else "eng"
     return _MODEL_TO_BCP47.get(model, "en")
 
@@ -134,7 +135,7 @@ def _paragraph(lines: Sequence[LineResult], page_lang: str, frame: Frame, style:
     """One paragraph and its text as Vision rebuilds it from the breaks."""
     words, text, confs, quads = [], [], [], []
     for n, line in enumerate(lines):
-        lang = languages.canonical_bcp47(line.language) if line.language else page_lang
+        lang = (_MODEL_TO_BCP47.get(line.language) or languages.canonical_bcp47(line.language)) if line.language else page_lang
         found = words_of(line)
         for j, w in enumerate(found):
             last = j == len(found) - 1
@@ -165,7 +166,8 @@ def page_annotation(
         texts.append(text)
         confs.extend(w.confidence for ln in (page.lines[i] for i in group) for w in words_of(ln))
     conf = {"confidence": _mean(confs)} if style.confidence else {}
-    language = {"languageCode": lang, "confidence": 1.0 if view.spec.language_hint else _mean(confs) or 1.0}
+    # How sure the identification was is not kept; a language the caller named is certain.
+    language = {"languageCode": lang, **({"confidence": 1.0} if view.spec.language_hint else {})}
     out = {"property": {"detectedLanguages": [language]}, "width": size[0], "height": size[1], "blocks": blocks, **conf}
     return out, "".join(texts)
 
