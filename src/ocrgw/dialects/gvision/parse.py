@@ -8,16 +8,19 @@ is wrong with one image (no image, a gs:// URI, an unsupported feature or hint) 
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
+from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
 from ocrgw import intake, languages
 from ocrgw.auth import Principal
 from ocrgw.context import AppContext
+from ocrgw.dialects.gvision import schemas
 from ocrgw.dialects.gvision.errors import MSG_BAD_IMAGE, VisionError
 from ocrgw.errors import ErrorCode as E
 from ocrgw.errors import OcrgwError
@@ -110,10 +113,11 @@ def _camel(name: str) -> str:
     return _SNAKE.sub(lambda m: m[1].upper(), name)
 
 
-def members(value: object, where: str, known: tuple[str, ...] | None = None) -> dict[str, Any]:
+def members(value: object, where: str, known: tuple[str, ...] | None = None, *, item: bool = False) -> dict[str, Any]:
     """A message's fields by their camelCase names (proto3 JSON also takes the proto's own snake_case);
-    null is an absent message, an unknown name is refused as Google's JSON mapping refuses it."""
-    if value is None:
+    null is an absent message, but no element of a list; an unknown name is refused as Google's JSON
+    mapping refuses it."""
+    if value is None and not item:
         return {}
     if not isinstance(value, dict):
         raise invalid_json(f"Invalid value at '{where}': expected an object.")
@@ -125,7 +129,28 @@ def members(value: object, where: str, known: tuple[str, ...] | None = None) -> 
     return out
 
 
+def typed(value: object, kinds: type | tuple[type, ...], where: str, what: str) -> Any:
+    """A scalar field of the type proto3 JSON allows (null: unset), else the request is refused."""
+    allowed = kinds if isinstance(kinds, tuple) else (kinds,)
+    wrong = not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed)
+    if value is not None and wrong:
+        raise invalid_json(f"Invalid value at '{where}' ({what}), {json.dumps(value)}")
+    return value
+
+
+def check_shape(model: type[BaseModel], data: object) -> None:
+    """The body against the request's message types (``schemas``: what the spec promises to refuse), as
+    Google's JSON mapping checks it before the service sees it; the long strings are placeholders here."""
+    try:
+        model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"]).lstrip(".")
+        raise invalid_json(f"Invalid value at '{where}': {first['msg']}.") from None
+
+
 def request_list(data: dict[str, Any], limit: int, what: str) -> list[object]:
+    typed(data.get("parent"), str, "parent", "TYPE_STRING")
     reqs = data.get("requests")
     if reqs is None:
         reqs = []
@@ -158,7 +183,7 @@ def features_of(value: object, where: str) -> tuple[Features, VisionError | None
         raise invalid_json(f"Invalid value at '{where}.features': expected a list.")
     types, error = [], None
     for j, raw in enumerate(value):
-        feat = members(raw, f"{where}.features[{j}]", _FEATURE)
+        feat = members(raw, f"{where}.features[{j}]", _FEATURE, item=True)
         kind = feat.get("type", 0)
         if isinstance(kind, str) and kind in FEATURES:
             kind = FEATURES[kind]
@@ -167,7 +192,10 @@ def features_of(value: object, where: str) -> tuple[Features, VisionError | None
                 f"Invalid value at '{where}.features[{j}].type' "
                 f'(type.googleapis.com/google.cloud.vision.v1.Feature.Type), "{kind}"'
             )
-        model = feat.get("model")
+        model = typed(feat.get("model"), str, f"{where}.features[{j}].model", "TYPE_STRING")
+        results = typed(feat.get("maxResults"), (int, str), f"{where}.features[{j}].maxResults", "TYPE_INT32")
+        if isinstance(results, str) and not results.strip().lstrip("-").isdigit():
+            raise invalid_json(f"Invalid value at '{where}.features[{j}].maxResults' (TYPE_INT32), \"{results}\"")
         if model not in (None, "", *MODELS):
             error = VisionError(E.INVALID_MODEL, f"Invalid model {model!r}: use one of {', '.join(MODELS)}.")
         types.append(kind)
@@ -196,7 +224,13 @@ def context_of(value: object, where: str) -> tuple[str | None, bool]:
         raise invalid_json(f"Invalid value at '{where}.imageContext.languageHints': expected a list of strings.")
     codes = [h.split("-t-")[0].strip() for h in hints if h.strip()]
     params = members(ctx.get("textDetectionParams"), f"{where}.imageContext.textDetectionParams")
-    return (",".join(codes) or None), params.get("enableTextDetectionConfidenceScore") is True
+    score = typed(
+        params.get("enableTextDetectionConfidenceScore"),
+        bool,
+        f"{where}.imageContext.textDetectionParams.enableTextDetectionConfidenceScore",
+        "TYPE_BOOL",
+    )
+    return (",".join(codes) or None), score is True
 
 
 async def check_base64(doc: jsonbody.JsonBody, value: object, where: str) -> jsonbody.Spooled | str | None:
@@ -271,10 +305,11 @@ class ImageRequest:
 
 async def image_requests(doc: jsonbody.JsonBody) -> list[ImageRequest]:
     data = members(doc.members(), "", _IMAGES_BATCH)
+    check_shape(schemas.VisionBatchAnnotateImagesRequest, data)
     out = []
     for i, raw in enumerate(request_list(data, MAX_IMAGES, "images")):
         where = f"requests[{i}]"
-        req = members(raw, where, _IMAGE_REQUEST)
+        req = members(raw, where, _IMAGE_REQUEST, item=True)
         found, error = features_of(req.get("features"), where)
         hints, confidence = context_of(req.get("imageContext"), where)
         image = members(req.get("image"), f"{where}.image", ("content", "source"))
@@ -284,7 +319,10 @@ async def image_requests(doc: jsonbody.JsonBody) -> list[ImageRequest]:
         if item.error is not None:
             continue
         try:
-            item.source = _image_source(content, members(image.get("source"), f"{where}.image.source"), where)
+            source = members(image.get("source"), f"{where}.image.source")
+            for name in ("imageUri", "gcsImageUri"):
+                typed(source.get(name), str, f"{where}.image.source.{name}", "TYPE_STRING")
+            item.source = _image_source(content, source, where)
         except VisionError as exc:
             if exc.whole:
                 raise
@@ -357,16 +395,22 @@ class FileRequest:
 
 async def file_requests(doc: jsonbody.JsonBody) -> list[FileRequest]:
     data = members(doc.members(), "", _IMAGES_BATCH)
+    check_shape(schemas.VisionBatchAnnotateFilesRequest, data)
     out = []
     for i, raw in enumerate(request_list(data, 1, "files")):
         where = f"requests[{i}]"
-        req = members(raw, where, _FILE_REQUEST)
+        req = members(raw, where, _FILE_REQUEST, item=True)
         found, error = features_of(req.get("features"), where)
         hints, confidence = context_of(req.get("imageContext"), where)
         config = members(req.get("inputConfig"), f"{where}.inputConfig", ("gcsSource", "content", "mimeType"))
         content = await check_base64(doc, config.get("content"), f"{where}.inputConfig.content")
-        mime = str(config.get("mimeType") or "")
-        item = FileRequest(found, confidence, hints, mime, req.get("pages"), error=error)
+        mime = typed(config.get("mimeType"), str, f"{where}.inputConfig.mimeType", "TYPE_STRING") or ""
+        pages = req.get("pages")
+        if pages is not None and (
+            not isinstance(pages, list) or any(isinstance(p, bool) or not isinstance(p, int) for p in pages)
+        ):
+            raise invalid_json(f"Invalid value at '{where}.pages' (TYPE_INT32): expected a list of numbers.")
+        item = FileRequest(found, confidence, hints, mime, pages, error=error)
         out.append(item)
         if item.error is not None:
             continue

@@ -135,7 +135,11 @@ def _paragraph(lines: Sequence[LineResult], page_lang: str, frame: Frame, style:
     """One paragraph and its text as Vision rebuilds it from the breaks."""
     words, text, confs, quads = [], [], [], []
     for n, line in enumerate(lines):
-        lang = (_MODEL_TO_BCP47.get(line.language) or languages.canonical_bcp47(line.language)) if line.language else page_lang
+        lang = (
+            (_MODEL_TO_BCP47.get(line.language) or languages.canonical_bcp47(line.language))
+            if line.language
+            else page_lang
+        )
         found = words_of(line)
         for j, w in enumerate(found):
             last = j == len(found) - 1

@@ -11,6 +11,7 @@ so (files:annotate reads up to 5 pages of a PDF or TIFF inline instead)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -129,7 +130,7 @@ async def annotate_files(request: Request, ctx: Ctx, caller: Caller) -> Response
     return json_response({"responses": answers})
 
 
-async def async_batch(request: Request, caller: Caller) -> Response:
+async def async_batch(request: Request, ctx: Ctx, caller: Caller) -> Response:
     """Not offered: the asynchronous batch calls need Cloud Storage for their input and output."""
     raise VisionError(
         E.UNSUPPORTED_FEATURE,
@@ -153,6 +154,27 @@ AUTH_DOC = (
     '`responses[i].error`; whole-request failures are google.rpc.Status: `{"error": {code, message, status}}`.'
 )
 
+Endpoint = Callable[[Request, AppContext, Principal], Awaitable[Response]]
+
+
+def scoped(endpoint: Endpoint, prefix: str) -> Callable[..., Awaitable[Response]]:
+    """The endpoint under a prefix with the proto's path parameters, declared so the spec names them (the
+    project and location are not used: there is one tenant per key here)."""
+    if "{location}" in prefix:
+
+        async def located(project: str, location: str, request: Request, ctx: Ctx, caller: Caller) -> Response:
+            return await endpoint(request, ctx, caller)
+
+        return located
+    if "{project}" in prefix:
+
+        async def projected(project: str, request: Request, ctx: Ctx, caller: Caller) -> Response:
+            return await endpoint(request, ctx, caller)
+
+        return projected
+    return endpoint
+
+
 router = APIRouter(tags=[TAG])
 for _prefix in PREFIXES:
     _scope = "" if _prefix == "/v1" else ("Project" if "locations" not in _prefix else "ProjectLocation")
@@ -165,7 +187,7 @@ for _prefix in PREFIXES:
         _body = {"schema": {"$ref": f"#/components/schemas/{_request}"}}
         router.add_api_route(
             f"{_prefix}/{_what}:annotate",
-            _endpoint,
+            scoped(_endpoint, _prefix),
             methods=["POST"],
             operation_id=f"googleVision{_scope}Annotate{_what.title()}",
             summary=_summary + (f" ({_prefix.removeprefix('/v1/')})" if _scope else ""),
@@ -179,7 +201,7 @@ for _prefix in PREFIXES:
         )
         router.add_api_route(
             f"{_prefix}/{_what}:asyncBatchAnnotate",
-            async_batch,
+            scoped(async_batch, _prefix),
             methods=["POST"],
             operation_id=f"googleVision{_scope}AsyncBatchAnnotate{_what.title()}",
             summary=f"Vision: asynchronous {_what} batch (not supported)"

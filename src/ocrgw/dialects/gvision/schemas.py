@@ -27,7 +27,8 @@ class VisionImage(_Msg):
 
 
 class VisionFeature(_Msg):
-    type: Enum = Field(
+    type: Enum | None = Field(
+        None,
         description="TEXT_DETECTION (5) or DOCUMENT_TEXT_DETECTION (11); other features get a per-image error.",
         examples=["DOCUMENT_TEXT_DETECTION", 11],
     )
@@ -46,30 +47,34 @@ class VisionImageContext(_Msg):
 
 
 class VisionAnnotateImageRequest(_Msg):
-    image: VisionImage
-    features: list[VisionFeature]
+    """proto3 has no required fields: no image or no features is that image's error inside the 200."""
+
+    image: VisionImage | None = None
+    features: list[VisionFeature] | None = None
     image_context: VisionImageContext | None = None
 
 
 class VisionBatchAnnotateImagesRequest(_Msg):
-    requests: list[VisionAnnotateImageRequest] = Field(max_length=16)
+    requests: list[VisionAnnotateImageRequest] | None = Field(None, max_length=16)
     parent: str | None = None
 
 
 class VisionInputConfig(_Msg):
     content: str | None = Field(None, description="The file, standard base64.", json_schema_extra={"format": "byte"})
-    mime_type: str = Field(description="application/pdf, image/tiff or image/gif.", examples=["application/pdf"])
+    mime_type: str | None = Field(
+        None, description="application/pdf, image/tiff or image/gif.", examples=["application/pdf"]
+    )
 
 
 class VisionAnnotateFileRequest(_Msg):
-    input_config: VisionInputConfig
-    features: list[VisionFeature]
+    input_config: VisionInputConfig | None = None
+    features: list[VisionFeature] | None = None
     image_context: VisionImageContext | None = None
     pages: list[int] | None = Field(None, description="1-based; negative from the end; at most 5; none: the first 5.")
 
 
 class VisionBatchAnnotateFilesRequest(_Msg):
-    requests: list[VisionAnnotateFileRequest] = Field(max_length=1)
+    requests: list[VisionAnnotateFileRequest] | None = Field(None, max_length=1)
     parent: str | None = None
 
 
