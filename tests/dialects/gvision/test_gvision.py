@@ -129,6 +129,10 @@ def test_sdk_batch_with_failed_images(server: Server) -> None:
     assert gcs.error.code == 7 and "gs://bucket/sign.jpg" in gcs.error.message
     assert label.error.code == 12 and "LABEL_DETECTION" in label.error.message
     assert not bad.full_text_annotation.text and not gcs.text_annotations
+    # annotate_image without features asks for all 12: the text ones are answered, the others left empty
+    every = client(server).annotate_image({"image": {"content": good}})
+    assert every.error.message == "" and every.full_text_annotation.text == "Alpha Beta\n"
+    assert not every.label_annotations and not every.face_annotations
 
 
 def test_sdk_files_annotate_pdf(server: Server) -> None:
@@ -156,6 +160,29 @@ def test_sdk_files_annotate_pdf(server: Server) -> None:
     )
     (refused,) = client(server).batch_annotate_files(requests=[six]).responses
     assert refused.error.code == 3 and "At most 5 pages" in refused.error.message
+
+
+def test_sdk_files_annotate_tiff(server: Server) -> None:
+    """A 2-page TIFF, no pages asked: both pages (up to the first 5), pixel sizes; a PNG is no file here."""
+    frames = [text_image((words,)) for words in ("Alpha Beta", "Gamma Delta")]
+    buf = io.BytesIO()
+    frames[0].save(buf, format="TIFF", save_all=True, append_images=frames[1:])
+    tiff = vision.AnnotateFileRequest(
+        input_config=vision.InputConfig(content=buf.getvalue(), mime_type="image/tiff"), features=[TEXT]
+    )
+    (file,) = client(server).batch_annotate_files(requests=[tiff]).responses
+    assert file.error.message == "" and file.total_pages == 2
+    assert [r.full_text_annotation.text for r in file.responses] == ["Alpha Beta\n", "Gamma Delta\n"]
+    assert [r.context.page_number for r in file.responses] == [1, 2]
+    assert (
+        file.responses[0].full_text_annotation.pages[0].width,
+        file.responses[0].full_text_annotation.pages[0].height,
+    ) == (640, 120)
+    png_file = vision.AnnotateFileRequest(
+        input_config=vision.InputConfig(content=png(frames[0]), mime_type="image/tiff"), features=[TEXT]
+    )
+    (refused,) = client(server).batch_annotate_files(requests=[png_file]).responses
+    assert refused.error.code == 3 and "PDF, TIFF and GIF" in refused.error.message
 
 
 def test_sdk_language_hints(server: Server) -> None:
