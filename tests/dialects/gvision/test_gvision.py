@@ -279,6 +279,11 @@ def test_whole_request_errors(server: Server) -> None:
     two_files = {"requests": [{"inputConfig": {"content": "", "mimeType": "application/pdf"}, "features": feature}] * 2}
     assert "at most 1" in status_error(post(server, two_files, "/v1/files:annotate"), 400, "INVALID_ARGUMENT")
     status_error(post(server, b"{}", "/v1/images:translate"), 404, "NOT_FOUND")
+    # no operation is ever made (the asynchronous calls are refused): a poll finds none, in Vision's envelope
+    status_error(httpx.get(f"{server.url}/v1/operations/abc123?key={server.key}", timeout=30), 404, "NOT_FOUND")
+    null_type = {"requests": [{"image": ok_image, "features": [{"type": None}]}]}
+    (unset,) = post(server, null_type).json()["responses"]  # proto3: null is TYPE_UNSPECIFIED
+    assert unset["error"]["code"] == 12, unset
     r = httpx.get(f"{server.url}/v1/images:annotate?key={server.key}", timeout=30)
     status_error(r, 405, "UNIMPLEMENTED")
     assert "POST" in r.headers["allow"]

@@ -184,7 +184,8 @@ def features_of(value: object, where: str) -> tuple[Features, VisionError | None
     types, error = [], None
     for j, raw in enumerate(value):
         feat = members(raw, f"{where}.features[{j}]", _FEATURE, item=True)
-        kind = feat.get("type", 0)
+        kind = feat.get("type")
+        kind = 0 if kind is None else kind  # proto3 JSON: null is the default, TYPE_UNSPECIFIED
         if isinstance(kind, str) and kind in FEATURES:
             kind = FEATURES[kind]
         if isinstance(kind, bool) or not isinstance(kind, int):
