@@ -206,6 +206,17 @@ def test_sdk_wrong_key(server: Server) -> None:
     assert caught.value.reason == "API_KEY_INVALID"
 
 
+def test_sdk_with_a_static_token(server: Server) -> None:
+    """A client built with OAuth credentials holding the key sends `Authorization: Bearer <key>`: accepted
+    (an ocrgw convenience; Google would take it for an OAuth token)."""
+    from google.oauth2.credentials import Credentials
+
+    options = {"api_endpoint": server.url}
+    token = vision.ImageAnnotatorClient(transport="rest", client_options=options, credentials=Credentials(server.key))
+    r = token.text_detection(image=vision.Image(content=png(text_image(("Alpha Beta",)))))
+    assert r.error.message == "" and r.full_text_annotation.text == "Alpha Beta\n"
+
+
 def test_sdk_async_batch_is_refused(server: Server) -> None:
     """The asynchronous calls need Cloud Storage: Vision's INVALID_ARGUMENT, raised at the submit."""
     request = vision.AsyncAnnotateFileRequest(
