@@ -40,6 +40,7 @@ MARKERS = [
     "prebuilt-layout:analyze",
     "/parse/image",
     "ocr/general-text",
+    "/v1/images:annotate?key=$KEY",
     "--data-binary @- http://127.0.0.1:8000/ocr",
     "/v1/languages",
     ".venv/bin/ocrgw usage --since 7d",
@@ -307,6 +308,16 @@ def test_huawei_curl_with_a_large_image(shell: Shell) -> None:
     body = json.loads(shell.run(recognise))
     assert [w["words"] for w in body["result"]["words_block_list"]] == BIG, body
     assert body["result"]["direction"] != -1, body  # detect_direction=true reached the server
+
+
+def test_google_vision_curl_with_a_large_image(shell: Shell) -> None:
+    scan = page(shell.cwd / "scan.png", BIG, size=(1600, 1000), noise=24)
+    assert scan.stat().st_size > 1_000_000
+    shell.run("KEY=...")
+    (annotate,) = commands(block("/v1/images:annotate?key=$KEY"))
+    (response,) = json.loads(shell.run(annotate))["responses"]
+    assert response["fullTextAnnotation"]["text"] == "\n".join(BIG) + "\n", response.get("error")
+    assert response["textAnnotations"][0]["locale"] == "en"
 
 
 def test_streaming_server_curl_with_a_large_image(shell: Shell) -> None:

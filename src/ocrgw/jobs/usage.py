@@ -47,6 +47,7 @@ SERVICES = (
     "huawei-passport",
     "seed-flask",
     "seed-stream",
+    "google-vision",
 )
 
 
