@@ -53,6 +53,13 @@ def _invalid(message: str, param: str) -> OcrgwError:
     return OcrgwError(ErrorCode.INVALID_PARAMETER, message, param=param)
 
 
+def check_name(name: str) -> str:
+    """1 to 200 characters, no control characters (PostgreSQL's text refuses NUL)."""
+    if not 1 <= len(name) <= 200 or any(ord(c) < 0x20 or ord(c) == 0x7F for c in name):
+        raise _invalid("A key's name is 1 to 200 characters, none of them control characters.", "name")
+    return name
+
+
 # ------------------------------------------------------------------------------------------------ views
 @dataclass(frozen=True, slots=True)
 class SubscriptionInfo:
@@ -101,7 +108,7 @@ class QueueRow:
 # ------------------------------------------------------------------------------------------- finding keys
 def get_key(s: Session, key_id: str) -> ApiKey:
     """The key with this id (revoked ones too); NotFound otherwise."""
-    row = s.get(ApiKey, key_id)
+    row = s.get(ApiKey, key_id) if "\x00" not in key_id else None
     if row is None:
         raise OcrgwError(ErrorCode.NOT_FOUND, f"No API key has the id {key_id!r}.", param="keyId")
     return row
@@ -111,7 +118,7 @@ def find_key(s: Session, ref: str) -> ApiKey:
     """The one key an operator names on the command line: its id, name, secret prefix, AK, or the start
     of its id (4 characters or more). Several matches: the active ones among them; still several is an
     error listing them, so that a name two keys share never changes the wrong one."""
-    exact = s.get(ApiKey, ref)
+    exact = s.get(ApiKey, ref) if "\x00" not in ref else None
     if exact is not None:
         return exact
     conds = [ApiKey.name == ref, ApiKey.prefix == ref, ApiKey.access_key == ref]
@@ -293,9 +300,7 @@ def create_key(
     s: Session, name: str, *, admin: bool = False, with_access_key: bool = False, tier: str | None = None
 ) -> tuple[ApiKey, str]:
     """A new key and its secret (shown once by the caller), with a tier applied if one is named."""
-    name = name.strip()
-    if not name or len(name) > 200:
-        raise _invalid("A key's name is 1 to 200 characters.", "name")
+    check_name(name)
     profile = tier_of(tier) if tier is not None else None
     row, secret = new_key(name, admin=admin, with_access_key=with_access_key)
     s.add(row)
@@ -315,9 +320,7 @@ def update_key(
 ) -> ApiKey:
     key = get_key(s, key_id)
     if name is not None:
-        if not name.strip() or len(name.strip()) > 200:
-            raise _invalid("A key's name is 1 to 200 characters.", "name")
-        key.name = name.strip()
+        key.name = check_name(name)
     if admin is not None:
         key.is_admin = admin
     if subscription_required is not None:
