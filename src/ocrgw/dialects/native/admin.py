@@ -181,7 +181,7 @@ async def list_tiers(caller: AdminCaller) -> A.TierList:
         )
         for t in TIERS.values()
     ]
-    return A.TierList(items=items)
+    return A.TierList(items=items, services=list(SERVICES))
 
 
 async def get_queue(ctx: Ctx, caller: AdminCaller) -> A.QueueReport:

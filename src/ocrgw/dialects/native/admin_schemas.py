@@ -168,6 +168,7 @@ class Tier(BaseModel):
 
 class TierList(BaseModel):
     items: list[Tier]
+    services: list[str] = Field(description="Every service a limit or a subscription may name.")
 
 
 class QueueEntry(BaseModel):
