@@ -21,7 +21,7 @@ ADMIN_ROUTES = (
     ("POST", "/v1/admin/keys"),
     ("GET", "/v1/admin/keys/x"),
     ("PATCH", "/v1/admin/keys/x"),
-    ("DELETE", "/v1/admin/keys/x"),
+    ("POST", "/v1/admin/keys/x/revoke"),
     ("GET", "/v1/admin/keys/x/limits/*"),
     ("PUT", "/v1/admin/keys/x/limits/*"),
     ("DELETE", "/v1/admin/keys/x/limits/*"),
@@ -80,7 +80,7 @@ def test_admin_only(server: Server, admin: Admin) -> None:
         _error(r, 401, "MissingKey")
     mine = next(k for k in admin.ok("GET", "/keys")["items"] if k["prefix"] == admin.secret[:8])
     # An admin key cannot lock its own caller out.
-    assert "itself" in _error(admin("DELETE", f"/keys/{mine['id']}"), 403, "Forbidden")
+    assert "itself" in _error(admin("POST", f"/keys/{mine['id']}/revoke"), 403, "Forbidden")
     assert "itself" in _error(admin("PATCH", f"/keys/{mine['id']}", json={"admin": False}), 403, "Forbidden")
 
 
@@ -117,14 +117,16 @@ def test_keys_lifecycle_with_a_tier(server: Server, admin: Admin) -> None:
     msg = _error(admin("PATCH", f"/keys/{key['id']}", json={"tier": "gold"}), 400, "InvalidParameter", "tier")
     assert "azure-vision-free" in msg and "ocrspace-pro" in msg  # the tiers there are
 
-    revoked = admin.ok("DELETE", f"/keys/{key['id']}")
-    assert revoked["revoked_at"] and admin.ok("DELETE", f"/keys/{key['id']}")["revoked_at"] == revoked["revoked_at"]
+    revoked = admin.ok("POST", f"/keys/{key['id']}/revoke")
+    again = admin.ok("POST", f"/keys/{key['id']}/revoke")
+    assert revoked["revoked_at"] and again["revoked_at"] == revoked["revoked_at"]
+    assert admin.ok("GET", f"/keys/{key['id']}") == revoked  # still listed, revoked
     deadline = time.monotonic() + 10  # the key cache of each API process: 5 s
     while _submit(server, secret).status_code != 401:
         assert time.monotonic() < deadline
         time.sleep(0.5)
     _error(admin("GET", "/keys/no-such-key"), 404, "NotFound", "keyId")
-    _error(admin("DELETE", f"/keys/{uuid.uuid4()}"), 404, "NotFound", "keyId")
+    _error(admin("POST", f"/keys/{uuid.uuid4()}/revoke"), 404, "NotFound", "keyId")
     tiers = admin.ok("GET", "/tiers")["items"]
     assert {t["name"] for t in tiers} >= {"azure-vision-free", "ocrspace-free", "huawei-passport"}
 
@@ -138,6 +140,8 @@ def test_limits_are_validated_and_applied_at_once(server: Server, admin: Admin) 
         ("*", {"pages_quota": -1}, "body.pages_quota"),
         ("*", {"backlog_share": 1.5}, "body.backlog_share"),
         ("*", {"rate": 1, "colour": "red"}, "body.colour"),
+        ("*", {"rate": True}, "body.rate"),  # JSON numbers only: not true, not "5"
+        ("*", {"rate": "5"}, "body.rate"),
         ("*", {"burst": 5}, "burst"),  # a burst without a rate: refused by the operation, with its param
         ("azure-read", {"backlog_share": 0.5}, "backlog_share"),  # key-wide: only on *
     )

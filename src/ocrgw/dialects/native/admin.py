@@ -121,8 +121,9 @@ async def update_key(key_id: KeyId, body: A.KeyUpdate, ctx: Ctx, caller: AdminCa
 
 
 async def revoke_key(key_id: KeyId, ctx: Ctx, caller: AdminCaller) -> A.AdminKey:
-    """Revoke a key: it stops authenticating within seconds (every API process caches keys briefly). Its
-    jobs, queued ones included, stay and run; its usage records stay. Revoking again changes nothing."""
+    """Revoke a key: it stops authenticating within seconds (every API process caches keys briefly). It
+    stays listed, revoked (a POST, not a DELETE: nothing is deleted); its jobs, queued ones included, stay
+    and run, and its usage records stay. Revoking again changes nothing."""
     _not_self(caller, key_id, "revoke")
     return _key(await _run(ctx, lambda s: admin.key_info(s, admin.revoke_key(s, key_id)), key_id))
 
@@ -220,7 +221,8 @@ for method, path, endpoint, operation_id, summary, model, status, errors in (
     ("POST", "/admin/keys", create_key, "createKey", "Create an API key (admin)", None, 201, (400, 401, 403)),
     ("GET", _KEYS, get_key, "getKey", "Get an API key (admin)", A.AdminKey, None, (401, 403, 404)),
     ("PATCH", _KEYS, update_key, "updateKey", "Change an API key (admin)", A.AdminKey, None, (400, 401, 403, 404)),
-    ("DELETE", _KEYS, revoke_key, "revokeKey", "Revoke an API key (admin)", A.AdminKey, None, (401, 403, 404)),
+    ("POST", _KEYS + "/revoke", revoke_key, "revokeKey", "Revoke an API key (admin)", A.AdminKey, None,
+     (401, 403, 404)),
     ("GET", _KEYS + "/limits/{service}", get_limit, "getKeyLimit", "Get a key's limits for a service (admin)",
      A.Limits, None, (400, 401, 403, 404)),
     ("PUT", _KEYS + "/limits/{service}", set_limit, "setKeyLimit", "Set a key's limits for a service (admin)",

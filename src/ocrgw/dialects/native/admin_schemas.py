@@ -5,9 +5,9 @@ for the CLI), so a generated client and the spec refuse what the server would.""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 
 from ocrgw.tenancy.admin import INT32, INT64, SCOPES
 from ocrgw.tenancy.tiers import TIERS
@@ -25,25 +25,37 @@ _LIMIT_EXAMPLE: dict[str, Any] = {
 _TIER_ENUM: dict[str, Any] = {"enum": list(TIERS)}
 
 
+def _number(value: Any) -> Any:
+    """A JSON number only: pydantic's lax mode would also take `true` as 1 and `"5"` as 5, which the spec
+    calls the wrong type (and a generated client never sends)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a number")
+    return value
+
+
+Int = Annotated[int, BeforeValidator(_number)]  # 5 or 5.0, as JSON Schema's integer
+Float = Annotated[float, BeforeValidator(_number)]
+
+
 class LimitSettings(BaseModel):
     """A key's limits for one service (or `*`: every service of the key together), as a whole: a field
     left out or null is no limit. A service's own row replaces the key's `*` row for that service."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_LIMIT_EXAMPLE]})
 
-    rate: int | None = Field(None, ge=1, le=INT32, description="Calls allowed per `rate_seconds`.")
-    rate_seconds: int = Field(1, ge=1, le=INT32, description="The rate's window in seconds (60: per minute).")
-    burst: int | None = Field(
+    rate: Int | None = Field(None, ge=1, le=INT32, description="Calls allowed per `rate_seconds`.")
+    rate_seconds: Int = Field(1, ge=1, le=INT32, description="The rate's window in seconds (60: per minute).")
+    burst: Int | None = Field(
         None, ge=1, le=INT32, description="Of the rate's calls, how many may come at once (default: `rate`)."
     )
-    concurrent_jobs: int | None = Field(None, ge=0, le=INT32, description="Jobs queued or running at once.")
-    pages_quota: int | None = Field(None, ge=0, le=INT64, description="Pages read per `quota_period`.")
+    concurrent_jobs: Int | None = Field(None, ge=0, le=INT32, description="Jobs queued or running at once.")
+    pages_quota: Int | None = Field(None, ge=0, le=INT64, description="Pages read per `quota_period`.")
     quota_period: Literal["day", "month"] = Field("month", description="UTC day or calendar month.")
-    max_document_pages: int | None = Field(
+    max_document_pages: Int | None = Field(
         None, ge=1, le=INT32, description="Read only a document's first N pages (as Azure's free tiers do)."
     )
-    max_file_bytes: int | None = Field(None, ge=0, le=INT64, description="Refuse larger files (413).")
-    backlog_share: float | None = Field(
+    max_file_bytes: Int | None = Field(None, ge=0, le=INT64, description="Refuse larger files (413).")
+    backlog_share: Float | None = Field(
         None,
         gt=0,
         le=1,
@@ -65,7 +77,7 @@ class SubscriptionSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    package_calls: int | None = Field(
+    package_calls: Int | None = Field(
         None, ge=0, le=INT64, description="Calls purchased, used before pay-per-use. Changing it starts it anew."
     )
 
@@ -131,8 +143,8 @@ class KeyCreate(BaseModel):
     )
 
     name: str = Field(pattern=NAME_PATTERN, description="A name for people (1-200 characters).")
-    admin: bool = Field(False, description="May use this admin API and read usage.")
-    access_key: bool = Field(False, description="Also issue a Huawei-style AK/SK pair (SDK-HMAC-SHA256).")
+    admin: StrictBool = Field(False, description="May use this admin API and read usage.")
+    access_key: StrictBool = Field(False, description="Also issue a Huawei-style AK/SK pair (SDK-HMAC-SHA256).")
     tier: str | None = Field(None, description="A tier profile to copy onto the key.", json_schema_extra=_TIER_ENUM)
 
 
@@ -150,8 +162,10 @@ class KeyUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(None, pattern=NAME_PATTERN)
-    admin: bool | None = None
-    subscription_required: bool | None = Field(None, description="May call only the services it is subscribed to.")
+    admin: StrictBool | None = None
+    subscription_required: StrictBool | None = Field(
+        None, description="May call only the services it is subscribed to."
+    )
     tier: str | None = Field(None, description="A tier profile to copy onto the key.", json_schema_extra=_TIER_ENUM)
 
 

@@ -104,7 +104,7 @@ function revokeButton(k) {
       return;
     }
     act(async () => {
-      await call(`v1/admin/keys/${encodeURIComponent(k.id)}`, { method: "DELETE" });
+      await call(`v1/admin/keys/${encodeURIComponent(k.id)}/revoke`, { method: "POST" });
       notice(`Revoked ${k.name}: it stops working within seconds; its jobs still run.`);
     });
   });
