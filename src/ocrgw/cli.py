@@ -310,6 +310,34 @@ def cmd_ocr(args: argparse.Namespace) -> int:
     return client.main(args)
 
 
+def _keys_parser(sub: Any) -> None:
+    """`keys` (create, list, revoke here; show, limit, subscribe, unsubscribe from tenancy) and `tiers`."""
+    kp = sub.add_parser("keys", help="manage API keys")
+    ks = kp.add_subparsers(dest="keys_cmd", required=True)
+    kc = ks.add_parser("create", help="create a key and print its secret once")
+    kc.add_argument("--name", default="default")
+    kc.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="print only the secret (with --aksk: the secret, the AK and the SK, space-separated)",
+    )
+    kc.add_argument("--admin", action="store_true", help="may issue keys through the API (POST /generate_api_key)")
+    kc.add_argument(
+        "--aksk", action="store_true", help="also issue a Huawei-style AK/SK pair for SDK-HMAC-SHA256 signed requests"
+    )
+    kc.add_argument("--tier", help="copy a tier profile's limits onto the key (`tiers` lists them)")
+    kl = ks.add_parser("list", help="list keys (never their secrets), with their tiers and subscriptions")
+    kl.add_argument("--format", choices=["table", "json"], default="table")
+    kr = ks.add_parser("revoke", help="revoke a key by id, name, prefix or AK")
+    kr.add_argument("key")
+    from ocrgw.tenancy.arguments import add_parsers
+
+    add_parsers(ks, sub)
+    kp.set_defaults(func=cmd_keys)
+    sub.choices["tiers"].set_defaults(func=cmd_tiers)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ocrgw", description="Self-hosted OCR gateway.")
     p.add_argument("--data-dir", dest="data_dir", help="data directory (OCRGW_DATA_DIR)")
@@ -342,30 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     mp = sub.add_parser("migrate", help="create or upgrade the database schema")
     mp.set_defaults(func=cmd_migrate)
 
-    kp = sub.add_parser("keys", help="manage API keys")
-    ks = kp.add_subparsers(dest="keys_cmd", required=True)
-    kc = ks.add_parser("create", help="create a key and print its secret once")
-    kc.add_argument("--name", default="default")
-    kc.add_argument(
-        "-q",
-        "--quiet",
-        action="store_true",
-        help="print only the secret (with --aksk: the secret, the AK and the SK, space-separated)",
-    )
-    kc.add_argument("--admin", action="store_true", help="may issue keys through the API (POST /generate_api_key)")
-    kc.add_argument(
-        "--aksk", action="store_true", help="also issue a Huawei-style AK/SK pair for SDK-HMAC-SHA256 signed requests"
-    )
-    kc.add_argument("--tier", help="copy a tier profile's limits onto the key (`tiers` lists them)")
-    kl = ks.add_parser("list", help="list keys (never their secrets), with their tiers and subscriptions")
-    kl.add_argument("--format", choices=["table", "json"], default="table")
-    kr = ks.add_parser("revoke", help="revoke a key by id, name, prefix or AK")
-    kr.add_argument("key")
-    from ocrgw.tenancy.arguments import add_parsers
-
-    add_parsers(ks, sub)
-    kp.set_defaults(func=cmd_keys)
-    sub.choices["tiers"].set_defaults(func=cmd_tiers)
+    _keys_parser(sub)
 
     up = sub.add_parser("usage", help="billable calls and pages read per key, service and UTC day")
     up.add_argument("--key", help="only this key: its id, name, prefix or AK")

@@ -5,9 +5,9 @@ for the CLI), so a generated client and the spec refuse what the server would.""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from ocrgw.tenancy.admin import INT32, INT64, SCOPES
 from ocrgw.tenancy.tiers import TIERS
@@ -25,37 +25,42 @@ _LIMIT_EXAMPLE: dict[str, Any] = {
 _TIER_ENUM: dict[str, Any] = {"enum": list(TIERS)}
 
 
-def _number(value: Any) -> Any:
-    """A JSON number only: pydantic's lax mode would also take `true` as 1 and `"5"` as 5, which the spec
-    calls the wrong type (and a generated client never sends)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError("must be a number")
-    return value
+class _Numbers(BaseModel):
+    """A body whose numbers are JSON numbers only: pydantic's lax mode would also take `true` as 1 and
+    `"5"` as 5, which the spec calls the wrong type (5.0 stays an integer, as JSON Schema has it). Checked
+    on the raw body, so that the fields' schemas stay plain integers with their bounds."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _json_numbers(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for name, value in data.items():
+                wanted = cls.model_fields.get(name)
+                numeric = wanted is not None and wanted.annotation in (int | None, int, float | None)
+                if numeric and value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+                    raise ValueError(f"{name} must be a number, not {value!r}")
+        return data
 
 
-Int = Annotated[int, BeforeValidator(_number)]  # 5 or 5.0, as JSON Schema's integer
-Float = Annotated[float, BeforeValidator(_number)]
-
-
-class LimitSettings(BaseModel):
+class LimitSettings(_Numbers):
     """A key's limits for one service (or `*`: every service of the key together), as a whole: a field
     left out or null is no limit. A service's own row replaces the key's `*` row for that service."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_LIMIT_EXAMPLE]})
 
-    rate: Int | None = Field(None, ge=1, le=INT32, description="Calls allowed per `rate_seconds`.")
-    rate_seconds: Int = Field(1, ge=1, le=INT32, description="The rate's window in seconds (60: per minute).")
-    burst: Int | None = Field(
+    rate: int | None = Field(None, ge=1, le=INT32, description="Calls allowed per `rate_seconds`.")
+    rate_seconds: int = Field(1, ge=1, le=INT32, description="The rate's window in seconds (60: per minute).")
+    burst: int | None = Field(
         None, ge=1, le=INT32, description="Of the rate's calls, how many may come at once (default: `rate`)."
     )
-    concurrent_jobs: Int | None = Field(None, ge=0, le=INT32, description="Jobs queued or running at once.")
-    pages_quota: Int | None = Field(None, ge=0, le=INT64, description="Pages read per `quota_period`.")
+    concurrent_jobs: int | None = Field(None, ge=0, le=INT32, description="Jobs queued or running at once.")
+    pages_quota: int | None = Field(None, ge=0, le=INT64, description="Pages read per `quota_period`.")
     quota_period: Literal["day", "month"] = Field("month", description="UTC day or calendar month.")
-    max_document_pages: Int | None = Field(
+    max_document_pages: int | None = Field(
         None, ge=1, le=INT32, description="Read only a document's first N pages (as Azure's free tiers do)."
     )
-    max_file_bytes: Int | None = Field(None, ge=0, le=INT64, description="Refuse larger files (413).")
-    backlog_share: Float | None = Field(
+    max_file_bytes: int | None = Field(None, ge=0, le=INT64, description="Refuse larger files (413).")
+    backlog_share: float | None = Field(
         None,
         gt=0,
         le=1,
@@ -72,12 +77,12 @@ class Limits(LimitSettings):
     tier: str | None = Field(None, description="The tier profile it was copied from; null if set by hand.")
 
 
-class SubscriptionSettings(BaseModel):
+class SubscriptionSettings(_Numbers):
     """A subscription, with a purchased package of calls or none (pay-per-use only)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    package_calls: Int | None = Field(
+    package_calls: int | None = Field(
         None, ge=0, le=INT64, description="Calls purchased, used before pay-per-use. Changing it starts it anew."
     )
 
