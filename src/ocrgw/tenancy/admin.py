@@ -32,7 +32,9 @@ from ocrgw.tenancy.tiers import TIERS, Tier
 
 SCOPES = (EVERY_SERVICE, *SERVICES)  # what a limit row may be for
 INT32 = 2**31 - 1  # Integer columns (PostgreSQL's integer)
-INT64 = 2**63 - 1  # BigInteger columns
+# BigInteger columns, capped at the largest integer a double holds exactly: JSON clients (JavaScript's
+# numbers, schema validators comparing as floats) cannot tell 2**63 - 1 from numbers just past it.
+INT64 = 2**53 - 1
 # Each numeric limit: (least value, greatest value). A rate or burst of 0 would read as "no limit" at the
 # gate (and divide by zero), so they start at 1; 0 jobs or 0 pages or 0 bytes is a deliberate block.
 BOUNDS: dict[str, tuple[int, int]] = {
