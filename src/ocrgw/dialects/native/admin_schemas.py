@@ -22,7 +22,13 @@ _LIMIT_EXAMPLE: dict[str, Any] = {
     "pages_quota": 500,
     "quota_period": "month",
 }
-_TIER_ENUM: dict[str, Any] = {"enum": list(TIERS)}
+
+
+def _tier_enum(schema: dict[str, Any]) -> None:
+    """The tier names on the string branch of an optional field (beside anyOf, null would be refused)."""
+    for branch in schema.get("anyOf", ()):
+        if branch.get("type") == "string":
+            branch["enum"] = list(TIERS)
 
 
 class _Numbers(BaseModel):
@@ -150,7 +156,7 @@ class KeyCreate(BaseModel):
     name: str = Field(pattern=NAME_PATTERN, description="A name for people (1-200 characters).")
     admin: StrictBool = Field(False, description="May use this admin API and read usage.")
     access_key: StrictBool = Field(False, description="Also issue a Huawei-style AK/SK pair (SDK-HMAC-SHA256).")
-    tier: str | None = Field(None, description="A tier profile to copy onto the key.", json_schema_extra=_TIER_ENUM)
+    tier: str | None = Field(None, description="A tier profile to copy onto the key.", json_schema_extra=_tier_enum)
 
 
 class KeyCreated(BaseModel):
@@ -171,7 +177,7 @@ class KeyUpdate(BaseModel):
     subscription_required: StrictBool | None = Field(
         None, description="May call only the services it is subscribed to."
     )
-    tier: str | None = Field(None, description="A tier profile to copy onto the key.", json_schema_extra=_TIER_ENUM)
+    tier: str | None = Field(None, description="A tier profile to copy onto the key.", json_schema_extra=_tier_enum)
 
 
 class Tier(BaseModel):
