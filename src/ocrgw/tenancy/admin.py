@@ -85,6 +85,7 @@ class KeyInfo:
     id: str
     name: str
     prefix: str
+    key_hash: str  # the secret's SHA-256, by which API processes cache the key (never the secret)
     access_key: str | None
     is_admin: bool
     created_at: datetime
@@ -168,6 +169,7 @@ def _infos(s: Session, keys: Sequence[ApiKey]) -> list[KeyInfo]:
             id=k.id,
             name=k.name,
             prefix=k.prefix,
+            key_hash=k.key_hash,
             access_key=k.access_key,
             is_admin=bool(k.is_admin),
             created_at=as_utc(k.created_at),

@@ -53,6 +53,12 @@ async def _run(ctx: AppContext, fn: Callable[[Session], T], key_id: str | None =
     return out
 
 
+def _forget_key(ctx: AppContext, info: admin.KeyInfo) -> admin.KeyInfo:
+    """A revoked or promoted key: this process looks it up afresh at its next request (no 5 s wait)."""
+    ctx.keys.forget(info.key_hash, info.access_key)
+    return info
+
+
 def _key(info: admin.KeyInfo) -> A.AdminKey:
     return A.AdminKey(
         id=info.id,
@@ -117,15 +123,16 @@ async def update_key(key_id: KeyId, body: A.KeyUpdate, ctx: Ctx, caller: AdminCa
             admin.apply_tier(s, key_id, body.tier)
         return admin.key_info(s, admin.get_key(s, key_id))
 
-    return _key(await _run(ctx, update, key_id))
+    return _key(_forget_key(ctx, await _run(ctx, update, key_id)))
 
 
 async def revoke_key(key_id: KeyId, ctx: Ctx, caller: AdminCaller) -> A.AdminKey:
-    """Revoke a key: it stops authenticating within seconds (every API process caches keys briefly). It
+    """Revoke a key: it stops authenticating at once on this API process, within seconds on the others
+    (each caches keys briefly). It
     stays listed, revoked (a POST, not a DELETE: nothing is deleted); its jobs, queued ones included, stay
     and run, and its usage records stay. Revoking again changes nothing."""
     _not_self(caller, key_id, "revoke")
-    return _key(await _run(ctx, lambda s: admin.key_info(s, admin.revoke_key(s, key_id)), key_id))
+    return _key(_forget_key(ctx, await _run(ctx, lambda s: admin.key_info(s, admin.revoke_key(s, key_id)), key_id)))
 
 
 # -------------------------------------------------------------------------------------------------- limits
