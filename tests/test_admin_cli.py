@@ -90,6 +90,9 @@ def test_limit_command_sets_patches_and_refuses(tmp_path: Path) -> None:
 
     cli(tmp_path, "keys", "limit", "alice", "--service", "azure-read", "--clear")
     assert [row["service"] for row in _show(tmp_path, "alice")["limits"]] == ["*"]
+    cli(tmp_path, "keys", "create", "--name", "erin", "-q")
+    assert "limits: none" in cli(tmp_path, "keys", "limit", "erin")  # no option: shown, nothing written
+    assert _show(tmp_path, "erin")["limits"] == []
 
 
 def test_tiers_and_subscriptions(tmp_path: Path) -> None:

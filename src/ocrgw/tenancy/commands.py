@@ -89,7 +89,7 @@ def _limit(s: Session, args: argparse.Namespace) -> str:
         if values:
             raise OcrgwError(ErrorCode.INVALID_PARAMETER, "--clear takes no limits with it.", param="clear")
         admin.clear_limit(s, key.id, args.service)
-    elif values or (not args.tier and args.subscription_required is None):
+    elif values:  # no option at all: the key is shown as it is
         admin.set_limit(s, key.id, args.service, values, replace=False)
     if args.subscription_required is not None:
         admin.update_key(s, key.id, subscription_required=args.subscription_required == "yes")
