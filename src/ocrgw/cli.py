@@ -1,5 +1,6 @@
 """The `ocrgw` command: `serve` (API + local workers on the embedded default), `api` and `worker` (scale-out
-on Celery), `migrate`, `keys`, `usage` (billing records), and `ocr` (a client: OCR files through a running
+on Celery), `migrate`, `keys` (with their limits and subscriptions: ``tenancy.commands``), `tiers`, `usage`
+(billing records), and `ocr` (a client: OCR files through a running
 server's native API). Every command reads the same OCRGW_* settings, so they all act on the same data dir
 and database."""
 
