@@ -1,8 +1,7 @@
 """The `ocrgw` command: `serve` (API + local workers on the embedded default), `api` and `worker` (scale-out
 on Celery), `migrate`, `keys` (with their limits and subscriptions: ``tenancy.commands``), `tiers`, `usage`
-(billing records), and `ocr` (a client: OCR files through a running
-server's native API). Every command reads the same OCRGW_* settings, so they all act on the same data dir
-and database."""
+(billing records), and `ocr` (a client: OCR files through a running server's native API). Every command
+reads the same OCRGW_* settings, so they all act on the same data dir and database."""
 
 from __future__ import annotations
 
