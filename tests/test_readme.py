@@ -44,6 +44,8 @@ MARKERS = [
     "--data-binary @- http://127.0.0.1:8000/ocr",
     "/v1/languages",
     ".venv/bin/ocrgw usage --since 7d",
+    ".venv/bin/ocrgw tiers",
+    '"name": "team-b"',
 ]
 
 # sh blocks this file does not run, each by a line it contains, and why. Every other sh block must be run.
@@ -341,3 +343,30 @@ def test_usage_commands(shell: Shell) -> None:
     shell.run(admin)
     body = json.loads(shell.run(curl))
     assert set(body) == {"items", "calls", "pages"} and all(i["service"] == "azure-read" for i in body["items"])
+
+
+def test_tenancy_commands(shell: Shell) -> None:
+    tiers, create, limit, tier, subscribe, show, clear, listing = commands(block(".venv/bin/ocrgw tiers"))
+    assert "azure-docintel-free" in shell.run(tiers)
+    assert re.fullmatch(r"[0-9a-f]{32}", shell.run(create).strip().splitlines()[-1])
+    for command in (limit, tier, subscribe):
+        shell.run(command)
+    shown = shell.run(show)
+    assert "20/60s burst 5, 4 jobs at once, 10000 pages/month" in shown, shown
+    assert "tier huawei-general-text" in shown and "tier azure-docintel-free" in shown, shown
+    assert re.search(r"huawei-passport +\S+ +1000 +0 +1000 +0", shown), shown
+    shell.run(clear)
+    (team,) = [k for k in json.loads(shell.run(listing))["items"] if k["name"] == "team-a"]
+    assert [row["service"] for row in team["limits"]] == ["*", "huawei-general-text"], team
+    assert {s["service"] for s in team["subscriptions"]} == {"huawei-general-text", "huawei-passport"}
+    assert team["subscription_required"]
+
+
+def test_admin_api_curls(shell: Shell) -> None:
+    admin, create, put, queue = commands(block('"name": "team-b"'))
+    shell.run(admin)
+    made = json.loads(shell.run(create))
+    assert made["key"]["name"] == "team-b" and made["key"]["tiers"] == ["ocrspace-free"], made
+    row = json.loads(shell.run(put, {"5e0c2a71-...": made["key"]["id"]}))
+    assert (row["service"], row["concurrent_jobs"], row["backlog_share"]) == ("*", 2, 0.25), row
+    assert set(json.loads(shell.run(queue))) == {"items", "queued", "running"}
