@@ -70,7 +70,7 @@ def test_native_429_names_the_limit_and_spec_types_it(server: Server) -> None:
     assert err["limit"] == {"service": "native", "count": 1, "seconds": 60, "tier": "my-tier"}
     spec = httpx.get(server.url + "/v1/openapi.json", timeout=30).json()
     schemas = spec["components"]["schemas"]
-    assert "limit" in schemas["ErrorDetail"]["properties"]
+    assert "limit" in schemas["RequestErrorDetail"]["properties"]
     assert set(schemas["LimitDetail"]["properties"]) == {"service", "count", "seconds", "period", "tier"}
     submit_doc = spec["paths"]["/v1/jobs"]["post"]["responses"]
     assert {"403", "429"} <= set(submit_doc) and "Retry-After" in submit_doc["429"]["headers"]

@@ -151,6 +151,11 @@ class ErrorDetail(BaseModel):
     )
     message: str = Field(description="What went wrong, for a person.")
     param: str | None = Field(None, description="The request parameter at fault, when there is one.")
+
+
+class RequestErrorDetail(ErrorDetail):
+    """A refused request's error: a job's own error (``Operation.error``) never names a key's limit."""
+
     limit: LimitDetail | None = Field(
         None, description="The key's limit that refused the call, when one did (with `Retry-After` on a 429)."
     )
@@ -161,7 +166,7 @@ class ErrorResponse(BaseModel):
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"error": _ERROR_EXAMPLE}]})
 
-    error: ErrorDetail
+    error: RequestErrorDetail
 
 
 class Links(BaseModel):
