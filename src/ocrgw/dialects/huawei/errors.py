@@ -116,6 +116,6 @@ def render_error(request: Request, exc: OcrgwError) -> Response:
     else:
         error_code, prefix, status = _MAP.get(exc.code, INVALID)
         message = (prefix + exc.message).strip()
-    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+    headers = dialects.retry_after_header(exc)
     body = {"error_code": error_code, "error_msg": message, "request_id": request_id(request)}
     return json_response(request, body, status, headers)

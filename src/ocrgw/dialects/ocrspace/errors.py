@@ -93,7 +93,7 @@ def file_size_message(exc: OcrgwError) -> str:
 def render_error(request: Request, exc: OcrgwError) -> Response:
     """Any domain or framework error on a `/parse/` path, in OCR.space's shape."""
     if exc.code in _FORBIDDEN or exc.code in _LIMITED:
-        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+        headers = dialects.retry_after_header(exc)
         message = limit_message(exc) if exc.code in _LIMITED else _FORBIDDEN[exc.code] or exc.message
         return json_response(message, 403, headers)
     messages, exit_code, details = [exc.message], _EXIT_CODES.get(exc.code, 99), exc.code.value
