@@ -185,3 +185,36 @@ def test_limits_hold_across_two_api_processes(make_scaleout) -> None:
     answers = submit_all(srv.urls, key, small_page(), 16)
     assert sum(r.status_code == 202 for r in answers) == 1, [r.status_code for r in answers]
     assert refusals(srv, key_id) == {("native", "RateLimited"): 15.0}
+
+
+def test_unknown_key_and_api_in_each_dialect(server: Server) -> None:
+    """A key the server does not know is refused before any limit is looked up, in each dialect's own
+    words; so is an API that does not exist (Huawei's APIG.0101)."""
+    bad, png = "0" * 32, small_page()
+    r = submit(server.url, bad, png)
+    assert native_error(r, 401, "InvalidKey") and "limit" not in r.json()["error"]
+    headers = {"Ocp-Apim-Subscription-Key": bad, "Content-Type": "application/octet-stream"}
+    r = httpx.post(server.url + "/vision/v3.2/read/analyze", content=png, headers=headers, timeout=60)
+    assert r.status_code == 401 and r.json()["error"]["code"] == "401"
+    b64 = base64.b64encode(png).decode()
+    r = httpx.post(f"{server.url}/v2/p1/ocr/general-text", json={"image": b64}, headers={"X-Auth-Token": bad})
+    assert r.status_code == 401 and r.json()["error_code"] == "APIG.0301"
+    r = httpx.post(f"{server.url}/v2/p1/ocr/no-such-api", json={"image": b64}, headers={"X-Auth-Token": server.key})
+    assert r.status_code == 404 and r.json()["error_code"] == "APIG.0101"
+    r = httpx.post(server.url + "/parse/image", data={"apikey": bad}, files={"file": png}, timeout=60)
+    assert r.status_code == 403 and r.json() == "The API key is invalid"
+    r = httpx.post(server.url + "/ocr_process", files={"image": png}, headers={"X-API-Key": bad}, timeout=60)
+    assert r.status_code == 401 and r.json()["success"] is False and "limit" not in r.json()
+    r = httpx.post(server.url + "/ocr", json={"image": b64}, headers={"X-API-Key": bad}, timeout=60)
+    assert r.status_code == 401 and set(r.json()) == {"error"}
+
+
+def test_refusals_counter_is_exposed(server: Server) -> None:
+    key, key_id, _ = new_key(server)
+    set_limits(server, key_id, "native", max_file_bytes=1000)
+    r = submit(server.url, key, small_page())
+    err = native_error(r, 413, "TooLarge")
+    assert err["limit"] == {"service": "native", "count": 1000}
+    text = httpx.get(server.url + "/metrics", timeout=30).text
+    assert "# TYPE ocrgw_refusals_total counter" in text
+    assert refusals(server, key_id) == {("native", "TooLarge"): 1.0}
