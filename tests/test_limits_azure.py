@@ -50,7 +50,9 @@ class Attempts:
         http = response.http_response
         if response.http_request.method != "POST":
             return  # the poller's GETs
-        body = http.read().decode()  # kept by the response, so the SDK reads it again as usual
+        if hasattr(http, "read"):  # azure.core.rest's response: read it (kept, the SDK reads it again)
+            http.read()
+        body = http.text()  # the legacy transport response (FR 3.3) has its body already
         self.seen.append((http.status_code, http.headers.get("Retry-After"), body, time.monotonic()))
 
     def statuses(self) -> list[int]:
@@ -143,6 +145,23 @@ def test_docintel_free_tier_reads_two_pages_and_its_quota_is_a_403(server: Serve
     assert 1 <= days <= 31
     assert refused.statuses() == [403] and refused.seen[0][1] is None
     assert refusals(server, key_id)[("azure-docintel", "QuotaExceeded")] == 1
+
+
+def test_form_recognizer_sdk_waits_out_the_rate_limit(server: Server) -> None:
+    """Form Recognizer 3.3 (azure-core too) under /formrecognizer: the same 429 and wait."""
+    from azure.ai.formrecognizer import DocumentAnalysisClient
+
+    key, key_id, _ = new_key(server)
+    set_limits(server, key_id, "azure-docintel", rate=1, rate_seconds=2, burst=1)
+    client, hook = DocumentAnalysisClient(server.url, AzureKeyCredential(key)), Attempts()
+    pollers = [
+        client.begin_analyze_document("prebuilt-read", document=small_page(words), raw_response_hook=hook)
+        for words in ("Recognizer one", "Recognizer two")
+    ]
+    assert hook.statuses()[:2] == [202, 429] and hook.statuses()[-1] == 202, hook.seen
+    body = json.loads(hook.seen[1][2])
+    assert body == {"error": {"code": "429", "message": RATE_MESSAGE.format(hook.seen[1][1])}}
+    assert ["one" in p.result().content.lower() for p in pollers] == [True, False]
 
 
 def test_image_analysis_sdk_waits_out_the_rate_limit(server: Server) -> None:
