@@ -20,6 +20,7 @@ from azure.core.credentials import AzureKeyCredential
 from azure.core.exceptions import HttpResponseError
 from azure.core.pipeline import PipelineResponse
 
+from ocrgw.tenancy.tiers import TIERS
 from tests.bodies import assert_azure_error
 from tests.conftest import Server
 from tests.limits import (
@@ -115,20 +116,9 @@ def test_docintel_free_tier_reads_two_pages_and_its_quota_is_a_403(server: Serve
     a 3-page PDF gives two pages; the next PDF (2 more pages) is over the quota, a 403 "Out of call volume
     quota for FormRecognizer F0 pricing tier" without Retry-After, so the SDK raises it after one attempt."""
     key, key_id, _ = new_key(server)
-    apply_tier(server, key_id, "azure-docintel-free")
-    set_limits(
-        server,
-        key_id,
-        "azure-docintel",
-        tier="azure-docintel-free",
-        rate=20,
-        rate_seconds=60,
-        burst=20,
-        pages_quota=3,
-        quota_period="month",
-        max_document_pages=2,
-        max_file_bytes=4 * 1024 * 1024,
-    )
+    apply_tier(server, key_id, "azure-docintel-free")  # then its 500 pages a month lowered to 3
+    free = TIERS["azure-docintel-free"]
+    set_limits(server, key_id, "azure-docintel", tier=free.name, **{**free.limits, "pages_quota": 3})
     client, hook = docintel(server, key), Attempts()
     result = analyze(client, three_page_pdf(), hook).result(timeout=120)
     assert [p.page_number for p in result.pages] == [1, 2]
