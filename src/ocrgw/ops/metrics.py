@@ -73,7 +73,7 @@ SYNC_WAITS = Counter(
 REFUSALS = Counter(
     "ocrgw_refusals_total",
     "Calls refused by an API key's own limits (tenancy), by key id, service and reason: RateLimited, "
-    "ConcurrencyLimited, QuotaExceeded, NotSubscribed, TooLarge (the key's file size).",
+    "ConcurrencyLimited, QuotaExceeded, NotSubscribed, TooLarge (the key's file size), BacklogFull (its share).",
     ["key_id", "service", "reason"],
 )
 

@@ -89,7 +89,7 @@ class Gate:
         try:
             return await self._admit(principal, service)
         except OcrgwError as exc:
-            if exc.limit is not None:
+            if exc.limit is not None or exc.code is ErrorCode.BACKLOG_FULL:  # the latter: the key's share
                 metrics.refused(principal.key_id, service, exc.code.value)
             raise
 
