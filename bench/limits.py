@@ -4,8 +4,8 @@
 Starts PostgreSQL-backed scale-out APIs (``ocrgw api``, two by default, no Celery worker: jobs stay
 queued, so the concurrency and quota figures are not muddied by jobs ending) or the embedded server
 (``--deploy embedded``: one process on SQLite, its worker paused with SIGSTOP as bench/submit.py does),
-makes keys with the CLI, writes their limits (``key_limits`` rows, as ``ocrgw keys limit`` does), then,
-through the HTTP API:
+makes keys and sets their limits with the CLI (``ocrgw keys create``, ``ocrgw keys limit``), then, through
+the HTTP API:
 
 1. rate: ``--threads`` clients send native submits of a one-line image for ``--seconds``, alternating
    between the APIs, as fast as answers come, with a key limited to ``--rate`` a second and a burst of
@@ -39,7 +39,7 @@ from pathlib import Path
 import httpx
 
 from _common import REPO, child_pids, free_port, spawn, stop_process, wait_http
-from _stacks import PG_URL, Redis, ScaleoutStack, _pg_admin
+from _stacks import Redis, ScaleoutStack, _pg_admin
 
 LINE = (REPO / "tests/data/line/uw3_0768_010009.png").read_bytes()
 
@@ -84,32 +84,12 @@ class Deploy:
         for i, (url, proc) in enumerate(zip(self.urls, self.procs, strict=True)):
             wait_http(url + ("/ready" if self.stack else "/health"), proc, self.data / f"api-{i}.log", "ocrgw")
 
-    def key(self, name: str, **limits: object) -> str:
+    def key(self, name: str, *limit_args: str) -> str:
+        """A new key, limited with ``ocrgw keys limit NAME ARGS`` as an operator would."""
         secret = _cli(self.env, "keys", "create", "--name", name, "-q").strip()
-        if limits:
-            cols = ", ".join(["key_id", "service", *limits])
-            marks = ", ".join(["%s"] * (2 + len(limits)))
-            self.sql(
-                f"INSERT INTO key_limits ({cols}) VALUES ({marks})",
-                (self.key_id(name), "*", *limits.values()),
-            )
+        if limit_args:
+            _cli(self.env, "keys", "limit", name, *limit_args)
         return secret
-
-    def key_id(self, name: str) -> str:
-        return self.sql("SELECT id FROM api_keys WHERE name = %s", (name,))[0][0]
-
-    def sql(self, query: str, args: tuple) -> list[tuple]:
-        if self.stack is not None:
-            import psycopg
-
-            with psycopg.connect(PG_URL.format(db=self.stack.db)) as con:
-                cur = con.execute(query, args)
-                return cur.fetchall() if cur.description else []
-        import sqlite3
-
-        with sqlite3.connect(self.data / "ocrgw.db") as con:
-            cur = con.execute(query.replace("%s", "?"), args)
-            return cur.fetchall()
 
     def pause(self) -> None:
         """Embedded: stop the local worker process, so that jobs stay queued as in scale-out (no worker)."""
@@ -226,7 +206,7 @@ def main() -> int:
     try:
         d.start()
         d.pause()
-        rated = d.key("rated", rate=a.rate, rate_seconds=1, burst=a.burst)
+        rated = d.key("rated", "--rate", f"{a.rate}/1", "--burst", str(a.burst))
         r = rate_run(d, rated, a.rate, a.burst, a.seconds, a.threads)
         print(f"deploy {a.deploy}, {len(d.urls)} API process(es)")
         print(
@@ -235,14 +215,14 @@ def main() -> int:
             f"per API {list(r['per_api'].values())}; 429s {r['refused']} Retry-After {r['retry_after']}; "
             f"other {r['other']}"
         )
-        conc = d.key("conc", concurrent_jobs=5)
+        conc = d.key("conc", "--concurrent", "5")
         print(f"concurrent_jobs 5, {a.burst_submits} submits at once: {dict(at_once(d, conc, a.burst_submits))}")
-        quota = d.key("quota", pages_quota=7, quota_period="month")
+        quota = d.key("quota", "--pages", "7/month")
         print(f"pages_quota 7, {a.burst_submits} one-page submits at once: {dict(at_once(d, quota, a.burst_submits))}")
         keys = {
             "no limits": d.key("plain"),
-            "rate (never refused)": d.key("fast", rate=100000, rate_seconds=1, burst=100000),
-            "concurrency (never refused)": d.key("wide", concurrent_jobs=100000),
+            "rate (never refused)": d.key("fast", "--rate", "100000/1", "--burst", "100000"),
+            "concurrency (never refused)": d.key("wide", "--concurrent", "100000"),
         }
         ms = cost(d, keys, a.rounds, 20)
         base = ms["no limits"]

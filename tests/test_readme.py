@@ -41,9 +41,12 @@ MARKERS = [
     "/parse/image",
     "ocr/general-text",
     "Textract.DetectDocumentText",
+    "/v1/images:annotate?key=$KEY",
     "--data-binary @- http://127.0.0.1:8000/ocr",
     "/v1/languages",
     ".venv/bin/ocrgw usage --since 7d",
+    ".venv/bin/ocrgw tiers",
+    '"name": "team-b"',
 ]
 
 # sh blocks this file does not run, each by a line it contains, and why. Every other sh block must be run.
@@ -317,6 +320,16 @@ def test_textract_curl_signed_with_sigv4(shell: Shell) -> None:
     assert [b["Text"] for b in body["Blocks"] if b["BlockType"] == "LINE"] == SCAN, body
 
 
+def test_google_vision_curl_with_a_large_image(shell: Shell) -> None:
+    scan = page(shell.cwd / "scan.png", BIG, size=(1600, 1000), noise=24)
+    assert scan.stat().st_size > 1_000_000
+    shell.run("KEY=...")
+    (annotate,) = commands(block("/v1/images:annotate?key=$KEY"))
+    (response,) = json.loads(shell.run(annotate))["responses"]
+    assert response["fullTextAnnotation"]["text"] == "\n".join(BIG) + "\n", response.get("error")
+    assert response["textAnnotations"][0]["locale"] == "en"
+
+
 def test_streaming_server_curl_with_a_large_image(shell: Shell) -> None:
     page(shell.cwd / "scan.png", BIG, size=(1600, 1000), noise=24)
     shell.run("KEY=...")
@@ -338,3 +351,30 @@ def test_usage_commands(shell: Shell) -> None:
     shell.run(admin)
     body = json.loads(shell.run(curl))
     assert set(body) == {"items", "calls", "pages"} and all(i["service"] == "azure-read" for i in body["items"])
+
+
+def test_tenancy_commands(shell: Shell) -> None:
+    tiers, create, limit, tier, subscribe, show, clear, listing = commands(block(".venv/bin/ocrgw tiers"))
+    assert "azure-docintel-free" in shell.run(tiers)
+    assert re.fullmatch(r"[0-9a-f]{32}", shell.run(create).strip().splitlines()[-1])
+    for command in (limit, tier, subscribe):
+        shell.run(command)
+    shown = shell.run(show)
+    assert "20/60s burst 5, 4 jobs at once, 10000 pages/month" in shown, shown
+    assert "tier huawei-general-text" in shown and "tier azure-docintel-free" in shown, shown
+    assert re.search(r"huawei-passport +\S+ +1000 +0 +1000 +0", shown), shown
+    shell.run(clear)
+    (team,) = [k for k in json.loads(shell.run(listing))["items"] if k["name"] == "team-a"]
+    assert [row["service"] for row in team["limits"]] == ["*", "huawei-general-text"], team
+    assert {s["service"] for s in team["subscriptions"]} == {"huawei-general-text", "huawei-passport"}
+    assert team["subscription_required"]
+
+
+def test_admin_api_curls(shell: Shell) -> None:
+    admin, create, put, queue = commands(block('"name": "team-b"'))
+    shell.run(admin)
+    made = json.loads(shell.run(create))
+    assert made["key"]["name"] == "team-b" and made["key"]["tiers"] == ["ocrspace-free"], made
+    row = json.loads(shell.run(put, {"5e0c2a71-...": made["key"]["id"]}))
+    assert (row["service"], row["concurrent_jobs"], row["backlog_share"]) == ("*", 2, 0.25), row
+    assert set(json.loads(shell.run(queue))) == {"items", "queued", "running"}

@@ -234,6 +234,7 @@ def test_every_stored_dialect_bills_as_a_listed_service() -> None:
     from ocrgw.dialects.azure.imageanalysis.routes import DIALECT as IMAGEANALYSIS
     from ocrgw.dialects.azure.v21.routes import DIALECT as V21
     from ocrgw.dialects.flaskapi.routes import DIALECT as FLASK
+    from ocrgw.dialects.gvision.routes import DIALECT as GVISION
     from ocrgw.dialects.huawei.routes import DIALECT as HUAWEI
     from ocrgw.dialects.native.routes import DIALECT as NATIVE
     from ocrgw.dialects.ocrspace.routes import DIALECT as OCRSPACE
@@ -242,7 +243,7 @@ def test_every_stored_dialect_bills_as_a_listed_service() -> None:
     from ocrgw.jobs.usage import SERVICES, service_of
 
     stored = [NATIVE, V21, "azure-read-v3.0", "azure-read-v3.2", IMAGEANALYSIS, *DOCINTEL.values()]
-    stored += [OCRSPACE, HUAWEI, FLASK, STREAM]
+    stored += [OCRSPACE, HUAWEI, FLASK, STREAM, GVISION]
     stored += [TEXTRACT]
     billed = {name: service_of(name, ()) for name in stored}
     assert set(billed.values()) <= set(SERVICES), billed

@@ -1,7 +1,7 @@
 """The `ocrgw` command: `serve` (API + local workers on the embedded default), `api` and `worker` (scale-out
-on Celery), `migrate`, `keys`, `usage` (billing records), and `ocr` (a client: OCR files through a running
-server's native API). Every command reads the same OCRGW_* settings, so they all act on the same data dir
-and database."""
+on Celery), `migrate`, `keys` (with their limits and subscriptions: ``tenancy.commands``), `tiers`, `usage`
+(billing records), and `ocr` (a client: OCR files through a running server's native API). Every command
+reads the same OCRGW_* settings, so they all act on the same data dir and database."""
 
 from __future__ import annotations
 
@@ -177,7 +177,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
-    from ocrgw.auth import derive_sk, new_key
+    from ocrgw.auth import derive_sk
     from ocrgw.auth import repository as repo
     from ocrgw.db import sync_sessionmaker
     from ocrgw.migrate import upgrade
@@ -186,30 +186,20 @@ def cmd_keys(args: argparse.Namespace) -> int:
     upgrade(settings)
     maker = sync_sessionmaker(settings)
     if args.keys_cmd == "create":
-        with maker.begin() as s:
-            row, secret = new_key(args.name, admin=args.admin, with_access_key=args.aksk)
-            repo.add_key(s, row)
+        row, secret = _create_key(maker, args)
+        if row is None:
+            return 2
         sk = derive_sk(settings.resolved_secret_key, row.access_key) if row.access_key else None
         if args.quiet:
             print(secret if sk is None else f"{secret} {row.access_key} {sk}")
         else:
             print(
-                f"created {'admin ' if row.is_admin else ''}key {row.name!r} (id {row.id}). "
+                f"created {'admin ' if row.is_admin else ''}key {row.name!r} (id {row.id}"
+                f"{', tier ' + args.tier if args.tier else ''}). "
                 f"The secret is shown only now:\n{secret}"
             )
             if sk is not None:
                 print(f"Huawei-style AK/SK pair (SDK-HMAC-SHA256 signing):\n  AK {row.access_key}\n  SK {sk}")
-        return 0
-    if args.keys_cmd == "list":
-        with maker() as s:
-            rows = repo.list_keys(s)
-        print(f"{'id':36}  {'name':20}  {'prefix':8}  {'AK':20}  admin  {'created':20}  revoked")
-        for r in rows:
-            revoked = r.revoked_at.strftime("%Y-%m-%d %H:%M:%S") if r.revoked_at else "-"
-            print(
-                f"{r.id:36}  {r.name[:20]:20}  {r.prefix:8}  {r.access_key or '-':20}  "
-                f"{'yes' if r.is_admin else 'no ':5}  {r.created_at:%Y-%m-%d %H:%M:%S}  {revoked}"
-            )
         return 0
     if args.keys_cmd == "revoke":
         with maker.begin() as s:
@@ -219,7 +209,28 @@ def cmd_keys(args: argparse.Namespace) -> int:
             return 1
         print(f"revoked {n} key(s)")
         return 0
-    return 2
+    from ocrgw.tenancy import commands
+
+    return commands.run(args, settings)  # list, show, limit, subscribe, unsubscribe
+
+
+def _create_key(maker: Any, args: argparse.Namespace) -> tuple[Any, str]:
+    """A new key (with a tier's limits copied onto it if --tier names one); (None, "") if refused."""
+    from ocrgw.errors import OcrgwError
+    from ocrgw.tenancy import admin
+
+    try:
+        with maker.begin() as s:
+            return admin.create_key(s, args.name, admin=args.admin, with_access_key=args.aksk, tier=args.tier)
+    except OcrgwError as exc:
+        print(exc.message, file=sys.stderr)
+        return None, ""
+
+
+def cmd_tiers(args: argparse.Namespace) -> int:
+    from ocrgw.tenancy import commands
+
+    return commands.tiers(args)
 
 
 def _day(text: str) -> date:
@@ -299,6 +310,34 @@ def cmd_ocr(args: argparse.Namespace) -> int:
     return client.main(args)
 
 
+def _keys_parser(sub: Any) -> None:
+    """`keys` (create, list, revoke here; show, limit, subscribe, unsubscribe from tenancy) and `tiers`."""
+    kp = sub.add_parser("keys", help="manage API keys")
+    ks = kp.add_subparsers(dest="keys_cmd", required=True)
+    kc = ks.add_parser("create", help="create a key and print its secret once")
+    kc.add_argument("--name", default="default")
+    kc.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="print only the secret (with --aksk: the secret, the AK and the SK, space-separated)",
+    )
+    kc.add_argument("--admin", action="store_true", help="may issue keys through the API (POST /generate_api_key)")
+    kc.add_argument(
+        "--aksk", action="store_true", help="also issue a Huawei-style AK/SK pair for SDK-HMAC-SHA256 signed requests"
+    )
+    kc.add_argument("--tier", help="copy a tier profile's limits onto the key (`tiers` lists them)")
+    kl = ks.add_parser("list", help="list keys (never their secrets), with their tiers and subscriptions")
+    kl.add_argument("--format", choices=["table", "json"], default="table")
+    kr = ks.add_parser("revoke", help="revoke a key by id, name, prefix or AK")
+    kr.add_argument("key")
+    from ocrgw.tenancy.arguments import add_parsers
+
+    add_parsers(ks, sub)
+    kp.set_defaults(func=cmd_keys)
+    sub.choices["tiers"].set_defaults(func=cmd_tiers)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ocrgw", description="Self-hosted OCR gateway.")
     p.add_argument("--data-dir", dest="data_dir", help="data directory (OCRGW_DATA_DIR)")
@@ -331,24 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     mp = sub.add_parser("migrate", help="create or upgrade the database schema")
     mp.set_defaults(func=cmd_migrate)
 
-    kp = sub.add_parser("keys", help="manage API keys")
-    ks = kp.add_subparsers(dest="keys_cmd", required=True)
-    kc = ks.add_parser("create", help="create a key and print its secret once")
-    kc.add_argument("--name", default="default")
-    kc.add_argument(
-        "-q",
-        "--quiet",
-        action="store_true",
-        help="print only the secret (with --aksk: the secret, the AK and the SK, space-separated)",
-    )
-    kc.add_argument("--admin", action="store_true", help="may issue keys through the API (POST /generate_api_key)")
-    kc.add_argument(
-        "--aksk", action="store_true", help="also issue a Huawei-style AK/SK pair for SDK-HMAC-SHA256 signed requests"
-    )
-    ks.add_parser("list", help="list keys (never their secrets)")
-    kr = ks.add_parser("revoke", help="revoke a key by id, name, prefix or AK")
-    kr.add_argument("key")
-    kp.set_defaults(func=cmd_keys)
+    _keys_parser(sub)
 
     up = sub.add_parser("usage", help="billable calls and pages read per key, service and UTC day")
     up.add_argument("--key", help="only this key: its id, name, prefix or AK")

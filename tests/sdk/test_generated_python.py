@@ -157,3 +157,27 @@ def test_generated_python_client_submits_polls_and_fetches(sdk_server: Server, t
         anonymous = client_mod.Client(base_url=sdk_server.url, timeout=60)
         refused = api["list_jobs"].sync_detailed(client=anonymous)
         assert refused.status_code == 401 and isinstance(refused.parsed, models.ErrorResponse), refused.content
+        _administers(mod, sdk_server, client)
+
+
+def _administers(mod: Callable[[str], ModuleType], srv: Server, plain: Any) -> None:
+    """The admin API through the generated client: typed bodies in, typed answers and errors out."""
+    client_mod, models = mod(""), mod("models")
+    names = ("create_key", "set_key_limit", "get_key", "list_tiers", "revoke_key", "list_keys")
+    api = {name: mod(f"api.ocrgw_native_api.{name}") for name in names}
+    admin_key = srv.cli("keys", "create", "--admin", "--name", "sdk-admin", "-q").strip()
+    client = client_mod.AuthenticatedClient(
+        base_url=srv.url, token=admin_key, prefix="", auth_header_name="X-API-Key", timeout=60
+    )
+    tier = next(t for t in models.KeyCreateTierType0 if t.value == "ocrspace-free")
+    made = api["create_key"].sync(client=client, body=models.KeyCreate(name="sdk-made", tier=tier))
+    assert isinstance(made, models.KeyCreated) and len(made.secret) == 32, made
+    every = next(s for s in models.SetKeyLimitService if s.value == "*")
+    row = api["set_key_limit"].sync(made.key.id, every, client=client, body=models.LimitSettings(concurrent_jobs=3))
+    assert isinstance(row, models.Limits) and (row.service, row.concurrent_jobs) == ("*", 3), row
+    key = api["get_key"].sync(made.key.id, client=client)
+    assert key.tiers == ["ocrspace-free"] and {lim.service for lim in key.limits} == {"*", "ocrspace"}, key
+    assert isinstance(api["list_tiers"].sync(client=client), models.TierList)
+    assert api["revoke_key"].sync(made.key.id, client=client).revoked_at is not None
+    refused = api["list_keys"].sync_detailed(client=plain)
+    assert refused.status_code == 403 and refused.parsed.error.code == "Forbidden", refused.content

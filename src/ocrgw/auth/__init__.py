@@ -118,6 +118,13 @@ class KeyResolver:
             return None
         return hit[1], derive_sk(self.settings.resolved_secret_key, access_key)
 
+    def forget(self, key_hash: str, access_key: str | None = None) -> None:
+        """This process changed the key (the admin API revoked it, or made it admin or not): look it up
+        afresh at its next request. Other processes see the change within ``CACHE_SECONDS``."""
+        self._cache.pop(key_hash, None)
+        if access_key:
+            self._cache.pop("ak:" + hash_key(access_key), None)
+
     async def create(self, name: str, *, admin: bool = False) -> tuple[ApiKey, str]:
         """Issue a key through an API (admin callers only; the dialect checks that)."""
         row, secret = new_key(name, admin=admin)

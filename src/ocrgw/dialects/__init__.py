@@ -6,6 +6,7 @@ path prefix, so even FastAPI's own 404/405/422 answers come in the envelope the 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,6 +71,23 @@ def json_response(
     """A vendor's JSON as its clients expect it: ``compact`` is Azure's style (no spaces, UTF-8 as is)."""
     text = json.dumps(body, ensure_ascii=False, separators=(",", ":")) if compact else json.dumps(body)
     return Response(text, status_code=status, media_type=media_type, headers=dict(headers or {}))
+
+
+def limit_member(exc: OcrgwError) -> dict[str, Any]:
+    """``{"limit": {...}}``: the key's limit that refused ``exc`` (``errors.Limited``, its unset figures left
+    out) for the APIs whose error JSON is ocrgw's own (native, the Tesseract-style ones); else nothing."""
+    lim = exc.limit
+    if lim is None:
+        return {}
+    named = {"service": lim.service, "count": lim.count, "seconds": lim.seconds, "period": lim.period, "tier": lim.tier}
+    return {"limit": {k: v for k, v in named.items() if v is not None}}
+
+
+def retry_after_header(exc: OcrgwError) -> dict[str, str] | None:
+    """`Retry-After` in whole seconds (rounded up, at least 1) when the error says when to retry."""
+    if exc.retry_after is None:
+        return None
+    return {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
 
 
 def error_docs(model: type[BaseModel], **descriptions: str) -> dict[int | str, dict[str, Any]]:

@@ -3,7 +3,7 @@ generate clients from), then the vendors'. A new vendor API is one more package 
 
 from __future__ import annotations
 
-from ocrgw.dialects import Dialect, azure, flaskapi, huawei, native, ocrspace, streamapi, textract
+from ocrgw.dialects import Dialect, azure, flaskapi, gvision, huawei, native, ocrspace, streamapi, textract
 
 DIALECTS: tuple[Dialect, ...] = (
     *native.DIALECTS,
@@ -13,6 +13,7 @@ DIALECTS: tuple[Dialect, ...] = (
     *textract.DIALECTS,
     *flaskapi.DIALECTS,
     *streamapi.DIALECTS,
+    *gvision.DIALECTS,
 )
 # Paths no dialect owns (an unknown route) answer in Azure's envelope: most such callers are Azure SDKs.
 DEFAULT_ERRORS = azure.READ.render_error

@@ -3,7 +3,8 @@
 servers around pytesseract in the tutorials ocrgw grew from. Where the key may be, Tesseract-style language
 codes (a Vocabulary), the pixel limits (the engine's own), the text and mean confidence they answer with,
 and the HTTP status of each error (both answer a plain JSON error: 400 input, 401 key, 403 not admin, 413,
-415, 429 + Retry-After, 500, 504)."""
+415, 429 + Retry-After, 500, 504; a key's limits 429 or 403 with the
+limit named in `limit`)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from starlette.responses import Response
 from ocrgw import languages
 from ocrgw.auth import Principal
 from ocrgw.context import AppContext
-from ocrgw.dialects import json_response
+from ocrgw.dialects import json_response, limit_member, retry_after_header
 from ocrgw.errors import HTTP_STATUS, OcrgwError
 from ocrgw.errors import ErrorCode as E
 from ocrgw.formats import ENGINE_LIMITS
@@ -104,8 +105,8 @@ def status_of(exc: OcrgwError) -> int:
 
 
 def error_response(body: dict, exc: OcrgwError) -> Response:
-    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
-    return json_response(body, status_of(exc), headers)
+    """``body`` with the key's limit that refused the call, if one did (``limit``), and Retry-After."""
+    return json_response(body | limit_member(exc), status_of(exc), retry_after_header(exc))
 
 
 # -------------------------------------------------------------------------------------------- OpenAPI
@@ -126,7 +127,9 @@ ERROR_STATUSES = {
     401: "Missing or invalid API key.",
     413: "The body or a file is over the upload limit.",
     415: "Not a media type or image format the route takes.",
-    429: "Backlog full: retry after `Retry-After` seconds.",
+    403: "The key is not subscribed to this API.",
+    429: "Backlog full, or the key's rate, concurrent jobs or page quota reached (named in `limit`): "
+    "retry after `Retry-After` seconds.",
     500: "Reading the image failed.",
     504: "Reading took longer than the server waits.",
 }
@@ -145,10 +148,27 @@ KEY_SCHEMES = (
 )
 
 
+# ``dialects.limit_member``: the key's limit a refusal met (the native API's LimitDetail, inline).
+LIMIT = {
+    "type": "object",
+    "description": "The key's limit that refused the call: `count` calls per `seconds`, jobs at once, pages "
+    "per `period` or bytes per file, for `service` (0: not subscribed to it).",
+    "required": ["service", "count"],
+    "properties": {
+        "service": {"type": "string"},
+        "count": {"type": "integer"},
+        "seconds": {"type": "integer"},
+        "period": {"type": "string", "enum": ["day", "month"]},
+        "tier": {"type": "string"},
+    },
+}
+
+
 def error_responses(error: dict[str, Any], **more: str) -> dict[int | str, dict[str, Any]]:
-    """An operation's `responses` for its errors, each in the API's plain JSON ``error`` schema; ``more``
-    adds statuses (``e403="..."``)."""
+    """An operation's `responses` for its errors, each in the API's plain JSON ``error`` schema (with the
+    optional ``limit`` of a key's refusal); ``more`` adds statuses (``e403="..."``)."""
     extra = {int(k.removeprefix("e")): text for k, text in more.items()}
+    error = {**error, "properties": {**error["properties"], "limit": LIMIT}}
     return {
         status: {"description": text, "content": {"application/json": {"schema": error}}}
         for status, text in sorted({**ERROR_STATUSES, **extra}.items())

@@ -48,6 +48,7 @@ SERVICES = (
     "aws-textract",
     "seed-flask",
     "seed-stream",
+    "google-vision",
 )
 
 

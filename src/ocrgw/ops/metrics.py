@@ -1,7 +1,7 @@
 """Prometheus metrics. Counters and histograms are module-level objects observed where things happen: HTTP
-requests in ``ops.http`` (API process), pages and finished jobs in the worker's runner. Jobs by state and
-queue depth are not counted anywhere: they are read from SQL when /metrics is scraped, so they are right on
-both deployments (the database is shared) and after restarts.
+requests in ``ops.http`` (API process), refusals by a key's limits in ``tenancy.gate``, pages and finished
+jobs in the worker's runner. Jobs by state and queue depth are not counted anywhere: they are read from SQL
+when /metrics is scraped, so they are right on both deployments (the database is shared) and after restarts.
 
 Embedded (`ocrgw serve`): the API and its local worker processes share a multi-process directory (see
 ``ops.multiproc``), so the API's /metrics includes the workers' page timings. Scale-out: each `ocrgw worker`
@@ -67,6 +67,19 @@ SYNC_WAITS = Counter(
     "poll (the SQL poll found it ended: notices lost, off, or not available), timeout.",
     ["ended_by"],
 )
+
+# Per process like HTTP_REQUESTS (embedded: one API process; scale-out: Prometheus adds up each API's), not
+# from SQL as the usage counters: a refusal leaves no row behind (``tenancy.gate``), by design.
+REFUSALS = Counter(
+    "ocrgw_refusals_total",
+    "Calls refused by an API key's own limits (tenancy), by key id, service and reason: RateLimited, "
+    "ConcurrencyLimited, QuotaExceeded, NotSubscribed, TooLarge (the key's file size), BacklogFull (its share).",
+    ["key_id", "service", "reason"],
+)
+
+
+def refused(key_id: str | None, service: str, reason: str) -> None:
+    REFUSALS.labels(key_id or "-", service, reason).inc()
 
 
 def observe_page(wall_seconds: float, engine_ms: float) -> None:

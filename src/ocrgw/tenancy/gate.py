@@ -37,6 +37,7 @@ from ocrgw.jobs.models import Job
 from ocrgw.jobs.pages import PageSelection
 from ocrgw.jobs.states import JobStatus
 from ocrgw.jobs.usage import Usage
+from ocrgw.ops import metrics
 from ocrgw.tenancy.models import EVERY_SERVICE, Admission, LimitState
 from ocrgw.tenancy.policy import Limit, Policies
 
@@ -83,7 +84,26 @@ class Gate:
 
     async def admit(self, principal: Principal, service: str) -> Ticket:
         """Refuse a call the key's subscriptions, rate, concurrency, quota or share of the backlog do not
-        allow; else the ticket the submit goes on with. Nothing is kept of a refused call."""
+        allow; else the ticket the submit goes on with. Nothing is kept of a refused call but its count
+        (``ops.metrics``, for a refusal by the key's own limits)."""
+        try:
+            return await self._admit(principal, service)
+        except OcrgwError as exc:
+            if exc.limit is not None or exc.code is ErrorCode.BACKLOG_FULL:  # the latter: the key's share
+                metrics.refused(principal.key_id, service, exc.code.value)
+            raise
+
+    async def settle(self, ticket: Ticket, *, frames: int, pages: tuple | None, size: int) -> tuple | None:
+        """The stored document against the key's file size, pages per document and page quota; returns
+        the page selection to read (a tier's cap applied) or raises. ``frames``: the document's pages."""
+        try:
+            return await self._settle(ticket, frames=frames, pages=pages, size=size)
+        except OcrgwError as exc:
+            if exc.limit is not None:
+                metrics.refused(ticket.key_id, ticket.service, exc.code.value)
+            raise
+
+    async def _admit(self, principal: Principal, service: str) -> Ticket:
         ticket = Ticket(principal.key_id, service, str(uuid.uuid4()))
         if principal.key_id is None:
             return ticket
@@ -141,9 +161,7 @@ class Gate:
         s.add(Admission(job_id=ticket.job_id, key_id=key_id, scope=BACKLOG, at=utcnow()))
         ticket.counted = True
 
-    async def settle(self, ticket: Ticket, *, frames: int, pages: tuple | None, size: int) -> tuple | None:
-        """The stored document against the key's file size, pages per document and page quota; returns
-        the page selection to read (a tier's cap applied) or raises. ``frames``: the document's pages."""
+    async def _settle(self, ticket: Ticket, *, frames: int, pages: tuple | None, size: int) -> tuple | None:
         limit = ticket.limit
         if limit is None:
             return pages

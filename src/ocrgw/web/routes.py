@@ -1,6 +1,7 @@
-"""Routes of the web playground, installed by create_app before the streaming dialect's configurable
-name: `GET /` answers the page, `/static/...` its CSS and JS modules (files inside the package, so the
-wheel carries them). Kept out of the OpenAPI schema: it is a page for people, not an API."""
+"""Routes of the web pages, installed by create_app before the streaming dialect's configurable name (which
+then cannot take them): `GET /` answers the playground, `GET /admin` the operator page (a client of the
+native admin API, ``dialects.native.admin``), `/static/...` their CSS and JS modules (files inside the
+package, so the wheel carries them). Kept out of the OpenAPI schema: pages for people, not an API."""
 
 from __future__ import annotations
 
@@ -22,6 +23,11 @@ def build_router() -> APIRouter:
         """The playground page. `no-cache` so an upgraded server's page and modules are picked up at once
         (revalidated by ETag, so it costs a 304)."""
         return FileResponse(STATIC_DIR / "index.html", media_type="text/html", headers={"Cache-Control": "no-cache"})
+
+    @router.get("/admin", include_in_schema=False)
+    async def operator() -> FileResponse:
+        """The operator page; it holds no data itself (the admin key pasted in reads it from the API)."""
+        return FileResponse(STATIC_DIR / "admin.html", media_type="text/html", headers={"Cache-Control": "no-cache"})
 
     return router
 

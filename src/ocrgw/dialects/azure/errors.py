@@ -4,6 +4,7 @@ a column per API), the words and headers API Management adds, and Read's envelop
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Mapping
 
@@ -43,6 +44,10 @@ CODES: dict[str, tuple[int, str | None, str, str | None]] = {
     E.DOWNLOAD_FAILED: (400, "FailedToDownloadImage", "FailedToDownloadImage", "ContentSourceNotAccessible"),
     E.DOWNLOAD_TIMEOUT: (400, "FailedToDownloadImage", "FailedToDownloadImage", "ContentSourceTimeout"),
     E.BACKLOG_FULL: (429, None, "429", None),
+    E.RATE_LIMITED: (429, None, "429", None),
+    E.CONCURRENCY_LIMITED: (429, None, "429", None),
+    E.QUOTA_EXCEEDED: (403, None, "403", None),
+    E.NOT_SUBSCRIBED: (401, None, "401", None),
     E.TIMEOUT: (500, "Timeout", "Timeout", "Timeout"),
     E.WORKER_CRASHED: (500, "FailedToProcess", "FailedToProcess", "Unknown"),
     E.PROCESSING_FAILED: (500, "FailedToProcess", "FailedToProcess", "Unknown"),
@@ -62,7 +67,19 @@ TOP = {
     415: "UnsupportedMediaType",
     500: "InternalServerError",
 }
-GATEWAY = (E.MISSING_KEY, E.INVALID_KEY, E.ROUTE_NOT_FOUND, E.BACKLOG_FULL)
+# API Management's own refusals: a key's limits are its subscription's (a key of a resource not subscribed
+# to the service is, to Azure, a key of another resource: 401 with the bad key's words).
+GATEWAY = (
+    E.MISSING_KEY,
+    E.INVALID_KEY,
+    E.ROUTE_NOT_FOUND,
+    E.BACKLOG_FULL,
+    E.RATE_LIMITED,
+    E.CONCURRENCY_LIMITED,
+    E.QUOTA_EXCEEDED,
+    E.NOT_SUBSCRIBED,
+)
+THROTTLED = (E.BACKLOG_FULL, E.RATE_LIMITED, E.CONCURRENCY_LIMITED)  # 429, the only ones with Retry-After
 GATEWAY_MESSAGES = {
     E.MISSING_KEY: "Access denied due to missing subscription key. Make sure to include subscription key when "
     "making requests to an API.",
@@ -70,6 +87,12 @@ GATEWAY_MESSAGES = {
     "valid key for an active subscription and use a correct regional API endpoint for your resource.",
     E.ROUTE_NOT_FOUND: "Resource not found",
 }
+GATEWAY_MESSAGES[E.NOT_SUBSCRIBED] = GATEWAY_MESSAGES[E.INVALID_KEY]
+# The F0 tiers' words for a spent quota (a 403: azure-core would retry it if it carried a Retry-After).
+QUOTA_MESSAGE = (
+    "Out of call volume quota for {service} F0 pricing tier. Please retry after {days} days. "
+    "To increase your rate limit switch to a paid tier."
+)
 
 
 def codes(code: str | None, api: str) -> tuple[int, str, str | None]:
@@ -95,16 +118,22 @@ def error_object(top: str, inner: str | None, message: str, details: Mapping[str
 
 def gateway(request: Request, exc: OcrgwError, realm: str) -> tuple[str, dict[str, str]]:
     """The message and headers API Management decides: its own words for a bad key (the challenge's realm
-    names the API's path) and an unknown route, a request id, and Retry-After only on a 429 (azure-core
-    retries anything that carries one)."""
+    names the API's path), an unknown route, a key's rate and quota, a request id, and Retry-After only on
+    a 429 (azure-core retries anything that carries one, a 403 included)."""
     headers = {"apim-request-id": str(uuid.uuid4())}
-    if exc.code in (E.MISSING_KEY, E.INVALID_KEY):
+    if exc.code in (E.MISSING_KEY, E.INVALID_KEY, E.NOT_SUBSCRIBED):
         base = f"{request.url.scheme}://{request.headers.get('host', 'localhost')}"
         headers["WWW-Authenticate"] = (
             f'AzureApiManagementKey realm="{base}/{realm}",name="Ocp-Apim-Subscription-Key",type="header"'
         )
-    if exc.code is E.BACKLOG_FULL and exc.retry_after is not None:
-        headers["Retry-After"] = str(int(exc.retry_after))
+    if exc.code in THROTTLED and exc.retry_after is not None:
+        headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+    if exc.code in (E.RATE_LIMITED, E.CONCURRENCY_LIMITED):
+        return f"Rate limit is exceeded. Try again in {headers.get('Retry-After', '1')} seconds.", headers
+    if exc.code is E.QUOTA_EXCEEDED:
+        days = max(1, math.ceil((exc.retry_after or 0) / 86400))
+        service = "ComputerVision" if realm == "vision" else "FormRecognizer"
+        return QUOTA_MESSAGE.format(service=service, days=days), headers
     return GATEWAY_MESSAGES.get(exc.code, exc.message), headers
 
 

@@ -128,9 +128,12 @@ def accepted_doc(location: str, headers: dict | None = None) -> dict:
 
 
 def submit_errors(model: type[BaseModel], e400: str, **more: str) -> dict[int | str, dict]:
-    """A submit's errors in the API's error model: bad input (``e400``), key, media type, full backlog."""
-    unsupported, backlog = "Unsupported Content-Type.", "Backlog full: retry after `Retry-After` seconds."
-    return error_docs(model, e400=e400, e401=KEY_DOC, e415=unsupported, e429=backlog, **more)
+    """A submit's errors in the API's error model: bad input (``e400``), key, media type, the key's quota,
+    its rate or a full backlog."""
+    unsupported = "Unsupported Content-Type."
+    backlog = "Rate limit is exceeded, or the backlog is full: retry after `Retry-After` seconds."
+    quota = "Out of call volume quota (the key's page quota for the period); no Retry-After."
+    return error_docs(model, e400=e400, e401=KEY_DOC, e403=quota, e415=unsupported, e429=backlog, **more)
 
 
 def result_docs(

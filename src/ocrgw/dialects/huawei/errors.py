@@ -65,12 +65,57 @@ def json_response(request: Request, body: dict, status: int = 200, headers: dict
     return dialects.json_response(body, status, headers, media_type="application/json;charset=utf-8")
 
 
+# A key's own limits (``tenancy``), in the codes Huawei documents for them:
+# - its rate is the API gateway's throttling policy, APIG.0308 with APIG's per-unit wording;
+# - its concurrent jobs, ModelArts' "Max concurrency error.";
+# - its page quota too is a throttle to a Huawei caller (APIG's policies count calls per second, minute,
+#   hour or day; there is no other documented code for "used up until a date"), so APIG.0308 with the
+#   quota's figure and period, and Retry-After saying when it ends; a caller that backs off on APIG.0308
+#   backs off here too, where a 403 ModelArts.4203 would read as a permission to fix;
+# - a service it is not subscribed to, ModelArts.4204. 400, not 403: the OCR API pages list ModelArts.4204
+#   among their 400 responses, the only status Huawei publishes for it; the SDK raises the same
+#   ClientRequestException (error_code, error_msg) for either.
+THROTTLED = "APIG.0308"
+THROTTLING = "The throttling threshold has been reached: policy user over ratelimit,"
+NOT_SUBSCRIBED = "ModelArts.4204"
+MAX_CONCURRENCY = "ModelArts.4401"
+_UNITS = ((86400, "day"), (3600, "hour"), (60, "minute"), (1, "second"))
+_PERIOD_UNITS = {"day": "1 day", "month": "1 month"}
+
+
+def rate_wording(count: int, seconds: int) -> str:
+    """APIG's "limit:N,time:1 minute" for ``count`` calls per ``seconds``: per minute when that is a whole
+    number of calls (10 a second: 600 a minute), else in the largest unit the window is a whole number of."""
+    if (count * 60) % seconds == 0:
+        return f"limit:{count * 60 // seconds},time:1 minute"
+    unit, name = next((u, n) for u, n in _UNITS if seconds % u == 0)
+    return f"limit:{count},time:{seconds // unit} {name}"
+
+
+def limit_error(exc: OcrgwError) -> tuple[str, str, int] | None:
+    """(error_code, error_msg, status) of a refusal by the key's limits, None for other errors."""
+    lim = exc.limit
+    if exc.code is E.RATE_LIMITED and lim is not None:
+        return THROTTLED, THROTTLING + rate_wording(lim.count, lim.seconds or 1), 429
+    if exc.code is E.QUOTA_EXCEEDED and lim is not None:
+        period = _PERIOD_UNITS.get(lim.period or "", lim.period or "")
+        return THROTTLED, f"{THROTTLING}limit:{lim.count},time:{period} ({exc.message})", 429
+    if exc.code is E.CONCURRENCY_LIMITED:
+        return MAX_CONCURRENCY, "Max concurrency error.", 429
+    if exc.code is E.NOT_SUBSCRIBED:
+        api = (lim.service if lim is not None else "").removeprefix("huawei-") or "requested"
+        return NOT_SUBSCRIBED, f"Request api error! The API {api} is not subscribed.", 400
+    return None
+
+
 def render_error(request: Request, exc: OcrgwError) -> Response:
     if isinstance(exc, HuaweiError):
         error_code, message, status = exc.error_code, exc.message, exc.status
+    elif (limited := limit_error(exc)) is not None:
+        error_code, message, status = limited
     else:
         error_code, prefix, status = _MAP.get(exc.code, INVALID)
         message = (prefix + exc.message).strip()
-    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+    headers = dialects.retry_after_header(exc)
     body = {"error_code": error_code, "error_msg": message, "request_id": request_id(request)}
     return json_response(request, body, status, headers)

@@ -62,10 +62,18 @@ _ERROR = {
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"description": text, "content": {"application/json": {"schema": _ERROR}}}
     for status, text in (
-        (400, "Bad input (AIS.*, ModelArts.*): no or an unreadable image, a refused URL, a bad option."),
+        (
+            400,
+            "Bad input (AIS.*, ModelArts.*): no or an unreadable image, a refused URL, a bad option; an API "
+            "the key is not subscribed to (ModelArts.4204).",
+        ),
         (401, "Missing or invalid X-Auth-Token or AK/SK signature (APIG.0301)."),
         (413, "The body is over the upload limit (APIG.0201)."),
-        (429, "Backlog full (APIG.0308)."),
+        (
+            429,
+            "Backlog full, or the key's rate or page quota reached (APIG.0308), or its concurrent calls "
+            "(ModelArts.4401); with `Retry-After`.",
+        ),
         (500, "Recognition failed (AIS.0105)."),
         (504, "Reading took longer than the server waits (APIG.0201)."),
     )

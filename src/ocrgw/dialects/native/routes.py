@@ -224,12 +224,13 @@ async def get_usage(
 _ERROR_TEXT: dict[int | str, str] = {
     400: "Bad input: a corrupt or unsupported document, an invalid option.",
     401: "No API key, or an invalid one.",
-    403: "The key may not do this (an admin-only operation).",
+    403: "The key may not do this (an admin-only operation, or a service it is not subscribed to).",
     404: "No such job (or not yours, or expired).",
     409: "Not finished (NotReady), or failed.",
     413: "The document is larger than the server accepts.",
     415: "Unsupported Content-Type.",
-    429: "Too much work queued: retry after `Retry-After` seconds.",
+    429: "Too much work queued, or the key's rate, concurrent jobs or page quota reached (named in "
+    "`error.limit`): retry after `Retry-After` seconds.",
     # Also stops FastAPI from documenting a 422 this API never sends (bad input answers 400 above).
     "default": "Any other error (500 Internal, 504 Timeout), in the same envelope.",
 }
@@ -311,7 +312,7 @@ router = APIRouter(prefix="/v1", tags=[TAG])
 # Each operation: (method, path, endpoint, operationId, summary, response model, error statuses).
 for method, path, endpoint, operation_id, summary, model, errors in (
     ("GET", "/languages", list_languages, "listLanguages", "List the installed OCR languages", S.LanguageList, ()),
-    ("POST", "/jobs", submit_job, "submitJob", "Submit a document", S.Operation, (400, 401, 413, 415, 429)),
+    ("POST", "/jobs", submit_job, "submitJob", "Submit a document", S.Operation, (400, 401, 403, 413, 415, 429)),
     ("GET", "/jobs", list_jobs, "listJobs", "List my jobs", S.OperationList, (400, 401)),
     ("GET", "/jobs/{job_id}", get_job, "getJob", "Get a job's status", S.Operation, (401, 404)),
     ("GET", "/jobs/{job_id}/result", get_result, "getJobResult", "Get a job's result", S.Result, (400, 401, 404, 409)),

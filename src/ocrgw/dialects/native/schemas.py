@@ -128,6 +128,21 @@ class Progress(BaseModel):
     pages_total: int | None = Field(description="Pages that will be read (after the page selection).")
 
 
+class LimitDetail(BaseModel):
+    """The key's limit a refused call met (RateLimited, ConcurrencyLimited, QuotaExceeded, NotSubscribed,
+    or TooLarge by the key's file size), as its operator set it."""
+
+    service: str = Field(description="The service the limit is for, e.g. native, azure-read, ocrspace.")
+    count: int = Field(
+        description="The figure met: calls per `seconds` (RateLimited), jobs not yet ended "
+        "(ConcurrencyLimited), pages per `period` (QuotaExceeded), bytes per file (TooLarge); 0 for a "
+        "service the key is not subscribed to (NotSubscribed)."
+    )
+    seconds: int | None = Field(None, description="The rate's window in seconds (RateLimited).")
+    period: Literal["day", "month"] | None = Field(None, description="The quota's period (QuotaExceeded).")
+    tier: str | None = Field(None, description="The tier profile the limits were copied from, if any.")
+
+
 class ErrorDetail(BaseModel):
     """One error: a stable code for programs, a message for people."""
 
@@ -138,12 +153,20 @@ class ErrorDetail(BaseModel):
     param: str | None = Field(None, description="The request parameter at fault, when there is one.")
 
 
+class RequestErrorDetail(ErrorDetail):
+    """A refused request's error: a job's own error (``Operation.error``) never names a key's limit."""
+
+    limit: LimitDetail | None = Field(
+        None, description="The key's limit that refused the call, when one did (with `Retry-After` on a 429)."
+    )
+
+
 class ErrorResponse(BaseModel):
     """Every native error has this shape, with the HTTP status saying the class of error."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"error": _ERROR_EXAMPLE}]})
 
-    error: ErrorDetail
+    error: RequestErrorDetail
 
 
 class Links(BaseModel):

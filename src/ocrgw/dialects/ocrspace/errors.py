@@ -1,6 +1,6 @@
 """OCR.space's error shapes for anything under `/parse/`: processing and parameter errors are HTTP 200
 with `IsErroredOnProcessing: true`, `OCRExitCode` 3/4/99 and `ErrorMessage` as a list of strings; a bad
-key or a full backlog (OCR.space's throttling) is HTTP 403 with a bare JSON string."""
+key, a full backlog or a key's own limit (OCR.space's throttling) is HTTP 403 with a bare JSON string."""
 
 from __future__ import annotations
 
@@ -60,18 +60,49 @@ def elapsed_ms(request: Request) -> int:
     return 0 if started is None else max(0, round((time.monotonic() - started) * 1000))
 
 
+# A key's own limits are OCR.space's throttling: 403 with its sentence (as observed: "You may only perform
+# this action upto maximum 10 number of times within 600 seconds"), which the clients raise as is.
+_LIMITED = (E.RATE_LIMITED, E.CONCURRENCY_LIMITED, E.QUOTA_EXCEEDED, E.NOT_SUBSCRIBED)
+_PERIOD_SECONDS = {"day": 86400, "month": 30 * 86400}
+
+
+def limit_message(exc: OcrgwError) -> str:
+    """OCR.space's throttling sentence with the key's figure; a concurrency limit or a page quota (which
+    OCR.space's wording has no words for) adds ocrgw's own sentence after it."""
+    lim = exc.limit
+    if exc.code is E.NOT_SUBSCRIBED or lim is None:
+        return "The API key is not allowed to use this API" if exc.code is E.NOT_SUBSCRIBED else exc.message
+    if exc.code is E.RATE_LIMITED:
+        seconds = lim.seconds or 1
+    elif exc.code is E.QUOTA_EXCEEDED:
+        seconds = _PERIOD_SECONDS.get(lim.period or "", 86400)
+    else:
+        seconds = exc.retry_after or 1
+    head = f"You may only perform this action upto maximum {lim.count} number of times within {seconds} seconds"
+    return head if exc.code is E.RATE_LIMITED else f"{head}. {exc.message}"
+
+
+def file_size_message(exc: OcrgwError) -> str:
+    """OCR.space's own words for a file over the key's size limit (its plan's), in whole KB as it says it."""
+    if exc.limit is None:
+        return f"File failed validation. {exc.message}"
+    kb = exc.limit.count // 1024
+    return f"File failed validation. File size exceeds the maximum permissible file size limit of {kb} KB"
+
+
 def render_error(request: Request, exc: OcrgwError) -> Response:
     """Any domain or framework error on a `/parse/` path, in OCR.space's shape."""
-    if exc.code in _FORBIDDEN:
-        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
-        return json_response(_FORBIDDEN[exc.code] or exc.message, 403, headers)
+    if exc.code in _FORBIDDEN or exc.code in _LIMITED:
+        headers = dialects.retry_after_header(exc)
+        message = limit_message(exc) if exc.code in _LIMITED else _FORBIDDEN[exc.code] or exc.message
+        return json_response(message, 403, headers)
     messages, exit_code, details = [exc.message], _EXIT_CODES.get(exc.code, 99), exc.code.value
     if isinstance(exc, OcrSpaceError):
         messages, exit_code, details = exc.messages, 99, ""
     elif exc.code is E.UNSUPPORTED_FORMAT or (exc.code is E.INVALID_IMAGE and "expected" in exc.message):
         messages = [*MSG_FILE_TYPE, exc.message]  # nothing we recognise: OCR.space's E216
     elif exc.code is E.TOO_LARGE:
-        messages = [f"File failed validation. {exc.message}"]
+        messages, details = [file_size_message(exc)], "" if exc.limit is not None else details
     elif exc.code is E.UNSUPPORTED_LANGUAGE:
         details = ""  # a parameter error, as OCR.space's
     body = {

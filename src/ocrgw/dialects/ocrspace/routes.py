@@ -143,7 +143,9 @@ PARSE_RESPONSES: dict[int | str, dict] = {
         "content": {_JSON: {"schema": {"type": "object"}}},
     },
     403: {
-        "description": "Missing or invalid `apikey`, or the backlog is full (then with `Retry-After`).",
+        "description": "Missing or invalid `apikey`, the backlog full or the key's own rate, concurrency or "
+        'quota reached ("You may only perform this action upto maximum N number of times within S seconds", '
+        "then with `Retry-After`), or an API the key is not subscribed to.",
         "content": {_JSON: {"schema": {"type": "string"}}},
     },
 }
