@@ -199,7 +199,10 @@ def cmd_keys(args: argparse.Namespace) -> int:
                 f"The secret is shown only now:\n{secret}"
             )
             if sk is not None:
-                print(f"Huawei-style AK/SK pair (SDK-HMAC-SHA256 signing):\n  AK {row.access_key}\n  SK {sk}")
+                print(
+                    "AK/SK pair (Huawei SDK-HMAC-SHA256 and AWS SigV4 signing; for boto3 the AK is the access key id "
+                    f"and the SK the secret access key):\n  AK {row.access_key}\n  SK {sk}"
+                )
         return 0
     if args.keys_cmd == "revoke":
         with maker.begin() as s:
@@ -324,7 +327,9 @@ def _keys_parser(sub: Any) -> None:
     )
     kc.add_argument("--admin", action="store_true", help="may issue keys through the API (POST /generate_api_key)")
     kc.add_argument(
-        "--aksk", action="store_true", help="also issue a Huawei-style AK/SK pair for SDK-HMAC-SHA256 signed requests"
+        "--aksk",
+        action="store_true",
+        help="also issue an AK/SK pair for signed requests (Huawei SDK-HMAC-SHA256, AWS SigV4 for Textract)",
     )
     kc.add_argument("--tier", help="copy a tier profile's limits onto the key (`tiers` lists them)")
     kl = ks.add_parser("list", help="list keys (never their secrets), with their tiers and subscriptions")
