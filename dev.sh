@@ -10,6 +10,11 @@ set -euo pipefail
 APT_PACKAGES=(tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd)
 TEST_APT_PACKAGES=(tesseract-ocr-deu tesseract-ocr-fra fonts-dejavu-core fonts-ocr-b docker-compose chromium chromium-driver qpdf poppler-utils wrk)  # German and French test documents; OCR-B for passport specimens; the compose file check; headless Chromium for tests/web; qpdf --check and pdftotext for tests/render; wrk for bench/submit.py
 VENV=${VENV:-.venv}
+# `test` runs pytest in this many processes (pytest-xdist), each given whole files so that a module's own
+# servers start once. Two, as on CI's 2 cores: the suite mostly waits on servers' worker processes, so one
+# pytest process left a core idle; each process starts its own shared servers, so more is not free.
+# TEST_PROCESSES=0 runs the tests in pytest's own process.
+TEST_PROCESSES=${TEST_PROCESSES:-2}
 
 # Bold only for a person at a terminal: logs and CI output get no escape codes (nor with NO_COLOR set).
 say() {
@@ -94,7 +99,7 @@ main() {
       command -v npm >/dev/null || node_pkgs=(nodejs npm)  # keep a NodeSource node as it is
       install_system "${TEST_APT_PACKAGES[@]}" "${node_pkgs[@]}"; install_python test; install_npm_client
       set +e
-      "$VENV/bin/python" -m pytest "$@"
+      "$VENV/bin/python" -m pytest -n "$TEST_PROCESSES" --dist loadfile "$@"
       rc=$?
       [ "$rc" -eq 5 ] && { echo "no tests were collected" >&2; exit 1; }
       exit "$rc"

@@ -167,11 +167,14 @@ class Server:
 
         if not self.proc:
             return []
-        return [
-            c.pid
-            for c in psutil.Process(self.proc.pid).children(recursive=True)
-            if "spawn_main" in " ".join(c.cmdline())
-        ]
+        pids = []
+        for c in psutil.Process(self.proc.pid).children(recursive=True):
+            try:  # a replaced worker not reaped yet is a zombie, whose command line psutil refuses
+                if "spawn_main" in " ".join(c.cmdline()):
+                    pids.append(c.pid)
+            except (psutil.ZombieProcess, psutil.NoSuchProcess):
+                continue
+        return pids
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> None:
         if self.proc and self.proc.poll() is None:
@@ -503,20 +506,25 @@ def own_key(embedded_server: Server) -> Server:
     return srv
 
 
-@pytest.fixture(scope="session", params=["embedded", "scaleout"])
-def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """One shared server per deployment for the contract tests: the embedded default (SQLite, local
-    workers) and scale-out (PostgreSQL, Celery over Redis, database blobs). Loopback URL sources are
-    allowed only where a test says so."""
-    if request.param == "embedded":
-        yield request.getfixturevalue("embedded_server")
-        return
-    redis = request.getfixturevalue("redis_server")
-    srv = ScaleoutServer(tmp_path_factory.mktemp("scaleout"), env=SHARED_ENV, redis=redis, workers=2)
+@pytest.fixture(scope="session")
+def scaleout_server(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScaleoutServer]:
+    """The shared scale-out deployment (PostgreSQL, Celery over Redis, database blobs, two warm children),
+    `server`'s scale-out side. Its own session fixture, started once and kept, like `embedded_server`:
+    as a parameter of a session fixture it was stopped and started again whenever the tests a process ran
+    switched deployment, which under pytest-xdist's per-file distribution was once per file (~10 s each)."""
+    srv = ScaleoutServer(tmp_path_factory.mktemp("scaleout"), env=SHARED_ENV, redis=redis_server, workers=2)
     srv.start()
     yield srv
     srv.stop()
     srv.cleanup()
+
+
+@pytest.fixture(scope="module", params=["embedded", "scaleout"])
+def server(request: pytest.FixtureRequest) -> Server:
+    """One shared server per deployment for the contract tests: the embedded default (SQLite, local
+    workers) and scale-out (PostgreSQL, Celery over Redis, database blobs). Loopback URL sources are
+    allowed only where a test says so. Both are session fixtures; this one only picks, per module."""
+    return request.getfixturevalue(f"{request.param}_server")
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ def _dev_sh(venv: Path, script: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         ["bash", "-c", f"source ./dev.sh; install_system() {{ :; }}; install_npm_client() {{ :; }}; {script}"],
         cwd=REPO,
-        env={**os.environ, "VENV": str(venv)},
+        env={**{k: v for k, v in os.environ.items() if k != "TEST_PROCESSES"}, "VENV": str(venv)},
         capture_output=True,
         text=True,
         timeout=60,
@@ -63,9 +63,9 @@ def test_serve_installs_ocrgw_without_the_test_extras(tmp_path: Path) -> None:
     got = _calls(calls)
     assert "python -m pip install -q -e .[test]" in got, got
     assert [c for c in got if "--target" in c and f"{venv}/sdk/cv-0.5.0" in c], got
-    assert got[-1] == "python -m pytest -k nothing"
+    assert got[-1] == "python -m pytest -n 2 --dist loadfile -k nothing"
     assert _dev_sh(venv, "main test").returncode == 0
-    assert _calls(calls) == ["python -m pytest"]
+    assert _calls(calls) == ["python -m pytest -n 2 --dist loadfile"]
     # ... and a test venv serves without another install.
     assert _dev_sh(venv, "main install").returncode == 0
     assert _calls(calls) == []

@@ -1,5 +1,5 @@
 """Scale-out on PostgreSQL and Celery with nothing lost: a worker child killed mid-job, a job that kills
-its worker every time, Redis restarted under queued jobs, and 500 concurrent submits through two API
+its worker every time, Redis restarted under queued jobs, and 120 concurrent submits through two API
 processes and two worker processes. Real PostgreSQL, real Redis, real Celery workers, real Tesseract."""
 
 from __future__ import annotations
@@ -139,12 +139,20 @@ def _label(n: int) -> bytes:
     return buf.getvalue()
 
 
-def test_500_concurrent_submits_through_two_apis_and_two_workers(make_scaleout) -> None:
+# Five times the 24 requests kept in flight: every submit races 23 others across the two APIs, and the
+# queue stays deep enough for the two workers to contend for every claim. What 500 proved (no job twice,
+# none lost, each its own result, both workers serving) holds from the first rounds; the rest was 45 s
+# of more of the same.
+SUBMITS = 120
+IN_FLIGHT = 24
+
+
+def test_concurrent_submits_through_two_apis_and_two_workers(make_scaleout) -> None:
     srv = make_scaleout(apis=2, worker_processes=2, workers=1, env={"OCRGW_REQUEUE_AFTER_SECONDS": "120"}).start()
-    bodies = [_label(n) for n in range(500)]
+    bodies = [_label(n) for n in range(SUBMITS)]
 
     async def run() -> list[tuple[int, str, dict]]:
-        sem = asyncio.Semaphore(24)
+        sem = asyncio.Semaphore(IN_FLIGHT)
         async with httpx.AsyncClient(timeout=120, headers=srv.headers) as client:
 
             async def one(n: int) -> tuple[int, str, dict]:
@@ -164,22 +172,22 @@ def test_500_concurrent_submits_through_two_apis_and_two_workers(make_scaleout) 
                         return n, loc, body
                     await asyncio.sleep(0.2)
 
-            return await asyncio.gather(*(one(n) for n in range(500)))
+            return await asyncio.gather(*(one(n) for n in range(SUBMITS)))
 
     results = asyncio.run(asyncio.wait_for(run(), 600))
-    assert len({_job(loc) for _, loc, _ in results}) == 500
+    assert len({_job(loc) for _, loc, _ in results}) == SUBMITS
     for n, _, body in results:
         assert body["status"] == "succeeded", body
         text = " ".join(ln["text"] for p in body["analyzeResult"]["readResults"] for ln in p["lines"])
         assert text == f"Item {n:03d}", (n, text)  # its own document, not another's
-    # none twice: one claim each, one page row each; none lost: all 500 in SQL, all succeeded
-    assert srv.query("select count(*), min(attempts), max(attempts) from jobs") == [(500, 1, 1)]
-    assert srv.query("select count(*), count(distinct job_id) from pages") == [(500, 500)]
-    # both workers did part of the work
+    # none twice: one claim each, one page row each; none lost: all of them in SQL, all succeeded
+    assert srv.query("select count(*), min(attempts), max(attempts) from jobs") == [(SUBMITS, 1, 1)]
+    assert srv.query("select count(*), count(distinct job_id) from pages") == [(SUBMITS, SUBMITS)]
+    # both workers did part of the work (a tenth each at least, as 50 of 500 was)
     for proc in srv.worker_procs:
         assert proc.poll() is None
     logs = [(srv.data_dir / f"worker-{i}.log").read_text() for i in range(2)]
-    assert all(log.count("succeeded in") >= 50 for log in logs), [log.count("succeeded in") for log in logs]
+    assert all(log.count("succeeded in") >= SUBMITS // 10 for log in logs), [log.count("succeeded in") for log in logs]
 
 
 def test_ready_reports_a_broker_outage(make_scaleout, tmp_path) -> None:

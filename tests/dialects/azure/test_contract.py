@@ -369,7 +369,7 @@ def test_unknown_route(server: Server, path: str) -> None:
         ("DELETE", "/vision/v3.2/read/analyze"),
         ("GET", "/vision/v3.2/read/analyze"),
         ("PUT", "/vision/v3.1/read/analyze"),
-        ("DELETE", f"/vision/v3.2/read/analyzeResults/{uuid.uuid4()}"),
+        pytest.param("DELETE", f"/vision/v3.2/read/analyzeResults/{uuid.uuid4()}", id="DELETE-analyzeResults-uuid"),
     ],
 )
 def test_wrong_method_is_a_405_envelope(server: Server, method: str, path: str) -> None:
@@ -381,7 +381,11 @@ def test_wrong_method_is_a_405_envelope(server: Server, method: str, path: str) 
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-@pytest.mark.parametrize("op_id", [str(uuid.uuid4()), "not-a-uuid", "00000000-0000-0000-0000-000000000000", "%3Fx=1"])
+# A fresh uuid each run, under a fixed test id: pytest-xdist needs every worker to collect the same ids.
+@pytest.mark.parametrize(
+    "op_id",
+    [pytest.param(str(uuid.uuid4()), id="random-uuid"), "not-a-uuid", "00000000-0000-0000-0000-000000000000", "%3Fx=1"],
+)
 def test_unknown_operation_id(server: Server, version: str, op_id: str) -> None:
     r = httpx.get(f"{server.url}/vision/{version}/read/analyzeResults/{op_id}", headers=server.headers, timeout=30)
     assert_error(r, 404, "NotFound", "OperationNotFound")

@@ -382,7 +382,8 @@ def test_loopback_url_is_refused(server: Server) -> None:
     assert_flat_error(post(server, payload, content_type="application/json; charset=utf-8"), 400, "InvalidImageUrl")
 
 
-@pytest.mark.parametrize("op_id", [str(uuid.uuid4()), "not-a-uuid", "%3Fx=1"])
+# A fresh uuid each run, under a fixed test id: pytest-xdist needs every worker to collect the same ids.
+@pytest.mark.parametrize("op_id", [pytest.param(str(uuid.uuid4()), id="random-uuid"), "not-a-uuid", "%3Fx=1"])
 def test_unknown_operation_id(server: Server, op_id: str) -> None:
     r = httpx.get(f"{server.url}/vision/v2.1/read/operations/{op_id}", headers=server.headers, timeout=30)
     assert_flat_error(r, 404, "NotFound")
@@ -427,7 +428,7 @@ def test_unknown_route(server: Server, path: str) -> None:
     [
         ("GET", "/vision/v2.1/read/core/asyncBatchAnalyze"),
         ("PUT", "/vision/v2.1/read/core/asyncBatchAnalyze"),
-        ("DELETE", f"/vision/v2.1/read/operations/{uuid.uuid4()}"),
+        pytest.param("DELETE", f"/vision/v2.1/read/operations/{uuid.uuid4()}", id="DELETE-operations-uuid"),
     ],
 )
 def test_wrong_method(server: Server, method: str, path: str) -> None:
