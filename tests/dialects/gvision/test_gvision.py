@@ -305,3 +305,19 @@ def test_oversize_body(embedded_server: Server) -> None:
     big = json.dumps({"requests": [{"image": {"content": "A" * (10 * 1024 * 1024)}, "features": []}]}).encode()
     r = post(embedded_server, big)
     assert "Request payload size exceeds the limit" in status_error(r, 400, "INVALID_ARGUMENT")
+
+
+def test_sdk_over_a_keys_rate_is_resource_exhausted(server: Server) -> None:
+    """A key over its rate (an operator's limit, tests/limits.py): the SDK raises 429 RESOURCE_EXHAUSTED
+    with the seconds to wait, as Vision answers a quota; the key's first call was read."""
+    from tests.limits import new_key, set_limits
+
+    secret, key_id, _ = new_key(server)
+    set_limits(server, key_id, "google-vision", rate=1, rate_seconds=60, burst=1)
+    sdk = client(server, key=secret)
+    image = vision.Image(content=png(text_image(("Alpha Beta",))))
+    assert sdk.text_detection(image=image).full_text_annotation.text == "Alpha Beta\n"
+    with pytest.raises(gexc.TooManyRequests) as caught:
+        sdk.text_detection(image=image)
+    assert "Rate limit" in caught.value.message or "rate" in caught.value.message.lower()
+    assert caught.value.response is not None and caught.value.response.headers["Retry-After"].isdigit()
