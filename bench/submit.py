@@ -32,12 +32,17 @@ per-round ratios ocrgw / naive. ocrgw's backlog bound is raised (``OCRGW_MAX_BAC
 second dialect over the same ``jobs.service.accept``: a check that a change helps every submit, not only
 the native route it was tuned on.
 
+``--compare DIR`` also starts the ocrgw of another source tree (``git worktree add /tmp/base <commit>``) as
+a second deployment of the same kind, measured in the same rounds as ``base-<path>``: a change's effect, side
+by side on the same machine, next to the naive app.
+
 Everything listens on 127.0.0.1; servers, Redis, databases and the temporary folder are removed on exit,
 on errors and on Ctrl-C. Run from the repository root (about 2.5 min per deployment with the defaults):
 
     .venv/bin/python bench/submit.py
     .venv/bin/python bench/submit.py --db both --json /tmp/submit.json
     .venv/bin/python bench/submit.py --repeat 1 --duration 5 --paths native,azure
+    .venv/bin/python bench/submit.py --paths native,azure --compare /tmp/base --no-working
 """
 
 from __future__ import annotations
@@ -165,12 +170,13 @@ def _make_key(env: dict[str, str]) -> str:
     return res.stdout.strip().split()[-1]
 
 
-def _base_env(data_dir: Path, backlog: int) -> dict[str, str]:
-    """The servers' environment: this checkout's ocrgw, auth on without a bootstrap key (the bench makes
-    one), the backlog bound raised, logs as a production host writes them (JSON, the access log on)."""
+def _base_env(data_dir: Path, backlog: int, src: Path = REPO / "src") -> dict[str, str]:
+    """The servers' environment: this checkout's ocrgw (or ``--compare``'s), auth on without a bootstrap key
+    (the bench makes one), the backlog bound raised, logs as a production host writes them (JSON, the access
+    log on)."""
     return {
         **{k: v for k, v in os.environ.items() if not k.startswith("OCRGW_") or k == "OCRGW_SHARED_DIR"},
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO / "src"), os.environ.get("PYTHONPATH")])),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(src), os.environ.get("PYTHONPATH")])),
         "OCRGW_DATA_DIR": str(data_dir),
         "OCRGW_AUTH": "key",
         "OCRGW_BOOTSTRAP_KEY": "false",
@@ -183,10 +189,10 @@ def _base_env(data_dir: Path, backlog: int) -> dict[str, str]:
 class EmbeddedOcrgw:
     """`ocrgw serve`: SQLite, local blobs, W local worker processes."""
 
-    def __init__(self, tmp: Path, workers: int, backlog: int) -> None:
-        self.data_dir = tmp / "ocrgw-embedded"
+    def __init__(self, tmp: Path, workers: int, backlog: int, src: Path = REPO / "src", tag: str = "") -> None:
+        self.data_dir = tmp / f"ocrgw-embedded{tag}"
         self.data_dir.mkdir()
-        self.env = _base_env(self.data_dir, backlog)
+        self.env = _base_env(self.data_dir, backlog, src)
         self.workers = workers
         self.port = free_port()
         self.log = self.data_dir / "serve.log"
@@ -214,14 +220,16 @@ class EmbeddedOcrgw:
 class ScaleoutOcrgw:
     """Two `ocrgw api` processes and one `ocrgw worker` on a fresh PostgreSQL database and a private Redis."""
 
-    def __init__(self, tmp: Path, workers: int, backlog: int, apis: int = 2) -> None:
+    def __init__(
+        self, tmp: Path, workers: int, backlog: int, apis: int = 2, src: Path = REPO / "src", tag: str = ""
+    ) -> None:
         self.tmp = tmp
-        self.data_dir = tmp / "ocrgw-scaleout"
+        self.data_dir = tmp / f"ocrgw-scaleout{tag}"
         self.data_dir.mkdir()
         self.db = f"ocrgw_bench_submit_{secrets.token_hex(3)}"
-        self.redis = Redis(tmp)
+        self.redis = Redis(self.data_dir)
         self.env = {
-            **_base_env(self.data_dir, backlog),
+            **_base_env(self.data_dir, backlog, src),
             "OCRGW_DATABASE_URL": PG_URL.format(db=self.db),
             "OCRGW_QUEUE": "celery",
             "OCRGW_BLOB_STORE": "database",
@@ -355,18 +363,21 @@ def measure(
 def bench_deployment(kind: str, args: argparse.Namespace, tmp: Path) -> dict:
     sub = tmp / kind
     sub.mkdir()
-    if kind == "sqlite":
-        naive: Naive = Naive(sub, 1, str(sub / "naive.db"))
-        ocrgw: EmbeddedOcrgw | ScaleoutOcrgw = EmbeddedOcrgw(sub, args.workers, args.max_backlog)
-    else:
-        naive = NaivePostgres(sub, 2)
-        ocrgw = ScaleoutOcrgw(sub, args.workers, args.max_backlog)
+    stack = EmbeddedOcrgw if kind == "sqlite" else ScaleoutOcrgw
+    naive = Naive(sub, 1, str(sub / "naive.db")) if kind == "sqlite" else NaivePostgres(sub, 2)
+    ocrgws = {"ocrgw": stack(sub, args.workers, args.max_backlog)}
+    if args.compare:
+        ocrgws["base"] = stack(sub, args.workers, args.max_backlog, src=args.compare / "src", tag="-base")
     runs: list[Run] = []
     try:
         nd = naive.start()
-        od = ocrgw.start()
-        _signal_all(od.worker_pids, signal.SIGSTOP)
-        designs = [("naive", nd, NAIVE_PATH, None)] + [(f"ocrgw-{p}", od, PATHS[p][0], PATHS[p][1]) for p in args.paths]
+        designs = [("naive", nd, NAIVE_PATH, None)]
+        paused: list[int] = []
+        for name, side in ocrgws.items():
+            od = side.start()
+            _signal_all(od.worker_pids, signal.SIGSTOP)
+            paused += od.worker_pids
+            designs += [(f"{name}-{p}", od, PATHS[p][0], PATHS[p][1]) for p in args.paths]
         for _, dep, path, hdr in designs:  # warm-up, untimed
             headers = {hdr: dep.key} if hdr and dep.key else {}
             run_wrk(
@@ -383,11 +394,11 @@ def bench_deployment(kind: str, args: argparse.Namespace, tmp: Path) -> dict:
             if state == "working":
                 if args.no_working:
                     break
-                _signal_all(od.worker_pids, signal.SIGCONT)
+                _signal_all(paused, signal.SIGCONT)
                 time.sleep(2)  # the workers pick up the backlog the paused runs left
             for r in range(args.repeat):
                 for design, dep, path, hdr in rotated(designs, r):
-                    run = measure(dep, design, path, hdr, state, r, args, sub, od.worker_pids)
+                    run = measure(dep, design, path, hdr, state, r, args, sub, dep.worker_pids or paused)
                     runs.append(run)
                     print(
                         f"  {kind:8} {state:8} round {r + 1}: {design:13} {run.rps:8.1f} req/s"
@@ -397,20 +408,21 @@ def bench_deployment(kind: str, args: argparse.Namespace, tmp: Path) -> dict:
                         flush=True,
                     )
     finally:
-        for side in (ocrgw, naive):
+        for side in (*ocrgws.values(), naive):
             with contextlib.suppress(Exception):
                 side.stop()
-    return {"deployment": kind, "runs": [asdict(r) for r in runs], "summary": summarize(runs, args.paths)}
+    names = [f"{name}-{p}" for name in ocrgws for p in args.paths]
+    return {"deployment": kind, "runs": [asdict(r) for r in runs], "summary": summarize(runs, names)}
 
 
-def summarize(runs: list[Run], paths: list[str]) -> dict:
+def summarize(runs: list[Run], designs: list[str]) -> dict:
     out: dict = {}
     for state in ("paused", "working"):
         rows = [r for r in runs if r.workers == state]
         if not rows:
             continue
         per: dict = {}
-        for design in ["naive"] + [f"ocrgw-{p}" for p in paths]:
+        for design in ["naive", *designs]:
             mine = [r for r in rows if r.design == design]
             per[design] = {
                 k: round(median([getattr(r, k) for r in mine]), 2)
@@ -501,6 +513,12 @@ def main() -> int:
     p.add_argument("--max-backlog", type=int, default=1_000_000, help="OCRGW_MAX_BACKLOG for the run")
     p.add_argument("--no-working", action="store_true", help="only the runs with the workers paused")
     p.add_argument("--json", help="write every run and the summary here")
+    p.add_argument(
+        "--compare",
+        type=Path,
+        help="also measure the ocrgw of this source tree (a worktree of the base commit) in the same rounds, "
+        "as base-<path>: a change's effect side by side",
+    )
     args = p.parse_args()
     args.paths = [x.strip() for x in args.paths.split(",") if x.strip()]
     if unknown := [x for x in args.paths if x not in PATHS]:

@@ -18,7 +18,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ocrgw import __version__, background, health, openapi
+from ocrgw import __version__, background, fastlane, health, openapi
 from ocrgw.dialects import ErrorRouting, registry
 from ocrgw.dialects.native import NATIVE
 from ocrgw.errors import ErrorCode, OcrgwError
@@ -161,6 +161,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # hooks asked the environment for a tracer provider on every request (~3 % of the submit path).
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
+    lanes = fastlane.Lanes()
+    app.add_middleware(fastlane.FastLane, lanes=lanes)  # innermost: the operations middleware sees its calls
     ops_http.install(app, settings)  # request ids, access log, /metrics; inside CollapseSlashes
     app.add_middleware(CollapseSlashes)
     app.add_middleware(CloseUnreadBodies)
@@ -174,6 +176,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for dialect in registry.DIALECTS:
         if dialect not in fixed:
             app.include_router(dialect.router_for(settings, app.routes))
+    if settings.fast_lanes:
+        lanes.mount(app, {key: lane for dialect in registry.DIALECTS for key, lane in dialect.lanes.items()})
     _install_error_handlers(app, ErrorRouting(registry.DIALECTS, settings, registry.DEFAULT_ERRORS))
     openapi.install(app, registry.DIALECTS, native=NATIVE)
     return app

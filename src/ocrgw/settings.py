@@ -154,6 +154,9 @@ class Settings(BaseSettings):
     log_level: str = "info"
     access_log: bool = True
     metrics_enabled: bool = True
+    # The submits' fast lane (``ocrgw.fastlane``): the same endpoints without the router's walk and FastAPI's
+    # dependency solving. Off, every call takes the router; the answers are the same (tests/test_fastlane.py).
+    fast_lanes: bool = True
     worker_metrics_port: int = Field(default=0, ge=0, le=65535)
     worker_metrics_host: str = "0.0.0.0"
 

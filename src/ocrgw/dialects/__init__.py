@@ -18,6 +18,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from ocrgw.errors import OcrgwError
+from ocrgw.fastlane import Lane, LaneKey
 from ocrgw.settings import Settings
 
 ErrorRenderer = Callable[[Request, OcrgwError], Response]
@@ -27,7 +28,8 @@ ErrorRenderer = Callable[[Request, OcrgwError], Response]
 class Dialect:
     """One vendor API as the app mounts it. ``router`` and ``prefixes`` may depend on the settings (the
     streaming API's path is configurable); ``tags`` are its OpenAPI tag metadata in display order, and
-    ``schemas`` named models its hand-written request bodies refer to."""
+    ``schemas`` named models its hand-written request bodies refer to; ``lanes`` its hottest calls (the
+    submits), which ``fastlane`` answers without the router's walk and FastAPI's dependency solving."""
 
     name: str
     router: APIRouter | Callable[[Settings, Sequence[BaseRoute]], APIRouter]
@@ -35,6 +37,7 @@ class Dialect:
     render_error: ErrorRenderer
     tags: tuple[dict[str, str], ...] = ()
     schemas: Mapping[str, type[BaseModel]] = field(default_factory=dict)
+    lanes: Mapping[LaneKey, Lane] = field(default_factory=dict)
 
     def router_for(self, settings: Settings, mounted: Sequence[BaseRoute]) -> APIRouter:
         """``mounted``: the routes already on the app, which a configurable path must not collide with."""

@@ -37,19 +37,19 @@ STATUS = {
     JobStatus.FAILED: "failed",
 }
 
-_key_header = APIKeyHeader(
+key_header = APIKeyHeader(
     name="Ocp-Apim-Subscription-Key",
     scheme_name="AzureSubscriptionKey",
     auto_error=False,
     description="An ocrgw API key (`ocrgw keys create`).",
 )
-_key_query = APIKeyQuery(name="subscription-key", auto_error=False, scheme_name="AzureSubscriptionKeyQuery")
+key_query = APIKeyQuery(name="subscription-key", auto_error=False, scheme_name="AzureSubscriptionKeyQuery")
 
 
 async def azure_principal(
     ctx: Ctx,
-    header: Annotated[str | None, Depends(_key_header)],
-    query: Annotated[str | None, Depends(_key_query)],
+    header: Annotated[str | None, Depends(key_header)],
+    query: Annotated[str | None, Depends(key_query)],
 ) -> Principal:
     return await ctx.keys.resolve(header or query)
 

@@ -21,4 +21,5 @@ DIALECT = Dialect(
         },
     ),
     schemas={"ReadUrlBody": ReadUrlBody},
+    lanes={("POST", f"/vision/{v}/read/analyze"): routes.submit_lane for v in routes.VERSIONS},
 )
