@@ -33,7 +33,9 @@ def connect(db: str) -> tuple[Any, str]:
         import psycopg
 
         con = psycopg.connect(db, autocommit=True)
-        con.execute(SCHEMA)
+        with con.transaction():  # two processes starting at once: IF NOT EXISTS alone races in the catalogue
+            con.execute("SELECT pg_advisory_xact_lock(16)")
+            con.execute(SCHEMA)
         return con, "%s"
     con = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
     con.execute("PRAGMA journal_mode=WAL")
