@@ -26,7 +26,7 @@ from ocrgw.jobs.models import Job
 from ocrgw.jobs.schemas import JobSpec, StoredBlob
 from ocrgw.migrate import upgrade
 from ocrgw.settings import Settings
-from ocrgw.storage.database import DatabaseBlobStore
+from ocrgw.storage.database import CHUNK, DatabaseBlobStore
 from ocrgw.storage.local import LocalBlobStore
 from ocrgw.storage.models import BlobChunk
 
@@ -230,3 +230,19 @@ def _png(width: int) -> bytes:
     buf = io.BytesIO()
     Image.new("L", (width, 30), 255).save(buf, "PNG")
     return buf.getvalue()
+
+
+def test_database_store_materializes_bodies_of_one_and_several_chunks(tmp_path: Path) -> None:
+    """A worker's copy of a stored body is the body, whatever its number of chunks (one statement for the
+    first with the number of the last, then one a chunk); an unknown key gives an empty file."""
+    settings = Settings(data_dir=tmp_path, blob_store="database")
+    upgrade(settings)
+    store = DatabaseBlobStore(settings)
+    for size in (10, CHUNK, CHUNK + 1, 2 * CHUNK + 5):
+        data = bytes(i % 251 for i in range(size))
+        key = store.put_bytes(data)
+        with store.materialize(key) as path:
+            assert path.read_bytes() == data, size
+        assert not path.exists()
+    with store.materialize("no-such-key") as path:
+        assert path.read_bytes() == b""
