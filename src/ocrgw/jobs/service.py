@@ -104,6 +104,7 @@ async def accept(
     ``limits`` are the pixel sizes the dialect's API takes (its vendor's, or the engine's own), checked
     from the image's headers as it is stored."""
     held = Held(owner.key_id if isinstance(owner, Principal) else UNKNOWN)
+    heard = ctx.endings.heard  # before the job can be queued (``Endings.quiet_since``)
     if backlog:
         if isinstance(owner, Principal):
             ctx.backlog.share(owner.key_id, (await ctx.gate.policies.get(owner.key_id)).backlog_share)
@@ -144,6 +145,7 @@ async def accept(
         timeout=wait,
         endings=ctx.endings,
         fallback_seconds=ctx.settings.sync_poll_seconds,
+        heard=None if view.status.terminal else heard,  # an idempotent replay may find its job ended
     )
     if done.status is not JobStatus.SUCCEEDED:
         raise wait_error(done, wait)
@@ -548,24 +550,31 @@ async def wait(
     timeout: float,
     endings: Endings | None = None,
     fallback_seconds: float = 1.0,
+    heard: int | None = None,
 ) -> JobView:
     """Until the job ends or ``timeout`` passes; returns the job as it then is (with its result if it
     succeeded). With ``endings`` live, the waiter sleeps until a notice for the job (``jobs.endings``)
     and reads SQL again every ``fallback_seconds`` in case one was lost; otherwise it polls SQL with a
-    delay growing from 20 ms to 500 ms."""
+    delay growing from 20 ms to 500 ms. ``heard``: ``endings.heard`` taken before the job was queued; if
+    nothing was heard since, the job cannot have ended unheard, so the wait starts asleep instead of
+    reading the job that was just queued."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     delay = 0.02
     woken = False  # the read below follows a notice
     with endings.watch(job_id) if endings is not None else contextlib.nullcontext() as event:
         with_result = False  # the first read finds a job that has only just been queued
+        asleep = endings is not None and heard is not None and endings.quiet_since(heard)
         while True:
             if event is not None:
                 event.clear()  # before the read: a notice that comes during it still wakes the wait below
-            view = await get(db=db, job_id=job_id, owner_key_id=owner_key_id, with_result=with_result)
-            left = deadline - loop.time()
-            if view.status.terminal or left <= 0:
-                break
+            if asleep:
+                asleep, left = False, deadline - loop.time()
+            else:
+                view = await get(db=db, job_id=job_id, owner_key_id=owner_key_id, with_result=with_result)
+                left = deadline - loop.time()
+                if view.status.terminal or left <= 0:
+                    break
             if event is not None and endings is not None and endings.live:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(min(fallback_seconds, left)):
