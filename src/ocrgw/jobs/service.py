@@ -148,6 +148,7 @@ async def accept(
         heard=None if view.status.terminal else heard,  # an idempotent replay may find its job ended
     )
     if done.status is not JobStatus.SUCCEEDED:
+        await ctx.inserts.flush()  # its row may have committed without the WAL flush (``jobs.inserts``)
         raise wait_error(done, wait)
     return done
 
@@ -251,6 +252,7 @@ async def _submit_admitted(
         inserts=ctx.inserts,
         bill_call=bill_call,
         job_id=ticket.job_id,
+        durable=bill_call,  # a synchronous call's answer makes its row durable itself (``jobs.inserts``)
     )
 
 
@@ -290,15 +292,16 @@ async def submit(
     inserts: Inserts | None = None,
     bill_call: bool = False,
     job_id: str | None = None,
+    durable: bool = True,
 ) -> JobView:
     """A stored blob becomes a queued job; if it cannot (a bad page selection, a database error), the
     blob is deleted here. With ``idempotency_key`` (see ``idempotency_digest``), a second submit that
     loses the race to the first gets the first's job. ``callback`` is (URL, public base URL): the
     delivery loop POSTs to the URL once the job ends. The id is enqueued after the commit; if that is
     lost, the reaper re-enqueues it. With ``inserts`` (the API process's), the row is committed together
-    with those of concurrent submits (``jobs.inserts``); without, in a transaction of its own. With
-    ``bill_call`` (an asynchronous API: its 202 is the billable call) the usage counter is bumped in the
-    same transaction; an idempotent replay makes no job and bills nothing."""
+    with those of concurrent submits (``jobs.inserts``; not ``durable``: flushed by a synchronous call's
+    answer), else alone. With ``bill_call`` (an asynchronous API: its 202 is the billable call) the usage
+    counter is bumped in the same transaction; an idempotent replay makes no job and bills nothing."""
     entry = None
     try:
         selected = spec.selection.count(blob.frames)
@@ -336,8 +339,7 @@ async def submit(
         }
         bumps = [usage.call_of_row(row)] if bill_call else []
         if inserts is not None:
-            entry = Entry(row, bumps)
-            await inserts.add(entry)
+            await inserts.add(entry := Entry(row, bumps, durable=durable))
         else:
             async with db.begin() as s:
                 await repo.insert_jobs(s, [row])
