@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import io
+import secrets
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from PIL import Image
 from sqlalchemy import event, func, select
+from tests.conftest import _pg_admin, scaleout_available, unavailable
 from tests.jobs.test_service import RecordingQueue
 
 from ocrgw.clock import utcnow
@@ -26,7 +28,7 @@ from ocrgw.jobs.models import Job
 from ocrgw.jobs.schemas import JobSpec, StoredBlob
 from ocrgw.migrate import upgrade
 from ocrgw.settings import Settings
-from ocrgw.storage.database import DatabaseBlobStore
+from ocrgw.storage.database import CHUNK, DatabaseBlobStore
 from ocrgw.storage.local import LocalBlobStore
 from ocrgw.storage.models import BlobChunk
 
@@ -106,33 +108,7 @@ def test_a_submit_cancelled_before_its_row_is_taken_leaves_no_job(settings: Sett
         inserts = Inserts(db, settings if path == "thread" else None)
         now = utcnow()
 
-        def row(i: int) -> dict:
-            return {
-                "id": f"00000000-0000-0000-0000-{i:012d}",
-                "owner_key_id": None,
-                "dialect": "t",
-                "status": "queued",
-                "spec": {},
-                "blob_key": "k",
-                "media_type": "image/png",
-                "size_bytes": 1,
-                "created_at": now,
-                "updated_at": now,
-                "attempts": 0,
-                "max_attempts": 3,
-                "pages_total": 1,
-                "pages_done": 0,
-                "expires_at": now,
-                "idempotency_key": None,
-                "callback_url": None,
-                "callback_base": None,
-                "callback_state": None,
-                "callback_attempts": 0,
-                "callback_next_at": None,
-                "request_id": None,
-            }
-
-        first, second, third = Entry(row(1)), Entry(row(2)), Entry(row(3))
+        first, second, third = Entry(_row(1, now)), Entry(_row(2, now)), Entry(_row(3, now))
         a = asyncio.create_task(inserts.add(first))
         await asyncio.sleep(0)  # the writer takes the first row into a transaction
         b = asyncio.create_task(inserts.add(second))
@@ -226,7 +202,98 @@ def test_database_store_bodies_go_in_with_their_jobs_rows(tmp_path: Path, path: 
     asyncio.run(scenario())
 
 
+def _row(i: int, now: datetime) -> dict:
+    """A new job's row, as ``service.submit`` makes it."""
+    return {
+        "id": f"00000000-0000-0000-0000-{i:012d}",
+        "owner_key_id": None,
+        "dialect": "t",
+        "status": "queued",
+        "spec": {},
+        "blob_key": "k",
+        "media_type": "image/png",
+        "size_bytes": 1,
+        "created_at": now,
+        "updated_at": now,
+        "attempts": 0,
+        "max_attempts": 3,
+        "pages_total": 1,
+        "pages_done": 0,
+        "expires_at": now,
+        "idempotency_key": None,
+        "callback_url": None,
+        "callback_base": None,
+        "callback_state": None,
+        "callback_attempts": 0,
+        "callback_next_at": None,
+        "request_id": None,
+    }
+
+
 def _png(width: int) -> bytes:
     buf = io.BytesIO()
     Image.new("L", (width, 30), 255).save(buf, "PNG")
     return buf.getvalue()
+
+
+def test_database_store_materializes_bodies_of_one_and_several_chunks(tmp_path: Path) -> None:
+    """A worker's copy of a stored body is the body, whatever its number of chunks (one statement for the
+    first with the number of the last, then one a chunk); an unknown key gives an empty file."""
+    settings = Settings(data_dir=tmp_path, blob_store="database")
+    upgrade(settings)
+    store = DatabaseBlobStore(settings)
+    for size in (10, CHUNK, CHUNK + 1, 2 * CHUNK + 5):
+        data = bytes(i % 251 for i in range(size))
+        key = store.put_bytes(data)
+        with store.materialize(key) as path:
+            assert path.read_bytes() == data, size
+        assert not path.exists()
+    with store.materialize("no-such-key") as path:
+        assert path.read_bytes() == b""
+
+
+def test_a_synchronous_calls_row_commits_without_waiting_for_the_flush_and_an_error_answer_flushes(
+    tmp_path: Path,
+) -> None:
+    """PostgreSQL: a batch of synchronous calls' rows (``durable=False``) commits with synchronous_commit off
+    and is visible to other connections at once (the id can be queued); a batch with any other entry (an
+    asynchronous call's row, a usage record) commits durably; ``flush`` commits a transaction with an id,
+    which waits for the WAL."""
+    if not scaleout_available():
+        unavailable("needs PostgreSQL on 127.0.0.1:5432")
+    name = f"ocrgw_inserts_{secrets.token_hex(4)}"
+    _pg_admin(f"CREATE DATABASE {name}")
+    settings = Settings(data_dir=tmp_path, database_url=f"postgresql://postgres@127.0.0.1:5432/{name}")
+    upgrade(settings)
+
+    async def scenario() -> list[list[str]]:
+        engine = make_async_engine(settings)
+        db = make_async_sessionmaker(engine)
+        inserts = Inserts(db, None)
+        txns: list[list[str]] = [[]]
+        event.listen(engine.sync_engine, "before_cursor_execute", lambda *a: txns[-1].append(a[2].split()[0:3]))
+        event.listen(engine.sync_engine, "commit", lambda _conn: txns.append([]))
+        now = utcnow()
+        await inserts.add(Entry(_row(1, now), durable=False))
+        with sync_sessionmaker(settings)() as s:  # another connection sees it
+            assert s.get(Job, _row(1, now)["id"]) is not None
+        await inserts.add(Entry(_row(2, now)))
+        await asyncio.gather(inserts.add(Entry(_row(3, now), durable=False)), inserts.bill([_bump()]))
+        await inserts.flush()
+        await engine.dispose()
+        return [[" ".join(w) for w in t] for t in txns if t]
+
+    try:
+        txns = asyncio.run(scenario())
+    finally:
+        sync_sessionmaker(settings).kw["bind"].dispose()
+        _pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    off = "SET LOCAL synchronous_commit"
+    assert [off in t for t in txns] == [True, False, False, False], txns
+    assert any("txid_current()" in w for w in txns[-1]), txns
+
+
+def _bump():
+    from ocrgw.jobs.usage import Bump
+
+    return Bump(utcnow().date(), None, "t", calls=1)

@@ -3,7 +3,7 @@ start-time fair queueing. A new job's ``fair_tag`` (its start tag) is the virtua
 job waiting or running, else max(virtual time, that key's last tag + 1/weight); the virtual time is the
 largest tag running (the job in service), or the smallest still queued when none runs (0 when idle).
 A worker handed any job id claims the queued job with the smallest (fair_tag, created_at)
-(``claim_next_stmt``): one message, one claim, so every queued job still has a message left for it.
+(``take_stmt``): one message, one claim, so every queued job still has a message left for it.
 
 So a key with one job waits behind about one job of each other busy key, never behind another key's
 whole backlog: with key A's 60 jobs tagged 0..59 and job 4 running, key B's first job is tagged 4 and
@@ -34,22 +34,22 @@ _J = aliased(Job)  # the claim's inner select, apart from the row it updates
 _LOCK = "SELECT pg_advisory_xact_lock(7219034811)"  # ocrgw's fair-tag lock (an arbitrary constant)
 
 
-def virtual_time_stmt():
+def _virtual_time():
     running = select(func.max(Job.fair_tag)).where(Job.status == R).scalar_subquery()
     queued = select(func.min(Job.fair_tag)).where(Job.status == Q).scalar_subquery()
-    return select(func.coalesce(running, queued, 0.0))
+    return func.coalesce(running, queued, 0.0)
 
 
-def last_tags_stmt(keys: list[str | None]):
-    """Each key's largest tag among its waiting jobs, then among its running ones (NULL for none): one
-    row of two columns a key, each an index lookup (``ix_jobs_owner_status_tag``), however many jobs the
-    key has waiting."""
+def tags_stmt(keys: list[str | None]):
+    """One row: the virtual time, then each key's largest tag among its waiting jobs and among its running
+    ones (NULL for none), two columns a key, each an index lookup (``ix_jobs_owner_status_tag``) however
+    many jobs the key has waiting. One statement rather than two: a round trip less in every insert."""
     cols = []
     for key in keys:
         who = Job.owner_key_id.is_(None) if key is None else Job.owner_key_id == key
         for status in (Q, R):
             cols.append(select(func.max(Job.fair_tag)).where(who, Job.status == status).scalar_subquery())
-    return select(*cols)
+    return select(_virtual_time(), *cols)
 
 
 def _last_tags(keys: list[str | None], row) -> dict[str | None, float]:
@@ -72,9 +72,9 @@ def assign(rows: list[dict[str, Any]], vtime: float, last: dict[str | None, floa
 def tag_rows_sync(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if not rows:  # a batch of usage records only (a synchronous call billed at its answer)
         return
-    vtime = float(conn.execute(virtual_time_stmt()).scalar_one())
     keys = list({r["owner_key_id"]: None for r in rows})
-    assign(rows, vtime, _last_tags(keys, conn.execute(last_tags_stmt(keys)).one()))
+    row = conn.execute(tags_stmt(keys)).one()
+    assign(rows, float(row[0]), _last_tags(keys, row[1:]))
 
 
 async def tag_rows(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
@@ -83,15 +83,16 @@ async def tag_rows(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
         return
     if conn.dialect.name == "postgresql":
         await conn.execute(text(_LOCK))  # held to the commit: other API processes tag after this batch
-    vtime = float((await conn.execute(virtual_time_stmt())).scalar_one())
     keys = list({r["owner_key_id"]: None for r in rows})
-    assign(rows, vtime, _last_tags(keys, (await conn.execute(last_tags_stmt(keys))).one()))
+    row = (await conn.execute(tags_stmt(keys))).one()
+    assign(rows, float(row[0]), _last_tags(keys, row[1:]))
 
 
-def _take(where, worker: str, now: datetime, lease: float):
-    """Claim the first job (of the alias ``_J``) matching ``where`` in one statement; concurrent claimers on
-    PostgreSQL skip a row another holds instead of waiting for it; SQLite has one writer at a time."""
-    first = (
+def _first(where):
+    """The id of the first job (of the alias ``_J``) matching ``where`` in fair order, as a subquery;
+    concurrent claimers on PostgreSQL skip a row another holds instead of waiting for it; SQLite has one
+    writer at a time."""
+    return (
         select(_J.id)
         .where(*where)
         .order_by(_J.fair_tag, _J.created_at)
@@ -99,9 +100,20 @@ def _take(where, worker: str, now: datetime, lease: float):
         .with_for_update(skip_locked=True)
         .scalar_subquery()
     )
+
+
+def take_stmt(worker: str, now: datetime, lease: float):
+    """Claim, in one statement that returns the claimed row, a job whose run was lost (its lease ran out,
+    or was ended because its process died) if any, else the queued job first in fair order; either with
+    an attempt left (each take costs one). A lost run goes first, as it was claimed before any queued job.
+    COALESCE evaluates its second subquery only when the first finds nothing (both PostgreSQL, whose
+    sub-plans run when first needed, and SQLite): one round trip and no second read of the row, where a
+    statement per kind and a read-back took three on a synchronous request's path."""
+    lost = _first((_J.status == R, _J.lease_expires_at < now, _J.attempts < _J.max_attempts))
+    queued = _first((_J.status == Q, _J.attempts < _J.max_attempts))
     return (
         update(Job)
-        .where(Job.id == first)
+        .where(Job.id == func.coalesce(lost, queued))
         .values(
             status=R,
             attempts=Job.attempts + 1,
@@ -110,17 +122,6 @@ def _take(where, worker: str, now: datetime, lease: float):
             started_at=func.coalesce(Job.started_at, now),
             updated_at=now,
         )
-        .returning(Job.id)
+        .returning(Job)
         .execution_options(synchronize_session=False)
     )
-
-
-def claim_next_stmt(worker: str, now: datetime, lease: float):
-    """The queued job first in fair order, with an attempt left (each take costs one)."""
-    return _take((_J.status == Q, _J.attempts < _J.max_attempts), worker, now, lease)
-
-
-def retake_stmt(worker: str, now: datetime, lease: float):
-    """A job whose run was lost (its lease ran out, or was ended because its process died), with an
-    attempt left: taken before any queued job, as it was claimed before them."""
-    return _take((_J.status == R, _J.lease_expires_at < now, _J.attempts < _J.max_attempts), worker, now, lease)

@@ -446,17 +446,17 @@ def claim(session: Session, job_id: str, worker: str, lease: float) -> Job | Non
     """Take a job for the message ``job_id``: not necessarily that one (``jobs.fairness``). First a job
     whose run was lost (a lease held by a dead process on this host is ended first, so a redelivery after
     a worker crash goes ahead at once instead of waiting for the lease to run out), then the queued job
-    first in fair order. The message's own job is failed instead if it is due with no attempt left."""
+    first in fair order (``fairness.take_stmt``, which returns the row). The message's own job, unless it
+    is the one taken, is failed if it is due with no attempt left (no take picks such a job, so checking
+    after the take changes nothing, and the usual case, a message taking its own job, skips it)."""
     now = utcnow()
     for held, owner in session.execute(running_leases_stmt()).all():
         if owner is not None and owner_is_dead(owner):
             session.execute(update(Job).where(_held(held, owner)).values(lease_expires_at=now - timedelta(seconds=1)))
-    session.execute(exhaust_stmt(job_id, now))
-    for stmt in (fairness.retake_stmt(worker, now, lease), fairness.claim_next_stmt(worker, now, lease)):
-        taken = session.execute(stmt).scalar()
-        if taken is not None:
-            return session.get(Job, taken, populate_existing=True)
-    return None
+    taken = session.execute(fairness.take_stmt(worker, now, lease)).scalar()
+    if taken is None or taken.id != job_id:  # the message's own job, if it was not taken, may be exhausted
+        session.execute(exhaust_stmt(job_id, now))
+    return taken
 
 
 def renew(session: Session, job_id: str, worker: str, lease: float) -> bool:
@@ -474,6 +474,16 @@ def finish(
     return changed(session.execute(finish_stmt(job_id, worker, utcnow(), status, code, message))) == 1
 
 
+def succeed(session: Session, job_id: str, worker: str):
+    """Mark a job the caller holds succeeded; returns what billing its pages needs (owner_key_id, dialect,
+    spec, pages_done: ``usage.bill_pages``) read by the same statement, or None if the job was no longer
+    this worker's."""
+    stmt = finish_stmt(job_id, worker, utcnow(), JobStatus.SUCCEEDED).returning(
+        Job.owner_key_id, Job.dialect, Job.spec, Job.pages_done
+    )
+    return session.execute(stmt).one_or_none()
+
+
 def done_page_numbers(session: Session, job_id: str) -> set[int]:
     return set(session.execute(select(Page.page_no).where(Page.job_id == job_id)).scalars())
 
@@ -483,12 +493,21 @@ class LeaseLost(Exception):
 
 
 def write_page(
-    session: Session, job_id: str, worker: str, page: PageResult, lease: float, engine_ms: float = 0.0
-) -> None:
-    """Store one finished page, replacing any copy a crashed earlier attempt left (idempotent).
-    The lease check is the first statement, so SQLite takes the write lock before anything is read; it
-    also sets the job's page count as it will be once this page is in (the other pages stored, plus this
-    one), which saves a statement per page."""
+    session: Session,
+    job_id: str,
+    worker: str,
+    page: PageResult,
+    lease: float,
+    engine_ms: float = 0.0,
+    *,
+    fresh: bool = False,
+) -> bool:
+    """Store one finished page, replacing any copy a crashed earlier attempt left (idempotent); returns
+    True when the job then has all its pages. The lease check is the first statement, so SQLite takes the
+    write lock before anything is read; it also sets the job's page count as it will be once this page is
+    in (the other pages stored, plus this one), which saves a statement per page. ``fresh``: the caller
+    knows the job has no page rows but its own of this run (its claim found none, and only the lease
+    holder writes), so there is no earlier copy to delete."""
     now = utcnow()
     others = (
         select(func.count())
@@ -496,9 +515,13 @@ def write_page(
         .where(Page.job_id == job_id, Page.page_no != page.page_no)
         .scalar_subquery()
     )
-    if changed(session.execute(renew_stmt(job_id, worker, now, lease).values(pages_done=others + 1))) != 1:
+    renewed = session.execute(
+        renew_stmt(job_id, worker, now, lease).values(pages_done=others + 1).returning(Job.pages_done, Job.pages_total)
+    ).one_or_none()
+    if renewed is None:
         raise LeaseLost(job_id)
-    session.execute(delete(Page).where(Page.job_id == job_id, Page.page_no == page.page_no))
+    if not fresh:
+        session.execute(delete(Page).where(Page.job_id == job_id, Page.page_no == page.page_no))
     page_id = session.execute(
         insert(Page).returning(Page.id),
         [
@@ -544,3 +567,4 @@ def write_page(
         ]
         if words:
             session.execute(insert(Word), words)
+    return renewed.pages_total is not None and renewed.pages_done >= renewed.pages_total

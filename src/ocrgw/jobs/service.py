@@ -104,6 +104,7 @@ async def accept(
     ``limits`` are the pixel sizes the dialect's API takes (its vendor's, or the engine's own), checked
     from the image's headers as it is stored."""
     held = Held(owner.key_id if isinstance(owner, Principal) else UNKNOWN)
+    heard = ctx.endings.heard  # before the job can be queued (``Endings.quiet_since``)
     if backlog:
         if isinstance(owner, Principal):
             ctx.backlog.share(owner.key_id, (await ctx.gate.policies.get(owner.key_id)).backlog_share)
@@ -144,8 +145,10 @@ async def accept(
         timeout=wait,
         endings=ctx.endings,
         fallback_seconds=ctx.settings.sync_poll_seconds,
+        heard=None if view.status.terminal else heard,  # an idempotent replay may find its job ended
     )
     if done.status is not JobStatus.SUCCEEDED:
+        await ctx.inserts.flush()  # its row may have committed without the WAL flush (``jobs.inserts``)
         raise wait_error(done, wait)
     return done
 
@@ -249,6 +252,7 @@ async def _submit_admitted(
         inserts=ctx.inserts,
         bill_call=bill_call,
         job_id=ticket.job_id,
+        durable=bill_call,  # a synchronous call's answer makes its row durable itself (``jobs.inserts``)
     )
 
 
@@ -288,15 +292,16 @@ async def submit(
     inserts: Inserts | None = None,
     bill_call: bool = False,
     job_id: str | None = None,
+    durable: bool = True,
 ) -> JobView:
     """A stored blob becomes a queued job; if it cannot (a bad page selection, a database error), the
     blob is deleted here. With ``idempotency_key`` (see ``idempotency_digest``), a second submit that
     loses the race to the first gets the first's job. ``callback`` is (URL, public base URL): the
     delivery loop POSTs to the URL once the job ends. The id is enqueued after the commit; if that is
     lost, the reaper re-enqueues it. With ``inserts`` (the API process's), the row is committed together
-    with those of concurrent submits (``jobs.inserts``); without, in a transaction of its own. With
-    ``bill_call`` (an asynchronous API: its 202 is the billable call) the usage counter is bumped in the
-    same transaction; an idempotent replay makes no job and bills nothing."""
+    with those of concurrent submits (``jobs.inserts``; not ``durable``: flushed by a synchronous call's
+    answer), else alone. With ``bill_call`` (an asynchronous API: its 202 is the billable call) the usage
+    counter is bumped in the same transaction; an idempotent replay makes no job and bills nothing."""
     entry = None
     try:
         selected = spec.selection.count(blob.frames)
@@ -334,8 +339,7 @@ async def submit(
         }
         bumps = [usage.call_of_row(row)] if bill_call else []
         if inserts is not None:
-            entry = Entry(row, bumps)
-            await inserts.add(entry)
+            await inserts.add(entry := Entry(row, bumps, durable=durable))
         else:
             async with db.begin() as s:
                 await repo.insert_jobs(s, [row])
@@ -548,24 +552,31 @@ async def wait(
     timeout: float,
     endings: Endings | None = None,
     fallback_seconds: float = 1.0,
+    heard: int | None = None,
 ) -> JobView:
     """Until the job ends or ``timeout`` passes; returns the job as it then is (with its result if it
     succeeded). With ``endings`` live, the waiter sleeps until a notice for the job (``jobs.endings``)
     and reads SQL again every ``fallback_seconds`` in case one was lost; otherwise it polls SQL with a
-    delay growing from 20 ms to 500 ms."""
+    delay growing from 20 ms to 500 ms. ``heard``: ``endings.heard`` taken before the job was queued; if
+    nothing was heard since, the job cannot have ended unheard, so the wait starts asleep instead of
+    reading the job that was just queued."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     delay = 0.02
     woken = False  # the read below follows a notice
     with endings.watch(job_id) if endings is not None else contextlib.nullcontext() as event:
         with_result = False  # the first read finds a job that has only just been queued
+        asleep = endings is not None and heard is not None and endings.quiet_since(heard)
         while True:
             if event is not None:
                 event.clear()  # before the read: a notice that comes during it still wakes the wait below
-            view = await get(db=db, job_id=job_id, owner_key_id=owner_key_id, with_result=with_result)
-            left = deadline - loop.time()
-            if view.status.terminal or left <= 0:
-                break
+            if asleep:
+                asleep, left = False, deadline - loop.time()
+            else:
+                view = await get(db=db, job_id=job_id, owner_key_id=owner_key_id, with_result=with_result)
+                left = deadline - loop.time()
+                if view.status.terminal or left <= 0:
+                    break
             if event is not None and endings is not None and endings.live:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(min(fallback_seconds, left)):

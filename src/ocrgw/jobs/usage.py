@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlalchemy import BigInteger, Connection, Date, String, func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -25,7 +26,6 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from ocrgw.auth.models import ApiKey
 from ocrgw.db import Base
 from ocrgw.errors import ErrorCode, OcrgwError
-from ocrgw.jobs.models import Job
 
 NO_KEY = ""  # the key_id of calls made while auth is off (a primary key column cannot be NULL)
 
@@ -126,11 +126,10 @@ async def bump(session: AsyncSession, bumps: Iterable[Bump]) -> None:
         await conn.execute(_upsert(conn.dialect.name), params)
 
 
-def bill_pages(session: Session, job_id: str, today: date) -> int:
-    """Bill the pages of a job the caller's transaction has just made succeeded; returns how many."""
-    row = session.execute(
-        select(Job.owner_key_id, Job.dialect, Job.spec, Job.pages_done).where(Job.id == job_id)
-    ).one_or_none()
+def bill_pages(session: Session, row: Any, today: date) -> int:
+    """Bill the pages of a job the caller's transaction has just made succeeded, from its row as that
+    statement returned it (``repository.succeed``: owner_key_id, dialect, spec, pages_done); returns how
+    many."""
     if row is None or not row.pages_done:
         return 0
     bump_sync(

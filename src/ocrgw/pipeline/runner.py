@@ -12,7 +12,7 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from ocrgw.clock import utcnow
 from ocrgw.db import sync_sessionmaker
@@ -261,7 +261,7 @@ def _run(claimed: _Claimed, ctx: WorkerContext) -> str:
     keeper = _LeaseKeeper(ctx, job_id)
     keeper.start()
     try:
-        _process(job_id, ctx, claimed.spec, claimed.blob_key, claimed.media_type, claimed.done, keeper)
+        ended = _process(job_id, ctx, claimed, keeper)
     except repo.LeaseLost:
         log.warning("job %s: lease lost to another worker; stopping", job_id)
         return "lost"
@@ -294,24 +294,39 @@ def _run(claimed: _Claimed, ctx: WorkerContext) -> str:
         return JobStatus.FAILED.value
     finally:
         keeper.stop.set()
+    if ended:
+        return JobStatus.SUCCEEDED.value
     with ctx.db.begin() as s:
-        finished = repo.finish(s, job_id, ctx.worker_id, JobStatus.SUCCEEDED)
-        if finished:  # the job's one transition to succeeded: its pages are billed here, and only here
-            usage.bill_pages(s, job_id, utcnow().date())
+        finished = _succeed(s, job_id, ctx)
     return JobStatus.SUCCEEDED.value if finished else "lost"
 
 
-def _process(
-    job_id: str, ctx: WorkerContext, spec: JobSpec, blob_key: str, media_type: str, done: set[int], keeper: _LeaseKeeper
-) -> None:
-    """Pages are counted at submit (pages_total); here each selected page not yet written is read."""
+def _succeed(s: Session, job_id: str, ctx: WorkerContext) -> bool:
+    """The job's one transition to succeeded, in the caller's transaction: its pages are billed here, and
+    only here. False if the job was no longer this worker's."""
+    row = repo.succeed(s, job_id, ctx.worker_id)
+    if row is not None:
+        usage.bill_pages(s, row, utcnow().date())
+    return row is not None
+
+
+def _after_pages(spec: JobSpec) -> bool:
+    """Whether the job has steps after its pages are read (renderings made from the stored pages)."""
+    return "searchable_pdf" in spec.outputs or ("figures" in spec.outputs and "layout" in spec.outputs)
+
+
+def _process(job_id: str, ctx: WorkerContext, claimed: _Claimed, keeper: _LeaseKeeper) -> bool:
+    """Pages are counted at submit (pages_total); here each selected page not yet written is read. True if
+    the job already ended succeeded with its last page's write (``_read_pages``)."""
+    spec, media_type = claimed.spec, claimed.media_type
     choice = ctx.engines.for_spec(spec)
-    with ctx.store.materialize(blob_key) as path:
-        _read_pages(job_id, ctx, spec, path, media_type, done, keeper, choice)
+    with ctx.store.materialize(claimed.blob_key) as path:
+        ended = _read_pages(job_id, ctx, spec, path, media_type, claimed.done, keeper, choice)
         if "searchable_pdf" in spec.outputs:
             _make_searchable_pdf(job_id, ctx, path, media_type)
         if "figures" in spec.outputs and "layout" in spec.outputs:
             _make_figure_crops(job_id, ctx, path, media_type)
+    return ended
 
 
 def _make_searchable_pdf(job_id: str, ctx: WorkerContext, path: Path, media_type: str) -> None:
@@ -360,8 +375,13 @@ def _read_pages(
     done: set[int],
     keeper: _LeaseKeeper,
     choice: Choice,
-) -> None:
+) -> bool:
+    """Read and write each page; returns True if the job ended succeeded in its last page's transaction.
+    A job with nothing to do after its pages ends there (one transaction, not two: the page's write and the
+    job's end are on a synchronous request's path), and the rest of the iterator is not read."""
     settings = ctx.settings
+    end_with_pages = not _after_pages(spec)
+    fresh = not done  # no earlier attempt wrote a page: nothing to replace
     detect = spec.languages_detect
     detector = langdetect.Detector(spec, ctx.engines, ctx.osd, settings.resolved_tessdata_dir) if detect else None
     first = True
@@ -384,8 +404,15 @@ def _read_pages(
         )
         metrics.observe_page(time.perf_counter() - page_started, got.engine_ms)
         with ctx.db.begin() as s:
-            repo.write_page(s, job_id, ctx.worker_id, result, settings.lease_seconds, got.engine_ms)
+            complete = repo.write_page(
+                s, job_id, ctx.worker_id, result, settings.lease_seconds, got.engine_ms, fresh=fresh
+            )
+            if complete and end_with_pages:
+                if not _succeed(s, job_id, ctx):
+                    raise repo.LeaseLost(job_id)
+                return True
         del page, got, read  # not held while the next page is decoded (a page is up to the pixel budget)
+    return False
 
 
 def _with_decode(steps: list[dict], decode: dict, page: rasterize.RasterPage) -> list[dict]:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import anyio
-from sqlalchemy import delete, insert, select
+from sqlalchemy import and_, delete, func, insert, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from ocrgw.db import sync_sessionmaker
@@ -57,6 +57,10 @@ class _DatabaseWriter(SpoolWriter):
         finally:
             await anyio.to_thread.run_sync(lambda: self.path.unlink(missing_ok=True))
         return self.key
+
+
+def _chunk(key: str, seq: int):
+    return and_(BlobChunk.key == key, BlobChunk.seq == seq)
 
 
 class DatabaseBlobStore:
@@ -106,19 +110,20 @@ class DatabaseBlobStore:
 
     @contextlib.contextmanager
     def materialize(self, key: str) -> Iterator[Path]:
-        """Copy the blob to a temp file for one job; the file is removed afterwards."""
+        """Copy the blob to a temp file for one job; the file is removed afterwards. A chunk a statement
+        (by primary key), the first with the number of the last: one round trip for a small body, where
+        a streamed result (a server-side cursor on PostgreSQL: declare, fetches, close) took several on a
+        synchronous request's path. Memory stays at one chunk."""
         maker = sync_sessionmaker(self.settings)
         with tempfile.NamedTemporaryFile(dir=self._tmp, prefix="job-", delete=False) as fh:
             path = Path(fh.name)
             with maker() as s:
-                rows = s.execute(
-                    select(BlobChunk.data)
-                    .where(BlobChunk.key == key)
-                    .order_by(BlobChunk.seq)
-                    .execution_options(yield_per=1)
-                )
-                for (data,) in rows:
-                    fh.write(data)
+                last = select(func.max(BlobChunk.seq)).where(BlobChunk.key == key).scalar_subquery()
+                first = s.execute(select(BlobChunk.data, last).where(_chunk(key, 0))).first()
+                if first is not None:
+                    fh.write(first[0])
+                    for seq in range(1, first[1] + 1):
+                        fh.write(s.execute(select(BlobChunk.data).where(_chunk(key, seq))).scalar_one())
         try:
             yield path
         finally:
