@@ -164,12 +164,16 @@ def int8_detector(src: Path, dst: Path, limit_side: int = 1280) -> None:
 
 def derived(src: Path, recipe: str, cache: Path) -> Path | None:
     """The file ``RECIPES[recipe]`` makes from ``src``, kept in ``cache`` and made on first use: named by
-    the source's size and mtime and the recipe's version, made in a child process (the calibration's
-    ~1 GB of activations never lands in a worker's memory), written under a temporary name and renamed,
-    under an exclusive lock so workers starting together make it once. None when it cannot be made
-    (logged): the caller reads with ``src`` then."""
-    st = src.stat()
-    tag = hashlib.sha256(f"{src.name}:{st.st_size}:{st.st_mtime_ns}:{recipe}:{_RECIPE}".encode()).hexdigest()
+    the source's size and mtime, the recipe's version and onnxruntime's; made in a child process (the
+    calibration's ~1 GB of activations never lands in a worker's memory), written under a temporary name
+    and renamed, under an exclusive lock so workers starting together make it once. Files of older
+    versions are left in place (a worker of another install may still open one). None when it cannot
+    be made (logged): the caller reads with ``src`` then."""
+    import onnxruntime
+
+    st = src.stat()  # and onnxruntime's version: its quantiser wrote the file, a newer one remakes it
+    key = f"{src.name}:{st.st_size}:{st.st_mtime_ns}:{recipe}:{_RECIPE}:{onnxruntime.__version__}"
+    tag = hashlib.sha256(key.encode()).hexdigest()
     out = cache / f"{src.stem}.{recipe}.{tag[:12]}.onnx"
     if out.exists():
         return out
@@ -180,7 +184,7 @@ def derived(src: Path, recipe: str, cache: Path) -> Path | None:
             if not out.exists():
                 tmp = out.with_suffix(f".{os.getpid()}.tmp")
                 t0 = time.perf_counter()
-                cmd = [sys.executable, "-m", __name__, recipe, str(src), str(tmp)]
+                cmd = [sys.executable, "-m", "ocrgw.pipeline.engines.rapid_models", recipe, str(src), str(tmp)]
                 proc = subprocess.run(cmd, capture_output=True, text=True, timeout=_MAKE_TIMEOUT_S, check=False)
                 if proc.returncode != 0 or not tmp.exists():
                     tmp.unlink(missing_ok=True)
@@ -198,5 +202,19 @@ RECIPES: dict[str, Callable[[Path, Path], None]] = {
     "latin_recognizer": latin_recognizer,
 }
 
-if __name__ == "__main__":  # the child process ``derived`` starts: RECIPE SRC DST
-    RECIPES[sys.argv[1]](Path(sys.argv[2]), Path(sys.argv[3]))
+
+def prepare() -> list[Path]:
+    """Make every derived file in the settings' cache now (dev.sh runs this after installing), so no
+    worker's first start pays for it; what is already there is kept."""
+    from ocrgw.pipeline.engines.rapid import model_files
+    from ocrgw.settings import Settings
+
+    cache = Settings().resolved_model_cache_dir
+    return [] if cache is None else [p for p in model_files("eng", cache) if p.parent == cache]
+
+
+if __name__ == "__main__":  # RECIPE SRC DST: the child process ``derived`` starts; no arguments: ``prepare``
+    if len(sys.argv) == 1:
+        print("\n".join(str(p) for p in prepare()))
+    else:
+        RECIPES[sys.argv[1]](Path(sys.argv[2]), Path(sys.argv[3]))
