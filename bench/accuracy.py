@@ -149,7 +149,9 @@ class OcrgwPipeline:
         self.spec = JobSpec(**options)
         tessdata = self.settings.resolved_tessdata_dir
         # as WorkerContext.engines: the same choice of engine (and second opinion) per spec and settings
-        self.engines = Engines(tessdata, self.settings.mode, self.settings.second_opinion_below)
+        self.engines = Engines(
+            tessdata, self.settings.mode, self.settings.second_opinion_below, self.settings.resolved_model_cache_dir
+        )
         self.engine, self.engine_step, self.second = self.engines.for_spec(self.spec)
         # as WorkerContext.osd: the orientation check runs only where the model is installed
         self.osd = OrientationDetector(tessdata) if (tessdata / "osd.traineddata").exists() else None

@@ -5,7 +5,9 @@ throughput.py and accuracy.py measure whole.
 
 * ``main`` - ``RapidEngine`` from ``git show <--baseline>:src/ocrgw/pipeline/engines/rapid.py`` (default
   ``main``), loaded as a module of its own, so the baseline is the committed code, not a copy here.
-* ``this`` - ``ocrgw.pipeline.engines.rapid.RapidEngine`` of this checkout.
+* ``this`` - ``ocrgw.pipeline.engines.rapid.RapidEngine`` of this checkout, made as a worker makes it: with
+  ``Settings().resolved_model_cache_dir`` (the derived models of ``rapid_models``, unless
+  ``OCRGW_PPOCR_DERIVED_MODELS=false``).
 * ``tesseract`` - ``ocrgw.pipeline.engines.tesseract.TesseractEngine`` (eng, PSM auto, LSTM) on the same grey
   pixels: SetImageBytes + Recognize + the walk over lines and words, as ocrgw's worker calls it.
 
@@ -109,10 +111,12 @@ def _worker(ref: str, paths: list[str], tasks: Any, results: Any) -> None:
     from ocrgw.pipeline.engines.tesseract import TesseractEngine
     from ocrgw.settings import Settings
 
+    settings = Settings()
     engines = {
         "main": load_baseline(ref).RapidEngine("eng"),
-        "this": RapidEngine("eng"),
-        "tesseract": TesseractEngine(Settings().resolved_tessdata_dir, "eng"),
+        # as a worker makes it: with the derived models (OCRGW_PPOCR_DERIVED_MODELS, rapid_models.py)
+        "this": RapidEngine("eng", cache=settings.resolved_model_cache_dir),
+        "tesseract": TesseractEngine(settings.resolved_tessdata_dir, "eng"),
     }
     images = [cv2.imread(p, cv2.IMREAD_GRAYSCALE) for p in paths]
     for eng in engines.values():  # untimed: first-call allocations are no page's cost

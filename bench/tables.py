@@ -236,7 +236,9 @@ class Ocr:
         self.settings = Settings()
         self.spec = JobSpec()
         tessdata = self.settings.resolved_tessdata_dir
-        self.engines = Engines(tessdata, self.settings.mode, self.settings.second_opinion_below)
+        self.engines = Engines(
+            tessdata, self.settings.mode, self.settings.second_opinion_below, self.settings.resolved_model_cache_dir
+        )
         self.engine, self.step, self.second = self.engines.for_spec(self.spec)
         self.osd = OrientationDetector(tessdata) if (tessdata / "osd.traineddata").exists() else None
 

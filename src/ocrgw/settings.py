@@ -181,6 +181,21 @@ class Settings(BaseSettings):
     # ... within this share of Tesseract's time on the page (ocr-dev, in-process, time per page against the
     # bare engine / CER / lnCER: 0.2 -> 1.57x, 19.0 / 5.6 %; 0.4 -> ~1.7x, 18.6 / 5.3 %; 0.8 -> ~2x, 18.2 / 4.7 %).
     reread_budget: float = Field(default=0.4, ge=0.0, le=10.0)
+    # The second engine reads with model files derived once from the packaged ones (pipeline/engines/
+    # rapid_models.py: an int8 detector, and for non-CJK jobs a recogniser whose output layer holds the
+    # Latin alphabet only): ~40 % less CPU a page at the same readings on ocr-dev (bench/README, ppocr.py).
+    # False: the packaged files as they are.
+    ppocr_derived_models: bool = True
+    # Where the derived files are kept: default ~/.cache/ocrgw/models (made once per user and machine,
+    # not per data_dir, ~15 s on the first worker start).
+    model_cache_dir: Path | None = None
+
+    @property
+    def resolved_model_cache_dir(self) -> Path | None:
+        """The derived PP-OCR models' folder, or None to read with the packaged models."""
+        if not self.ppocr_derived_models:
+            return None
+        return (self.model_cache_dir or Path("~/.cache/ocrgw/models")).expanduser()
 
     @field_validator("data_dir", mode="after")
     @classmethod

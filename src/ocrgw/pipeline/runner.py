@@ -95,7 +95,10 @@ class WorkerContext:
     def engines(self) -> Engines:
         if self._engines is None:
             self._engines = Engines(
-                self.settings.resolved_tessdata_dir, self.settings.mode, self.settings.second_opinion_below
+                self.settings.resolved_tessdata_dir,
+                self.settings.mode,
+                self.settings.second_opinion_below,
+                self.settings.resolved_model_cache_dir,
             )
         return self._engines
 

@@ -35,8 +35,15 @@ class Engines:
     """The warm engines of one worker process, made on first use: most workers only ever need Tesseract
     for the default language, and the second engine holds ~0.4-0.5 GB once it has read a large page."""
 
-    def __init__(self, tessdata: Path, server_mode: str = "default", second_opinion_below: float = 0.0) -> None:
+    def __init__(
+        self,
+        tessdata: Path,
+        server_mode: str = "default",
+        second_opinion_below: float = 0.0,
+        model_cache: Path | None = None,
+    ) -> None:
         self.tessdata = tessdata
+        self.model_cache = model_cache  # PP-OCR's derived models (Settings.resolved_model_cache_dir)
         self.server_mode = server_mode
         self.second_opinion_below = second_opinion_below  # 0: no second opinions
         self._warm: dict[tuple[str, str], Engine] = {}
@@ -50,7 +57,7 @@ class Engines:
             if name == "rapidocr":
                 from ocrgw.pipeline.engines.rapid import RapidEngine
 
-                eng = RapidEngine(key[1], detector=detector)
+                eng = RapidEngine(key[1], detector=detector, cache=self.model_cache)
             else:
                 eng = TesseractEngine(self.tessdata, key[1])
             self._warm[key] = eng
