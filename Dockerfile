@@ -42,7 +42,12 @@ ENV PATH=/opt/ocrgw/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     OMP_THREAD_LIMIT=1 \
-    OCRGW_DATA_DIR=/data
+    OCRGW_DATA_DIR=/data \
+    OCRGW_MODEL_CACHE_DIR=/opt/ocrgw/models
+
+# PP-OCR's int8 detector and Latin recogniser, derived from the rapidocr wheel's own files (nothing is
+# downloaded; pipeline/engines/rapid_models.py): made once here, so no worker spends ~15 s on its first start.
+RUN python -m ocrgw.pipeline.engines.rapid_models
 
 USER ocrgw
 WORKDIR /data
