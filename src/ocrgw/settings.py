@@ -175,9 +175,16 @@ class Settings(BaseSettings):
     # Default mode: each line Tesseract reads with a mean word confidence under this is read again by the
     # second engine's recogniser alone, on the line's crop (``pipeline.reread``). 0 turns it off.
     reread_below: float = Field(default=0.93, ge=0.0, le=1.0)
-    # ... within this share of Tesseract's time on the page (ocr-dev, in-process, time per page against the
-    # bare engine / CER / lnCER: 0.2 -> 1.57x, 19.0 / 5.6 %; 0.4 -> ~1.7x, 18.6 / 5.3 %; 0.8 -> ~2x, 18.2 / 4.7 %).
-    reread_budget: float = Field(default=0.4, ge=0.0, le=10.0)
+    # ... within this share of the page's text, in the recogniser's cost units (a run's width over its
+    # height, +1 a call; ``pipeline.reread.run_units``): what a page gets reread is fixed by the page, not by
+    # how busy the machine is. ocr-dev and held-out figures per share in docs/accuracy.md. None: no such cap.
+    reread_share: float | None = Field(default=0.15, ge=0.0, le=10.0)
+    # ... and/or within this share of Tesseract's time on the page (the budget before issue 16, 0.4 then;
+    # under load it rereads less, and upscaling a page raises it). None: no time cap.
+    reread_budget: float | None = Field(default=None, ge=0.0, le=10.0)
+    # Default mode: ink Tesseract's layout passed over is grouped into line-shaped runs and read by the
+    # recogniser, within half the budget above (``pipeline.reread.missed_lines``).
+    missed_text: bool = True
 
     @field_validator("data_dir", mode="after")
     @classmethod
