@@ -17,7 +17,7 @@ import numpy as np
 from ocrgw.pipeline.engines.tesseract import RawLine, RawWord
 
 # A line read by Tesseract with a mean word confidence under this is read again (see docs/accuracy.md).
-REREAD_BELOW = 0.93
+REREAD_BELOW = 0.9
 # A page's rereads (and missed text) stop once the runs read add up to this share of the page's text,
 # in the recogniser's cost units (``run_units``, ``text_units``); see docs/accuracy.md.
 REREAD_SHARE = 0.15
