@@ -35,11 +35,12 @@ from _api import result_tsv
 from accuracy import DEFAULT_MANIFEST, EVAL_TOOL, kinds_in_order, load_manifest, load_ocr_eval
 
 DEFAULT_SETTINGS = (
-    "now:budget=0.4",
-    "b0.2:budget=0.2",
-    "b0.1:budget=0.1",
+    "before:budget=0.4,find=0,below=0.93",  # the default mode before issue 16 item 3
+    "now:",  # the server's defaults (and OCRGW_* variables)
+    "share0.1:share=0.1",
+    "share0.2:share=0.2",
     "nomissed:missed=0",
-    "none:below=0",
+    "none:below=0",  # Tesseract (and the second opinion) alone
 )
 KEYS = {"budget": float, "below": float, "missed": int, "second": float, "upscale": float, "share": float}
 KEYS["find"] = float  # reread.FIND_LINE_HEIGHT (0: missed text looked for on the full-size image)
