@@ -184,7 +184,12 @@ class BareEngine:
         return wall, [ms for ms, _ in out], [w for _, w in out]
 
     def warm(self, images: list[Img]) -> None:
-        self.pids = set(self.pool.map(_bare_pid, range(self.workers * 2), chunksize=1))  # all initialised
+        self.pids = set()
+        for _ in range(10):  # on a loaded machine one process can take every task before the other is up
+            self.pids |= set(self.pool.map(_bare_pid, range(self.workers * 2), chunksize=1))  # all initialised
+            if len(self.pids) >= self.workers:
+                break
+            time.sleep(0.5)
         if len(self.pids) < self.workers:
             raise BenchError(f"bare pool has {len(self.pids)} of {self.workers} processes running")
         self.pool.map(self.fn, [str(i.path) for i in images] * self.workers, chunksize=1)

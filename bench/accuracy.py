@@ -177,7 +177,9 @@ class OcrgwPipeline:
                 second=self.second,
                 second_below=self.settings.second_opinion_below,
                 reread_below=self.settings.reread_below,
+                reread_share=self.settings.reread_share,
                 reread_budget=self.settings.reread_budget,
+                missed_text=self.settings.missed_text,
                 engine_step=self.engine_step,
             )
             result = _page_result(page, got.lines, got.matrix, got.angle, got.steps, self.spec.language_hint)

@@ -277,7 +277,9 @@ class Ocr:
             second=self.second,
             second_below=self.settings.second_opinion_below,
             reread_below=self.settings.reread_below,
+            reread_share=self.settings.reread_share,
             reread_budget=self.settings.reread_budget,
+            missed_text=self.settings.missed_text,
             engine_step=self.step,
         )
 

@@ -166,6 +166,31 @@ def test_the_budget_stops_rereads_and_segments_split_at_wide_gaps() -> None:
     assert kept.step["tried"] == 1 and kept.step["replaced"] == 0 and kept.lines[0].words == long_run
 
 
+def test_a_text_share_budget_reads_the_same_runs_however_slow_the_reader() -> None:
+    """The default budget counts the runs' widths in line heights (the recogniser's cost), not its time:
+    a reader ten times slower gets the same runs read."""
+    words = [RawWord(t, (i * 60, 0, i * 60 + 40, 20), 0.3 + 0.1 * i) for i, t in enumerate("abcd")]
+    line = RawLine((0, 0, 220, 20), 0.4, 0, words)  # four runs of 2 widths + 1 = 3 units each
+    assert reread.text_units([line]) == 11.0
+    image = np.full((40, 240), 255, np.uint8)
+
+    class Reader:
+        name = "reader"
+        busy_ms = 0.0
+
+        def __init__(self, cost: float) -> None:
+            self.cost = cost
+
+        def read_line(self, crop: np.ndarray) -> tuple[str, float, list]:
+            self.busy_ms += self.cost
+            return "x", 0.99, [("x", 0.0, float(crop.shape[1]), 0.99)]
+
+    for cost in (1.0, 10.0):
+        got = reread.reread(image, [line], Reader(cost), 0.9, budget_units=5.0)  # type: ignore[arg-type]
+        assert got.step["tried"] == 2 and got.step["units"] == 6.0  # a run is read while any budget is left
+        assert [w.text for w in got.lines[0].words] == ["x", "x", "c", "d"]  # the least confident first
+
+
 # ------------------------------------------------------------------------------------ through a server
 def test_every_api_reports_the_handwritten_lines(server: Server) -> None:
     data = doc(MEMO).read_bytes()

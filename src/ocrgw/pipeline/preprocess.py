@@ -58,7 +58,8 @@ _BORDER_ERODE = 3  # px at that size
 # (connected component) height is under _TARGET_TEXT / _MIN_UPSCALE is enlarged (bicubic) toward
 # _TARGET_TEXT, by at most _MAX_UPSCALE and to at most _MAX_UPSCALED_PIXELS (time grows with area).
 # ocr-dev forms: lnCER 27.0 -> 14.1 %, BoW-F1 53.6 -> 67.1 % (with the resolution below); targets of
-# 16-24 px measured within a point of each other.
+# 16-24 px measured within a point of each other. At most 2x was measured for issue 16 (docs/accuracy.md)
+# and not kept: a 100-dpi form then read under the second-opinion threshold and cost 2.9x its CPU.
 _TARGET_TEXT = 16.0
 _MIN_UPSCALE = 1.15
 _MAX_UPSCALE = 3.0

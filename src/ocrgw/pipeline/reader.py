@@ -17,7 +17,7 @@ from ocrgw.pipeline.engines.tesseract import OrientationDetector, RawLine, confi
 from ocrgw.pipeline.layout import order_lines
 from ocrgw.pipeline.orient import PageReading, read_page
 from ocrgw.pipeline.rasterize import RasterPage
-from ocrgw.pipeline.reread import REREAD_BUDGET, missed_lines, reread
+from ocrgw.pipeline.reread import REREAD_SHARE, missed_lines, reread, text_units
 from ocrgw.pipeline.stepclock import ms_since
 from ocrgw.pipeline.structure import compose
 
@@ -62,7 +62,9 @@ def read(
     second_below: float = 0.0,
     engine_step: dict | None = None,
     reread_below: float = 0.0,
-    reread_budget: float = REREAD_BUDGET,
+    reread_share: float | None = REREAD_SHARE,
+    reread_budget: float | None = None,
+    missed_text: bool = True,
     layout: bool = False,
 ) -> PageRead:
     """Read one page the way a worker does: ``orient.read_page`` (preprocess, recognise, turn the page
@@ -92,21 +94,9 @@ def read(
             reading, again, ms = _second_opinion(page, reading, conf, second(), osd, chain, second_below, first_ms)
             engine_ms += ms
         if reading is not again and reread_below > 0 and reading.image is not None:
-            other = second()
-            before = other.busy_ms
-            # one budget for both: text Tesseract missed first (at most half), then its least confident runs
-            budget = reread_budget * (engine.busy_ms - busy_before)
-            added, found = missed_lines(reading.image, reading.lines, other, budget / 2)  # type: ignore[arg-type]
-            got = reread(
-                reading.image,
-                reading.lines,
-                other,  # type: ignore[arg-type]
-                reread_below,
-                budget - (other.busy_ms - before),
-            )
-            engine_ms += other.busy_ms - before
-            reading.lines = [*got.lines, *added]
-            reading.steps += [got.step] if found is None else [found, got.step]
+            tesseract_ms = engine.busy_ms - busy_before
+            budget = Budget(reread_below, reread_share, reread_budget, missed_text)
+            engine_ms += _reread_page(reading, second(), budget, tesseract_ms)
     ordered = order_lines(reading.lines, reading_order)  # may split lines: labelled after
     style_step = _label_styles(reading.image, ordered, tesseract_lines, unread_page=reading is again)
     steps = reading.steps if engine_step is None else [engine_step, *reading.steps]
@@ -117,6 +107,45 @@ def read(
         structure, step = _structure(reading.image, ordered)
         ordered, steps = structure.lines, [*steps, step]
     return PageRead(ordered, reading.matrix, reading.angle, steps, engine_ms, structure)
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """What the second engine's recogniser may read on a page Tesseract read (``reread``): runs under
+    ``below`` confidence, and text Tesseract's layout passed over when ``missed_text``, within ``share`` of
+    the page's text (``reread.text_units``: the recogniser's cost is known before it reads, so a page gets
+    the same rereads however busy the machine is) and/or ``time`` x Tesseract's time on the page."""
+
+    below: float
+    share: float | None
+    time: float | None
+    missed_text: bool
+
+
+def _reread_page(reading: PageReading, other: Engine, budget: Budget, tesseract_ms: float) -> float:
+    """Text Tesseract missed first (at most half the budget), then its least confident runs, in one
+    budget; ``reading``'s lines and steps are updated. Returns the recogniser's time."""
+    before = other.busy_ms
+    image = reading.image
+    assert image is not None
+    ms = None if budget.time is None else budget.time * tesseract_ms
+    units = None if budget.share is None else budget.share * text_units(reading.lines)
+    added: list[RawLine] = []
+    found = None
+    if budget.missed_text:
+        half_ms, half_units = (None if ms is None else ms / 2), (None if units is None else units / 2)
+        added, found = missed_lines(image, reading.lines, other, half_ms, half_units)  # type: ignore[arg-type]
+    got = reread(
+        image,
+        reading.lines,
+        other,  # type: ignore[arg-type]
+        budget.below,
+        None if ms is None else ms - (other.busy_ms - before),
+        None if units is None else units - (found or {}).get("units", 0.0),
+    )
+    reading.lines = [*got.lines, *added]
+    reading.steps += [got.step] if found is None else [found, got.step]
+    return other.busy_ms - before
 
 
 def _second_opinion(

@@ -17,9 +17,10 @@ import numpy as np
 from ocrgw.pipeline.engines.tesseract import RawLine, RawWord
 
 # A line read by Tesseract with a mean word confidence under this is read again (see docs/accuracy.md).
-REREAD_BELOW = 0.93
-# A page's rereads stop once they have cost this share of Tesseract's time on the page (see reread).
-REREAD_BUDGET = 0.4
+REREAD_BELOW = 0.9
+# A page's rereads (and missed text) stop once the runs read add up to this share of the page's text,
+# in the recogniser's cost units (``run_units``, ``text_units``); see docs/accuracy.md.
+REREAD_SHARE = 0.15
 # The recogniser's reading replaces Tesseract's when its score beats Tesseract's line confidence by this.
 MIN_MARGIN = 0.0
 # The crop around Tesseract's line box, in line heights: the recogniser was trained on detector boxes,
@@ -66,12 +67,32 @@ def segments(line: RawLine) -> list[list[RawWord]]:
     return runs
 
 
+def run_units(box: tuple[int, int, int, int]) -> float:
+    """What reading a run costs the recogniser, in units of its height: the crop is scaled to a fixed
+    height, so the recogniser's time grows with the crop's width over its height, plus a fixed cost per
+    call worth about one unit (measured: ~3 ms a unit, 1 to 32 units)."""
+    h = max(1, box[3] - box[1])
+    return (box[2] - box[0]) / h + 1.0
+
+
+def text_units(lines: list[RawLine]) -> float:
+    """The page's horizontal text in the same units: the widths of its lines over their heights."""
+    return sum(run_units(ln.box) - 1.0 for ln in lines if ln.words and not ln.vertical)
+
+
+def _spent(reader: LineReader, busy: float, units: float, budget_ms: float | None, budget_units: float | None) -> bool:
+    if budget_ms is not None and reader.busy_ms - busy >= budget_ms:
+        return True
+    return budget_units is not None and units >= budget_units
+
+
 def reread(
     image: np.ndarray,
     lines: list[RawLine],
     reader: LineReader,
     below: float = REREAD_BELOW,
     budget_ms: float | None = None,
+    budget_units: float | None = None,
 ) -> Reread:
     """Runs of words (``segments``) of horizontal lines under ``below`` confidence read again by
     ``reader``, least confident first, until the reader has spent ``budget_ms`` on the page (None: no limit);
@@ -93,10 +114,12 @@ def reread(
     runs.sort(key=lambda r: r[0])
     busy = reader.busy_ms
     tried = replaced = differ = 0
+    units = 0.0
     for conf, i, j, box in runs:
-        if budget_ms is not None and reader.busy_ms - busy >= budget_ms:
+        if _spent(reader, busy, units, budget_ms, budget_units):
             break
         tried += 1
+        units += run_units(box)
         crop, left, _ = crop_line(image, box)
         _, score, tokens = reader.read_line(crop)
         letters = sum(c.isalnum() for t in tokens for c in t[0])
@@ -122,6 +145,7 @@ def reread(
         "tried": tried,
         "replaced": replaced,
         "changed": differ,  # replaced with other words (the rest: the same words, surer)
+        "units": round(units, 1),
         "engine_ms": round(reader.busy_ms - busy, 1),
         "ms": round(1000 * (time.perf_counter() - started), 1),
     }
@@ -150,7 +174,11 @@ def _as_words(
 
 
 def missed_lines(
-    image: np.ndarray, lines: list[RawLine], reader: LineReader, budget_ms: float | None = None
+    image: np.ndarray,
+    lines: list[RawLine],
+    reader: LineReader,
+    budget_ms: float | None = None,
+    budget_units: float | None = None,
 ) -> tuple[list[RawLine], dict | None]:
     """Text Tesseract's layout passed over, read by the second engine's recogniser. Tesseract's page layout
     takes a line of joined cursive, or a faint form field, for a picture and reads nothing there. Ink left
@@ -163,7 +191,7 @@ def missed_lines(
         return [], None
     heights = sorted(ln.box[3] - ln.box[1] for ln in lines if not ln.vertical)
     height = float(heights[len(heights) // 2]) if heights else 0.0
-    runs = _uncovered_runs(image, lines, height)
+    runs = _find_uncovered(image, lines, height)
     if not runs:
         ms = round(1000 * (time.perf_counter() - started), 1)
         return [], {"step": "missed_text", "applied": False, "candidates": 0, "ms": ms}
@@ -171,10 +199,12 @@ def missed_lines(
     block = max((ln.block for ln in lines), default=-1) + 1
     added: list[RawLine] = []
     tried = 0
-    for box in runs:  # largest first, until ``budget_ms`` is spent
-        if budget_ms is not None and reader.busy_ms - busy >= budget_ms:
+    units = 0.0
+    for box in runs:  # largest first, until the budget is spent
+        if _spent(reader, busy, units, budget_ms, budget_units):
             break
         tried += 1
+        units += run_units(box)
         crop, left, _ = crop_line(image, box)
         _, score, tokens = reader.read_line(crop)
         if score < MIN_MISSED_SCORE or sum(c.isalnum() for t in tokens for c in t[0]) < 2:
@@ -187,6 +217,7 @@ def missed_lines(
         "candidates": len(runs),
         "tried": tried,
         "lines": len(added),
+        "units": round(units, 1),
         "engine_ms": round(reader.busy_ms - busy, 1),
         "ms": round(1000 * (time.perf_counter() - started), 1),
     }
@@ -197,6 +228,30 @@ def missed_lines(
 MIN_MISSED_SCORE = 0.7
 # At most this many runs are read on a page (a photo or a halftone can break into hundreds).
 MAX_MISSED_RUNS = 40
+
+
+# Uncovered ink is looked for on a copy reduced so the page's lines are this tall (``_find_uncovered``).
+FIND_LINE_HEIGHT = 16.0
+
+
+def _find_uncovered(image: np.ndarray, lines: list[RawLine], line_height: float) -> list[tuple[int, int, int, int]]:
+    """``_uncovered_runs`` on a copy of the page reduced (area average) so its lines are ``FIND_LINE_HEIGHT``
+    px tall, the boxes scaled back: the engine image of an enlarged 100-dpi form is up to 12 MP, and
+    thresholding and labelling it whole cost more than reading the few runs it holds. Glyphs stay 6 px
+    and more tall there, which the run finder needs; a page of small text is searched as it is."""
+    scale = FIND_LINE_HEIGHT / line_height if line_height else 1.0
+    if scale > 0.8 or FIND_LINE_HEIGHT <= 0:
+        return _uncovered_runs(image, lines, line_height)
+    small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    shrunk = [
+        RawLine(tuple(round(v * scale) for v in ln.box), ln.confidence, ln.block, [], ln.vertical)  # type: ignore[arg-type]
+        for ln in lines
+    ]
+    h, w = image.shape[:2]
+    return [
+        (int(x0 / scale), int(y0 / scale), min(w, int(np.ceil(x1 / scale))), min(h, int(np.ceil(y1 / scale))))
+        for x0, y0, x1, y1 in _uncovered_runs(small, shrunk, line_height * scale)
+    ]
 
 
 def _uncovered_runs(image: np.ndarray, lines: list[RawLine], line_height: float) -> list[tuple[int, int, int, int]]:

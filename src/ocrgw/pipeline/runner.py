@@ -436,7 +436,9 @@ def _read(ctx: WorkerContext, spec: JobSpec, page: rasterize.RasterPage, choice:
         second=second,  # the accuracy bench too
         second_below=ctx.settings.second_opinion_below,
         reread_below=ctx.settings.reread_below,
+        reread_share=ctx.settings.reread_share,
         reread_budget=ctx.settings.reread_budget,
+        missed_text=ctx.settings.missed_text,
         engine_step=engine_step,
         layout="layout" in spec.outputs,
     )
