@@ -85,15 +85,16 @@ def free_port() -> int:
 
 
 def ocrgw_cli(data_dir: Path, *args: str, env: dict | None = None) -> str:
-    full_env = {**os.environ, "OCRGW_DATA_DIR": str(data_dir), **(env or {})}
+    return _run_cli(list(args), {**os.environ, "OCRGW_DATA_DIR": str(data_dir), **(env or {})})
+
+
+def _run_cli(args: list[str], env: dict[str, str]) -> str:
+    """`ocrgw ARGS`' output; a failure raises with what it printed (CalledProcessError's message has none)."""
     out = subprocess.run(
-        [sys.executable, "-m", "ocrgw.cli", *args],
-        env=full_env,
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=120,
+        [sys.executable, "-m", "ocrgw.cli", *args], env=env, capture_output=True, text=True, timeout=120
     )
+    if out.returncode != 0:
+        raise RuntimeError(f"ocrgw {' '.join(args)} exited {out.returncode}:\n{out.stdout}{out.stderr[-4000:]}")
     return out.stdout
 
 
@@ -325,14 +326,7 @@ class ScaleoutServer(Server):
         }
 
     def cli(self, *args: str) -> str:
-        return subprocess.run(
-            [sys.executable, "-m", "ocrgw.cli", *args],
-            env=self._env(),
-            check=True,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        ).stdout
+        return _run_cli(list(args), self._env())
 
     def _spawn(self, args: list[str], name: str) -> subprocess.Popen:
         log = open(self.data_dir / f"{name}.log", "ab")  # noqa: SIM115 - kept open for the process's life

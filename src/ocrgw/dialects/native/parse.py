@@ -78,7 +78,7 @@ def _order(opts: S.SubmitOptions) -> Order:
     return Order(spec, VOCABULARY.ask(opts.languages))
 
 
-_NO_OPTIONS = S.SubmitOptions()  # shared: never changed (Order and JobSpec are frozen)
+_NO_OPTIONS = S.SubmitOptions.model_validate({})  # shared: never changed (Order and JobSpec are frozen)
 _NO_OPTIONS_ORDER = _order(_NO_OPTIONS)
 
 
