@@ -43,6 +43,7 @@ on errors and on Ctrl-C. Run from the repository root (about 2.5 min per deploym
     .venv/bin/python bench/submit.py --db both --json /tmp/submit.json
     .venv/bin/python bench/submit.py --repeat 1 --duration 5 --paths native,azure
     .venv/bin/python bench/submit.py --paths native,azure --compare /tmp/base --no-working
+    .venv/bin/python bench/submit.py --db postgres --env OCRGW_BLOB_STORE=local --no-working
 """
 
 from __future__ import annotations
@@ -368,6 +369,8 @@ def bench_deployment(kind: str, args: argparse.Namespace, tmp: Path) -> dict:
     ocrgws = {"ocrgw": stack(sub, args.workers, args.max_backlog)}
     if args.compare:
         ocrgws["base"] = stack(sub, args.workers, args.max_backlog, src=args.compare / "src", tag="-base")
+    for side in ocrgws.values():
+        side.env.update(kv.split("=", 1) for kv in args.env)
     runs: list[Run] = []
     try:
         nd = naive.start()
@@ -519,7 +522,10 @@ def main() -> int:
         help="also measure the ocrgw of this source tree (a worktree of the base commit) in the same rounds, "
         "as base-<path>: a change's effect side by side",
     )
+    p.add_argument("--env", action="append", default=[], metavar="K=V", help="extra settings for ocrgw's servers")
     args = p.parse_args()
+    if bad := [kv for kv in args.env if "=" not in kv]:
+        p.error(f"--env wants K=V: {', '.join(bad)}")
     args.paths = [x.strip() for x in args.paths.split(",") if x.strip()]
     if unknown := [x for x in args.paths if x not in PATHS]:
         p.error(f"unknown path(s): {', '.join(unknown)}")
