@@ -69,6 +69,9 @@ def _requests(key: str) -> list[tuple[str, str, dict[str, Any]]]:
         ("POST", "/vision/v3.2/read/analyze?readingOrder=bogus", {"content": PNG, "headers": {**png, **azure}}),
         ("POST", "/vision/v3.2/read/analyze?language=xx&pages=2", {"content": PNG, "headers": {**png, **azure}}),
         ("POST", "/vision/v3.1/read/analyze?language=en", {"content": PNG, "headers": {**png, **azure}}),
+        # a repeated plain parameter: FastAPI reads the last value, and so must the lane
+        ("POST", "/vision/v3.2/read/analyze?language=xx&language=en", {"content": PNG, "headers": {**png, **azure}}),
+        ("POST", "/vision/v3.2/read/analyze?language=en&language=xx", {"content": PNG, "headers": {**png, **azure}}),
         ("POST", "/vision/v3.0/read/analyze", {"json": {"url": "http://10.0.0.1/a.png"}, "headers": azure}),
         ("POST", "/vision/v3.2/read/analyze", {"content": b"GIF89a", "headers": {**png, **azure}}),
     ]
