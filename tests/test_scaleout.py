@@ -13,6 +13,8 @@ import httpx
 import psutil
 from PIL import Image, ImageDraw
 
+from ocrgw.queue.celery_app import make_celery
+from ocrgw.settings import Settings
 from tests.conftest import RedisServer, ScaleoutServer, doc, poll, slow_page_image, unavailable
 from tests.test_documents import font, tiff_bytes
 
@@ -100,6 +102,14 @@ def test_job_that_kills_its_worker_every_time_fails_and_the_queue_flows(make_sca
     assert srv.query("select attempts, error_code from jobs where id = :id", id=job_id) == [(2, "WorkerCrashed")]
     small = doc("line/uw3_0768_010009.png").read_bytes()
     assert poll(srv, _submit(srv, small))["status"] == "succeeded"
+
+
+def test_a_pool_child_may_warm_its_engines_longer_than_celerys_default() -> None:
+    """Celery kills a pool child that has not said it is up within ``worker_proc_alive_timeout`` (4 s by
+    default), and a child says so only after warming its engines, which took 4-8 s on a loaded machine:
+    every replacement was killed in turn and a crashed job's retry waited ~100 s (the test above)."""
+    conf = make_celery(Settings(broker_url="redis://127.0.0.1:1/0")).conf
+    assert conf.worker_proc_alive_timeout >= 60
 
 
 def test_redis_restart_with_jobs_queued_loses_nothing(make_scaleout, tmp_path) -> None:

@@ -20,6 +20,7 @@ from ocrgw.settings import Settings, get_settings
 
 log = logging.getLogger("ocrgw.celery")
 TASK = "ocrgw.run_job"
+WARM_UP_SECONDS = 120.0  # a new pool child's engines warm within this
 
 
 def make_celery(settings: Settings) -> Celery:
@@ -43,6 +44,11 @@ def make_celery(settings: Settings) -> Celery:
         task_publish_retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
         worker_hijack_root_logger=False,
         worker_send_task_events=False,
+        # A pool child says it is up only after worker_process_init, where it warms its engines (and on a
+        # machine's first start derives PP-OCR's models, ~15 s): Celery's default 4 s killed children that
+        # warmed slower under load, and each replacement again, so a killed child's job waited ~100 s.
+        # The same bound as the embedded dispatcher's (queue/local.py).
+        worker_proc_alive_timeout=WARM_UP_SECONDS,
     )
     return app
 
