@@ -5,6 +5,8 @@ language is asked for, and a model that cannot be derived leaves the packaged on
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 from pathlib import Path
 
 import cv2
@@ -100,3 +102,17 @@ def test_calibration_pages_are_the_same_every_time() -> None:
     again = list(rm.calibration_pages())
     assert len(first) == 5 and all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
     assert all(p.dtype == np.uint8 and p.ndim == 2 and p.min() < 100 < p.max() for p in first)
+
+
+def test_a_derived_file_is_named_by_its_sources_content(cache: Path, tmp_path: Path) -> None:
+    """Another install of the same wheel (another path, another mtime: each fresh virtualenv) finds the
+    files the first one made instead of deriving and keeping its own. Made here from scratch, in a folder
+    of its own, from a copy of the packaged recogniser: the same name and the same bytes as the cache's."""
+    copy = tmp_path / "wheel" / PACKAGED_REC.name
+    copy.parent.mkdir()
+    shutil.copyfile(PACKAGED_REC, copy)
+    os.utime(copy, ns=(1_000_000_000, 1_000_000_000))
+    made = rm.derived(copy, "latin_recognizer", tmp_path / "cache")
+    kept = rm.derived(PACKAGED_REC, "latin_recognizer", cache)
+    assert made is not None and kept is not None
+    assert made.name == kept.name and made.read_bytes() == kept.read_bytes()

@@ -162,17 +162,24 @@ def int8_detector(src: Path, dst: Path, limit_side: int = 1280) -> None:
         )
 
 
+def _content_digest(path: Path) -> str:
+    """SHA-256 of a model file: ~20 ms for the two packaged files, once per worker process."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
 def derived(src: Path, recipe: str, cache: Path) -> Path | None:
     """The file ``RECIPES[recipe]`` makes from ``src``, kept in ``cache`` and made on first use: named by
-    the source's size and mtime, the recipe's version and onnxruntime's; made in a child process (the
+    the source's content (not its path or mtime, which every fresh virtualenv changes: each clean clone
+    made and kept a new ~15 MB pair), the recipe's version and onnxruntime's; made in a child process (the
     calibration's ~1 GB of activations never lands in a worker's memory), written under a temporary name
     and renamed, under an exclusive lock so workers starting together make it once. Files of older
     versions are left in place (a worker of another install may still open one). None when it cannot
     be made (logged): the caller reads with ``src`` then."""
     import onnxruntime
 
-    st = src.stat()  # and onnxruntime's version: its quantiser wrote the file, a newer one remakes it
-    key = f"{src.name}:{st.st_size}:{st.st_mtime_ns}:{recipe}:{_RECIPE}:{onnxruntime.__version__}"
+    # and onnxruntime's version: its quantiser wrote the file, a newer one remakes it
+    key = f"{src.name}:{_content_digest(src)}:{recipe}:{_RECIPE}:{onnxruntime.__version__}"
     tag = hashlib.sha256(key.encode()).hexdigest()
     out = cache / f"{src.stem}.{recipe}.{tag[:12]}.onnx"
     if out.exists():
