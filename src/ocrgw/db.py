@@ -3,10 +3,12 @@ SQLite gets WAL and a busy timeout so one API process and N worker processes can
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Engine, Result, create_engine, event
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 
 from ocrgw.settings import Settings
@@ -77,6 +79,21 @@ def make_async_engine(settings: Settings) -> AsyncEngine:
 
 def make_async_sessionmaker(engine: AsyncEngine) -> async_sessionmaker:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@contextlib.asynccontextmanager
+async def statementwise(db: async_sessionmaker) -> AsyncIterator[AsyncSession]:
+    """A session whose statements each run and commit on their own on PostgreSQL (autocommit), for reads
+    (a job and its result, a listing) and single-statement writes. psycopg sends the BEGIN before a
+    transaction's first statement and the ROLLBACK or COMMIT that ends it as round trips of their own:
+    two of the six of a job's read (0.7 ms of 3.5 on a quiet machine). Nothing is given up: at
+    PostgreSQL's READ COMMITTED every statement took its own snapshot anyway, and a lone statement commits
+    as durably. SQLite keeps its transaction: its BEGIN costs no round trip, and its snapshot keeps a job
+    and its pages consistent."""
+    async with db() as s:
+        if s.bind.dialect.name == "postgresql":
+            await s.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        yield s
 
 
 _SYNC_MAKERS: dict[str, sessionmaker] = {}

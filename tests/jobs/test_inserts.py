@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
 from tests.conftest import _pg_admin, scaleout_available, unavailable
 from tests.jobs.test_service import RecordingQueue
 
 from ocrgw.clock import utcnow
-from ocrgw.db import make_async_engine, make_async_sessionmaker, sync_sessionmaker
+from ocrgw.db import make_async_engine, make_async_sessionmaker, statementwise, sync_sessionmaker
 from ocrgw.errors import OcrgwError
 from ocrgw.formats import ENGINE_LIMITS
 from ocrgw.intake.core import from_stream
@@ -297,3 +297,53 @@ def _bump():
     from ocrgw.jobs.usage import Bump
 
     return Bump(utcnow().date(), None, "t", calls=1)
+
+
+def test_a_statementwise_session_runs_each_statement_on_its_own_and_leaves_the_pool_transactional(
+    tmp_path: Path,
+) -> None:
+    """``db.statementwise`` (a job's read, a listing, a synchronous call's usage record): on PostgreSQL each
+    statement is a transaction of its own, so no BEGIN or ROLLBACK round trip (two ``now()`` differ), and
+    the connection it used goes back to the pool transactional again (two ``now()`` in the next session
+    agree). Its usage record commits at once. On SQLite it stays one transaction (one snapshot)."""
+    if not scaleout_available():
+        unavailable("needs PostgreSQL on 127.0.0.1:5432")
+    name = f"ocrgw_statementwise_{secrets.token_hex(4)}"
+    _pg_admin(f"CREATE DATABASE {name}")
+    pg = Settings(data_dir=tmp_path, database_url=f"postgresql://postgres@127.0.0.1:5432/{name}")
+    sqlite = Settings(data_dir=tmp_path / "lite")
+    upgrade(pg)
+    upgrade(sqlite)
+    now = text("SELECT now()")
+
+    async def two_nows(session) -> tuple:
+        first = (await session.execute(now)).scalar_one()
+        await asyncio.sleep(0.01)
+        return first, (await session.execute(now)).scalar_one()
+
+    async def scenario() -> None:
+        engine = make_async_engine(pg)
+        db = make_async_sessionmaker(engine)
+        engine.pool.dispose()
+        async with statementwise(db) as s:
+            a, b = await two_nows(s)
+            assert a != b, "one transaction: BEGIN and ROLLBACK round trips"
+        assert engine.pool.checkedin() == 1  # the same connection, next
+        async with db() as s:
+            a, b = await two_nows(s)
+            assert a == b, "autocommit leaked into the pool"
+        inserts = Inserts(db, None)
+        await inserts.bill([_bump()])
+        with sync_sessionmaker(pg)() as s:
+            assert s.execute(text("SELECT sum(calls) FROM usage")).scalar_one() == 1
+        await engine.dispose()
+        lite = make_async_sessionmaker(make_async_engine(sqlite))
+        async with statementwise(lite) as s:
+            await s.execute(text("SELECT 1"))
+            assert s.in_transaction()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        sync_sessionmaker(pg).kw["bind"].dispose()
+        _pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -48,7 +48,7 @@ from typing import Any, Protocol
 from sqlalchemy import Engine, insert, text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from ocrgw.db import make_sqlite_writer
+from ocrgw.db import make_sqlite_writer, statementwise
 from ocrgw.jobs import fairness, usage
 from ocrgw.jobs import repository as repo
 from ocrgw.jobs.models import Job
@@ -191,6 +191,9 @@ class Inserts:
         try:
             if self.rows is not None:
                 await self.rows.insert(rows, chunks, bumps)
+            elif not rows and not chunks:  # counters alone (synchronous calls' answers): one statement
+                async with statementwise(self.db) as s:
+                    await usage.bump(s, bumps)
             else:
                 async with self.db.begin() as s:
                     if not any(e.durable for e in batch):

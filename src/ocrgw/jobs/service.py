@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from ocrgw import languages
 from ocrgw.auth import Principal
 from ocrgw.clock import as_utc, utcnow
+from ocrgw.db import statementwise
 from ocrgw.errors import ErrorCode, OcrgwError
 from ocrgw.formats import ImageLimits
 from ocrgw.jobs import engine_choice, usage
@@ -400,7 +401,7 @@ async def get(
         job_id = str(uuid.UUID(job_id))
     except ValueError as exc:
         raise OcrgwError(ErrorCode.NOT_FOUND, "The requested operation was not found.") from exc
-    async with db() as s:
+    async with statementwise(db) as s:
         job = await repo.get_job(s, job_id)
         if (
             job is None
@@ -444,7 +445,7 @@ async def list_jobs(
     """A page of the caller's jobs of one API family, newest first, and the cursor of the next page
     (None on the last). Results are not loaded: a listing is for finding jobs, not reading them."""
     after = _after(cursor) if cursor else None
-    async with db() as s:
+    async with statementwise(db) as s:
         rows = await repo.list_jobs(
             s,
             owner_key_id=owner_key_id,
