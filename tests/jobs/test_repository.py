@@ -3,6 +3,9 @@ that run out, and page writes that replace rather than duplicate."""
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -77,6 +80,41 @@ def test_expired_lease_is_taken_over_and_old_owner_cannot_write(db) -> None:
     with db.begin() as s:
         assert not repo.finish(s, job_id, "w1", JobStatus.SUCCEEDED)
         assert repo.finish(s, job_id, "w2", JobStatus.SUCCEEDED)
+
+
+def _dead_owner() -> str:
+    """A lease owner naming a process of this host that has exited (and been reaped)."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return f"{socket.gethostname()}:{proc.pid}"
+
+
+def test_a_redelivered_message_takes_its_job_back_from_a_dead_worker_at_once(db) -> None:
+    """A worker that died mid-job holds a lease that has not run out. The job's redelivered message finds
+    its job not takeable, ends the dead process's lease and takes the job at once; with another job
+    queued, it takes that one and the next message takes the lost run first. A message that takes its own
+    job never touches another worker's lease."""
+    lost, dead = _job(db, max_attempts=3), _dead_owner()
+    with db.begin() as s:
+        assert repo.claim(s, lost, dead, lease=600).id == lost
+    other = _job(db)
+    with db.begin() as s:  # its own job is queued: the one statement, the dead lease left alone
+        assert repo.claim(s, other, "w1", lease=60).id == other
+    with db() as s:
+        assert s.get(Job, lost).lease_owner == dead
+    with db.begin() as s:  # the redelivery, nothing else queued: its own job, at once
+        taken = repo.claim(s, lost, "w2", lease=60)
+        assert (taken.id, taken.lease_owner, taken.attempts) == (lost, "w2", 2)
+
+    lost2, dead2 = _job(db, max_attempts=3), _dead_owner()
+    with db.begin() as s:
+        assert repo.claim(s, lost2, dead2, lease=600).id == lost2
+    queued = _job(db)
+    with db.begin() as s:  # the redelivery while another job waits: that job, and the lost run is freed
+        assert repo.claim(s, lost2, "w3", lease=60).id == queued
+    with db.begin() as s:  # the queued job's own message: the lost run first
+        taken = repo.claim(s, queued, "w4", lease=60)
+        assert (taken.id, taken.lease_owner, taken.attempts) == (lost2, "w4", 2)
 
 
 def test_attempts_run_out(db) -> None:
