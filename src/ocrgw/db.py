@@ -4,12 +4,12 @@ SQLite gets WAL and a busy timeout so one API process and N worker processes can
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Engine, Result, create_engine, event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import DeclarativeBase, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from ocrgw.settings import Settings
 
@@ -93,6 +93,15 @@ async def statementwise(db: async_sessionmaker) -> AsyncIterator[AsyncSession]:
     async with db() as s:
         if s.bind.dialect.name == "postgresql":
             await s.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        yield s
+
+
+@contextlib.contextmanager
+def statementwise_sync(maker: sessionmaker) -> Iterator[Session]:
+    """``statementwise`` for a worker's sync sessions: reading a job's body from the database store."""
+    with maker() as s:
+        if s.get_bind().dialect.name == "postgresql":
+            s.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         yield s
 
 

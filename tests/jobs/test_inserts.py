@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import io
 import secrets
+import time
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,7 +19,13 @@ from tests.conftest import _pg_admin, scaleout_available, unavailable
 from tests.jobs.test_service import RecordingQueue
 
 from ocrgw.clock import utcnow
-from ocrgw.db import make_async_engine, make_async_sessionmaker, statementwise, sync_sessionmaker
+from ocrgw.db import (
+    make_async_engine,
+    make_async_sessionmaker,
+    statementwise,
+    statementwise_sync,
+    sync_sessionmaker,
+)
 from ocrgw.errors import OcrgwError
 from ocrgw.formats import ENGINE_LIMITS
 from ocrgw.intake.core import from_stream
@@ -302,7 +309,8 @@ def _bump():
 def test_a_statementwise_session_runs_each_statement_on_its_own_and_leaves_the_pool_transactional(
     tmp_path: Path,
 ) -> None:
-    """``db.statementwise`` (a job's read, a listing, a synchronous call's usage record): on PostgreSQL each
+    """``db.statementwise`` (a job's read, a listing, a synchronous call's usage record) and its sync twin
+    (a worker reading a body from the database store): on PostgreSQL each
     statement is a transaction of its own, so no BEGIN or ROLLBACK round trip (two ``now()`` differ), and
     the connection it used goes back to the pool transactional again (two ``now()`` in the next session
     agree). Its usage record commits at once. On SQLite it stays one transaction (one snapshot)."""
@@ -321,6 +329,11 @@ def test_a_statementwise_session_runs_each_statement_on_its_own_and_leaves_the_p
         await asyncio.sleep(0.01)
         return first, (await session.execute(now)).scalar_one()
 
+    def sync_two_nows(session) -> tuple:
+        first = session.execute(now).scalar_one()
+        time.sleep(0.01)
+        return first, session.execute(now).scalar_one()
+
     async def scenario() -> None:
         engine = make_async_engine(pg)
         db = make_async_sessionmaker(engine)
@@ -337,6 +350,13 @@ def test_a_statementwise_session_runs_each_statement_on_its_own_and_leaves_the_p
         with sync_sessionmaker(pg)() as s:
             assert s.execute(text("SELECT sum(calls) FROM usage")).scalar_one() == 1
         await engine.dispose()
+        maker = sync_sessionmaker(pg)  # the worker's side (the database store's reads)
+        with statementwise_sync(maker) as s:
+            a, b = sync_two_nows(s)
+            assert a != b, "one transaction: BEGIN and ROLLBACK round trips"
+        with maker() as s:
+            a, b = sync_two_nows(s)
+            assert a == b, "autocommit leaked into the pool"
         lite = make_async_sessionmaker(make_async_engine(sqlite))
         async with statementwise(lite) as s:
             await s.execute(text("SELECT 1"))

@@ -23,7 +23,7 @@ import anyio
 from sqlalchemy import and_, delete, func, insert, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from ocrgw.db import sync_sessionmaker
+from ocrgw.db import statementwise_sync, sync_sessionmaker
 from ocrgw.settings import Settings
 from ocrgw.storage.local import SpoolWriter
 from ocrgw.storage.models import BlobChunk
@@ -117,7 +117,7 @@ class DatabaseBlobStore:
         maker = sync_sessionmaker(self.settings)
         with tempfile.NamedTemporaryFile(dir=self._tmp, prefix="job-", delete=False) as fh:
             path = Path(fh.name)
-            with maker() as s:
+            with statementwise_sync(maker) as s:  # chunks are never changed: no transaction's round trips
                 last = select(func.max(BlobChunk.seq)).where(BlobChunk.key == key).scalar_subquery()
                 first = s.execute(select(BlobChunk.data, last).where(_chunk(key, 0))).first()
                 if first is not None:
