@@ -120,6 +120,8 @@ def test_metrics_count_requests_jobs_and_pages(json_server: Server) -> None:
     assert value(got, "ocrgw_jobs", state="succeeded") >= 1
     assert value(got, "ocrgw_queue_depth") == 0
     assert value(got, "ocrgw_database_up") == 1
+    # the app, its routes and engine are out of the full collections' walk (ops.heap: ~150,000 objects)
+    assert value(got, "ocrgw_gc_frozen_objects") > 50_000
     assert value(got, "ocrgw_workers_live") == 1
     # observed in the worker process, added up by the API's /metrics (multi-process mode)
     assert delta("ocrgw_page_seconds_count") == 1

@@ -16,6 +16,7 @@ from ocrgw.context import AppContext
 from ocrgw.db import make_async_engine, make_async_sessionmaker
 from ocrgw.jobs import callbacks
 from ocrgw.jobs.endings import Endings
+from ocrgw.ops.heap import freeze_startup_objects
 from ocrgw.queue import JobQueue, reaper
 from ocrgw.queue.local import LocalDispatcher
 from ocrgw.settings import Settings
@@ -54,6 +55,7 @@ def lifespan(settings: Settings) -> Callable[[FastAPI], contextlib.AbstractAsync
             asyncio.create_task(callbacks.deliver_forever(db, settings)),
             *(asyncio.create_task(c) for c in listen),
         ]
+        freeze_startup_objects("api")  # ops.heap: full collections then skip what lives for the process's life
         try:
             yield
         finally:

@@ -10,6 +10,7 @@ serves its own children's samples on ``--metrics-port``; the API's /metrics has 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import Iterator
@@ -140,6 +141,12 @@ class _ScrapeCollector:
         info = GaugeMetricFamily("ocrgw_build_info", "The running ocrgw version.", labels=["version"])
         info.add_metric([__version__], 1)
         yield info
+        yield GaugeMetricFamily(
+            "ocrgw_gc_frozen_objects",
+            "Objects this API process froze out of the garbage collector's full collections once started "
+            "(ops.heap); 0 before its startup ended.",
+            value=gc.get_freeze_count(),
+        )
         yield GaugeMetricFamily(
             "ocrgw_database_up",
             "1 if the job counts below could be read from the database.",

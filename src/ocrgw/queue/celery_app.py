@@ -14,6 +14,7 @@ from celery import Celery, signals
 from celery.exceptions import SoftTimeLimitExceeded
 
 from ocrgw.db import worker_commits
+from ocrgw.ops.heap import freeze_startup_objects
 from ocrgw.queue import notices
 from ocrgw.queue.worker_process import lower_priority, warm
 from ocrgw.settings import Settings, get_settings
@@ -149,6 +150,7 @@ def _warm_child(**_: object) -> None:
     _ctx = WorkerContext(settings, timeout_errors=(SoftTimeLimitExceeded,))
     started = time.monotonic()
     warm(_ctx)  # the models jobs read with, now rather than on the first job
+    freeze_startup_objects("worker")  # ops.heap
     # Celery's " ready." comes before its children have warmed: this line says when one can read at full pace.
     log.info("worker child %d warmed in %.1f s", os.getpid(), time.monotonic() - started)
 

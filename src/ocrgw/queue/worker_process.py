@@ -31,6 +31,9 @@ def main(conn: Connection, settings: Settings) -> None:
     worker_commits(settings)  # PostgreSQL only: SQLite's WAL mode commits so already
     ctx = WorkerContext(settings)
     warm(ctx)
+    from ocrgw.ops.heap import freeze_startup_objects
+
+    freeze_startup_objects("worker")
     conn.send(("ready", ctx.worker_id))
     while True:
         try:
