@@ -7,7 +7,22 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, case, delete, false, func, insert, or_, select, true, update
+from sqlalchemy import (
+    Row,
+    and_,
+    case,
+    delete,
+    false,
+    func,
+    insert,
+    literal_column,
+    null,
+    or_,
+    select,
+    true,
+    union_all,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -266,34 +281,43 @@ def _pages_stmt(job_id: str):
     )
 
 
-def _lines_stmt(page_ids: list[int]):
-    return (
+def _text_stmt(page_ids: list[int]):
+    """The pages' lines, then their words, in one statement (UNION ALL): one round trip fewer on every read
+    of a result. Lines come first (kind 0), in page and reading order, with their ids; words (kind 1) by
+    line and position. The first branch's column types decode both."""
+    lines = select(
+        literal_column("0").label("kind"),
+        Line.page_id.label("grp"),
+        Line.idx.label("pos"),
+        Line.id.label("ref"),
+        Line.text,
+        Line.bbox,
+        Line.confidence,
+        Line.style,
+        Line.style_confidence,
+        Line.language,
+    ).where(Line.page_id.in_(page_ids))
+    words = (
         select(
-            Line.id,
-            Line.page_id,
-            Line.text,
-            Line.bbox,
-            Line.confidence,
-            Line.style,
-            Line.style_confidence,
-            Line.language,
+            literal_column("1"),
+            Word.line_id,
+            Word.idx,
+            null(),
+            Word.text,
+            Word.bbox,
+            Word.confidence,
+            null(),
+            null(),
+            null(),
         )
-        .where(Line.page_id.in_(page_ids))
-        .order_by(Line.page_id, Line.idx)
-    )
-
-
-def _words_stmt(page_ids: list[int]):
-    return (
-        select(Word.line_id, Word.text, Word.bbox, Word.confidence)
         .join(Line, Line.id == Word.line_id)
         .where(Line.page_id.in_(page_ids))
-        .order_by(Word.line_id, Word.idx)
     )
+    return union_all(lines, words).order_by("kind", "grp", "pos")
 
 
 class _PageAssembler:
-    """Result pages with their lines and words in reading order, from three set-based queries."""
+    """Result pages with their lines and words in reading order, from two set-based queries."""
 
     def __init__(self, prow) -> None:
         self.pages: dict[int, PageResult] = {
@@ -302,34 +326,29 @@ class _PageAssembler:
         }
         self.lines: dict[int, LineResult] = {}
 
-    def add_lines(self, lrows) -> None:
-        for lid, pid, text, bbox, conf, style, style_conf, lang in lrows:
-            line = LineResult(text, bbox, conf, style=style, style_confidence=style_conf, language=lang)
-            self.lines[lid] = line
-            self.pages[pid].lines.append(line)
-
-    def add_words(self, wrows) -> None:
-        for lid, text, bbox, conf in wrows:
-            self.lines[lid].words.append(WordResult(text, bbox, conf))
+    def add_text(self, rows) -> None:
+        """Rows of ``_text_stmt``: every line, then every word."""
+        lines = self.lines
+        for kind, grp, _pos, ref, text, bbox, conf, style, style_conf, lang in rows:
+            if kind == 0:
+                line = LineResult(text, bbox, conf, style=style, style_confidence=style_conf, language=lang)
+                lines[ref] = line
+                self.pages[grp].lines.append(line)
+            else:
+                lines[grp].words.append(WordResult(text, bbox, conf))
 
 
 async def load_pages(session: AsyncSession, job_id: str) -> list[PageResult]:
     asm = _PageAssembler((await session.execute(_pages_stmt(job_id))).all())
     if asm.pages:
-        ids = list(asm.pages)
-        asm.add_lines((await session.execute(_lines_stmt(ids))).all())
-        if asm.lines:
-            asm.add_words((await session.execute(_words_stmt(ids))).all())
+        asm.add_text((await session.execute(_text_stmt(list(asm.pages)))).all())
     return list(asm.pages.values())
 
 
 def load_pages_sync(session: Session, job_id: str) -> list[PageResult]:
     asm = _PageAssembler(session.execute(_pages_stmt(job_id)).all())
     if asm.pages:
-        ids = list(asm.pages)
-        asm.add_lines(session.execute(_lines_stmt(ids)).all())
-        if asm.lines:
-            asm.add_words(session.execute(_words_stmt(ids)).all())
+        asm.add_text(session.execute(_text_stmt(list(asm.pages))).all())
     return list(asm.pages.values())
 
 
