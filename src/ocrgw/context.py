@@ -40,6 +40,7 @@ class AppContext:
             self.settings.max_backlog,
             self.settings.backlog_retry_after_seconds,
             self.settings.backlog_key_share,
+            self.endings,
         )
         self.inserts = Inserts(self.db, self.settings, self.store)
         self.gate = Gate(

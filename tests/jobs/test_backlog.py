@@ -19,6 +19,7 @@ from ocrgw.db import make_async_engine, make_async_sessionmaker, sync_sessionmak
 from ocrgw.errors import ErrorCode, OcrgwError
 from ocrgw.jobs import backlog as backlog_mod
 from ocrgw.jobs.backlog import Backlog
+from ocrgw.jobs.endings import Endings
 from ocrgw.jobs.models import Job
 from ocrgw.jobs.states import JobStatus
 from ocrgw.migrate import upgrade
@@ -191,6 +192,38 @@ def test_drained_backlog_takes_work_again_and_other_processes_jobs_count(
             backlog.settle(created=False)
             assert time.monotonic() - t0 < 3, "the other process's jobs were never counted"
             await asyncio.sleep(0.05)
+        await engine.dispose()
+
+    asyncio.run(scenario())
+
+
+def test_a_job_ended_since_the_count_is_counted_again_before_a_refusal(settings: Settings) -> None:
+    """A full figure whose count is fresh (under RECOUNT_SECONDS) but holds jobs that have ended since:
+    the API process heard of their ends (``jobs.endings``), so the next submit counts again instead of
+    being refused with nothing waiting. Without an end heard, the fresh full figure still refuses without a
+    COUNT. (Seen in CI: a client's submit right after its last job ended answered 429.)"""
+
+    async def scenario() -> None:
+        engine = make_async_engine(settings)
+        counts: list[str] = []
+        event.listen(
+            engine.sync_engine,
+            "before_cursor_execute",
+            lambda *a: counts.append(a[2]) if "count(" in a[2].lower() else None,
+        )
+        endings = Endings()
+        backlog = Backlog(make_async_sessionmaker(engine), bound=1, retry_after=5, endings=endings)
+        ids = _insert_queued(settings, 1)
+        with pytest.raises(OcrgwError):
+            await backlog.admit()  # counted: full
+        with pytest.raises(OcrgwError):
+            await backlog.admit()  # fresh and full, nothing heard: refused on the figure
+        assert len(counts) == 1, counts
+        _finish(settings, ids)  # the worker ends the job and the process hears it
+        endings.ended(ids[0])
+        await backlog.admit()  # well within RECOUNT_SECONDS of the count
+        assert len(counts) == 2, counts
+        backlog.settle(created=False)
         await engine.dispose()
 
     asyncio.run(scenario())

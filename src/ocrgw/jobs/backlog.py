@@ -9,9 +9,12 @@ It can only run ahead of the truth between counts (a job a worker took stays in 
 never behind, except for the jobs other API processes (scale-out) create between two counts: there the
 bound can be passed by what the others accept in about a second. A stale figure that says "room" lets the
 submit through and counts again in the background. A figure that says "full" is counted again before the
-submit is refused if it is stale or holds jobs created here since its count (which workers may have taken
-already), so a drained backlog takes work again at once; while the backlog stays full, refusals cost a
-COUNT only as often as jobs are still admitted, or once a second.
+submit is refused if it is stale, holds jobs created here since its count (which workers may have taken
+already), or a job has ended since (``jobs.endings``: the API process hears of every job's end, embedded
+from its dispatcher, scale-out over Redis), so a drained backlog takes work again at once; while the
+backlog stays full, refusals cost a COUNT only as often as jobs are still admitted or end, or once a
+second. (Before the endings were heard here, a submit that came less than a second after a count, once the
+counted jobs had ended, was refused on the old figure: a 429 with nothing waiting.)
 
 Each key may hold at most a share of the bound (``backlog_key_share``), so one key's burst cannot lock
 the others out: the same figure is kept per key (one grouped COUNT gives both), and a key over its share
@@ -32,6 +35,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from ocrgw.errors import ErrorCode, OcrgwError
 from ocrgw.jobs import repository as repo
+from ocrgw.jobs.endings import Endings
 
 log = logging.getLogger("ocrgw.backlog")
 RECOUNT_SECONDS = 1.0  # how old the count may get before a submit asks for a new one
@@ -39,8 +43,17 @@ UNKNOWN = "\0unknown"  # a submit whose key is not known yet (it is in the body)
 
 
 class Backlog:
-    def __init__(self, db: async_sessionmaker, bound: int, retry_after: int, share: float = 1.0) -> None:
+    def __init__(
+        self,
+        db: async_sessionmaker,
+        bound: int,
+        retry_after: int,
+        share: float = 1.0,
+        endings: Endings | None = None,
+    ) -> None:
         self.db = db
+        self.endings = endings  # job ends heard since the last count make a "full" figure worth recounting
+        self._heard = -1  # endings.heard when the last count began
         self.bound = bound  # 0: no bound, and nothing is ever counted
         self.retry_after = retry_after
         # A key's most waiting jobs (0: no per-key bound, a share of 1 included).
@@ -58,6 +71,10 @@ class Backlog:
     @property
     def figure(self) -> int:
         return self._counted + self._created + self._pending
+
+    def _behind(self) -> bool:
+        """The last count may hold jobs that have ended since (a refusal then counts again first)."""
+        return self.endings is not None and self.endings.heard != self._heard
 
     def key_figure(self, key: str | None) -> int:
         return self._key_counted.get(key, 0) + self._key_created[key] + self._key_pending[key]
@@ -125,7 +142,7 @@ class Backlog:
         """As ``check``, against the key's share (the global count is fresh: ``check`` just ran)."""
         stale = time.monotonic() - self._counted_at >= RECOUNT_SECONDS
         bound = self.key_bound_of(key)
-        if self.key_figure(key) >= bound and (stale or self._key_created[key]):
+        if self.key_figure(key) >= bound and (stale or self._key_created[key] or self._behind()):
             await asyncio.shield(self._start_count())  # jobs it made may have been taken since
         if (n := self.key_figure(key)) >= bound:
             raise OcrgwError(
@@ -140,7 +157,7 @@ class Backlog:
             return
         stale = time.monotonic() - self._counted_at >= RECOUNT_SECONDS
         never = self._counted_at == float("-inf")
-        if never or (self.figure >= self.bound and (stale or self._created)):
+        if never or (self.figure >= self.bound and (stale or self._created or self._behind())):
             # The first submit, or about to refuse on a figure that may be behind the workers: count
             # first (every submit waiting meanwhile shares the one count).
             await asyncio.shield(self._start_count())
@@ -168,6 +185,7 @@ class Backlog:
 
     async def _count(self) -> None:
         started = time.monotonic()
+        heard = self.endings.heard if self.endings is not None else -1
         created_before, key_created_before = self._created, self._key_created.copy()
         async with self.db() as s:
             if self.key_bound or self._key_bounds:
@@ -182,3 +200,4 @@ class Backlog:
         self._key_counted = by_key
         self._key_created -= key_created_before  # Counter subtraction keeps only what is left (> 0)
         self._counted_at = started
+        self._heard = heard
