@@ -64,6 +64,17 @@ def _insert_queued(settings: Settings, n: int, owner: str | None = None) -> list
     return ids
 
 
+def _counts(engine) -> list[str]:
+    """The COUNT statements the engine runs from now on (the backlog's recounts)."""
+    counts: list[str] = []
+    event.listen(
+        engine.sync_engine,
+        "before_cursor_execute",
+        lambda _c, _cur, stmt, *_: counts.append(stmt) if "count(" in stmt.lower() else None,
+    )
+    return counts
+
+
 def _finish(settings: Settings, ids: list[str]) -> None:
     with sync_sessionmaker(settings).begin() as s:
         s.execute(update(Job).where(Job.id.in_(ids)).values(status=JobStatus.SUCCEEDED.value))
@@ -72,12 +83,7 @@ def _finish(settings: Settings, ids: list[str]) -> None:
 def test_bound_holds_for_concurrent_submits_and_counts_once_a_second(settings: Settings) -> None:
     async def scenario() -> None:
         engine = make_async_engine(settings)
-        counts: list[str] = []
-        event.listen(
-            engine.sync_engine,
-            "before_cursor_execute",
-            lambda _c, _cur, stmt, *_: counts.append(stmt) if "count(" in stmt.lower() else None,
-        )
+        counts = _counts(engine)
         backlog = Backlog(make_async_sessionmaker(engine), bound=5, retry_after=3)
         _insert_queued(settings, 2)
 
@@ -142,12 +148,7 @@ def test_one_key_holds_at_most_its_share_under_concurrent_submits(settings: Sett
 def test_failed_submit_frees_its_place_and_no_count_per_submit(settings: Settings) -> None:
     async def scenario() -> None:
         engine = make_async_engine(settings)
-        counts: list[str] = []
-        event.listen(
-            engine.sync_engine,
-            "before_cursor_execute",
-            lambda _c, _cur, stmt, *_: counts.append(stmt) if "count(" in stmt.lower() else None,
-        )
+        counts = _counts(engine)
         backlog = Backlog(make_async_sessionmaker(engine), bound=1, retry_after=5)
         for _ in range(50):
             await backlog.admit()
@@ -205,12 +206,7 @@ def test_a_job_ended_since_the_count_is_counted_again_before_a_refusal(settings:
 
     async def scenario() -> None:
         engine = make_async_engine(settings)
-        counts: list[str] = []
-        event.listen(
-            engine.sync_engine,
-            "before_cursor_execute",
-            lambda *a: counts.append(a[2]) if "count(" in a[2].lower() else None,
-        )
+        counts = _counts(engine)
         endings = Endings()
         backlog = Backlog(make_async_sessionmaker(engine), bound=1, retry_after=5, endings=endings)
         ids = _insert_queued(settings, 1)
