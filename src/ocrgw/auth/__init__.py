@@ -8,12 +8,12 @@ import hmac
 import secrets
 import string
 import time
-import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from ocrgw import ids
 from ocrgw.auth import repository as repo
 from ocrgw.auth.models import ApiKey
 from ocrgw.clock import utcnow
@@ -40,7 +40,7 @@ def new_key(name: str, *, admin: bool = False, with_access_key: bool = False) ->
         alphabet = string.ascii_uppercase + string.digits
         access_key = "".join(secrets.choice(alphabet) for _ in range(20))
     row = ApiKey(
-        id=str(uuid.uuid4()),
+        id=ids.new_id(),
         name=name,
         key_hash=hash_key(secret),
         prefix=secret[:8],

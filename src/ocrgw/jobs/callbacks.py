@@ -15,12 +15,11 @@ import hmac
 import json
 import logging
 import time
-import uuid
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from ocrgw import __version__
+from ocrgw import __version__, ids
 from ocrgw.clock import utcnow
 from ocrgw.errors import OcrgwError
 from ocrgw.jobs import repository as repo
@@ -92,7 +91,7 @@ async def deliver_one(db: async_sessionmaker, settings: Settings, job_id: str, s
         "Content-Type": "application/json",
         "User-Agent": f"ocrgw-callback/{__version__}",
         "Ocrgw-Event": f"job.{view.status.value}",
-        "Ocrgw-Delivery": str(uuid.uuid4()),
+        "Ocrgw-Delivery": ids.new_id(),
         SIGNATURE_HEADER: sign(secret, body, int(time.time())),
     }
     error: str | None = None

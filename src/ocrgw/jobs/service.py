@@ -19,7 +19,7 @@ import anyio
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from ocrgw import languages
+from ocrgw import ids, languages
 from ocrgw.auth import Principal
 from ocrgw.clock import as_utc, utcnow
 from ocrgw.db import statementwise
@@ -313,7 +313,7 @@ async def submit(
                 param="pages",
             )
         now = utcnow()
-        job_id = job_id or str(uuid.uuid4())  # accept's: the id its admission reserved (tenancy.gate)
+        job_id = job_id or ids.new_id()  # accept's: the id its admission reserved (tenancy.gate)
         row: dict[str, Any] = {
             "id": job_id,
             "owner_key_id": owner_key_id,

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import re
-import uuid
 from collections.abc import Awaitable, Callable, Hashable, Iterator
 from contextvars import ContextVar
+
+from ocrgw import ids
 
 request_id_var: ContextVar[str | None] = ContextVar("ocrgw_request_id", default=None)
 job_id_var: ContextVar[str | None] = ContextVar("ocrgw_job_id", default=None)
@@ -38,7 +39,7 @@ def accept_request_id(header: str | None) -> str:
     spaces, quotes or newlines to forge log lines with), else a fresh one (32 hex digits)."""
     if header and _SANE.fullmatch(header):
         return header
-    return uuid.uuid4().hex
+    return ids.new_hex()
 
 
 @contextlib.contextmanager

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import tempfile
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
@@ -23,6 +22,7 @@ import anyio
 from sqlalchemy import and_, delete, func, insert, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from ocrgw import ids
 from ocrgw.db import statementwise_sync, sync_sessionmaker
 from ocrgw.settings import Settings
 from ocrgw.storage.local import SpoolWriter
@@ -83,7 +83,7 @@ class DatabaseBlobStore:
         streamed one goes through."""
         assert self._db is not None, "writing needs the API process's database sessions"
         checked = await asyncio.get_running_loop().run_in_executor(None, check)
-        key = uuid.uuid4().hex
+        key = ids.new_hex()
         if self.defer:
             self._forget_stale()
             self._pending[key] = (data, time.monotonic())
@@ -149,7 +149,7 @@ class DatabaseBlobStore:
             seq += 1
 
     def put_bytes(self, data: bytes) -> str:
-        key = uuid.uuid4().hex
+        key = ids.new_hex()
         with sync_sessionmaker(self.settings).begin() as s:
             s.execute(insert(BlobChunk), chunk_rows(key, data))
         return key

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
 import anyio
+
+from ocrgw import ids
 
 T = TypeVar("T")
 
@@ -20,7 +21,7 @@ class SpoolWriter:
     subclasses decide what "keep" means (a rename here, a copy into the database elsewhere)."""
 
     def __init__(self, tmp_dir: Path) -> None:
-        self.key = uuid.uuid4().hex
+        self.key = ids.new_hex()
         self._tmp = tmp_dir / (self.key + ".part")
         self._fh: anyio.AsyncFile | None = None
 
@@ -107,7 +108,7 @@ class LocalBlobStore:
                 yield chunk
 
     def put_bytes(self, data: bytes) -> str:
-        key = uuid.uuid4().hex
+        key = ids.new_hex()
         tmp = self.root / "tmp" / (key + ".part")
         tmp.write_bytes(data)
         self.keep(tmp, key)

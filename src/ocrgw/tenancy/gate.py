@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -31,6 +30,7 @@ from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ocrgw import ids
 from ocrgw.auth import Principal
 from ocrgw.clock import utcnow
 from ocrgw.errors import ErrorCode, OcrgwError
@@ -105,7 +105,7 @@ class Gate:
             raise
 
     async def _admit(self, principal: Principal, service: str) -> Ticket:
-        ticket = Ticket(principal.key_id, service, str(uuid.uuid4()))
+        ticket = Ticket(principal.key_id, service, ids.new_id())
         if principal.key_id is None:
             return ticket
         policy = await self.policies.get(principal.key_id)

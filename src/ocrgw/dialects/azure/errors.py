@@ -5,12 +5,12 @@ a column per API), the words and headers API Management adds, and Read's envelop
 from __future__ import annotations
 
 import math
-import uuid
 from collections.abc import Mapping
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ocrgw import ids
 from ocrgw.dialects import json_response
 from ocrgw.errors import ErrorCode as E
 from ocrgw.errors import OcrgwError
@@ -120,7 +120,7 @@ def gateway(request: Request, exc: OcrgwError, realm: str) -> tuple[str, dict[st
     """The message and headers API Management decides: its own words for a bad key (the challenge's realm
     names the API's path), an unknown route, a key's rate and quota, a request id, and Retry-After only on
     a 429 (azure-core retries anything that carries one, a 403 included)."""
-    headers = {"apim-request-id": str(uuid.uuid4())}
+    headers = {"apim-request-id": ids.new_id()}
     if exc.code in (E.MISSING_KEY, E.INVALID_KEY, E.NOT_SUBSCRIBED):
         base = f"{request.url.scheme}://{request.headers.get('host', 'localhost')}"
         headers["WWW-Authenticate"] = (

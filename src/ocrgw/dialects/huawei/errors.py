@@ -5,12 +5,10 @@ with the status Huawei documents (AIS.* 400; the API gateway's APIG.* 401/404/41
 
 from __future__ import annotations
 
-import uuid
-
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ocrgw import dialects
+from ocrgw import dialects, ids
 from ocrgw.errors import ErrorCode as E
 from ocrgw.errors import OcrgwError
 from ocrgw.ops.context import current_request_id
@@ -55,7 +53,7 @@ def request_id(request: Request) -> str:
     (ocrgw.ops), so an id a Huawei caller reports can be found in the server's logs."""
     rid = getattr(request.state, "huawei_request_id", None)
     if rid is None:
-        rid = request.state.huawei_request_id = current_request_id() or uuid.uuid4().hex
+        rid = request.state.huawei_request_id = current_request_id() or ids.new_hex()
     return rid
 
 

@@ -6,12 +6,10 @@ exceptions botocore models, so `client.exceptions.<Code>` catches them; throttle
 
 from __future__ import annotations
 
-import uuid
-
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ocrgw import dialects
+from ocrgw import dialects, ids
 from ocrgw.errors import ErrorCode as E
 from ocrgw.errors import OcrgwError
 from ocrgw.ops.context import current_request_id
@@ -68,7 +66,7 @@ def request_id(request: Request) -> str:
     """One id per request for the success and the error path, the one the logs carry (ocrgw.ops)."""
     rid = getattr(request.state, "textract_request_id", None)
     if rid is None:
-        rid = request.state.textract_request_id = current_request_id() or str(uuid.uuid4())
+        rid = request.state.textract_request_id = current_request_id() or ids.new_id()
     return rid
 
 

@@ -6,12 +6,12 @@ route's path. Thin: parse -> job service -> render."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response, StreamingResponse
 
+from ocrgw import ids
 from ocrgw.context import Ctx, public_base_url
 from ocrgw.dialects import error_docs
 from ocrgw.dialects.azure.docintel import parse, render
@@ -96,7 +96,7 @@ async def analyze(
     )
     base = public_base_url(request, ctx.settings)
     location = f"{base}/{name}/documentModels/{model}/analyzeResults/{job.id}?api-version={version}"
-    headers = {"Operation-Location": location, "apim-request-id": str(uuid.uuid4())}
+    headers = {"Operation-Location": location, "apim-request-id": ids.new_id()}
     if name == "documentintelligence":
         headers["Retry-After"] = str(POLL_SECONDS)
     return Response(status_code=202, headers=headers)
@@ -127,7 +127,7 @@ Operation = Annotated[JobView, Depends(_operation)]
 
 
 async def get_result(view: Operation) -> Response:
-    headers = {"apim-request-id": str(uuid.uuid4())}
+    headers = {"apim-request-id": ids.new_id()}
     if not view.status.terminal:
         headers["Retry-After"] = str(POLL_SECONDS)
     return azure_json(render.operation(view), headers)
@@ -145,7 +145,7 @@ async def get_pdf(view: Operation, ctx: Ctx) -> Response:
             why += " The operation has not finished yet."
         raise InnerCodeError(E.NOT_FOUND, why, inner="")
     _, pdf = await service.read_artifact(db=ctx.db, store=ctx.store, job_id=view.id, dialects=tuple(DIALECTS.values()))
-    headers = {"apim-request-id": str(uuid.uuid4())}
+    headers = {"apim-request-id": ids.new_id()}
     return StreamingResponse(pdf, media_type="application/pdf", headers=headers)
 
 
@@ -168,12 +168,12 @@ async def get_figure(view: Operation, ctx: Ctx, figure_id: str) -> Response:
     except OcrgwError as exc:
         why = f"The figure {figure_id!r} does not exist in this result."
         raise InnerCodeError(E.NOT_FOUND, why, inner="") from exc
-    return StreamingResponse(png, media_type="image/png", headers={"apim-request-id": str(uuid.uuid4())})
+    return StreamingResponse(png, media_type="image/png", headers={"apim-request-id": ids.new_id()})
 
 
 async def delete_result(view: Operation, ctx: Ctx, principal: Caller) -> Response:
     await service.delete(db=ctx.db, store=ctx.store, job_id=view.id, owner_key_id=principal.key_id)
-    return Response(status_code=204, headers={"apim-request-id": str(uuid.uuid4())})
+    return Response(status_code=204, headers={"apim-request-id": ids.new_id()})
 
 
 FIRST_POLL = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds before the first poll."}}

@@ -7,13 +7,12 @@ streamed into intake as it arrives, so the upload limit holds without spooling t
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from ocrgw import intake
+from ocrgw import ids, intake
 from ocrgw.context import Ctx
 from ocrgw.dialects.azure.imageanalysis import parse, render
 from ocrgw.dialects.azure.imageanalysis.schemas import ImageAnalysisResult
@@ -70,7 +69,7 @@ async def analyze(
         retention_hours=ctx.settings.retention_sync_hours,
         wait=ctx.settings.sync_wait_seconds,
     )
-    return azure_json(render.render_result(view, ctx.settings), {"apim-request-id": str(uuid.uuid4())})
+    return azure_json(render.render_result(view, ctx.settings), {"apim-request-id": ids.new_id()})
 
 
 FORM = {"file": {"type": "string", "format": "binary", "description": "The image (first file part)."}}

@@ -3,12 +3,12 @@ ending in the job's UUID; the result GET answers 200 in every state. Thin: parse
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
+from ocrgw import ids
 from ocrgw.context import Ctx, app_context, public_base_url
 from ocrgw.dialects.azure.read import parse, render
 from ocrgw.dialects.azure.read.schemas import ErrorResponse, ReadOperationResult
@@ -62,7 +62,7 @@ async def submit(
         retention_hours=ctx.settings.retention_read_hours,
     )
     location = f"{public_base_url(request, ctx.settings)}/vision/{version}/read/analyzeResults/{job.id}"
-    return Response(status_code=202, headers={"Operation-Location": location, "apim-request-id": str(uuid.uuid4())})
+    return Response(status_code=202, headers={"Operation-Location": location, "apim-request-id": ids.new_id()})
 
 
 async def submit_lane(request: Request) -> Response:
