@@ -69,7 +69,7 @@ def public_base_url(request: Request, settings: Settings) -> str:
         return settings.public_base_url.rstrip("/")
     proto = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
     if proto not in ("http", "https"):
-        proto = request.url.scheme
+        proto = request.scope.get("scheme", "http")  # not request.url: it builds and parses the whole URL
     host = request.headers.get("x-forwarded-host", "").split(",")[0].strip()
     if not _HOST.match(host):
         host = request.headers.get("host", "")

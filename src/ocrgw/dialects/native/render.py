@@ -33,13 +33,19 @@ def operation(view: JobView, request: Request, ctx: AppContext) -> S.Operation:
             "message": view.error_message or "The document could not be read.",
         }
     base = f"{public_base_url(request, ctx.settings)}/v1/jobs/{view.id}"
-    wire = {
+    wire = {  # the Operation's fields only: every submit and poll renders one, and a view has more fields
+        "id": view.id,
+        "created_at": view.created_at,
+        "updated_at": view.updated_at,
+        "expires_at": view.expires_at,
+        "attempts": view.attempts,
+        "callback": view.callback,
         "status": view.status.value,
         "error": error,
         "progress": {"pages_done": view.pages_done, "pages_total": view.pages_total},
         "links": {"self": base, "result": base + "/result"},
     }
-    return S.Operation.model_validate({**_fields(view), **wire}, from_attributes=True)
+    return S.Operation.model_validate(wire, from_attributes=True)
 
 
 def result(view: JobView, request: Request, ctx: AppContext) -> S.Result:
