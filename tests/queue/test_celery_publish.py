@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import uuid
 
 import redis
 from tests.conftest import RedisServer, scaleout_available, unavailable
@@ -62,3 +63,22 @@ def test_a_batch_of_ids_reaches_redis_in_one_pipeline(tmp_path) -> None:
         assert reads < 10, f"{reads} reads for 40 ids: not pipelined"
     finally:
         server.stop()
+
+
+def test_each_message_has_its_own_task_id_and_the_job_id_as_its_arguments_text(redis_server, tmp_path) -> None:
+    """The message fields ``_send`` fills in itself instead of leaving them to Celery: a distinct task id
+    each (a UUID), and the arguments' text the worker logs, as Celery's saferepr would have written it."""
+    settings = Settings(data_dir=tmp_path, broker_url=f"{redis_server.url}/4", celery_queue="ocrgw-headers-test")
+    client = redis.Redis.from_url(settings.broker_url)
+    client.delete(settings.celery_queue)
+    try:
+        ids = [f"job-{i}" for i in range(20)]
+        CeleryQueue(settings)._send(ids)
+        headers = [json.loads(raw)["headers"] for raw in reversed(client.lrange(settings.celery_queue, 0, -1))]
+        assert [h["argsrepr"] for h in headers] == [repr([i]) for i in ids]
+        assert all(h["kwargsrepr"] == "{}" and h["task"] == "ocrgw.run_job" for h in headers)
+        task_ids = [h["id"] for h in headers]
+        assert len(set(task_ids)) == len(ids)
+        assert all(uuid.UUID(t).version == 4 for t in task_ids)
+    finally:
+        client.delete(settings.celery_queue)
