@@ -106,7 +106,7 @@ class CeleryQueue:
                 if not done.done():
                     done.cancel()
 
-    def _send(self, ids: list[str]) -> None:
+    def _send(self, job_ids: list[str]) -> None:
         """One broker round trip for the batch where the transport can (kombu's ``Producer.batch``: on
         Redis one pipeline of LPUSHes; other transports publish each message at once), the queue declared
         by its first message only. That halves the publish's CPU on the API (bench/README, "Celery's
@@ -115,15 +115,15 @@ class CeleryQueue:
         with self.app.producer_or_acquire() as producer:
             try:
                 with producer.batch():
-                    for n, job_id in enumerate(ids):
+                    for n, job_id in enumerate(job_ids):
                         declare: list[object] | None = None if n == 0 else []
                         self.app.send_task(
                             TASK, args=[job_id], producer=producer, retry=False, declare=declare, **_options(job_id)
                         )
                 return
             except Exception as exc:
-                log.info("batched publish of %d job(s) failed (%s); sending each with retries", len(ids), exc)
-            for job_id in ids:
+                log.info("batched publish of %d job(s) failed (%s); sending each with retries", len(job_ids), exc)
+            for job_id in job_ids:
                 self.app.send_task(TASK, args=[job_id], producer=producer, **_options(job_id))
 
     def knows(self, job_id: str) -> bool:
