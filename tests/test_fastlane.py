@@ -88,6 +88,8 @@ def _seen(response: httpx.Response) -> dict[str, Any]:
         for progress in ("status", "attempts", "started_at", "finished_at", "pages_done"):  # the earlier job
             if progress in body:  # as it is now: queued or already running, by the worker's pace
                 body[progress] = "*"
+        if isinstance(body.get("progress"), dict):  # the native operation's pages done, as far as it got
+            body["progress"]["pages_done"] = "*"
     return {"status": response.status_code, "headers": headers, "body": body}
 
 
