@@ -6,9 +6,9 @@ Why not ``uuid.uuid4`` itself: it asks the kernel for 16 bytes per id (``os.uran
 go of the GIL around that call. A submit makes three ids (its request, its admission, its job) on the
 event loop and one (its blob key) in the thread that writes the body; each time the loop thread let go,
 the blob writers or the SQLite writer took the interpreter and the loop waited for it back. Drawing the
-bytes 4 KiB at a time makes the same ids with one kernel call per 256: a SQLite submit run at 32
-connections went from ~1,035 to ~1,130 requests/s (median of 6 runs of 8 s each, alternating; the API's CPU
-per submit 1.13 -> 1.05 ms; bench/README.md, "Session 13").
+bytes 4 KiB at a time makes the same ids with one kernel call per 256: ``bench/submit.py --db sqlite
+--paths native,azure --compare`` (3 rounds, workers paused) went from 1,078 / 1,077 to 1,175 / 1,210
+requests/s, the API's CPU per submit 1.02 -> 0.96 ms (bench/README.md, "Session 13" under ``submit.py``).
 
 The bytes are still the kernel's CSPRNG output, each handed out once: the pool is taken under a lock
 (threads share it) and dropped in a forked child (``os.register_at_fork``), so a worker process forked
