@@ -7,7 +7,7 @@ throughput.py and accuracy.py measure whole.
   ``main``), loaded as a module of its own, so the baseline is the committed code, not a copy here.
 * ``this`` - ``ocrgw.pipeline.engines.rapid.RapidEngine`` of this checkout, made as a worker makes it: with
   ``Settings().resolved_model_cache_dir`` (the derived models of ``rapid_models``, unless
-  ``OCRGW_PPOCR_DERIVED_MODELS=false``).
+  ``OCRGW_PPOCR_DERIVED_MODELS=false``; their int8 recogniser with ``OCRGW_PPOCR_INT8=true``).
 * ``tesseract`` - ``ocrgw.pipeline.engines.tesseract.TesseractEngine`` (eng, PSM auto, LSTM) on the same grey
   pixels: SetImageBytes + Recognize + the walk over lines and words, as ocrgw's worker calls it.
 
@@ -26,6 +26,7 @@ Engines are deterministic, so the first round's readings are scored.
     .venv/bin/python bench/ppocr.py                    # mixed: 4 receipts, 3 forms, page, multicol, 4 lines
     .venv/bin/python bench/ppocr.py --set all --repeat 1   # every receipt, form, page, multicol and line
     .venv/bin/python bench/ppocr.py --set quick --repeat 1 --json /tmp/ppocr.json
+    OCRGW_PPOCR_INT8=true .venv/bin/python bench/ppocr.py --baseline HEAD   # the int8 recogniser's cost and gain
 """
 
 from __future__ import annotations
@@ -114,8 +115,9 @@ def _worker(ref: str, paths: list[str], tasks: Any, results: Any) -> None:
     settings = Settings()
     engines = {
         "main": load_baseline(ref).RapidEngine("eng"),
-        # as a worker makes it: with the derived models (OCRGW_PPOCR_DERIVED_MODELS, rapid_models.py)
-        "this": RapidEngine("eng", cache=settings.resolved_model_cache_dir),
+        # as a worker makes it: with the derived models (OCRGW_PPOCR_DERIVED_MODELS, rapid_models.py) and
+        # the int8 recogniser when OCRGW_PPOCR_INT8 asks
+        "this": RapidEngine("eng", cache=settings.resolved_model_cache_dir, int8=settings.ppocr_int8),
         "tesseract": TesseractEngine(settings.resolved_tessdata_dir, "eng"),
     }
     images = [cv2.imread(p, cv2.IMREAD_GRAYSCALE) for p in paths]

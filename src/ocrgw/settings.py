@@ -195,6 +195,12 @@ class Settings(BaseSettings):
     # Latin alphabet only): ~40 % less CPU a page at the same readings on ocr-dev (bench/README, ppocr.py).
     # False: the packaged files as they are.
     ppocr_derived_models: bool = True
+    # With the derived models, the Latin recogniser's pointwise layers in int8 (``rapid_models.
+    # int8_recognizer``), on CPUs that multiply int8 natively (VNNI, AMX; elsewhere the float one stays):
+    # ~1.6x faster a line, accurate mode ~25 % less CPU a page, at a small cost in readings (ocr-dev:
+    # +0.3 % character errors, +3 % line errors; bench/README ``ppocr.py``, "Session 14"). Off by default:
+    # issue 16 keeps the accuracy measured; an operator trading it for throughput turns it on.
+    ppocr_int8: bool = False
     # Where the derived files are kept: default ~/.cache/ocrgw/models (made once per user and machine,
     # not per data_dir, ~15 s on the first worker start).
     model_cache_dir: Path | None = None

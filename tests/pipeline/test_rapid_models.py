@@ -19,6 +19,7 @@ from tests.conftest import doc, manifest_row
 from ocrgw.pipeline.engines import Engines
 from ocrgw.pipeline.engines import rapid_models as rm
 from ocrgw.pipeline.engines.rapid import RapidEngine, model_files, models_dir
+from ocrgw.pipeline.runner import WorkerContext
 from ocrgw.settings import Settings
 
 PACKAGED_DET = models_dir() / "PP-OCRv6_det_small.onnx"
@@ -116,3 +117,90 @@ def test_a_derived_file_is_named_by_its_sources_content(cache: Path, tmp_path: P
     kept = rm.derived(PACKAGED_REC, "latin_recognizer", cache)
     assert made is not None and kept is not None
     assert made.name == kept.name and made.read_bytes() == kept.read_bytes()
+
+
+def _line_inputs(engine: RapidEngine, image: str) -> list[np.ndarray]:
+    """The recogniser's inputs for the lines PP-OCR finds on ``image``: each line's box cut from the grey
+    page, scaled to 48 px high and normalised as the library feeds its recogniser (x / 127.5 - 1, 3 channels)."""
+    gray = cv2.imread(str(doc(image)), cv2.IMREAD_GRAYSCALE)
+    inputs = []
+    for line in engine.recognize(gray):
+        x0, y0, x1, y1 = line.box
+        crop = gray[y0:y1, x0:x1]
+        if crop.shape[0] < 8 or crop.shape[1] < 8:
+            continue
+        width = max(48, int(np.ceil(48 * crop.shape[1] / crop.shape[0])))
+        scaled = cv2.resize(crop, (width, 48)).astype(np.float32) / 127.5 - 1.0
+        inputs.append(np.ascontiguousarray(np.repeat(scaled[None, None], 3, axis=1)))
+    return inputs
+
+
+def _greedy(probs: np.ndarray) -> list[int]:
+    """CTC greedy decoding: the best class per time step, repeats merged, blanks (0) dropped."""
+    best = probs.argmax(-1)[0]
+    return [int(c) for i, c in enumerate(best) if c != 0 and (i == 0 or c != best[i - 1])]
+
+
+def test_the_int8_recogniser_reads_as_the_float_one(cache: Path, tmp_path: Path) -> None:
+    """Made from the Latin recogniser whatever this CPU can do: every 1x1 convolution became a quantised
+    matrix product (the others stay float), the alphabet is kept, and on the lines of a receipt and a
+    book page it reads what the float model reads: at most one line in 20 different, and at most 1 % of
+    the characters."""
+    latin = rm.derived(PACKAGED_REC, "latin_recognizer", cache)
+    assert latin is not None
+    made = tmp_path / "int8.onnx"
+    rm.int8_recognizer(latin, made)
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    f32, q8 = (onnxruntime.InferenceSession(str(p), options, providers=["CPUExecutionProvider"]) for p in (latin, made))
+    import onnx
+
+    source, quantised = onnx.load(str(latin)).graph, onnx.load(str(made)).graph
+    pointwise = [
+        n
+        for n in source.node
+        if n.op_type == "Conv" and any(a.name == "kernel_shape" and list(a.ints) == [1, 1] for a in n.attribute)
+    ]
+    assert len(pointwise) >= 30
+    assert sum(n.op_type == "MatMulInteger" for n in quantised.node) == len(pointwise)
+    assert sum(n.op_type == "Conv" for n in quantised.node) == sum(n.op_type == "Conv" for n in source.node) - len(
+        pointwise
+    )
+    assert q8.get_modelmeta().custom_metadata_map["character"] == f32.get_modelmeta().custom_metadata_map["character"]
+    lines = differ = chars = edits = 0
+    finder = RapidEngine("eng", cache=cache)
+    for image in ("receipt/till_faded.jpg", "multicol/report_two_column.jpg", "form/form_100dpi.png"):
+        for x in _line_inputs(finder, image):
+            a, b = _greedy(f32.run(None, {"x": x})[0]), _greedy(q8.run(None, {"x": x})[0])
+            lines, differ = lines + 1, differ + (a != b)
+            chars, edits = chars + len(a), edits + Levenshtein.distance(a, b)
+    assert lines >= 30, lines
+    assert differ <= lines / 20 and edits <= chars / 100, (differ, lines, edits, chars)
+
+
+def test_the_int8_recogniser_is_read_only_where_the_cpu_multiplies_int8() -> None:
+    """VNNI (AVX-512 or AVX) or AMX: the int8 products are native and exact; without them (AVX2 alone)
+    ONNX Runtime's can saturate, and the float recogniser is read."""
+    assert rm.native_int8(["fpu", "avx2", "avx512f", "avx512_vnni"])
+    assert rm.native_int8(["avx2", "avx_vnni"]) and rm.native_int8(["amx_tile", "amx_int8"])
+    assert not rm.native_int8(["sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw"])
+    assert not rm.native_int8([])
+
+
+def test_the_int8_recogniser_is_read_only_when_asked_and_where_the_cpu_suits(cache: Path) -> None:
+    """Off (the default): the float Latin recogniser. On: the int8 one exactly when this CPU multiplies int8
+    natively, else still the float one; a CJK job never (its whole alphabet stays the packaged float
+    model). The setting reaches the engines a worker makes."""
+    assert "int8_recognizer" not in model_files("eng", cache)[1].name
+    _, rec = model_files("eng", cache, int8=True)
+    assert ("int8_recognizer" in rec.name) == rm.native_int8()
+    assert "latin_recognizer" in rec.name
+    assert model_files("chi_sim", cache, int8=True)[1] == PACKAGED_REC
+    assert model_files("eng", None, int8=True) == (PACKAGED_DET, PACKAGED_REC)
+    assert Settings().ppocr_int8 is False
+    engines = WorkerContext(Settings(ppocr_int8=True, mode="accurate")).engines
+    try:
+        engine = engines.get("rapidocr", ("eng",), detector=False)
+        assert isinstance(engine, RapidEngine) and engine.model_files == model_files("eng", cache, int8=True)
+    finally:
+        engines.close()

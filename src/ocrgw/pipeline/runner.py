@@ -99,6 +99,7 @@ class WorkerContext:
                 self.settings.mode,
                 self.settings.second_opinion_below,
                 self.settings.resolved_model_cache_dir,
+                self.settings.ppocr_int8,
             )
         return self._engines
 

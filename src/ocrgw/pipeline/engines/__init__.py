@@ -41,9 +41,11 @@ class Engines:
         server_mode: str = "default",
         second_opinion_below: float = 0.0,
         model_cache: Path | None = None,
+        int8: bool = False,
     ) -> None:
         self.tessdata = tessdata
         self.model_cache = model_cache  # PP-OCR's derived models (Settings.resolved_model_cache_dir)
+        self.int8 = int8  # and its int8 recogniser (Settings.ppocr_int8)
         self.server_mode = server_mode
         self.second_opinion_below = second_opinion_below  # 0: no second opinions
         self._warm: dict[tuple[str, str], Engine] = {}
@@ -57,7 +59,7 @@ class Engines:
             if name == "rapidocr":
                 from ocrgw.pipeline.engines.rapid import RapidEngine
 
-                eng = RapidEngine(key[1], detector=detector, cache=self.model_cache)
+                eng = RapidEngine(key[1], detector=detector, cache=self.model_cache, int8=self.int8)
             else:
                 eng = TesseractEngine(self.tessdata, key[1])
             self._warm[key] = eng
