@@ -204,3 +204,16 @@ def test_the_int8_recogniser_is_read_only_when_asked_and_where_the_cpu_suits(cac
         assert isinstance(engine, RapidEngine) and engine.model_files == model_files("eng", cache, int8=True)
     finally:
         engines.close()
+
+
+def test_without_native_int8_the_float_recogniser_reads_and_the_log_says_why(
+    cache: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """On a CPU without VNNI or AMX (this one's flags replaced by an AVX2-only CPU's), asking for the int8
+    recogniser reads with the float Latin one, and the operator is told why."""
+    real = rm.native_int8
+    monkeypatch.setattr(rm, "native_int8", lambda flags=None: real(["sse4_2", "avx", "avx2", "fma"]))
+    with caplog.at_level(logging.WARNING, logger="ocrgw.pipeline.engines.rapid"):
+        _, rec = model_files("eng", cache, int8=True)
+    assert "latin_recognizer" in rec.name and "int8_recognizer" not in rec.name
+    assert "no VNNI or AMX" in caplog.text

@@ -12,6 +12,7 @@ reached."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import unicodedata
@@ -23,6 +24,7 @@ import numpy as np
 
 from ocrgw.pipeline.engines.tesseract import RawLine, RawWord
 
+log = logging.getLogger(__name__)
 _CJK = frozenset({"chi_sim", "chi_tra", "jpn", "kor"})
 
 # Detection resizes the page so its longer side is at most this (limit_type "max"): 1280 kept the
@@ -66,8 +68,11 @@ def model_files(languages: str, cache: Path | None, int8: bool = False) -> tuple
     det = rapid_models.derived(det, "int8_detector", cache) or det
     if not (_CJK & set(languages.split("+"))):
         rec = rapid_models.derived(rec, "latin_recognizer", cache) or rec
-        if int8 and rec.parent == cache and rapid_models.native_int8():
-            rec = rapid_models.derived(rec, "int8_recognizer", cache) or rec
+        if int8 and rec.parent == cache:
+            if rapid_models.native_int8():
+                rec = rapid_models.derived(rec, "int8_recognizer", cache) or rec
+            else:
+                log.warning("OCRGW_PPOCR_INT8 asks for the int8 recogniser, but this CPU has no VNNI or AMX: float")
     return det, rec
 
 
