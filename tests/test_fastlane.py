@@ -1,24 +1,29 @@
-"""The submits' fast lane (``ocrgw.fastlane``) answers as the router does: two real servers, one with the lanes
-(the default) and one with ``OCRGW_FAST_LANES=false``, are sent the same requests (good and bad submits of
-the native API and Azure Read, by header and query key, raw, multipart, JSON, chunked, idempotent retries)
-and must give the same status, headers and body, ids and times aside. The lane's calls are still counted
-under their route's template and logged with it."""
+"""The fast lane (``ocrgw.fastlane``) answers as the router does: two real servers, one with the lanes (the
+default) and one with ``OCRGW_FAST_LANES=false``, are sent the same requests (good and bad submits of the
+native API and Azure Read, by header and query key, raw, multipart, JSON, chunked, idempotent retries; and
+their polls, of own, unknown, malformed and other-API ids, with and without keys) and must give the same
+status, headers and body, ids and times aside. The lane's calls are still counted under their route's
+template and logged with it, and a route with a literal path keeps its calls from a lane's template."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
 from PIL import Image
 from prometheus_client.parser import text_string_to_metric_families
 
-from ocrgw.fastlane import Lanes
+from ocrgw.fastlane import FastLane, Lanes
 from ocrgw.main import create_app
 from ocrgw.settings import Settings
 from tests.conftest import Server
@@ -77,6 +82,45 @@ def _requests(key: str) -> list[tuple[str, str, dict[str, Any]]]:
     ]
 
 
+def _polls(key: str, native_id: str, azure_id: str) -> list[tuple[str, str, dict[str, Any]]]:
+    """(method, path, httpx options): the polls the lanes take and the ones next to them they must leave to
+    the router, of a native and an Azure Read job that have ended."""
+    native = {"X-API-Key": key}
+    azure = {"Ocp-Apim-Subscription-Key": key}
+    unknown = "00000000-0000-4000-8000-000000000000"
+    return [
+        ("GET", f"/v1/jobs/{native_id}", {"headers": native}),
+        ("GET", f"/v1/jobs/{native_id}", {"headers": {"Authorization": f"Bearer {key}"}}),
+        ("GET", f"/v1/jobs/{native_id}", {}),  # no key
+        ("GET", f"/v1/jobs/{native_id}", {"headers": {"X-API-Key": "wrong"}}),
+        ("GET", f"/v1/jobs/{unknown}", {"headers": native}),
+        ("GET", "/v1/jobs/not-a-job", {"headers": native}),
+        ("GET", f"/v1/jobs/{azure_id}", {"headers": native}),  # another API's job
+        ("GET", f"/v1/jobs/{native_id}/", {"headers": native}),  # the router's 404, not the lane
+        ("HEAD", f"/v1/jobs/{native_id}", {"headers": native}),
+        ("DELETE", f"/v1/jobs/{unknown}", {"headers": native}),
+        ("GET", f"/vision/v3.2/read/analyzeResults/{azure_id}", {"headers": azure}),
+        ("GET", f"/vision/v3.1/read/analyzeResults/{azure_id}", {"headers": azure}),
+        ("GET", f"/vision/v3.0/read/analyzeResults/{azure_id}?subscription-key={key}", {}),
+        ("GET", f"/vision/v3.2/read/analyzeResults/{azure_id}", {}),
+        ("GET", f"/vision/v3.2/read/analyzeResults/{unknown}", {"headers": azure}),
+        ("GET", f"/vision/v3.2/read/analyzeResults/{native_id}", {"headers": azure}),
+        ("GET", "/vision/v3.2/read/analyzeResults/", {"headers": azure}),
+    ]
+
+
+def _ended(srv: Server, path: str, headers: dict[str, str]) -> str:
+    """The id of a job of a blank page submitted to ``path``, once it has ended."""
+    answer = httpx.post(srv.url + path, content=PNG, headers={"Content-Type": "image/png", **headers})
+    assert answer.status_code == 202, answer.text
+    location = answer.headers.get("location") or answer.headers["operation-location"]
+    deadline = time.monotonic() + 60
+    while httpx.get(location, headers=headers).json()["status"] not in ("succeeded", "failed"):
+        assert time.monotonic() < deadline, location
+        time.sleep(0.1)
+    return location.rsplit("/", 1)[-1]
+
+
 def _seen(response: httpx.Response) -> dict[str, Any]:
     """What a client sees, without what differs from call to call (ids, times, ports)."""
     try:
@@ -121,6 +165,20 @@ def test_the_lane_answers_as_the_router_does(servers: tuple[Server, Server]) -> 
         assert lane == routed, (i, _requests("KEY")[i][:2])
 
 
+def test_the_poll_lanes_answer_as_the_router_does(servers: tuple[Server, Server]) -> None:
+    seen: dict[str, list[dict[str, Any]]] = {}
+    for name, srv in (("lanes", servers[0]), ("router", servers[1])):
+        native_id = _ended(srv, "/v1/jobs", {"X-API-Key": srv.key})
+        azure_id = _ended(srv, "/vision/v3.2/read/analyze", {"Ocp-Apim-Subscription-Key": srv.key})
+        with httpx.Client(base_url=srv.url, timeout=30) as client:
+            seen[name] = [_seen(client.request(m, p, **o)) for m, p, o in _polls(srv.key, native_id, azure_id)]
+    statuses = [s["status"] for s in seen["lanes"]]
+    assert {200, 401, 404} <= set(statuses), statuses
+    assert seen["lanes"][0]["body"]["status"] == "succeeded" and seen["lanes"][10]["body"]["status"] == "succeeded"
+    for i, (lane, routed) in enumerate(zip(seen["lanes"], seen["router"], strict=True)):
+        assert lane == routed, (i, _polls("KEY", "N", "A")[i][:2])
+
+
 def _count(url: str, route: str) -> float:
     text = httpx.get(url + "/metrics").text
     return sum(
@@ -157,3 +215,42 @@ def test_a_lane_needs_a_mounted_route(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="without a mounted route"):
         Lanes().mount(app, {("PUT", "/v1/jobs"): lane})  # the path exists, not for this method
     Lanes().mount(app, {("POST", "/v1/jobs"): lane})
+
+
+def test_a_template_lane_takes_one_segment_and_leaves_literal_routes_their_calls() -> None:
+    """A lane for ``/items/{item_id}`` answers ``/items/7`` with the parameter set as the router sets it, and
+    leaves ``/items/special`` (a literal route), ``/items/7/more`` and ``/items/`` to the router. A
+    parameter anywhere but last is refused at assembly."""
+    app = FastAPI()
+    lanes = Lanes()
+    app.add_middleware(FastLane, lanes=lanes)
+
+    @app.get("/items/special")
+    async def special() -> dict:
+        return {"by": "literal route"}
+
+    @app.get("/items/{item_id}")
+    async def item(item_id: str) -> dict:
+        return {"by": "router", "id": item_id}
+
+    @app.get("/items/{item_id}/more")
+    async def more(item_id: str) -> dict:
+        return {"by": "router", "more": item_id}
+
+    async def lane(request: Request) -> Response:
+        return JSONResponse({"by": "lane", "id": request.path_params["item_id"], "route": request.scope["route"].path})
+
+    lanes.mount(app, {("GET", "/items/{item_id}"): lane})
+    with pytest.raises(RuntimeError, match="one parameter, as its last segment"):
+        Lanes().mount(app, {("GET", "/items/{item_id}/more"): lane})
+
+    async def calls() -> list[Any]:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+            paths = ("/items/7", "/items/special", "/items/7/more", "/items/")
+            return [(r.status_code, r.json()) for r in [await client.get(p) for p in paths]]
+
+    got = asyncio.run(calls())
+    assert got[0] == (200, {"by": "lane", "id": "7", "route": "/items/{item_id}"})
+    assert got[1] == (200, {"by": "literal route"})
+    assert got[2] == (200, {"by": "router", "more": "7"})
+    assert got[3][0] == 404

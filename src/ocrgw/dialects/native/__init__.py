@@ -27,6 +27,6 @@ NATIVE = Dialect(
     render_error=render_error,
     tags=({"name": routes.TAG, "description": ABOUT},),
     schemas={"SubmitForm": SubmitForm, "SubmitRequest": SubmitRequest},
-    lanes={("POST", "/v1/jobs"): routes.submit_lane},
+    lanes={("POST", "/v1/jobs"): routes.submit_lane, ("GET", "/v1/jobs/{job_id}"): routes.status_lane},
 )
 DIALECTS = (NATIVE,)

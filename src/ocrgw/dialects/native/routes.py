@@ -134,6 +134,13 @@ async def get_job(job_id: str, request: Request, ctx: Ctx, caller: Caller) -> Re
     return render.json(render.operation(await _status(job_id, ctx, caller), request, ctx))
 
 
+async def status_lane(request: Request) -> Response:
+    """``get_job`` through the fast lane (``ocrgw.fastlane``): the poll, every client's most frequent call."""
+    ctx = await app_context(request)
+    caller = await native_principal(ctx, await _key_header(request), await _bearer(request))
+    return await get_job(request.path_params["job_id"], request, ctx, caller)
+
+
 async def get_result(
     job_id: str,
     request: Request,

@@ -21,5 +21,8 @@ DIALECT = Dialect(
         },
     ),
     schemas={"ReadUrlBody": ReadUrlBody},
-    lanes={("POST", f"/vision/{v}/read/analyze"): routes.submit_lane for v in routes.VERSIONS},
+    lanes={
+        **{("POST", f"/vision/{v}/read/analyze"): routes.submit_lane for v in routes.VERSIONS},
+        **{("GET", f"/vision/{v}/read/analyzeResults/{{operation_id}}"): routes.result_lane for v in routes.VERSIONS},
+    },
 )

@@ -88,6 +88,13 @@ async def get_result(request: Request, operation_id: str, ctx: Ctx, principal: C
     return azure_json(render.operation(view, _version(request)))
 
 
+async def result_lane(request: Request) -> Response:
+    """``get_result`` through the fast lane (``ocrgw.fastlane``): the SDKs' poll, once a second per job."""
+    ctx = await app_context(request)
+    principal = await azure_principal(ctx, await key_header(request), await key_query(request))
+    return await get_result(request, request.path_params["operation_id"], ctx, principal)
+
+
 router = APIRouter(tags=[TAG], default_response_class=Response)
 for _v in VERSIONS:
     add_image_operation(
