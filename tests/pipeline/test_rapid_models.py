@@ -11,6 +11,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import onnx
 import onnxruntime
 import pytest
 from rapidfuzz.distance import Levenshtein
@@ -144,8 +145,8 @@ def _greedy(probs: np.ndarray) -> list[int]:
 def test_the_int8_recogniser_reads_as_the_float_one(cache: Path, tmp_path: Path) -> None:
     """Made from the Latin recogniser whatever this CPU can do: every 1x1 convolution became a quantised
     matrix product (the others stay float), the alphabet is kept, and on the lines of a faded receipt
-    and a 100-dpi form it reads what the float model reads: at most one line in 20 different, and at most 1 % of
-    the characters."""
+    and a 100-dpi form it reads what the float model reads: at most one line in 20 different, and at most
+    1 % of the characters."""
     latin = rm.derived(PACKAGED_REC, "latin_recognizer", cache)
     assert latin is not None
     made = tmp_path / "int8.onnx"
@@ -153,8 +154,6 @@ def test_the_int8_recogniser_reads_as_the_float_one(cache: Path, tmp_path: Path)
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = 1
     f32, q8 = (onnxruntime.InferenceSession(str(p), options, providers=["CPUExecutionProvider"]) for p in (latin, made))
-    import onnx
-
     source, quantised = onnx.load(str(latin)).graph, onnx.load(str(made)).graph
     pointwise = [
         n
